@@ -1,0 +1,9 @@
+/* cli.h: the command-line faces over libshipgate; each returns the process exit code. */
+#ifndef SHIPGATE_CLI_H
+#define SHIPGATE_CLI_H
+
+int sg_cli_run(int argc, char **argv);
+int sg_cli_exec(int argc, char **argv);
+int sg_cli_doctor(int argc, char **argv);
+
+#endif

@@ -1,0 +1,45 @@
+/* main.c: command dispatch only. Each command lives in cli_*.c over libshipgate. */
+#include "cli.h"
+
+#include <stdio.h>
+#include <string.h>
+
+static const struct {
+	const char *name;
+	int (*fn)(int argc, char **argv);
+	const char *summary;
+} commands[] = {
+	{"run", sg_cli_run, "run a job's steps in sandboxes and write a verdict"},
+	{"exec", sg_cli_exec, "run one command in the sandbox"},
+	{"doctor", sg_cli_doctor, "report what this host can enforce"},
+};
+
+static void usage(FILE *out)
+{
+	fprintf(out, "usage: shipgate COMMAND [OPTIONS]\n\ncommands:\n");
+	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+		fprintf(out, "  %-8s %s\n", commands[i].name, commands[i].summary);
+	fprintf(out, "\nshipgate COMMAND --help for a command's options; shipgate --version.\n");
+}
+
+int main(int argc, char **argv)
+{
+	if (argc < 2) {
+		usage(stderr);
+		return 2;
+	}
+	if (!strcmp(argv[1], "--version") || !strcmp(argv[1], "version")) {
+		printf("shipgate %s\n", SHIPGATE_VERSION);
+		return 0;
+	}
+	if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
+		usage(stdout);
+		return 0;
+	}
+	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+		if (!strcmp(argv[1], commands[i].name))
+			return commands[i].fn(argc - 1, argv + 1);
+	fprintf(stderr, "shipgate: unknown command '%s'\n", argv[1]);
+	usage(stderr);
+	return 2;
+}

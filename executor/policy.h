@@ -1,0 +1,44 @@
+/* policy.h: policy files (policies/NAME.json) and their seccomp filter.
+ *
+ * A policy file is either a bare OCI runtime-spec `linux.seccomp` object (so a Docker or
+ * podman profile can be reused as is) or a shipgate wrapper:
+ *   { "version": 1, "name": "default", "description": "...",
+ *     "seccomp": { ...OCI linux.seccomp... } }
+ * Parsing is pure and strict (unknown keys, unknown syscall names, unknown actions are
+ * errors naming the file and JSON path). Compiling uses libseccomp once, in the
+ * supervisor, and keeps the BPF program in memory, so the sandbox child only has to call
+ * seccomp(2): no libseccomp work on the child's path.
+ */
+#ifndef SHIPGATE_POLICY_H
+#define SHIPGATE_POLICY_H
+
+#include <shipgate/error.h>
+
+#include <linux/filter.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+typedef struct sg_policy sg_policy;
+
+/* Find a policy by name ("default") in the policy directory, or load a file path
+ * (anything containing a '/' or ending in ".json"). */
+sg_policy *sg_policy_load(const char *name_or_path, sg_error *err);
+sg_policy *sg_policy_parse(const char *origin, const char *data, size_t len, sg_error *err);
+void sg_policy_free(sg_policy *p);
+
+/* The directory searched for named policies: $SHIPGATE_POLICY_DIR, else the installed
+ * share dir next to the binary, else the source tree's policies/. */
+const char *sg_policy_dir(void);
+
+const char *sg_policy_name(const sg_policy *p);
+const char *sg_policy_path(const sg_policy *p);
+const char *sg_policy_sha256(const sg_policy *p); /* hex sha256 of the file's exact bytes */
+
+/* Number of syscalls the policy allows unconditionally or with argument conditions. */
+unsigned sg_policy_allowed_count(const sg_policy *p);
+
+/* Compile to a classic BPF program for the native architecture (cached in memory; a
+ * second call returns the same program). The program stays owned by the policy. */
+const struct sock_fprog *sg_policy_bpf(sg_policy *p, sg_error *err);
+
+#endif

@@ -1,0 +1,359 @@
+/* util.c: helpers shared by every module (see util.h). */
+#include "util.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/vfs.h>
+#include <time.h>
+
+void sg_cleanup_freep(void *p)
+{
+	free(*(void **)p);
+}
+
+void sg_cleanup_closep(int *fd)
+{
+	if (*fd >= 0) {
+		int saved = errno;
+		close(*fd);
+		errno = saved;
+	}
+}
+
+void sg_cleanup_fclosep(FILE **f)
+{
+	if (*f)
+		fclose(*f);
+}
+
+static void sg_oom(void)
+{
+	static const char msg[] = "shipgate: out of memory\n";
+	(void)!write(2, msg, sizeof(msg) - 1);
+	abort();
+}
+
+void *sg_xmalloc(size_t n)
+{
+	void *p = malloc(n ? n : 1);
+	if (!p)
+		sg_oom();
+	return p;
+}
+
+void *sg_xcalloc(size_t n, size_t size)
+{
+	void *p = calloc(n ? n : 1, size ? size : 1);
+	if (!p)
+		sg_oom();
+	return p;
+}
+
+void *sg_xrealloc(void *p, size_t n)
+{
+	void *q = realloc(p, n ? n : 1);
+	if (!q)
+		sg_oom();
+	return q;
+}
+
+char *sg_xstrdup(const char *s)
+{
+	char *p = strdup(s ? s : "");
+	if (!p)
+		sg_oom();
+	return p;
+}
+
+char *sg_xstrndup(const char *s, size_t n)
+{
+	char *p = strndup(s, n);
+	if (!p)
+		sg_oom();
+	return p;
+}
+
+char *sg_xasprintf(const char *fmt, ...)
+{
+	va_list ap;
+	char *out = NULL;
+	va_start(ap, fmt);
+	int n = vasprintf(&out, fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		sg_oom();
+	return out;
+}
+
+static void sg_buf_reserve(sg_buf *b, size_t extra)
+{
+	size_t need = b->len + extra + 1;
+	if (need <= b->cap)
+		return;
+	size_t cap = b->cap ? b->cap : 256;
+	while (cap < need)
+		cap *= 2;
+	b->data = sg_xrealloc(b->data, cap);
+	b->cap = cap;
+}
+
+void sg_buf_append(sg_buf *b, const void *data, size_t len)
+{
+	sg_buf_reserve(b, len);
+	if (len)
+		memcpy(b->data + b->len, data, len);
+	b->len += len;
+	b->data[b->len] = '\0';
+}
+
+void sg_buf_puts(sg_buf *b, const char *s)
+{
+	sg_buf_append(b, s, strlen(s));
+}
+
+void sg_buf_printf(sg_buf *b, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	int n = vsnprintf(NULL, 0, fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		return;
+	sg_buf_reserve(b, (size_t)n);
+	va_start(ap, fmt);
+	vsnprintf(b->data + b->len, (size_t)n + 1, fmt, ap);
+	va_end(ap);
+	b->len += (size_t)n;
+}
+
+void sg_buf_free(sg_buf *b)
+{
+	free(b->data);
+	b->data = NULL;
+	b->len = b->cap = 0;
+}
+
+ssize_t sg_read_all(int fd, void *buf, size_t len)
+{
+	size_t done = 0;
+	while (done < len) {
+		ssize_t n = read(fd, (char *)buf + done, len - done);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		if (n == 0)
+			break;
+		done += (size_t)n;
+	}
+	return (ssize_t)done;
+}
+
+int sg_write_all(int fd, const void *buf, size_t len)
+{
+	size_t done = 0;
+	while (done < len) {
+		ssize_t n = write(fd, (const char *)buf + done, len - done);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		done += (size_t)n;
+	}
+	return 0;
+}
+
+int sg_read_file_at(int dirfd, const char *path, size_t max_bytes, char **out, size_t *out_len,
+		    sg_error *err)
+{
+	sg_autoclose int fd = SG_RETRY(openat(dirfd, path, O_RDONLY | O_CLOEXEC | O_NOCTTY));
+	if (fd < 0)
+		return sg_error_set(err, SG_ERR_INPUT, errno, "open %s", path);
+	struct stat st;
+	if (fstat(fd, &st) < 0)
+		return sg_error_set(err, SG_ERR_INPUT, errno, "stat %s", path);
+	if (S_ISDIR(st.st_mode))
+		return sg_error_set(err, SG_ERR_INPUT, EISDIR, "read %s", path);
+	sg_buf b = {0};
+	char chunk[65536];
+	for (;;) {
+		ssize_t n = SG_RETRY(read(fd, chunk, sizeof(chunk)));
+		if (n < 0) {
+			sg_buf_free(&b);
+			return sg_error_set(err, SG_ERR_INPUT, errno, "read %s", path);
+		}
+		if (n == 0)
+			break;
+		if (b.len + (size_t)n > max_bytes) {
+			sg_buf_free(&b);
+			return sg_error_set(err, SG_ERR_INPUT, 0, "%s: larger than %zu bytes", path,
+					    max_bytes);
+		}
+		sg_buf_append(&b, chunk, (size_t)n);
+	}
+	if (!b.data)
+		sg_buf_append(&b, "", 0);
+	*out = b.data;
+	if (out_len)
+		*out_len = b.len;
+	return 0;
+}
+
+int sg_read_file(const char *path, size_t max_bytes, char **out, size_t *out_len, sg_error *err)
+{
+	return sg_read_file_at(AT_FDCWD, path, max_bytes, out, out_len, err);
+}
+
+int sg_write_file_at(int dirfd, const char *path, const char *data, sg_error *err)
+{
+	sg_autoclose int fd = SG_RETRY(openat(dirfd, path, O_WRONLY | O_CLOEXEC | O_NOCTTY));
+	if (fd < 0)
+		return sg_error_set(err, SG_ERR_SANDBOX, errno, "open %s", path);
+	size_t len = strlen(data);
+	ssize_t n = SG_RETRY(write(fd, data, len));
+	if (n < 0)
+		return sg_error_set(err, SG_ERR_SANDBOX, errno, "write %s", path);
+	if ((size_t)n != len)
+		return sg_error_set(err, SG_ERR_SANDBOX, EIO, "write %s: short write", path);
+	return 0;
+}
+
+int sg_write_file(const char *path, const char *data, sg_error *err)
+{
+	return sg_write_file_at(AT_FDCWD, path, data, err);
+}
+
+int sg_write_file_atomic(const char *path, const void *data, size_t len, mode_t mode,
+			 sg_error *err)
+{
+	sg_autofree char *tmp = sg_xasprintf("%s.tmp.%d", path, (int)getpid());
+	sg_autoclose int fd = SG_RETRY(open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, mode));
+	if (fd < 0)
+		return sg_error_set(err, SG_ERR_INTERNAL, errno, "create %s", tmp);
+	if (sg_write_all(fd, data, len) < 0 || fsync(fd) < 0) {
+		int e = errno;
+		unlink(tmp);
+		return sg_error_set(err, SG_ERR_INTERNAL, e, "write %s", tmp);
+	}
+	if (rename(tmp, path) < 0) {
+		int e = errno;
+		unlink(tmp);
+		return sg_error_set(err, SG_ERR_INTERNAL, e, "rename %s", path);
+	}
+	return 0;
+}
+
+int sg_mkdir_p(const char *path, mode_t mode, sg_error *err)
+{
+	sg_autofree char *copy = sg_xstrdup(path);
+	for (char *p = copy + 1; *p; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		if (mkdir(copy, mode) < 0 && errno != EEXIST)
+			return sg_error_set(err, SG_ERR_INTERNAL, errno, "mkdir %s", copy);
+		*p = '/';
+	}
+	if (mkdir(copy, mode) < 0 && errno != EEXIST)
+		return sg_error_set(err, SG_ERR_INTERNAL, errno, "mkdir %s", copy);
+	return 0;
+}
+
+static int sg_rm_rf_at(int parent_fd, const char *name, dev_t dev, sg_error *err)
+{
+	struct stat st;
+	if (fstatat(parent_fd, name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
+		if (errno == ENOENT)
+			return 0;
+		return sg_error_set(err, SG_ERR_INTERNAL, errno, "stat %s", name);
+	}
+	if (!S_ISDIR(st.st_mode)) {
+		if (unlinkat(parent_fd, name, 0) < 0 && errno != ENOENT)
+			return sg_error_set(err, SG_ERR_INTERNAL, errno, "unlink %s", name);
+		return 0;
+	}
+	if (st.st_dev != dev)
+		return sg_error_set(err, SG_ERR_INTERNAL, EXDEV, "refusing to remove %s", name);
+	int fd = openat(parent_fd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return sg_error_set(err, SG_ERR_INTERNAL, errno, "open %s", name);
+	DIR *d = fdopendir(fd);
+	if (!d) {
+		close(fd);
+		return sg_error_set(err, SG_ERR_INTERNAL, errno, "opendir %s", name);
+	}
+	int rc = 0;
+	struct dirent *de;
+	while ((de = readdir(d)) != NULL) {
+		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+			continue;
+		if (sg_rm_rf_at(dirfd(d), de->d_name, dev, err) < 0) {
+			rc = -1;
+			break;
+		}
+	}
+	closedir(d);
+	if (rc < 0)
+		return rc;
+	if (unlinkat(parent_fd, name, AT_REMOVEDIR) < 0 && errno != ENOENT)
+		return sg_error_set(err, SG_ERR_INTERNAL, errno, "rmdir %s", name);
+	return 0;
+}
+
+int sg_rm_rf(const char *path, sg_error *err)
+{
+	struct stat st;
+	if (lstat(path, &st) < 0)
+		return errno == ENOENT ? 0 : sg_error_set(err, SG_ERR_INTERNAL, errno, "stat %s", path);
+	return sg_rm_rf_at(AT_FDCWD, path, st.st_dev, err);
+}
+
+uint64_t sg_monotonic_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+void sg_rfc3339_now(char *buf, size_t len)
+{
+	struct timespec ts;
+	struct tm tm;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	gmtime_r(&ts.tv_sec, &tm);
+	char base[32];
+	strftime(base, sizeof(base), "%Y-%m-%dT%H:%M:%S", &tm);
+	snprintf(buf, len, "%s.%03ldZ", base, ts.tv_nsec / 1000000L);
+}
+
+bool sg_parse_u64(const char *s, uint64_t *out)
+{
+	if (!s || !*s)
+		return false;
+	uint64_t v = 0;
+	for (const char *p = s; *p; p++) {
+		if (*p < '0' || *p > '9')
+			return false;
+		unsigned d = (unsigned)(*p - '0');
+		if (v > (UINT64_MAX - d) / 10)
+			return false;
+		v = v * 10 + d;
+	}
+	*out = v;
+	return true;
+}
+
+void sg_hex(const unsigned char *bytes, size_t n, char *out)
+{
+	static const char digits[] = "0123456789abcdef";
+	for (size_t i = 0; i < n; i++) {
+		out[2 * i] = digits[bytes[i] >> 4];
+		out[2 * i + 1] = digits[bytes[i] & 15];
+	}
+	out[2 * n] = '\0';
+}
