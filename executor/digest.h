@@ -23,21 +23,28 @@ void sg_sha256_update(sg_sha256 *h, const void *data, size_t len);
 void sg_sha256_final_hex(sg_sha256 *h, char out[SG_SHA256_HEX_LEN]); /* also frees h */
 void sg_sha256_hex(const void *data, size_t len, char out[SG_SHA256_HEX_LEN]);
 int sg_sha256_file(const char *path, char out[SG_SHA256_HEX_LEN], sg_error *err);
+/* SHA-256 of what fd yields from its current offset to EOF (the fd is left open). */
+int sg_sha256_fd(int fd, char out[SG_SHA256_HEX_LEN], sg_error *err);
 
 typedef struct sg_tree_digest_opts {
-	/* Relative paths (from the tree's root, no leading "./") of entries to leave out,
-	 * with everything below them; NULL-terminated, may be NULL. ".git" and ".shipgate"
-	 * at the root are always left out. */
+	/* Relative paths (from the tree's root) of entries to leave out, with everything
+	 * below them; NULL-terminated, may be NULL. "./", "." components, repeated and
+	 * trailing slashes are ignored ("./out/" is "out"). ".git" and ".shipgate" at the
+	 * root are always left out. Excluded paths leave no trace in the digest, so whoever
+	 * recomputes it must pass the same list. */
 	const char *const *exclude;
 } sg_tree_digest_opts;
 
+/* What the digest covered; excluded entries and the root itself are not counted. */
 typedef struct sg_tree_digest_stats {
-	uint64_t files, dirs, symlinks, bytes;
+	uint64_t files, dirs, symlinks, bytes; /* bytes: sum of the regular files' sizes */
 	uint64_t special; /* fifos, sockets, devices: recorded by type only, never opened */
 } sg_tree_digest_stats;
 
 /* Digest the tree at root (never following symlinks, never leaving the tree).
- * stats may be NULL. */
+ * root itself must be a directory, not a symlink to one. stats may be NULL.
+ * Fails with SG_ERR_INPUT when the tree cannot be read or changes during the walk,
+ * SG_ERR_USAGE when an exclude path is absolute, contains ".." or names the root. */
 int sg_tree_digest(const char *root, const sg_tree_digest_opts *opts,
 		   char out[SG_SHA256_HEX_LEN], sg_tree_digest_stats *stats, sg_error *err);
 
