@@ -1,5 +1,6 @@
 /* main.c: command dispatch only. Each command lives in cli_*.c over libshipgate. */
 #include "cli.h"
+#include "cli_common.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -24,6 +25,7 @@ static void usage(FILE *out)
 
 int main(int argc, char **argv)
 {
+	sg_cli_install_signals();
 	if (argc < 2) {
 		usage(stderr);
 		return 2;

@@ -1,0 +1,351 @@
+/* cli_exec.c: `shipgate exec`, the bare sandbox: one command, its exit status passed
+ * through (128+N for signal N; 125 sandbox setup error, 126 not executable, 127 not
+ * found), optional evidence JSON. */
+#include "cli.h"
+#include "cli_common.h"
+#include "evidence.h"
+#include "sandbox.h"
+#include "util.h"
+
+#include <fcntl.h>
+#include <getopt.h>
+#include <limits.h>
+#include <string.h>
+#include <sys/stat.h>
+
+static void exec_usage(FILE *out)
+{
+	fprintf(out,
+		"usage: shipgate exec [OPTIONS] -- CMD [ARG...]\n"
+		"\n"
+		"Run one command in the sandbox: new user, mount, pid, net, ipc, uts and cgroup\n"
+		"namespaces, a read-only host root with a fresh /proc, /dev and /tmp, no\n"
+		"capabilities, no_new_privs, the default seccomp allowlist and a cgroup with\n"
+		"memory and pids limits. The current directory is /workspace, writable.\n"
+		"\n"
+		"options:\n"
+		"  --policy P          seccomp policy name or file (default: default; 'none' turns\n"
+		"                      seccomp off and says so in the evidence)\n"
+		"  --net MODE          none | loopback (default) | host\n"
+		"  --memory MB         memory limit (default 2048; 0: none)\n"
+		"  --pids N            process limit (default 1024; 0: none)\n"
+		"  --cpus X            CPU limit in cores, e.g. 0.5 (default: none)\n"
+		"  --timeout S         wall-clock timeout in seconds (default: none)\n"
+		"  --tmp MB            size of /tmp (default 512)\n"
+		"  --workspace DIR     the directory shown at /workspace (default: .)\n"
+		"  --cow               make /workspace copy-on-write: the host directory is not written\n"
+		"  --bind SRC[:DST]    also show SRC at DST (default: the same path), writable\n"
+		"  --ro-bind SRC[:DST] also show SRC at DST, read-only\n"
+		"  --rootfs DIR        use DIR as the root instead of the host's, read-only\n"
+		"  --setenv K=V        add K=V to the (otherwise pinned) environment\n"
+		"  --evidence FILE     write the command's evidence as JSON to FILE\n"
+		"  --allow-weaker      run even if an explicitly requested limit cannot be enforced\n"
+		"  -q, --quiet         no warnings on stderr\n"
+		"  -h, --help          this help\n");
+}
+
+enum {
+	OPT_POLICY = 1000, OPT_NET, OPT_MEMORY, OPT_PIDS, OPT_CPUS, OPT_TIMEOUT, OPT_TMP,
+	OPT_WORKSPACE, OPT_COW, OPT_BIND, OPT_RO_BIND, OPT_ROOTFS, OPT_SETENV, OPT_EVIDENCE,
+	OPT_ALLOW_WEAKER,
+};
+
+static const struct option exec_options[] = {
+	{"policy", required_argument, NULL, OPT_POLICY},
+	{"net", required_argument, NULL, OPT_NET},
+	{"memory", required_argument, NULL, OPT_MEMORY},
+	{"pids", required_argument, NULL, OPT_PIDS},
+	{"cpus", required_argument, NULL, OPT_CPUS},
+	{"timeout", required_argument, NULL, OPT_TIMEOUT},
+	{"tmp", required_argument, NULL, OPT_TMP},
+	{"workspace", required_argument, NULL, OPT_WORKSPACE},
+	{"cow", no_argument, NULL, OPT_COW},
+	{"bind", required_argument, NULL, OPT_BIND},
+	{"ro-bind", required_argument, NULL, OPT_RO_BIND},
+	{"rootfs", required_argument, NULL, OPT_ROOTFS},
+	{"setenv", required_argument, NULL, OPT_SETENV},
+	{"evidence", required_argument, NULL, OPT_EVIDENCE},
+	{"allow-weaker", no_argument, NULL, OPT_ALLOW_WEAKER},
+	{"quiet", no_argument, NULL, 'q'},
+	{"help", no_argument, NULL, 'h'},
+	{NULL, 0, NULL, 0},
+};
+
+typedef struct exec_args {
+	const char *policy;
+	sg_net_mode net;
+	sg_limits limits;
+	bool memory_explicit, pids_explicit;
+	uint64_t timeout_s;
+	const char *workspace;
+	bool cow;
+	sg_mount_spec *mounts;
+	size_t n_mounts;
+	const char *rootfs;
+	char **env;
+	size_t n_env;
+	const char *evidence;
+	bool allow_weaker, quiet;
+} exec_args;
+
+static int parse_u64_opt(const char *opt, const char *val, uint64_t max, uint64_t *out)
+{
+	if (!sg_parse_u64(val, out) || *out > max) {
+		fprintf(stderr, "shipgate exec: %s: expected a whole number from 0 to %llu, got '%s'\n",
+			opt, (unsigned long long)max, val);
+		return -1;
+	}
+	return 0;
+}
+
+static int add_bind(exec_args *a, const char *spec, bool readonly)
+{
+	const char *opt = readonly ? "--ro-bind" : "--bind";
+	sg_autofree char *src = sg_xstrdup(spec);
+	char *colon = strchr(src, ':');
+	const char *dst = colon ? colon + 1 : NULL;
+	if (colon)
+		*colon = '\0';
+	char real[PATH_MAX];
+	if (!realpath(src, real)) {
+		fprintf(stderr, "shipgate exec: %s %s: %s\n", opt, src, strerror(errno));
+		return -1;
+	}
+	struct stat st;
+	if (stat(real, &st) < 0 || !S_ISDIR(st.st_mode)) {
+		fprintf(stderr, "shipgate exec: %s %s: not a directory\n", opt, src);
+		return -1;
+	}
+	if (!dst)
+		dst = real;
+	if (dst[0] != '/' || !strcmp(dst, "/") || strstr(dst, "/..") ||
+	    !strncmp(dst, "/proc", 5) || !strncmp(dst, "/dev", 4) || !strcmp(dst, "/workspace")) {
+		fprintf(stderr, "shipgate exec: %s %s: the target must be an absolute path other "
+				"than /, /proc, /dev and /workspace, without '..'\n", opt, spec);
+		return -1;
+	}
+	a->mounts = sg_xrealloc(a->mounts, (a->n_mounts + 1) * sizeof(*a->mounts));
+	a->mounts[a->n_mounts++] = (sg_mount_spec){sg_xstrdup(real), sg_xstrdup(dst), readonly};
+	return 0;
+}
+
+static int parse_exec_args(int argc, char **argv, exec_args *a, int *first_cmd)
+{
+	memset(a, 0, sizeof(*a));
+	a->policy = "default";
+	a->net = SG_NET_LOOPBACK;
+	sg_limits_default(&a->limits);
+	a->workspace = ".";
+	optind = 1;
+	int c;
+	while ((c = getopt_long(argc, argv, "+qh", exec_options, NULL)) != -1) {
+		switch (c) {
+		case OPT_POLICY: a->policy = optarg; break;
+		case OPT_NET:
+			if (sg_net_mode_parse(optarg, &a->net) < 0) {
+				fprintf(stderr, "shipgate exec: --net: expected none, loopback or host, got '%s'\n", optarg);
+				return 2;
+			}
+			break;
+		case OPT_MEMORY:
+			if (parse_u64_opt("--memory", optarg, 1u << 20, &a->limits.memory_mb) < 0)
+				return 2;
+			a->memory_explicit = true;
+			break;
+		case OPT_PIDS:
+			if (parse_u64_opt("--pids", optarg, 1u << 22, &a->limits.pids) < 0)
+				return 2;
+			a->pids_explicit = true;
+			break;
+		case OPT_CPUS: {
+			char *end = NULL;
+			double v = strtod(optarg, &end);
+			if (!end || *end || !(v > 0) || v > 1024) {
+				fprintf(stderr, "shipgate exec: --cpus: expected a number of cores above 0, got '%s'\n", optarg);
+				return 2;
+			}
+			a->limits.cpus = v;
+			break;
+		}
+		case OPT_TIMEOUT:
+			if (parse_u64_opt("--timeout", optarg, 7u * 86400u, &a->timeout_s) < 0)
+				return 2;
+			break;
+		case OPT_TMP:
+			if (parse_u64_opt("--tmp", optarg, 1u << 20, &a->limits.tmp_mb) < 0)
+				return 2;
+			break;
+		case OPT_WORKSPACE: a->workspace = optarg; break;
+		case OPT_COW: a->cow = true; break;
+		case OPT_BIND:
+		case OPT_RO_BIND:
+			if (add_bind(a, optarg, c == OPT_RO_BIND) < 0)
+				return 2;
+			break;
+		case OPT_ROOTFS: a->rootfs = optarg; break;
+		case OPT_SETENV:
+			if (!strchr(optarg, '=') || optarg[0] == '=') {
+				fprintf(stderr, "shipgate exec: --setenv: expected KEY=VALUE, got '%s'\n", optarg);
+				return 2;
+			}
+			a->env = sg_xrealloc(a->env, (a->n_env + 2) * sizeof(char *));
+			a->env[a->n_env++] = optarg;
+			a->env[a->n_env] = NULL;
+			break;
+		case OPT_EVIDENCE: a->evidence = optarg; break;
+		case OPT_ALLOW_WEAKER: a->allow_weaker = true; break;
+		case 'q': a->quiet = true; break;
+		case 'h': exec_usage(stdout); return 0;
+		default: exec_usage(stderr); return 2;
+		}
+	}
+	if (optind >= argc) {
+		fprintf(stderr, "shipgate exec: no command given (usage: shipgate exec [OPTIONS] -- CMD [ARG...])\n");
+		return 2;
+	}
+	*first_cmd = optind;
+	return -1;
+}
+
+static void free_exec_args(exec_args *a)
+{
+	for (size_t i = 0; i < a->n_mounts; i++) {
+		free(a->mounts[i].source);
+		free(a->mounts[i].target);
+	}
+	free(a->mounts);
+	free(a->env);
+}
+
+static int write_evidence(const char *path, char **cmd, const sg_sandbox_result *r,
+			  const char *status, const char *error)
+{
+	cJSON *o = cJSON_CreateObject();
+	cJSON *argv = cJSON_AddArrayToObject(o, "command");
+	for (char **p = cmd; *p; p++) {
+		sg_autofree char *clean = sg_utf8_sanitize(*p, strlen(*p));
+		cJSON_AddItemToArray(argv, cJSON_CreateString(clean));
+	}
+	cJSON_AddStringToObject(o, "status", status);
+	if (error)
+		cJSON_AddStringToObject(o, "error", error);
+	sg_evidence_add_run_fields(o, r);
+	cJSON_AddItemToObject(o, "enforced", sg_evidence_enforced(&r->enforced));
+	int rc = sg_cli_write_json(path, o);
+	cJSON_Delete(o);
+	return rc;
+}
+
+int sg_cli_exec(int argc, char **argv)
+{
+	exec_args a;
+	int first = 0;
+	int prc = parse_exec_args(argc, argv, &a, &first);
+	if (prc >= 0) {
+		free_exec_args(&a);
+		return prc;
+	}
+	char **cmd = argv + first;
+	int exit_code = 125;
+	sg_error err = {0};
+	sg_policy *policy = NULL;
+	char ws_real[PATH_MAX];
+	char *scratch = NULL;
+
+	if (!realpath(a.workspace, ws_real)) {
+		fprintf(stderr, "shipgate exec: --workspace %s: %s\n", a.workspace, strerror(errno));
+		exit_code = 2;
+		goto out;
+	}
+	struct stat st;
+	if (stat(ws_real, &st) < 0 || !S_ISDIR(st.st_mode)) {
+		fprintf(stderr, "shipgate exec: --workspace %s: not a directory\n", a.workspace);
+		exit_code = 2;
+		goto out;
+	}
+	if (a.rootfs && (stat(a.rootfs, &st) < 0 || !S_ISDIR(st.st_mode))) {
+		fprintf(stderr, "shipgate exec: --rootfs %s: not a directory\n", a.rootfs);
+		exit_code = 2;
+		goto out;
+	}
+	if (strcmp(a.policy, "none") != 0) {
+		policy = sg_policy_load(a.policy, &err);
+		if (!policy) {
+			fprintf(stderr, "shipgate exec: --policy: %s\n", err.msg);
+			exit_code = 2;
+			goto out;
+		}
+	} else if (!a.quiet) {
+		fprintf(stderr, "shipgate exec: warning: seccomp is off (--policy none)\n");
+	}
+	if (a.cow) {
+		scratch = sg_cli_make_temp_dir("exec-scratch", &err);
+		if (!scratch) {
+			fprintf(stderr, "shipgate exec: %s\n", err.msg);
+			goto out;
+		}
+	}
+
+	sg_autofree char *layers = scratch ? sg_xasprintf("%s/layers", scratch) : NULL;
+	sg_cgroup_host cgroups;
+	if (sg_cgroup_detect(&cgroups, &err) < 0) {
+		fprintf(stderr, "shipgate exec: %s\n", err.msg);
+		goto out;
+	}
+	/* limits the user did not ask for are best effort; asked-for ones fail closed */
+	sg_limits limits = a.limits;
+	bool weaker_ok = a.allow_weaker;
+	if (!weaker_ok) {
+		bool mem_ok = cgroups.writable[SG_CG_MEMORY], pids_ok = cgroups.writable[SG_CG_PIDS];
+		if (!a.memory_explicit && !mem_ok)
+			limits.memory_mb = 0;
+		if (!a.pids_explicit && !pids_ok)
+			limits.pids = 0;
+		if (!a.quiet && ((!mem_ok && !a.memory_explicit) || (!pids_ok && !a.pids_explicit)))
+			fprintf(stderr, "shipgate exec: warning: no usable cgroup here (%s); running "
+					"without the default memory/pids limits\n",
+				cgroups.why_not[mem_ok ? SG_CG_PIDS : SG_CG_MEMORY]);
+	}
+
+	sg_sandbox_config cfg = {
+		.argv = cmd,
+		.extra_env = a.env,
+		.rootfs = a.rootfs,
+		.workspace = ws_real,
+		.workspace_mode = a.cow ? SG_WORKSPACE_COW : SG_WORKSPACE_BIND,
+		.scratch_dir = layers,
+		.mounts = a.mounts,
+		.n_mounts = a.n_mounts,
+		.network = a.net,
+		.policy = policy,
+		.limits = limits,
+		.timeout_ms = a.timeout_s * 1000,
+		.capture = a.evidence != NULL,
+		.out_sink = {.passthrough_fd = 1, .log_fd = -1},
+		.err_sink = {.passthrough_fd = 2, .log_fd = -1},
+		.stdin_fd = 0,
+		.allow_weaker = weaker_ok,
+		.cgroups = &cgroups,
+		.interrupted = &sg_cli_interrupted,
+	};
+	sg_sandbox_result r;
+	int rc = sg_sandbox_run(&cfg, &r, &err);
+	exit_code = sg_cli_exec_status(rc, &r, &err, a.quiet);
+	if (a.evidence) {
+		const char *status = rc < 0 ? "error" : sg_step_status_name(sg_classify_exit(&r));
+		if (write_evidence(a.evidence, cmd, &r, status, rc < 0 ? err.msg : NULL) < 0 && exit_code == 0)
+			exit_code = 125;
+	}
+	sg_sandbox_result_free(&r);
+	sg_cgroup_host_free(&cgroups);
+out:
+	if (scratch) {
+		sg_error rm_err = {0};
+		if (sg_rm_rf(scratch, &rm_err) < 0 && !a.quiet)
+			fprintf(stderr, "shipgate exec: warning: %s\n", rm_err.msg);
+		free(scratch);
+	}
+	sg_policy_free(policy);
+	free_exec_args(&a);
+	return exit_code;
+}

@@ -1,0 +1,183 @@
+/* evidence.c: see evidence.h. */
+#include "evidence.h"
+#include "util.h"
+
+#include <signal.h>
+#include <string.h>
+
+static const char *const status_names[] = {
+	[SG_STEP_PASSED] = "passed",        [SG_STEP_FAILED] = "failed",
+	[SG_STEP_TIMEOUT] = "timeout",      [SG_STEP_OOM] = "oom",
+	[SG_STEP_SIGNALED] = "signaled",    [SG_STEP_VIOLATION] = "violation",
+	[SG_STEP_NO_TESTS] = "no_tests",    [SG_STEP_NOT_READY] = "not_ready",
+	[SG_STEP_PROBE_FAILED] = "probe_failed", [SG_STEP_SKIPPED] = "skipped",
+	[SG_STEP_ERROR] = "error",
+};
+
+const char *sg_step_status_name(sg_step_status s)
+{
+	return (unsigned)s < SG_ARRAY_LEN(status_names) ? status_names[s] : "error";
+}
+
+sg_step_status sg_classify_exit(const sg_sandbox_result *r)
+{
+	if (r->timed_out)
+		return SG_STEP_TIMEOUT;
+	if (r->oom_kills > 0 && (r->signal == SIGKILL || r->exit_code != 0))
+		return SG_STEP_OOM;
+	if (r->signal)
+		return SG_STEP_SIGNALED;
+	if (r->exit_code != 0)
+		return SG_STEP_FAILED;
+	return SG_STEP_PASSED;
+}
+
+/* Length of the valid UTF-8 sequence at s (1..4), or 0 if invalid. */
+static size_t utf8_seq(const unsigned char *s, size_t left)
+{
+	unsigned char c = s[0];
+	if (c < 0x80)
+		return 1;
+	size_t n;
+	uint32_t cp;
+	if (c >= 0xc2 && c <= 0xdf) {
+		n = 2;
+		cp = c & 0x1f;
+	} else if (c >= 0xe0 && c <= 0xef) {
+		n = 3;
+		cp = c & 0x0f;
+	} else if (c >= 0xf0 && c <= 0xf4) {
+		n = 4;
+		cp = c & 0x07;
+	} else {
+		return 0;
+	}
+	if (left < n)
+		return 0;
+	for (size_t i = 1; i < n; i++) {
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+		cp = (cp << 6) | (s[i] & 0x3f);
+	}
+	if ((n == 3 && cp < 0x800) || (n == 4 && (cp < 0x10000 || cp > 0x10ffff)) ||
+	    (cp >= 0xd800 && cp <= 0xdfff))
+		return 0;
+	return n;
+}
+
+char *sg_utf8_sanitize(const char *s, size_t len)
+{
+	sg_buf b = {0};
+	const unsigned char *p = (const unsigned char *)s;
+	for (size_t i = 0; i < len;) {
+		size_t n = p[i] ? utf8_seq(p + i, len - i) : 0;
+		if (n == 0) {
+			sg_buf_append(&b, "\xef\xbf\xbd", 3);
+			i++;
+		} else {
+			sg_buf_append(&b, p + i, n);
+			i += n;
+		}
+	}
+	if (!b.data)
+		sg_buf_append(&b, "", 0);
+	return b.data;
+}
+
+cJSON *sg_evidence_stream(const sg_stream_evidence *ev)
+{
+	cJSON *o = cJSON_CreateObject();
+	cJSON_AddNumberToObject(o, "bytes", (double)ev->bytes);
+	cJSON_AddStringToObject(o, "sha256", ev->sha256);
+	cJSON_AddBoolToObject(o, "truncated", ev->truncated);
+	const char *tail = ev->tail ? ev->tail : "";
+	sg_autofree char *clean = sg_utf8_sanitize(tail, strlen(tail));
+	cJSON_AddStringToObject(o, "tail", clean);
+	return o;
+}
+
+cJSON *sg_evidence_limits_hit(unsigned hit)
+{
+	cJSON *a = cJSON_CreateArray();
+	if (hit & SG_LIMIT_TIMEOUT)
+		cJSON_AddItemToArray(a, cJSON_CreateString("timeout"));
+	if (hit & SG_LIMIT_MEMORY)
+		cJSON_AddItemToArray(a, cJSON_CreateString("memory"));
+	if (hit & SG_LIMIT_PIDS)
+		cJSON_AddItemToArray(a, cJSON_CreateString("pids"));
+	if (hit & SG_LIMIT_OUTPUT)
+		cJSON_AddItemToArray(a, cJSON_CreateString("output"));
+	return a;
+}
+
+cJSON *sg_evidence_enforced(const sg_enforced *e)
+{
+	cJSON *o = cJSON_CreateObject();
+	cJSON *ns = cJSON_AddObjectToObject(o, "namespaces");
+	cJSON_AddBoolToObject(ns, "user", e->ns_user);
+	cJSON_AddBoolToObject(ns, "pid", e->ns_pid);
+	cJSON_AddBoolToObject(ns, "mount", e->ns_mount);
+	cJSON_AddBoolToObject(ns, "net", e->ns_net);
+	cJSON_AddBoolToObject(ns, "ipc", e->ns_ipc);
+	cJSON_AddBoolToObject(ns, "uts", e->ns_uts);
+	cJSON_AddBoolToObject(ns, "cgroup", e->ns_cgroup);
+	cJSON *sc = cJSON_AddObjectToObject(o, "seccomp");
+	cJSON_AddBoolToObject(sc, "enabled", e->seccomp);
+	cJSON_AddNumberToObject(sc, "syscalls_allowed", e->seccomp_allowed);
+	cJSON_AddBoolToObject(o, "no_new_privs", e->no_new_privs);
+	cJSON_AddNumberToObject(o, "capabilities_left", e->capabilities_left);
+	if (e->landlock_abi > 0)
+		cJSON_AddNumberToObject(o, "landlock_abi", e->landlock_abi);
+	else
+		cJSON_AddBoolToObject(o, "landlock_abi", false);
+	cJSON *cg = cJSON_AddObjectToObject(o, "cgroup");
+	cJSON_AddStringToObject(cg, "mode", e->cgroup_mode ? e->cgroup_mode : "none");
+	if (e->cgroup_memory)
+		cJSON_AddNumberToObject(cg, "memory_kb", (double)e->memory_limit_kb);
+	else
+		cJSON_AddBoolToObject(cg, "memory_kb", false);
+	if (e->cgroup_pids)
+		cJSON_AddNumberToObject(cg, "pids", (double)e->pids_limit);
+	else
+		cJSON_AddBoolToObject(cg, "pids", false);
+	if (e->cgroup_cpu)
+		cJSON_AddNumberToObject(cg, "cpus", e->cpu_limit);
+	else
+		cJSON_AddBoolToObject(cg, "cpus", false);
+	cJSON_AddStringToObject(o, "network", sg_net_mode_name(e->network));
+	cJSON_AddBoolToObject(o, "loopback_up", e->loopback_up);
+	cJSON_AddStringToObject(o, "identity", e->identity ? e->identity : "unknown");
+	cJSON_AddStringToObject(o, "workspace", e->workspace ? e->workspace : "none");
+	cJSON_AddStringToObject(o, "rootfs", e->rootfs ? e->rootfs : "host-ro");
+	return o;
+}
+
+void sg_evidence_add_run_fields(cJSON *obj, const sg_sandbox_result *r)
+{
+	if (r->started && !r->signal)
+		cJSON_AddNumberToObject(obj, "exit_code", r->exit_code);
+	else
+		cJSON_AddNullToObject(obj, "exit_code");
+	if (r->signal) {
+		const char *abbrev = sigabbrev_np(r->signal);
+		sg_autofree char *name = sg_xasprintf("SIG%s", abbrev ? abbrev : "?");
+		cJSON_AddStringToObject(obj, "signal", name);
+	} else {
+		cJSON_AddNullToObject(obj, "signal");
+	}
+	cJSON_AddNumberToObject(obj, "wall_ms", (double)r->wall_ms);
+	cJSON_AddNumberToObject(obj, "cpu_ms", (double)r->cpu_ms);
+	cJSON_AddNumberToObject(obj, "peak_memory_kb", (double)r->peak_memory_kb);
+	if (r->pids_peak)
+		cJSON_AddNumberToObject(obj, "pids_peak", (double)r->pids_peak);
+	else
+		cJSON_AddNullToObject(obj, "pids_peak");
+	cJSON_AddNumberToObject(obj, "oom_kills", (double)r->oom_kills);
+	cJSON_AddItemToObject(obj, "limits_hit", sg_evidence_limits_hit(r->limits_hit));
+	cJSON_AddItemToObject(obj, "stdout", sg_evidence_stream(&r->out));
+	cJSON_AddItemToObject(obj, "stderr", sg_evidence_stream(&r->err));
+	if (r->leftover_processes >= 0)
+		cJSON_AddNumberToObject(obj, "leftover_processes", (double)r->leftover_processes);
+	else
+		cJSON_AddNullToObject(obj, "leftover_processes");
+}

@@ -1,0 +1,568 @@
+/* sandbox.c: one sandboxed process tree, from clone to reaped.
+ *
+ * Theory of operation
+ * -------------------
+ * Three processes take part:
+ *
+ *   supervisor  shipgate itself, on the host. It prepares everything that needs the
+ *               host's privileges or paths (the step's cgroup, O_PATH fds of the
+ *               directories to show, idmapped mounts, the compiled seccomp program),
+ *               then clone3()s the init with every namespace at once.
+ *   init        pid 1 of the new pid namespace, our own code, never the candidate's. It
+ *               waits until the supervisor has written its uid/gid maps and attached it
+ *               to its cgroup (v1; on v2 clone3 put it there with CLONE_INTO_CGROUP), so
+ *               it is inside its cgroup before anything else runs. It then builds the
+ *               new root and pivot_roots into it, brings lo up, drops every capability,
+ *               sets no_new_privs and makes itself non-dumpable, and forks:
+ *   candidate   the command. It loads the seccomp filter, resets signals, starts a new
+ *               session and execs. Its exec-status pipe is close-on-exec: EOF tells the
+ *               supervisor the exec happened, an errno on it says why it did not.
+ *
+ * Init reaps every orphan, and when the candidate exits it counts the processes left in
+ * the namespace, reports the candidate's wait status to the supervisor on a pipe the
+ * candidate never holds, and exits. The kernel then kills everything else in the pid
+ * namespace; nothing can leave a pid namespace, so a daemon that double-forks and
+ * setsids dies with it. On timeout or interrupt the supervisor asks init for the count,
+ * then SIGKILLs init through its pidfd with the same effect, and kills the cgroup too.
+ *
+ * Evidence comes from the kernel only: the wait status init got from wait4, the
+ * supervisor's own timer and clock, rusage, and the cgroup's counters.
+ */
+#include "sandbox.h"
+#include "caps.h"
+#include "net.h"
+#include "seccomp.h"
+#include "supervisor.h"
+#include "util.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <linux/sched.h>
+#include <poll.h>
+#include <sched.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/signalfd.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+
+extern char **environ;
+
+#ifndef CLONE_INTO_CGROUP
+#define CLONE_INTO_CGROUP 0x200000000ULL
+#endif
+
+/* Everything the init needs, prepared by the supervisor before clone. */
+struct sg_init_ctx {
+	const sg_sandbox_config *cfg;
+	const sg_mount_plan *plan;
+	const struct sock_fprog *bpf;
+	char **envp;
+	int ctl_r;      /* supervisor -> init: 'G' go, 'C' count */
+	int report_w;   /* init -> supervisor */
+	int exec_w;     /* candidate -> supervisor: errno of a failed exec */
+	int out_w, err_w;
+	bool root_mode;
+};
+
+static void init_send(const struct sg_init_ctx *ctx, const struct sg_init_msg *msg)
+{
+	(void)sg_write_all(ctx->report_w, msg, sizeof(*msg));
+}
+
+__attribute__((noreturn)) static void init_fail(const struct sg_init_ctx *ctx, const sg_error *e)
+{
+	struct sg_init_msg msg = {.type = SG_MSG_SETUP_ERROR, .errnum = e->errnum};
+	size_t len = strnlen(e->msg, sizeof(msg.text) - 1);
+	memcpy(msg.text, e->msg, len);
+	msg.text[len] = '\0';
+	init_send(ctx, &msg);
+	_exit(125);
+}
+
+/* Processes alive in our pid namespace, other than init itself and zombies. */
+static int64_t init_count_processes(void)
+{
+	DIR *d = opendir("/proc");
+	if (!d)
+		return -1;
+	int64_t n = 0;
+	struct dirent *de;
+	while ((de = readdir(d)) != NULL) {
+		char *end;
+		long pid = strtol(de->d_name, &end, 10);
+		if (*end || pid <= 1)
+			continue;
+		char path[64], buf[256];
+		snprintf(path, sizeof(path), "/proc/%ld/stat", pid);
+		int fd = open(path, O_RDONLY | O_CLOEXEC);
+		if (fd < 0)
+			continue;
+		ssize_t len = read(fd, buf, sizeof(buf) - 1);
+		close(fd);
+		if (len <= 0)
+			continue;
+		buf[len] = '\0';
+		char *paren = strrchr(buf, ')');
+		if (paren && paren[1] == ' ' && paren[2] == 'Z')
+			continue;
+		n++;
+	}
+	closedir(d);
+	return n;
+}
+
+__attribute__((noreturn)) static void candidate_exec(const struct sg_init_ctx *ctx)
+{
+	const sg_sandbox_config *cfg = ctx->cfg;
+	sigset_t none;
+	sigemptyset(&none);
+	for (int s = 1; s < NSIG; s++)
+		signal(s, SIG_DFL);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+	setsid();
+
+	int in = cfg->stdin_fd >= 0 ? cfg->stdin_fd : open("/dev/null", O_RDONLY | O_CLOEXEC);
+	if (in >= 0 && in != 0)
+		dup2(in, 0);
+	if (ctx->out_w >= 0)
+		dup2(ctx->out_w, 1);
+	if (ctx->err_w >= 0)
+		dup2(ctx->err_w, 2);
+	/* nothing but 0, 1 and 2 survives the exec */
+	close_range(3, ~0U, CLOSE_RANGE_CLOEXEC);
+
+	int e = 0;
+	if (ctx->bpf) {
+		sg_error err = {0};
+		if (sg_seccomp_load(ctx->bpf, &err) < 0)
+			e = err.errnum ? err.errnum : EPERM;
+	}
+	if (e == 0) {
+		environ = ctx->envp;
+		execvp(cfg->argv[0], cfg->argv);
+		e = errno;
+	} else {
+		e = -e; /* negative: the sandbox, not the command, failed */
+	}
+	(void)!write(ctx->exec_w, &e, sizeof(e));
+	_exit(127);
+}
+
+/* The init's loop: reap, answer the supervisor, report the candidate's end. */
+__attribute__((noreturn)) static void init_supervise(const struct sg_init_ctx *ctx, pid_t candidate,
+						     int sigfd)
+{
+	struct pollfd pfd[2] = {{.fd = sigfd, .events = POLLIN}, {.fd = ctx->ctl_r, .events = POLLIN}};
+	for (;;) {
+		if (poll(pfd, 2, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			_exit(125);
+		}
+		if (pfd[0].revents & POLLIN) {
+			struct signalfd_siginfo si;
+			(void)!read(sigfd, &si, sizeof(si));
+			int status;
+			pid_t pid;
+			while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+				if (pid != candidate)
+					continue;
+				struct sg_init_msg msg = {.type = SG_MSG_EXITED, .wait_status = status,
+							  .candidate_pid = candidate};
+				msg.count = init_count_processes();
+				init_send(ctx, &msg);
+				_exit(0);
+			}
+		}
+		if (pfd[1].revents & (POLLIN | POLLHUP)) {
+			char c;
+			ssize_t n = read(ctx->ctl_r, &c, 1);
+			if (n <= 0)
+				_exit(0); /* the supervisor is gone: take everything down */
+			if (c == 'C') {
+				struct sg_init_msg msg = {.type = SG_MSG_COUNT};
+				msg.count = init_count_processes();
+				/* the candidate still running is not a leftover */
+				if (msg.count > 0 && kill(candidate, 0) == 0)
+					msg.count--;
+				init_send(ctx, &msg);
+			}
+		}
+	}
+}
+
+__attribute__((noreturn)) static void init_main(const struct sg_init_ctx *ctx)
+{
+	const sg_sandbox_config *cfg = ctx->cfg;
+	sg_error err = {0};
+	char go = 0;
+
+	if (SG_RETRY(read(ctx->ctl_r, &go, 1)) != 1 || go != 'G')
+		_exit(125); /* the supervisor gave up before releasing us */
+	if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0)
+		init_fail(ctx, &(sg_error){SG_ERR_SANDBOX, errno, "set the parent-death signal"});
+
+	if (setresgid(0, 0, 0) < 0 || setresuid(0, 0, 0) < 0) {
+		sg_error_set(&err, SG_ERR_SANDBOX, errno, "become root in the user namespace");
+		init_fail(ctx, &err);
+	}
+	if (ctx->root_mode && setgroups(0, NULL) < 0) {
+		sg_error_set(&err, SG_ERR_SANDBOX, errno, "drop supplementary groups");
+		init_fail(ctx, &err);
+	}
+	if (unshare(CLONE_NEWCGROUP) < 0) {
+		sg_error_set(&err, SG_ERR_SANDBOX, errno, "cgroup namespace");
+		init_fail(ctx, &err);
+	}
+	if (sethostname("shipgate", 8) < 0) {
+		sg_error_set(&err, SG_ERR_SANDBOX, errno, "sethostname");
+		init_fail(ctx, &err);
+	}
+	if (sg_mounts_build_root(ctx->plan, &err) < 0)
+		init_fail(ctx, &err);
+	if (cfg->network == SG_NET_LOOPBACK && sg_net_loopback_up(&err) < 0)
+		init_fail(ctx, &err);
+	const char *cwd = cfg->cwd ? cfg->cwd : cfg->workspace_mode != SG_WORKSPACE_NONE ? "/workspace" : "/";
+	if (chdir(cwd) < 0) {
+		sg_error_set(&err, SG_ERR_SANDBOX, errno, "chdir %s", cwd);
+		init_fail(ctx, &err);
+	}
+	/* no core dumps onto the host's disks; the candidate cannot raise it again */
+	struct rlimit no_core = {0, 0};
+	setrlimit(RLIMIT_CORE, &no_core);
+	if (sg_caps_drop_all(&err) < 0)
+		init_fail(ctx, &err);
+	/* the candidate runs as the same uid: keep it out of our memory and fds */
+	prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+
+	sigset_t chld;
+	sigemptyset(&chld);
+	sigaddset(&chld, SIGCHLD);
+	sigprocmask(SIG_BLOCK, &chld, NULL);
+	int sigfd = signalfd(-1, &chld, SFD_CLOEXEC);
+	if (sigfd < 0) {
+		sg_error_set(&err, SG_ERR_SANDBOX, errno, "signalfd");
+		init_fail(ctx, &err);
+	}
+	struct sg_init_msg ready = {.type = SG_MSG_READY, .caps_left = sg_caps_count_left(),
+				    .no_new_privs = prctl(PR_GET_NO_NEW_PRIVS, 0, 0, 0, 0)};
+	init_send(ctx, &ready);
+
+	pid_t candidate = fork();
+	if (candidate < 0) {
+		sg_error_set(&err, SG_ERR_SANDBOX, errno, "fork the command");
+		init_fail(ctx, &err);
+	}
+	if (candidate == 0)
+		candidate_exec(ctx);
+	close(ctx->exec_w);
+	if (ctx->out_w >= 0)
+		close(ctx->out_w);
+	if (ctx->err_w >= 0)
+		close(ctx->err_w);
+	init_supervise(ctx, candidate, sigfd);
+}
+
+/* ---- supervisor side -------------------------------------------------------------- */
+
+static const char *const pinned_env[] = {
+	"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+	"HOME=/tmp",
+	"LANG=C.UTF-8",
+	"TZ=UTC",
+	"SOURCE_DATE_EPOCH=315532800",
+	"PYTHONHASHSEED=0",
+	"USER=root",
+	"LOGNAME=root",
+	"SHIPGATE_SANDBOX=1",
+};
+
+/* The pinned environment, overridden by the caller's "K=V" entries. */
+static char **build_env(char *const *extra)
+{
+	size_t n_extra = 0;
+	while (extra && extra[n_extra])
+		n_extra++;
+	char **env = sg_xcalloc(SG_ARRAY_LEN(pinned_env) + n_extra + 1, sizeof(char *));
+	size_t n = 0;
+	for (size_t i = 0; i < SG_ARRAY_LEN(pinned_env); i++) {
+		size_t kl = strcspn(pinned_env[i], "=");
+		bool overridden = false;
+		for (size_t j = 0; j < n_extra && !overridden; j++)
+			overridden = !strncmp(extra[j], pinned_env[i], kl + 1);
+		if (!overridden)
+			env[n++] = (char *)pinned_env[i];
+	}
+	for (size_t j = 0; j < n_extra; j++)
+		env[n++] = extra[j];
+	env[n] = NULL;
+	return env;
+}
+
+static int make_pipe(int fds[2], sg_error *err)
+{
+	if (pipe2(fds, O_CLOEXEC) < 0)
+		return sg_error_set(err, SG_ERR_SANDBOX, errno, "pipe");
+	return 0;
+}
+
+static void close_pair(int fds[2])
+{
+	for (int i = 0; i < 2; i++)
+		if (fds[i] >= 0) {
+			close(fds[i]);
+			fds[i] = -1;
+		}
+}
+
+/* Decide whether the limits asked for can be held; fail closed unless allowed. */
+static int check_limits(const sg_sandbox_config *cfg, const sg_cgroup *cg, sg_error *err)
+{
+	const sg_cgroup_host *host = cfg->cgroups;
+	struct {
+		bool asked;
+		sg_cgroup_ctrl ctrl;
+		const char *what;
+	} need[] = {
+		{cfg->limits.memory_mb > 0, SG_CG_MEMORY, "memory"},
+		{cfg->limits.pids > 0, SG_CG_PIDS, "pids"},
+		{cfg->limits.cpus > 0, SG_CG_CPU, "cpus"},
+	};
+	for (size_t i = 0; i < SG_ARRAY_LEN(need); i++) {
+		if (!need[i].asked || sg_cgroup_enforces(cg, need[i].ctrl) || cfg->allow_weaker)
+			continue;
+		return sg_error_set(err, SG_ERR_SANDBOX, 0,
+				    "the %s limit cannot be enforced: %s. Run as root, or in a "
+				    "delegated cgroup v2 subtree (systemd-run --user --scope -p "
+				    "Delegate=yes ...), or accept weaker isolation explicitly "
+				    "(--allow-weaker / \"allow_weaker_isolation\": true)",
+				    need[i].what,
+				    host && host->why_not[need[i].ctrl][0] ? host->why_not[need[i].ctrl]
+									  : "no usable cgroup");
+	}
+	return 0;
+}
+
+static void fill_enforced(const sg_sandbox_config *cfg, const sg_identity *id,
+			  const sg_mount_plan *plan, const sg_cgroup *cg, sg_policy *policy,
+			  sg_sandbox_result *r)
+{
+	sg_enforced *e = &r->enforced;
+	e->ns_user = e->ns_pid = e->ns_mount = e->ns_ipc = e->ns_uts = e->ns_cgroup = true;
+	e->ns_net = cfg->network != SG_NET_HOST;
+	e->network = cfg->network;
+	e->seccomp = policy != NULL;
+	e->seccomp_allowed = policy ? sg_policy_allowed_count(policy) : 0;
+	e->cgroup_memory = sg_cgroup_enforces(cg, SG_CG_MEMORY) && cfg->limits.memory_mb > 0;
+	e->cgroup_pids = sg_cgroup_enforces(cg, SG_CG_PIDS) && cfg->limits.pids > 0;
+	e->cgroup_cpu = sg_cgroup_enforces(cg, SG_CG_CPU) && cfg->limits.cpus > 0;
+	e->memory_limit_kb = e->cgroup_memory ? cfg->limits.memory_mb * 1024 : 0;
+	e->pids_limit = e->cgroup_pids ? cfg->limits.pids : 0;
+	e->cpu_limit = e->cgroup_cpu ? cfg->limits.cpus : 0;
+	e->cgroup_mode = sg_cgroup_mode(cg);
+	free(r->enforced_identity_buf);
+	r->enforced_identity_buf = id->rootless
+		? sg_xasprintf("rootless:%u", (unsigned)id->host_uid)
+		: sg_xasprintf("mapped:%u+%u(%s)", (unsigned)id->host_uid, (unsigned)id->count, id->source);
+	e->identity = r->enforced_identity_buf;
+	e->workspace = plan->ws_method;
+	e->rootfs = cfg->rootfs && strcmp(cfg->rootfs, "host") ? "directory" : "host-ro";
+}
+
+static pid_t clone_init(uint64_t flags, int cgroup_fd, int *pidfd)
+{
+	struct clone_args args = {0};
+	args.flags = flags | CLONE_PIDFD;
+	args.pidfd = (uint64_t)(uintptr_t)pidfd;
+	args.exit_signal = SIGCHLD;
+	if (cgroup_fd >= 0) {
+		args.flags |= CLONE_INTO_CGROUP;
+		args.cgroup = (uint64_t)cgroup_fd;
+	}
+	return (pid_t)syscall(SYS_clone3, &args, sizeof(args));
+}
+
+int sg_sandbox_run(const sg_sandbox_config *cfg_in, sg_sandbox_result *r, sg_error *err)
+{
+	sg_sandbox_config cfg = *cfg_in;
+	memset(r, 0, sizeof(*r));
+	r->exit_code = -1;
+	r->leftover_processes = -1;
+
+	sg_identity id;
+	if (sg_identity_resolve(&id, err) < 0)
+		return -1;
+
+	sg_cgroup_host detected;
+	bool own_host = false;
+	if (!cfg.cgroups) {
+		if (sg_cgroup_detect(&detected, err) < 0)
+			return -1;
+		cfg.cgroups = &detected;
+		own_host = true;
+	}
+
+	int rc = -1;
+	sg_cgroup *cg = NULL;
+	sg_mount_plan plan;
+	bool plan_ready = false;
+	char **envp = NULL;
+	const struct sock_fprog *bpf = NULL;
+	int ctl[2] = {-1, -1}, report[2] = {-1, -1}, execp[2] = {-1, -1};
+	int outp[2] = {-1, -1}, errp[2] = {-1, -1};
+	int pidfd = -1;
+	pid_t init_pid = -1;
+
+	sg_cgroup_limits cl = {.memory_bytes = cfg.limits.memory_mb * 1024 * 1024,
+			       .pids = cfg.limits.pids, .cpus = cfg.limits.cpus};
+	sg_error cg_err = {0};
+	cg = sg_cgroup_create(cfg.cgroups, &cl, &cg_err);
+	if (!cg && !cfg.allow_weaker) {
+		sg_error_set(err, SG_ERR_SANDBOX, cg_err.errnum, "%s", cg_err.msg);
+		goto out;
+	}
+	if (check_limits(&cfg, cg, err) < 0)
+		goto out;
+
+	sg_mount_request req = {.rootfs = cfg.rootfs, .workspace = cfg.workspace,
+				.ws_mode = cfg.workspace_mode, .scratch_dir = cfg.scratch_dir,
+				.mounts = cfg.mounts, .n_mounts = cfg.n_mounts,
+				.tmp_mb = cfg.limits.tmp_mb};
+	if (sg_mounts_prepare(&req, &id, &plan, err) < 0) {
+		plan_ready = true;
+		goto out;
+	}
+	plan_ready = true;
+	if (cfg.policy && !(bpf = sg_policy_bpf(cfg.policy, err)))
+		goto out;
+	envp = build_env(cfg.extra_env);
+
+	if (make_pipe(ctl, err) < 0 || make_pipe(report, err) < 0 || make_pipe(execp, err) < 0)
+		goto out;
+	if (cfg.capture && (make_pipe(outp, err) < 0 || make_pipe(errp, err) < 0))
+		goto out;
+
+	struct sg_init_ctx ictx = {
+		.cfg = &cfg, .plan = &plan, .bpf = bpf, .envp = envp,
+		.ctl_r = ctl[0], .report_w = report[1], .exec_w = execp[1],
+		.out_w = outp[1], .err_w = errp[1], .root_mode = !id.rootless,
+	};
+	uint64_t flags = CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWIPC | CLONE_NEWUTS;
+	if (cfg.network != SG_NET_HOST)
+		flags |= CLONE_NEWNET;
+	uint64_t t0 = sg_monotonic_ns();
+	init_pid = clone_init(flags, sg_cgroup_clone_fd(cg), &pidfd);
+	if (init_pid < 0) {
+		sg_error_set(err, SG_ERR_SANDBOX, errno,
+			     errno == EPERM || errno == ENOSPC || errno == EINVAL
+				     ? "clone3 with new user, mount, pid, net, ipc and uts namespaces "
+				       "(are user namespaces enabled? see `shipgate doctor`)"
+				     : "clone3");
+		goto out;
+	}
+	if (init_pid == 0)
+		init_main(&ictx);
+
+	/* parent: close the child's ends, map ids, attach, release */
+	close(ctl[0]);
+	ctl[0] = -1;
+	close(report[1]);
+	report[1] = -1;
+	close(execp[1]);
+	execp[1] = -1;
+	if (outp[1] >= 0) {
+		close(outp[1]);
+		outp[1] = -1;
+		close(errp[1]);
+		errp[1] = -1;
+	}
+	if (sg_userns_write_maps(init_pid, &id, err) < 0 || sg_cgroup_attach(cg, init_pid, err) < 0 ||
+	    sg_write_all(ctl[1], "G", 1) < 0) {
+		if (err->kind == SG_ERR_NONE)
+			sg_error_set(err, SG_ERR_SANDBOX, errno, "release the sandbox");
+		syscall(SYS_pidfd_send_signal, pidfd, SIGKILL, NULL, 0);
+		goto reap;
+	}
+
+	fill_enforced(&cfg, &id, &plan, cg, cfg.policy, r);
+	sg_supervise_io io = {
+		.pidfd = pidfd, .ctl_w = ctl[1], .report_r = report[0], .exec_r = execp[0],
+		.out_r = outp[0], .err_r = errp[0], .timeout_ms = cfg.timeout_ms, .t0_ns = t0,
+		.out_sink = cfg.out_sink, .err_sink = cfg.err_sink,
+		.output_cap = cfg.limits.output_kb * 1024, .cgroup = cg,
+		.interrupted = cfg.interrupted,
+	};
+	sg_supervise_outcome oc;
+	sg_supervise(&io, r, &oc);
+	if (oc.setup_failed) {
+		sg_error_set(err, SG_ERR_SANDBOX, oc.setup_errno, "%s", oc.setup_error);
+		goto reap;
+	}
+	if (oc.exec_errno > 0) {
+		sg_error_set(err, oc.exec_errno == ENOENT ? SG_ERR_NOT_FOUND : SG_ERR_NOT_EXEC,
+			     oc.exec_errno, "%s", cfg.argv[0]);
+		goto reap;
+	}
+	if (oc.exec_errno < 0) {
+		sg_error_set(err, SG_ERR_SANDBOX, -oc.exec_errno, "seccomp");
+		goto reap;
+	}
+	r->enforced.capabilities_left = oc.caps_left;
+	r->enforced.no_new_privs = oc.no_new_privs;
+	r->enforced.loopback_up = cfg.network == SG_NET_LOOPBACK && oc.ready;
+	rc = 0;
+
+reap:;
+	struct rusage ru;
+	int status;
+	if (SG_RETRY(wait4(init_pid, &status, 0, &ru)) == init_pid) {
+		uint64_t cpu = (uint64_t)ru.ru_utime.tv_sec * 1000 + (uint64_t)ru.ru_utime.tv_usec / 1000 +
+			       (uint64_t)ru.ru_stime.tv_sec * 1000 + (uint64_t)ru.ru_stime.tv_usec / 1000;
+		if (!r->cpu_ms)
+			r->cpu_ms = cpu;
+		if (!r->peak_memory_kb)
+			r->peak_memory_kb = (uint64_t)ru.ru_maxrss;
+	}
+	if (cg) {
+		sg_cgroup_stats st;
+		sg_cgroup_kill(cg);
+		sg_cgroup_read_stats(cg, &st);
+		if (st.cpu_known)
+			r->cpu_ms = st.cpu_ms;
+		if (st.peak_memory_kb)
+			r->peak_memory_kb = st.peak_memory_kb;
+		r->pids_peak = st.pids_peak;
+		r->oom_kills = st.oom_kills;
+		if (st.oom_kills)
+			r->limits_hit |= SG_LIMIT_MEMORY;
+		if (st.pids_max_events)
+			r->limits_hit |= SG_LIMIT_PIDS;
+	}
+out:
+	close_pair(ctl);
+	close_pair(report);
+	close_pair(execp);
+	close_pair(outp);
+	close_pair(errp);
+	if (pidfd >= 0)
+		close(pidfd);
+	sg_cgroup_destroy(cg);
+	if (plan_ready)
+		sg_mounts_plan_free(&plan);
+	free(envp);
+	if (own_host)
+		sg_cgroup_host_free(&detected);
+	return rc;
+}
+
+void sg_sandbox_result_free(sg_sandbox_result *r)
+{
+	free(r->out.tail);
+	free(r->err.tail);
+	free(r->enforced_identity_buf);
+	memset(r, 0, sizeof(*r));
+}

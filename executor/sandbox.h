@@ -1,0 +1,110 @@
+/* sandbox.h: one sandboxed process tree, from clone to reaped, with its evidence.
+ *
+ * The caller fills an sg_sandbox_config (what to run and how to isolate it) and calls
+ * sg_sandbox_run(), which builds the sandbox, runs the command under supervision and
+ * fills an sg_sandbox_result with what the kernel reported. Who does what, and in which
+ * order, is explained at the top of sandbox.c.
+ */
+#ifndef SHIPGATE_SANDBOX_H
+#define SHIPGATE_SANDBOX_H
+
+#include "cgroup.h"
+#include "job.h"
+#include "mounts.h"
+#include "policy.h"
+#include "userns.h"
+
+#include <shipgate/error.h>
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+
+/* Where the output of the sandboxed command goes. */
+typedef struct sg_output_sink {
+	int passthrough_fd; /* also copy everything here (-1: no) */
+	int log_fd;         /* keep the first cap bytes here (-1: no) */
+} sg_output_sink;
+
+typedef struct sg_sandbox_config {
+	char *const *argv;        /* the command; argv[0] searched in the sandbox's PATH */
+	char *const *extra_env;   /* "K=V" added after the pinned environment, may be NULL */
+	const char *rootfs;       /* "host" (NULL too) or a host directory */
+	const char *workspace;    /* host directory shown at /workspace */
+	sg_workspace_mode workspace_mode;
+	const char *scratch_dir;  /* COW: holds upper/ and work/, kept between steps */
+	const char *cwd;          /* working directory inside, default /workspace or / */
+	const sg_mount_spec *mounts;
+	size_t n_mounts;
+	sg_net_mode network;
+	sg_policy *policy;        /* seccomp: NULL means none (recorded as such) */
+	sg_limits limits;
+	uint64_t timeout_ms;      /* 0: no timeout */
+	bool capture;             /* capture stdout/stderr through pipes (else inherit 0,1,2) */
+	sg_output_sink out_sink, err_sink;
+	int stdin_fd;             /* -1: /dev/null */
+	bool allow_weaker;        /* run even when a requested limit cannot be enforced */
+	const sg_cgroup_host *cgroups; /* NULL: detect */
+	volatile int *interrupted;/* set by a signal handler of the caller; may be NULL */
+} sg_sandbox_config;
+
+/* What a captured stream amounted to. */
+typedef struct sg_stream_evidence {
+	uint64_t bytes;
+	char sha256[65];
+	bool truncated;       /* more than the cap was written; the rest was only counted */
+	char *tail;           /* the last bytes (at most SG_TAIL_BYTES), NUL-terminated */
+} sg_stream_evidence;
+#define SG_TAIL_BYTES 2048
+
+/* What isolation was really in force. Never claims what was not applied. */
+typedef struct sg_enforced {
+	bool ns_user, ns_pid, ns_mount, ns_net, ns_ipc, ns_uts, ns_cgroup;
+	bool seccomp;
+	unsigned seccomp_allowed;
+	bool no_new_privs;
+	unsigned capabilities_left;
+	int landlock_abi;          /* 0: not used */
+	bool cgroup_memory, cgroup_pids, cgroup_cpu;
+	uint64_t memory_limit_kb, pids_limit;
+	double cpu_limit;
+	bool rlimit_fallback;      /* limits held by rlimits instead of cgroups */
+	sg_net_mode network;
+	bool loopback_up;
+	const char *identity;      /* "mapped:1000000000+65536", "rootless:1000" */
+	const char *workspace;     /* "bind-idmapped", "overlay-idmapped", "overlay", "copy", ... */
+	const char *rootfs;        /* "host-ro" or the directory */
+	const char *cgroup_mode;   /* "v1", "v2", "none" */
+} sg_enforced;
+
+#define SG_LIMIT_TIMEOUT 0x1u
+#define SG_LIMIT_MEMORY 0x2u
+#define SG_LIMIT_PIDS 0x4u
+#define SG_LIMIT_OUTPUT 0x8u
+
+typedef struct sg_sandbox_result {
+	bool started;          /* the command was exec'd */
+	int setup_errno;       /* why the sandbox or the exec failed, if it did */
+	char setup_error[512];
+	int exit_code;         /* -1 if killed by a signal or never started */
+	int signal;            /* 0 if it exited */
+	bool core_dumped;
+	bool timed_out;
+	bool interrupted;
+	unsigned limits_hit;   /* SG_LIMIT_* */
+	uint64_t wall_ms, cpu_ms, peak_memory_kb, pids_peak, oom_kills;
+	int64_t leftover_processes; /* -1: unknown */
+	sg_stream_evidence out, err;
+	sg_enforced enforced;
+	char *enforced_identity_buf; /* storage behind enforced.identity */
+} sg_sandbox_result;
+
+/* Build the sandbox, run the command, supervise it, fill result.
+ * Returns 0 when the sandbox ran (whatever the command did), -1 with err set when the
+ * sandbox could not be set up as asked (SG_ERR_SANDBOX: nothing of the candidate ran)
+ * or the command could not be started (SG_ERR_NOT_FOUND / SG_ERR_NOT_EXEC). */
+int sg_sandbox_run(const sg_sandbox_config *cfg, sg_sandbox_result *result, sg_error *err);
+void sg_sandbox_result_free(sg_sandbox_result *result);
+
+#endif

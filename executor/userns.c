@@ -1,0 +1,129 @@
+/* userns.c: identity mapping of the sandbox (see userns.h). */
+#include "userns.h"
+#include "util.h"
+
+#include <fcntl.h>
+#include <sched.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+
+/* Find "name:start:count" in an /etc/sub[ug]id file. */
+static bool subid_lookup(const char *file, const char *name, uint32_t *start, uint32_t *count)
+{
+	sg_autofree char *data = NULL;
+	if (sg_read_file(file, 1 << 20, &data, NULL, NULL) < 0)
+		return false;
+	size_t nl = strlen(name);
+	char *save = NULL;
+	for (char *line = strtok_r(data, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		if (strncmp(line, name, nl) != 0 || line[nl] != ':')
+			continue;
+		char *colon = strchr(line + nl + 1, ':');
+		if (!colon)
+			continue;
+		*colon = '\0';
+		uint64_t s, c;
+		if (!sg_parse_u64(line + nl + 1, &s) || !sg_parse_u64(colon + 1, &c))
+			continue;
+		if (s == 0 || s > UINT32_MAX || c == 0 || s + c > UINT32_MAX)
+			continue;
+		*start = (uint32_t)s;
+		*count = (uint32_t)c;
+		return true;
+	}
+	return false;
+}
+
+int sg_identity_resolve(sg_identity *id, sg_error *err)
+{
+	(void)err;
+	memset(id, 0, sizeof(*id));
+	if (geteuid() != 0) {
+		id->rootless = true;
+		id->host_uid = geteuid();
+		id->host_gid = getegid();
+		id->count = 1;
+		snprintf(id->source, sizeof(id->source), "rootless");
+		return 0;
+	}
+	uint32_t us, uc, gs, gc;
+	if (subid_lookup("/etc/subuid", "shipgate", &us, &uc) &&
+	    subid_lookup("/etc/subgid", "shipgate", &gs, &gc)) {
+		id->host_uid = us;
+		id->host_gid = gs;
+		id->count = uc < gc ? uc : gc;
+		if (id->count > SG_FIXED_UID_COUNT)
+			id->count = SG_FIXED_UID_COUNT;
+		snprintf(id->source, sizeof(id->source), "subuid:shipgate");
+		return 0;
+	}
+	id->host_uid = SG_FIXED_UID_BASE;
+	id->host_gid = SG_FIXED_UID_BASE;
+	id->count = SG_FIXED_UID_COUNT;
+	snprintf(id->source, sizeof(id->source), "fixed");
+	return 0;
+}
+
+static int write_proc(pid_t pid, const char *file, const char *data, sg_error *err)
+{
+	char path[64];
+	snprintf(path, sizeof(path), "/proc/%d/%s", (int)pid, file);
+	if (sg_write_file(path, data, err) < 0)
+		return sg_error_prefix(err, "user namespace");
+	return 0;
+}
+
+int sg_userns_write_maps(pid_t pid, const sg_identity *id, sg_error *err)
+{
+	char map[64];
+	if (id->rootless && write_proc(pid, "setgroups", "deny", err) < 0)
+		return -1;
+	snprintf(map, sizeof(map), "0 %u %u\n", (unsigned)id->host_uid, (unsigned)id->count);
+	if (write_proc(pid, "uid_map", map, err) < 0)
+		return -1;
+	snprintf(map, sizeof(map), "0 %u %u\n", (unsigned)id->host_gid, (unsigned)id->count);
+	return write_proc(pid, "gid_map", map, err);
+}
+
+int sg_userns_idmap_fd(uid_t disk_uid, gid_t disk_gid, uid_t host_uid, gid_t host_gid,
+		       sg_error *err)
+{
+	int hold[2];
+	if (pipe2(hold, O_CLOEXEC) < 0)
+		return sg_error_set(err, SG_ERR_SANDBOX, errno, "idmap: pipe");
+	/* A throwaway process in a fresh user namespace; it only waits to be told to go. */
+	pid_t pid = (pid_t)syscall(SYS_clone, CLONE_NEWUSER | SIGCHLD, NULL, NULL, NULL, NULL);
+	if (pid < 0) {
+		int e = errno;
+		close(hold[0]);
+		close(hold[1]);
+		return sg_error_set(err, SG_ERR_SANDBOX, e, "idmap: clone(CLONE_NEWUSER)");
+	}
+	if (pid == 0) {
+		char c;
+		close(hold[1]);
+		(void)!read(hold[0], &c, 1);
+		_exit(0);
+	}
+	close(hold[0]);
+	int fd = -1;
+	char map[64];
+	snprintf(map, sizeof(map), "%u %u 1\n", (unsigned)disk_uid, (unsigned)host_uid);
+	if (write_proc(pid, "uid_map", map, err) < 0)
+		goto out;
+	snprintf(map, sizeof(map), "%u %u 1\n", (unsigned)disk_gid, (unsigned)host_gid);
+	if (write_proc(pid, "gid_map", map, err) < 0)
+		goto out;
+	char path[64];
+	snprintf(path, sizeof(path), "/proc/%d/ns/user", (int)pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		sg_error_set(err, SG_ERR_SANDBOX, errno, "idmap: open %s", path);
+out:
+	close(hold[1]);
+	while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+		;
+	return fd;
+}
