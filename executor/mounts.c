@@ -48,6 +48,16 @@ static char *fd_path(int fd)
 
 /* ---- parent side ---------------------------------------------------------------- */
 
+static int check_dir(const char *path, sg_error *err)
+{
+	struct stat st;
+	if (stat(path, &st) < 0)
+		return sg_error_set(err, SG_ERR_SANDBOX, errno, "%s", path);
+	if (!S_ISDIR(st.st_mode))
+		return sg_error_set(err, SG_ERR_SANDBOX, ENOTDIR, "%s", path);
+	return 0;
+}
+
 static int open_dir_path(const char *path, sg_error *err)
 {
 	int fd = open(path, O_PATH | O_DIRECTORY | O_CLOEXEC);
@@ -99,8 +109,8 @@ static int prepare_scratch(const sg_mount_request *req, const sg_identity *id,
 		return sg_error_set(err, SG_ERR_SANDBOX, errno, "chmod %s", req->scratch_dir);
 	if (chown_dir(upper, id, err) < 0 || chown_dir(work, id, err) < 0)
 		return -1;
-	plan->scratch_fd = open_dir_path(req->scratch_dir, err);
-	return plan->scratch_fd < 0 ? -1 : 0;
+	plan->scratch = sg_xstrdup(req->scratch_dir);
+	return 0;
 }
 
 static int prepare_workspace(const sg_mount_request *req, const sg_identity *id,
@@ -116,10 +126,10 @@ static int prepare_workspace(const sg_mount_request *req, const sg_identity *id,
 		return -1;
 	if (id->rootless || ws->readonly) {
 		/* rootless: the sandbox's root is the workspace's owner already */
-		ws->source_fd = open_dir_path(req->workspace, err);
+		ws->source = sg_xstrdup(req->workspace);
 		plan->ws_method = cow ? "overlay" : ws->readonly ? "bind-ro" : "bind";
 		plan->in_userns_overlay = true;
-		return ws->source_fd < 0 ? -1 : 0;
+		return check_dir(ws->source, err);
 	}
 	sg_error idmap_err = {0};
 	ws->tree_fd = idmapped_tree(req->workspace, id, &idmap_err);
@@ -140,28 +150,24 @@ static int prepare_workspace(const sg_mount_request *req, const sg_identity *id,
 	if (lstat(plan->copy_dir, &st) < 0 &&
 	    sg_copy_tree(req->workspace, plan->copy_dir, id->host_uid, id->host_gid, err) < 0)
 		return sg_error_prefix(err, "workspace copy");
-	ws->source_fd = open_dir_path(plan->copy_dir, err);
+	ws->source = sg_xstrdup(plan->copy_dir);
 	plan->ws_method = "copy";
 	plan->ws_mode = SG_WORKSPACE_BIND;
-	return ws->source_fd < 0 ? -1 : 0;
+	return 0;
 }
 
 int sg_mounts_prepare(const sg_mount_request *req, const sg_identity *id, sg_mount_plan *plan,
 		      sg_error *err)
 {
 	memset(plan, 0, sizeof(*plan));
-	plan->rootfs_fd = -1;
-	plan->scratch_fd = -1;
-	plan->workspace.source_fd = -1;
 	plan->workspace.tree_fd = -1;
 	plan->ws_mode = req->ws_mode;
 	plan->tmp_mb = req->tmp_mb;
 	plan->ws_method = "none";
 	if (req->rootfs && strcmp(req->rootfs, "host") != 0) {
 		plan->rootfs = req->rootfs;
-		plan->rootfs_fd = open(req->rootfs, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-		if (plan->rootfs_fd < 0)
-			return sg_error_set(err, SG_ERR_SANDBOX, errno, "rootfs %s", req->rootfs);
+		if (check_dir(req->rootfs, err) < 0)
+			return sg_error_prefix(err, "rootfs");
 	}
 	if (req->ws_mode != SG_WORKSPACE_NONE && prepare_workspace(req, id, plan, err) < 0)
 		return -1;
@@ -169,7 +175,7 @@ int sg_mounts_prepare(const sg_mount_request *req, const sg_identity *id, sg_mou
 	for (size_t i = 0; i < req->n_mounts; i++) {
 		const sg_mount_spec *m = &req->mounts[i];
 		sg_prepared_mount *pm = &plan->extra[plan->n_extra++];
-		pm->source_fd = pm->tree_fd = -1;
+		pm->tree_fd = -1;
 		pm->target = sg_xstrdup(m->target);
 		pm->readonly = m->readonly;
 		if (!m->readonly && !id->rootless) {
@@ -177,8 +183,8 @@ int sg_mounts_prepare(const sg_mount_request *req, const sg_identity *id, sg_mou
 			if (pm->tree_fd < 0)
 				return sg_error_prefix(err, "mount %s", m->target);
 		} else {
-			pm->source_fd = open_dir_path(m->source, err);
-			if (pm->source_fd < 0)
+			pm->source = sg_xstrdup(m->source);
+			if (check_dir(pm->source, err) < 0)
 				return sg_error_prefix(err, "mount %s", m->target);
 		}
 	}
@@ -194,14 +200,13 @@ static void close_fd(int *fd)
 
 void sg_mounts_plan_free(sg_mount_plan *plan)
 {
-	close_fd(&plan->rootfs_fd);
-	close_fd(&plan->scratch_fd);
-	close_fd(&plan->workspace.source_fd);
+	free(plan->scratch);
 	close_fd(&plan->workspace.tree_fd);
+	free(plan->workspace.source);
 	free(plan->workspace.target);
 	for (size_t i = 0; i < plan->n_extra; i++) {
-		close_fd(&plan->extra[i].source_fd);
 		close_fd(&plan->extra[i].tree_fd);
+		free(plan->extra[i].source);
 		free(plan->extra[i].target);
 	}
 	free(plan->extra);
@@ -486,7 +491,48 @@ static int build_proc(int rootfd, sg_error *err)
 	return bind_tree(sys, "", sys, true, RO_ATTRS | MOUNT_ATTR_NOEXEC, "/proc/sys", err);
 }
 
-static int mount_workspace(int rootfd, const sg_mount_plan *plan, sg_error *err)
+/* Host directories opened in the child's own mount namespace, before the new root
+ * shadows anything: open_tree can only clone mounts of the caller's namespace. */
+typedef struct child_sources {
+	int rootfs, workspace, scratch;
+	int *extra;
+	size_t n_extra;
+} child_sources;
+
+static void child_sources_close(child_sources *cs)
+{
+	close_fd(&cs->rootfs);
+	close_fd(&cs->workspace);
+	close_fd(&cs->scratch);
+	for (size_t i = 0; i < cs->n_extra; i++)
+		close_fd(&cs->extra[i]);
+	free(cs->extra);
+}
+
+static int child_sources_open(const sg_mount_plan *plan, child_sources *cs, sg_error *err)
+{
+	cs->rootfs = cs->workspace = cs->scratch = -1;
+	cs->n_extra = plan->n_extra;
+	cs->extra = sg_xcalloc(plan->n_extra ? plan->n_extra : 1, sizeof(int));
+	for (size_t i = 0; i < plan->n_extra; i++)
+		cs->extra[i] = -1;
+	if (plan->rootfs) {
+		cs->rootfs = open(plan->rootfs, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (cs->rootfs < 0)
+			return sg_error_set(err, SG_ERR_SANDBOX, errno, "rootfs %s", plan->rootfs);
+	}
+	if (plan->workspace.source && (cs->workspace = open_dir_path(plan->workspace.source, err)) < 0)
+		return sg_error_prefix(err, "workspace");
+	if (plan->scratch && (cs->scratch = open_dir_path(plan->scratch, err)) < 0)
+		return sg_error_prefix(err, "scratch");
+	for (size_t i = 0; i < plan->n_extra; i++)
+		if (plan->extra[i].source && (cs->extra[i] = open_dir_path(plan->extra[i].source, err)) < 0)
+			return sg_error_prefix(err, "mount %s", plan->extra[i].target);
+	return 0;
+}
+
+static int mount_workspace(int rootfd, const sg_mount_plan *plan, const child_sources *cs,
+			   sg_error *err)
 {
 	const sg_prepared_mount *ws = &plan->workspace;
 	sg_autoclose int target = target_open(rootfd, "workspace", true, err);
@@ -496,7 +542,7 @@ static int mount_workspace(int rootfd, const sg_mount_plan *plan, sg_error *err)
 	if (plan->ws_mode != SG_WORKSPACE_COW) {
 		if (ws->tree_fd >= 0)
 			return attach_tree(ws->tree_fd, target, attrs, "workspace", err);
-		return bind_tree(ws->source_fd, "", target, false, attrs, "workspace", err);
+		return bind_tree(cs->workspace, "", target, false, attrs, "workspace", err);
 	}
 	/* copy-on-write: the lower layer and the scratch layers are staged out of sight */
 	sg_autoclose int lower = target_open(rootfd, SG_STAGING "/lower", true, err);
@@ -504,8 +550,8 @@ static int mount_workspace(int rootfd, const sg_mount_plan *plan, sg_error *err)
 	if (lower < 0 || scratch < 0)
 		return -1;
 	int rc = ws->tree_fd >= 0 ? attach_tree(ws->tree_fd, lower, 0, "workspace lower", err)
-				  : bind_tree(ws->source_fd, "", lower, false, 0, "workspace lower", err);
-	if (rc < 0 || bind_tree(plan->scratch_fd, "", scratch, false, 0, "scratch", err) < 0)
+				  : bind_tree(cs->workspace, "", lower, false, 0, "workspace lower", err);
+	if (rc < 0 || bind_tree(cs->scratch, "", scratch, false, 0, "scratch", err) < 0)
 		return -1;
 	/* reopen so that the paths name the mounts, not the directories below them */
 	sg_autoclose int lower_m = target_open(rootfd, SG_STAGING "/lower", true, err);
@@ -531,7 +577,7 @@ static int mount_workspace(int rootfd, const sg_mount_plan *plan, sg_error *err)
 	return 0;
 }
 
-static int mount_extra(int rootfd, const sg_prepared_mount *m, sg_error *err)
+static int mount_extra(int rootfd, const sg_prepared_mount *m, int source_fd, sg_error *err)
 {
 	sg_autoclose int target = target_open(rootfd, m->target, true, err);
 	if (target < 0)
@@ -539,7 +585,7 @@ static int mount_extra(int rootfd, const sg_prepared_mount *m, sg_error *err)
 	uint64_t attrs = MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | (m->readonly ? MOUNT_ATTR_RDONLY : 0);
 	if (m->tree_fd >= 0)
 		return attach_tree(m->tree_fd, target, attrs, m->target, err);
-	return bind_tree(m->source_fd, "", target, true, attrs, m->target, err);
+	return bind_tree(source_fd, "", target, true, attrs, m->target, err);
 }
 
 static int sys_pivot_root(const char *new_root, const char *put_old)
@@ -547,11 +593,23 @@ static int sys_pivot_root(const char *new_root, const char *put_old)
 	return (int)syscall(SYS_pivot_root, new_root, put_old);
 }
 
+static int build_root(const sg_mount_plan *plan, const child_sources *cs, sg_error *err);
+
 int sg_mounts_build_root(const sg_mount_plan *plan, sg_error *err)
 {
 	/* nothing we do here may propagate back to the host */
 	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
 		return sg_error_set(err, SG_ERR_SANDBOX, errno, "make / private");
+	child_sources cs;
+	int rc = child_sources_open(plan, &cs, err);
+	if (rc == 0)
+		rc = build_root(plan, &cs, err);
+	child_sources_close(&cs);
+	return rc;
+}
+
+static int build_root(const sg_mount_plan *plan, const child_sources *cs, sg_error *err)
+{
 	if (mount("tmpfs", SG_NEWROOT, "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755,size=1m") < 0)
 		return sg_error_set(err, SG_ERR_SANDBOX, errno, "mount the new root (tmpfs on %s)",
 				    SG_NEWROOT);
@@ -562,8 +620,8 @@ int sg_mounts_build_root(const sg_mount_plan *plan, sg_error *err)
 			"mode=0700,size=64k", err) < 0)
 		return -1;
 
-	int rc = plan->rootfs_fd >= 0 ? build_dir_root(rootfd, plan->rootfs_fd, plan->rootfs, err)
-				      : build_host_root(rootfd, err);
+	int rc = cs->rootfs >= 0 ? build_dir_root(rootfd, cs->rootfs, plan->rootfs, err)
+				 : build_host_root(rootfd, err);
 	if (rc < 0)
 		return sg_error_prefix(err, "root filesystem");
 	if (build_proc(rootfd, err) < 0 || build_dev(rootfd, err) < 0)
@@ -572,13 +630,13 @@ int sg_mounts_build_root(const sg_mount_plan *plan, sg_error *err)
 						  (unsigned long long)(plan->tmp_mb ? plan->tmp_mb : 512));
 	if (mount_fs_at(rootfd, "tmp", "tmpfs", MS_NOSUID | MS_NODEV, tmp_opts, err) < 0)
 		return -1;
-	if (plan->ws_mode != SG_WORKSPACE_NONE && mount_workspace(rootfd, plan, err) < 0)
+	if (plan->ws_mode != SG_WORKSPACE_NONE && mount_workspace(rootfd, plan, cs, err) < 0)
 		return -1;
 	for (size_t i = 0; i < plan->n_extra; i++)
-		if (mount_extra(rootfd, &plan->extra[i], err) < 0)
+		if (mount_extra(rootfd, &plan->extra[i], cs->extra[i], err) < 0)
 			return -1;
 	/* /var/tmp for the tools that insist on it */
-	if (plan->rootfs_fd < 0) {
+	if (cs->rootfs < 0) {
 		(void)mkdirat(rootfd, "var", 0755);
 		if (symlinkat("/tmp", rootfd, "var/tmp") < 0 && errno != EEXIST)
 			return sg_error_set(err, SG_ERR_SANDBOX, errno, "symlink /var/tmp");

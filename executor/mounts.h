@@ -1,8 +1,9 @@
 /* mounts.h: the sandbox's filesystem view.
  *
- * Parent side (sg_mounts_prepare): open every host path the child will need as an
- * O_PATH fd, and, when shipgate runs as root, make idmapped detached mounts of the
- * writable host directories so that their owner appears as the sandbox's root.
+ * Parent side (sg_mounts_prepare): check every host path the child will need, and, when
+ * shipgate runs as root, make idmapped detached mounts of the writable host directories
+ * so that their owner appears as the sandbox's root (detached mounts belong to no
+ * namespace, so the child can attach them).
  * Child side (sg_mounts_build_root): in the child's own mount namespace, build a fresh
  * root on a tmpfs (read-only binds of the host's /usr, /bin, /lib*, a filtered /etc, or a
  * rootfs directory), /proc, a minimal /dev, a size-capped /tmp, /workspace and the extra
@@ -28,7 +29,9 @@ typedef enum sg_workspace_mode {
 
 /* One host directory to show inside, as prepared by the parent. */
 typedef struct sg_prepared_mount {
-	int source_fd;      /* O_PATH fd of the host directory (or -1 if tree_fd is used) */
+	char *source;       /* the host directory (NULL if tree_fd is used); the child opens
+			       it in its own mount namespace: open_tree cannot clone a mount
+			       of another namespace */
 	int tree_fd;        /* idmapped detached mount (open_tree), or -1 */
 	char *target;       /* absolute path inside */
 	bool readonly;
@@ -36,10 +39,10 @@ typedef struct sg_prepared_mount {
 
 typedef struct sg_mount_plan {
 	const char *rootfs;          /* NULL or "host": the host, filtered; else a directory */
-	int rootfs_fd;               /* O_PATH fd of the rootfs directory, or -1 */
+
 	sg_workspace_mode ws_mode;
 	sg_prepared_mount workspace; /* target "/workspace" */
-	int scratch_fd;              /* COW: O_PATH fd of the dir holding upper/ and work/ */
+	char *scratch;               /* COW: the directory holding upper/ and work/ */
 	const char *ws_method;       /* what was used, for the verdict: "bind", "bind-idmapped",
 					"overlay", "overlay-idmapped", "copy", "none" */
 	sg_prepared_mount *extra;
