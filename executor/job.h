@@ -16,6 +16,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* A job file larger than this is refused before it is parsed. */
+#define SG_JOB_MAX_BYTES (1024u * 1024u)
+
 typedef enum sg_net_mode { SG_NET_NONE = 0, SG_NET_LOOPBACK, SG_NET_HOST } sg_net_mode;
 const char *sg_net_mode_name(sg_net_mode mode);
 int sg_net_mode_parse(const char *s, sg_net_mode *out);
@@ -46,12 +49,13 @@ typedef struct sg_tests_spec {
 } sg_tests_spec;
 
 typedef struct sg_probe_expect {
-	bool has_exit;
-	int exit_code;         /* default 0 when nothing else is given */
+	bool has_exit;         /* always true for a run probe, false for an http probe */
+	int exit_code;         /* 0..255; default 0 for a run probe */
 	char *stdout_contains; /* NULL if absent */
 	char *stdout_matches;  /* POSIX extended regex, validated with regcomp; NULL if absent */
-	int http_status;       /* 0 if absent */
+	int http_status;       /* 100..599 (http probes only); 0 if absent: any 2xx passes */
 } sg_probe_expect;
+/* For an http probe, stdout_contains and stdout_matches apply to the response body. */
 
 typedef struct sg_probe_spec {
 	char *name;
@@ -63,7 +67,7 @@ typedef struct sg_probe_spec {
 
 typedef struct sg_ready_spec {
 	int tcp_port;     /* 0 if absent */
-	char *http_get;   /* URL on 127.0.0.1 / localhost, NULL if absent */
+	char *http_get;   /* URL on 127.0.0.1 / localhost, NULL if absent; ready on a 2xx */
 	char **argv;      /* command that must exit 0, NULL if absent */
 	uint64_t timeout_s; /* default 10 */
 } sg_ready_spec;
@@ -84,38 +88,42 @@ typedef struct sg_step {
 	char *policy;     /* NULL = the job's policy */
 	bool has_tests;
 	sg_tests_spec tests;
-	sg_service_spec *service; /* NULL if not a service step */
+	sg_service_spec *service; /* NULL if not a service step (never with has_tests) */
 	uint64_t repeat;  /* default 1 */
 } sg_step;
 
 typedef struct sg_job {
-	char *path;       /* absolute path of the job file */
-	char *dir;        /* absolute directory of the job file */
+	char *path;       /* absolute path of the job file (its directory canonical; a
+			   * symlinked job file is not followed) */
+	char *dir;        /* canonical directory of the job file */
 	char *name;
 	char *workspace;  /* absolute, canonical host directory (default: the job dir) */
 	char *rootfs;     /* "host" or an absolute, canonical directory */
-	char *policy;     /* "default", another shipped name, or an absolute file path */
+	char *policy;     /* "default", another shipped name, or an absolute file path
+			   * (a name is not looked up here: sg_policy_load does that) */
 	sg_net_mode network;   /* default loopback */
-	char **env;       /* NULL-terminated "KEY=VALUE" strings from `env` */
+	char **env;       /* NULL-terminated "KEY=VALUE" strings from `env`, file order */
 	size_t n_env;
 	sg_limits limits;
 	sg_mount_spec *mounts;
 	size_t n_mounts;
 	sg_step *steps;
 	size_t n_steps;
-	char **protect;   /* NULL-terminated globs, may be empty */
+	char **protect;   /* NULL-terminated globs relative to the workspace, may be empty */
 	size_t n_protect;
 	bool allow_weaker_isolation; /* default false: fail closed */
 	char sha256[65];  /* hex sha256 of the exact bytes of the file */
 } sg_job;
 
-/* Parse a job file. On error returns NULL and sets err (kind SG_ERR_USAGE). */
+/* Parse a job file (at most SG_JOB_MAX_BYTES). On error returns NULL and sets err
+ * (kind SG_ERR_USAGE). Relative paths in the file are resolved against the directory of
+ * `path`, which must exist; the files they name are checked now (existence, type). */
 sg_job *sg_job_load(const char *path, sg_error *err);
 /* Parse job bytes as if they came from `path` (used by tests and the API). */
 sg_job *sg_job_parse(const char *path, const char *data, size_t len, sg_error *err);
 void sg_job_free(sg_job *job);
 
-/* Effective timeout of a step in seconds. */
+/* Effective timeout of a step in seconds: its own timeout_s, else limits.timeout_s. */
 uint64_t sg_step_timeout_s(const sg_job *job, const sg_step *step);
 
 #endif
