@@ -491,15 +491,7 @@ static int build_proc(int rootfd, sg_error *err)
 	return bind_tree(sys, "", sys, true, RO_ATTRS | MOUNT_ATTR_NOEXEC, "/proc/sys", err);
 }
 
-/* Host directories opened in the child's own mount namespace, before the new root
- * shadows anything: open_tree can only clone mounts of the caller's namespace. */
-typedef struct child_sources {
-	int rootfs, workspace, scratch;
-	int *extra;
-	size_t n_extra;
-} child_sources;
-
-static void child_sources_close(child_sources *cs)
+void sg_mounts_sources_close(sg_mount_sources *cs)
 {
 	close_fd(&cs->rootfs);
 	close_fd(&cs->workspace);
@@ -509,7 +501,7 @@ static void child_sources_close(child_sources *cs)
 	free(cs->extra);
 }
 
-static int child_sources_open(const sg_mount_plan *plan, child_sources *cs, sg_error *err)
+int sg_mounts_sources_open(const sg_mount_plan *plan, sg_mount_sources *cs, sg_error *err)
 {
 	cs->rootfs = cs->workspace = cs->scratch = -1;
 	cs->n_extra = plan->n_extra;
@@ -531,7 +523,7 @@ static int child_sources_open(const sg_mount_plan *plan, child_sources *cs, sg_e
 	return 0;
 }
 
-static int mount_workspace(int rootfd, const sg_mount_plan *plan, const child_sources *cs,
+static int mount_workspace(int rootfd, const sg_mount_plan *plan, const sg_mount_sources *cs,
 			   sg_error *err)
 {
 	const sg_prepared_mount *ws = &plan->workspace;
@@ -593,23 +585,11 @@ static int sys_pivot_root(const char *new_root, const char *put_old)
 	return (int)syscall(SYS_pivot_root, new_root, put_old);
 }
 
-static int build_root(const sg_mount_plan *plan, const child_sources *cs, sg_error *err);
-
-int sg_mounts_build_root(const sg_mount_plan *plan, sg_error *err)
+int sg_mounts_build_root(const sg_mount_plan *plan, const sg_mount_sources *cs, sg_error *err)
 {
 	/* nothing we do here may propagate back to the host */
 	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
 		return sg_error_set(err, SG_ERR_SANDBOX, errno, "make / private");
-	child_sources cs;
-	int rc = child_sources_open(plan, &cs, err);
-	if (rc == 0)
-		rc = build_root(plan, &cs, err);
-	child_sources_close(&cs);
-	return rc;
-}
-
-static int build_root(const sg_mount_plan *plan, const child_sources *cs, sg_error *err)
-{
 	if (mount("tmpfs", SG_NEWROOT, "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755,size=1m") < 0)
 		return sg_error_set(err, SG_ERR_SANDBOX, errno, "mount the new root (tmpfs on %s)",
 				    SG_NEWROOT);

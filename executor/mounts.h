@@ -66,9 +66,21 @@ int sg_mounts_prepare(const sg_mount_request *req, const sg_identity *id, sg_mou
 		      sg_error *err);
 void sg_mounts_plan_free(sg_mount_plan *plan);
 
+/* Host directories opened by the child in its own mount namespace (open_tree can only
+ * clone mounts of the caller's namespace), before it takes its sandbox identity: until
+ * then its filesystem uid is still the supervisor's, so it can traverse the same paths
+ * (a 0700 home directory of root, say) without any capability over them. */
+typedef struct sg_mount_sources {
+	int rootfs, workspace, scratch;
+	int *extra;
+	size_t n_extra;
+} sg_mount_sources;
+int sg_mounts_sources_open(const sg_mount_plan *plan, sg_mount_sources *cs, sg_error *err);
+void sg_mounts_sources_close(sg_mount_sources *cs);
+
 /* In the child, after it has become root in its user namespace. Ends with the process's
  * root and cwd on the new root. */
-int sg_mounts_build_root(const sg_mount_plan *plan, sg_error *err);
+int sg_mounts_build_root(const sg_mount_plan *plan, const sg_mount_sources *cs, sg_error *err);
 
 /* Copy a tree (regular files, directories, symlinks, exec bits; no special files) into a
  * new directory dst, owned by uid:gid when those are not -1. */

@@ -203,8 +203,13 @@ __attribute__((noreturn)) static void init_main(const struct sg_init_ctx *ctx)
 
 	if (SG_RETRY(read(ctx->ctl_r, &go, 1)) != 1 || go != 'G')
 		_exit(125); /* the supervisor gave up before releasing us */
-	if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0)
-		init_fail(ctx, &(sg_error){SG_ERR_SANDBOX, errno, "set the parent-death signal"});
+	if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0) {
+		sg_error_set(&err, SG_ERR_SANDBOX, errno, "set the parent-death signal");
+		init_fail(ctx, &err);
+	}
+	sg_mount_sources sources;
+	if (sg_mounts_sources_open(ctx->plan, &sources, &err) < 0)
+		init_fail(ctx, &err);
 
 	if (setresgid(0, 0, 0) < 0 || setresuid(0, 0, 0) < 0) {
 		sg_error_set(&err, SG_ERR_SANDBOX, errno, "become root in the user namespace");
@@ -222,8 +227,9 @@ __attribute__((noreturn)) static void init_main(const struct sg_init_ctx *ctx)
 		sg_error_set(&err, SG_ERR_SANDBOX, errno, "sethostname");
 		init_fail(ctx, &err);
 	}
-	if (sg_mounts_build_root(ctx->plan, &err) < 0)
+	if (sg_mounts_build_root(ctx->plan, &sources, &err) < 0)
 		init_fail(ctx, &err);
+	sg_mounts_sources_close(&sources);
 	if (cfg->network == SG_NET_LOOPBACK && sg_net_loopback_up(&err) < 0)
 		init_fail(ctx, &err);
 	const char *cwd = cfg->cwd ? cfg->cwd : cfg->workspace_mode != SG_WORKSPACE_NONE ? "/workspace" : "/";
