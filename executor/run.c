@@ -1,0 +1,381 @@
+/* run.c: running a job (see run.h).
+ *
+ * Everything that can be checked is checked before the first step starts (the job was
+ * parsed strictly; every policy it names is loaded and compiled; the out dir and the
+ * scratch layer are created), so bad input never leaves a job half-run. Steps then run in
+ * order, each in a fresh sandbox; the first step that does not pass ends the job and the
+ * rest are `skipped`. The scratch layer lives outside the workspace (an overlay's upper
+ * layer may not sit inside its lower one) and is removed with the run.
+ */
+#include "run.h"
+#include "digest.h"
+#include "util.h"
+
+#include <fcntl.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/utsname.h>
+
+const char *sg_run_result_name(sg_run_result r)
+{
+	switch (r) {
+	case SG_RESULT_PASSED: return "PASSED";
+	case SG_RESULT_FAILED: return "FAILED";
+	case SG_RESULT_ERROR: return "ERROR";
+	default: return "ERROR";
+	}
+}
+
+/* Features of the job file that this build does not implement yet. They must never be
+ * silently ignored: a step that asks for test evidence and gets none must not pass. */
+static int check_supported(const sg_job *job, sg_error *err)
+{
+	for (size_t i = 0; i < job->n_steps; i++) {
+		const sg_step *s = &job->steps[i];
+		if (s->has_tests)
+			return sg_error_set(err, SG_ERR_USAGE, 0,
+					    "%s: steps[%zu].tests: test result parsing is not implemented "
+					    "in this build of shipgate yet",
+					    job->path, i);
+		if (s->service)
+			return sg_error_set(err, SG_ERR_USAGE, 0,
+					    "%s: steps[%zu].service: service steps are not implemented in "
+					    "this build of shipgate yet",
+					    job->path, i);
+		if (s->repeat > 1)
+			return sg_error_set(err, SG_ERR_USAGE, 0,
+					    "%s: steps[%zu].repeat: repeated steps are not implemented in "
+					    "this build of shipgate yet",
+					    job->path, i);
+	}
+	if (job->n_protect)
+		return sg_error_set(err, SG_ERR_USAGE, 0,
+				    "%s: protect: protected paths are not implemented in this build "
+				    "of shipgate yet",
+				    job->path);
+	return 0;
+}
+
+/* Load (and compile, so that a bad policy fails now) every policy the job names. */
+static int load_policies(sg_run *run, sg_error *err)
+{
+	const sg_job *job = run->job;
+	run->policy = sg_policy_load(job->policy, err);
+	if (!run->policy || !sg_policy_bpf(run->policy, err))
+		return sg_error_prefix(err, "%s: policy", job->path);
+	for (size_t i = 0; i < job->n_steps; i++) {
+		if (!job->steps[i].policy)
+			continue;
+		sg_policy *p = sg_policy_load(job->steps[i].policy, err);
+		if (!p || !sg_policy_bpf(p, err)) {
+			sg_policy_free(p);
+			return sg_error_prefix(err, "%s: steps[%zu].policy", job->path, i);
+		}
+		sg_policy_free(p);
+	}
+	return 0;
+}
+
+static char *default_out_dir(const sg_job *job)
+{
+	return sg_xasprintf("%s/shipgate-out", job->dir);
+}
+
+static int prepare_out_dir(sg_run *run, sg_error *err)
+{
+	if (sg_mkdir_p(run->out_dir, 0755, err) < 0)
+		return sg_error_prefix(err, "out dir");
+	sg_autofree char *logs = sg_xasprintf("%s/logs", run->out_dir);
+	if (sg_rm_rf(logs, err) < 0 || sg_mkdir_p(logs, 0755, err) < 0)
+		return sg_error_prefix(err, "out dir");
+	return 0;
+}
+
+static int prepare_scratch(sg_run *run, sg_error *err)
+{
+	const char *base = getenv("TMPDIR");
+	if (!base || !*base)
+		base = access("/var/tmp", W_OK) == 0 ? "/var/tmp" : "/tmp";
+	char *dir = sg_xasprintf("%s/shipgate-scratch-XXXXXX", base);
+	if (!mkdtemp(dir)) {
+		int e = errno;
+		free(dir);
+		return sg_error_set(err, SG_ERR_SANDBOX, e, "scratch: mkdtemp in %s", base);
+	}
+	/* the sandbox's root (an unprivileged host uid) must be able to reach its layers */
+	if (geteuid() == 0 && chmod(dir, 0711) < 0) {
+		int e = errno;
+		rmdir(dir);
+		free(dir);
+		return sg_error_set(err, SG_ERR_SANDBOX, e, "scratch: chmod");
+	}
+	run->scratch_dir = dir;
+	return 0;
+}
+
+static int open_log(const sg_run *run, const char *step, const char *stream, sg_error *err)
+{
+	sg_autofree char *path = sg_xasprintf("%s/logs/%s.%s", run->out_dir, step, stream);
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644);
+	if (fd < 0)
+		sg_error_set(err, SG_ERR_SANDBOX, errno, "open %s", path);
+	return fd;
+}
+
+static void set_reason(sg_step_record *rec, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void set_reason(sg_step_record *rec, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	free(rec->reason);
+	if (vasprintf(&rec->reason, fmt, ap) < 0)
+		rec->reason = NULL;
+	va_end(ap);
+}
+
+static void explain_status(sg_step_record *rec, const sg_limits *limits, uint64_t timeout_s)
+{
+	const sg_sandbox_result *r = &rec->result;
+	switch (rec->status) {
+	case SG_STEP_PASSED:
+		set_reason(rec, "exit code 0");
+		break;
+	case SG_STEP_FAILED:
+		set_reason(rec, "exit code %d", r->exit_code);
+		break;
+	case SG_STEP_TIMEOUT:
+		set_reason(rec, "timed out after %llu s (limit %llu s); the whole process tree was killed",
+			   (unsigned long long)(r->wall_ms / 1000), (unsigned long long)timeout_s);
+		break;
+	case SG_STEP_OOM:
+		set_reason(rec, "killed by the kernel's OOM killer at the %llu MB memory limit (peak %llu MB, %llu OOM kills)",
+			   (unsigned long long)limits->memory_mb, (unsigned long long)(r->peak_memory_kb / 1024),
+			   (unsigned long long)r->oom_kills);
+		break;
+	case SG_STEP_SIGNALED: {
+		const char *abbrev = sigabbrev_np(r->signal);
+		set_reason(rec, "killed by signal SIG%s (%d)%s", abbrev ? abbrev : "?", r->signal,
+			   r->core_dumped ? ", core dumped" : "");
+		break;
+	}
+	case SG_STEP_VIOLATION:
+	case SG_STEP_NO_TESTS:
+	case SG_STEP_NOT_READY:
+	case SG_STEP_PROBE_FAILED:
+	case SG_STEP_SKIPPED:
+	case SG_STEP_ERROR:
+	default:
+		break;
+	}
+	if (rec->status != SG_STEP_PASSED && rec->status != SG_STEP_TIMEOUT && (r->limits_hit & SG_LIMIT_PIDS)) {
+		sg_autofree char *old = rec->reason;
+		rec->reason = sg_xasprintf("%s; the pids limit (%llu) was hit", old ? old : "failed",
+					   (unsigned long long)limits->pids);
+	}
+}
+
+static void run_one_step(sg_run *run, size_t i, const sg_cgroup_host *cgroups, bool allow_weaker,
+			 volatile int *interrupted)
+{
+	const sg_job *job = run->job;
+	const sg_step *step = &job->steps[i];
+	sg_step_record *rec = &run->steps[i];
+	sg_error err = {0};
+	sg_policy *step_policy = NULL;
+	sg_policy *policy = run->policy;
+	if (step->policy) {
+		step_policy = sg_policy_load(step->policy, &err);
+		policy = step_policy;
+	}
+	if (!policy) {
+		rec->status = SG_STEP_ERROR;
+		set_reason(rec, "policy: %s", err.msg);
+		return;
+	}
+	rec->policy_name = sg_xstrdup(sg_policy_name(policy));
+	rec->policy_sha256 = sg_xstrdup(sg_policy_sha256(policy));
+
+	int out_fd = open_log(run, step->name, "stdout", &err);
+	int err_fd = out_fd >= 0 ? open_log(run, step->name, "stderr", &err) : -1;
+	if (out_fd < 0 || err_fd < 0) {
+		rec->status = SG_STEP_ERROR;
+		set_reason(rec, "%s", err.msg);
+		if (out_fd >= 0)
+			close(out_fd);
+		sg_policy_free(step_policy);
+		return;
+	}
+	uint64_t timeout_s = sg_step_timeout_s(job, step);
+	sg_autofree char *layers = sg_xasprintf("%s/layers", run->scratch_dir);
+	sg_sandbox_config cfg = {
+		.argv = step->argv,
+		.extra_env = job->env,
+		.rootfs = job->rootfs,
+		.workspace = job->workspace,
+		.workspace_mode = SG_WORKSPACE_COW,
+		.scratch_dir = layers,
+		.mounts = job->mounts,
+		.n_mounts = job->n_mounts,
+		.network = job->network,
+		.policy = policy,
+		.limits = job->limits,
+		.timeout_ms = timeout_s * 1000,
+		.capture = true,
+		.out_sink = {.passthrough_fd = -1, .log_fd = out_fd},
+		.err_sink = {.passthrough_fd = -1, .log_fd = err_fd},
+		.stdin_fd = -1,
+		.allow_weaker = allow_weaker,
+		.cgroups = cgroups,
+		.interrupted = interrupted,
+	};
+	rec->ran = true;
+	int rc = sg_sandbox_run(&cfg, &rec->result, &err);
+	close(out_fd);
+	close(err_fd);
+	sg_policy_free(step_policy);
+	if (rec->result.interrupted) {
+		run->interrupted = true;
+		rec->status = SG_STEP_ERROR;
+		set_reason(rec, "interrupted: shipgate received a signal and killed the sandbox");
+		return;
+	}
+	if (rc < 0) {
+		if (err.kind == SG_ERR_NOT_FOUND || err.kind == SG_ERR_NOT_EXEC) {
+			/* the candidate's command: a candidate failure, exit codes as a shell has them */
+			rec->status = SG_STEP_FAILED;
+			rec->result.exit_code = err.kind == SG_ERR_NOT_FOUND ? 127 : 126;
+			set_reason(rec, "%s: %s", err.kind == SG_ERR_NOT_FOUND ? "command not found" : "cannot execute",
+				   err.msg);
+		} else {
+			rec->status = SG_STEP_ERROR;
+			set_reason(rec, "sandbox: %s", err.msg);
+		}
+		return;
+	}
+	if (!run->enforced_known) {
+		run->enforced = rec->result.enforced;
+		run->enforced_identity = sg_xstrdup(rec->result.enforced.identity);
+		run->enforced.identity = run->enforced_identity;
+		run->enforced_known = true;
+	}
+	rec->status = sg_classify_exit(&rec->result);
+	explain_status(rec, &job->limits, timeout_s);
+}
+
+static int digest_workspace(sg_run *run, sg_error *err)
+{
+	const char *ws = run->job->workspace;
+	size_t wl = strlen(ws);
+	size_t n = 0;
+	char real_out[PATH_MAX];
+	if (realpath(run->out_dir, real_out) && !strncmp(real_out, ws, wl) && real_out[wl] == '/')
+		run->subject_excludes[n++] = sg_xstrdup(real_out + wl + 1);
+	run->subject_excludes[n] = NULL;
+	sg_tree_digest_opts opts = {.exclude = (const char *const *)run->subject_excludes};
+	return sg_tree_digest(ws, &opts, run->subject_sha256, NULL, err);
+}
+
+int sg_run_job(const sg_job *job, const sg_run_options *opts, sg_run *run, sg_error *err)
+{
+	memset(run, 0, sizeof(*run));
+	run->job = job;
+	run->n_steps = job->n_steps;
+	run->steps = sg_xcalloc(job->n_steps ? job->n_steps : 1, sizeof(*run->steps));
+	for (size_t i = 0; i < job->n_steps; i++) {
+		run->steps[i].step = &job->steps[i];
+		run->steps[i].status = SG_STEP_SKIPPED;
+		run->steps[i].result.exit_code = -1;
+		run->steps[i].result.leftover_processes = -1;
+	}
+	struct utsname un;
+	run->kernel = sg_xstrdup(uname(&un) == 0 ? un.release : "unknown");
+	run->rootless = geteuid() != 0;
+	run->out_dir = opts && opts->out_dir ? sg_xstrdup(opts->out_dir) : default_out_dir(job);
+
+	if (check_supported(job, err) < 0 || load_policies(run, err) < 0)
+		return -1;
+	sg_cgroup_host cgroups;
+	if (sg_cgroup_detect(&cgroups, err) < 0)
+		return -1;
+	run->cgroup_layout = sg_xstrdup(cgroups.layout);
+	if (prepare_out_dir(run, err) < 0 || prepare_scratch(run, err) < 0) {
+		sg_cgroup_host_free(&cgroups);
+		return -1;
+	}
+	bool allow_weaker = job->allow_weaker_isolation || (opts && opts->allow_weaker);
+	const sg_run_events *ev = opts ? opts->events : NULL;
+	volatile int *interrupted = opts ? opts->interrupted : NULL;
+
+	sg_rfc3339_now(run->started, sizeof(run->started));
+	size_t failed_at = job->n_steps;
+	for (size_t i = 0; i < job->n_steps; i++) {
+		if (interrupted && *interrupted) {
+			run->interrupted = true;
+			failed_at = i;
+			break;
+		}
+		if (ev && ev->step_started)
+			ev->step_started(ev->ctx, i, &job->steps[i]);
+		run_one_step(run, i, &cgroups, allow_weaker, interrupted);
+		if (ev && ev->step_finished)
+			ev->step_finished(ev->ctx, i, &run->steps[i]);
+		if (run->steps[i].status != SG_STEP_PASSED) {
+			failed_at = i;
+			break;
+		}
+	}
+	for (size_t i = failed_at + 1; i < job->n_steps; i++)
+		run->steps[i].reason = sg_xstrdup("an earlier step did not pass");
+	sg_cgroup_host_free(&cgroups);
+
+	sg_error derr = {0};
+	bool digest_ok = digest_workspace(run, &derr) == 0;
+	sg_rfc3339_now(run->finished, sizeof(run->finished));
+
+	if (run->interrupted) {
+		run->result = SG_RESULT_ERROR;
+		run->reason = sg_xstrdup("interrupted: shipgate received a signal and killed the sandbox");
+	} else if (!digest_ok) {
+		run->result = SG_RESULT_ERROR;
+		run->reason = sg_xasprintf("workspace digest: %s", derr.msg);
+	} else if (failed_at == job->n_steps) {
+		run->result = SG_RESULT_PASSED;
+		run->reason = sg_xasprintf("all %zu steps passed", job->n_steps);
+	} else {
+		const sg_step_record *rec = &run->steps[failed_at];
+		run->result = rec->status == SG_STEP_ERROR ? SG_RESULT_ERROR : SG_RESULT_FAILED;
+		run->reason = sg_xasprintf("step '%s' %s: %s", rec->step->name,
+					   rec->status == SG_STEP_ERROR ? "could not run" : sg_step_status_name(rec->status),
+					   rec->reason ? rec->reason : "");
+	}
+	return 0;
+}
+
+void sg_run_free(sg_run *run)
+{
+	if (run->scratch_dir) {
+		sg_error err = {0};
+		if (sg_rm_rf(run->scratch_dir, &err) < 0)
+			fprintf(stderr, "shipgate: warning: could not remove %s: %s\n", run->scratch_dir, err.msg);
+		free(run->scratch_dir);
+	}
+	for (size_t i = 0; i < run->n_steps; i++) {
+		free(run->steps[i].reason);
+		free(run->steps[i].policy_name);
+		free(run->steps[i].policy_sha256);
+		sg_sandbox_result_free(&run->steps[i].result);
+	}
+	free(run->steps);
+	for (size_t i = 0; i < SG_ARRAY_LEN(run->subject_excludes); i++)
+		free(run->subject_excludes[i]);
+	sg_policy_free(run->policy);
+	free(run->out_dir);
+	free(run->reason);
+	free(run->enforced_identity);
+	free(run->kernel);
+	free(run->cgroup_layout);
+	memset(run, 0, sizeof(*run));
+}

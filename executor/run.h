@@ -1,0 +1,75 @@
+/* run.h: running a job: its steps in order, each in a fresh sandbox over one shared
+ * copy-on-write scratch layer, then the evidence that becomes the verdict.
+ *
+ * The run context (sg_run) holds everything one job run produces; the statement builder
+ * (verdict.c) turns it into the in-toto statement without touching the system. */
+#ifndef SHIPGATE_RUN_H
+#define SHIPGATE_RUN_H
+
+#include "evidence.h"
+#include "job.h"
+#include "policy.h"
+#include "sandbox.h"
+
+#include <cjson/cJSON.h>
+
+typedef struct sg_step_record {
+	const sg_step *step;
+	sg_step_status status;
+	char *reason;            /* one line, for humans and the diagnosis */
+	bool ran;                /* a sandbox was started for it */
+	sg_sandbox_result result;
+	char *policy_name;       /* the policy the step ran under */
+	char *policy_sha256;
+} sg_step_record;
+
+typedef enum sg_run_result { SG_RESULT_PASSED = 0, SG_RESULT_FAILED, SG_RESULT_ERROR } sg_run_result;
+const char *sg_run_result_name(sg_run_result r);
+
+/* Progress callbacks, all optional. */
+typedef struct sg_run_events {
+	void (*step_started)(void *ctx, size_t index, const sg_step *step);
+	void (*step_finished)(void *ctx, size_t index, const sg_step_record *rec);
+	void *ctx;
+} sg_run_events;
+
+typedef struct sg_run_options {
+	const char *out_dir;       /* NULL: shipgate-out/ beside the job file */
+	bool allow_weaker;         /* also accepted from the job's allow_weaker_isolation */
+	const sg_run_events *events;
+	volatile int *interrupted;
+} sg_run_options;
+
+typedef struct sg_run {
+	const sg_job *job;
+	char *out_dir;
+	char *scratch_dir;         /* removed when the run is freed */
+	sg_policy *policy;         /* the job's policy */
+	sg_step_record *steps;
+	size_t n_steps;
+	sg_run_result result;
+	char *reason;
+	char started[40], finished[40];
+	char subject_sha256[65];
+	char *subject_excludes[4]; /* relative paths left out of the digest, NULL-terminated */
+	sg_enforced enforced;      /* of the first step that ran */
+	bool enforced_known;
+	char *enforced_identity;
+	char *kernel;
+	char *cgroup_layout;
+	bool rootless;
+	bool interrupted;
+} sg_run;
+
+/* Run the job. Returns 0 when a verdict could be formed (PASSED, FAILED or ERROR, see
+ * run->result), -1 with err set when nothing could be run (bad policy, out dir). */
+int sg_run_job(const sg_job *job, const sg_run_options *opts, sg_run *run, sg_error *err);
+void sg_run_free(sg_run *run);
+
+/* The in-toto Statement v1 of a finished run (pure). */
+cJSON *sg_verdict_statement(const sg_run *run);
+
+#define SG_PREDICATE_TYPE "https://shipgate.dev/verdict/v1"
+#define SG_STATEMENT_TYPE "https://in-toto.io/Statement/v1"
+
+#endif

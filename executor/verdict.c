@@ -1,0 +1,94 @@
+/* verdict.c: the in-toto Statement v1 of a run (CONTRACT.md, "Verdict"). Pure: it reads
+ * the run context and builds JSON, nothing else. Every string that came from the
+ * candidate (output tails) is made valid UTF-8 first. */
+#include "run.h"
+#include "util.h"
+
+#include <string.h>
+
+static cJSON *statement_job(const sg_job *job)
+{
+	cJSON *o = cJSON_CreateObject();
+	cJSON_AddStringToObject(o, "name", job->name);
+	cJSON_AddStringToObject(o, "path", job->path);
+	cJSON_AddStringToObject(o, "sha256", job->sha256);
+	return o;
+}
+
+static cJSON *statement_step(const sg_step_record *rec)
+{
+	const sg_step *s = rec->step;
+	cJSON *o = cJSON_CreateObject();
+	cJSON_AddStringToObject(o, "name", s->name);
+	sg_autofree char *run_clean = sg_utf8_sanitize(s->run_display, strlen(s->run_display));
+	cJSON_AddStringToObject(o, "run", run_clean);
+	cJSON_AddStringToObject(o, "status", sg_step_status_name(rec->status));
+	sg_autofree char *reason = rec->reason ? sg_utf8_sanitize(rec->reason, strlen(rec->reason)) : NULL;
+	if (reason)
+		cJSON_AddStringToObject(o, "reason", reason);
+	else
+		cJSON_AddNullToObject(o, "reason");
+	if (!rec->ran) {
+		cJSON_AddNullToObject(o, "exit_code");
+		cJSON_AddNullToObject(o, "signal");
+		return o;
+	}
+	if (rec->policy_name) {
+		cJSON *p = cJSON_AddObjectToObject(o, "policy");
+		cJSON_AddStringToObject(p, "name", rec->policy_name);
+		cJSON_AddStringToObject(p, "sha256", rec->policy_sha256);
+	}
+	sg_evidence_add_run_fields(o, &rec->result);
+	/* a command that could not be found is reported with the shell's exit code */
+	if (!rec->result.started && rec->result.exit_code >= 0) {
+		cJSON_ReplaceItemInObject(o, "exit_code", cJSON_CreateNumber(rec->result.exit_code));
+	}
+	return o;
+}
+
+cJSON *sg_verdict_statement(const sg_run *run)
+{
+	cJSON *st = cJSON_CreateObject();
+	cJSON_AddStringToObject(st, "_type", SG_STATEMENT_TYPE);
+	cJSON *subjects = cJSON_AddArrayToObject(st, "subject");
+	cJSON *subject = cJSON_CreateObject();
+	cJSON_AddStringToObject(subject, "name", "workspace");
+	cJSON *digest = cJSON_AddObjectToObject(subject, "digest");
+	cJSON_AddStringToObject(digest, "sha256", run->subject_sha256);
+	cJSON_AddItemToArray(subjects, subject);
+	cJSON_AddStringToObject(st, "predicateType", SG_PREDICATE_TYPE);
+
+	cJSON *pred = cJSON_AddObjectToObject(st, "predicate");
+	cJSON_AddStringToObject(pred, "result", sg_run_result_name(run->result));
+	sg_autofree char *reason = sg_utf8_sanitize(run->reason ? run->reason : "", strlen(run->reason ? run->reason : ""));
+	cJSON_AddStringToObject(pred, "reason", reason);
+	cJSON_AddItemToObject(pred, "job", statement_job(run->job));
+	cJSON *pol = cJSON_AddObjectToObject(pred, "policy");
+	cJSON_AddStringToObject(pol, "name", run->policy ? sg_policy_name(run->policy) : "none");
+	cJSON_AddStringToObject(pol, "sha256", run->policy ? sg_policy_sha256(run->policy) : "");
+
+	cJSON *ex = cJSON_AddObjectToObject(pred, "executor");
+	cJSON_AddStringToObject(ex, "name", "shipgate");
+	cJSON_AddStringToObject(ex, "version", SHIPGATE_VERSION);
+	cJSON_AddStringToObject(ex, "kernel", run->kernel ? run->kernel : "unknown");
+	cJSON_AddStringToObject(ex, "cgroup_layout", run->cgroup_layout ? run->cgroup_layout : "none");
+	cJSON_AddStringToObject(ex, "mode", run->rootless ? "rootless" : "root");
+
+	if (run->enforced_known)
+		cJSON_AddItemToObject(pred, "enforced", sg_evidence_enforced(&run->enforced));
+	else
+		cJSON_AddNullToObject(pred, "enforced");
+	cJSON_AddStringToObject(pred, "started", run->started);
+	cJSON_AddStringToObject(pred, "finished", run->finished);
+
+	cJSON *steps = cJSON_AddArrayToObject(pred, "steps");
+	for (size_t i = 0; i < run->n_steps; i++)
+		cJSON_AddItemToArray(steps, statement_step(&run->steps[i]));
+
+	cJSON *ex_list = cJSON_AddArrayToObject(pred, "subject_excludes");
+	cJSON_AddItemToArray(ex_list, cJSON_CreateString(".git"));
+	cJSON_AddItemToArray(ex_list, cJSON_CreateString(".shipgate"));
+	for (size_t i = 0; run->subject_excludes[i]; i++)
+		cJSON_AddItemToArray(ex_list, cJSON_CreateString(run->subject_excludes[i]));
+	return st;
+}
