@@ -12,3 +12,4 @@ static struct sock_fprog allow_prog = { 1, allow_all };
 const struct sock_fprog *sg_policy_bpf(sg_policy *p, sg_error *err) { (void)p; (void)err; return &allow_prog; }
 const char *sg_policy_name(const sg_policy *p) { (void)p; return "default"; }
 const char *sg_policy_sha256(const sg_policy *p) { (void)p; return "0"; }
+const char *sg_policy_path(const sg_policy *p) { (void)p; return "policies/default.json"; }
