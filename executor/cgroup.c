@@ -311,9 +311,18 @@ int sg_cgroup_clone_fd(const sg_cgroup *cg)
 	return cg ? cg->v2_fd : -1;
 }
 
-int sg_cgroup_attach(sg_cgroup *cg, pid_t pid, sg_error *err)
+int sg_cgroup_attach(sg_cgroup *cg, pid_t pid, bool include_v2, sg_error *err)
 {
-	return cg ? sg_cgroup_v1_attach(cg, pid, err) : 0;
+	if (!cg)
+		return 0;
+	if (include_v2 && cg->v2_dir) {
+		char path[4096], value[32];
+		snprintf(path, sizeof(path), "%s/cgroup.procs", cg->v2_dir);
+		snprintf(value, sizeof(value), "%d", (int)pid);
+		if (sg_write_file(path, value, err) < 0)
+			return sg_error_prefix(err, "cgroup v2: attach");
+	}
+	return sg_cgroup_v1_attach(cg, pid, err);
 }
 
 bool sg_cgroup_enforces(const sg_cgroup *cg, sg_cgroup_ctrl c)

@@ -73,7 +73,8 @@ sg_cgroup *sg_cgroup_create(const sg_cgroup_host *host, const sg_cgroup_limits *
 /* The v2 directory fd for clone3(CLONE_INTO_CGROUP), or -1 when the child must be
  * attached with sg_cgroup_attach() before it is released. */
 int sg_cgroup_clone_fd(const sg_cgroup *cg);
-int sg_cgroup_attach(sg_cgroup *cg, pid_t pid, sg_error *err);
+/* Attach pid to the v1 hierarchies, and to the v2 one too unless clone3 put it there. */
+int sg_cgroup_attach(sg_cgroup *cg, pid_t pid, bool include_v2, sg_error *err);
 bool sg_cgroup_enforces(const sg_cgroup *cg, sg_cgroup_ctrl c);
 const char *sg_cgroup_mode(const sg_cgroup *cg); /* "v1", "v2", "v1+v2", "none" */
 void sg_cgroup_read_stats(const sg_cgroup *cg, sg_cgroup_stats *stats);

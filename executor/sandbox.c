@@ -379,8 +379,10 @@ static void fill_enforced(const sg_sandbox_config *cfg, const sg_identity *id,
 	e->rootfs = cfg->rootfs && strcmp(cfg->rootfs, "host") ? "directory" : "host-ro";
 }
 
-static pid_t clone_init(uint64_t flags, int cgroup_fd, int *pidfd)
+/* clone3 with CLONE_INTO_CGROUP when possible; *in_cgroup says whether it was used. */
+static pid_t clone_init(uint64_t flags, int cgroup_fd, int *pidfd, bool *in_cgroup)
 {
+	*in_cgroup = cgroup_fd >= 0;
 	struct clone_args args = {0};
 	args.flags = flags | CLONE_PIDFD;
 	args.pidfd = (uint64_t)(uintptr_t)pidfd;
@@ -389,7 +391,13 @@ static pid_t clone_init(uint64_t flags, int cgroup_fd, int *pidfd)
 		args.flags |= CLONE_INTO_CGROUP;
 		args.cgroup = (uint64_t)cgroup_fd;
 	}
-	return (pid_t)syscall(SYS_clone3, &args, sizeof(args));
+	pid_t pid = (pid_t)syscall(SYS_clone3, &args, sizeof(args));
+	if (pid >= 0 || errno != ENOSYS)
+		return pid;
+	/* no clone3 (an old kernel, or a seccomp filter around us): clone, then the
+	 * supervisor attaches the child to its cgroup before releasing it */
+	*in_cgroup = false;
+	return (pid_t)syscall(SYS_clone, (unsigned long)(flags | CLONE_PIDFD | SIGCHLD), NULL, pidfd, NULL, NULL);
 }
 
 int sg_sandbox_run(const sg_sandbox_config *cfg_in, sg_sandbox_result *r, sg_error *err)
@@ -461,7 +469,8 @@ int sg_sandbox_run(const sg_sandbox_config *cfg_in, sg_sandbox_result *r, sg_err
 	if (cfg.network != SG_NET_HOST)
 		flags |= CLONE_NEWNET;
 	uint64_t t0 = sg_monotonic_ns();
-	init_pid = clone_init(flags, sg_cgroup_clone_fd(cg), &pidfd);
+	bool in_cgroup = false;
+	init_pid = clone_init(flags, sg_cgroup_clone_fd(cg), &pidfd, &in_cgroup);
 	if (init_pid < 0) {
 		sg_error_set(err, SG_ERR_SANDBOX, errno,
 			     errno == EPERM || errno == ENOSPC || errno == EINVAL
@@ -486,7 +495,7 @@ int sg_sandbox_run(const sg_sandbox_config *cfg_in, sg_sandbox_result *r, sg_err
 		close(errp[1]);
 		errp[1] = -1;
 	}
-	if (sg_userns_write_maps(init_pid, &id, err) < 0 || sg_cgroup_attach(cg, init_pid, err) < 0 ||
+	if (sg_userns_write_maps(init_pid, &id, err) < 0 || sg_cgroup_attach(cg, init_pid, !in_cgroup, err) < 0 ||
 	    sg_write_all(ctl[1], "G", 1) < 0) {
 		if (err->kind == SG_ERR_NONE)
 			sg_error_set(err, SG_ERR_SANDBOX, errno, "release the sandbox");

@@ -36,11 +36,23 @@ static bool subid_lookup(const char *file, const char *name, uint32_t *start, ui
 	return false;
 }
 
+/* Root of the initial user namespace (who may map any id range), or root of a nested
+ * one (who may only map itself, like any ordinary user)? */
+static bool in_initial_userns(void)
+{
+	sg_autofree char *map = NULL;
+	if (sg_read_file("/proc/self/uid_map", 4096, &map, NULL, NULL) < 0)
+		return false;
+	unsigned long inside, outside, count;
+	return sscanf(map, "%lu %lu %lu", &inside, &outside, &count) == 3 && inside == 0 &&
+	       outside == 0 && count == 4294967295ul;
+}
+
 int sg_identity_resolve(sg_identity *id, sg_error *err)
 {
 	(void)err;
 	memset(id, 0, sizeof(*id));
-	if (geteuid() != 0) {
+	if (geteuid() != 0 || !in_initial_userns()) {
 		id->rootless = true;
 		id->host_uid = geteuid();
 		id->host_gid = getegid();
