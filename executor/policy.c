@@ -701,8 +701,10 @@ static int sg_check_rules(const sg_pctx *c, sg_policy *p)
 		if (!allows && uncond)
 			denied_uncond++;
 		if (p->rules[a].nr == execve_nr) {
+			/* without an unconditional rule, calls no condition matches get the
+			 * default action */
 			execve_seen = true;
-			execve_allowed = allows;
+			execve_allowed = allows || (!uncond && sg_action_allows(p->default_action));
 			execve_rule = &p->rules[a];
 		}
 	}

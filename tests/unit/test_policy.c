@@ -245,6 +245,13 @@ static void test_inline_ok(void)
 			   "{\"index\":0,\"value\":8,\"op\":\"SCMP_CMP_EQ\"}]},"
 			   "{\"names\":[\"mseal\"],\"action\":\"SCMP_ACT_LOG\"},"
 			   "{\"names\":[\"getpid\"],\"action\":\"SCMP_ACT_TRACE\",\"errnoRet\":7}]}";
+	const char *kill_some = "{\"defaultAction\":\"SCMP_ACT_ALLOW\",\"syscalls\":[{\"names\":"
+				"[\"execve\"],\"action\":\"SCMP_ACT_KILL\",\"args\":[{\"index\":2,"
+				"\"value\":0,\"op\":\"SCMP_CMP_EQ\"}]}]}";
+	p = sg_policy_parse("kill_some.json", kill_some, strlen(kill_some), &err);
+	tap_ok(p != NULL, "default ALLOW with execve killed only for envp == NULL starts (%s)",
+	       p ? "ok" : err.msg);
+	sg_policy_free(p);
 	p = sg_policy_parse("cond.json", cond, strlen(cond), &err);
 	tap_ok(p != NULL, "conditional execve, ORed personality, mseal (%s)", p ? "ok" : err.msg);
 	tap_ok(p && sg_policy_allowed_count(p) == 3, "conditional rules count as allowed");
