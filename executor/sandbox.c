@@ -31,7 +31,7 @@
 #include "sandbox.h"
 #include "caps.h"
 #include "net.h"
-#include "seccomp.h"
+#include "seccomp_load.h"
 #include "supervisor.h"
 #include "util.h"
 
