@@ -6,6 +6,7 @@
 #ifndef SHIPGATE_RUN_H
 #define SHIPGATE_RUN_H
 
+#include "changes.h"
 #include "evidence.h"
 #include "job.h"
 #include "policy.h"
@@ -61,6 +62,11 @@ typedef struct sg_run {
 	char *cgroup_layout;
 	bool rootless;
 	bool interrupted;
+	sg_changes changes;        /* what the steps wrote into /workspace */
+	bool changes_known;
+	char **mount_digests;      /* per job mount, before the job */
+	bool mounts_intact;
+	char *mount_changed;       /* the target of the first mount that changed */
 } sg_run;
 
 /* Run the job. Returns 0 when a verdict could be formed (PASSED, FAILED or ERROR, see

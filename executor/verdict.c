@@ -87,6 +87,18 @@ cJSON *sg_verdict_statement(const sg_run *run)
 	for (size_t i = 0; i < run->n_steps; i++)
 		cJSON_AddItemToArray(steps, statement_step(&run->steps[i]));
 
+	if (run->changes_known) {
+		cJSON_AddItemToObject(pred, "changed_files", sg_changes_json(&run->changes));
+		if (run->changes.truncated)
+			cJSON_AddNumberToObject(pred, "changed_files_total", (double)run->changes.total);
+	} else {
+		cJSON_AddNullToObject(pred, "changed_files");
+	}
+	if (run->job->n_mounts)
+		cJSON_AddBoolToObject(pred, "mounts_intact", run->mounts_intact);
+	else
+		cJSON_AddNullToObject(pred, "mounts_intact");
+
 	cJSON *ex_list = cJSON_AddArrayToObject(pred, "subject_excludes");
 	cJSON_AddItemToArray(ex_list, cJSON_CreateString(".git"));
 	cJSON_AddItemToArray(ex_list, cJSON_CreateString(".shipgate"));
