@@ -35,11 +35,6 @@ static int check_supported(const sg_job *job, sg_error *err)
 {
 	for (size_t i = 0; i < job->n_steps; i++) {
 		const sg_step *s = &job->steps[i];
-		if (s->has_tests)
-			return sg_error_set(err, SG_ERR_USAGE, 0,
-					    "%s: steps[%zu].tests: test result parsing is not implemented "
-					    "in this build of shipgate yet",
-					    job->path, i);
 		if (s->repeat > 1)
 			return sg_error_set(err, SG_ERR_USAGE, 0,
 					    "%s: steps[%zu].repeat: repeated steps are not implemented in "
@@ -200,21 +195,45 @@ static void run_one_step(sg_run *run, size_t i, const sg_cgroup_host *cgroups, b
 	}
 	uint64_t timeout_s = sg_step_timeout_s(job, step);
 	sg_autofree char *layers = sg_xasprintf("%s/layers", run->scratch_dir);
+	/* a test step gets the results channel: a fresh directory and $SHIPGATE_RESULTS */
+	sg_autofree sg_mount_spec *mounts = sg_xcalloc(job->n_mounts + 1, sizeof(*mounts));
+	memcpy(mounts, job->mounts, job->n_mounts * sizeof(*mounts));
+	size_t n_mounts = job->n_mounts;
+	sg_autofree char **env = sg_xcalloc(job->n_env + 2, sizeof(char *));
+	memcpy(env, job->env, job->n_env * sizeof(char *));
+	static char results_env[] = "SHIPGATE_RESULTS=" SG_RESULTS_DIR_INSIDE;
+	if (step->has_tests) {
+		rec->tests = sg_xcalloc(1, sizeof(*rec->tests));
+		if (sg_step_tests_prepare(rec->tests, &step->tests, run->scratch_dir, layers, step->name, &err) < 0) {
+			rec->status = SG_STEP_ERROR;
+			set_reason(rec, "%s", err.msg);
+			close(out_fd);
+			close(err_fd);
+			sg_policy_free(step_policy);
+			return;
+		}
+		if (rec->tests->results_dir) {
+			mounts[n_mounts++] = (sg_mount_spec){rec->tests->results_dir, (char *)SG_RESULTS_DIR_INSIDE, false};
+			env[job->n_env] = results_env;
+		}
+	}
 	sg_sandbox_config cfg = {
 		.argv = step->argv,
-		.extra_env = job->env,
+		.extra_env = env,
 		.rootfs = job->rootfs,
 		.workspace = job->workspace,
 		.workspace_mode = SG_WORKSPACE_COW,
 		.scratch_dir = layers,
-		.mounts = job->mounts,
-		.n_mounts = job->n_mounts,
+		.mounts = mounts,
+		.n_mounts = n_mounts,
 		.network = job->network,
 		.policy = policy,
 		.limits = job->limits,
 		.timeout_ms = timeout_s * 1000,
 		.capture = true,
-		.out_sink = {.passthrough_fd = -1, .log_fd = out_fd},
+		.out_sink = {.passthrough_fd = -1, .log_fd = out_fd,
+			     .full_fd = rec->tests ? rec->tests->tap_fd : -1,
+			     .full_cap = rec->tests && rec->tests->tap_fd >= 0 ? SG_TEST_REPORT_MAX_BYTES : 0},
 		.err_sink = {.passthrough_fd = -1, .log_fd = err_fd},
 		.stdin_fd = -1,
 		.allow_weaker = allow_weaker,
@@ -260,6 +279,25 @@ static void run_one_step(sg_run *run, size_t i, const sg_cgroup_host *cgroups, b
 	}
 	rec->status = sg_classify_exit(&rec->result);
 	explain_status(rec, &job->limits, timeout_s);
+	if (rec->tests) {
+		sg_step_tests_collect(rec->tests, rec->result.out.bytes > SG_TEST_REPORT_MAX_BYTES);
+		char *why = NULL;
+		sg_step_status st = sg_step_tests_judge(rec->tests, rec->status, &why);
+		if (why) {
+			sg_autofree char *old = rec->reason;
+			rec->reason = rec->status == SG_STEP_FAILED && st == SG_STEP_FAILED && old
+					      ? sg_xasprintf("%s: %s", old, why)
+					      : sg_steal_ptr(&why);
+		}
+		free(why);
+		rec->status = st;
+		if (st == SG_STEP_PASSED) {
+			free(rec->reason);
+			rec->reason = sg_xasprintf("exit code 0; %llu tests passed, %llu skipped",
+						   (unsigned long long)rec->tests->report.passed,
+						   (unsigned long long)rec->tests->report.skipped);
+		}
+	}
 	if (rec->service && rec->status != SG_STEP_TIMEOUT && rec->status != SG_STEP_OOM) {
 		/* a service is judged by its readiness and probes; its own end is stopped by us */
 		char *why = NULL;
@@ -461,6 +499,10 @@ void sg_run_free(sg_run *run)
 		if (run->steps[i].service) {
 			sg_service_run_free(run->steps[i].service);
 			free(run->steps[i].service);
+		}
+		if (run->steps[i].tests) {
+			sg_step_tests_free(run->steps[i].tests);
+			free(run->steps[i].tests);
 		}
 	}
 	free(run->steps);

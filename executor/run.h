@@ -12,6 +12,7 @@
 #include "policy.h"
 #include "sandbox.h"
 #include "service.h"
+#include "steptests.h"
 
 #include <cjson/cJSON.h>
 
@@ -24,6 +25,7 @@ typedef struct sg_step_record {
 	char *policy_name;       /* the policy the step ran under */
 	char *policy_sha256;
 	sg_service_run *service; /* service steps: readiness and probes */
+	sg_step_tests *tests;     /* steps with `tests` */
 } sg_step_record;
 
 typedef enum sg_run_result { SG_RESULT_PASSED = 0, SG_RESULT_FAILED, SG_RESULT_ERROR } sg_run_result;
