@@ -15,7 +15,12 @@ unset XDG_STATE_HOME
 export HOME="$work/home"
 mkdir -p "$HOME"
 WEAK=""
-[ "$(id -u)" -eq 0 ] || WEAK="--allow-weaker"
+if [ "$(id -u)" -ne 0 ]; then
+	# unprivileged without delegation the limits cannot be enforced, and a verdict
+	# without them never ships: that is the policy, so there is no loop to test here
+	echo "1..0 # SKIP the loop ships only under enforced limits (run as root)"
+	exit 0
+fi
 
 n=0
 failed=0
