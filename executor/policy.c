@@ -76,6 +76,15 @@ struct sg_policy {
 	struct sg_policy_lazy *lazy;
 	struct sock_filter *filter;
 	struct sock_fprog prog;
+	/* the traced variant (trace.c): [0] without, [1] with connect observed */
+	struct sock_filter *traced_filter[2];
+	struct sock_fprog traced_prog[2];
+	/* "violations": which denied calls fail a step, which are not even recorded */
+	bool viol_fail_all;
+	int *viol_fail;
+	size_t n_viol_fail;
+	int *viol_ignore;
+	size_t n_viol_ignore;
 };
 
 /* Where we are while parsing, for error messages: "FILE: PREFIX+PATH: message". */
@@ -155,7 +164,9 @@ static const sg_new_syscall sg_new_syscalls[] = {
 	{"file_setattr", 469}, {"listns", 470},
 };
 
-static const char *const sg_wrapper_keys[] = {"version", "name", "description", "seccomp"};
+static const char *const sg_wrapper_keys[] = {"version", "name", "description", "seccomp",
+					      "violations"};
+static const char *const sg_violation_keys[] = {"fail", "ignore"};
 static const char *const sg_oci_keys[] = {"defaultAction", "defaultErrnoRet", "architectures",
 					  "flags", "listenerPath", "listenerMetadata",
 					  "syscalls"};
@@ -578,6 +589,54 @@ static int sg_parse_seccomp(const sg_pctx *c, sg_policy *p, const cJSON *sc)
 	return 0;
 }
 
+/* A list of syscall names under "violations" into native numbers. */
+static int sg_parse_nr_list(const sg_pctx *c, const cJSON *arr, const char *key, int **out, size_t *n)
+{
+	char jpath[64];
+	snprintf(jpath, sizeof(jpath), "violations.%s", key);
+	if (!cJSON_IsArray(arr))
+		return sg_pfail(c, jpath, "expected an array of syscall names%s, got %s",
+				!strcmp(key, "fail") ? " or \"all\"" : "", sg_json_type(arr));
+	*out = sg_xcalloc((size_t)cJSON_GetArraySize(arr) + 1, sizeof(int));
+	const cJSON *it;
+	unsigned i = 0;
+	cJSON_ArrayForEach(it, arr)
+	{
+		char ipath[96];
+		snprintf(ipath, sizeof(ipath), "%s[%u]", jpath, i++);
+		if (sg_want_string(c, it, ipath) < 0)
+			return -1;
+		int nr = sg_syscall_resolve(it->valuestring);
+		if (nr == __NR_SCMP_ERROR)
+			return sg_pfail(c, ipath, "unknown syscall \"%s\"", it->valuestring);
+		(*out)[(*n)++] = nr;
+	}
+	return 0;
+}
+
+/* "violations": {"fail": [names] | "all", "ignore": [names]}: a denied call is recorded
+ * in the step's evidence unless ignored, and fails the step if it is in `fail`. */
+static int sg_parse_violations(const sg_pctx *c, sg_policy *p, const cJSON *v)
+{
+	if (!cJSON_IsObject(v))
+		return sg_pfail(c, "violations", "expected an object, got %s", sg_json_type(v));
+	if (sg_check_keys(c, v, "violations.", sg_violation_keys, SG_ARRAY_LEN(sg_violation_keys)) < 0)
+		return -1;
+	const cJSON *f = cJSON_GetObjectItemCaseSensitive(v, "fail");
+	if (cJSON_IsString(f)) {
+		if (strcmp(f->valuestring, "all") != 0)
+			return sg_pfail(c, "violations.fail", "expected \"all\" or an array of syscall names, got \"%s\"",
+					f->valuestring);
+		p->viol_fail_all = true;
+	} else if (f && sg_parse_nr_list(c, f, "fail", &p->viol_fail, &p->n_viol_fail) < 0) {
+		return -1;
+	}
+	const cJSON *ig = cJSON_GetObjectItemCaseSensitive(v, "ignore");
+	if (ig && sg_parse_nr_list(c, ig, "ignore", &p->viol_ignore, &p->n_viol_ignore) < 0)
+		return -1;
+	return 0;
+}
+
 /* The shipgate wrapper: {"version": 1, "name", "description", "seccomp": {OCI}}. */
 static int sg_parse_wrapper(const sg_pctx *c, sg_policy *p, const cJSON *root,
 			    const cJSON **seccomp)
@@ -608,6 +667,9 @@ static int sg_parse_wrapper(const sg_pctx *c, sg_policy *p, const cJSON *root,
 			return -1;
 		p->description = sg_xstrdup(v->valuestring);
 	}
+	v = cJSON_GetObjectItemCaseSensitive(root, "violations");
+	if (v && sg_parse_violations(c, p, v) < 0)
+		return -1;
 	v = cJSON_GetObjectItemCaseSensitive(root, "seccomp");
 	if (!v)
 		return sg_pfail(c, "seccomp", "missing (expected an OCI linux.seccomp object)");
@@ -932,6 +994,10 @@ void sg_policy_free(sg_policy *p)
 	free(p->rules);
 	free(p->lazy);
 	free(p->filter);
+	free(p->traced_filter[0]);
+	free(p->traced_filter[1]);
+	free(p->viol_fail);
+	free(p->viol_ignore);
 	free(p);
 }
 
@@ -1087,4 +1153,92 @@ const struct sock_fprog *sg_policy_bpf(sg_policy *p, sg_error *err)
 	p->prog.len = (unsigned short)count;
 	p->prog.filter = p->filter;
 	return &p->prog;
+}
+
+/* ---- the traced variant --------------------------------------------------------------- */
+
+static bool sg_nr_in(const int *list, size_t n, int nr)
+{
+	for (size_t i = 0; i < n; i++)
+		if (list[i] == nr)
+			return true;
+	return false;
+}
+
+static bool sg_traced_denial(uint32_t action)
+{
+	/* ENOSYS answers are probes a program falls back from (clone3, io_uring), not
+	 * violations; every other errno denial is observed */
+	return (action & SG_ACTION_MASK) == SCMP_ACT_ERRNO(0) && (action & 0xffffu) != ENOSYS;
+}
+
+static bool sg_traced_allow(int nr, bool with_connect)
+{
+	return nr == SCMP_SYS(execve) || nr == SCMP_SYS(execveat) || nr == SCMP_SYS(exit_group) ||
+	       (with_connect && nr == SCMP_SYS(connect));
+}
+
+const struct sock_fprog *sg_policy_bpf_traced(sg_policy *p, bool with_connect, sg_error *err)
+{
+	int v = with_connect ? 1 : 0;
+	if (p->traced_filter[v])
+		return &p->traced_prog[v];
+	uint32_t sentinel = sg_sentinel_action(p);
+	__attribute__((cleanup(sg_seccomp_releasep))) scmp_filter_ctx ctx = seccomp_init(sentinel);
+	if (!ctx) {
+		sg_error_set(err, SG_ERR_INTERNAL, 0, "seccomp: libseccomp could not start a filter");
+		return NULL;
+	}
+	int rc = seccomp_attr_set(ctx, SCMP_FLTATR_ACT_BADARCH, SCMP_ACT_KILL_PROCESS);
+	if (rc < 0) {
+		sg_error_set(err, SG_ERR_INTERNAL, -rc, "seccomp: set filter attributes");
+		return NULL;
+	}
+	bool default_traced = sg_traced_denial(p->default_action);
+	for (size_t i = p->nrules; i-- > 0;) {
+		const struct sg_rule *r = &p->rules[i];
+		uint32_t action = r->action;
+		if (sg_traced_denial(action))
+			action = SCMP_ACT_NOTIFY;
+		else if (sg_action_allows(action) && sg_traced_allow(r->nr, with_connect))
+			action = SCMP_ACT_NOTIFY;
+		/* a rule equal to the default is skipped: the default gives the same answer */
+		if (r->skip)
+			continue;
+		rc = seccomp_rule_add_array(ctx, action, r->nr, r->nargs, r->args);
+		if (rc < 0) {
+			char path[96];
+			sg_rule_path(r, path, sizeof(path));
+			sg_pctx c = {.origin = p->path, .prefix = p->prefix, .err = err};
+			sg_pfail(&c, path, "libseccomp refused the traced rule: %s", strerror(-rc));
+			return NULL;
+		}
+	}
+	size_t count = 0;
+	if (sg_export_bpf(ctx, &p->traced_filter[v], &count, err) < 0)
+		return NULL;
+	sg_patch_default(p->traced_filter[v], count, sentinel,
+			 default_traced ? SECCOMP_RET_USER_NOTIF : p->default_action);
+	p->traced_prog[v].len = (unsigned short)count;
+	p->traced_prog[v].filter = p->traced_filter[v];
+	return &p->traced_prog[v];
+}
+
+int sg_policy_deny_errno(const sg_policy *p, int nr)
+{
+	for (size_t i = 0; i < p->nrules; i++)
+		if (p->rules[i].nr == nr && sg_traced_denial(p->rules[i].action))
+			return (int)(p->rules[i].action & 0xffffu);
+	if (sg_traced_denial(p->default_action))
+		return (int)(p->default_action & 0xffffu);
+	return EPERM;
+}
+
+sg_violation_class sg_policy_violation_class(const sg_policy *p, int nr)
+{
+	if (sg_nr_in(p->viol_ignore, p->n_viol_ignore, nr))
+		return SG_VIOLATION_IGNORE;
+	if (p->viol_fail_all || sg_nr_in(p->viol_fail, p->n_viol_fail, nr))
+		return SG_VIOLATION_FAIL;
+	return SG_VIOLATION_RECORD;
 }

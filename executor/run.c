@@ -197,10 +197,12 @@ static void run_one_step(sg_run *run, size_t i, const sg_cgroup_host *cgroups, b
 	sg_autofree char *layers = sg_xasprintf("%s/layers", run->scratch_dir);
 	/* a test step gets the results channel: a fresh directory and $SHIPGATE_RESULTS */
 	sg_autofree sg_mount_spec *mounts = sg_xcalloc(job->n_mounts + 1, sizeof(*mounts));
-	memcpy(mounts, job->mounts, job->n_mounts * sizeof(*mounts));
+	if (job->n_mounts)
+		memcpy(mounts, job->mounts, job->n_mounts * sizeof(*mounts));
 	size_t n_mounts = job->n_mounts;
 	sg_autofree char **env = sg_xcalloc(job->n_env + 2, sizeof(char *));
-	memcpy(env, job->env, job->n_env * sizeof(char *));
+	if (job->n_env)
+		memcpy(env, job->env, job->n_env * sizeof(char *));
 	static char results_env[] = "SHIPGATE_RESULTS=" SG_RESULTS_DIR_INSIDE;
 	if (step->has_tests) {
 		rec->tests = sg_xcalloc(1, sizeof(*rec->tests));
@@ -349,10 +351,13 @@ static void check_protect(sg_run *run, sg_step_record *rec)
 	sg_changes_free(&c);
 }
 
-/* The digests of the job's mounts, to tell afterwards whether they were left intact. */
+/* The digests of the job's read-only mounts, to tell afterwards whether they were left
+ * intact (a writable mount is there to be written). */
 static int digest_mounts(const sg_run *run, char **out, sg_error *err)
 {
 	for (size_t i = 0; i < run->job->n_mounts; i++) {
+		if (!run->job->mounts[i].readonly)
+			continue;
 		char hex[65];
 		if (sg_tree_digest(run->job->mounts[i].source, NULL, hex, NULL, err) < 0)
 			return sg_error_prefix(err, "mount %s", run->job->mounts[i].target);
@@ -365,6 +370,8 @@ static void check_mounts(sg_run *run)
 {
 	run->mounts_intact = true;
 	for (size_t i = 0; i < run->job->n_mounts; i++) {
+		if (!run->job->mounts[i].readonly)
+			continue;
 		char hex[65];
 		sg_error err = {0};
 		if (sg_tree_digest(run->job->mounts[i].source, NULL, hex, NULL, &err) < 0 ||

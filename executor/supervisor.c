@@ -331,10 +331,13 @@ void sg_supervise(const sg_supervise_io *io, sg_sandbox_result *r, sg_supervise_
 				break;
 			case 5: {
 				struct signalfd_siginfo si;
-				while (read(sigfd, &si, sizeof(si)) == (ssize_t)sizeof(si))
+				int signo = 0;
+				while (read(sigfd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
 					r->interrupted = true;
-				if (io->interrupted)
-					*io->interrupted = 1;
+					signo = (int)si.ssi_signo;
+				}
+				if (io->interrupted && signo)
+					*io->interrupted = signo;
 				if (!ls.killed) {
 					kill_sandbox(io);
 					ls.killed = true;
