@@ -5,7 +5,7 @@
 # Every check looks at what the program inside observes or what the host's kernel shows.
 . "$(dirname "$0")/lib.sh"
 
-plan 62
+plan 77
 
 WS=$(new_tmp ws)
 cd "$WS" || exit 1

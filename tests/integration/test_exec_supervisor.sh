@@ -5,7 +5,7 @@
 # leave no process, mount, cgroup or temp dir on the host.
 . "$(dirname "$0")/lib.sh"
 
-plan 31
+plan 35
 
 WS=$(new_tmp ws)
 cd "$WS" || exit 1
