@@ -57,9 +57,9 @@ static void print_step_line(const run_ui *ui, size_t i, const sg_step_record *re
 		fprintf(ui->out, "\r\033[K");
 	fprintf(ui->out, "  [%zu/%zu] %-*s ", i + 1, ui->n_steps, (int)ui->name_width, rec->step->name);
 	if (ui->tty)
-		fprintf(ui->out, "%s%-9s\033[0m", status_color(rec->status), st);
+		fprintf(ui->out, "%s%-12s\033[0m", status_color(rec->status), st);
 	else
-		fprintf(ui->out, "%-9s", st);
+		fprintf(ui->out, "%-12s", st);
 	if (rec->ran)
 		fprintf(ui->out, " %7.2f s", (double)rec->result.wall_ms / 1000.0);
 	if (rec->status != SG_STEP_PASSED && rec->status != SG_STEP_SKIPPED && rec->reason)

@@ -40,11 +40,6 @@ static int check_supported(const sg_job *job, sg_error *err)
 					    "%s: steps[%zu].tests: test result parsing is not implemented "
 					    "in this build of shipgate yet",
 					    job->path, i);
-		if (s->service)
-			return sg_error_set(err, SG_ERR_USAGE, 0,
-					    "%s: steps[%zu].service: service steps are not implemented in "
-					    "this build of shipgate yet",
-					    job->path, i);
 		if (s->repeat > 1)
 			return sg_error_set(err, SG_ERR_USAGE, 0,
 					    "%s: steps[%zu].repeat: repeated steps are not implemented in "
@@ -231,6 +226,13 @@ static void run_one_step(sg_run *run, size_t i, const sg_cgroup_host *cgroups, b
 		.cgroups = cgroups,
 		.interrupted = interrupted,
 	};
+	sg_service_driver driver;
+	if (step->service) {
+		rec->service = sg_xcalloc(1, sizeof(*rec->service));
+		sg_service_run_init(rec->service, step->service);
+		driver = sg_service_run_driver(rec->service);
+		cfg.service = &driver;
+	}
 	rec->ran = true;
 	int rc = sg_sandbox_run(&cfg, &rec->result, &err);
 	close(out_fd);
@@ -263,6 +265,23 @@ static void run_one_step(sg_run *run, size_t i, const sg_cgroup_host *cgroups, b
 	}
 	rec->status = sg_classify_exit(&rec->result);
 	explain_status(rec, &job->limits, timeout_s);
+	if (rec->service && rec->status != SG_STEP_TIMEOUT && rec->status != SG_STEP_OOM) {
+		/* a service is judged by its readiness and probes; its own end is stopped by us */
+		char *why = NULL;
+		rec->status = sg_service_run_status(rec->service, &why);
+		free(rec->reason);
+		if (why && rec->service->exited_early) {
+			const sg_sandbox_result *r = &rec->result;
+			const char *abbrev = r->signal ? sigabbrev_np(r->signal) : NULL;
+			char *longer = r->signal ? sg_xasprintf("%s (killed by SIG%s)", why, abbrev ? abbrev : "?")
+						 : sg_xasprintf("%s (exit code %d)", why, r->exit_code);
+			free(why);
+			why = longer;
+		}
+		rec->reason = why ? why : sg_xasprintf("ready in %llu ms, %zu probe%s passed",
+						       (unsigned long long)rec->service->ready_ms,
+						       rec->service->n_probes, rec->service->n_probes == 1 ? "" : "s");
+	}
 }
 
 static int digest_workspace(sg_run *run, sg_error *err)
@@ -367,6 +386,10 @@ void sg_run_free(sg_run *run)
 		free(run->steps[i].policy_name);
 		free(run->steps[i].policy_sha256);
 		sg_sandbox_result_free(&run->steps[i].result);
+		if (run->steps[i].service) {
+			sg_service_run_free(run->steps[i].service);
+			free(run->steps[i].service);
+		}
 	}
 	free(run->steps);
 	for (size_t i = 0; i < SG_ARRAY_LEN(run->subject_excludes); i++)

@@ -10,6 +10,7 @@
 #include "job.h"
 #include "policy.h"
 #include "sandbox.h"
+#include "service.h"
 
 #include <cjson/cJSON.h>
 
@@ -21,6 +22,7 @@ typedef struct sg_step_record {
 	sg_sandbox_result result;
 	char *policy_name;       /* the policy the step ran under */
 	char *policy_sha256;
+	sg_service_run *service; /* service steps: readiness and probes */
 } sg_step_record;
 
 typedef enum sg_run_result { SG_RESULT_PASSED = 0, SG_RESULT_FAILED, SG_RESULT_ERROR } sg_run_result;

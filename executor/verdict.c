@@ -39,6 +39,8 @@ static cJSON *statement_step(const sg_step_record *rec)
 		cJSON_AddStringToObject(p, "sha256", rec->policy_sha256);
 	}
 	sg_evidence_add_run_fields(o, &rec->result);
+	if (rec->service)
+		sg_service_run_add_json(rec->service, o);
 	/* a command that could not be found is reported with the shell's exit code */
 	if (!rec->result.started && rec->result.exit_code >= 0) {
 		cJSON_ReplaceItemInObject(o, "exit_code", cJSON_CreateNumber(rec->result.exit_code));
