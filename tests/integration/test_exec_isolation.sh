@@ -79,9 +79,9 @@ like "$SG_OUT" "^/etc/passwd present$" "/etc/passwd is present inside"
 like "$SG_OUT" "^/usr/bin/sh present$" "/usr/bin/sh is present inside"
 
 probe_name=".sgit-write-$(unique)"
-sg_exec --setenv "P=$probe_name" -- sh -c 'for d in / /usr /etc /var /bin /workspace /tmp; do
-	if echo data >"$d/$P" 2>/dev/null; then echo "$d writable"; else echo "$d refused"; fi
-done; cat /tmp/$P'
+sg_exec -- sh -c 'for d in / /usr /etc /var /bin /workspace /tmp; do
+	if echo data >"$d/'"$probe_name"'" 2>/dev/null; then echo "$d writable"; else echo "$d refused"; fi
+done'
 for d in / /usr /etc /var /bin; do
 	like "$SG_OUT" "^$d refused$" "writing a file in $d fails inside"
 	ok "and $d on the host has no such file" test ! -e "$d/$probe_name"
@@ -186,7 +186,8 @@ is "$(jget "$TEST_TMP/nopolicy.json" 'd["enforced"]["seccomp"]["enabled"]')" fal
 
 SG_DIR=$(dirname "$SHIPGATE")
 SG_BASE=$(basename "$SHIPGATE")
-sg_exec --ro-bind "$SG_DIR:/sg" --ro-bind "$PROBE_DIR:/probe" -- \
+# the inner shipgate gets the policies too, so that only the sandbox can stop it
+sg_exec --ro-bind "$SG_DIR:/sg" --ro-bind "$SHIPGATE_POLICY_DIR:/policies" --setenv SHIPGATE_POLICY_DIR=/policies -- \
 	/sg/"$SG_BASE" exec -- sh -c 'echo INNER-COMMAND-RAN'
 is "$SG_RC" 125 "shipgate exec inside shipgate exec fails with exit code 125"
 unlike "$SG_OUT" "INNER-COMMAND-RAN" "the nested sandbox does not run the inner command"
