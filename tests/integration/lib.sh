@@ -13,6 +13,7 @@
 # SHIPGATE_TRY_SYSCALL (the probe), SHIPGATE_SOURCE_DIR, SHIPGATE_BUILD_DIR,
 # SHIPGATE_POLICY_DIR.
 
+# shellcheck disable=SC2034 # SG_RC, SG_OUT, SG_ERR, WAIT_RC, WAIT_MS are the tests' to read
 set -u
 
 : "${SHIPGATE:?SHIPGATE must name the shipgate binary}"
@@ -20,7 +21,6 @@ set -u
 : "${SHIPGATE_POLICY_DIR:?}"
 export SHIPGATE_POLICY_DIR
 PY=/usr/bin/python3
-LIB_DIR=$(cd "$(dirname "$0")" && pwd)
 TEST_NAME=$(basename "$0" .sh)
 
 _tap_n=0
@@ -117,7 +117,7 @@ num() {
 		return 0
 		;;
 	esac
-	if [ "$1" "$2" "$3" ]; then
+	if test "$1" "$2" "$3"; then
 		pass "$4"
 	else
 		fail "$4" "got $1, expected $2 $3"
@@ -186,7 +186,7 @@ mkdir -m 0755 "$TMPDIR"
 
 # unique: a string no other process on the host has in its command line
 unique() {
-	echo "$$$(od -An -N3 -tu4 /dev/urandom | tr -d ' ')"
+	echo "$$$(od -An -N4 -tu4 /dev/urandom | tr -d ' ')"
 }
 
 # ---- running shipgate ------------------------------------------------------------------

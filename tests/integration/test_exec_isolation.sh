@@ -5,7 +5,7 @@
 # Every check looks at what the program inside observes or what the host's kernel shows.
 . "$(dirname "$0")/lib.sh"
 
-plan 77
+plan 84
 
 WS=$(new_tmp ws)
 cd "$WS" || exit 1
@@ -29,6 +29,18 @@ unlike "$SG_OUT" "sleep $marker" "the host's 'sleep $marker' is not visible insi
 is "$(printf '%s\n' "$SG_OUT" | cut -d: -f1 | tr '\n' ' ')" "1 2 " "inside, only pid 1 (init) and pid 2 (the command) exist"
 kill "$host_sleep"
 wait "$host_sleep" 2>/dev/null
+
+# every namespace is a new one: the kernel's namespace ids differ from the host's
+sg_exec -- sh -c 'for n in user pid mnt net ipc uts cgroup; do echo "$n $(readlink /proc/self/ns/$n)"; done'
+for n in user pid mnt net ipc uts cgroup; do
+	inside=$(printf '%s\n' "$SG_OUT" | awk -v n="$n" '$1 == n { print $2 }')
+	host=$(readlink "/proc/self/ns/$n")
+	if [ -n "$inside" ] && [ "$inside" != "$host" ]; then
+		pass "the command is in its own $n namespace ($inside, the host's is $host)"
+	else
+		fail "the command is in its own $n namespace" "inside: '$inside', host: '$host'"
+	fi
+done
 
 # ---- host uid --------------------------------------------------------------------------
 
@@ -163,6 +175,7 @@ like "$SG_OUT" "^Seccomp:[[:space:]]+2$" "a seccomp filter is loaded (Seccomp: 2
 # ---- system calls ----------------------------------------------------------------------
 
 denied="mount unshare_user ptrace bpf keyctl perf_event_open open_by_handle_at userfaultfd kexec_load init_module setns"
+# shellcheck disable=SC2086 # $denied is a list of names
 sg_exec --ro-bind "$PROBE_DIR:/probe" -- /probe/try_syscall $denied clone3 ioctl_tiocsti getpid fork execve
 is "$SG_RC" 0 "try_syscall runs in the sandbox"
 for s in $denied; do
@@ -186,8 +199,10 @@ is "$(jget "$TEST_TMP/nopolicy.json" 'd["enforced"]["seccomp"]["enabled"]')" fal
 
 SG_DIR=$(dirname "$SHIPGATE")
 SG_BASE=$(basename "$SHIPGATE")
-# the inner shipgate gets the policies too, so that only the sandbox can stop it
-sg_exec --ro-bind "$SG_DIR:/sg" --ro-bind "$SHIPGATE_POLICY_DIR:/policies" --setenv SHIPGATE_POLICY_DIR=/policies -- \
+# the inner shipgate gets the policies too, so that only the sandbox can stop it; and, in
+# the sanitizer build, no LeakSanitizer, which needs ptrace (denied inside) to work at all
+sg_exec --ro-bind "$SG_DIR:/sg" --ro-bind "$SHIPGATE_POLICY_DIR:/policies" \
+	--setenv SHIPGATE_POLICY_DIR=/policies --setenv ASAN_OPTIONS=detect_leaks=0 -- \
 	/sg/"$SG_BASE" exec -- sh -c 'echo INNER-COMMAND-RAN'
 is "$SG_RC" 125 "shipgate exec inside shipgate exec fails with exit code 125"
 unlike "$SG_OUT" "INNER-COMMAND-RAN" "the nested sandbox does not run the inner command"

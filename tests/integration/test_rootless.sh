@@ -38,7 +38,7 @@ fi
 # as_user CMD...: run a host command as the user shipgate runs as
 as_user() {
 	if is_root; then
-		setpriv --reuid=$RUN_UID --regid=$RUN_GID --clear-groups "$@"
+		setpriv --reuid="$RUN_UID" --regid="$RUN_GID" --clear-groups "$@"
 	else
 		"$@"
 	fi

@@ -67,7 +67,7 @@ ok "and what it keeps is the start of the output (zeros)" \
 cat >"$J/src/both.py" <<'EOF'
 import os
 o, e = b"o" * 65536, b"e" * 65536
-for _ in range(300):
+for _ in range(800):
     os.write(1, o)
     os.write(2, e)
 EOF
@@ -76,14 +76,14 @@ cat >"$J/job2.json" <<'EOF'
   "limits": { "output_kb": 1024, "timeout_s": 30 },
   "steps": [ { "name": "both", "run": ["python3", "both.py"] } ] }
 EOF
-o_sha=$("$PY" -c 'import hashlib; print(hashlib.sha256(b"o" * 65536 * 300).hexdigest())')
-e_sha=$("$PY" -c 'import hashlib; print(hashlib.sha256(b"e" * 65536 * 300).hexdigest())')
+o_sha=$("$PY" -c 'import hashlib; print(hashlib.sha256(b"o" * 65536 * 800).hexdigest())')
+e_sha=$("$PY" -c 'import hashlib; print(hashlib.sha256(b"e" * 65536 * 800).hexdigest())')
 sg_run "$J/job2.json" --out "$J/out2"
 S=$J/out2/statement.json
-is "$SG_RC" 0 "a step writing ~20 MB to stdout and stderr, interleaved, passes (no deadlock, no timeout)"
+is "$SG_RC" 0 "a step writing 52 MB to stdout and 52 MB to stderr, interleaved, passes (no deadlock, no timeout)"
 is "$(jget "$S" 'd["predicate"]["steps"][0]["status"]')" passed "its status is passed"
 for stream in stdout stderr; do
-	is "$(jget "$S" "d['predicate']['steps'][0]['$stream']['bytes']")" $((65536 * 300)) "$stream.bytes counts all of it"
+	is "$(jget "$S" "d['predicate']['steps'][0]['$stream']['bytes']")" $((65536 * 800)) "$stream.bytes counts all of it"
 	is "$(stat -c %s "$J/out2/logs/both.$stream" 2>&1)" 1048576 "logs/both.$stream keeps exactly 1048576 bytes"
 done
 is "$(jget "$S" 'd["predicate"]["steps"][0]["stdout"]["sha256"]')" "$o_sha" "stdout.sha256 is the digest of the whole stdout"
