@@ -26,6 +26,8 @@
 typedef struct sg_output_sink {
 	int passthrough_fd; /* also copy everything here (-1: no) */
 	int log_fd;         /* keep the first cap bytes here (-1: no) */
+	int full_fd;        /* keep up to full_cap bytes here, whatever the cap (TAP) */
+	uint64_t full_cap;  /* 0: full_fd is not used */
 } sg_output_sink;
 
 /* Drives a service step from the supervisor's loop once the command has started: asked

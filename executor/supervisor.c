@@ -24,6 +24,7 @@ typedef struct stream_state {
 	uint64_t bytes;
 	uint64_t kept;
 	uint64_t cap;
+	uint64_t full_kept;
 	sg_output_sink sink;
 	char ring[SG_TAIL_BYTES];
 	size_t ring_len; /* bytes valid in ring */
@@ -51,6 +52,11 @@ static void stream_consume(stream_state *s, const char *buf, size_t n)
 	}
 	if (s->sink.passthrough_fd >= 0)
 		(void)sg_write_all(s->sink.passthrough_fd, buf, n);
+	if (s->sink.full_cap && s->full_kept < s->sink.full_cap) {
+		size_t keep = (size_t)(s->sink.full_cap - s->full_kept < n ? s->sink.full_cap - s->full_kept : n);
+		if (sg_write_all(s->sink.full_fd, buf, keep) == 0)
+			s->full_kept += keep;
+	}
 	for (size_t i = 0; i < n;) {
 		size_t chunk = SG_TAIL_BYTES - s->ring_pos;
 		if (chunk > n - i)
