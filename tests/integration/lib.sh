@@ -184,6 +184,10 @@ new_tmp() {
 export TMPDIR="$TEST_TMP/tmpdir"
 mkdir -m 0755 "$TMPDIR"
 
+# `run` signs with the user's default key, made on first use: keep the tests' key out of
+# the real user's state directory
+export XDG_STATE_HOME="$TEST_TMP/state"
+
 # unique: a string no other process on the host has in its command line
 unique() {
 	echo "$$$(od -An -N4 -tu4 /dev/urandom | tr -d ' ')"

@@ -22,7 +22,7 @@ if is_root; then
 	chown "$RUN_UID:$RUN_GID" "$RL/home"
 	cat >"$RL/shipgate-as-nobody" <<EOF
 #!/bin/sh
-exec setpriv --reuid=$RUN_UID --regid=$RUN_GID --clear-groups env HOME=$RL/home "$RL/shipgate" "\$@"
+exec setpriv --reuid=$RUN_UID --regid=$RUN_GID --clear-groups env HOME=$RL/home XDG_STATE_HOME=$RL/home/state "$RL/shipgate" "\$@"
 EOF
 	chmod 0755 "$RL/shipgate-as-nobody"
 	SHIPGATE=$RL/shipgate-as-nobody

@@ -5,7 +5,7 @@
 # statement that says what was enforced, and fails when a bug is planted in it.
 . "$(dirname "$0")/lib.sh"
 
-plan 40
+plan 45
 
 # ---- steps write, modify and delete; the host workspace does not change ----------------
 
@@ -40,6 +40,27 @@ else
 		"$(diff "$TEST_TMP/before" "$TEST_TMP/after")"
 fi
 is "$(ls -A "$TMPDIR")" "" "the scratch layer is removed after the job"
+
+# ---- extra mounts: read-only ones stay intact, writable ones take the results -----------
+
+J=$(new_tmp mounts)
+mkdir "$J/src" "$J/acc" "$J/results"
+echo given >"$J/acc/given"
+cat >"$J/job.json" <<'EOF'
+{ "version": 1, "name": "mounts", "workspace": "src",
+  "mounts": [ { "source": "acc", "target": "/verify" },
+              { "source": "results", "target": "/results", "readonly": false } ],
+  "steps": [ { "name": "use", "run": "set -e; test \"$(cat /verify/given)\" = given; if echo x >/verify/new 2>/dev/null; then echo wrote-read-only; exit 1; fi; echo result >/results/r.txt" } ] }
+EOF
+acc_before=$(tree_listing "$J/acc")
+sg_run "$J/job.json" --out "$J/out"
+S=$J/out/statement.json
+is "$(jget "$S" 'd["predicate"]["steps"][0]["status"]')" passed \
+	"a step reads a read-only mount, cannot write it, and writes a writable one"
+is "$(cat "$J/results/r.txt" 2>&1)" result "what it wrote in the writable mount is on the host"
+is "$(tree_listing "$J/acc")" "$acc_before" "the read-only mount's directory is unchanged"
+is "$(jget "$S" 'd["predicate"]["mounts_intact"]')" true "mounts_intact is true (the read-only mount hashes the same)"
+is "$SG_RC" 0 "the job passes: writing into a mount marked readonly: false is not a change to a read-only mount"
 
 # ---- 100 MB of output: capped, counted, digested ---------------------------------------
 
