@@ -7,5 +7,8 @@ int sg_cli_exec(int argc, char **argv);
 int sg_cli_doctor(int argc, char **argv);
 int sg_cli_verify(int argc, char **argv);
 int sg_cli_keygen(int argc, char **argv);
+int sg_cli_decide(int argc, char **argv);
+int sg_cli_loop(int argc, char **argv);
+int sg_cli_ledger(int argc, char **argv);
 
 #endif

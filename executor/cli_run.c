@@ -119,7 +119,7 @@ static bool host_root_shows(const char *real)
 
 /* The private key must not be where the job's steps can read it: in the workspace, a
  * mount, or the sandbox's root. */
-static int check_key_hidden(const sg_job *job, const char *what, const char *key_path,
+int sg_cli_check_key_hidden(const sg_job *job, const char *what, const char *key_path,
 			    sg_error *err)
 {
 	char real[PATH_MAX];
@@ -152,7 +152,7 @@ static int check_key_hidden(const sg_job *job, const char *what, const char *key
 }
 
 /* --key, or the user's default key, made on first use. */
-static sg_key *load_signing_key(const char *path, char **used, sg_error *err)
+sg_key *sg_cli_load_signing_key(const char *path, char **used, sg_error *err)
 {
 	if (path) {
 		sg_key *key = sg_key_load_private(path, err);
@@ -233,9 +233,8 @@ static int write_verdict(const sg_run *run, const cJSON *statement, const sg_key
 
 typedef struct run_args {
 	const char *job_path;
-	const char *out_dir;
 	const char *key_path;
-	bool json, quiet, allow_weaker, vsa;
+	sg_cli_run_opts o;
 } run_args;
 
 /* Parse the command line; when *done (--help, a usage error), return the exit code. */
@@ -256,12 +255,12 @@ static int parse_args(int argc, char **argv, run_args *a, bool *done)
 	int c;
 	while ((c = getopt_long(argc, argv, "o:qh", opts, NULL)) != -1) {
 		switch (c) {
-		case 'o': a->out_dir = optarg; break;
+		case 'o': a->o.out_dir = optarg; break;
 		case 'k': a->key_path = optarg; break;
-		case 'V': a->vsa = true; break;
-		case 'j': a->json = true; break;
-		case 'w': a->allow_weaker = true; break;
-		case 'q': a->quiet = true; break;
+		case 'V': a->o.vsa = true; break;
+		case 'j': a->o.json = true; break;
+		case 'w': a->o.allow_weaker = true; break;
+		case 'q': a->o.quiet = true; break;
 		case 'h': run_usage(stdout); *done = true; return 0;
 		default: run_usage(stderr); *done = true; return 2;
 		}
@@ -277,7 +276,7 @@ static int parse_args(int argc, char **argv, run_args *a, bool *done)
 	return 0;
 }
 
-static int run_loaded(const sg_job *job, const run_args *a, const sg_key *key)
+int sg_cli_run_job(const sg_job *job, const sg_cli_run_opts *a, const sg_key *key, sg_run_result *result)
 {
 	run_ui ui = {.out = a->json ? stderr : stdout, .quiet = a->quiet, .n_steps = job->n_steps};
 	ui.tty = isatty(fileno(ui.out));
@@ -287,7 +286,8 @@ static int run_loaded(const sg_job *job, const run_args *a, const sg_key *key)
 			ui.name_width = l;
 	}
 	if (!a->quiet)
-		fprintf(ui.out, "shipgate run: %s (%zu step%s), workspace %s\n", job->name, job->n_steps,
+		fprintf(ui.out, "%s: %s (%zu step%s), workspace %s\n", a->label ? a->label : "shipgate run",
+			job->name, job->n_steps,
 			job->n_steps == 1 ? "" : "s", job->workspace);
 	sg_run_events ev = {.step_started = ui_step_started, .step_finished = ui_step_finished, .ctx = &ui};
 	sg_run_options ro = {.out_dir = a->out_dir, .allow_weaker = a->allow_weaker, .events = &ev,
@@ -308,6 +308,8 @@ static int run_loaded(const sg_job *job, const run_args *a, const sg_key *key)
 	} else {
 		written = true;
 		exit_code = run.result == SG_RESULT_PASSED ? 0 : run.result == SG_RESULT_FAILED ? 1 : 3;
+		if (result)
+			*result = run.result;
 		if (run.interrupted)
 			exit_code = 128 + (sg_cli_interrupted ? sg_cli_interrupted : 2);
 	}
@@ -342,15 +344,15 @@ int sg_cli_run(int argc, char **argv)
 		return 2;
 	}
 	sg_autofree char *key_path = NULL;
-	sg_key *key = load_signing_key(a.key_path, &key_path, &err);
-	if (!key || check_key_hidden(job, a.key_path ? "--key" : "default signing key", key_path,
+	sg_key *key = sg_cli_load_signing_key(a.key_path, &key_path, &err);
+	if (!key || sg_cli_check_key_hidden(job, a.key_path ? "--key" : "default signing key", key_path,
 				     &err) < 0) {
 		fprintf(stderr, "shipgate run: %s\n", err.msg);
 		sg_key_free(key);
 		sg_job_free(job);
 		return 2;
 	}
-	rc = run_loaded(job, &a, key);
+	rc = sg_cli_run_job(job, &a.o, key, NULL);
 	sg_key_free(key);
 	sg_job_free(job);
 	return rc;

@@ -13,6 +13,9 @@ static const struct {
 	{"run", sg_cli_run, "run a job's steps in sandboxes and write a verdict"},
 	{"exec", sg_cli_exec, "run one command in the sandbox"},
 	{"verify", sg_cli_verify, "check a verdict's signature and, optionally, its workspace"},
+	{"decide", sg_cli_decide, "verify a verdict and decide: SHIP, or DIAGNOSE with a diagnosis"},
+	{"loop", sg_cli_loop, "agent -> run -> verify -> decide, until SHIP or N attempts"},
+	{"ledger", sg_cli_ledger, "verify or show the job's hash-chained ledger"},
 	{"keygen", sg_cli_keygen, "make the Ed25519 key pair that signs verdicts"},
 	{"doctor", sg_cli_doctor, "report what this host can enforce"},
 };

@@ -295,6 +295,7 @@ expect 0 "verdict valid: PASSED" "verify finds the XDG default key" \
 # ---- keys run refuses before anything runs ---------------------------------------------------
 
 cp -r "$SRC/examples/demo" "$work/demo-bad"
+rm -rf "$work/demo-bad/shipgate-out"
 expect 2 "--key: $work/none.key" "run: a missing --key is exit 2" \
 	sg_run "$work/demo-bad/job.json" --key "$work/none.key"
 expect 2 "a public key where a private key was expected" "run: a public key as --key is exit 2" \

@@ -1,0 +1,352 @@
+/* cli_loop.c: `shipgate loop JOB.json --agent 'CMD' [--max-attempts N]`: the seed's
+ * delivery loop. agent -> run (every step in the sandbox) -> verify -> decide -> SHIP, or
+ * the diagnosis back to the agent and another attempt, up to N.
+ *
+ * The agent is the user's own tool and runs on the host, never graded by itself: after it
+ * exits, the job (loaded once, before the first attempt, so the agent cannot weaken its
+ * checks) runs in the sandbox, the signed verdict is read back from disk and verified,
+ * and only then decided on, with the workspace required to be what was verified. Every
+ * attempt, run, decision and diagnosis goes to the ledger. Exit codes: 0 shipped,
+ * 1 gave up after N attempts, 2 usage, 3 infrastructure error. */
+#include "cli.h"
+#include "cli_common.h"
+#include "ledger.h"
+#include "util.h"
+
+#include <fcntl.h>
+#include <getopt.h>
+#include <poll.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <time.h>
+
+static void loop_usage(FILE *out)
+{
+	fprintf(out,
+		"usage: shipgate loop JOB.json --agent 'CMD' [--max-attempts N] [--key KEY.pem]\n"
+		"\n"
+		"Run the agent command (on the host, in the job's directory), then verify its work:\n"
+		"run the job in the sandbox, verify the signed verdict, decide. SHIP ends the loop;\n"
+		"otherwise the diagnosis goes back to the agent for the next attempt.\n"
+		"\n"
+		"The agent's environment has SHIPGATE_ATTEMPT (1, 2, ...), SHIPGATE_MAX_ATTEMPTS,\n"
+		"SHIPGATE_DIAGNOSIS (the previous attempt's diagnosis.md; unset on the first),\n"
+		"SHIPGATE_WORKSPACE, SHIPGATE_LEDGER and SHIPGATE_JOB.\n"
+		"\n"
+		"options:\n"
+		"  --agent CMD          the agent, run with /bin/sh -c (required)\n"
+		"  --max-attempts N     give up after N attempts (default 3)\n"
+		"  --agent-timeout S    kill an agent that runs longer (default 3600)\n"
+		"  --key KEY.pem        the signing key (default: the user's default key)\n"
+		"  --out DIR            where each attempt's out dir goes (default: JOBDIR/shipgate-out)\n"
+		"  --allow-weaker       run even if a limit cannot be enforced (it will not ship)\n"
+		"  -q, --quiet          less output\n"
+		"  -h, --help           this help\n"
+		"\n"
+		"exit codes: 0 shipped, 1 gave up after N attempts, 2 usage, 3 infrastructure error\n");
+}
+
+typedef struct loop_args {
+	const char *job_path, *agent, *key_path, *out_dir;
+	unsigned max_attempts;
+	unsigned agent_timeout_s;
+	bool quiet, allow_weaker;
+} loop_args;
+
+typedef struct agent_outcome {
+	bool started;
+	int exit_code;
+	int signal;
+	bool timed_out;
+	bool interrupted;
+	uint64_t wall_ms;
+} agent_outcome;
+
+/* Run the agent in its own process group, with a timeout; ^C reaches us, not it alone. */
+static void run_agent(const loop_args *a, const sg_job *job, unsigned attempt, const char *diagnosis,
+		      const char *ledger, agent_outcome *out)
+{
+	memset(out, 0, sizeof(*out));
+	uint64_t t0 = sg_monotonic_ms();
+	pid_t pid = fork();
+	if (pid < 0)
+		return;
+	if (pid == 0) {
+		setpgid(0, 0);
+		char buf[32];
+		snprintf(buf, sizeof(buf), "%u", attempt);
+		setenv("SHIPGATE_ATTEMPT", buf, 1);
+		snprintf(buf, sizeof(buf), "%u", a->max_attempts);
+		setenv("SHIPGATE_MAX_ATTEMPTS", buf, 1);
+		if (diagnosis)
+			setenv("SHIPGATE_DIAGNOSIS", diagnosis, 1);
+		else
+			unsetenv("SHIPGATE_DIAGNOSIS");
+		setenv("SHIPGATE_WORKSPACE", job->workspace, 1);
+		setenv("SHIPGATE_LEDGER", ledger, 1);
+		setenv("SHIPGATE_JOB", job->path, 1);
+		if (chdir(job->dir) < 0)
+			_exit(127);
+		signal(SIGPIPE, SIG_DFL);
+		execl("/bin/sh", "sh", "-c", a->agent, (char *)NULL);
+		_exit(127);
+	}
+	setpgid(pid, pid);
+	out->started = true;
+	int pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
+	uint64_t deadline = t0 + (uint64_t)a->agent_timeout_s * 1000;
+	int status = 0;
+	for (;;) {
+		uint64_t now = sg_monotonic_ms();
+		if (sg_cli_interrupted) {
+			kill(-pid, SIGKILL);
+			out->interrupted = true;
+		} else if (now >= deadline && !out->timed_out) {
+			kill(-pid, SIGKILL);
+			out->timed_out = true;
+		}
+		struct pollfd p = {.fd = pidfd, .events = POLLIN};
+		int wait_ms = now < deadline ? (int)(deadline - now) : 100;
+		if (wait_ms > 200)
+			wait_ms = 200;
+		if (pidfd < 0 || poll(&p, 1, wait_ms) != 0) {
+			pid_t r = waitpid(pid, &status, pidfd < 0 ? WNOHANG : 0);
+			if (r == pid)
+				break;
+			if (r < 0 && errno != EINTR)
+				break;
+			if (pidfd < 0)
+				usleep(50000);
+		}
+	}
+	if (pidfd >= 0)
+		close(pidfd);
+	kill(-pid, SIGKILL); /* whatever the agent left running in its group */
+	out->wall_ms = sg_monotonic_ms() - t0;
+	if (WIFEXITED(status))
+		out->exit_code = WEXITSTATUS(status);
+	else if (WIFSIGNALED(status))
+		out->signal = WTERMSIG(status);
+}
+
+static char *make_loop_id(void)
+{
+	char stamp[32];
+	time_t now = time(NULL);
+	struct tm tm;
+	gmtime_r(&now, &tm);
+	strftime(stamp, sizeof(stamp), "%Y%m%dT%H%M%SZ", &tm);
+	return sg_xasprintf("%s-%d", stamp, (int)getpid());
+}
+
+static void ledger_note(const char *ledger, const char *type, cJSON *f)
+{
+	sg_error err = {0};
+	if (sg_ledger_append(ledger, type, f, &err) < 0)
+		fprintf(stderr, "shipgate loop: warning: ledger: %s\n", err.msg);
+}
+
+static int parse_args(int argc, char **argv, loop_args *a, bool *done)
+{
+	static const struct option opts[] = {
+		{"agent", required_argument, NULL, 'a'},       {"max-attempts", required_argument, NULL, 'n'},
+		{"agent-timeout", required_argument, NULL, 't'}, {"key", required_argument, NULL, 'k'},
+		{"out", required_argument, NULL, 'o'},         {"allow-weaker", no_argument, NULL, 'w'},
+		{"quiet", no_argument, NULL, 'q'},             {"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0},
+	};
+	*done = true;
+	memset(a, 0, sizeof(*a));
+	a->max_attempts = 3;
+	a->agent_timeout_s = 3600;
+	optind = 1;
+	int c;
+	uint64_t v;
+	while ((c = getopt_long(argc, argv, "qh", opts, NULL)) != -1) {
+		switch (c) {
+		case 'a': a->agent = optarg; break;
+		case 'n':
+			if (!sg_parse_u64(optarg, &v) || v < 1 || v > 1000) {
+				fprintf(stderr, "shipgate loop: --max-attempts: expected 1 to 1000, got '%s'\n", optarg);
+				return 2;
+			}
+			a->max_attempts = (unsigned)v;
+			break;
+		case 't':
+			if (!sg_parse_u64(optarg, &v) || v < 1 || v > 7 * 86400) {
+				fprintf(stderr, "shipgate loop: --agent-timeout: expected seconds (1 to 604800), got '%s'\n",
+					optarg);
+				return 2;
+			}
+			a->agent_timeout_s = (unsigned)v;
+			break;
+		case 'k': a->key_path = optarg; break;
+		case 'o': a->out_dir = optarg; break;
+		case 'w': a->allow_weaker = true; break;
+		case 'q': a->quiet = true; break;
+		case 'h': loop_usage(stdout); return 0;
+		default: loop_usage(stderr); return 2;
+		}
+	}
+	if (optind != argc - 1 || !a->agent || !*a->agent) {
+		fprintf(stderr, "shipgate loop: %s\n", optind != argc - 1 ? "expected one JOB.json" : "--agent CMD is required");
+		loop_usage(stderr);
+		return 2;
+	}
+	a->job_path = argv[optind];
+	*done = false;
+	return 0;
+}
+
+int sg_cli_loop(int argc, char **argv)
+{
+	loop_args a;
+	bool done;
+	int rc = parse_args(argc, argv, &a, &done);
+	if (done)
+		return rc;
+	sg_error err = {0};
+	sg_job *job = sg_job_load(a.job_path, &err);
+	if (!job) {
+		fprintf(stderr, "shipgate loop: %s\n", err.msg);
+		return 2;
+	}
+	sg_autofree char *key_path = NULL;
+	sg_key *key = sg_cli_load_signing_key(a.key_path, &key_path, &err);
+	if (!key || sg_cli_check_key_hidden(job, a.key_path ? "--key" : "default signing key", key_path, &err) < 0) {
+		fprintf(stderr, "shipgate loop: %s\n", err.msg);
+		sg_key_free(key);
+		sg_job_free(job);
+		return 2;
+	}
+	sg_autofree char *loop_id = make_loop_id();
+	sg_autofree char *ledger = sg_cli_ledger_path_for_job(job->path);
+	sg_autofree char *out_base = a.out_dir ? sg_xstrdup(a.out_dir) : sg_xasprintf("%s/shipgate-out", job->dir);
+	if (sg_mkdir_p(out_base, 0755, &err) < 0) {
+		fprintf(stderr, "shipgate loop: %s\n", err.msg);
+		sg_key_free(key);
+		sg_job_free(job);
+		return 3;
+	}
+	sg_ship_policy policy;
+	sg_ship_policy_default(&policy);
+	char *diagnosis = NULL;
+	int exit_code = 1;
+	if (!a.quiet)
+		printf("shipgate loop %s: %s, up to %u attempts, ledger %s\n", loop_id, job->name, a.max_attempts, ledger);
+	for (unsigned attempt = 1; attempt <= a.max_attempts; attempt++) {
+		if (!a.quiet)
+			printf("\n== attempt %u/%u: agent\n", attempt, a.max_attempts);
+		fflush(stdout);
+		agent_outcome ag;
+		run_agent(&a, job, attempt, diagnosis, ledger, &ag);
+		cJSON *f = cJSON_CreateObject();
+		cJSON_AddStringToObject(f, "loop", loop_id);
+		cJSON_AddNumberToObject(f, "attempt", attempt);
+		cJSON_AddNumberToObject(f, "wall_ms", (double)ag.wall_ms);
+		if (ag.signal)
+			cJSON_AddNumberToObject(f, "signal", ag.signal);
+		else
+			cJSON_AddNumberToObject(f, "exit_code", ag.exit_code);
+		cJSON_AddBoolToObject(f, "timed_out", ag.timed_out);
+		ledger_note(ledger, "agent", f);
+		if (ag.interrupted || sg_cli_interrupted) {
+			fprintf(stderr, "shipgate loop: interrupted\n");
+			exit_code = 130;
+			break;
+		}
+		if (!ag.started || ag.timed_out || ag.signal) {
+			/* the agent's own failure, not the candidate's: say so, try again */
+			if (!ag.started)
+				printf("attempt %u: the agent could not be started\n", attempt);
+			else if (ag.timed_out)
+				printf("attempt %u: the agent timed out after %u s and was killed (not a candidate failure)\n",
+				       attempt, a.agent_timeout_s);
+			else
+				printf("attempt %u: the agent crashed (signal %d, SIG%s) (not a candidate failure)\n", attempt,
+				       ag.signal, sigabbrev_np(ag.signal) ? sigabbrev_np(ag.signal) : "?");
+			continue;
+		}
+		if (ag.exit_code != 0 && !a.quiet)
+			printf("attempt %u: the agent exited with status %d; verifying its work anyway\n", attempt,
+			       ag.exit_code);
+
+		sg_autofree char *out_dir = sg_xasprintf("%s/attempt-%u", out_base, attempt);
+		sg_autofree char *label = sg_xasprintf("== attempt %u/%u: shipgate run", attempt, a.max_attempts);
+		sg_cli_run_opts ro = {.out_dir = out_dir, .label = label, .quiet = a.quiet, .allow_weaker = a.allow_weaker};
+		sg_run_result result = SG_RESULT_ERROR;
+		int run_rc = sg_cli_run_job(job, &ro, key, &result);
+		cJSON *rf = cJSON_CreateObject();
+		cJSON_AddStringToObject(rf, "loop", loop_id);
+		cJSON_AddNumberToObject(rf, "attempt", attempt);
+		cJSON_AddStringToObject(rf, "result", run_rc == 2 ? "ERROR" : sg_run_result_name(result));
+		cJSON_AddStringToObject(rf, "out", out_dir);
+		ledger_note(ledger, "run", rf);
+		if (sg_cli_interrupted) {
+			exit_code = 130;
+			break;
+		}
+		if (run_rc == 2 || run_rc == 3) {
+			fprintf(stderr, "shipgate loop: the sandbox could not run the job (infrastructure, not the "
+					"candidate); stopping\n");
+			exit_code = run_rc == 2 ? 2 : 3;
+			break;
+		}
+		sg_autofree char *verdict = sg_xasprintf("%s/verdict.dsse.json", out_dir);
+		sg_cli_decide_opts dopts = {.verdict = verdict, .trusted = key, .workspace = job->workspace,
+					    .out_dir = out_dir, .ledger = ledger, .loop_id = loop_id,
+					    .attempt = attempt, .policy = &policy};
+		sg_cli_decision d;
+		int drc = sg_cli_decide_verdict(&dopts, &d);
+		if (drc == 2 || drc == 3) {
+			fprintf(stderr, "shipgate loop: our own verdict was %s: %s\n", drc == 3 ? "REJECTED" : "unreadable",
+				d.reject);
+			sg_cli_decision_free(&d);
+			exit_code = 3;
+			break;
+		}
+		if (drc == 0) {
+			cJSON *sf = cJSON_CreateObject();
+			cJSON_AddStringToObject(sf, "loop", loop_id);
+			cJSON_AddNumberToObject(sf, "attempt", attempt);
+			cJSON_AddStringToObject(sf, "workspace_sha256", d.workspace_sha256);
+			cJSON_AddStringToObject(sf, "verdict", verdict);
+			ledger_note(ledger, "ship", sf);
+			printf("\nSHIP at attempt %u/%u: %s\nverdict: %s\n", attempt, a.max_attempts, d.d.summary, verdict);
+			sg_cli_decision_free(&d);
+			exit_code = 0;
+			break;
+		}
+		printf("DIAGNOSE: %s: %s\n", sg_diag_category_name(d.d.category), d.d.summary);
+		if (d.seen_note)
+			printf("seen before: %s\n", d.seen_note);
+		printf("diagnosis: %s\n", d.diagnosis_md);
+		cJSON *df = cJSON_CreateObject();
+		cJSON_AddStringToObject(df, "loop", loop_id);
+		cJSON_AddNumberToObject(df, "attempt", attempt);
+		cJSON_AddStringToObject(df, "signature", d.d.signature);
+		cJSON_AddStringToObject(df, "category", sg_diag_category_name(d.d.category));
+		cJSON_AddStringToObject(df, "path", d.diagnosis_md);
+		if (d.seen_note)
+			cJSON_AddStringToObject(df, "seen_before", d.seen_note);
+		ledger_note(ledger, "diagnosis", df);
+		/* the latest diagnosis also sits at the top of the out dir */
+		sg_autofree char *latest = sg_xasprintf("%s/diagnosis.md", out_base);
+		sg_autofree char *md = NULL;
+		size_t md_len = 0;
+		if (sg_read_file(d.diagnosis_md, 1 << 22, &md, &md_len, &err) == 0)
+			(void)sg_write_file_atomic(latest, md, md_len, 0644, &err);
+		free(diagnosis);
+		diagnosis = sg_xstrdup(d.diagnosis_md);
+		sg_cli_decision_free(&d);
+		if (attempt == a.max_attempts)
+			printf("\ngave up after %u attempts; the last diagnosis is %s\n", a.max_attempts, diagnosis);
+	}
+	free(diagnosis);
+	sg_key_free(key);
+	sg_job_free(job);
+	return exit_code;
+}
