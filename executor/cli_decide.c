@@ -131,6 +131,8 @@ int sg_cli_decide_verdict(const sg_cli_decide_opts *o, sg_cli_decision *out)
 	}
 	sg_autofree char *vcopy = sg_xstrdup(o->verdict);
 	const char *dir = o->out_dir ? o->out_dir : dirname(vcopy);
+	if (o->out_dir && sg_mkdir_p(o->out_dir, 0755, &err) < 0)
+		fprintf(stderr, "shipgate: warning: %s\n", err.msg);
 	if (write_diagnosis(&out->d, out->seen_note, dir, &err) < 0)
 		fprintf(stderr, "shipgate: warning: %s\n", err.msg);
 	out->diagnosis_md = sg_xasprintf("%s/diagnosis.md", dir);

@@ -1,0 +1,151 @@
+#!/bin/sh
+# test_loop.sh: the loop controller end to end, on the real binary: a planted bug fixed
+# by a scripted agent on attempt 2 ships on attempt 2 with both attempts in the ledger; a
+# loop that never converges gives up at N; a failure seen in an earlier `loop` run is
+# reported as seen before; decide rejects tampered and stale verdicts; a tampered ledger
+# is detected.
+set -eu
+: "${SHIPGATE:?set SHIPGATE to the shipgate binary}"
+SRC=${SHIPGATE_SOURCE_DIR:-$(cd "$(dirname "$0")/../.." && pwd)}
+PY=python3
+[ -x /usr/bin/python3 ] && PY=/usr/bin/python3
+work=$(mktemp -d "${TMPDIR:-/tmp}/test-loop.XXXXXX")
+trap 'rm -rf "$work"' EXIT INT TERM
+unset XDG_STATE_HOME
+export HOME="$work/home"
+mkdir -p "$HOME"
+WEAK=""
+if [ "$(id -u)" -ne 0 ]; then
+	# unprivileged without delegation the limits cannot be enforced, and a verdict
+	# without them never ships: that is the policy, so there is no loop to test here
+	echo "1..0 # SKIP the loop ships only under enforced limits (run as root)"
+	exit 0
+fi
+
+n=0
+failed=0
+ok() { n=$((n + 1)); echo "ok $n - $1"; }
+not_ok() { n=$((n + 1)); failed=$((failed + 1)); echo "not ok $n - $1"; }
+expect() { # CODE TEXT DESC CMD...: CMD exits CODE and its output contains TEXT
+	code=$1 text=$2 d=$3
+	shift 3
+	set +e
+	out=$("$@" 2>&1)
+	rc=$?
+	set -e
+	if [ "$rc" -eq "$code" ] && printf '%s' "$out" | grep -qF -- "$text"; then
+		ok "$d"
+	else
+		not_ok "$d"
+		printf '#   exit %s (want %s), want text: %s\n' "$rc" "$code" "$text"
+		printf '%s\n' "$out" | sed 's/^/#   | /' | tail -30
+	fi
+}
+check() {
+	d=$1
+	shift
+	if "$@"; then ok "$d"; else not_ok "$d"; fi
+}
+json_get() { "$PY" -c 'import json,sys; e=json.load(open(sys.argv[1])); print(eval(sys.argv[2], {"e": e}))' "$1" "$2"; }
+
+# A copy of the demo with a planted bug: multiplication adds.
+demo() {
+	rm -rf "$work/$1"
+	cp -r "$SRC/examples/demo" "$work/$1"
+	rm -rf "$work/$1/shipgate-out" "$work/$1/.shipgate"
+	(cd "$work/$1/calc" && make -s clean >/dev/null 2>&1 || true)
+	sed -i 's/v \*= rhs;/v += rhs;/' "$work/$1/calc/calc.c"
+}
+
+# The scripted agent: on attempt 2 it reads the diagnosis and fixes the bug if the
+# diagnosis names the failing test.
+cat >"$work/fixer.sh" <<'AGENT'
+#!/bin/sh
+echo "agent attempt $SHIPGATE_ATTEMPT of $SHIPGATE_MAX_ATTEMPTS"
+[ -d "$SHIPGATE_WORKSPACE" ] || { echo "no workspace"; exit 3; }
+if [ "$SHIPGATE_ATTEMPT" -eq 1 ]; then
+	[ -z "${SHIPGATE_DIAGNOSIS:-}" ] || { echo "a diagnosis on attempt 1?"; exit 3; }
+	exit 0
+fi
+grep -q "tests_failed" "$SHIPGATE_DIAGNOSIS" || { echo "diagnosis does not say tests_failed"; exit 0; }
+grep -q "2+3\*4" "$SHIPGATE_DIAGNOSIS" || { echo "diagnosis does not name the failing test"; exit 0; }
+sed -i 's/v += rhs;/v *= rhs;/' "$SHIPGATE_WORKSPACE/calc.c"
+echo "fixed"
+AGENT
+chmod +x "$work/fixer.sh"
+cat >"$work/idle.sh" <<'AGENT'
+#!/bin/sh
+echo "agent attempt $SHIPGATE_ATTEMPT: doing nothing"
+AGENT
+chmod +x "$work/idle.sh"
+
+# 1. planted bug, fixed on attempt 2
+demo d1
+expect 0 "SHIP at attempt 2/3" "loop: the fixed bug ships on attempt 2" \
+	"$SHIPGATE" loop "$work/d1/job.json" --agent "$work/fixer.sh" $WEAK
+check "loop: attempt 1's diagnosis is tests_failed" grep -q "DIAGNOSE: tests_failed" "$work/d1/shipgate-out/attempt-1/diagnosis.md"
+check "loop: the diagnosis quotes the failing test" grep -q "2+3\*4" "$work/d1/shipgate-out/attempt-1/diagnosis.md"
+check "loop: attempt 2 shipped, so it has no diagnosis" test ! -e "$work/d1/shipgate-out/attempt-2/diagnosis.md"
+expect 0 "chain intact" "ledger: verifies after the loop" "$SHIPGATE" ledger verify "$work/d1/job.json"
+show=$("$SHIPGATE" ledger show "$work/d1/job.json")
+check "ledger: both attempts are there" sh -c "printf '%s' \"\$1\" | grep -q 'attempt 1.*DIAGNOSE' && printf '%s' \"\$1\" | grep -q 'attempt 2.*SHIP'" _ "$show"
+expect 0 "SHIP" "decide: the shipped verdict ships again, with the workspace as it is" \
+	"$SHIPGATE" decide "$work/d1/shipgate-out/attempt-2/verdict.dsse.json" --workspace "$work/d1/calc" --no-ledger
+
+# 2. decide rejects what it cannot trust
+echo "/* changed after verification */" >>"$work/d1/calc/main.c"
+expect 3 "REJECTED" "decide: code changed after verification cannot ship (stale subject)" \
+	"$SHIPGATE" decide "$work/d1/shipgate-out/attempt-2/verdict.dsse.json" --workspace "$work/d1/calc" --no-ledger
+"$PY" - "$work/d1/shipgate-out/attempt-2/verdict.dsse.json" "$work/tampered.json" <<'PY'
+import base64, json, sys
+e = json.load(open(sys.argv[1]))
+st = json.loads(base64.b64decode(e["payload"]))
+st["predicate"]["result"] = "PASSED"
+st["predicate"]["steps"][1]["status"] = "passed"
+st["predicate"]["reason"] = "forged"
+e["payload"] = base64.b64encode(json.dumps(st).encode()).decode()
+json.dump(e, open(sys.argv[2], "w"))
+PY
+expect 3 "REJECTED" "decide: a tampered payload is rejected" "$SHIPGATE" decide "$work/tampered.json" --no-ledger
+"$PY" -c 'import json,sys; e=json.load(open(sys.argv[1])); e["signatures"]=[]; json.dump(e, open(sys.argv[2],"w"))' \
+	"$work/d1/shipgate-out/attempt-1/verdict.dsse.json" "$work/unsigned.json"
+expect 3 "REJECTED" "decide: an unsigned verdict is rejected" "$SHIPGATE" decide "$work/unsigned.json" --no-ledger
+"$SHIPGATE" keygen "$work/other" >/dev/null
+expect 3 "REJECTED" "decide: a verdict checked against another key is rejected" \
+	"$SHIPGATE" decide "$work/d1/shipgate-out/attempt-1/verdict.dsse.json" --pub "$work/other/shipgate.pub" --no-ledger
+expect 2 "" "decide: garbage is exit 2" sh -c "echo garbage > '$work/g.json'; '$SHIPGATE' decide '$work/g.json' --no-ledger"
+expect 1 "DIAGNOSE: tests_failed" "decide: the failing verdict diagnoses tests_failed" \
+	"$SHIPGATE" decide "$work/d1/shipgate-out/attempt-1/verdict.dsse.json" --no-ledger --out "$work/diag"
+check "decide: writes diagnosis.json with the category" sh -c "grep -q '\"category\":.*\"tests_failed\"' '$work/diag/diagnosis.json'"
+
+# 3. a loop that never converges gives up at N, and 4. a recurring failure is seen before
+demo d2
+expect 1 "gave up after 2 attempts" "loop: never converges, gives up at N with exit 1" \
+	"$SHIPGATE" loop "$work/d2/job.json" --agent "$work/idle.sh" --max-attempts 2 $WEAK
+check "loop: the last diagnosis is kept" test -s "$work/d2/shipgate-out/diagnosis.md"
+expect 1 "seen before" "loop: a second invocation reports the failure as seen before" \
+	"$SHIPGATE" loop "$work/d2/job.json" --agent "$work/idle.sh" --max-attempts 1 $WEAK
+check "loop: the diagnosis says how often it was seen" grep -q "seen 2 times before" "$work/d2/shipgate-out/diagnosis.md"
+
+# an agent that crashes is reported as the agent's failure, not the candidate's
+demo d3
+expect 1 "the agent crashed" "loop: a crashing agent is reported as such" \
+	"$SHIPGATE" loop "$work/d3/job.json" --agent 'kill -SEGV $$' --max-attempts 1 $WEAK
+expect 1 "timed out" "loop: an agent that hangs is killed at its timeout" \
+	"$SHIPGATE" loop "$work/d3/job.json" --agent 'sleep 30' --agent-timeout 1 --max-attempts 1 $WEAK
+
+# 5. ledger tampering is detected
+ledger="$work/d2/.shipgate/ledger.jsonl"
+sed -i '2s/"attempt":1/"attempt":7/' "$ledger"
+expect 1 "line 3" "ledger: an edited line is detected" "$SHIPGATE" ledger verify "$work/d2/job.json"
+sed -i '2s/"attempt":7/"attempt":1/' "$ledger"
+expect 0 "chain intact" "ledger: restored, it verifies again" "$SHIPGATE" ledger verify "$work/d2/job.json"
+sed -i '3d' "$ledger"
+expect 1 "line 3" "ledger: a deleted line is detected" "$SHIPGATE" ledger verify "$work/d2/job.json"
+
+expect 2 "--agent" "loop: --agent is required" "$SHIPGATE" loop "$work/d2/job.json"
+expect 2 "steps" "loop: a bad job file is exit 2 and nothing runs" \
+	sh -c "echo '{\"version\":1,\"name\":\"x\"}' > '$work/bad.json'; '$SHIPGATE' loop '$work/bad.json' --agent true"
+
+echo "1..$n"
+[ "$failed" -eq 0 ] || { echo "# $failed of $n failed"; exit 1; }
