@@ -77,7 +77,7 @@ static bool probe_idmap(const char *dir, char *why, size_t len)
 	sg_identity id;
 	sg_error err = {0};
 	sg_identity_resolve(&id, &err);
-	int userns = sg_userns_idmap_fd(0, 0, id.host_uid, id.host_gid, &err);
+	int userns = sg_userns_idmap_fd(0, 0, id.host_uid, id.host_gid, id.count, &err);
 	if (userns < 0) {
 		snprintf(why, len, "%s", err.msg);
 		return false;
