@@ -5,5 +5,7 @@
 int sg_cli_run(int argc, char **argv);
 int sg_cli_exec(int argc, char **argv);
 int sg_cli_doctor(int argc, char **argv);
+int sg_cli_verify(int argc, char **argv);
+int sg_cli_keygen(int argc, char **argv);
 
 #endif

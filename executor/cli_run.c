@@ -1,31 +1,45 @@
-/* cli_run.c: `shipgate run JOB.json`: run the job's steps, write the out dir, print one
- * line per step. Exit codes: 0 PASSED, 1 FAILED, 2 usage or job-file error (nothing ran),
- * 3 infrastructure error (the sandbox could not be set up as asked). */
+/* cli_run.c: `shipgate run JOB.json`: run the job's steps, write the out dir (the
+ * statement, the signed verdict, the logs), print one line per step. Exit codes:
+ * 0 PASSED, 1 FAILED, 2 usage, job-file or key error (nothing ran), 3 infrastructure
+ * error (the sandbox could not be set up as asked, or the verdict could not be written).
+ *
+ * The signing key is loaded before anything runs, and refused if it lies where the
+ * job's steps could read it. */
 #include "cli.h"
 #include "cli_common.h"
+#include "digest.h"
 #include "run.h"
+#include "sign.h"
 #include "util.h"
+#include "vsa.h"
 
 #include <getopt.h>
+#include <limits.h>
 #include <string.h>
 
 static void run_usage(FILE *out)
 {
 	fprintf(out,
-		"usage: shipgate run JOB.json [--out DIR] [--key KEY.pem] [--json] [--quiet]\n"
+		"usage: shipgate run JOB.json [--out DIR] [--key KEY.pem] [--vsa] [--json] [--quiet]\n"
 		"\n"
 		"Run the job's steps in order, each in a fresh sandbox over one copy-on-write\n"
 		"workspace, and write the verdict and the logs under DIR (default: shipgate-out/\n"
 		"beside the job file).\n"
 		"\n"
 		"options:\n"
-		"  --out DIR         where to write statement.json, logs/ (default: JOBDIR/shipgate-out)\n"
+		"  --out DIR         where to write statement.json, verdict.dsse.json, logs/\n"
+		"                    (default: JOBDIR/shipgate-out)\n"
+		"  --key KEY.pem     sign with this Ed25519 private key (default: the user's key,\n"
+		"                    $XDG_STATE_HOME/shipgate/" SG_KEY_FILE_NAME ", made on first use)\n"
+		"  --vsa             also write vsa.dsse.json, a signed SLSA Verification\n"
+		"                    Summary Attestation of the verdict\n"
 		"  --json            print the verdict's statement on stdout instead of a summary\n"
 		"  --allow-weaker    run even if a limit cannot be enforced (recorded in the verdict)\n"
-		"  -q, --quiet       print nothing but errors\n"
+		"  -q, --quiet       print nothing but errors (and, once, that a key was made)\n"
 		"  -h, --help        this help\n"
 		"\n"
-		"exit codes: 0 PASSED, 1 FAILED, 2 usage or job-file error, 3 infrastructure error\n");
+		"exit codes: 0 PASSED, 1 FAILED, 2 usage, job-file or key error,\n"
+		"3 infrastructure error\n");
 }
 
 typedef struct run_ui {
@@ -57,9 +71,9 @@ static void print_step_line(const run_ui *ui, size_t i, const sg_step_record *re
 		fprintf(ui->out, "\r\033[K");
 	fprintf(ui->out, "  [%zu/%zu] %-*s ", i + 1, ui->n_steps, (int)ui->name_width, rec->step->name);
 	if (ui->tty)
-		fprintf(ui->out, "%s%-9s\033[0m", status_color(rec->status), st);
+		fprintf(ui->out, "%s%-12s\033[0m", status_color(rec->status), st);
 	else
-		fprintf(ui->out, "%-9s", st);
+		fprintf(ui->out, "%-12s", st);
 	if (rec->ran)
 		fprintf(ui->out, " %7.2f s", (double)rec->result.wall_ms / 1000.0);
 	if (rec->status != SG_STEP_PASSED && rec->status != SG_STEP_SKIPPED && rec->reason)
@@ -75,91 +89,269 @@ static void ui_step_finished(void *ctx, size_t i, const sg_step_record *rec)
 		print_step_line(ui, i, rec);
 }
 
-int sg_cli_run(int argc, char **argv)
+/* ---- the signing key ----------------------------------------------------------------- */
+
+static bool path_within(const char *path, const char *dir)
+{
+	size_t n = strlen(dir);
+	if (n == 1 && dir[0] == '/')
+		return true;
+	return !strncmp(path, dir, n) && (path[n] == '/' || path[n] == '\0');
+}
+
+/* What of the host the default "host" root shows the steps (mounts.c: host_dirs and
+ * /etc, less its hidden entries, of which only ssl/private is a place for keys). */
+static const char *const host_visible[] = {"/usr", "/bin", "/sbin", "/lib", "/lib32",
+					   "/lib64", "/libx32", "/etc"};
+
+static bool host_root_shows(const char *real)
+{
+	if (path_within(real, "/etc/ssl/private"))
+		return false;
+	for (size_t i = 0; i < SG_ARRAY_LEN(host_visible); i++) {
+		char dir[PATH_MAX];
+		if (path_within(real, host_visible[i]) ||
+		    (realpath(host_visible[i], dir) && path_within(real, dir)))
+			return true;
+	}
+	return false;
+}
+
+/* The private key must not be where the job's steps can read it: in the workspace, a
+ * mount, or the sandbox's root. */
+static int check_key_hidden(const sg_job *job, const char *what, const char *key_path,
+			    sg_error *err)
+{
+	char real[PATH_MAX];
+	if (!realpath(key_path, real))
+		return sg_error_set(err, SG_ERR_USAGE, errno, "%s %s", what, key_path);
+	const char *where = NULL, *dir = NULL;
+	if (path_within(real, job->workspace)) {
+		where = "the workspace";
+		dir = job->workspace;
+	}
+	for (size_t i = 0; !where && i < job->n_mounts; i++)
+		if (path_within(real, job->mounts[i].source)) {
+			where = "a mount of the job";
+			dir = job->mounts[i].source;
+		}
+	if (!where && strcmp(job->rootfs, "host") && path_within(real, job->rootfs)) {
+		where = "the job's rootfs";
+		dir = job->rootfs;
+	}
+	if (!where && !strcmp(job->rootfs, "host") && host_root_shows(real)) {
+		where = "the host directories the sandbox shows";
+		dir = "/";
+	}
+	if (!where)
+		return 0;
+	return sg_error_set(err, SG_ERR_USAGE, 0,
+			    "%s %s: the private key lies in %s (%s), where the job's steps could "
+			    "read it; keep it outside",
+			    what, key_path, where, dir);
+}
+
+/* --key, or the user's default key, made on first use. */
+static sg_key *load_signing_key(const char *path, char **used, sg_error *err)
+{
+	if (path) {
+		sg_key *key = sg_key_load_private(path, err);
+		if (!key) {
+			sg_error_prefix(err, "--key");
+			return NULL;
+		}
+		*used = sg_xstrdup(path);
+		return key;
+	}
+	sg_autofree char *dir = sg_key_default_dir(err);
+	if (!dir)
+		return NULL;
+	bool created = false;
+	sg_autofree char *pub = NULL;
+	sg_key *key = sg_key_load_or_create(dir, &created, used, &pub, err);
+	if (!key) {
+		sg_error_prefix(err, "default signing key (pass --key KEY.pem for another)");
+		return NULL;
+	}
+	/* said even with --quiet: a secret was just written to the user's home */
+	if (created)
+		fprintf(stderr, "shipgate run: created your signing key %s (public key %s, %s)\n", *used,
+			pub, sg_key_id(key));
+	return key;
+}
+
+/* ---- the out dir ---------------------------------------------------------------------- */
+
+/* vsa.dsse.json: the VSA that points at the verdict envelope by its digest. */
+static int write_vsa(const sg_run *run, const sg_key *key, const char *verdict, size_t verdict_len,
+		     const char *path, sg_error *err)
+{
+	char verdict_sha[SG_SHA256_HEX_LEN];
+	sg_sha256_hex(verdict, verdict_len, verdict_sha);
+	cJSON *st = sg_vsa_statement(run, "verdict.dsse.json", verdict_sha);
+	char *text = cJSON_Print(st);
+	cJSON_Delete(st);
+	if (!text)
+		return sg_error_set(err, SG_ERR_INTERNAL, ENOMEM, "%s", path);
+	size_t env_len = 0;
+	sg_autofree char *env = sg_dsse_sign(key, SG_DSSE_INTOTO_TYPE, text, strlen(text), &env_len, err);
+	cJSON_free(text);
+	if (!env || sg_write_file_atomic(path, env, env_len, 0644, err) < 0)
+		return -1;
+	return 0;
+}
+
+/* statement.json, then verdict.dsse.json: a DSSE envelope over statement.json's exact
+ * bytes; with --vsa, vsa.dsse.json. */
+static int write_verdict(const sg_run *run, const cJSON *statement, const sg_key *key, bool vsa,
+			 sg_error *err)
+{
+	sg_autofree char *statement_path = sg_xasprintf("%s/statement.json", run->out_dir);
+	sg_autofree char *verdict_path = sg_xasprintf("%s/verdict.dsse.json", run->out_dir);
+	sg_autofree char *vsa_path = sg_xasprintf("%s/vsa.dsse.json", run->out_dir);
+	/* a verdict of an earlier run must never sit beside this run's statement */
+	if ((unlink(verdict_path) < 0 && errno != ENOENT) || (unlink(vsa_path) < 0 && errno != ENOENT))
+		return sg_error_set(err, SG_ERR_INTERNAL, errno, "remove the previous verdict in %s",
+				    run->out_dir);
+	char *text = cJSON_Print(statement);
+	if (!text)
+		return sg_error_set(err, SG_ERR_INTERNAL, ENOMEM, "%s", statement_path);
+	sg_buf st = {0};
+	sg_buf_puts(&st, text);
+	sg_buf_append(&st, "\n", 1);
+	cJSON_free(text);
+	size_t env_len = 0;
+	sg_autofree char *env = NULL;
+	int rc = sg_write_file_atomic(statement_path, st.data, st.len, 0644, err);
+	if (rc == 0)
+		env = sg_dsse_sign(key, SG_DSSE_INTOTO_TYPE, st.data, st.len, &env_len, err);
+	sg_buf_free(&st);
+	if (rc < 0 || !env || sg_write_file_atomic(verdict_path, env, env_len, 0644, err) < 0)
+		return -1;
+	return vsa ? write_vsa(run, key, env, env_len, vsa_path, err) : 0;
+}
+
+typedef struct run_args {
+	const char *job_path;
+	const char *out_dir;
+	const char *key_path;
+	bool json, quiet, allow_weaker, vsa;
+} run_args;
+
+/* Parse the command line; when *done (--help, a usage error), return the exit code. */
+static int parse_args(int argc, char **argv, run_args *a, bool *done)
 {
 	static const struct option opts[] = {
 		{"out", required_argument, NULL, 'o'},
 		{"key", required_argument, NULL, 'k'},
+		{"vsa", no_argument, NULL, 'V'},
 		{"json", no_argument, NULL, 'j'},
 		{"allow-weaker", no_argument, NULL, 'w'},
 		{"quiet", no_argument, NULL, 'q'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
-	const char *out_dir = NULL;
-	bool json = false, quiet = false, allow_weaker = false;
+	*done = false;
 	optind = 1;
 	int c;
 	while ((c = getopt_long(argc, argv, "o:qh", opts, NULL)) != -1) {
 		switch (c) {
-		case 'o': out_dir = optarg; break;
-		case 'k':
-			fprintf(stderr, "shipgate run: --key: signing is not implemented in this build yet\n");
-			return 2;
-		case 'j': json = true; break;
-		case 'w': allow_weaker = true; break;
-		case 'q': quiet = true; break;
-		case 'h': run_usage(stdout); return 0;
-		default: run_usage(stderr); return 2;
+		case 'o': a->out_dir = optarg; break;
+		case 'k': a->key_path = optarg; break;
+		case 'V': a->vsa = true; break;
+		case 'j': a->json = true; break;
+		case 'w': a->allow_weaker = true; break;
+		case 'q': a->quiet = true; break;
+		case 'h': run_usage(stdout); *done = true; return 0;
+		default: run_usage(stderr); *done = true; return 2;
 		}
 	}
 	if (optind != argc - 1) {
 		fprintf(stderr, optind >= argc ? "shipgate run: no job file given\n"
 					       : "shipgate run: exactly one job file expected\n");
 		run_usage(stderr);
+		*done = true;
 		return 2;
 	}
-	const char *job_path = argv[optind];
-	sg_error err = {0};
-	sg_job *job = sg_job_load(job_path, &err);
-	if (!job) {
-		fprintf(stderr, "shipgate run: %s\n", err.msg);
-		return 2;
-	}
+	a->job_path = argv[optind];
+	return 0;
+}
 
-	run_ui ui = {.out = json ? stderr : stdout, .quiet = quiet, .n_steps = job->n_steps};
+static int run_loaded(const sg_job *job, const run_args *a, const sg_key *key)
+{
+	run_ui ui = {.out = a->json ? stderr : stdout, .quiet = a->quiet, .n_steps = job->n_steps};
 	ui.tty = isatty(fileno(ui.out));
 	for (size_t i = 0; i < job->n_steps; i++) {
 		size_t l = strlen(job->steps[i].name);
 		if (l > ui.name_width)
 			ui.name_width = l;
 	}
-	if (!quiet)
+	if (!a->quiet)
 		fprintf(ui.out, "shipgate run: %s (%zu step%s), workspace %s\n", job->name, job->n_steps,
 			job->n_steps == 1 ? "" : "s", job->workspace);
 	sg_run_events ev = {.step_started = ui_step_started, .step_finished = ui_step_finished, .ctx = &ui};
-	sg_run_options ro = {.out_dir = out_dir, .allow_weaker = allow_weaker, .events = &ev,
+	sg_run_options ro = {.out_dir = a->out_dir, .allow_weaker = a->allow_weaker, .events = &ev,
 			     .interrupted = &sg_cli_interrupted};
+	sg_error err = {0};
 	sg_run run;
 	int exit_code;
+	bool written = false;
 	if (sg_run_job(job, &ro, &run, &err) < 0) {
 		fprintf(stderr, "shipgate run: %s\n", err.msg);
-		exit_code = err.kind == SG_ERR_USAGE || err.kind == SG_ERR_INPUT ? 2 : 3;
 		sg_run_free(&run);
-		sg_job_free(job);
-		return exit_code;
+		return err.kind == SG_ERR_USAGE || err.kind == SG_ERR_INPUT ? 2 : 3;
 	}
 	cJSON *statement = sg_verdict_statement(&run);
-	sg_autofree char *statement_path = sg_xasprintf("%s/statement.json", run.out_dir);
-	if (sg_cli_write_json(statement_path, statement) < 0) {
-		fprintf(stderr, "shipgate run: could not write %s\n", statement_path);
+	if (write_verdict(&run, statement, key, a->vsa, &err) < 0) {
+		fprintf(stderr, "shipgate run: writing the verdict: %s\n", err.msg);
 		exit_code = 3;
 	} else {
+		written = true;
 		exit_code = run.result == SG_RESULT_PASSED ? 0 : run.result == SG_RESULT_FAILED ? 1 : 3;
 		if (run.interrupted)
 			exit_code = 128 + (sg_cli_interrupted ? sg_cli_interrupted : 2);
 	}
-	if (json)
+	if (a->json)
 		sg_cli_write_json("-", statement);
-	if (!quiet) {
+	if (!a->quiet) {
 		for (size_t i = 0; i < run.n_steps; i++)
 			if (run.steps[i].status == SG_STEP_SKIPPED)
 				print_step_line(&ui, i, &run.steps[i]);
 		fprintf(ui.out, "%s: %s\n", sg_run_result_name(run.result), run.reason);
-		fprintf(ui.out, "evidence: %s (logs in %s/logs)\n", statement_path, run.out_dir);
+		fprintf(ui.out, "evidence: %s/statement.json (logs in %s/logs)\n", run.out_dir, run.out_dir);
+		if (written)
+			fprintf(ui.out, "verdict: %s/verdict.dsse.json, signed by %s\n", run.out_dir,
+				sg_key_id(key));
 	}
 	cJSON_Delete(statement);
 	sg_run_free(&run);
-	sg_job_free(job);
 	return exit_code;
+}
+
+int sg_cli_run(int argc, char **argv)
+{
+	run_args a = {0};
+	bool done;
+	int rc = parse_args(argc, argv, &a, &done);
+	if (done)
+		return rc;
+	sg_error err = {0};
+	sg_job *job = sg_job_load(a.job_path, &err);
+	if (!job) {
+		fprintf(stderr, "shipgate run: %s\n", err.msg);
+		return 2;
+	}
+	sg_autofree char *key_path = NULL;
+	sg_key *key = load_signing_key(a.key_path, &key_path, &err);
+	if (!key || check_key_hidden(job, a.key_path ? "--key" : "default signing key", key_path,
+				     &err) < 0) {
+		fprintf(stderr, "shipgate run: %s\n", err.msg);
+		sg_key_free(key);
+		sg_job_free(job);
+		return 2;
+	}
+	rc = run_loaded(job, &a, key);
+	sg_key_free(key);
+	sg_job_free(job);
+	return rc;
 }

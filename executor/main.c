@@ -12,6 +12,8 @@ static const struct {
 } commands[] = {
 	{"run", sg_cli_run, "run a job's steps in sandboxes and write a verdict"},
 	{"exec", sg_cli_exec, "run one command in the sandbox"},
+	{"verify", sg_cli_verify, "check a verdict's signature and, optionally, its workspace"},
+	{"keygen", sg_cli_keygen, "make the Ed25519 key pair that signs verdicts"},
 	{"doctor", sg_cli_doctor, "report what this host can enforce"},
 };
 

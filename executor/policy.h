@@ -27,18 +27,23 @@ sg_policy *sg_policy_parse(const char *origin, const char *data, size_t len, sg_
 void sg_policy_free(sg_policy *p);
 
 /* The directory searched for named policies: $SHIPGATE_POLICY_DIR, else the installed
- * share dir next to the binary, else the source tree's policies/. */
+ * share dir next to the binary, else the source tree's policies/. The string belongs to
+ * the calling thread and is valid until its next call. */
 const char *sg_policy_dir(void);
 
 const char *sg_policy_name(const sg_policy *p);
 const char *sg_policy_path(const sg_policy *p);
-const char *sg_policy_sha256(const sg_policy *p); /* hex sha256 of the file's exact bytes */
+/* Hex SHA-256 of the file's exact bytes, computed on first use (OpenSSL's set-up costs
+ * most of a millisecond, which a sandbox start that never asks should not pay). */
+const char *sg_policy_sha256(const sg_policy *p);
 
 /* Number of syscalls the policy allows unconditionally or with argument conditions. */
 unsigned sg_policy_allowed_count(const sg_policy *p);
 
 /* Compile to a classic BPF program for the native architecture (cached in memory; a
- * second call returns the same program). The program stays owned by the policy. */
+ * second call returns the same program). The program stays owned by the policy. Other
+ * ABIs (i386 int 0x80, x32) kill the process. Install it with PR_SET_NO_NEW_PRIVS then
+ * prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, prog): it needs nothing else. */
 const struct sock_fprog *sg_policy_bpf(sg_policy *p, sg_error *err);
 
 #endif

@@ -35,27 +35,12 @@ static int check_supported(const sg_job *job, sg_error *err)
 {
 	for (size_t i = 0; i < job->n_steps; i++) {
 		const sg_step *s = &job->steps[i];
-		if (s->has_tests)
-			return sg_error_set(err, SG_ERR_USAGE, 0,
-					    "%s: steps[%zu].tests: test result parsing is not implemented "
-					    "in this build of shipgate yet",
-					    job->path, i);
-		if (s->service)
-			return sg_error_set(err, SG_ERR_USAGE, 0,
-					    "%s: steps[%zu].service: service steps are not implemented in "
-					    "this build of shipgate yet",
-					    job->path, i);
 		if (s->repeat > 1)
 			return sg_error_set(err, SG_ERR_USAGE, 0,
 					    "%s: steps[%zu].repeat: repeated steps are not implemented in "
 					    "this build of shipgate yet",
 					    job->path, i);
 	}
-	if (job->n_protect)
-		return sg_error_set(err, SG_ERR_USAGE, 0,
-				    "%s: protect: protected paths are not implemented in this build "
-				    "of shipgate yet",
-				    job->path);
 	return 0;
 }
 
@@ -210,27 +195,58 @@ static void run_one_step(sg_run *run, size_t i, const sg_cgroup_host *cgroups, b
 	}
 	uint64_t timeout_s = sg_step_timeout_s(job, step);
 	sg_autofree char *layers = sg_xasprintf("%s/layers", run->scratch_dir);
+	/* a test step gets the results channel: a fresh directory and $SHIPGATE_RESULTS */
+	sg_autofree sg_mount_spec *mounts = sg_xcalloc(job->n_mounts + 1, sizeof(*mounts));
+	memcpy(mounts, job->mounts, job->n_mounts * sizeof(*mounts));
+	size_t n_mounts = job->n_mounts;
+	sg_autofree char **env = sg_xcalloc(job->n_env + 2, sizeof(char *));
+	memcpy(env, job->env, job->n_env * sizeof(char *));
+	static char results_env[] = "SHIPGATE_RESULTS=" SG_RESULTS_DIR_INSIDE;
+	if (step->has_tests) {
+		rec->tests = sg_xcalloc(1, sizeof(*rec->tests));
+		if (sg_step_tests_prepare(rec->tests, &step->tests, run->scratch_dir, layers, step->name, &err) < 0) {
+			rec->status = SG_STEP_ERROR;
+			set_reason(rec, "%s", err.msg);
+			close(out_fd);
+			close(err_fd);
+			sg_policy_free(step_policy);
+			return;
+		}
+		if (rec->tests->results_dir) {
+			mounts[n_mounts++] = (sg_mount_spec){rec->tests->results_dir, (char *)SG_RESULTS_DIR_INSIDE, false};
+			env[job->n_env] = results_env;
+		}
+	}
 	sg_sandbox_config cfg = {
 		.argv = step->argv,
-		.extra_env = job->env,
+		.extra_env = env,
 		.rootfs = job->rootfs,
 		.workspace = job->workspace,
 		.workspace_mode = SG_WORKSPACE_COW,
 		.scratch_dir = layers,
-		.mounts = job->mounts,
-		.n_mounts = job->n_mounts,
+		.mounts = mounts,
+		.n_mounts = n_mounts,
 		.network = job->network,
 		.policy = policy,
 		.limits = job->limits,
 		.timeout_ms = timeout_s * 1000,
 		.capture = true,
-		.out_sink = {.passthrough_fd = -1, .log_fd = out_fd},
+		.out_sink = {.passthrough_fd = -1, .log_fd = out_fd,
+			     .full_fd = rec->tests ? rec->tests->tap_fd : -1,
+			     .full_cap = rec->tests && rec->tests->tap_fd >= 0 ? SG_TEST_REPORT_MAX_BYTES : 0},
 		.err_sink = {.passthrough_fd = -1, .log_fd = err_fd},
 		.stdin_fd = -1,
 		.allow_weaker = allow_weaker,
 		.cgroups = cgroups,
 		.interrupted = interrupted,
 	};
+	sg_service_driver driver;
+	if (step->service) {
+		rec->service = sg_xcalloc(1, sizeof(*rec->service));
+		sg_service_run_init(rec->service, step->service);
+		driver = sg_service_run_driver(rec->service);
+		cfg.service = &driver;
+	}
 	rec->ran = true;
 	int rc = sg_sandbox_run(&cfg, &rec->result, &err);
 	close(out_fd);
@@ -263,6 +279,101 @@ static void run_one_step(sg_run *run, size_t i, const sg_cgroup_host *cgroups, b
 	}
 	rec->status = sg_classify_exit(&rec->result);
 	explain_status(rec, &job->limits, timeout_s);
+	if (rec->tests) {
+		sg_step_tests_collect(rec->tests, rec->result.out.bytes > SG_TEST_REPORT_MAX_BYTES);
+		char *why = NULL;
+		sg_step_status st = sg_step_tests_judge(rec->tests, rec->status, &why);
+		if (why) {
+			sg_autofree char *old = rec->reason;
+			rec->reason = rec->status == SG_STEP_FAILED && st == SG_STEP_FAILED && old
+					      ? sg_xasprintf("%s: %s", old, why)
+					      : sg_steal_ptr(&why);
+		}
+		free(why);
+		rec->status = st;
+		if (st == SG_STEP_PASSED) {
+			free(rec->reason);
+			rec->reason = sg_xasprintf("exit code 0; %llu tests passed, %llu skipped",
+						   (unsigned long long)rec->tests->report.passed,
+						   (unsigned long long)rec->tests->report.skipped);
+		}
+	}
+	if (rec->service && rec->status != SG_STEP_TIMEOUT && rec->status != SG_STEP_OOM) {
+		/* a service is judged by its readiness and probes; its own end is stopped by us */
+		char *why = NULL;
+		rec->status = sg_service_run_status(rec->service, &why);
+		free(rec->reason);
+		if (why && rec->service->exited_early) {
+			const sg_sandbox_result *r = &rec->result;
+			const char *abbrev = r->signal ? sigabbrev_np(r->signal) : NULL;
+			char *longer = r->signal ? sg_xasprintf("%s (killed by SIG%s)", why, abbrev ? abbrev : "?")
+						 : sg_xasprintf("%s (exit code %d)", why, r->exit_code);
+			free(why);
+			why = longer;
+		}
+		rec->reason = why ? why : sg_xasprintf("ready in %llu ms, %zu probe%s passed",
+						       (unsigned long long)rec->service->ready_ms,
+						       rec->service->n_probes, rec->service->n_probes == 1 ? "" : "s");
+	}
+}
+
+static char *upper_dir(const sg_run *run)
+{
+	return sg_xasprintf("%s/layers/upper", run->scratch_dir);
+}
+
+/* After a step: did it leave a protected path modified? Then the step is a violation. */
+static void check_protect(sg_run *run, sg_step_record *rec)
+{
+	const sg_job *job = run->job;
+	if (!job->n_protect || rec->status == SG_STEP_ERROR)
+		return;
+	sg_autofree char *upper = upper_dir(run);
+	sg_changes c;
+	sg_error err = {0};
+	if (sg_changes_scan(upper, 100000, false, &c, &err) < 0) {
+		sg_changes_free(&c);
+		if (access(upper, F_OK) != 0)
+			return; /* nothing written at all (or the copy fallback: see changed_files) */
+		rec->status = SG_STEP_ERROR;
+		set_reason(rec, "protect: %s", err.msg);
+		return;
+	}
+	const sg_change *hit = sg_changes_match(&c, job->protect);
+	if (hit) {
+		sg_autofree char *clean = sg_utf8_sanitize(hit->path, strlen(hit->path));
+		rec->status = SG_STEP_VIOLATION;
+		set_reason(rec, "modified the protected path %s (%s)", clean,
+			   hit->kind == SG_CHANGE_DELETED ? "deleted" : "written");
+	}
+	sg_changes_free(&c);
+}
+
+/* The digests of the job's mounts, to tell afterwards whether they were left intact. */
+static int digest_mounts(const sg_run *run, char **out, sg_error *err)
+{
+	for (size_t i = 0; i < run->job->n_mounts; i++) {
+		char hex[65];
+		if (sg_tree_digest(run->job->mounts[i].source, NULL, hex, NULL, err) < 0)
+			return sg_error_prefix(err, "mount %s", run->job->mounts[i].target);
+		out[i] = sg_xstrdup(hex);
+	}
+	return 0;
+}
+
+static void check_mounts(sg_run *run)
+{
+	run->mounts_intact = true;
+	for (size_t i = 0; i < run->job->n_mounts; i++) {
+		char hex[65];
+		sg_error err = {0};
+		if (sg_tree_digest(run->job->mounts[i].source, NULL, hex, NULL, &err) < 0 ||
+		    strcmp(hex, run->mount_digests[i]) != 0) {
+			run->mounts_intact = false;
+			run->mount_changed = sg_xstrdup(run->job->mounts[i].target);
+			return;
+		}
+	}
 }
 
 static int digest_workspace(sg_run *run, sg_error *err)
@@ -309,6 +420,11 @@ int sg_run_job(const sg_job *job, const sg_run_options *opts, sg_run *run, sg_er
 	const sg_run_events *ev = opts ? opts->events : NULL;
 	volatile int *interrupted = opts ? opts->interrupted : NULL;
 
+	run->mount_digests = sg_xcalloc(job->n_mounts + 1, sizeof(char *));
+	if (digest_mounts(run, run->mount_digests, err) < 0) {
+		sg_cgroup_host_free(&cgroups);
+		return -1;
+	}
 	sg_rfc3339_now(run->started, sizeof(run->started));
 	size_t failed_at = job->n_steps;
 	for (size_t i = 0; i < job->n_steps; i++) {
@@ -320,6 +436,7 @@ int sg_run_job(const sg_job *job, const sg_run_options *opts, sg_run *run, sg_er
 		if (ev && ev->step_started)
 			ev->step_started(ev->ctx, i, &job->steps[i]);
 		run_one_step(run, i, &cgroups, allow_weaker, interrupted);
+		check_protect(run, &run->steps[i]);
 		if (ev && ev->step_finished)
 			ev->step_finished(ev->ctx, i, &run->steps[i]);
 		if (run->steps[i].status != SG_STEP_PASSED) {
@@ -331,6 +448,15 @@ int sg_run_job(const sg_job *job, const sg_run_options *opts, sg_run *run, sg_er
 		run->steps[i].reason = sg_xstrdup("an earlier step did not pass");
 	sg_cgroup_host_free(&cgroups);
 
+	check_mounts(run);
+	sg_autofree char *upper = upper_dir(run);
+	sg_error cerr = {0};
+	if (access(upper, F_OK) == 0) {
+		run->changes_known = sg_changes_scan(upper, 1000, true, &run->changes, &cerr) == 0;
+	} else if (run->enforced_known && strcmp(run->enforced.workspace, "copy") != 0) {
+		run->changes_known = true; /* no upper layer: nothing was written */
+		run->changes.items = sg_xcalloc(1, sizeof(sg_change));
+	}
 	sg_error derr = {0};
 	bool digest_ok = digest_workspace(run, &derr) == 0;
 	sg_rfc3339_now(run->finished, sizeof(run->finished));
@@ -341,6 +467,9 @@ int sg_run_job(const sg_job *job, const sg_run_options *opts, sg_run *run, sg_er
 	} else if (!digest_ok) {
 		run->result = SG_RESULT_ERROR;
 		run->reason = sg_xasprintf("workspace digest: %s", derr.msg);
+	} else if (!run->mounts_intact) {
+		run->result = SG_RESULT_FAILED;
+		run->reason = sg_xasprintf("the read-only mount %s changed during the job", run->mount_changed);
 	} else if (failed_at == job->n_steps) {
 		run->result = SG_RESULT_PASSED;
 		run->reason = sg_xasprintf("all %zu steps passed", job->n_steps);
@@ -367,6 +496,14 @@ void sg_run_free(sg_run *run)
 		free(run->steps[i].policy_name);
 		free(run->steps[i].policy_sha256);
 		sg_sandbox_result_free(&run->steps[i].result);
+		if (run->steps[i].service) {
+			sg_service_run_free(run->steps[i].service);
+			free(run->steps[i].service);
+		}
+		if (run->steps[i].tests) {
+			sg_step_tests_free(run->steps[i].tests);
+			free(run->steps[i].tests);
+		}
 	}
 	free(run->steps);
 	for (size_t i = 0; i < SG_ARRAY_LEN(run->subject_excludes); i++)
@@ -377,5 +514,10 @@ void sg_run_free(sg_run *run)
 	free(run->enforced_identity);
 	free(run->kernel);
 	free(run->cgroup_layout);
+	sg_changes_free(&run->changes);
+	for (size_t i = 0; run->mount_digests && i < run->job->n_mounts; i++)
+		free(run->mount_digests[i]);
+	free(run->mount_digests);
+	free(run->mount_changed);
 	memset(run, 0, sizeof(*run));
 }

@@ -6,10 +6,13 @@
 #ifndef SHIPGATE_RUN_H
 #define SHIPGATE_RUN_H
 
+#include "changes.h"
 #include "evidence.h"
 #include "job.h"
 #include "policy.h"
 #include "sandbox.h"
+#include "service.h"
+#include "steptests.h"
 
 #include <cjson/cJSON.h>
 
@@ -21,6 +24,8 @@ typedef struct sg_step_record {
 	sg_sandbox_result result;
 	char *policy_name;       /* the policy the step ran under */
 	char *policy_sha256;
+	sg_service_run *service; /* service steps: readiness and probes */
+	sg_step_tests *tests;     /* steps with `tests` */
 } sg_step_record;
 
 typedef enum sg_run_result { SG_RESULT_PASSED = 0, SG_RESULT_FAILED, SG_RESULT_ERROR } sg_run_result;
@@ -59,6 +64,11 @@ typedef struct sg_run {
 	char *cgroup_layout;
 	bool rootless;
 	bool interrupted;
+	sg_changes changes;        /* what the steps wrote into /workspace */
+	bool changes_known;
+	char **mount_digests;      /* per job mount, before the job */
+	bool mounts_intact;
+	char *mount_changed;       /* the target of the first mount that changed */
 } sg_run;
 
 /* Run the job. Returns 0 when a verdict could be formed (PASSED, FAILED or ERROR, see

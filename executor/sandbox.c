@@ -29,9 +29,8 @@
  * supervisor's own timer and clock, rusage, and the cgroup's counters.
  */
 #include "sandbox.h"
-#include "caps.h"
-#include "net.h"
-#include "seccomp.h"
+#include "control.h"
+#include "init.h"
 #include "supervisor.h"
 #include "util.h"
 
@@ -46,6 +45,7 @@
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/signalfd.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 
@@ -54,224 +54,6 @@ extern char **environ;
 #ifndef CLONE_INTO_CGROUP
 #define CLONE_INTO_CGROUP 0x200000000ULL
 #endif
-
-/* Everything the init needs, prepared by the supervisor before clone. */
-struct sg_init_ctx {
-	const sg_sandbox_config *cfg;
-	const sg_mount_plan *plan;
-	const struct sock_fprog *bpf;
-	char **envp;
-	int ctl_r;      /* supervisor -> init: 'G' go, 'C' count */
-	int report_w;   /* init -> supervisor */
-	int exec_w;     /* candidate -> supervisor: errno of a failed exec */
-	int out_w, err_w;
-	bool root_mode;
-};
-
-static void init_send(const struct sg_init_ctx *ctx, const struct sg_init_msg *msg)
-{
-	(void)sg_write_all(ctx->report_w, msg, sizeof(*msg));
-}
-
-__attribute__((noreturn)) static void init_fail(const struct sg_init_ctx *ctx, const sg_error *e)
-{
-	struct sg_init_msg msg = {.type = SG_MSG_SETUP_ERROR, .errnum = e->errnum};
-	size_t len = strnlen(e->msg, sizeof(msg.text) - 1);
-	memcpy(msg.text, e->msg, len);
-	msg.text[len] = '\0';
-	init_send(ctx, &msg);
-	_exit(125);
-}
-
-/* Processes alive in our pid namespace, other than init itself and zombies. */
-static int64_t init_count_processes(void)
-{
-	DIR *d = opendir("/proc");
-	if (!d)
-		return -1;
-	int64_t n = 0;
-	struct dirent *de;
-	while ((de = readdir(d)) != NULL) {
-		char *end;
-		long pid = strtol(de->d_name, &end, 10);
-		if (*end || pid <= 1)
-			continue;
-		char path[64], buf[256];
-		snprintf(path, sizeof(path), "/proc/%ld/stat", pid);
-		int fd = open(path, O_RDONLY | O_CLOEXEC);
-		if (fd < 0)
-			continue;
-		ssize_t len = read(fd, buf, sizeof(buf) - 1);
-		close(fd);
-		if (len <= 0)
-			continue;
-		buf[len] = '\0';
-		char *paren = strrchr(buf, ')');
-		if (paren && paren[1] == ' ' && paren[2] == 'Z')
-			continue;
-		n++;
-	}
-	closedir(d);
-	return n;
-}
-
-__attribute__((noreturn)) static void candidate_exec(const struct sg_init_ctx *ctx)
-{
-	const sg_sandbox_config *cfg = ctx->cfg;
-	sigset_t none;
-	sigemptyset(&none);
-	for (int s = 1; s < NSIG; s++)
-		signal(s, SIG_DFL);
-	sigprocmask(SIG_SETMASK, &none, NULL);
-	setsid();
-
-	int in = cfg->stdin_fd >= 0 ? cfg->stdin_fd : open("/dev/null", O_RDONLY | O_CLOEXEC);
-	if (in >= 0 && in != 0)
-		dup2(in, 0);
-	if (ctx->out_w >= 0)
-		dup2(ctx->out_w, 1);
-	if (ctx->err_w >= 0)
-		dup2(ctx->err_w, 2);
-	/* nothing but 0, 1 and 2 survives the exec */
-	close_range(3, ~0U, CLOSE_RANGE_CLOEXEC);
-
-	int e = 0;
-	if (ctx->bpf) {
-		sg_error err = {0};
-		if (sg_seccomp_load(ctx->bpf, &err) < 0)
-			e = err.errnum ? err.errnum : EPERM;
-	}
-	if (e == 0) {
-		environ = ctx->envp;
-		execvp(cfg->argv[0], cfg->argv);
-		e = errno;
-	} else {
-		e = -e; /* negative: the sandbox, not the command, failed */
-	}
-	(void)!write(ctx->exec_w, &e, sizeof(e));
-	_exit(127);
-}
-
-/* The init's loop: reap, answer the supervisor, report the candidate's end. */
-__attribute__((noreturn)) static void init_supervise(const struct sg_init_ctx *ctx, pid_t candidate,
-						     int sigfd)
-{
-	struct pollfd pfd[2] = {{.fd = sigfd, .events = POLLIN}, {.fd = ctx->ctl_r, .events = POLLIN}};
-	for (;;) {
-		if (poll(pfd, 2, -1) < 0) {
-			if (errno == EINTR)
-				continue;
-			_exit(125);
-		}
-		if (pfd[0].revents & POLLIN) {
-			struct signalfd_siginfo si;
-			(void)!read(sigfd, &si, sizeof(si));
-			int status;
-			pid_t pid;
-			while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
-				if (pid != candidate)
-					continue;
-				struct sg_init_msg msg = {.type = SG_MSG_EXITED, .wait_status = status,
-							  .candidate_pid = candidate};
-				msg.count = init_count_processes();
-				init_send(ctx, &msg);
-				_exit(0);
-			}
-		}
-		if (pfd[1].revents & (POLLIN | POLLHUP)) {
-			char c;
-			ssize_t n = read(ctx->ctl_r, &c, 1);
-			if (n <= 0)
-				_exit(0); /* the supervisor is gone: take everything down */
-			if (c == 'C') {
-				struct sg_init_msg msg = {.type = SG_MSG_COUNT};
-				msg.count = init_count_processes();
-				/* the candidate still running is not a leftover */
-				if (msg.count > 0 && kill(candidate, 0) == 0)
-					msg.count--;
-				init_send(ctx, &msg);
-			}
-		}
-	}
-}
-
-__attribute__((noreturn)) static void init_main(const struct sg_init_ctx *ctx)
-{
-	const sg_sandbox_config *cfg = ctx->cfg;
-	sg_error err = {0};
-	char go = 0;
-
-	if (SG_RETRY(read(ctx->ctl_r, &go, 1)) != 1 || go != 'G')
-		_exit(125); /* the supervisor gave up before releasing us */
-	if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0) {
-		sg_error_set(&err, SG_ERR_SANDBOX, errno, "set the parent-death signal");
-		init_fail(ctx, &err);
-	}
-	sg_mount_sources sources;
-	if (sg_mounts_sources_open(ctx->plan, &sources, &err) < 0)
-		init_fail(ctx, &err);
-
-	if (setresgid(0, 0, 0) < 0 || setresuid(0, 0, 0) < 0) {
-		sg_error_set(&err, SG_ERR_SANDBOX, errno, "become root in the user namespace");
-		init_fail(ctx, &err);
-	}
-	if (ctx->root_mode && setgroups(0, NULL) < 0) {
-		sg_error_set(&err, SG_ERR_SANDBOX, errno, "drop supplementary groups");
-		init_fail(ctx, &err);
-	}
-	if (unshare(CLONE_NEWCGROUP) < 0) {
-		sg_error_set(&err, SG_ERR_SANDBOX, errno, "cgroup namespace");
-		init_fail(ctx, &err);
-	}
-	if (sethostname("shipgate", 8) < 0) {
-		sg_error_set(&err, SG_ERR_SANDBOX, errno, "sethostname");
-		init_fail(ctx, &err);
-	}
-	if (sg_mounts_build_root(ctx->plan, &sources, &err) < 0)
-		init_fail(ctx, &err);
-	sg_mounts_sources_close(&sources);
-	if (cfg->network == SG_NET_LOOPBACK && sg_net_loopback_up(&err) < 0)
-		init_fail(ctx, &err);
-	const char *cwd = cfg->cwd ? cfg->cwd : cfg->workspace_mode != SG_WORKSPACE_NONE ? "/workspace" : "/";
-	if (chdir(cwd) < 0) {
-		sg_error_set(&err, SG_ERR_SANDBOX, errno, "chdir %s", cwd);
-		init_fail(ctx, &err);
-	}
-	/* no core dumps onto the host's disks; the candidate cannot raise it again */
-	struct rlimit no_core = {0, 0};
-	setrlimit(RLIMIT_CORE, &no_core);
-	if (sg_caps_drop_all(&err) < 0)
-		init_fail(ctx, &err);
-	/* the candidate runs as the same uid: keep it out of our memory and fds */
-	prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
-
-	sigset_t chld;
-	sigemptyset(&chld);
-	sigaddset(&chld, SIGCHLD);
-	sigprocmask(SIG_BLOCK, &chld, NULL);
-	int sigfd = signalfd(-1, &chld, SFD_CLOEXEC);
-	if (sigfd < 0) {
-		sg_error_set(&err, SG_ERR_SANDBOX, errno, "signalfd");
-		init_fail(ctx, &err);
-	}
-	struct sg_init_msg ready = {.type = SG_MSG_READY, .caps_left = sg_caps_count_left(),
-				    .no_new_privs = prctl(PR_GET_NO_NEW_PRIVS, 0, 0, 0, 0)};
-	init_send(ctx, &ready);
-
-	pid_t candidate = fork();
-	if (candidate < 0) {
-		sg_error_set(&err, SG_ERR_SANDBOX, errno, "fork the command");
-		init_fail(ctx, &err);
-	}
-	if (candidate == 0)
-		candidate_exec(ctx);
-	close(ctx->exec_w);
-	if (ctx->out_w >= 0)
-		close(ctx->out_w);
-	if (ctx->err_w >= 0)
-		close(ctx->err_w);
-	init_supervise(ctx, candidate, sigfd);
-}
 
 /* ---- supervisor side -------------------------------------------------------------- */
 
@@ -426,7 +208,7 @@ int sg_sandbox_run(const sg_sandbox_config *cfg_in, sg_sandbox_result *r, sg_err
 	bool plan_ready = false;
 	char **envp = NULL;
 	const struct sock_fprog *bpf = NULL;
-	int ctl[2] = {-1, -1}, report[2] = {-1, -1}, execp[2] = {-1, -1};
+	int ctl[2] = {-1, -1}, execp[2] = {-1, -1};
 	int outp[2] = {-1, -1}, errp[2] = {-1, -1};
 	int pidfd = -1;
 	pid_t init_pid = -1;
@@ -455,14 +237,18 @@ int sg_sandbox_run(const sg_sandbox_config *cfg_in, sg_sandbox_result *r, sg_err
 		goto out;
 	envp = build_env(cfg.extra_env);
 
-	if (make_pipe(ctl, err) < 0 || make_pipe(report, err) < 0 || make_pipe(execp, err) < 0)
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, ctl) < 0) {
+		sg_error_set(err, SG_ERR_SANDBOX, errno, "control socket");
+		goto out;
+	}
+	if (make_pipe(execp, err) < 0)
 		goto out;
 	if (cfg.capture && (make_pipe(outp, err) < 0 || make_pipe(errp, err) < 0))
 		goto out;
 
 	struct sg_init_ctx ictx = {
 		.cfg = &cfg, .plan = &plan, .bpf = bpf, .envp = envp,
-		.ctl_r = ctl[0], .report_w = report[1], .exec_w = execp[1],
+		.ctl = ctl[0], .exec_w = execp[1],
 		.out_w = outp[1], .err_w = errp[1], .root_mode = !id.rootless,
 	};
 	uint64_t flags = CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWIPC | CLONE_NEWUTS;
@@ -479,14 +265,14 @@ int sg_sandbox_run(const sg_sandbox_config *cfg_in, sg_sandbox_result *r, sg_err
 				     : "clone3");
 		goto out;
 	}
-	if (init_pid == 0)
-		init_main(&ictx);
+	if (init_pid == 0) {
+		close(ctl[1]);
+		sg_init_main(&ictx);
+	}
 
 	/* parent: close the child's ends, map ids, attach, release */
 	close(ctl[0]);
 	ctl[0] = -1;
-	close(report[1]);
-	report[1] = -1;
 	close(execp[1]);
 	execp[1] = -1;
 	if (outp[1] >= 0) {
@@ -496,7 +282,7 @@ int sg_sandbox_run(const sg_sandbox_config *cfg_in, sg_sandbox_result *r, sg_err
 		errp[1] = -1;
 	}
 	if (sg_userns_write_maps(init_pid, &id, err) < 0 || sg_cgroup_attach(cg, init_pid, !in_cgroup, err) < 0 ||
-	    sg_write_all(ctl[1], "G", 1) < 0) {
+	    sg_ctl_send(ctl[1], &(struct sg_ctl_msg){.type = SG_CTL_GO}, NULL, 0) < 0) {
 		if (err->kind == SG_ERR_NONE)
 			sg_error_set(err, SG_ERR_SANDBOX, errno, "release the sandbox");
 		syscall(SYS_pidfd_send_signal, pidfd, SIGKILL, NULL, 0);
@@ -505,7 +291,7 @@ int sg_sandbox_run(const sg_sandbox_config *cfg_in, sg_sandbox_result *r, sg_err
 
 	fill_enforced(&cfg, &id, &plan, cg, cfg.policy, r);
 	sg_supervise_io io = {
-		.pidfd = pidfd, .ctl_w = ctl[1], .report_r = report[0], .exec_r = execp[0],
+		.pidfd = pidfd, .ctl = ctl[1], .exec_r = execp[0], .service = cfg.service,
 		.out_r = outp[0], .err_r = errp[0], .timeout_ms = cfg.timeout_ms, .t0_ns = t0,
 		.out_sink = cfg.out_sink, .err_sink = cfg.err_sink,
 		.output_cap = cfg.limits.output_kb * 1024, .cgroup = cg,
@@ -559,7 +345,6 @@ reap:;
 	}
 out:
 	close_pair(ctl);
-	close_pair(report);
 	close_pair(execp);
 	close_pair(outp);
 	close_pair(errp);

@@ -9,6 +9,7 @@
 #define SHIPGATE_SANDBOX_H
 
 #include "cgroup.h"
+#include "control.h"
 #include "job.h"
 #include "mounts.h"
 #include "policy.h"
@@ -25,7 +26,26 @@
 typedef struct sg_output_sink {
 	int passthrough_fd; /* also copy everything here (-1: no) */
 	int log_fd;         /* keep the first cap bytes here (-1: no) */
+	int full_fd;        /* keep up to full_cap bytes here, whatever the cap (TAP) */
+	uint64_t full_cap;  /* 0: full_fd is not used */
 } sg_output_sink;
+
+/* Drives a service step from the supervisor's loop once the command has started: asked
+ * for the next request to send to init whenever none is outstanding, fed every reply.
+ * The logic of readiness and probes lives in service.c; the loop only carries messages. */
+typedef struct sg_service_driver {
+	void *ctx;
+	/* Return 1 with req (and payload, *len bytes) filled to send it; 0 to be asked again
+	 * at *wake_ms (monotonic ms); -1 when done: the supervisor then stops the sandbox
+	 * (SIGTERM, stop_grace_ms, SIGKILL). */
+	int (*next)(void *ctx, uint64_t now_ms, struct sg_ctl_msg *req, char *payload, size_t *len,
+		    uint64_t *wake_ms);
+	void (*reply)(void *ctx, uint64_t now_ms, const struct sg_ctl_msg *m, const char *payload,
+		      size_t len);
+	/* the service's own process exited (before it was stopped) */
+	void (*exited)(void *ctx, uint64_t now_ms);
+	uint32_t stop_grace_ms;
+} sg_service_driver;
 
 typedef struct sg_sandbox_config {
 	char *const *argv;        /* the command; argv[0] searched in the sandbox's PATH */
@@ -47,6 +67,7 @@ typedef struct sg_sandbox_config {
 	bool allow_weaker;        /* run even when a requested limit cannot be enforced */
 	const sg_cgroup_host *cgroups; /* NULL: detect */
 	volatile int *interrupted;/* set by a signal handler of the caller; may be NULL */
+	const sg_service_driver *service; /* NULL: run the command to its end */
 } sg_sandbox_config;
 
 /* What a captured stream amounted to. */

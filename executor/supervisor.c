@@ -6,6 +6,7 @@
  * The timeout is a timerfd of our own; SIGINT, SIGTERM and SIGHUP arrive on a signalfd.
  */
 #include "supervisor.h"
+#include "control.h"
 #include "digest.h"
 #include "util.h"
 
@@ -23,6 +24,7 @@ typedef struct stream_state {
 	uint64_t bytes;
 	uint64_t kept;
 	uint64_t cap;
+	uint64_t full_kept;
 	sg_output_sink sink;
 	char ring[SG_TAIL_BYTES];
 	size_t ring_len; /* bytes valid in ring */
@@ -50,6 +52,11 @@ static void stream_consume(stream_state *s, const char *buf, size_t n)
 	}
 	if (s->sink.passthrough_fd >= 0)
 		(void)sg_write_all(s->sink.passthrough_fd, buf, n);
+	if (s->sink.full_cap && s->full_kept < s->sink.full_cap) {
+		size_t keep = (size_t)(s->sink.full_cap - s->full_kept < n ? s->sink.full_cap - s->full_kept : n);
+		if (sg_write_all(s->sink.full_fd, buf, keep) == 0)
+			s->full_kept += keep;
+	}
 	for (size_t i = 0; i < n;) {
 		size_t chunk = SG_TAIL_BYTES - s->ring_pos;
 		if (chunk > n - i)
@@ -102,38 +109,94 @@ static void kill_sandbox(const sg_supervise_io *io)
 		sg_cgroup_kill(io->cgroup);
 }
 
-static void handle_msg(const struct sg_init_msg *m, sg_sandbox_result *r, sg_supervise_outcome *oc,
-		       bool *exited, bool *counted, uint64_t now_ns, uint64_t start_ns)
+/* Loop state beyond the result itself. */
+typedef struct loop_state {
+	bool exited;          /* init reported the command's end */
+	bool counted;         /* a leftover count arrived (after a timeout) */
+	bool killed;
+	bool service_active;  /* the driver is running */
+	bool request_out;     /* a request to init awaits its reply */
+	bool stopping;        /* STOP was sent */
+	uint64_t wake_ms;     /* when the driver wants to be asked again */
+	uint64_t start_ns;
+} loop_state;
+
+static void handle_msg(const sg_supervise_io *io, const struct sg_ctl_msg *m, const char *payload,
+		       size_t len, sg_sandbox_result *r, sg_supervise_outcome *oc, loop_state *ls,
+		       uint64_t now_ns)
 {
 	switch (m->type) {
-	case SG_MSG_SETUP_ERROR:
+	case SG_CTL_SETUP_ERROR:
 		oc->setup_failed = true;
 		oc->setup_errno = m->errnum;
 		snprintf(oc->setup_error, sizeof(oc->setup_error), "%s", m->text);
 		break;
-	case SG_MSG_READY:
+	case SG_CTL_READY:
 		oc->ready = true;
 		oc->caps_left = m->caps_left;
 		oc->no_new_privs = m->no_new_privs == 1;
 		break;
-	case SG_MSG_EXITED:
-		*exited = true;
-		if (WIFEXITED(m->wait_status)) {
-			r->exit_code = WEXITSTATUS(m->wait_status);
-		} else if (WIFSIGNALED(m->wait_status)) {
-			r->signal = WTERMSIG(m->wait_status);
-			r->core_dumped = WCOREDUMP(m->wait_status);
+	case SG_CTL_EXITED:
+		ls->exited = true;
+		if (WIFEXITED(m->status)) {
+			r->exit_code = WEXITSTATUS(m->status);
+		} else if (WIFSIGNALED(m->status)) {
+			r->signal = WTERMSIG(m->status);
+			r->core_dumped = WCOREDUMP(m->status);
 		}
-		if (!*counted)
+		if (!ls->counted)
 			r->leftover_processes = m->count;
-		r->wall_ms = (now_ns - start_ns) / 1000000u;
+		r->wall_ms = (now_ns - ls->start_ns) / 1000000u;
+		if (ls->service_active && !ls->stopping && io->service->exited)
+			io->service->exited(io->service->ctx, now_ns / 1000000u);
+		ls->service_active = false;
 		break;
-	case SG_MSG_COUNT:
-		*counted = true;
+	case SG_CTL_COUNTED:
+		ls->counted = true;
 		r->leftover_processes = m->count;
+		if (!ls->killed) {
+			kill_sandbox(io);
+			ls->killed = true;
+		}
+		break;
+	case SG_CTL_TCP_RESULT:
+	case SG_CTL_HTTP_RESULT:
+	case SG_CTL_RUN_RESULT:
+		ls->request_out = false;
+		if (ls->service_active && io->service->reply)
+			io->service->reply(io->service->ctx, now_ns / 1000000u, m, payload, len);
 		break;
 	default:
 		break;
+	}
+}
+
+/* Give the service driver its turn: send its next request, or stop the service. */
+static void drive_service(const sg_supervise_io *io, loop_state *ls, uint64_t now_ns)
+{
+	if (!ls->service_active || ls->request_out || ls->stopping || ls->exited)
+		return;
+	uint64_t now_ms = now_ns / 1000000u;
+	if (ls->wake_ms && now_ms < ls->wake_ms)
+		return;
+	static char payload[SG_CTL_PAYLOAD_MAX];
+	struct sg_ctl_msg req = {0};
+	size_t len = 0;
+	uint64_t wake = 0;
+	int rc = io->service->next(io->service->ctx, now_ms, &req, payload, &len, &wake);
+	ls->wake_ms = 0;
+	if (rc > 0) {
+		if (sg_ctl_send(io->ctl, &req, payload, len) == 0)
+			ls->request_out = true;
+	} else if (rc == 0) {
+		ls->wake_ms = wake > now_ms ? wake : now_ms + 1;
+	} else {
+		struct sg_ctl_msg stop = {.type = SG_CTL_STOP, .timeout_ms = io->service->stop_grace_ms};
+		ls->stopping = true;
+		if (sg_ctl_send(io->ctl, &stop, NULL, 0) < 0 && !ls->killed) {
+			kill_sandbox(io);
+			ls->killed = true;
+		}
 	}
 }
 
@@ -162,24 +225,24 @@ void sg_supervise(const sg_supervise_io *io, sg_sandbox_result *r, sg_supervise_
 		timerfd_settime(timerfd, TFD_TIMER_ABSTIME, &its, NULL);
 	}
 
-	bool exec_open = io->exec_r >= 0, report_open = io->report_r >= 0;
-	bool init_alive = true, exited = false, counted = false, killed = false;
-	uint64_t start_ns = io->t0_ns;
+	bool exec_open = io->exec_r >= 0, ctl_open = io->ctl >= 0;
+	bool init_alive = true;
+	loop_state ls = {.start_ns = io->t0_ns};
 	uint64_t count_deadline_ns = 0, drain_deadline_ns = 0;
-	char report_buf[sizeof(struct sg_init_msg)];
-	size_t report_len = 0;
+	static char payload[SG_CTL_PAYLOAD_MAX + 1];
 
 	for (;;) {
 		bool out_open = out.fd >= 0, err_open = err.fd >= 0;
-		if (!init_alive && !out_open && !err_open && !report_open && !exec_open)
+		if (!init_alive && !out_open && !err_open && !ctl_open && !exec_open)
 			break;
 		uint64_t now = sg_monotonic_ns();
 		if (!init_alive && drain_deadline_ns && now > drain_deadline_ns)
 			break; /* something outside the namespace holds a pipe: stop waiting */
-		if (count_deadline_ns && now > count_deadline_ns && !killed) {
+		if (count_deadline_ns && now > count_deadline_ns && !ls.killed) {
 			kill_sandbox(io);
-			killed = true;
+			ls.killed = true;
 		}
+		drive_service(io, &ls, now);
 		struct pollfd pfd[7];
 		int kinds[7];
 		int n = 0;
@@ -192,8 +255,8 @@ void sg_supervise(const sg_supervise_io *io, sg_sandbox_result *r, sg_supervise_
 			ADD(out.fd, 0);
 		if (err_open)
 			ADD(err.fd, 1);
-		if (report_open)
-			ADD(io->report_r, 2);
+		if (ctl_open)
+			ADD(io->ctl, 2);
 		if (exec_open)
 			ADD(io->exec_r, 3);
 		if (init_alive)
@@ -204,8 +267,14 @@ void sg_supervise(const sg_supervise_io *io, sg_sandbox_result *r, sg_supervise_
 			ADD(timerfd, 6);
 #undef ADD
 		int wait_ms = -1;
-		if (count_deadline_ns && !killed)
+		if (count_deadline_ns && !ls.killed)
 			wait_ms = (int)((count_deadline_ns - now) / 1000000u) + 1;
+		if (ls.wake_ms && !ls.request_out) {
+			uint64_t now_ms = now / 1000000u;
+			int w = ls.wake_ms > now_ms ? (int)(ls.wake_ms - now_ms) : 0;
+			if (wait_ms < 0 || w < wait_ms)
+				wait_ms = w;
+		}
 		if (!init_alive)
 			wait_ms = 100;
 		int ready = poll(pfd, (nfds_t)n, wait_ms);
@@ -232,23 +301,13 @@ void sg_supervise(const sg_supervise_io *io, sg_sandbox_result *r, sg_supervise_
 				}
 				break;
 			case 2: {
-				ssize_t got = SG_RETRY(read(io->report_r, report_buf + report_len,
-							    sizeof(report_buf) - report_len));
-				if (got <= 0) {
-					report_open = false;
+				struct sg_ctl_msg m;
+				ssize_t got = sg_ctl_recv(io->ctl, &m, payload, SG_CTL_PAYLOAD_MAX);
+				if (got < 0) {
+					ctl_open = false;
 					break;
 				}
-				report_len += (size_t)got;
-				if (report_len == sizeof(report_buf)) {
-					struct sg_init_msg m;
-					memcpy(&m, report_buf, sizeof(m));
-					report_len = 0;
-					handle_msg(&m, r, oc, &exited, &counted, now, start_ns);
-					if (m.type == SG_MSG_COUNT && !killed) {
-						kill_sandbox(io);
-						killed = true;
-					}
-				}
+				handle_msg(io, &m, payload, (size_t)got, r, oc, &ls, now);
 				break;
 			}
 			case 3: {
@@ -258,7 +317,8 @@ void sg_supervise(const sg_supervise_io *io, sg_sandbox_result *r, sg_supervise_
 					oc->exec_errno = e;
 				} else if (got == 0 && !oc->setup_failed && oc->ready) {
 					r->started = true;
-					start_ns = now;
+					ls.start_ns = now;
+					ls.service_active = io->service != NULL && !ls.exited;
 				}
 				exec_open = false;
 				break;
@@ -266,8 +326,8 @@ void sg_supervise(const sg_supervise_io *io, sg_sandbox_result *r, sg_supervise_
 			case 4:
 				init_alive = false;
 				drain_deadline_ns = now + 2000000000u;
-				if (!exited && !r->wall_ms)
-					r->wall_ms = (now - start_ns) / 1000000u;
+				if (!ls.exited && !r->wall_ms)
+					r->wall_ms = (now - ls.start_ns) / 1000000u;
 				break;
 			case 5: {
 				struct signalfd_siginfo si;
@@ -275,9 +335,9 @@ void sg_supervise(const sg_supervise_io *io, sg_sandbox_result *r, sg_supervise_
 					r->interrupted = true;
 				if (io->interrupted)
 					*io->interrupted = 1;
-				if (!killed) {
+				if (!ls.killed) {
 					kill_sandbox(io);
-					killed = true;
+					ls.killed = true;
 				}
 				break;
 			}
@@ -286,17 +346,20 @@ void sg_supervise(const sg_supervise_io *io, sg_sandbox_result *r, sg_supervise_
 				(void)!read(timerfd, &ticks, sizeof(ticks));
 				close(timerfd);
 				timerfd = -1;
-				if (exited)
+				if (ls.exited)
 					break;
 				r->timed_out = true;
 				r->limits_hit |= SG_LIMIT_TIMEOUT;
-				r->wall_ms = (now - start_ns) / 1000000u;
-				/* ask init what is still running, then kill regardless */
-				if (sg_write_all(io->ctl_w, "C", 1) == 0)
+				r->wall_ms = (now - ls.start_ns) / 1000000u;
+				ls.service_active = false;
+				/* ask init what is still running, then kill regardless; an
+				 * outstanding request's reply may come first: that is fine */
+				struct sg_ctl_msg count = {.type = SG_CTL_COUNT};
+				if (!ls.request_out && sg_ctl_send(io->ctl, &count, NULL, 0) == 0)
 					count_deadline_ns = now + 250000000u;
-				else if (!killed) {
+				else if (!ls.killed) {
 					kill_sandbox(io);
-					killed = true;
+					ls.killed = true;
 				}
 				break;
 			}
@@ -305,6 +368,9 @@ void sg_supervise(const sg_supervise_io *io, sg_sandbox_result *r, sg_supervise_
 			}
 		}
 	}
+	/* killed by our timer or our signal before it could exit: SIGKILL was the means */
+	if (r->started && !ls.exited && (r->timed_out || r->interrupted || ls.killed))
+		r->signal = SIGKILL;
 	if (out.fd >= 0)
 		close(out.fd);
 	if (err.fd >= 0)

@@ -280,6 +280,9 @@ static int sg_rm_rf_at(int parent_fd, const char *name, dev_t dev, sg_error *err
 	if (st.st_dev != dev)
 		return sg_error_set(err, SG_ERR_INTERNAL, EXDEV, "refusing to remove %s", name);
 	int fd = openat(parent_fd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0 && errno == EACCES && fchmodat(parent_fd, name, 0700, 0) == 0)
+		/* overlayfs leaves its work/work directory mode 000 */
+		fd = openat(parent_fd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0)
 		return sg_error_set(err, SG_ERR_INTERNAL, errno, "open %s", name);
 	DIR *d = fdopendir(fd);

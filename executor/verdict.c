@@ -39,6 +39,10 @@ static cJSON *statement_step(const sg_step_record *rec)
 		cJSON_AddStringToObject(p, "sha256", rec->policy_sha256);
 	}
 	sg_evidence_add_run_fields(o, &rec->result);
+	if (rec->service)
+		sg_service_run_add_json(rec->service, o);
+	if (rec->tests)
+		cJSON_AddItemToObject(o, "tests", sg_step_tests_json(rec->tests));
 	/* a command that could not be found is reported with the shell's exit code */
 	if (!rec->result.started && rec->result.exit_code >= 0) {
 		cJSON_ReplaceItemInObject(o, "exit_code", cJSON_CreateNumber(rec->result.exit_code));
@@ -84,6 +88,18 @@ cJSON *sg_verdict_statement(const sg_run *run)
 	cJSON *steps = cJSON_AddArrayToObject(pred, "steps");
 	for (size_t i = 0; i < run->n_steps; i++)
 		cJSON_AddItemToArray(steps, statement_step(&run->steps[i]));
+
+	if (run->changes_known) {
+		cJSON_AddItemToObject(pred, "changed_files", sg_changes_json(&run->changes));
+		if (run->changes.truncated)
+			cJSON_AddNumberToObject(pred, "changed_files_total", (double)run->changes.total);
+	} else {
+		cJSON_AddNullToObject(pred, "changed_files");
+	}
+	if (run->job->n_mounts)
+		cJSON_AddBoolToObject(pred, "mounts_intact", run->mounts_intact);
+	else
+		cJSON_AddNullToObject(pred, "mounts_intact");
 
 	cJSON *ex_list = cJSON_AddArrayToObject(pred, "subject_excludes");
 	cJSON_AddItemToArray(ex_list, cJSON_CreateString(".git"));

@@ -1,4 +1,4 @@
-/* seccomp.h: loading a compiled policy (policy.c compiles it in the supervisor) into the
+/* seccomp_load.h: loading a compiled policy (policy.c compiles it in the supervisor) into the
  * calling process. Nothing here calls libseccomp: the child only makes one syscall. */
 #ifndef SHIPGATE_SECCOMP_H
 #define SHIPGATE_SECCOMP_H

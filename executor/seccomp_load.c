@@ -1,5 +1,5 @@
-/* seccomp.c: see seccomp.h. */
-#include "seccomp.h"
+/* seccomp_load.c: see seccomp_load.h. */
+#include "seccomp_load.h"
 #include "util.h"
 
 #include <linux/seccomp.h>

@@ -1,0 +1,225 @@
+/* changes.c: see changes.h. */
+#include "changes.h"
+#include "digest.h"
+#include "evidence.h"
+#include "util.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <fnmatch.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <sys/xattr.h>
+
+typedef struct scan_ctx {
+	sg_changes *out;
+	size_t max;
+	bool hash;
+	sg_error *err;
+} scan_ctx;
+
+static void add_change(scan_ctx *sc, const char *path, sg_change_kind kind, const struct stat *st,
+		       const char *sha)
+{
+	sc->out->total++;
+	if (sc->out->n >= sc->max) {
+		sc->out->truncated = true;
+		return;
+	}
+	sg_change *c = &sc->out->items[sc->out->n++];
+	c->path = sg_xstrdup(path);
+	c->kind = kind;
+	c->size = (uint64_t)st->st_size;
+	c->mtime_ns = (uint64_t)st->st_mtim.tv_sec * 1000000000u + (uint64_t)st->st_mtim.tv_nsec;
+	snprintf(c->sha256, sizeof(c->sha256), "%s", sha ? sha : "");
+}
+
+static int scan_dir(scan_ctx *sc, int dfd, const char *prefix)
+{
+	int lfd = openat(dfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (lfd < 0)
+		return sg_error_set(sc->err, SG_ERR_INTERNAL, errno, "changes: open %s", prefix[0] ? prefix : ".");
+	DIR *d = fdopendir(lfd);
+	if (!d) {
+		close(lfd);
+		return sg_error_set(sc->err, SG_ERR_INTERNAL, errno, "changes: opendir");
+	}
+	int rc = 0;
+	struct dirent *de;
+	while (rc == 0 && (de = readdir(d)) != NULL) {
+		const char *name = de->d_name;
+		if (!strcmp(name, ".") || !strcmp(name, ".."))
+			continue;
+		sg_autofree char *path = prefix[0] ? sg_xasprintf("%s/%s", prefix, name) : sg_xstrdup(name);
+		struct stat st;
+		if (fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+			continue;
+		if (S_ISREG(st.st_mode)) {
+			char sha[SG_SHA256_HEX_LEN] = "";
+			if (sc->hash) {
+				sg_autoclose int fd = openat(dfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
+				if (fd >= 0 && sg_sha256_fd(fd, sha, NULL) < 0)
+					sha[0] = '\0';
+			}
+			add_change(sc, path, SG_CHANGE_FILE, &st, sha);
+		} else if (S_ISLNK(st.st_mode)) {
+			char target[4096];
+			ssize_t n = readlinkat(dfd, name, target, sizeof(target));
+			char sha[SG_SHA256_HEX_LEN];
+			sg_sha256_hex(target, n > 0 ? (size_t)n : 0, sha);
+			add_change(sc, path, SG_CHANGE_SYMLINK, &st, sha);
+		} else if (S_ISCHR(st.st_mode) && st.st_rdev == makedev(0, 0)) {
+			add_change(sc, path, SG_CHANGE_DELETED, &st, NULL);
+		} else if (S_ISDIR(st.st_mode)) {
+			sg_autoclose int sub = openat(dfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+			if (sub < 0)
+				continue;
+			/* a directory of the upper layer is a change only if it is new: an
+			 * empty directory that exists only here, or one marked opaque */
+			char opaque[4];
+			bool is_opaque = fgetxattr(sub, "user.overlay.opaque", opaque, sizeof(opaque)) > 0 ||
+					 fgetxattr(sub, "trusted.overlay.opaque", opaque, sizeof(opaque)) > 0;
+			if (is_opaque)
+				add_change(sc, path, SG_CHANGE_DIR, &st, NULL);
+			rc = scan_dir(sc, sub, path);
+		}
+	}
+	closedir(d);
+	return rc;
+}
+
+static int change_cmp(const void *a, const void *b)
+{
+	return strcmp(((const sg_change *)a)->path, ((const sg_change *)b)->path);
+}
+
+int sg_changes_scan(const char *upper, size_t max, bool hash, sg_changes *out, sg_error *err)
+{
+	memset(out, 0, sizeof(*out));
+	out->items = sg_xcalloc(max ? max : 1, sizeof(*out->items));
+	sg_autoclose int fd = open(upper, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return sg_error_set(err, SG_ERR_INTERNAL, errno, "changes: open %s", upper);
+	scan_ctx sc = {out, max, hash, err};
+	if (scan_dir(&sc, fd, "") < 0)
+		return -1;
+	qsort(out->items, out->n, sizeof(*out->items), change_cmp);
+	return 0;
+}
+
+void sg_changes_free(sg_changes *c)
+{
+	for (size_t i = 0; i < c->n; i++)
+		free(c->items[i].path);
+	free(c->items);
+	memset(c, 0, sizeof(*c));
+}
+
+static const char *kind_name(sg_change_kind k)
+{
+	switch (k) {
+	case SG_CHANGE_FILE: return "file";
+	case SG_CHANGE_SYMLINK: return "symlink";
+	case SG_CHANGE_DELETED: return "deleted";
+	case SG_CHANGE_DIR: return "directory";
+	default: return "file";
+	}
+}
+
+cJSON *sg_changes_json(const sg_changes *c)
+{
+	cJSON *a = cJSON_CreateArray();
+	for (size_t i = 0; i < c->n; i++) {
+		const sg_change *ch = &c->items[i];
+		cJSON *o = cJSON_CreateObject();
+		sg_autofree char *clean = sg_utf8_sanitize(ch->path, strlen(ch->path));
+		cJSON_AddStringToObject(o, "path", clean);
+		cJSON_AddStringToObject(o, "kind", kind_name(ch->kind));
+		if (ch->kind == SG_CHANGE_FILE || ch->kind == SG_CHANGE_SYMLINK)
+			cJSON_AddStringToObject(o, "sha256", ch->sha256);
+		if (ch->kind == SG_CHANGE_FILE)
+			cJSON_AddNumberToObject(o, "size", (double)ch->size);
+		cJSON_AddItemToArray(a, o);
+	}
+	return a;
+}
+
+/* Match one component pattern against one component (no '/'). */
+static bool match_component(const char *pat, size_t pl, const char *s, size_t sl)
+{
+	char p[1024], t[1024];
+	if (pl >= sizeof(p) || sl >= sizeof(t))
+		return false;
+	memcpy(p, pat, pl);
+	p[pl] = '\0';
+	memcpy(t, s, sl);
+	t[sl] = '\0';
+	return fnmatch(p, t, FNM_PERIOD) == 0;
+}
+
+static bool glob_rec(const char *pat, const char *path)
+{
+	if (*pat == '\0')
+		return *path == '\0';
+	const char *pend = strchr(pat, '/');
+	size_t pl = pend ? (size_t)(pend - pat) : strlen(pat);
+	const char *pnext = pend ? pend + 1 : pat + pl;
+	if (pl == 2 && pat[0] == '*' && pat[1] == '*') {
+		/* zero components, or one more and stay on '**' */
+		if (glob_rec(pnext, path))
+			return true;
+		if (*pnext == '\0' && *path)
+			return true; /* trailing '**' matches everything below */
+		const char *send = strchr(path, '/');
+		if (!*path)
+			return false;
+		return glob_rec(pat, send ? send + 1 : path + strlen(path));
+	}
+	if (*path == '\0')
+		return false;
+	const char *send = strchr(path, '/');
+	size_t sl = send ? (size_t)(send - path) : strlen(path);
+	if (!match_component(pat, pl, path, sl))
+		return false;
+	const char *snext = send ? send + 1 : path + sl;
+	if (!pend)
+		return send == NULL;
+	return glob_rec(pnext, snext);
+}
+
+bool sg_glob_match(const char *pattern, const char *path)
+{
+	while (pattern[0] == '.' && pattern[1] == '/')
+		pattern += 2;
+	if (!strchr(pattern, '/')) {
+		/* a bare name matches that name in any directory, and what is below it */
+		for (const char *p = path;;) {
+			const char *slash = strchr(p, '/');
+			size_t l = slash ? (size_t)(slash - p) : strlen(p);
+			if (match_component(pattern, strlen(pattern), p, l))
+				return true;
+			if (!slash)
+				return false;
+			p = slash + 1;
+		}
+	}
+	if (glob_rec(pattern, path))
+		return true;
+	/* a pattern naming a directory also covers what is inside it */
+	for (const char *slash = strchr(path, '/'); slash; slash = strchr(slash + 1, '/')) {
+		sg_autofree char *ancestor = sg_xstrndup(path, (size_t)(slash - path));
+		if (glob_rec(pattern, ancestor))
+			return true;
+	}
+	return false;
+}
+
+const sg_change *sg_changes_match(const sg_changes *c, char *const *globs)
+{
+	for (size_t i = 0; i < c->n; i++)
+		for (size_t g = 0; globs && globs[g]; g++)
+			if (sg_glob_match(globs[g], c->items[i].path))
+				return &c->items[i];
+	return NULL;
+}

@@ -1,0 +1,50 @@
+/* changes.h: what the steps wrote into /workspace, read from the overlay's upper layer
+ * after they ran (never from what the candidate says), and the `protect` globs that
+ * nothing may touch.
+ *
+ * An entry of the upper layer is a change: a regular file (created or modified; sha256
+ * of its contents), a symlink (its target), a directory that was created or made opaque,
+ * or a whiteout (a char device 0:0: the path was deleted). Nothing is followed and
+ * nothing outside the layer is read. */
+#ifndef SHIPGATE_CHANGES_H
+#define SHIPGATE_CHANGES_H
+
+#include <shipgate/error.h>
+
+#include <cjson/cJSON.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+typedef enum sg_change_kind { SG_CHANGE_FILE, SG_CHANGE_SYMLINK, SG_CHANGE_DELETED, SG_CHANGE_DIR } sg_change_kind;
+
+typedef struct sg_change {
+	char *path;        /* relative to /workspace, '/'-separated */
+	sg_change_kind kind;
+	char sha256[65];   /* files: contents; symlinks: the target string */
+	uint64_t size;
+	uint64_t mtime_ns;
+} sg_change;
+
+typedef struct sg_changes {
+	sg_change *items;
+	size_t n;
+	bool truncated;    /* more than max entries: the rest were counted only */
+	uint64_t total;
+} sg_changes;
+
+/* Scan the upper layer (a directory) into changes, sorted by path; at most max items.
+ * hash: compute the sha256 of files and symlink targets (else only paths and kinds). */
+int sg_changes_scan(const char *upper, size_t max, bool hash, sg_changes *out, sg_error *err);
+void sg_changes_free(sg_changes *c);
+cJSON *sg_changes_json(const sg_changes *c);
+
+/* Glob match of a '/'-separated relative path: '*' and '?' stay within one component,
+ * '**' as a whole component matches any number of components (zero included), [...]
+ * is a character class. A pattern without '/' matches that name anywhere. */
+bool sg_glob_match(const char *pattern, const char *path);
+
+/* The first change (path) matching one of the globs, or NULL. */
+const sg_change *sg_changes_match(const sg_changes *c, char *const *globs);
+
+#endif

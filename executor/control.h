@@ -1,0 +1,60 @@
+/* control.h: the channel between the supervisor and the sandbox's init.
+ *
+ * One SOCK_SEQPACKET socket pair, close-on-exec, never held by the candidate: the
+ * supervisor's requests and init's reports are whole messages, a fixed header and an
+ * optional payload. EOF on either side means the other is gone: init takes the sandbox
+ * down, the supervisor stops waiting for reports. */
+#ifndef SHIPGATE_CONTROL_H
+#define SHIPGATE_CONTROL_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+enum sg_ctl_type {
+	/* supervisor -> init */
+	SG_CTL_GO = 1,        /* maps written, cgroup joined: build the sandbox and start */
+	SG_CTL_COUNT,         /* how many processes besides init and the command? */
+	SG_CTL_TCP_CHECK,     /* port: does 127.0.0.1:port accept a connection? */
+	SG_CTL_HTTP_GET,      /* port, payload = path: GET it, reply status and body */
+	SG_CTL_RUN,           /* payload = NUL-separated argv: run it like the command */
+	SG_CTL_STOP,          /* SIGTERM everything, wait timeout_ms, then SIGKILL */
+	/* init -> supervisor */
+	SG_CTL_SETUP_ERROR = 100, /* errnum, text */
+	SG_CTL_READY,         /* caps_left, no_new_privs: about to fork the command */
+	SG_CTL_EXITED,        /* status = the command's wait status, count = leftovers */
+	SG_CTL_COUNTED,       /* count */
+	SG_CTL_TCP_RESULT,    /* status = 1 if accepted, errnum otherwise */
+	SG_CTL_HTTP_RESULT,   /* status = HTTP status (0: no answer, errnum), payload = body */
+	SG_CTL_RUN_RESULT,    /* status = wait status, flags, payload = stdout then stderr */
+};
+
+#define SG_CTL_TIMED_OUT 0x1u   /* RUN_RESULT / HTTP_RESULT: gave up at timeout_ms */
+#define SG_CTL_NOT_STARTED 0x2u /* RUN_RESULT: exec failed (errnum) */
+
+struct sg_ctl_msg {
+	uint32_t type;
+	int32_t errnum;
+	int32_t status;
+	int32_t pid;
+	int64_t count;
+	uint32_t caps_left;
+	int32_t no_new_privs;
+	uint32_t port;
+	uint32_t timeout_ms;
+	uint32_t flags;
+	uint32_t out_len;      /* RUN_RESULT: payload bytes that are stdout (rest: stderr) */
+	uint64_t out_total;    /* bytes the process wrote in all, kept or not */
+	uint64_t err_total;
+	uint64_t elapsed_ms;
+	char text[400];
+};
+
+#define SG_CTL_PAYLOAD_MAX 65536
+
+/* Send a message with an optional payload in one datagram. */
+int sg_ctl_send(int fd, const struct sg_ctl_msg *m, const void *payload, size_t len);
+/* Receive one message; returns the payload length (0..cap), -1 on error, -2 at EOF. */
+ssize_t sg_ctl_recv(int fd, struct sg_ctl_msg *m, char *payload, size_t cap);
+
+#endif

@@ -1,0 +1,818 @@
+/* sign.c: Ed25519 keys and DSSE envelopes (see sign.h, docs/verdict.md).
+ *
+ * The file is in three parts: pure encodings (base64, PAE, the key id), keys (OpenSSL 3
+ * EVP, PEM files, the default key directory) and envelopes (build, parse, sign, verify).
+ * Everything a signature covers goes through sg_dsse_pae(); nothing outside the PAE bytes
+ * (keyids, unknown fields) is ever trusted, only used to pick which signature to check.
+ */
+#include "sign.h"
+#include "util.h"
+
+#include <fcntl.h>
+#include <limits.h>
+#include <pwd.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+
+#include <openssl/bio.h>
+#include <openssl/crypto.h>
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+
+/* ---- base64 ------------------------------------------------------------------------ */
+
+static const char b64_alphabet[] =
+	"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+char *sg_base64_encode(const void *data, size_t len)
+{
+	const unsigned char *in = data;
+	char *out = sg_xmalloc((len + 2) / 3 * 4 + 1);
+	char *o = out;
+	size_t i = 0;
+	for (; i + 3 <= len; i += 3) {
+		uint32_t v = (uint32_t)in[i] << 16 | (uint32_t)in[i + 1] << 8 | in[i + 2];
+		*o++ = b64_alphabet[v >> 18];
+		*o++ = b64_alphabet[(v >> 12) & 63];
+		*o++ = b64_alphabet[(v >> 6) & 63];
+		*o++ = b64_alphabet[v & 63];
+	}
+	if (len - i == 1) {
+		uint32_t v = (uint32_t)in[i] << 16;
+		*o++ = b64_alphabet[v >> 18];
+		*o++ = b64_alphabet[(v >> 12) & 63];
+		*o++ = '=';
+		*o++ = '=';
+	} else if (len - i == 2) {
+		uint32_t v = (uint32_t)in[i] << 16 | (uint32_t)in[i + 1] << 8;
+		*o++ = b64_alphabet[v >> 18];
+		*o++ = b64_alphabet[(v >> 12) & 63];
+		*o++ = b64_alphabet[(v >> 6) & 63];
+		*o++ = '=';
+	}
+	*o = '\0';
+	return out;
+}
+
+static int b64_value(unsigned char c)
+{
+	if (c >= 'A' && c <= 'Z')
+		return c - 'A';
+	if (c >= 'a' && c <= 'z')
+		return c - 'a' + 26;
+	if (c >= '0' && c <= '9')
+		return c - '0' + 52;
+	if (c == '+')
+		return 62;
+	if (c == '/')
+		return 63;
+	return -1;
+}
+
+int sg_base64_decode(const char *text, size_t len, unsigned char **out, size_t *out_len,
+		     sg_error *err)
+{
+	if (len % 4)
+		return sg_error_set(err, SG_ERR_INPUT, 0,
+				    "invalid base64: length %zu is not a multiple of 4", len);
+	size_t pad = 0;
+	if (len && text[len - 1] == '=')
+		pad = len >= 2 && text[len - 2] == '=' ? 2 : 1;
+	sg_autofree unsigned char *buf = sg_xmalloc(len / 4 * 3 + 1);
+	size_t n = 0;
+	for (size_t i = 0; i < len; i += 4) {
+		uint32_t v = 0;
+		for (size_t j = 0; j < 4; j++) {
+			size_t at = i + j;
+			int d = at >= len - pad ? 0 : b64_value((unsigned char)text[at]);
+			if (d < 0)
+				return sg_error_set(err, SG_ERR_INPUT, 0,
+						    text[at] == '=' ? "invalid base64: '=' before the end (offset %zu)"
+								    : "invalid base64: character not in the standard alphabet at offset %zu",
+						    at);
+			v = v << 6 | (uint32_t)d;
+		}
+		size_t keep = i + 4 == len ? 3 - pad : 3;
+		/* the bits that padding leaves unused must be zero, or two texts would
+		 * decode to the same bytes */
+		if ((keep == 1 && (v & 0xffff)) || (keep == 2 && (v & 0xff)))
+			return sg_error_set(err, SG_ERR_INPUT, 0,
+					    "invalid base64: non-zero padding bits at offset %zu",
+					    len - pad - 1);
+		unsigned char bytes[3] = {(unsigned char)(v >> 16), (unsigned char)(v >> 8),
+					  (unsigned char)v};
+		memcpy(buf + n, bytes, keep);
+		n += keep;
+	}
+	buf[n] = '\0';
+	*out = sg_steal_ptr(&buf);
+	*out_len = n;
+	return 0;
+}
+
+/* ---- PAE and key id ---------------------------------------------------------------- */
+
+unsigned char *sg_dsse_pae(const char *type, const void *body, size_t body_len, size_t *out_len)
+{
+	sg_buf b = {0};
+	sg_buf_printf(&b, "DSSEv1 %zu %s %zu ", strlen(type), type, body_len);
+	sg_buf_append(&b, body, body_len);
+	*out_len = b.len;
+	return (unsigned char *)b.data;
+}
+
+static void put_ssh_string(sg_buf *b, const void *data, uint32_t len)
+{
+	unsigned char be[4] = {(unsigned char)(len >> 24), (unsigned char)(len >> 16),
+			       (unsigned char)(len >> 8), (unsigned char)len};
+	sg_buf_append(b, be, 4);
+	sg_buf_append(b, data, len);
+}
+
+void sg_ssh_ed25519_keyid(const unsigned char pub[SG_ED25519_KEY_LEN], char out[SG_KEYID_MAX])
+{
+	sg_buf blob = {0};
+	put_ssh_string(&blob, "ssh-ed25519", 11);
+	put_ssh_string(&blob, pub, SG_ED25519_KEY_LEN);
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned int md_len = 0;
+	if (EVP_Digest(blob.data, blob.len, md, &md_len, EVP_sha256(), NULL) != 1 || md_len != 32)
+		abort(); /* SHA-256 of 51 bytes cannot fail short of a broken libcrypto */
+	sg_buf_free(&blob);
+	sg_autofree char *b64 = sg_base64_encode(md, md_len);
+	size_t n = strlen(b64);
+	while (n && b64[n - 1] == '=')
+		n--;
+	snprintf(out, SG_KEYID_MAX, "SHA256:%.*s", (int)n, b64);
+}
+
+/* ---- keys -------------------------------------------------------------------------- */
+
+struct sg_key {
+	EVP_PKEY *pkey;
+	bool has_private;
+	unsigned char pub[SG_ED25519_KEY_LEN];
+	char id[SG_KEYID_MAX];
+};
+
+/* The reason OpenSSL gave for its last failure; the error queue is emptied. */
+static const char *openssl_reason(void)
+{
+	unsigned long e = ERR_peek_last_error();
+	const char *r = e ? ERR_reason_error_string(e) : NULL;
+	ERR_clear_error();
+	return r ? r : "unknown OpenSSL error";
+}
+
+static sg_key *key_wrap(EVP_PKEY *pkey, bool has_private, const char *origin, sg_error *err)
+{
+	if (EVP_PKEY_get_id(pkey) != EVP_PKEY_ED25519) {
+		const char *type = EVP_PKEY_get0_type_name(pkey);
+		sg_error_set(err, SG_ERR_USAGE, 0, "%s: key type %s, expected Ed25519", origin,
+			     type ? type : "non-Ed25519");
+		EVP_PKEY_free(pkey);
+		return NULL;
+	}
+	sg_key *key = sg_xcalloc(1, sizeof(*key));
+	key->pkey = pkey;
+	key->has_private = has_private;
+	size_t len = sizeof(key->pub);
+	if (EVP_PKEY_get_raw_public_key(pkey, key->pub, &len) != 1 || len != sizeof(key->pub)) {
+		sg_error_set(err, SG_ERR_INTERNAL, 0, "%s: reading the public key: %s", origin,
+			     openssl_reason());
+		sg_key_free(key);
+		return NULL;
+	}
+	sg_ssh_ed25519_keyid(key->pub, key->id);
+	return key;
+}
+
+sg_key *sg_key_generate(sg_error *err)
+{
+	EVP_PKEY *pkey = EVP_PKEY_Q_keygen(NULL, NULL, "ED25519");
+	if (!pkey) {
+		sg_error_set(err, SG_ERR_INTERNAL, 0, "generating an Ed25519 key: %s", openssl_reason());
+		return NULL;
+	}
+	return key_wrap(pkey, true, "generated key", err);
+}
+
+sg_key *sg_key_from_raw_private(const unsigned char seed[SG_ED25519_KEY_LEN], sg_error *err)
+{
+	EVP_PKEY *pkey = EVP_PKEY_new_raw_private_key(EVP_PKEY_ED25519, NULL, seed, SG_ED25519_KEY_LEN);
+	if (!pkey) {
+		sg_error_set(err, SG_ERR_INPUT, 0, "Ed25519 private key: %s", openssl_reason());
+		return NULL;
+	}
+	return key_wrap(pkey, true, "raw key", err);
+}
+
+sg_key *sg_key_from_raw_public(const unsigned char pub[SG_ED25519_KEY_LEN], sg_error *err)
+{
+	EVP_PKEY *pkey = EVP_PKEY_new_raw_public_key(EVP_PKEY_ED25519, NULL, pub, SG_ED25519_KEY_LEN);
+	if (!pkey) {
+		sg_error_set(err, SG_ERR_INPUT, 0, "Ed25519 public key: %s", openssl_reason());
+		return NULL;
+	}
+	return key_wrap(pkey, false, "raw key", err);
+}
+
+/* Never let OpenSSL prompt on the terminal for a passphrase. */
+static int no_passphrase(char *buf, int size, int rwflag, void *u)
+{
+	(void)buf, (void)size, (void)rwflag, (void)u;
+	return -1;
+}
+
+static bool has_text(const char *pem, size_t len, const char *needle)
+{
+	return memmem(pem, len, needle, strlen(needle)) != NULL;
+}
+
+/* Say what the file is when it is not what was asked for. */
+static sg_key *pem_refused(const char *origin, const char *pem, size_t len, bool private_key,
+			   sg_error *err)
+{
+	ERR_clear_error();
+	if (has_text(pem, len, "ENCRYPTED PRIVATE KEY"))
+		sg_error_set(err, SG_ERR_USAGE, 0,
+			     "%s: an encrypted private key; shipgate needs an unencrypted PKCS#8 key "
+			     "(mode 0600), such as `shipgate keygen` makes", origin);
+	else if (has_text(pem, len, "OPENSSH PRIVATE KEY") || has_text(pem, len, "ssh-ed25519 "))
+		sg_error_set(err, SG_ERR_USAGE, 0,
+			     "%s: an OpenSSH-format key; shipgate reads PEM (%s), such as "
+			     "`shipgate keygen` makes", origin,
+			     private_key ? "PKCS#8 \"PRIVATE KEY\"" : "SPKI \"PUBLIC KEY\"");
+	else if (!private_key && has_text(pem, len, "PRIVATE KEY-----"))
+		sg_error_set(err, SG_ERR_USAGE, 0,
+			     "%s: a private key where a public key was expected (pass the .pub file)",
+			     origin);
+	else if (private_key && has_text(pem, len, "PUBLIC KEY-----"))
+		sg_error_set(err, SG_ERR_USAGE, 0,
+			     "%s: a public key where a private key was expected", origin);
+	else
+		sg_error_set(err, SG_ERR_USAGE, 0,
+			     "%s: not a PEM %s key (expected \"-----BEGIN %s KEY-----\")", origin,
+			     private_key ? "PKCS#8 private" : "SPKI public",
+			     private_key ? "PRIVATE" : "PUBLIC");
+	return NULL;
+}
+
+sg_key *sg_key_from_pem(const char *origin, const char *pem, size_t len, bool private_key,
+			sg_error *err)
+{
+	if (len > INT_MAX)
+		return pem_refused(origin, pem, 0, private_key, err);
+	BIO *bio = BIO_new_mem_buf(pem, (int)len);
+	if (!bio) {
+		sg_error_set(err, SG_ERR_INTERNAL, 0, "%s: %s", origin, openssl_reason());
+		return NULL;
+	}
+	EVP_PKEY *pkey = private_key ? PEM_read_bio_PrivateKey(bio, NULL, no_passphrase, NULL)
+				     : PEM_read_bio_PUBKEY(bio, NULL, no_passphrase, NULL);
+	BIO_free(bio);
+	if (!pkey)
+		return pem_refused(origin, pem, len, private_key, err);
+	ERR_clear_error();
+	return key_wrap(pkey, private_key, origin, err);
+}
+
+/* Read a key file into a buffer that is wiped when freed. */
+static char *read_key_file(const char *path, size_t *len, sg_error *err)
+{
+	sg_autoclose int fd = SG_RETRY(open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK));
+	if (fd < 0) {
+		sg_error_set(err, SG_ERR_USAGE, errno, "%s", path);
+		return NULL;
+	}
+	struct stat st;
+	if (fstat(fd, &st) < 0) {
+		sg_error_set(err, SG_ERR_USAGE, errno, "stat %s", path);
+		return NULL;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		sg_error_set(err, SG_ERR_USAGE, 0, "%s: not a regular file", path);
+		return NULL;
+	}
+	char *buf = sg_xmalloc(SG_KEY_FILE_MAX + 1);
+	ssize_t n = sg_read_all(fd, buf, SG_KEY_FILE_MAX + 1);
+	if (n < 0 || (size_t)n > SG_KEY_FILE_MAX) {
+		int e = n < 0 ? errno : 0;
+		OPENSSL_cleanse(buf, SG_KEY_FILE_MAX + 1);
+		free(buf);
+		if (e)
+			sg_error_set(err, SG_ERR_USAGE, e, "read %s", path);
+		else
+			sg_error_set(err, SG_ERR_USAGE, 0, "%s: larger than %u bytes: not a key file",
+				     path, SG_KEY_FILE_MAX);
+		return NULL;
+	}
+	buf[n] = '\0';
+	*len = (size_t)n;
+	return buf;
+}
+
+static sg_key *key_load(const char *path, bool private_key, sg_error *err)
+{
+	size_t len = 0;
+	char *pem = read_key_file(path, &len, err);
+	if (!pem)
+		return NULL;
+	sg_key *key = sg_key_from_pem(path, pem, len, private_key, err);
+	OPENSSL_cleanse(pem, len);
+	free(pem);
+	return key;
+}
+
+sg_key *sg_key_load_private(const char *path, sg_error *err)
+{
+	return key_load(path, true, err);
+}
+
+sg_key *sg_key_load_public(const char *path, sg_error *err)
+{
+	return key_load(path, false, err);
+}
+
+void sg_key_free(sg_key *key)
+{
+	if (!key)
+		return;
+	EVP_PKEY_free(key->pkey);
+	free(key);
+}
+
+bool sg_key_has_private(const sg_key *key)
+{
+	return key->has_private;
+}
+
+const char *sg_key_id(const sg_key *key)
+{
+	return key->id;
+}
+
+void sg_key_raw_public(const sg_key *key, unsigned char out[SG_ED25519_KEY_LEN])
+{
+	memcpy(out, key->pub, SG_ED25519_KEY_LEN);
+}
+
+static char *key_pem(const sg_key *key, bool private_key, size_t *len, sg_error *err)
+{
+	if (private_key && !key->has_private) {
+		sg_error_set(err, SG_ERR_USAGE, 0, "key %s: no private half", key->id);
+		return NULL;
+	}
+	/* a secure-memory BIO wipes what it held when freed */
+	BIO *bio = BIO_new(private_key ? BIO_s_secmem() : BIO_s_mem());
+	int ok = bio && (private_key ? PEM_write_bio_PrivateKey(bio, key->pkey, NULL, NULL, 0, NULL, NULL)
+				     : PEM_write_bio_PUBKEY(bio, key->pkey));
+	char *data = NULL;
+	long n = ok ? BIO_get_mem_data(bio, &data) : 0;
+	if (!ok || n <= 0) {
+		sg_error_set(err, SG_ERR_INTERNAL, 0, "key %s: writing PEM: %s", key->id, openssl_reason());
+		BIO_free(bio);
+		return NULL;
+	}
+	char *out = sg_xstrndup(data, (size_t)n);
+	*len = (size_t)n;
+	BIO_free(bio);
+	return out;
+}
+
+char *sg_key_private_pem(const sg_key *key, size_t *len, sg_error *err)
+{
+	return key_pem(key, true, len, err);
+}
+
+char *sg_key_public_pem(const sg_key *key, size_t *len, sg_error *err)
+{
+	return key_pem(key, false, len, err);
+}
+
+void sg_key_pem_free(char *pem, size_t len)
+{
+	if (!pem)
+		return;
+	OPENSSL_cleanse(pem, len);
+	free(pem);
+}
+
+/* Create path holding data, or fail if it exists; never overwrite, never follow a
+ * symlink, never leave a partial file under the final name: the bytes go to a fresh
+ * temporary file (O_CREAT | O_EXCL | O_NOFOLLOW, the final mode from the start), which
+ * link(2) then gives its name; link fails with EEXIST rather than replace anything. */
+static int create_new_file(const char *path, const void *data, size_t len, mode_t mode,
+			   sg_error *err)
+{
+	uint64_t nonce = 0;
+	if (getrandom(&nonce, sizeof(nonce), 0) != (ssize_t)sizeof(nonce))
+		nonce = sg_monotonic_ns();
+	sg_autofree char *tmp = sg_xasprintf("%s.%d.%016llx.tmp", path, (int)getpid(),
+					     (unsigned long long)nonce);
+	sg_autoclose int fd = SG_RETRY(open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+					    mode));
+	if (fd < 0)
+		return sg_error_set(err, SG_ERR_USAGE, errno, "create %s", tmp);
+	if (fchmod(fd, mode) < 0 || sg_write_all(fd, data, len) < 0 || fsync(fd) < 0) {
+		int e = errno;
+		unlink(tmp);
+		return sg_error_set(err, SG_ERR_USAGE, e, "write %s", tmp);
+	}
+	int rc = link(tmp, path);
+	int e = errno;
+	unlink(tmp);
+	if (rc < 0 && e == EEXIST)
+		return sg_error_set(err, SG_ERR_USAGE, 0,
+				    "%s already exists: refusing to overwrite it (move it away first)", path);
+	if (rc < 0)
+		return sg_error_set(err, SG_ERR_USAGE, e, "create %s", path);
+	return 0;
+}
+
+static void sync_parent_dir(const char *path)
+{
+	sg_autofree char *dir = sg_xstrdup(path);
+	char *slash = strrchr(dir, '/');
+	if (slash == dir)
+		slash[1] = '\0';
+	else if (slash)
+		*slash = '\0';
+	else
+		strcpy(dir, ".");
+	sg_autoclose int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd >= 0)
+		fsync(fd);
+}
+
+int sg_key_write_pair(const sg_key *key, const char *key_path, const char *pub_path,
+		      sg_error *err)
+{
+	/* the link(2) below would refuse too; checking first leaves nothing half-made, and
+	 * a .pub left from another key must not be kept beside a new private key */
+	struct stat st;
+	const char *exists = lstat(key_path, &st) == 0 ? key_path : lstat(pub_path, &st) == 0 ? pub_path : NULL;
+	if (exists)
+		return sg_error_set(err, SG_ERR_USAGE, 0,
+				    "%s already exists: refusing to overwrite it (move it away first)", exists);
+	size_t priv_len = 0, pub_len = 0;
+	char *priv = sg_key_private_pem(key, &priv_len, err);
+	if (!priv)
+		return -1;
+	int rc = create_new_file(key_path, priv, priv_len, 0600, err);
+	sg_key_pem_free(priv, priv_len);
+	if (rc < 0)
+		return -1;
+	sg_autofree char *pub = sg_key_public_pem(key, &pub_len, err);
+	if (!pub || create_new_file(pub_path, pub, pub_len, 0644, err) < 0) {
+		unlink(key_path); /* ours: link(2) just made it */
+		return -1;
+	}
+	sync_parent_dir(key_path);
+	return 0;
+}
+
+char *sg_key_default_dir(sg_error *err)
+{
+	const char *state = getenv("XDG_STATE_HOME");
+	/* the XDG spec: a relative path is invalid and is to be ignored */
+	if (state && state[0] == '/')
+		return sg_xasprintf("%s/shipgate", state);
+	const char *home = getenv("HOME");
+	if (!home || home[0] != '/') {
+		struct passwd *pw = getpwuid(geteuid());
+		home = pw ? pw->pw_dir : NULL;
+	}
+	if (!home || home[0] != '/') {
+		sg_error_set(err, SG_ERR_USAGE, 0,
+			     "no default key directory: neither XDG_STATE_HOME nor HOME is an absolute "
+			     "path (set one, or pass the key explicitly)");
+		return NULL;
+	}
+	return sg_xasprintf("%s/.local/state/shipgate", home);
+}
+
+sg_key *sg_key_load_or_create(const char *dir, bool *created, char **key_path,
+			      char **pub_path, sg_error *err)
+{
+	sg_autofree char *kp = sg_xasprintf("%s/" SG_KEY_FILE_NAME, dir);
+	sg_autofree char *pp = sg_xasprintf("%s/" SG_PUB_FILE_NAME, dir);
+	*created = false;
+	sg_key *key = sg_key_load_private(kp, err);
+	if (!key && err->errnum == ENOENT) {
+		if (sg_mkdir_p(dir, 0700, err) < 0)
+			return NULL;
+		key = sg_key_generate(err);
+		if (key && sg_key_write_pair(key, kp, pp, err) < 0) {
+			sg_key_free(key);
+			/* another shipgate may have created it since: use that one */
+			key = access(kp, F_OK) == 0 ? sg_key_load_private(kp, err) : NULL;
+		} else if (key) {
+			*created = true;
+		}
+	}
+	if (key && key_path)
+		*key_path = sg_steal_ptr(&kp);
+	if (key && pub_path)
+		*pub_path = sg_steal_ptr(&pp);
+	return key;
+}
+
+/* ---- envelopes --------------------------------------------------------------------- */
+
+cJSON *sg_dsse_envelope_json(const sg_dsse_envelope *env)
+{
+	cJSON *o = cJSON_CreateObject();
+	cJSON_AddStringToObject(o, "payloadType", env->payload_type);
+	sg_autofree char *payload = sg_base64_encode(env->payload, env->payload_len);
+	cJSON_AddStringToObject(o, "payload", payload);
+	cJSON *sigs = cJSON_AddArrayToObject(o, "signatures");
+	for (size_t i = 0; i < env->n_sigs; i++) {
+		cJSON *s = cJSON_CreateObject();
+		if (env->sigs[i].keyid)
+			cJSON_AddStringToObject(s, "keyid", env->sigs[i].keyid);
+		sg_autofree char *sig = sg_base64_encode(env->sigs[i].sig, env->sigs[i].sig_len);
+		cJSON_AddStringToObject(s, "sig", sig);
+		cJSON_AddItemToArray(sigs, s);
+	}
+	return o;
+}
+
+void sg_dsse_envelope_free(sg_dsse_envelope *env)
+{
+	free(env->payload_type);
+	free(env->payload);
+	for (size_t i = 0; i < env->n_sigs; i++) {
+		free(env->sigs[i].keyid);
+		free(env->sigs[i].sig);
+	}
+	free(env->sigs);
+	memset(env, 0, sizeof(*env));
+}
+
+/* The one member of obj named key; an error if it is there twice (cJSON keeps both, and
+ * two parsers that pick different ones must never disagree on what was signed). */
+static int member(const char *origin, const char *where, const cJSON *obj, const char *key,
+		  const cJSON **out, sg_error *err)
+{
+	*out = NULL;
+	for (const cJSON *m = obj->child; m; m = m->next) {
+		if (!m->string || strcmp(m->string, key))
+			continue;
+		if (*out)
+			return sg_error_set(err, SG_ERR_INPUT, 0, "%s: %s%s: duplicate key", origin, where, key);
+		*out = m;
+	}
+	return 0;
+}
+
+static int base64_field(const char *origin, const char *field, const cJSON *item,
+			unsigned char **out, size_t *out_len, sg_error *err)
+{
+	if (!item)
+		return sg_error_set(err, SG_ERR_INPUT, 0, "%s: %s: missing", origin, field);
+	if (!cJSON_IsString(item))
+		return sg_error_set(err, SG_ERR_INPUT, 0, "%s: %s: expected a base64 string", origin, field);
+	if (sg_base64_decode(item->valuestring, strlen(item->valuestring), out, out_len, err) < 0)
+		return sg_error_prefix(err, "%s: %s", origin, field);
+	return 0;
+}
+
+static int parse_signature(const char *origin, size_t i, const cJSON *item, sg_dsse_sig *sig,
+			   sg_error *err)
+{
+	char where[48];
+	snprintf(where, sizeof(where), "signatures[%zu].", i);
+	if (!cJSON_IsObject(item))
+		return sg_error_set(err, SG_ERR_INPUT, 0, "%s: signatures[%zu]: expected an object",
+				    origin, i);
+	const cJSON *keyid, *s;
+	if (member(origin, where, item, "keyid", &keyid, err) < 0 ||
+	    member(origin, where, item, "sig", &s, err) < 0)
+		return -1;
+	if (keyid && !cJSON_IsString(keyid))
+		return sg_error_set(err, SG_ERR_INPUT, 0, "%s: %skeyid: expected a string", origin, where);
+	char field[64];
+	snprintf(field, sizeof(field), "%ssig", where);
+	if (base64_field(origin, field, s, &sig->sig, &sig->sig_len, err) < 0)
+		return -1;
+	sig->keyid = keyid ? sg_xstrdup(keyid->valuestring) : NULL;
+	return 0;
+}
+
+static int check_envelope_keys(const char *origin, const cJSON *root, sg_error *err)
+{
+	static const char *const known[] = {"payloadType", "payload", "signatures"};
+	for (const cJSON *m = root->child; m; m = m->next) {
+		size_t i = 0;
+		while (i < SG_ARRAY_LEN(known) && strcmp(known[i], m->string))
+			i++;
+		if (i == SG_ARRAY_LEN(known))
+			return sg_error_set(err, SG_ERR_INPUT, 0,
+					    "%s: unknown key (expected payloadType, payload, signatures)",
+					    origin);
+	}
+	return 0;
+}
+
+cJSON *sg_json_parse_exact(const char *origin, const char *text, size_t len, sg_error *err)
+{
+	if (len > SG_ENVELOPE_MAX) {
+		sg_error_set(err, SG_ERR_INPUT, 0, "%s: larger than %u bytes", origin, SG_ENVELOPE_MAX);
+		return NULL;
+	}
+	if (memchr(text, '\0', len)) {
+		sg_error_set(err, SG_ERR_INPUT, 0, "%s: contains a NUL byte: not JSON", origin);
+		return NULL;
+	}
+	/* the NUL inside the length makes cJSON refuse trailing garbage */
+	sg_autofree char *copy = sg_xstrndup(text, len);
+	const char *end = NULL;
+	cJSON *root = cJSON_ParseWithLengthOpts(copy, len + 1, &end, true);
+	if (!root) {
+		size_t off = end && end >= copy && end <= copy + len ? (size_t)(end - copy) : 0;
+		sg_error_set(err, SG_ERR_INPUT, 0, "%s: invalid JSON at byte %zu", origin, off);
+	}
+	return root;
+}
+
+static int parse_envelope_object(const char *origin, const cJSON *root, sg_dsse_envelope *env,
+				 sg_error *err)
+{
+	if (!cJSON_IsObject(root))
+		return sg_error_set(err, SG_ERR_INPUT, 0, "%s: expected a JSON object (a DSSE envelope)",
+				    origin);
+	if (check_envelope_keys(origin, root, err) < 0)
+		return -1;
+	const cJSON *type, *payload, *sigs;
+	if (member(origin, "", root, "payloadType", &type, err) < 0 ||
+	    member(origin, "", root, "payload", &payload, err) < 0 ||
+	    member(origin, "", root, "signatures", &sigs, err) < 0)
+		return -1;
+	if (!type)
+		return sg_error_set(err, SG_ERR_INPUT, 0, "%s: payloadType: missing", origin);
+	if (!cJSON_IsString(type))
+		return sg_error_set(err, SG_ERR_INPUT, 0, "%s: payloadType: expected a string", origin);
+	if (base64_field(origin, "payload", payload, &env->payload, &env->payload_len, err) < 0)
+		return -1;
+	if (!sigs)
+		return sg_error_set(err, SG_ERR_INPUT, 0, "%s: signatures: missing", origin);
+	if (!cJSON_IsArray(sigs))
+		return sg_error_set(err, SG_ERR_INPUT, 0, "%s: signatures: expected an array", origin);
+	env->payload_type = sg_xstrdup(type->valuestring);
+	size_t n = (size_t)cJSON_GetArraySize(sigs);
+	env->sigs = sg_xcalloc(n ? n : 1, sizeof(*env->sigs));
+	for (const cJSON *s = sigs->child; s; s = s->next) {
+		if (parse_signature(origin, env->n_sigs, s, &env->sigs[env->n_sigs], err) < 0)
+			return -1;
+		env->n_sigs++;
+	}
+	return 0;
+}
+
+int sg_dsse_envelope_parse(const char *origin, const char *text, size_t len,
+			   sg_dsse_envelope *env, sg_error *err)
+{
+	memset(env, 0, sizeof(*env));
+	cJSON *root = sg_json_parse_exact(origin, text, len, err);
+	if (!root)
+		return -1;
+	int rc = parse_envelope_object(origin, root, env, err);
+	cJSON_Delete(root);
+	if (rc < 0)
+		sg_dsse_envelope_free(env);
+	return rc;
+}
+
+char *sg_dsse_sign(const sg_key *key, const char *payload_type, const void *payload,
+		   size_t payload_len, size_t *out_len, sg_error *err)
+{
+	if (!key->has_private) {
+		sg_error_set(err, SG_ERR_USAGE, 0, "key %s: cannot sign with a public key", key->id);
+		return NULL;
+	}
+	size_t pae_len = 0;
+	sg_autofree unsigned char *pae = sg_dsse_pae(payload_type, payload, payload_len, &pae_len);
+	unsigned char sig[SG_ED25519_SIG_LEN];
+	size_t sig_len = sizeof(sig);
+	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+	int ok = ctx && EVP_DigestSignInit(ctx, NULL, NULL, NULL, key->pkey) == 1 &&
+		 EVP_DigestSign(ctx, sig, &sig_len, pae, pae_len) == 1;
+	EVP_MD_CTX_free(ctx);
+	if (!ok) {
+		sg_error_set(err, SG_ERR_INTERNAL, 0, "signing with %s: %s", key->id, openssl_reason());
+		return NULL;
+	}
+	sg_dsse_sig s = {.keyid = (char *)key->id, .sig = sig, .sig_len = sig_len};
+	sg_dsse_envelope env = {.payload_type = (char *)payload_type,
+				.payload = (unsigned char *)payload,
+				.payload_len = payload_len,
+				.sigs = &s,
+				.n_sigs = 1};
+	cJSON *json = sg_dsse_envelope_json(&env);
+	char *text = cJSON_Print(json);
+	cJSON_Delete(json);
+	if (!text) {
+		sg_error_set(err, SG_ERR_INTERNAL, ENOMEM, "signing with %s: building the envelope", key->id);
+		return NULL;
+	}
+	sg_buf b = {0};
+	sg_buf_puts(&b, text);
+	sg_buf_append(&b, "\n", 1);
+	cJSON_free(text);
+	*out_len = b.len;
+	return b.data;
+}
+
+static bool signature_valid(const sg_key *key, const sg_dsse_sig *sig, const unsigned char *pae,
+			    size_t pae_len)
+{
+	if (sig->sig_len != SG_ED25519_SIG_LEN)
+		return false;
+	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+	bool ok = ctx && EVP_DigestVerifyInit(ctx, NULL, NULL, NULL, key->pkey) == 1 &&
+		  EVP_DigestVerify(ctx, sig->sig, sig->sig_len, pae, pae_len) == 1;
+	EVP_MD_CTX_free(ctx);
+	ERR_clear_error();
+	return ok;
+}
+
+/* Untrusted text in a message: at most 80 characters, printable ASCII only. */
+static void quote_untrusted(char *out, size_t size, const char *s)
+{
+	size_t n = 0;
+	for (; *s && n + 4 < size && n < 80; s++)
+		out[n++] = *s >= 0x20 && *s < 0x7f ? *s : '?';
+	if (*s && n + 4 < size) {
+		memcpy(out + n, "...", 3);
+		n += 3;
+	}
+	out[n] = '\0';
+}
+
+static void describe_signers(const sg_dsse_envelope *env, sg_buf *b)
+{
+	if (!env->n_sigs) {
+		sg_buf_puts(b, "the envelope has no signatures");
+		return;
+	}
+	sg_buf_puts(b, "signed by ");
+	for (size_t i = 0; i < env->n_sigs && i < 4; i++) {
+		char id[96];
+		quote_untrusted(id, sizeof(id), env->sigs[i].keyid ? env->sigs[i].keyid : "(no keyid)");
+		sg_buf_printf(b, "%s%s", i ? ", " : "", id);
+	}
+	if (env->n_sigs > 4)
+		sg_buf_printf(b, " and %zu more", env->n_sigs - 4);
+}
+
+static int check_signatures(const sg_key *trusted, const char *origin,
+			    const sg_dsse_envelope *env, sg_error *err)
+{
+	size_t pae_len = 0;
+	sg_autofree unsigned char *pae = sg_dsse_pae(env->payload_type, env->payload,
+						     env->payload_len, &pae_len);
+	size_t by_trusted = 0;
+	for (size_t i = 0; i < env->n_sigs; i++) {
+		const sg_dsse_sig *s = &env->sigs[i];
+		if (!s->keyid || strcmp(s->keyid, trusted->id))
+			continue;
+		by_trusted++;
+		if (signature_valid(trusted, s, pae, pae_len))
+			return 0;
+	}
+	if (by_trusted)
+		return sg_error_set(err, SG_ERR_VERIFY, 0,
+				    "%s: bad signature: the signature by the trusted key %s does not "
+				    "match the envelope (changed after it was signed?)",
+				    origin, trusted->id);
+	sg_buf who = {0};
+	describe_signers(env, &who);
+	sg_error_set(err, SG_ERR_VERIFY, 0, "%s: no signature by the trusted key %s (%s)", origin,
+		     trusted->id, who.data);
+	sg_buf_free(&who);
+	return -1;
+}
+
+unsigned char *sg_dsse_verify(const sg_key *trusted, const char *payload_type,
+			      const char *origin, const char *text, size_t len,
+			      size_t *payload_len, sg_error *err)
+{
+	sg_dsse_envelope env;
+	if (sg_dsse_envelope_parse(origin, text, len, &env, err) < 0)
+		return NULL;
+	unsigned char *payload = NULL;
+	if (strcmp(env.payload_type, payload_type)) {
+		char got[96];
+		quote_untrusted(got, sizeof(got), env.payload_type);
+		sg_error_set(err, SG_ERR_VERIFY, 0, "%s: payloadType is \"%s\", expected \"%s\"",
+			     origin, got, payload_type);
+	} else if (check_signatures(trusted, origin, &env, err) == 0) {
+		payload = sg_steal_ptr(&env.payload);
+		*payload_len = env.payload_len;
+	}
+	sg_dsse_envelope_free(&env);
+	return payload;
+}

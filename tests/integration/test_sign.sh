@@ -1,0 +1,347 @@
+#!/bin/sh
+# test_sign.sh: signed verdicts end to end, checked by three independent verifiers:
+# `shipgate verify`, the openssl CLI over a PAE rebuilt with shell tools, and
+# tests/tools/verify_dsse.py (python3-cryptography). Every tampering must be rejected by
+# all three; `verify --workspace` must catch every kind of change to the tree and none of
+# the mtime or creation-order noise; the private key must stay invisible to the sandbox.
+#
+# Environment (ctest sets it): SHIPGATE, the binary; SHIPGATE_SOURCE_DIR; SHIPGATE_BUILD_DIR.
+set -eu
+: "${SHIPGATE:?set SHIPGATE to the shipgate binary}"
+SRC=${SHIPGATE_SOURCE_DIR:-$(cd "$(dirname "$0")/../.." && pwd)}
+# Debian's python3 carries python3-cryptography; a python3 earlier in PATH may not.
+PY=python3
+[ -x /usr/bin/python3 ] && /usr/bin/python3 -c 'import cryptography' 2>/dev/null && PY=/usr/bin/python3
+VERIFY_PY="$SRC/tests/tools/verify_dsse.py"
+# Unprivileged without a delegated cgroup, limits cannot be enforced; what is tested here
+# (signing, and that the key stays out of the sandbox's namespaces) does not need them.
+sg_run() {
+	if [ "$(id -u)" -eq 0 ]; then "$SHIPGATE" run "$@"; else "$SHIPGATE" run --allow-weaker "$@"; fi
+}
+
+# Outside /tmp on purpose: a path the sandbox would show if anything leaked it.
+work=$(mktemp -d "${SHIPGATE_BUILD_DIR:-${TMPDIR:-/tmp}}/test-sign.XXXXXX")
+trap 'rm -rf "$work"' EXIT INT TERM
+unset XDG_STATE_HOME
+export HOME="$work/home"
+mkdir -p "$HOME"
+
+n=0
+failed=0
+ok() { n=$((n + 1)); echo "ok $n - $1"; }
+not_ok() { n=$((n + 1)); failed=$((failed + 1)); echo "not ok $n - $1"; }
+check() { # DESC CMD...: CMD must succeed
+	d=$1
+	shift
+	if "$@"; then ok "$d"; else not_ok "$d"; fi
+}
+check_not() { # DESC CMD...: CMD must fail (and not crash)
+	d=$1
+	shift
+	set +e
+	"$@" >/dev/null 2>&1
+	rc=$?
+	set -e
+	if [ "$rc" -ne 0 ] && [ "$rc" -lt 128 ]; then ok "$d"; else not_ok "$d (exit $rc)"; fi
+}
+expect() { # CODE TEXT DESC CMD...: CMD exits CODE and its output contains TEXT
+	code=$1 text=$2 d=$3
+	shift 3
+	set +e
+	out=$("$@" 2>&1)
+	rc=$?
+	set -e
+	if [ "$rc" -eq "$code" ] && printf '%s' "$out" | grep -qF -- "$text"; then
+		ok "$d"
+	else
+		not_ok "$d"
+		printf '#   exit %s (want %s), want text: %s\n#   output: %s\n' "$rc" "$code" "$text" "$out"
+	fi
+}
+json_get() { # FILE EXPR: print a field of a JSON file (Python's json, not shipgate's code)
+	"$PY" -c 'import json,sys; e=json.load(open(sys.argv[1])); print(eval(sys.argv[2], {"e": e}))' "$1" "$2"
+}
+
+# The openssl CLI as the verifier: rebuild the PAE with shell tools, verify the first
+# signature with `openssl pkeyutl -rawin` (Ed25519 signs the message itself).
+openssl_verify() { # ENVELOPE PUB
+	od=$(mktemp -d "$work/ossl.XXXXXX")
+	json_get "$1" 'e["payloadType"]' >"$od/type"
+	json_get "$1" 'e["payload"]' | base64 -d >"$od/payload.bin"
+	json_get "$1" 'e["signatures"][0]["sig"]' | base64 -d >"$od/sig.bin"
+	ptype=$(cat "$od/type")
+	printf 'DSSEv1 %d %s %d ' "$(printf '%s' "$ptype" | wc -c)" "$ptype" "$(wc -c <"$od/payload.bin")" >"$od/pae.bin"
+	cat "$od/payload.bin" >>"$od/pae.bin"
+	openssl pkeyutl -verify -pubin -inkey "$2" -rawin -in "$od/pae.bin" -sigfile "$od/sig.bin" >/dev/null 2>&1
+}
+python_verify() { # ENVELOPE PUB
+	"$PY" "$VERIFY_PY" "$1" "$2" >/dev/null 2>&1
+}
+
+# ---- keygen ------------------------------------------------------------------------------
+
+KEYS="$work/keys"
+expect 0 "$KEYS/shipgate.key" "keygen prints the private key's path" "$SHIPGATE" keygen "$KEYS"
+KEY="$KEYS/shipgate.key"
+PUB="$KEYS/shipgate.pub"
+check "keygen: the private key is mode 0600" test "$(stat -c %a "$KEY")" = 600
+check "keygen: the key directory is mode 0700" test "$(stat -c %a "$KEYS")" = 700
+check "keygen: the private key is PKCS#8 PEM" grep -q -- "-----BEGIN PRIVATE KEY-----" "$KEY"
+check "keygen: the public key is SPKI PEM" grep -q -- "-----BEGIN PUBLIC KEY-----" "$PUB"
+check "openssl reads the private key as ED25519" sh -c "openssl pkey -in '$KEY' -noout -text | grep -q ED25519"
+cp "$KEY" "$work/key.before"
+expect 2 "already exists: refusing to overwrite" "keygen refuses to overwrite a key" "$SHIPGATE" keygen "$KEYS"
+check "keygen: the refused key is unchanged" cmp -s "$KEY" "$work/key.before"
+"$SHIPGATE" keygen "$work/keys2" >/dev/null
+OTHER_KEY="$work/keys2/shipgate.key"
+OTHER_PUB="$work/keys2/shipgate.pub"
+
+# The ssh-ed25519 public key line built with shell tools from the SPKI (its last 32 bytes
+# are the raw key): ssh-keygen -lf must print the same fingerprint as shipgate's keyid.
+ssh_fingerprint() { # PUB.pem
+	openssl pkey -pubin -in "$1" -outform DER | tail -c 32 >"$work/raw.bin"
+	{ printf '\000\000\000\013ssh-ed25519\000\000\000\040'; cat "$work/raw.bin"; } >"$work/blob.bin"
+	echo "ssh-ed25519 $(base64 -w0 "$work/blob.bin") test" >"$work/key.ssh.pub"
+	ssh-keygen -lf "$work/key.ssh.pub" | awk '{print $2}'
+}
+KEYGEN_ID=$("$SHIPGATE" keygen "$work/keys3" | sed -n 's/^key id: *//p')
+if command -v ssh-keygen >/dev/null 2>&1; then
+	check "keyid: ssh-keygen -lf prints the fingerprint shipgate keygen printed" \
+		test "$(ssh_fingerprint "$work/keys3/shipgate.pub")" = "$KEYGEN_ID"
+	# OpenSSH 9.2 cannot convert Ed25519 PKCS#8 (-i -m PKCS8); newer ones can: use it then
+	if ssh-keygen -i -m PKCS8 -f "$work/keys3/shipgate.pub" >"$work/conv.pub" 2>/dev/null; then
+		check "keyid: ssh-keygen -i -m PKCS8 conversion gives the same fingerprint" \
+			test "$(ssh-keygen -lf "$work/conv.pub" | awk '{print $2}')" = "$KEYGEN_ID"
+	fi
+else
+	echo "# ssh-keygen not installed: keyid interop not checked (apt-get install openssh-client)"
+fi
+
+# ---- run with --key, and the three verifiers ---------------------------------------------
+
+cp -r "$SRC/examples/demo" "$work/demo"
+ln -s calc.h "$work/demo/calc/link.h"  # a symlink, to retarget later
+OUT="$work/demo/shipgate-out"
+V="$OUT/verdict.dsse.json"
+expect 0 "verdict: $V, signed by" "run --key writes and signs the verdict" \
+	sg_run "$work/demo/job.json" --key "$KEY" --vsa
+check "run --key: no default key is created" test ! -e "$HOME/.local/state/shipgate"
+KEYID=$(json_get "$V" 'e["signatures"][0]["keyid"]')
+if command -v ssh-keygen >/dev/null 2>&1; then
+	check "keyid in the envelope is ssh-keygen's fingerprint of the key" test "$(ssh_fingerprint "$PUB")" = "$KEYID"
+fi
+check "the payload is the exact bytes of statement.json" \
+	sh -c "'$PY' -c 'import json,sys; print(json.load(open(sys.argv[1]))[\"payload\"])' '$V' | base64 -d | cmp -s - '$OUT/statement.json'"
+expect 0 "verdict valid: PASSED, signed by $KEYID, subject sha256:" "shipgate verify accepts it" \
+	"$SHIPGATE" verify "$V" --pub "$PUB"
+expect 0 "matches the subject" "shipgate verify --workspace accepts the untouched workspace" \
+	"$SHIPGATE" verify "$V" --pub "$PUB" --workspace "$work/demo/calc"
+check "openssl pkeyutl accepts it" openssl_verify "$V" "$PUB"
+check "verify_dsse.py (python3-cryptography) accepts it" python_verify "$V" "$PUB"
+
+# ---- tampering: each rejected by all three verifiers ---------------------------------------
+
+tamper() { # KIND OUT: write a tampered copy of $V
+	"$PY" - "$V" "$1" "$2" <<'EOF'
+import base64, json, sys
+env = json.load(open(sys.argv[1]))
+kind = sys.argv[2]
+if kind == "payload":
+    b = bytearray(base64.b64decode(env["payload"]))
+    b[len(b) // 2] ^= 0x01
+    env["payload"] = base64.b64encode(bytes(b)).decode()
+elif kind == "sig":
+    b = bytearray(base64.b64decode(env["signatures"][0]["sig"]))
+    b[10] ^= 0x01
+    env["signatures"][0]["sig"] = base64.b64encode(bytes(b)).decode()
+elif kind == "type":
+    env["payloadType"] = "application/json"
+json.dump(env, open(sys.argv[3], "w"), indent=1)
+EOF
+}
+tamper payload "$work/t-payload.json"
+tamper sig "$work/t-sig.json"
+tamper type "$work/t-type.json"
+cp -r "$SRC/examples/demo" "$work/demo-other"
+sg_run "$work/demo-other/job.json" --key "$OTHER_KEY" -q
+cp "$work/demo-other/shipgate-out/verdict.dsse.json" "$work/t-untrusted.json"
+
+for t in payload:"bad signature: the signature by the trusted key $KEYID" \
+	sig:"bad signature" \
+	type:'payloadType is "application/json", expected "application/vnd.in-toto+json"' \
+	untrusted:"no signature by the trusted key $KEYID (signed by"; do
+	kind=${t%%:*}
+	msg=${t#*:}
+	f="$work/t-$kind.json"
+	expect 1 "$msg" "tamper ($kind): shipgate verify rejects it with its own message" \
+		"$SHIPGATE" verify "$f" --pub "$PUB"
+	check_not "tamper ($kind): openssl pkeyutl rejects it" openssl_verify "$f" "$PUB"
+	check_not "tamper ($kind): verify_dsse.py rejects it" python_verify "$f" "$PUB"
+done
+check "the untrusted key's verdict is valid under its own key" openssl_verify "$work/t-untrusted.json" "$OTHER_PUB"
+
+# ---- garbage never crashes verify ---------------------------------------------------------
+
+: >"$work/empty.json"
+head -c 4096 /dev/urandom >"$work/random.bin"
+echo '[1,2]' >"$work/array.json"
+echo '{"payloadType":"application/vnd.in-toto+json","payload":"!!","signatures":[]}' >"$work/badb64.json"
+expect 2 "invalid JSON" "verify: an empty file is exit 2" "$SHIPGATE" verify "$work/empty.json" --pub "$PUB"
+expect 2 "random.bin" "verify: random bytes are exit 2" "$SHIPGATE" verify "$work/random.bin" --pub "$PUB"
+expect 2 "expected a JSON object" "verify: a JSON array is exit 2" "$SHIPGATE" verify "$work/array.json" --pub "$PUB"
+expect 2 "payload: invalid base64" "verify: bad base64 is exit 2" "$SHIPGATE" verify "$work/badb64.json" --pub "$PUB"
+expect 2 "nonexistent.json" "verify: a missing verdict is exit 2" "$SHIPGATE" verify "$work/nonexistent.json" --pub "$PUB"
+expect 2 "a private key where a public key was expected" "verify: a private key as --pub is exit 2" \
+	"$SHIPGATE" verify "$V" --pub "$KEY"
+expect 2 "no verdict given" "verify: no argument is exit 2" "$SHIPGATE" verify --pub "$PUB"
+expect 2 "predicateType: expected \"https://shipgate.dev/verdict/v1\"" \
+	"verify: a signed VSA is not taken for a verdict" "$SHIPGATE" verify "$OUT/vsa.dsse.json" --pub "$PUB"
+
+# ---- the workspace: every kind of change is caught, mtimes and order are not -------------
+
+fresh_copy() { # NAME: a plain copy of the judged workspace
+	rm -rf "$work/$1"
+	cp -a "$work/demo/calc" "$work/$1"
+	echo "$work/$1"
+}
+ws=$(fresh_copy ws-changed)
+echo "/* changed */" >>"$ws/calc.c"
+expect 1 "subject mismatch: workspace $ws is sha256:" "--workspace: one file changed" \
+	"$SHIPGATE" verify "$V" --pub "$PUB" --workspace "$ws"
+ws=$(fresh_copy ws-added)
+: >"$ws/new.txt"
+expect 1 "subject mismatch" "--workspace: one file added" "$SHIPGATE" verify "$V" --pub "$PUB" --workspace "$ws"
+ws=$(fresh_copy ws-mode)
+chmod +x "$ws/calc.c"
+expect 1 "subject mismatch" "--workspace: one mode changed (chmod +x)" \
+	"$SHIPGATE" verify "$V" --pub "$PUB" --workspace "$ws"
+ws=$(fresh_copy ws-link)
+ln -sfn main.c "$ws/link.h"
+expect 1 "subject mismatch" "--workspace: one symlink retargeted" \
+	"$SHIPGATE" verify "$V" --pub "$PUB" --workspace "$ws"
+ws=$(fresh_copy ws-removed)
+rm "$ws/calc.h"
+expect 1 "subject mismatch" "--workspace: one file removed" "$SHIPGATE" verify "$V" --pub "$PUB" --workspace "$ws"
+
+# The same tree made another way: entries created in reverse order, every mtime moved.
+reorder="$work/ws-reordered"
+mkdir "$reorder"
+(cd "$work/demo/calc" && find . -mindepth 1 -type d | sort -r) | while read -r d; do mkdir -p "$reorder/$d"; done
+(cd "$work/demo/calc" && find . -mindepth 1 ! -type d | sort -r) | while read -r f; do
+	cp -P "$work/demo/calc/$f" "$reorder/$f"
+done
+find "$reorder" -exec touch -h -d '2001-02-03 04:05:06' {} +
+cp -r "$work/demo/calc" "$work/ws-cp-r"
+check "the reordered copy has other mtimes" test "$(stat -c %Y "$reorder/calc.c")" != "$(stat -c %Y "$work/demo/calc/calc.c")"
+expect 0 "matches the subject" "--workspace: a copy made in another order with other mtimes matches" \
+	"$SHIPGATE" verify "$V" --pub "$PUB" --workspace "$reorder"
+expect 0 "matches the subject" "--workspace: a cp -r copy matches" \
+	"$SHIPGATE" verify "$V" --pub "$PUB" --workspace "$work/ws-cp-r"
+
+# ---- the VSA -------------------------------------------------------------------------------
+
+VSA="$OUT/vsa.dsse.json"
+check "the VSA verifies with python3-cryptography" python_verify "$VSA" "$PUB"
+check "the VSA verifies with openssl pkeyutl" openssl_verify "$VSA" "$PUB"
+"$PY" "$VERIFY_PY" "$VSA" "$PUB" >"$work/vsa.json"
+"$PY" "$VERIFY_PY" "$V" "$PUB" >"$work/statement.json"
+check "VSA: predicateType, verifier, result, no levels claimed" "$PY" -c '
+import json, sys
+v = json.load(open(sys.argv[1]))
+p = v["predicate"]
+assert v["predicateType"] == "https://slsa.dev/verification_summary/v1"
+assert p["verifier"]["id"] == "https://shipgate.dev/shipgate"
+assert p["verificationResult"] == "PASSED" and p["verifiedLevels"] == []
+assert p["timeVerified"] and p["resourceUri"].startswith("file://") and p["policy"]["digest"]["sha256"]
+' "$work/vsa.json"
+check "VSA: the subject is the verdict's" "$PY" -c '
+import json, sys
+a, b = (json.load(open(f)) for f in sys.argv[1:3])
+assert a["subject"] == b["subject"], (a["subject"], b["subject"])
+' "$work/vsa.json" "$work/statement.json"
+check "VSA: inputAttestations names the verdict envelope by its sha256" "$PY" -c '
+import hashlib, json, sys
+p = json.load(open(sys.argv[1]))["predicate"]
+att = p["inputAttestations"]
+assert att == [{"uri": "verdict.dsse.json", "digest": {"sha256": hashlib.sha256(open(sys.argv[2], "rb").read()).hexdigest()}}], att
+' "$work/vsa.json" "$V"
+
+# ---- the default key -----------------------------------------------------------------------
+
+STATE="$HOME/.local/state/shipgate"
+cp -r "$SRC/examples/demo" "$work/demo-default"
+expect 0 "created your signing key $STATE/shipgate.key (public key $STATE/shipgate.pub" \
+	"run without --key creates the default key and says where" sg_run "$work/demo-default/job.json"
+check "default key: mode 0600" test "$(stat -c %a "$STATE/shipgate.key")" = 600
+check "default key: its directory is mode 0700" test "$(stat -c %a "$STATE")" = 700
+set +e
+out=$(sg_run "$work/demo-default/job.json" 2>&1)
+set -e
+if printf '%s' "$out" | grep -q "created"; then not_ok "default key: made once only"; else ok "default key: made once only"; fi
+expect 0 "verdict valid: PASSED" "verify uses the default key's .pub without --pub" \
+	"$SHIPGATE" verify "$work/demo-default/shipgate-out/verdict.dsse.json" --workspace "$work/demo-default/calc"
+expect 1 "no signature by the trusted key" "verify with the default key refuses a verdict signed by --key" \
+	"$SHIPGATE" verify "$V"
+check "the default key's verdict passes openssl" openssl_verify "$work/demo-default/shipgate-out/verdict.dsse.json" "$STATE/shipgate.pub"
+
+XDG="$work/xdg"
+sg_run_xdg() { (XDG_STATE_HOME="$XDG" && export XDG_STATE_HOME && sg_run "$@"); }
+expect 0 "created your signing key $XDG/shipgate/shipgate.key" "XDG_STATE_HOME decides where the default key lives" \
+	sg_run_xdg "$work/demo-default/job.json" --quiet
+check "XDG default key: mode 0600" test "$(stat -c %a "$XDG/shipgate/shipgate.key")" = 600
+expect 0 "verdict valid: PASSED" "verify finds the XDG default key" \
+	env XDG_STATE_HOME="$XDG" "$SHIPGATE" verify "$work/demo-default/shipgate-out/verdict.dsse.json"
+
+# ---- keys run refuses before anything runs ---------------------------------------------------
+
+cp -r "$SRC/examples/demo" "$work/demo-bad"
+rm -rf "$work/demo-bad/shipgate-out"
+expect 2 "--key: $work/none.key" "run: a missing --key is exit 2" \
+	sg_run "$work/demo-bad/job.json" --key "$work/none.key"
+expect 2 "a public key where a private key was expected" "run: a public key as --key is exit 2" \
+	sg_run "$work/demo-bad/job.json" --key "$PUB"
+openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$work/ec.key" 2>/dev/null
+expect 2 "key type EC, expected Ed25519" "run: a non-Ed25519 key is exit 2" \
+	sg_run "$work/demo-bad/job.json" --key "$work/ec.key"
+cp "$KEY" "$work/demo-bad/calc/inside.key"
+expect 2 "the private key lies in the workspace" "run: a key inside the workspace is refused" \
+	sg_run "$work/demo-bad/job.json" --key "$work/demo-bad/calc/inside.key"
+rm "$work/demo-bad/calc/inside.key"
+check "run: nothing ran for a bad key (no out dir)" test ! -e "$work/demo-bad/shipgate-out"
+
+# ---- the private key is invisible inside the sandbox -----------------------------------------
+
+mkdir -p "$work/peek/ws"
+: >"$work/peek/ws/marker-file"  # found by the same find: proof that it searched
+cat >"$work/peek/job.json" <<EOF
+{
+  "version": 1, "name": "peek", "workspace": "ws", "network": "none",
+  "steps": [ { "name": "peek",
+    "run": "find / -name shipgate.key -o -name marker-file 2>/dev/null; for k in '$STATE/shipgate.key' '$KEY' \"\$HOME/.local/state/shipgate/shipgate.key\"; do if cat \"\$k\"; then echo KEY-WAS-READ; fi; done; echo done-peeking" } ]
+}
+EOF
+expect 0 "PASSED" "a step that hunts for the private key runs" sg_run "$work/peek/job.json"
+LOG="$work/peek/shipgate-out/logs/peek.stdout"
+check "the step ran to its end" grep -q done-peeking "$LOG"
+check "the step's find searched the sandbox (it found the workspace's marker file)" \
+	grep -qx /workspace/marker-file "$LOG"
+check "cat found no key file at the host paths" grep -q "shipgate.key: No such file or directory" \
+	"$work/peek/shipgate-out/logs/peek.stderr"
+check_not "the step found no shipgate.key anywhere" grep -q shipgate.key "$LOG"
+check_not "the step could not read the key" grep -q KEY-WAS-READ "$LOG"
+for k in "$STATE/shipgate.key" "$KEY"; do
+	secret=$(sed -n 2p "$k")
+	check_not "the key $k is nowhere in the evidence or the logs" \
+		grep -rqF -- "$secret" "$work/peek/shipgate-out"
+done
+
+# ---- a FAILED verdict is still a valid verdict -----------------------------------------------
+
+mkdir -p "$work/fail/ws"
+echo '{"version":1,"name":"fail","workspace":"ws","steps":[{"name":"no","run":["false"]}]}' >"$work/fail/job.json"
+expect 1 "FAILED" "run: a failing job is exit 1" sg_run "$work/fail/job.json" --key "$KEY"
+expect 0 "verdict valid: FAILED, signed by $KEYID" "verify: a FAILED verdict is validly signed" \
+	"$SHIPGATE" verify "$work/fail/shipgate-out/verdict.dsse.json" --pub "$PUB" --workspace "$work/fail/ws"
+
+echo "1..$n"
+[ "$failed" -eq 0 ] || { echo "# $failed of $n failed"; exit 1; }
