@@ -96,10 +96,10 @@ static int v2_apply_limits(sg_cgroup *cg, const sg_cgroup_limits *limits, sg_err
 			if (access(swap, F_OK) == 0 && sg_write_file(swap, "0", err) < 0)
 				return -1;
 		}
-		/* memory.oom.group stays 0: with 1 the OOM killer also kills the sandbox's init,
-		 * which then never reports the candidate's wait status (exec exited 255 with
-		 * exit_code -1 instead of 137 and SIGKILL). The step dies together anyway: when
-		 * the candidate is killed, init exits and the pid namespace takes the rest. */
+		/* the whole step dies together when the OOM killer strikes, init included: the
+		 * supervisor then reports the command as killed by SIGKILL, and the cgroup's
+		 * oom_kill count makes that `oom` */
+		(void)v2_write(cg->v2_dir, "memory.oom.group", "1", NULL);
 		cg->enforced[SG_CG_MEMORY] = true;
 	}
 	if (v2_wanted(host, SG_CG_PIDS)) {

@@ -371,8 +371,9 @@ void sg_supervise(const sg_supervise_io *io, sg_sandbox_result *r, sg_supervise_
 			}
 		}
 	}
-	/* killed by our timer or our signal before it could exit: SIGKILL was the means */
-	if (r->started && !ls.exited && (r->timed_out || r->interrupted || ls.killed))
+	/* the sandbox died before init could report: killed by our timer, our signal, or the
+	 * kernel (a cgroup v2 OOM kill takes init too): SIGKILL was the means */
+	if (r->started && !ls.exited)
 		r->signal = SIGKILL;
 	if (out.fd >= 0)
 		close(out.fd);
