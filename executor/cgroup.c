@@ -265,11 +265,18 @@ void sg_cgroup_remove_stale(const char *parent)
 		return;
 	struct dirent *de;
 	while ((de = readdir(d)) != NULL) {
-		if (strncmp(de->d_name, "sg-", 3) != 0 || de->d_type != DT_DIR)
+		if (de->d_type != DT_DIR)
+			continue;
+		/* a step's cgroup "sg-PID-N", or the leaf a v2 supervisor moved itself into,
+		 * "shipgate-supervisor-PID" (beside the parent: see cgroup_v2.c) */
+		const char *num = !strncmp(de->d_name, "sg-", 3) ? de->d_name + 3
+				  : !strncmp(de->d_name, "shipgate-supervisor-", 20) ? de->d_name + 20
+										      : NULL;
+		if (!num)
 			continue;
 		char *end = NULL;
-		long pid = strtol(de->d_name + 3, &end, 10);
-		if (pid <= 0 || !end || *end != '-')
+		long pid = strtol(num, &end, 10);
+		if (pid <= 0 || !end || (*end != '-' && *end != '\0'))
 			continue;
 		if (kill((pid_t)pid, 0) == 0 || errno == EPERM)
 			continue;

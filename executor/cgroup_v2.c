@@ -68,6 +68,7 @@ static int v2_move_self_to_leaf(const char *own, sg_error *err)
 					    "run shipgate in a cgroup of its own (e.g. systemd-run --user "
 					    "--scope -p Delegate=yes)",
 					    own, p);
+	sg_cgroup_remove_stale(own); /* leaves of supervisors that are gone */
 	sg_autofree char *leaf = sg_xasprintf("%s/shipgate-supervisor-%d", own, (int)getpid());
 	if (mkdir(leaf, 0755) < 0 && errno != EEXIST)
 		return sg_error_set(err, SG_ERR_SANDBOX, errno, "mkdir %s", leaf);
