@@ -358,6 +358,24 @@ void sg_cgroup_read_stats(const sg_cgroup *cg, sg_cgroup_stats *stats)
 	sg_cgroup_v2_read_stats(cg, stats);
 }
 
+void sg_cgroup_read_usage(const sg_cgroup *cg, uint64_t *memory_kb, uint64_t *cpu_ms)
+{
+	uint64_t v;
+	*memory_kb = *cpu_ms = 0;
+	if (!cg)
+		return;
+	if (cg->v2_dir) {
+		if (sg_cgroup_read_u64(cg->v2_dir, "memory.current", &v) == 0)
+			*memory_kb = v / 1024;
+		if (sg_cgroup_read_keyed(cg->v2_dir, "cpu.stat", "usage_usec", &v) == 0)
+			*cpu_ms = v / 1000;
+	}
+	if (cg->v1_dir[SG_CG_MEMORY] && sg_cgroup_read_u64(cg->v1_dir[SG_CG_MEMORY], "memory.usage_in_bytes", &v) == 0)
+		*memory_kb = v / 1024;
+	if (cg->v1_dir[SG_CG_CPUACCT] && sg_cgroup_read_u64(cg->v1_dir[SG_CG_CPUACCT], "cpuacct.usage", &v) == 0)
+		*cpu_ms = v / 1000000;
+}
+
 void sg_cgroup_kill(sg_cgroup *cg)
 {
 	if (!cg)

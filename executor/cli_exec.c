@@ -5,6 +5,7 @@
 #include "cli_common.h"
 #include "evidence.h"
 #include "sandbox.h"
+#include "trace.h"
 #include "util.h"
 
 #include <fcntl.h>
@@ -39,6 +40,8 @@ static void exec_usage(FILE *out)
 		"  --rootfs DIR        use DIR as the root instead of the host's, read-only\n"
 		"  --setenv K=V        add K=V to the (otherwise pinned) environment\n"
 		"  --evidence FILE     write the command's evidence as JSON to FILE\n"
+		"  --trace FILE        write the runtime trace (programs run, denied calls, network\n"
+		"                      attempts, resource samples) as JSON lines to FILE\n"
 		"  --allow-weaker      run even if an explicitly requested limit cannot be enforced\n"
 		"  -q, --quiet         no warnings on stderr\n"
 		"  -h, --help          this help\n");
@@ -47,7 +50,7 @@ static void exec_usage(FILE *out)
 enum {
 	OPT_POLICY = 1000, OPT_NET, OPT_MEMORY, OPT_PIDS, OPT_CPUS, OPT_TIMEOUT, OPT_TMP,
 	OPT_WORKSPACE, OPT_COW, OPT_BIND, OPT_RO_BIND, OPT_ROOTFS, OPT_SETENV, OPT_EVIDENCE,
-	OPT_ALLOW_WEAKER,
+	OPT_ALLOW_WEAKER, OPT_TRACE,
 };
 
 static const struct option exec_options[] = {
@@ -65,6 +68,7 @@ static const struct option exec_options[] = {
 	{"rootfs", required_argument, NULL, OPT_ROOTFS},
 	{"setenv", required_argument, NULL, OPT_SETENV},
 	{"evidence", required_argument, NULL, OPT_EVIDENCE},
+	{"trace", required_argument, NULL, OPT_TRACE},
 	{"allow-weaker", no_argument, NULL, OPT_ALLOW_WEAKER},
 	{"quiet", no_argument, NULL, 'q'},
 	{"help", no_argument, NULL, 'h'},
@@ -85,6 +89,7 @@ typedef struct exec_args {
 	char **env;
 	size_t n_env;
 	const char *evidence;
+	const char *trace;
 	bool allow_weaker, quiet;
 } exec_args;
 
@@ -193,6 +198,7 @@ static int parse_exec_args(int argc, char **argv, exec_args *a, int *first_cmd)
 			a->env[a->n_env] = NULL;
 			break;
 		case OPT_EVIDENCE: a->evidence = optarg; break;
+		case OPT_TRACE: a->trace = optarg; break;
 		case OPT_ALLOW_WEAKER: a->allow_weaker = true; break;
 		case 'q': a->quiet = true; break;
 		case 'h': exec_usage(stdout); return 0;
@@ -230,6 +236,13 @@ static int write_evidence(const char *path, char **cmd, const sg_sandbox_result 
 	if (error)
 		cJSON_AddStringToObject(o, "error", error);
 	sg_evidence_add_run_fields(o, r);
+	if (r->trace) {
+		cJSON_AddNumberToObject(o, "execs", (double)sg_trace_execs(r->trace));
+		cJSON_AddItemToObject(o, "violations", sg_trace_violations_json(r->trace));
+		cJSON_AddItemToObject(o, "connects", sg_trace_connects_json(r->trace));
+	} else if (r->trace_unavailable) {
+		cJSON_AddStringToObject(o, "trace_unavailable", r->trace_unavailable);
+	}
 	cJSON_AddItemToObject(o, "enforced", sg_evidence_enforced(&r->enforced));
 	int rc = sg_cli_write_json(path, o);
 	cJSON_Delete(o);
@@ -327,12 +340,16 @@ int sg_cli_exec(int argc, char **argv)
 		.allow_weaker = weaker_ok,
 		.cgroups = &cgroups,
 		.interrupted = &sg_cli_interrupted,
+		.trace_path = a.trace,
 	};
 	sg_sandbox_result r;
 	int rc = sg_sandbox_run(&cfg, &r, &err);
 	exit_code = sg_cli_exec_status(rc, &r, &err, a.quiet);
 	if (a.evidence) {
-		const char *status = rc < 0 ? "error" : sg_step_status_name(sg_classify_exit(&r));
+		sg_step_status st = sg_classify_exit(&r);
+		if (r.trace && sg_trace_failing_violation(r.trace) && st != SG_STEP_TIMEOUT && st != SG_STEP_OOM)
+			st = SG_STEP_VIOLATION;
+		const char *status = rc < 0 ? "error" : sg_step_status_name(st);
 		if (write_evidence(a.evidence, cmd, &r, status, rc < 0 ? err.msg : NULL) < 0 && exit_code == 0)
 			exit_code = 125;
 	}

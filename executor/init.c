@@ -25,7 +25,9 @@
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/signalfd.h>
+#include <linux/seccomp.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 
 extern char **environ;
@@ -89,8 +91,28 @@ static int64_t count_processes(void)
 
 /* In a freshly forked child: become the command (or a probe) and exec. Never returns.
  * exec_w gets the errno of a failed exec (negative: the sandbox failed, not the exec). */
+/* Load the traced filter and hand its listener to the supervisor: from here on every
+ * exec, exit and denial of this process and its descendants waits for the supervisor.
+ * Only sendmsg (which the traced policy must allow) runs between the load and the exec;
+ * the listener is close-on-exec. */
+static int load_traced(const struct sg_init_ctx *ctx)
+{
+	/* the supervisor reads our argv from /proc/PID/mem at the exec: let it, as our
+	 * owner could (init is non-dumpable; this fork need not be) */
+	prctl(PR_SET_DUMPABLE, 1, 0, 0, 0);
+	int lfd = (int)syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, SECCOMP_FILTER_FLAG_NEW_LISTENER,
+			       ctx->bpf_traced);
+	if (lfd < 0)
+		return -errno;
+	struct sg_ctl_msg m = {.type = SG_CTL_LISTENER};
+	if (sg_ctl_send_fd(ctx->ctl, &m, lfd) < 0)
+		return -(errno ? errno : EIO);
+	return 0;
+}
+
 __attribute__((noreturn)) static void exec_in_sandbox(const struct sg_init_ctx *ctx, char *const *argv,
-						       int in_fd, int out_fd, int err_fd, int exec_w)
+						       int in_fd, int out_fd, int err_fd, int exec_w,
+						       bool traced)
 {
 	sigset_t none;
 	sigemptyset(&none);
@@ -110,7 +132,9 @@ __attribute__((noreturn)) static void exec_in_sandbox(const struct sg_init_ctx *
 	close_range(3, ~0U, CLOSE_RANGE_CLOEXEC);
 
 	int e = 0;
-	if (ctx->bpf) {
+	if (traced && ctx->bpf_traced) {
+		e = load_traced(ctx);
+	} else if (ctx->bpf) {
 		sg_error err = {0};
 		if (sg_seccomp_load(ctx->bpf, &err) < 0)
 			e = -(err.errnum ? err.errnum : EPERM);
@@ -292,7 +316,7 @@ static void serve_run(init_state *st, const struct sg_ctl_msg *req, char *payloa
 	uint64_t t0 = sg_monotonic_ms();
 	pid_t pid = fork();
 	if (pid == 0)
-		exec_in_sandbox(st->ctx, argv, -1, outp[1], errp[1], execp[1]);
+		exec_in_sandbox(st->ctx, argv, -1, outp[1], errp[1], execp[1], false);
 	close(outp[1]);
 	close(errp[1]);
 	close(execp[1]);
@@ -517,7 +541,7 @@ void sg_init_main(const struct sg_init_ctx *ctx)
 	if (st.candidate < 0)
 		init_step(ctx, init_errno(&err, "fork the command"), &err);
 	if (st.candidate == 0)
-		exec_in_sandbox(ctx, cfg->argv, cfg->stdin_fd, ctx->out_w, ctx->err_w, ctx->exec_w);
+		exec_in_sandbox(ctx, cfg->argv, cfg->stdin_fd, ctx->out_w, ctx->err_w, ctx->exec_w, true);
 	close(ctx->exec_w);
 	if (ctx->out_w >= 0)
 		close(ctx->out_w);

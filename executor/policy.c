@@ -1242,3 +1242,11 @@ sg_violation_class sg_policy_violation_class(const sg_policy *p, int nr)
 		return SG_VIOLATION_FAIL;
 	return SG_VIOLATION_RECORD;
 }
+
+bool sg_policy_allows_always(const sg_policy *p, int nr)
+{
+	for (size_t i = 0; i < p->nrules; i++)
+		if (p->rules[i].nr == nr)
+			return p->rules[i].nargs == 0 && sg_action_allows(p->rules[i].action);
+	return sg_action_allows(p->default_action);
+}

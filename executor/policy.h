@@ -53,6 +53,9 @@ const struct sock_fprog *sg_policy_bpf(sg_policy *p, sg_error *err);
  * (sg_policy_deny_errno). Load it with SECCOMP_FILTER_FLAG_NEW_LISTENER. */
 const struct sock_fprog *sg_policy_bpf_traced(sg_policy *p, bool with_connect, sg_error *err);
 int sg_policy_deny_errno(const sg_policy *p, int nr);
+/* Does the policy allow this syscall whatever its arguments? (The traced command must
+ * be able to call sendmsg to hand its listener over before it execs.) */
+bool sg_policy_allows_always(const sg_policy *p, int nr);
 
 typedef enum sg_violation_class {
 	SG_VIOLATION_RECORD = 0, /* recorded in the evidence, the step goes on */

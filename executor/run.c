@@ -9,6 +9,7 @@
  */
 #include "run.h"
 #include "digest.h"
+#include "trace.h"
 #include "util.h"
 
 #include <fcntl.h>
@@ -195,6 +196,16 @@ static void run_one_step(sg_run *run, size_t i, const sg_cgroup_host *cgroups, b
 	}
 	uint64_t timeout_s = sg_step_timeout_s(job, step);
 	sg_autofree char *layers = sg_xasprintf("%s/layers", run->scratch_dir);
+	sg_autofree char *trace_dir = sg_xasprintf("%s/trace", run->out_dir);
+	sg_autofree char *trace_path = sg_xasprintf("%s/%s.jsonl", trace_dir, step->name);
+	if (mkdir(trace_dir, 0755) < 0 && errno != EEXIST) {
+		rec->status = SG_STEP_ERROR;
+		set_reason(rec, "trace: mkdir %s: %s", trace_dir, strerror(errno));
+		close(out_fd);
+		close(err_fd);
+		sg_policy_free(step_policy);
+		return;
+	}
 	/* a test step gets the results channel: a fresh directory and $SHIPGATE_RESULTS */
 	sg_autofree sg_mount_spec *mounts = sg_xcalloc(job->n_mounts + 1, sizeof(*mounts));
 	if (job->n_mounts)
@@ -241,6 +252,7 @@ static void run_one_step(sg_run *run, size_t i, const sg_cgroup_host *cgroups, b
 		.allow_weaker = allow_weaker,
 		.cgroups = cgroups,
 		.interrupted = interrupted,
+		.trace_path = trace_path,
 	};
 	sg_service_driver driver;
 	if (step->service) {
@@ -281,6 +293,13 @@ static void run_one_step(sg_run *run, size_t i, const sg_cgroup_host *cgroups, b
 	}
 	rec->status = sg_classify_exit(&rec->result);
 	explain_status(rec, &job->limits, timeout_s);
+	const char *violation = rec->result.trace ? sg_trace_failing_violation(rec->result.trace) : NULL;
+	if (violation && rec->status != SG_STEP_TIMEOUT && rec->status != SG_STEP_OOM) {
+		/* the policy says this denied call fails the step, whatever came after it */
+		rec->status = SG_STEP_VIOLATION;
+		set_reason(rec, "%s", violation);
+		return;
+	}
 	if (rec->tests) {
 		sg_step_tests_collect(rec->tests, rec->result.out.bytes > SG_TEST_REPORT_MAX_BYTES);
 		char *why = NULL;

@@ -32,7 +32,10 @@
 #include "control.h"
 #include "init.h"
 #include "supervisor.h"
+#include "trace.h"
 #include "util.h"
+
+#include <seccomp.h>
 
 #include <dirent.h>
 #include <fcntl.h>
@@ -235,6 +238,20 @@ int sg_sandbox_run(const sg_sandbox_config *cfg_in, sg_sandbox_result *r, sg_err
 	plan_ready = true;
 	if (cfg.policy && !(bpf = sg_policy_bpf(cfg.policy, err)))
 		goto out;
+	const struct sock_fprog *bpf_traced = NULL;
+	if (cfg.trace_path && cfg.policy) {
+		if (!sg_policy_allows_always(cfg.policy, SCMP_SYS(sendmsg))) {
+			r->trace_unavailable = sg_xstrdup("the policy does not allow sendmsg, which hands the "
+							  "trace listener over before the exec");
+		} else if (!(bpf_traced = sg_policy_bpf_traced(cfg.policy, cfg.network != SG_NET_HOST, err))) {
+			goto out;
+		} else if (!(r->trace = sg_trace_open(cfg.trace_path, cfg.trace_cap, cfg.policy, sg_monotonic_ns(),
+						      err))) {
+			goto out;
+		}
+	} else if (cfg.trace_path) {
+		r->trace_unavailable = sg_xstrdup("no seccomp policy: nothing to trace with");
+	}
 	envp = build_env(cfg.extra_env);
 
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, ctl) < 0) {
@@ -247,7 +264,7 @@ int sg_sandbox_run(const sg_sandbox_config *cfg_in, sg_sandbox_result *r, sg_err
 		goto out;
 
 	struct sg_init_ctx ictx = {
-		.cfg = &cfg, .plan = &plan, .bpf = bpf, .envp = envp,
+		.cfg = &cfg, .plan = &plan, .bpf = bpf, .bpf_traced = bpf_traced, .envp = envp,
 		.ctl = ctl[0], .exec_w = execp[1],
 		.out_w = outp[1], .err_w = errp[1], .root_mode = !id.rootless,
 	};
@@ -295,7 +312,7 @@ int sg_sandbox_run(const sg_sandbox_config *cfg_in, sg_sandbox_result *r, sg_err
 		.out_r = outp[0], .err_r = errp[0], .timeout_ms = cfg.timeout_ms, .t0_ns = t0,
 		.out_sink = cfg.out_sink, .err_sink = cfg.err_sink,
 		.output_cap = cfg.limits.output_kb * 1024, .cgroup = cg,
-		.interrupted = cfg.interrupted,
+		.interrupted = cfg.interrupted, .trace = r->trace,
 	};
 	sg_supervise_outcome oc;
 	sg_supervise(&io, r, &oc);
@@ -361,6 +378,8 @@ out:
 
 void sg_sandbox_result_free(sg_sandbox_result *r)
 {
+	sg_trace_free(r->trace);
+	free(r->trace_unavailable);
 	free(r->out.tail);
 	free(r->err.tail);
 	free(r->enforced_identity_buf);

@@ -18,6 +18,7 @@ typedef struct sg_supervise_io {
 	sg_cgroup *cgroup;
 	volatile int *interrupted;
 	const sg_service_driver *service;
+	struct sg_trace *trace;   /* serve the command's seccomp listener into it, or NULL */
 } sg_supervise_io;
 
 typedef struct sg_supervise_outcome {
