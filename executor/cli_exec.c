@@ -346,10 +346,10 @@ int sg_cli_exec(int argc, char **argv)
 	int rc = sg_sandbox_run(&cfg, &r, &err);
 	exit_code = sg_cli_exec_status(rc, &r, &err, a.quiet);
 	if (a.evidence) {
-		sg_step_status st = sg_classify_exit(&r);
-		if (r.trace && sg_trace_failing_violation(r.trace) && st != SG_STEP_TIMEOUT && st != SG_STEP_OOM)
-			st = SG_STEP_VIOLATION;
-		const char *status = rc < 0 ? "error" : sg_step_status_name(st);
+		sg_step_status step_status = sg_classify_exit(&r);
+		if (r.trace && sg_trace_failing_violation(r.trace) && step_status != SG_STEP_TIMEOUT && step_status != SG_STEP_OOM)
+			step_status = SG_STEP_VIOLATION;
+		const char *status = rc < 0 ? "error" : sg_step_status_name(step_status);
 		if (write_evidence(a.evidence, cmd, &r, status, rc < 0 ? err.msg : NULL) < 0 && exit_code == 0)
 			exit_code = 125;
 	}
