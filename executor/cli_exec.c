@@ -42,6 +42,7 @@ static void exec_usage(FILE *out)
 		"  --evidence FILE     write the command's evidence as JSON to FILE\n"
 		"  --trace FILE        write the runtime trace (programs run, denied calls, network\n"
 		"                      attempts, resource samples) as JSON lines to FILE\n"
+		"  --trace-cap KB      keep at most KB of trace (default 16384)\n"
 		"  --allow-weaker      run even if an explicitly requested limit cannot be enforced\n"
 		"  -q, --quiet         no warnings on stderr\n"
 		"  -h, --help          this help\n");
@@ -50,7 +51,7 @@ static void exec_usage(FILE *out)
 enum {
 	OPT_POLICY = 1000, OPT_NET, OPT_MEMORY, OPT_PIDS, OPT_CPUS, OPT_TIMEOUT, OPT_TMP,
 	OPT_WORKSPACE, OPT_COW, OPT_BIND, OPT_RO_BIND, OPT_ROOTFS, OPT_SETENV, OPT_EVIDENCE,
-	OPT_ALLOW_WEAKER, OPT_TRACE,
+	OPT_ALLOW_WEAKER, OPT_TRACE, OPT_TRACE_CAP,
 };
 
 static const struct option exec_options[] = {
@@ -69,6 +70,7 @@ static const struct option exec_options[] = {
 	{"setenv", required_argument, NULL, OPT_SETENV},
 	{"evidence", required_argument, NULL, OPT_EVIDENCE},
 	{"trace", required_argument, NULL, OPT_TRACE},
+	{"trace-cap", required_argument, NULL, OPT_TRACE_CAP},
 	{"allow-weaker", no_argument, NULL, OPT_ALLOW_WEAKER},
 	{"quiet", no_argument, NULL, 'q'},
 	{"help", no_argument, NULL, 'h'},
@@ -90,6 +92,7 @@ typedef struct exec_args {
 	size_t n_env;
 	const char *evidence;
 	const char *trace;
+	uint64_t trace_cap_kb;
 	bool allow_weaker, quiet;
 } exec_args;
 
@@ -199,6 +202,10 @@ static int parse_exec_args(int argc, char **argv, exec_args *a, int *first_cmd)
 			break;
 		case OPT_EVIDENCE: a->evidence = optarg; break;
 		case OPT_TRACE: a->trace = optarg; break;
+		case OPT_TRACE_CAP:
+			if (parse_u64_opt("--trace-cap", optarg, 1u << 22, &a->trace_cap_kb) < 0)
+				return 2;
+			break;
 		case OPT_ALLOW_WEAKER: a->allow_weaker = true; break;
 		case 'q': a->quiet = true; break;
 		case 'h': exec_usage(stdout); return 0;
@@ -341,6 +348,7 @@ int sg_cli_exec(int argc, char **argv)
 		.cgroups = &cgroups,
 		.interrupted = &sg_cli_interrupted,
 		.trace_path = a.trace,
+		.trace_cap = a.trace_cap_kb * 1024,
 	};
 	sg_sandbox_result r;
 	int rc = sg_sandbox_run(&cfg, &r, &err);

@@ -164,7 +164,7 @@ static void explain_status(sg_step_record *rec, const sg_limits *limits, uint64_
 }
 
 static void run_one_step(sg_run *run, size_t i, const sg_cgroup_host *cgroups, bool allow_weaker,
-			 volatile int *interrupted)
+			 bool trace, volatile int *interrupted)
 {
 	const sg_job *job = run->job;
 	const sg_step *step = &job->steps[i];
@@ -252,7 +252,7 @@ static void run_one_step(sg_run *run, size_t i, const sg_cgroup_host *cgroups, b
 		.allow_weaker = allow_weaker,
 		.cgroups = cgroups,
 		.interrupted = interrupted,
-		.trace_path = trace_path,
+		.trace_path = trace ? trace_path : NULL,
 	};
 	sg_service_driver driver;
 	if (step->service) {
@@ -461,7 +461,7 @@ int sg_run_job(const sg_job *job, const sg_run_options *opts, sg_run *run, sg_er
 		}
 		if (ev && ev->step_started)
 			ev->step_started(ev->ctx, i, &job->steps[i]);
-		run_one_step(run, i, &cgroups, allow_weaker, interrupted);
+		run_one_step(run, i, &cgroups, allow_weaker, !(opts && opts->no_trace), interrupted);
 		check_protect(run, &run->steps[i]);
 		if (ev && ev->step_finished)
 			ev->step_finished(ev->ctx, i, &run->steps[i]);
