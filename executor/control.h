@@ -49,6 +49,7 @@ struct sg_ctl_msg {
 	uint64_t out_total;    /* bytes the process wrote in all, kept or not */
 	uint64_t err_total;
 	uint64_t elapsed_ms;
+	int32_t landlock_abi;  /* READY: the Landlock ABI applied to the command, 0 none */
 	char text[400];
 };
 

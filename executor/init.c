@@ -8,6 +8,7 @@
  */
 #include "init.h"
 #include "caps.h"
+#include "landlock.h"
 #include "control.h"
 #include "net.h"
 #include "seccomp_load.h"
@@ -35,6 +36,7 @@ extern char **environ;
 /* Init's own state while it supervises from inside. */
 typedef struct init_state {
 	const struct sg_init_ctx *ctx;
+	int landlock_fd;      /* the ruleset every process we start is restricted by, or -1 */
 	pid_t candidate;
 	bool candidate_done;
 	int candidate_status;
@@ -112,7 +114,7 @@ static int load_traced(const struct sg_init_ctx *ctx)
 
 __attribute__((noreturn)) static void exec_in_sandbox(const struct sg_init_ctx *ctx, char *const *argv,
 						       int in_fd, int out_fd, int err_fd, int exec_w,
-						       bool traced)
+						       bool traced, int landlock_fd)
 {
 	sigset_t none;
 	sigemptyset(&none);
@@ -132,7 +134,14 @@ __attribute__((noreturn)) static void exec_in_sandbox(const struct sg_init_ctx *
 	close_range(3, ~0U, CLOSE_RANGE_CLOEXEC);
 
 	int e = 0;
-	if (traced && ctx->bpf_traced) {
+	if (landlock_fd >= 0) {
+		sg_error lerr = {0};
+		if (sg_landlock_apply(landlock_fd, &lerr) < 0)
+			e = -(lerr.errnum ? lerr.errnum : EPERM);
+	}
+	if (e) {
+		/* reported below as the sandbox's failure */
+	} else if (traced && ctx->bpf_traced) {
 		e = load_traced(ctx);
 	} else if (ctx->bpf) {
 		sg_error err = {0};
@@ -316,7 +325,7 @@ static void serve_run(init_state *st, const struct sg_ctl_msg *req, char *payloa
 	uint64_t t0 = sg_monotonic_ms();
 	pid_t pid = fork();
 	if (pid == 0)
-		exec_in_sandbox(st->ctx, argv, -1, outp[1], errp[1], execp[1], false);
+		exec_in_sandbox(st->ctx, argv, -1, outp[1], errp[1], execp[1], false, st->landlock_fd);
 	close(outp[1]);
 	close(errp[1]);
 	close(execp[1]);
@@ -518,6 +527,27 @@ void sg_init_main(const struct sg_init_ctx *ctx)
 		sg_error_set(&err, SG_ERR_SANDBOX, errno, "chdir %s", cwd);
 		init_fail(ctx, &err);
 	}
+	/* the second wall: writes only where the mounts say they may go */
+	init_state st = {.ctx = ctx, .landlock_fd = -1};
+	int landlock_abi = 0;
+	{
+		const char *writable[64];
+		size_t n = 0;
+		static const char *const always[] = {"/tmp", "/dev/shm", "/dev/pts", "/dev/null", "/dev/zero",
+						     "/dev/full", "/dev/tty", "/dev/random", "/dev/urandom", "/proc"};
+		for (size_t i = 0; i < SG_ARRAY_LEN(always); i++)
+			writable[n++] = always[i];
+		if (cfg->workspace_mode != SG_WORKSPACE_NONE && cfg->workspace_mode != SG_WORKSPACE_READONLY)
+			writable[n++] = "/workspace";
+		for (size_t i = 0; i < ctx->plan->n_extra && n < SG_ARRAY_LEN(writable); i++)
+			if (!ctx->plan->extra[i].readonly)
+				writable[n++] = ctx->plan->extra[i].target;
+		int stdio[] = {cfg->stdin_fd >= 0 ? cfg->stdin_fd : -1, ctx->out_w >= 0 ? ctx->out_w : 1,
+			       ctx->err_w >= 0 ? ctx->err_w : 2};
+		st.landlock_fd = sg_landlock_prepare(writable, n, stdio, SG_ARRAY_LEN(stdio), &landlock_abi, &err);
+		if (st.landlock_fd < 0 && landlock_abi > 0)
+			init_fail(ctx, &err);
+	}
 	/* no core dumps onto the host's disks; the command cannot raise it again */
 	struct rlimit no_core = {0, 0};
 	setrlimit(RLIMIT_CORE, &no_core);
@@ -529,19 +559,20 @@ void sg_init_main(const struct sg_init_ctx *ctx)
 	sigemptyset(&chld);
 	sigaddset(&chld, SIGCHLD);
 	sigprocmask(SIG_BLOCK, &chld, NULL);
-	init_state st = {.ctx = ctx};
 	st.sigfd = signalfd(-1, &chld, SFD_CLOEXEC | SFD_NONBLOCK);
 	if (st.sigfd < 0)
 		init_step(ctx, init_errno(&err, "signalfd"), &err);
 	struct sg_ctl_msg ready = {.type = SG_CTL_READY, .caps_left = sg_caps_count_left(),
-				   .no_new_privs = prctl(PR_GET_NO_NEW_PRIVS, 0, 0, 0, 0)};
+				   .no_new_privs = prctl(PR_GET_NO_NEW_PRIVS, 0, 0, 0, 0),
+				   .landlock_abi = st.landlock_fd >= 0 ? landlock_abi : 0};
 	init_send(ctx, &ready, NULL, 0);
 
 	st.candidate = fork();
 	if (st.candidate < 0)
 		init_step(ctx, init_errno(&err, "fork the command"), &err);
 	if (st.candidate == 0)
-		exec_in_sandbox(ctx, cfg->argv, cfg->stdin_fd, ctx->out_w, ctx->err_w, ctx->exec_w, true);
+		exec_in_sandbox(ctx, cfg->argv, cfg->stdin_fd, ctx->out_w, ctx->err_w, ctx->exec_w, true,
+				st.landlock_fd);
 	close(ctx->exec_w);
 	if (ctx->out_w >= 0)
 		close(ctx->out_w);

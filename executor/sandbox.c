@@ -331,6 +331,7 @@ int sg_sandbox_run(const sg_sandbox_config *cfg_in, sg_sandbox_result *r, sg_err
 	}
 	r->enforced.capabilities_left = oc.caps_left;
 	r->enforced.no_new_privs = oc.no_new_privs;
+	r->enforced.landlock_abi = oc.landlock_abi;
 	r->enforced.loopback_up = cfg.network == SG_NET_LOOPBACK && oc.ready;
 	rc = 0;
 

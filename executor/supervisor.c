@@ -143,6 +143,7 @@ static void handle_msg(const sg_supervise_io *io, const struct sg_ctl_msg *m, co
 		oc->ready = true;
 		oc->caps_left = m->caps_left;
 		oc->no_new_privs = m->no_new_privs == 1;
+		oc->landlock_abi = m->landlock_abi;
 		break;
 	case SG_CTL_EXITED:
 		ls->exited = true;

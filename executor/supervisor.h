@@ -29,6 +29,7 @@ typedef struct sg_supervise_outcome {
 	bool ready;
 	unsigned caps_left;
 	bool no_new_privs;
+	int landlock_abi;
 } sg_supervise_outcome;
 
 /* Run the loop until the init has exited and the output is drained. Fills the result's
