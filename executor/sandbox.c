@@ -262,6 +262,14 @@ int sg_sandbox_run(const sg_sandbox_config *cfg_in, sg_sandbox_result *r, sg_err
 		goto out;
 	if (cfg.capture && (make_pipe(outp, err) < 0 || make_pipe(errp, err) < 0))
 		goto out;
+	/* the command may reopen its output as /dev/stdout or /dev/stderr: a pipe made by
+	 * root is root's (mode 0600), so give ours to the sandbox's root */
+	if (cfg.capture && !id.rootless) {
+		if (fchown(outp[1], id.host_uid, id.host_gid) < 0 || fchown(errp[1], id.host_uid, id.host_gid) < 0) {
+			sg_error_set(err, SG_ERR_SANDBOX, errno, "chown the output pipes");
+			goto out;
+		}
+	}
 
 	struct sg_init_ctx ictx = {
 		.cfg = &cfg, .plan = &plan, .bpf = bpf, .bpf_traced = bpf_traced, .envp = envp,
