@@ -364,8 +364,11 @@ reap:;
 	}
 	if (cg) {
 		sg_cgroup_stats st;
-		sg_cgroup_kill(cg);
 		sg_cgroup_read_stats(cg, &st);
+		/* init's end took the pid namespace down: only a straggler needs killing (and
+		 * destroy kills whatever keeps the cgroup busy anyway) */
+		if (st.procs > 0)
+			sg_cgroup_kill(cg);
 		if (st.cpu_known)
 			r->cpu_ms = st.cpu_ms;
 		if (st.peak_memory_kb)
