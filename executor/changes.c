@@ -12,16 +12,26 @@
 #include <sys/sysmacros.h>
 #include <sys/xattr.h>
 
+/* What the candidate controls here is the shape of the tree, so the scan bounds its own
+ * work: a directory nesting deeper than SG_CHANGES_MAX_DEPTH is an error (recursing would
+ * take the supervisor's stack and descriptors down with it), and files are hashed within
+ * a budget of SG_CHANGES_HASH_BUDGET bytes (a sparse file of a terabyte costs the step
+ * nothing and would cost us hours): a file that does not fit what is left is listed
+ * with its size but without a digest. */
 typedef struct scan_ctx {
 	sg_changes *out;
 	size_t max;
 	bool hash;
+	uint64_t hash_left;
+	unsigned depth;
 	sg_error *err;
 } scan_ctx;
 
 static void add_change(scan_ctx *sc, const char *path, sg_change_kind kind, const struct stat *st,
 		       const char *sha)
 {
+	if (kind == SG_CHANGE_FILE && sha && sha[0] == '\0')
+		sc->out->unhashed++;
 	sc->out->total++;
 	if (sc->out->n >= sc->max) {
 		sc->out->truncated = true;
@@ -33,6 +43,17 @@ static void add_change(scan_ctx *sc, const char *path, sg_change_kind kind, cons
 	c->size = (uint64_t)st->st_size;
 	c->mtime_ns = (uint64_t)st->st_mtim.tv_sec * 1000000000u + (uint64_t)st->st_mtim.tv_nsec;
 	snprintf(c->sha256, sizeof(c->sha256), "%s", sha ? sha : "");
+}
+
+/* Out of scan_dir, so that its buffer is not on the stack of every level of the walk. */
+__attribute__((noinline)) static void add_symlink(scan_ctx *sc, int dfd, const char *name, const char *path,
+						  const struct stat *st)
+{
+	char target[4096];
+	ssize_t n = readlinkat(dfd, name, target, sizeof(target));
+	char sha[SG_SHA256_HEX_LEN];
+	sg_sha256_hex(target, n > 0 ? (size_t)n : 0, sha);
+	add_change(sc, path, SG_CHANGE_SYMLINK, st, sha);
 }
 
 static int scan_dir(scan_ctx *sc, int dfd, const char *prefix)
@@ -57,18 +78,15 @@ static int scan_dir(scan_ctx *sc, int dfd, const char *prefix)
 			continue;
 		if (S_ISREG(st.st_mode)) {
 			char sha[SG_SHA256_HEX_LEN] = "";
-			if (sc->hash) {
+			if (sc->hash && (uint64_t)st.st_size <= sc->hash_left) {
+				sc->hash_left -= (uint64_t)st.st_size;
 				sg_autoclose int fd = openat(dfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
 				if (fd >= 0 && sg_sha256_fd(fd, sha, NULL) < 0)
 					sha[0] = '\0';
 			}
-			add_change(sc, path, SG_CHANGE_FILE, &st, sha);
+			add_change(sc, path, SG_CHANGE_FILE, &st, sc->hash ? sha : NULL);
 		} else if (S_ISLNK(st.st_mode)) {
-			char target[4096];
-			ssize_t n = readlinkat(dfd, name, target, sizeof(target));
-			char sha[SG_SHA256_HEX_LEN];
-			sg_sha256_hex(target, n > 0 ? (size_t)n : 0, sha);
-			add_change(sc, path, SG_CHANGE_SYMLINK, &st, sha);
+			add_symlink(sc, dfd, name, path, &st);
 		} else if (S_ISCHR(st.st_mode) && st.st_rdev == makedev(0, 0)) {
 			add_change(sc, path, SG_CHANGE_DELETED, &st, NULL);
 		} else if (S_ISDIR(st.st_mode)) {
@@ -82,7 +100,15 @@ static int scan_dir(scan_ctx *sc, int dfd, const char *prefix)
 					 fgetxattr(sub, "trusted.overlay.opaque", opaque, sizeof(opaque)) > 0;
 			if (is_opaque)
 				add_change(sc, path, SG_CHANGE_DIR, &st, NULL);
+			if (sc->depth >= SG_CHANGES_MAX_DEPTH) {
+				rc = sg_error_set(sc->err, SG_ERR_INTERNAL, ELOOP,
+						  "changes: %s: nested deeper than %u directories", path,
+						  (unsigned)SG_CHANGES_MAX_DEPTH);
+				break;
+			}
+			sc->depth++;
 			rc = scan_dir(sc, sub, path);
+			sc->depth--;
 		}
 	}
 	closedir(d);
@@ -101,7 +127,7 @@ int sg_changes_scan(const char *upper, size_t max, bool hash, sg_changes *out, s
 	sg_autoclose int fd = open(upper, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0)
 		return sg_error_set(err, SG_ERR_INTERNAL, errno, "changes: open %s", upper);
-	scan_ctx sc = {out, max, hash, err};
+	scan_ctx sc = {.out = out, .max = max, .hash = hash, .hash_left = SG_CHANGES_HASH_BUDGET, .err = err};
 	if (scan_dir(&sc, fd, "") < 0)
 		return -1;
 	qsort(out->items, out->n, sizeof(*out->items), change_cmp);
@@ -136,7 +162,9 @@ cJSON *sg_changes_json(const sg_changes *c)
 		sg_autofree char *clean = sg_utf8_sanitize(ch->path, strlen(ch->path));
 		cJSON_AddStringToObject(o, "path", clean);
 		cJSON_AddStringToObject(o, "kind", kind_name(ch->kind));
-		if (ch->kind == SG_CHANGE_FILE || ch->kind == SG_CHANGE_SYMLINK)
+		if (ch->kind == SG_CHANGE_FILE && !ch->sha256[0])
+			cJSON_AddNullToObject(o, "sha256"); /* past the hashing budget, or unreadable */
+		else if (ch->kind == SG_CHANGE_FILE || ch->kind == SG_CHANGE_SYMLINK)
 			cJSON_AddStringToObject(o, "sha256", ch->sha256);
 		if (ch->kind == SG_CHANGE_FILE)
 			cJSON_AddNumberToObject(o, "size", (double)ch->size);

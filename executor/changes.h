@@ -31,10 +31,17 @@ typedef struct sg_changes {
 	size_t n;
 	bool truncated;    /* more than max entries: the rest were counted only */
 	uint64_t total;
+	uint64_t unhashed; /* files listed without a digest (sha256 ""): over the budget */
 } sg_changes;
 
+/* The scan's own limits: the candidate shapes the tree it walks. */
+#define SG_CHANGES_MAX_DEPTH 256u                   /* directories below the layer's root */
+#define SG_CHANGES_HASH_BUDGET (1024ull << 20)      /* bytes of file contents hashed per scan */
+
 /* Scan the upper layer (a directory) into changes, sorted by path; at most max items.
- * hash: compute the sha256 of files and symlink targets (else only paths and kinds). */
+ * hash: compute the sha256 of files and symlink targets (else only paths and kinds);
+ * files are hashed while the budget lasts, the others keep an empty sha256. A tree
+ * deeper than SG_CHANGES_MAX_DEPTH is an error (errnum ELOOP). */
 int sg_changes_scan(const char *upper, size_t max, bool hash, sg_changes *out, sg_error *err);
 void sg_changes_free(sg_changes *c);
 cJSON *sg_changes_json(const sg_changes *c);

@@ -84,6 +84,29 @@ char *sg_utf8_sanitize(const char *s, size_t len)
 	return b.data;
 }
 
+char *sg_text_one_line(const char *s)
+{
+	sg_autofree char *valid = sg_utf8_sanitize(s, strlen(s));
+	sg_buf b = {0};
+	for (const unsigned char *p = (const unsigned char *)valid; *p; p++) {
+		if (*p == '\n') {
+			sg_buf_puts(&b, "\\n");
+		} else if (*p == '\t') {
+			sg_buf_puts(&b, "\\t");
+		} else if (*p < 0x20 || *p == 0x7f) {
+			sg_buf_printf(&b, "\\x%02x", *p);
+		} else if (*p == 0xc2 && p[1] >= 0x80 && p[1] <= 0x9f) {
+			sg_buf_printf(&b, "\\u%04x", p[1]); /* U+0080..U+009F: C1 controls, CSI among them */
+			p++;
+		} else {
+			sg_buf_append(&b, p, 1);
+		}
+	}
+	if (!b.data)
+		sg_buf_append(&b, "", 0);
+	return b.data;
+}
+
 cJSON *sg_evidence_stream(const sg_stream_evidence *ev)
 {
 	cJSON *o = cJSON_CreateObject();

@@ -70,13 +70,36 @@ static char *default_out_dir(const sg_job *job)
 	return sg_xasprintf("%s/shipgate-out", job->dir);
 }
 
+/* The out dir often lies in the job directory, which the candidate's author writes: a
+ * symlink planted there (shipgate-out itself, or its logs/ or trace/) would have shipgate
+ * write the step's output, and remove a directory, wherever it points, with shipgate's
+ * privileges. So the out dir must be a real directory, and logs/ and trace/ are made
+ * afresh (removing a planted link removes the link, not what it points at). */
 static int prepare_out_dir(sg_run *run, sg_error *err)
 {
 	if (sg_mkdir_p(run->out_dir, 0755, err) < 0)
 		return sg_error_prefix(err, "out dir");
-	sg_autofree char *logs = sg_xasprintf("%s/logs", run->out_dir);
-	if (sg_rm_rf(logs, err) < 0 || sg_mkdir_p(logs, 0755, err) < 0)
-		return sg_error_prefix(err, "out dir");
+	/* "out/" would make lstat follow a link named out */
+	size_t len = strlen(run->out_dir);
+	while (len > 1 && run->out_dir[len - 1] == '/')
+		run->out_dir[--len] = '\0';
+	struct stat st;
+	if (lstat(run->out_dir, &st) < 0)
+		return sg_error_set(err, SG_ERR_INTERNAL, errno, "out dir %s", run->out_dir);
+	if (!S_ISDIR(st.st_mode))
+		return sg_error_set(err, SG_ERR_INPUT, 0,
+				    "out dir %s is a symlink, not a directory: refused (shipgate would write "
+				    "and delete where it points); remove it, or pass --out with the real path",
+				    run->out_dir);
+	static const char *const fresh[] = {"logs", "trace"};
+	for (size_t i = 0; i < SG_ARRAY_LEN(fresh); i++) {
+		sg_autofree char *dir = sg_xasprintf("%s/%s", run->out_dir, fresh[i]);
+		if (sg_rm_rf(dir, err) < 0 || mkdir(dir, 0755) < 0) {
+			if (err->kind == SG_ERR_NONE)
+				sg_error_set(err, SG_ERR_INTERNAL, errno, "mkdir %s", dir);
+			return sg_error_prefix(err, "out dir");
+		}
+	}
 	return 0;
 }
 
@@ -338,6 +361,17 @@ static void run_one_step(sg_run *run, size_t i, const sg_cgroup_host *cgroups, b
 	}
 }
 
+/* A reason can carry what the candidate chose (a path, a denied call's arguments, a test
+ * name) and is printed on the terminal as it is: make it one harmless line. */
+static void one_line_reason(char **reason)
+{
+	if (!*reason)
+		return;
+	char *clean = sg_text_one_line(*reason);
+	free(*reason);
+	*reason = clean;
+}
+
 static char *upper_dir(const sg_run *run)
 {
 	return sg_xasprintf("%s/layers/upper", run->scratch_dir);
@@ -356,8 +390,9 @@ static void check_protect(sg_run *run, sg_step_record *rec)
 		sg_changes_free(&c);
 		if (access(upper, F_OK) != 0)
 			return; /* nothing written at all (or the copy fallback: see changed_files) */
-		rec->status = SG_STEP_ERROR;
-		set_reason(rec, "protect: %s", err.msg);
+		/* a tree too deep to check is the step's doing: fail closed, as the step's fault */
+		rec->status = err.errnum == ELOOP ? SG_STEP_VIOLATION : SG_STEP_ERROR;
+		set_reason(rec, "protect: what the step wrote cannot be checked: %s", err.msg);
 		return;
 	}
 	const sg_change *hit = sg_changes_match(&c, job->protect);
@@ -463,6 +498,7 @@ int sg_run_job(const sg_job *job, const sg_run_options *opts, sg_run *run, sg_er
 			ev->step_started(ev->ctx, i, &job->steps[i]);
 		run_one_step(run, i, &cgroups, allow_weaker, !(opts && opts->no_trace), interrupted);
 		check_protect(run, &run->steps[i]);
+		one_line_reason(&run->steps[i].reason);
 		if (ev && ev->step_finished)
 			ev->step_finished(ev->ctx, i, &run->steps[i]);
 		if (run->steps[i].status != SG_STEP_PASSED) {
@@ -506,6 +542,7 @@ int sg_run_job(const sg_job *job, const sg_run_options *opts, sg_run *run, sg_er
 					   rec->status == SG_STEP_ERROR ? "could not run" : sg_step_status_name(rec->status),
 					   rec->reason ? rec->reason : "");
 	}
+	one_line_reason(&run->reason);
 	return 0;
 }
 

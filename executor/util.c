@@ -264,56 +264,144 @@ int sg_mkdir_p(const char *path, mode_t mode, sg_error *err)
 	return 0;
 }
 
-static int sg_rm_rf_at(int parent_fd, const char *name, dev_t dev, sg_error *err)
+/* sg_rm_rf removes trees a candidate shaped (the scratch layer), so it neither recurses
+ * nor keeps a descriptor per level: a directory nested a hundred thousand deep must not
+ * take the supervisor's stack or descriptors, nor leave the scratch behind. It holds one
+ * directory open, goes down into the first subdirectory it finds, and when a directory
+ * is empty goes back up through ".." (checked to be the directory it came from) and
+ * removes it. Nothing else writes the tree meanwhile: the sandbox that wrote it is gone. */
+
+/* Open the directory `name` below dfd without following a link; overlayfs leaves its
+ * work/work directory mode 000 (and a rootless candidate may do the same). */
+static int rm_open_dir(int dfd, const char *name)
 {
-	struct stat st;
-	if (fstatat(parent_fd, name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
-		if (errno == ENOENT)
-			return 0;
-		return sg_error_set(err, SG_ERR_INTERNAL, errno, "stat %s", name);
-	}
-	if (!S_ISDIR(st.st_mode)) {
-		if (unlinkat(parent_fd, name, 0) < 0 && errno != ENOENT)
-			return sg_error_set(err, SG_ERR_INTERNAL, errno, "unlink %s", name);
-		return 0;
-	}
-	if (st.st_dev != dev)
-		return sg_error_set(err, SG_ERR_INTERNAL, EXDEV, "refusing to remove %s", name);
-	int fd = openat(parent_fd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	if (fd < 0 && errno == EACCES && fchmodat(parent_fd, name, 0700, 0) == 0)
-		/* overlayfs leaves its work/work directory mode 000 */
-		fd = openat(parent_fd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	if (fd < 0)
-		return sg_error_set(err, SG_ERR_INTERNAL, errno, "open %s", name);
-	DIR *d = fdopendir(fd);
+	int fd = openat(dfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0 && errno == EACCES && fchmodat(dfd, name, 0700, 0) == 0)
+		fd = openat(dfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	return fd;
+}
+
+/* Remove every non-directory in dfd; *sub gets the name of a subdirectory (to go down
+ * into) or NULL when none is left. */
+static int rm_entries(int dfd, dev_t dev, char **sub, sg_error *err)
+{
+	*sub = NULL;
+	int lfd = dup(dfd);
+	DIR *d = lfd >= 0 ? fdopendir(lfd) : NULL;
 	if (!d) {
-		close(fd);
-		return sg_error_set(err, SG_ERR_INTERNAL, errno, "opendir %s", name);
+		if (lfd >= 0)
+			close(lfd);
+		return sg_error_set(err, SG_ERR_INTERNAL, errno, "opendir");
 	}
+	rewinddir(d);
 	int rc = 0;
+	bool made_writable = false;
 	struct dirent *de;
-	while ((de = readdir(d)) != NULL) {
-		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+	while (rc == 0 && !*sub && (de = readdir(d)) != NULL) {
+		const char *name = de->d_name;
+		if (!strcmp(name, ".") || !strcmp(name, ".."))
 			continue;
-		if (sg_rm_rf_at(dirfd(d), de->d_name, dev, err) < 0) {
-			rc = -1;
-			break;
+		struct stat st;
+		if (fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
+			if (errno != ENOENT)
+				rc = sg_error_set(err, SG_ERR_INTERNAL, errno, "stat %s", name);
+		} else if (S_ISDIR(st.st_mode)) {
+			if (st.st_dev != dev)
+				rc = sg_error_set(err, SG_ERR_INTERNAL, EXDEV, "refusing to remove %s", name);
+			else
+				*sub = sg_xstrdup(name);
+		} else if (unlinkat(dfd, name, 0) < 0 && errno != ENOENT) {
+			/* a directory without write permission (a rootless candidate's doing) */
+			if (errno == EACCES && !made_writable && fchmod(dfd, 0700) == 0) {
+				made_writable = true;
+				if (unlinkat(dfd, name, 0) == 0 || errno == ENOENT)
+					continue;
+			}
+			rc = sg_error_set(err, SG_ERR_INTERNAL, errno, "unlink %s", name);
 		}
 	}
 	closedir(d);
-	if (rc < 0)
-		return rc;
-	if (unlinkat(parent_fd, name, AT_REMOVEDIR) < 0 && errno != ENOENT)
-		return sg_error_set(err, SG_ERR_INTERNAL, errno, "rmdir %s", name);
-	return 0;
+	return rc;
 }
+
+typedef struct rm_level {
+	char *name;  /* the directory we went down into */
+	ino_t parent_ino;
+} rm_level;
 
 int sg_rm_rf(const char *path, sg_error *err)
 {
 	struct stat st;
 	if (lstat(path, &st) < 0)
 		return errno == ENOENT ? 0 : sg_error_set(err, SG_ERR_INTERNAL, errno, "stat %s", path);
-	return sg_rm_rf_at(AT_FDCWD, path, st.st_dev, err);
+	if (!S_ISDIR(st.st_mode)) {
+		if (unlink(path) < 0 && errno != ENOENT)
+			return sg_error_set(err, SG_ERR_INTERNAL, errno, "unlink %s", path);
+		return 0;
+	}
+	int fd = rm_open_dir(AT_FDCWD, path);
+	if (fd < 0)
+		return sg_error_set(err, SG_ERR_INTERNAL, errno, "open %s", path);
+	rm_level *stack = NULL;
+	size_t depth = 0, cap = 0;
+	int rc = 0;
+	for (;;) {
+		char *sub = NULL;
+		if ((rc = rm_entries(fd, st.st_dev, &sub, err)) < 0)
+			break;
+		struct stat here;
+		if (fstat(fd, &here) < 0) {
+			free(sub);
+			rc = sg_error_set(err, SG_ERR_INTERNAL, errno, "stat");
+			break;
+		}
+		if (sub) {
+			int down = rm_open_dir(fd, sub);
+			if (down < 0) {
+				rc = sg_error_set(err, SG_ERR_INTERNAL, errno, "open %s", sub);
+				free(sub);
+				break;
+			}
+			if (depth == cap) {
+				cap = cap ? cap * 2 : 64;
+				stack = sg_xrealloc(stack, cap * sizeof(*stack));
+			}
+			stack[depth++] = (rm_level){sub, here.st_ino};
+			close(fd);
+			fd = down;
+			continue;
+		}
+		if (depth == 0)
+			break; /* the top is empty */
+		rm_level up = stack[--depth];
+		int parent = openat(fd, "..", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		struct stat pst;
+		if (parent < 0 || fstat(parent, &pst) < 0 || pst.st_ino != up.parent_ino || pst.st_dev != st.st_dev) {
+			rc = sg_error_set(err, SG_ERR_INTERNAL, parent < 0 ? errno : ESTALE,
+					  "remove %s: the tree moved while it was removed", path);
+			if (parent >= 0)
+				close(parent);
+			free(up.name);
+			break;
+		}
+		close(fd);
+		fd = parent;
+		if (unlinkat(fd, up.name, AT_REMOVEDIR) < 0 && errno != ENOENT) {
+			rc = sg_error_set(err, SG_ERR_INTERNAL, errno, "rmdir %s", up.name);
+			free(up.name);
+			break;
+		}
+		free(up.name);
+	}
+	close(fd);
+	for (size_t i = 0; i < depth; i++)
+		free(stack[i].name);
+	free(stack);
+	if (rc < 0)
+		return sg_error_prefix(err, "remove %s", path);
+	if (rmdir(path) < 0 && errno != ENOENT)
+		return sg_error_set(err, SG_ERR_INTERNAL, errno, "rmdir %s", path);
+	return 0;
 }
 
 uint64_t sg_monotonic_ns(void)
