@@ -584,7 +584,9 @@ void sg_init_main(const struct sg_init_ctx *ctx)
 				writable[n++] = ctx->plan->extra[i].target;
 		int stdio[] = {cfg->stdin_fd >= 0 ? cfg->stdin_fd : -1, ctx->out_w >= 0 ? ctx->out_w : 1,
 			       ctx->err_w >= 0 ? ctx->err_w : 2};
-		st.landlock_fd = sg_landlock_prepare(writable, n, stdio, SG_ARRAY_LEN(stdio), &landlock_abi, &err);
+		/* with the host's network, its abstract unix sockets would be in reach */
+		st.landlock_fd = sg_landlock_prepare(writable, n, stdio, SG_ARRAY_LEN(stdio),
+						     cfg->network == SG_NET_HOST, &landlock_abi, &err);
 		if (st.landlock_fd < 0 && landlock_abi > 0)
 			init_fail(ctx, &err);
 	}
