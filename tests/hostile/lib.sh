@@ -77,9 +77,11 @@ step() {
 	jget "$ST" "d['predicate']['steps'][0]$1"
 }
 
-# valid_evidence FILE: FILE is strict UTF-8 JSON (no NaN), and every string in it, keys
-# included, is valid Unicode without lone surrogates and without control characters
-# other than newline and tab (what a terminal would act on)
+# valid_evidence FILE: FILE is strict UTF-8 JSON (no NaN, no trailing garbage), every
+# string in it, keys included, is valid Unicode without lone surrogates, and every
+# "reason" and "summary" is one line without control characters (they are printed on
+# terminals as they are). Other strings may hold escaped control characters: a file's
+# real name, a log's real tail.
 valid_evidence() {
 	"$PY" - "$1" <<'EOF'
 import json, sys
@@ -88,19 +90,20 @@ text = raw.decode("utf-8")  # strict: invalid UTF-8 raises
 def bad_const(c):
     raise ValueError("non-JSON constant " + c)
 doc = json.loads(text, parse_constant=bad_const)
-def walk(v, path):
+def walk(v, path, key=""):
     if isinstance(v, str):
         v.encode("utf-8")  # a lone surrogate (\ud800) raises
-        for ch in v:
-            if (ord(ch) < 0x20 and ch not in "\n\t") or 0x7f <= ord(ch) < 0xa0:
-                raise ValueError("control character U+%04X in %s" % (ord(ch), path))
+        if key in ("reason", "summary"):
+            for ch in v:
+                if ord(ch) < 0x20 or 0x7f <= ord(ch) < 0xa0:
+                    raise ValueError("control character U+%04X in %s" % (ord(ch), path))
     elif isinstance(v, dict):
         for k, x in v.items():
             walk(k, path + ".<key>")
-            walk(x, path + "." + k)
+            walk(x, path + "." + k, k)
     elif isinstance(v, list):
         for i, x in enumerate(v):
-            walk(x, "%s[%d]" % (path, i))
+            walk(x, "%s[%d]" % (path, i), key)
 walk(doc, "$")
 EOF
 }
@@ -109,7 +112,7 @@ EOF
 # the verdict is signed by the run's key over exactly that statement
 check_survival() {
 	is "$SG_RC" "$1" "$2: shipgate run exits $1"
-	ok "$2: statement.json is strict UTF-8 JSON, every string valid and free of control characters" \
+	ok "$2: statement.json is strict UTF-8 JSON, its strings valid, its reasons one clean line" \
 		valid_evidence "$ST"
 	ok "$2: the verdict's signature verifies" "$SHIPGATE" verify "$(dirname "$ST")/verdict.dsse.json" -q
 }
@@ -124,8 +127,9 @@ check_contained() {
 	is "$(ls -A "$TMPDIR")" "" "$2: shipgate's scratch directories are removed"
 }
 
-# strip_ui TEXT: the text without shipgate's own terminal controls (its colours and the
-# carriage-return line clearing), so that what remains can be checked for the candidate's
+# no_hostile_escapes FILE: FILE (what a terminal received) holds no control bytes but
+# shipgate's own (its colours, the carriage return and line clearing of the progress
+# line, newlines) and is valid UTF-8
 no_hostile_escapes() {
 	"$PY" - "$1" <<'EOF'
 import re, sys
