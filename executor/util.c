@@ -324,6 +324,19 @@ static int rm_entries(int dfd, dev_t dev, char **sub, sg_error *err)
 	return rc;
 }
 
+/* rmdir `name` below dfd; a parent without write permission (mode 0500, a rootless
+ * candidate's doing) is made writable first */
+static int rm_subdir(int dfd, const char *name)
+{
+	if (unlinkat(dfd, name, AT_REMOVEDIR) == 0 || errno == ENOENT)
+		return 0;
+	if (errno != EACCES || fchmod(dfd, 0700) < 0)
+		return -1;
+	if (unlinkat(dfd, name, AT_REMOVEDIR) == 0 || errno == ENOENT)
+		return 0;
+	return -1;
+}
+
 typedef struct rm_level {
 	char *name;  /* the directory we went down into */
 	ino_t parent_ino;
@@ -386,7 +399,7 @@ int sg_rm_rf(const char *path, sg_error *err)
 		}
 		close(fd);
 		fd = parent;
-		if (unlinkat(fd, up.name, AT_REMOVEDIR) < 0 && errno != ENOENT) {
+		if (rm_subdir(fd, up.name) < 0) {
 			rc = sg_error_set(err, SG_ERR_INTERNAL, errno, "rmdir %s", up.name);
 			free(up.name);
 			break;
