@@ -207,7 +207,8 @@ static void run_one_step(sg_run *run, size_t i, const sg_cgroup_host *cgroups, b
 	sg_autofree char *layers = sg_xasprintf("%s/layers", run->scratch_dir);
 	/* a test step gets the results channel: a fresh directory and $SHIPGATE_RESULTS */
 	sg_autofree sg_mount_spec *mounts = sg_xcalloc(job->n_mounts + 1, sizeof(*mounts));
-	memcpy(mounts, job->mounts, job->n_mounts * sizeof(*mounts));
+	if (job->n_mounts) /* job->mounts is NULL without mounts: memcpy from NULL is undefined */
+		memcpy(mounts, job->mounts, job->n_mounts * sizeof(*mounts));
 	size_t n_mounts = job->n_mounts;
 	sg_autofree char **env = sg_xcalloc(job->n_env + 2, sizeof(char *));
 	memcpy(env, job->env, job->n_env * sizeof(char *));
