@@ -35,7 +35,7 @@ bool sg_cli_stderr_is_tty(void);
 typedef struct sg_cli_run_opts {
 	const char *out_dir;   /* NULL: JOBDIR/shipgate-out */
 	const char *label;     /* prefix of the progress lines, NULL: "shipgate run" */
-	bool json, quiet, allow_weaker, vsa;
+	bool json, quiet, allow_weaker, vsa, no_trace;
 } sg_cli_run_opts;
 /* Run the job, write statement.json and the signed verdict.dsse.json, print progress.
  * Returns run's exit code (0 PASSED, 1 FAILED, 2 usage, 3 infrastructure) and, when it

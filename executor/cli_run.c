@@ -35,6 +35,7 @@ static void run_usage(FILE *out)
 		"                    Summary Attestation of the verdict\n"
 		"  --json            print the verdict's statement on stdout instead of a summary\n"
 		"  --allow-weaker    run even if a limit cannot be enforced (recorded in the verdict)\n"
+		"  --no-trace        do not write the runtime trace (trace/STEP.jsonl; on by default)\n"
 		"  -q, --quiet       print nothing but errors (and, once, that a key was made)\n"
 		"  -h, --help        this help\n"
 		"\n"
@@ -246,6 +247,7 @@ static int parse_args(int argc, char **argv, run_args *a, bool *done)
 		{"vsa", no_argument, NULL, 'V'},
 		{"json", no_argument, NULL, 'j'},
 		{"allow-weaker", no_argument, NULL, 'w'},
+		{"no-trace", no_argument, NULL, 'T'},
 		{"quiet", no_argument, NULL, 'q'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
@@ -260,6 +262,7 @@ static int parse_args(int argc, char **argv, run_args *a, bool *done)
 		case 'V': a->o.vsa = true; break;
 		case 'j': a->o.json = true; break;
 		case 'w': a->o.allow_weaker = true; break;
+		case 'T': a->o.no_trace = true; break;
 		case 'q': a->o.quiet = true; break;
 		case 'h': run_usage(stdout); *done = true; return 0;
 		default: run_usage(stderr); *done = true; return 2;
@@ -290,7 +293,8 @@ int sg_cli_run_job(const sg_job *job, const sg_cli_run_opts *a, const sg_key *ke
 			job->name, job->n_steps,
 			job->n_steps == 1 ? "" : "s", job->workspace);
 	sg_run_events ev = {.step_started = ui_step_started, .step_finished = ui_step_finished, .ctx = &ui};
-	sg_run_options ro = {.out_dir = a->out_dir, .allow_weaker = a->allow_weaker, .events = &ev,
+	sg_run_options ro = {.out_dir = a->out_dir, .allow_weaker = a->allow_weaker, .no_trace = a->no_trace,
+			     .events = &ev,
 			     .interrupted = &sg_cli_interrupted};
 	sg_error err = {0};
 	sg_run run;

@@ -52,4 +52,22 @@ unsigned sg_policy_allowed_count(const sg_policy *p);
  * prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, prog): it needs nothing else. */
 const struct sock_fprog *sg_policy_bpf(sg_policy *p, sg_error *err);
 
+/* The traced variant (see trace.c): the same decisions, but execve, execveat and
+ * exit_group (and connect, with_connect) are answered by the supervisor's seccomp user
+ * notification listener, which lets them continue, and every denial except ENOSYS
+ * probes goes to the listener too, which records it and answers with the policy's errno
+ * (sg_policy_deny_errno). Load it with SECCOMP_FILTER_FLAG_NEW_LISTENER. */
+const struct sock_fprog *sg_policy_bpf_traced(sg_policy *p, bool with_connect, sg_error *err);
+int sg_policy_deny_errno(const sg_policy *p, int nr);
+/* Does the policy allow this syscall whatever its arguments? (The traced command must
+ * be able to call sendmsg to hand its listener over before it execs.) */
+bool sg_policy_allows_always(const sg_policy *p, int nr);
+
+typedef enum sg_violation_class {
+	SG_VIOLATION_RECORD = 0, /* recorded in the evidence, the step goes on */
+	SG_VIOLATION_FAIL,       /* recorded, and the step fails as `violation` */
+	SG_VIOLATION_IGNORE,     /* neither */
+} sg_violation_class;
+sg_violation_class sg_policy_violation_class(const sg_policy *p, int nr);
+
 #endif

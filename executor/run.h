@@ -41,6 +41,7 @@ typedef struct sg_run_events {
 typedef struct sg_run_options {
 	const char *out_dir;       /* NULL: shipgate-out/ beside the job file */
 	bool allow_weaker;         /* also accepted from the job's allow_weaker_isolation */
+	bool no_trace;             /* do not write the runtime trace (it is on by default) */
 	const sg_run_events *events;
 	volatile int *interrupted;
 } sg_run_options;

@@ -18,6 +18,7 @@ typedef struct sg_supervise_io {
 	sg_cgroup *cgroup;
 	volatile int *interrupted;
 	const sg_service_driver *service;
+	struct sg_trace *trace;   /* serve the command's seccomp listener into it, or NULL */
 } sg_supervise_io;
 
 typedef struct sg_supervise_outcome {
@@ -28,6 +29,7 @@ typedef struct sg_supervise_outcome {
 	bool ready;
 	unsigned caps_left;
 	bool no_new_privs;
+	int landlock_abi;
 } sg_supervise_outcome;
 
 /* Run the loop until the init has exited and the output is drained. Fills the result's

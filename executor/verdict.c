@@ -2,6 +2,7 @@
  * the run context and builds JSON, nothing else. Every string that came from the
  * candidate (output tails) is made valid UTF-8 first. */
 #include "run.h"
+#include "trace.h"
 #include "util.h"
 
 #include <string.h>
@@ -72,6 +73,18 @@ static cJSON *statement_step(const sg_step_record *rec)
 	if (rec->result.enforced.cgroup_mode) /* filled in once the sandbox was prepared */
 		cJSON_AddStringToObject(o, "network", sg_net_mode_name(rec->result.enforced.network));
 	sg_evidence_add_run_fields(o, &rec->result);
+	if (rec->result.trace) {
+		sg_autofree char *rel = sg_xasprintf("trace/%s.jsonl", s->name);
+		cJSON_AddNumberToObject(o, "execs", (double)sg_trace_execs(rec->result.trace));
+		cJSON_AddItemToObject(o, "violations", sg_trace_violations_json(rec->result.trace));
+		cJSON_AddItemToObject(o, "connects", sg_trace_connects_json(rec->result.trace));
+		cJSON_AddItemToObject(o, "trace", sg_trace_summary_json(rec->result.trace, rel));
+	} else {
+		cJSON_AddNullToObject(o, "execs");
+		cJSON_AddItemToObject(o, "violations", cJSON_CreateArray());
+		if (rec->result.trace_unavailable)
+			cJSON_AddStringToObject(o, "trace_unavailable", rec->result.trace_unavailable);
+	}
 	if (rec->service)
 		sg_service_run_add_json(rec->service, o);
 	if (rec->tests)

@@ -141,8 +141,12 @@ fi
 json_is "$work/strict/shipgate-out/statement.json" 'e["predicate"]["steps"][1]["network"]' "none" \
 	"strict: network none by default"
 strict_job ", '--socket'" strict
-expect 1 "step 'compute' failed: exit code 1" "strict: the same program opening a socket fails" \
+expect 1 "step 'compute' violation: denied socket (family=2 type=1) by /workspace/compute" \
+	"strict: the same program opening a socket fails, a violation naming the call" \
 	sg_run "$work/strict/job.json"
+json_is "$work/strict/shipgate-out/statement.json" \
+	'[(v["syscall"], v["errno"], v["fails"]) for v in e["predicate"]["steps"][1]["violations"]]' \
+	"[('socket', 'EPERM', True)]" "strict: the verdict records the denied socket call"
 if grep -q "compute: socket: Operation not permitted" "$work/strict/shipgate-out/logs/compute.stderr"; then
 	ok "strict: with a clear error (socket: Operation not permitted)"
 else
@@ -150,7 +154,8 @@ else
 	sed 's/^/#   /' "$work/strict/shipgate-out/logs/compute.stderr"
 fi
 strict_job ", '--spawn'" strict
-expect 1 "FAILED" "strict: the same program starting a second process fails" sg_run "$work/strict/job.json"
+expect 1 "violation: denied clone" "strict: the same program starting a second process fails" \
+	sg_run "$work/strict/job.json"
 if grep -q "compute: fork: Operation not permitted" "$work/strict/shipgate-out/logs/compute.stderr"; then
 	ok "strict: fork is EPERM"
 else
