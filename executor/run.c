@@ -85,19 +85,14 @@ static int prepare_scratch(sg_run *run, sg_error *err)
 	const char *base = getenv("TMPDIR");
 	if (!base || !*base)
 		base = access("/var/tmp", W_OK) == 0 ? "/var/tmp" : "/tmp";
-	char *dir = sg_xasprintf("%s/shipgate-scratch-XXXXXX", base);
+	sg_scratch_remove_stale(base, "shipgate-scratch-");
+	char *dir = sg_xasprintf("%s/shipgate-scratch-%d-XXXXXX", base, (int)getpid());
 	if (!mkdtemp(dir)) {
 		int e = errno;
 		free(dir);
 		return sg_error_set(err, SG_ERR_SANDBOX, e, "scratch: mkdtemp in %s", base);
 	}
-	/* the sandbox's root (an unprivileged host uid) must be able to reach its layers */
-	if (geteuid() == 0 && chmod(dir, 0711) < 0) {
-		int e = errno;
-		rmdir(dir);
-		free(dir);
-		return sg_error_set(err, SG_ERR_SANDBOX, e, "scratch: chmod");
-	}
+	/* mkdtemp made it 0700: other local users cannot reach what the steps write */
 	run->scratch_dir = dir;
 	return 0;
 }
