@@ -13,23 +13,42 @@
 #include <sys/xattr.h>
 
 /* What the candidate controls here is the shape of the tree, so the scan bounds its own
- * work: a directory nesting deeper than SG_CHANGES_MAX_DEPTH is an error (recursing would
- * take the supervisor's stack and descriptors down with it), and files are hashed within
- * a budget of SG_CHANGES_HASH_BUDGET bytes (a sparse file of a terabyte costs the step
- * nothing and would cost us hours): a file that does not fit what is left is listed
- * with its size but without a digest. */
+ * work. Deeper than SG_CHANGES_MAX_DEPTH, what the steps wrote is counted as one
+ * truncated change (too_deep): a candidate that nests thousands of directories must not
+ * exhaust our stack or our descriptors. Files are hashed within a budget of
+ * SG_CHANGES_HASH_BUDGET bytes (a sparse file of a terabyte costs the step nothing and
+ * would cost us hours): a file that does not fit what is left is listed with its size
+ * but without a digest. The watched globs are matched against every change, stored or
+ * not, so that neither max nor the order of the listing can hide one. */
 typedef struct scan_ctx {
 	sg_changes *out;
 	size_t max;
 	bool hash;
+	char *const *watch;
 	uint64_t hash_left;
-	unsigned depth;
 	sg_error *err;
+	unsigned depth;
 } scan_ctx;
+
+static void fill_change(sg_change *c, const char *path, sg_change_kind kind, const struct stat *st,
+			const char *sha)
+{
+	c->path = sg_xstrdup(path);
+	c->kind = kind;
+	c->size = (uint64_t)st->st_size;
+	c->mtime_ns = (uint64_t)st->st_mtim.tv_sec * 1000000000u + (uint64_t)st->st_mtim.tv_nsec;
+	snprintf(c->sha256, sizeof(c->sha256), "%s", sha ? sha : "");
+}
 
 static void add_change(scan_ctx *sc, const char *path, sg_change_kind kind, const struct stat *st,
 		       const char *sha)
 {
+	if (sc->watch && !sc->out->watched.path)
+		for (size_t g = 0; sc->watch[g]; g++)
+			if (sg_glob_match(sc->watch[g], path)) {
+				fill_change(&sc->out->watched, path, kind, st, sha);
+				break;
+			}
 	if (kind == SG_CHANGE_FILE && sha && sha[0] == '\0')
 		sc->out->unhashed++;
 	sc->out->total++;
@@ -37,12 +56,7 @@ static void add_change(scan_ctx *sc, const char *path, sg_change_kind kind, cons
 		sc->out->truncated = true;
 		return;
 	}
-	sg_change *c = &sc->out->items[sc->out->n++];
-	c->path = sg_xstrdup(path);
-	c->kind = kind;
-	c->size = (uint64_t)st->st_size;
-	c->mtime_ns = (uint64_t)st->st_mtim.tv_sec * 1000000000u + (uint64_t)st->st_mtim.tv_nsec;
-	snprintf(c->sha256, sizeof(c->sha256), "%s", sha ? sha : "");
+	fill_change(&sc->out->items[sc->out->n++], path, kind, st, sha);
 }
 
 /* Out of scan_dir, so that its buffer is not on the stack of every level of the walk. */
@@ -101,10 +115,10 @@ static int scan_dir(scan_ctx *sc, int dfd, const char *prefix)
 			if (is_opaque)
 				add_change(sc, path, SG_CHANGE_DIR, &st, NULL);
 			if (sc->depth >= SG_CHANGES_MAX_DEPTH) {
-				rc = sg_error_set(sc->err, SG_ERR_INTERNAL, ELOOP,
-						  "changes: %s: nested deeper than %u directories", path,
-						  (unsigned)SG_CHANGES_MAX_DEPTH);
-				break;
+				sc->out->truncated = true;
+				sc->out->too_deep = true;
+				sc->out->total++;
+				continue;
 			}
 			sc->depth++;
 			rc = scan_dir(sc, sub, path);
@@ -120,14 +134,16 @@ static int change_cmp(const void *a, const void *b)
 	return strcmp(((const sg_change *)a)->path, ((const sg_change *)b)->path);
 }
 
-int sg_changes_scan(const char *upper, size_t max, bool hash, sg_changes *out, sg_error *err)
+int sg_changes_scan(const char *upper, size_t max, bool hash, char *const *watch, sg_changes *out,
+		    sg_error *err)
 {
 	memset(out, 0, sizeof(*out));
 	out->items = sg_xcalloc(max ? max : 1, sizeof(*out->items));
 	sg_autoclose int fd = open(upper, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0)
 		return sg_error_set(err, SG_ERR_INTERNAL, errno, "changes: open %s", upper);
-	scan_ctx sc = {.out = out, .max = max, .hash = hash, .hash_left = SG_CHANGES_HASH_BUDGET, .err = err};
+	scan_ctx sc = {.out = out, .max = max, .hash = hash, .watch = watch, .hash_left = SG_CHANGES_HASH_BUDGET,
+		       .err = err};
 	if (scan_dir(&sc, fd, "") < 0)
 		return -1;
 	qsort(out->items, out->n, sizeof(*out->items), change_cmp);
@@ -139,6 +155,7 @@ void sg_changes_free(sg_changes *c)
 	for (size_t i = 0; i < c->n; i++)
 		free(c->items[i].path);
 	free(c->items);
+	free(c->watched.path);
 	memset(c, 0, sizeof(*c));
 }
 

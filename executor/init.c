@@ -140,6 +140,12 @@ __attribute__((noreturn)) static void exec_in_sandbox(const struct sg_init_ctx *
 		if (sg_landlock_apply(landlock_fd, &lerr) < 0)
 			e = -(lerr.errnum ? lerr.errnum : EPERM);
 	}
+	if (e == 0) {
+		/* our own filter first: no set-user-ID file, whatever the policy allows */
+		sg_error serr = {0};
+		if (sg_seccomp_load(sg_seccomp_no_setid(), &serr) < 0)
+			e = -(serr.errnum ? serr.errnum : EPERM);
+	}
 	if (e) {
 		/* reported below as the sandbox's failure */
 	} else if (traced && ctx->bpf_traced) {

@@ -77,8 +77,10 @@ static char *default_out_dir(const sg_job *job)
  * afresh (removing a planted link removes the link, not what it points at). */
 static int prepare_out_dir(sg_run *run, sg_error *err)
 {
-	if (sg_mkdir_p(run->out_dir, 0755, err) < 0)
+	if (sg_mkdir_p(run->out_dir, 0755, err) < 0) {
+		err->kind = SG_ERR_USAGE; /* a bad --out: nothing ran */
 		return sg_error_prefix(err, "out dir");
+	}
 	/* "out/" would make lstat follow a link named out */
 	size_t len = strlen(run->out_dir);
 	while (len > 1 && run->out_dir[len - 1] == '/')
@@ -87,10 +89,19 @@ static int prepare_out_dir(sg_run *run, sg_error *err)
 	if (lstat(run->out_dir, &st) < 0)
 		return sg_error_set(err, SG_ERR_INTERNAL, errno, "out dir %s", run->out_dir);
 	if (!S_ISDIR(st.st_mode))
-		return sg_error_set(err, SG_ERR_INPUT, 0,
+		return sg_error_set(err, SG_ERR_USAGE, 0,
 				    "out dir %s is a symlink, not a directory: refused (shipgate would write "
 				    "and delete where it points); remove it, or pass --out with the real path",
 				    run->out_dir);
+	/* nothing of an earlier run may stay beside this one's evidence, even if this run
+	 * ends before it writes its own */
+	static const char *const earlier[] = {"statement.json", "verdict.dsse.json", "vsa.dsse.json",
+					      "diagnosis.json", "diagnosis.md"};
+	for (size_t i = 0; i < SG_ARRAY_LEN(earlier); i++) {
+		sg_autofree char *p = sg_xasprintf("%s/%s", run->out_dir, earlier[i]);
+		if (unlink(p) < 0 && errno != ENOENT)
+			return sg_error_set(err, SG_ERR_USAGE, errno, "out dir: remove %s", p);
+	}
 	static const char *const fresh[] = {"logs", "trace"};
 	for (size_t i = 0; i < SG_ARRAY_LEN(fresh); i++) {
 		sg_autofree char *dir = sg_xasprintf("%s/%s", run->out_dir, fresh[i]);
@@ -108,19 +119,14 @@ static int prepare_scratch(sg_run *run, sg_error *err)
 	const char *base = getenv("TMPDIR");
 	if (!base || !*base)
 		base = access("/var/tmp", W_OK) == 0 ? "/var/tmp" : "/tmp";
-	char *dir = sg_xasprintf("%s/shipgate-scratch-XXXXXX", base);
+	sg_scratch_remove_stale(base, "shipgate-scratch-");
+	char *dir = sg_xasprintf("%s/shipgate-scratch-%d-XXXXXX", base, (int)getpid());
 	if (!mkdtemp(dir)) {
 		int e = errno;
 		free(dir);
 		return sg_error_set(err, SG_ERR_SANDBOX, e, "scratch: mkdtemp in %s", base);
 	}
-	/* the sandbox's root (an unprivileged host uid) must be able to reach its layers */
-	if (geteuid() == 0 && chmod(dir, 0711) < 0) {
-		int e = errno;
-		rmdir(dir);
-		free(dir);
-		return sg_error_set(err, SG_ERR_SANDBOX, e, "scratch: chmod");
-	}
+	/* mkdtemp made it 0700: other local users cannot reach what the steps write */
 	run->scratch_dir = dir;
 	return 0;
 }
@@ -184,6 +190,16 @@ static void explain_status(sg_step_record *rec, const sg_limits *limits, uint64_
 		rec->reason = sg_xasprintf("%s; the pids limit (%llu) was hit", old ? old : "failed",
 					   (unsigned long long)limits->pids);
 	}
+}
+
+/* The step's network: the job's `network` when it gives one, else the policy's own
+ * default (build and strict say "none"), else loopback (docs/policies.md). */
+static sg_net_mode step_network(const sg_job *job, const sg_policy *policy)
+{
+	sg_net_mode mode = job->network;
+	if (!job->network_set && policy && sg_policy_network(policy))
+		(void)sg_net_mode_parse(sg_policy_network(policy), &mode);
+	return mode;
 }
 
 static void run_one_step(sg_run *run, size_t i, const sg_cgroup_host *cgroups, bool allow_weaker,
@@ -262,7 +278,7 @@ static void run_one_step(sg_run *run, size_t i, const sg_cgroup_host *cgroups, b
 		.scratch_dir = layers,
 		.mounts = mounts,
 		.n_mounts = n_mounts,
-		.network = job->network,
+		.network = step_network(job, policy),
 		.policy = policy,
 		.limits = job->limits,
 		.timeout_ms = timeout_s * 1000,
@@ -386,21 +402,27 @@ static void check_protect(sg_run *run, sg_step_record *rec)
 	sg_autofree char *upper = upper_dir(run);
 	sg_changes c;
 	sg_error err = {0};
-	if (sg_changes_scan(upper, 100000, false, &c, &err) < 0) {
+	/* every change is matched, not only the first stored ones: a step cannot hide a
+	 * protected path behind a hundred thousand others */
+	if (sg_changes_scan(upper, 1, false, job->protect, &c, &err) < 0) {
 		sg_changes_free(&c);
 		if (access(upper, F_OK) != 0)
 			return; /* nothing written at all (or the copy fallback: see changed_files) */
-		/* a tree too deep to check is the step's doing: fail closed, as the step's fault */
-		rec->status = err.errnum == ELOOP ? SG_STEP_VIOLATION : SG_STEP_ERROR;
-		set_reason(rec, "protect: what the step wrote cannot be checked: %s", err.msg);
+		rec->status = SG_STEP_ERROR;
+		set_reason(rec, "protect: %s", err.msg);
 		return;
 	}
-	const sg_change *hit = sg_changes_match(&c, job->protect);
+	const sg_change *hit = c.watched.path ? &c.watched : NULL;
 	if (hit) {
 		sg_autofree char *clean = sg_utf8_sanitize(hit->path, strlen(hit->path));
 		rec->status = SG_STEP_VIOLATION;
 		set_reason(rec, "modified the protected path %s (%s)", clean,
 			   hit->kind == SG_CHANGE_DELETED ? "deleted" : "written");
+	} else if (c.too_deep) {
+		/* what lies deeper was not looked at: fail closed, as the step's doing */
+		rec->status = SG_STEP_VIOLATION;
+		set_reason(rec, "protect: what the step wrote cannot be checked: it nests directories "
+				"deeper than %u levels", (unsigned)SG_CHANGES_MAX_DEPTH);
 	}
 	sg_changes_free(&c);
 }
@@ -465,6 +487,7 @@ int sg_run_job(const sg_job *job, const sg_run_options *opts, sg_run *run, sg_er
 	struct utsname un;
 	run->kernel = sg_xstrdup(uname(&un) == 0 ? un.release : "unknown");
 	run->rootless = geteuid() != 0;
+	run->os_release = sg_os_release(strcmp(job->rootfs, "host") ? job->rootfs : "/");
 	run->out_dir = opts && opts->out_dir ? sg_xstrdup(opts->out_dir) : default_out_dir(job);
 
 	if (check_supported(job, err) < 0 || load_policies(run, err) < 0)
@@ -514,7 +537,7 @@ int sg_run_job(const sg_job *job, const sg_run_options *opts, sg_run *run, sg_er
 	sg_autofree char *upper = upper_dir(run);
 	sg_error cerr = {0};
 	if (access(upper, F_OK) == 0) {
-		run->changes_known = sg_changes_scan(upper, 1000, true, &run->changes, &cerr) == 0;
+		run->changes_known = sg_changes_scan(upper, 1000, true, NULL, &run->changes, &cerr) == 0;
 	} else if (run->enforced_known && strcmp(run->enforced.workspace, "copy") != 0) {
 		run->changes_known = true; /* no upper layer: nothing was written */
 		run->changes.items = sg_xcalloc(1, sizeof(sg_change));
@@ -577,6 +600,7 @@ void sg_run_free(sg_run *run)
 	free(run->enforced_identity);
 	free(run->kernel);
 	free(run->cgroup_layout);
+	cJSON_Delete(run->os_release);
 	sg_changes_free(&run->changes);
 	for (size_t i = 0; run->mount_digests && i < run->job->n_mounts; i++)
 		free(run->mount_digests[i]);

@@ -2,6 +2,7 @@
 #include "util.h"
 
 #include <dirent.h>
+#include <signal.h>
 #include <fcntl.h>
 #include <stdarg.h>
 #include <string.h>
@@ -479,4 +480,30 @@ void sg_timing_mark(const char *label)
 			 (double)(sg_monotonic_ns() - origin) / 1e6, label);
 	if (n > 0)
 		(void)!write(2, line, (size_t)n < sizeof(line) ? (size_t)n : sizeof(line) - 1);
+}
+
+void sg_scratch_remove_stale(const char *base, const char *prefix)
+{
+	DIR *d = opendir(base);
+	if (!d)
+		return;
+	size_t pl = strlen(prefix);
+	struct dirent *de;
+	while ((de = readdir(d)) != NULL) {
+		if (strncmp(de->d_name, prefix, pl) != 0)
+			continue;
+		char *end = NULL;
+		long pid = strtol(de->d_name + pl, &end, 10);
+		if (pid <= 0 || !end || *end != '-')
+			continue;
+		if (kill((pid_t)pid, 0) == 0 || errno == EPERM)
+			continue; /* its shipgate is still running */
+		struct stat st;
+		if (fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISDIR(st.st_mode) ||
+		    st.st_uid != geteuid())
+			continue;
+		sg_autofree char *path = sg_xasprintf("%s/%s", base, de->d_name);
+		(void)sg_rm_rf(path, NULL);
+	}
+	closedir(d);
 }

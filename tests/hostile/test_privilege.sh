@@ -6,7 +6,7 @@
 # capabilities placed in the workspace, the host's setuid programs, and setcap itself.
 . "$(dirname "$0")/lib.sh"
 
-plan 73
+plan 74
 
 # ---- the kernel's attack surface: every call denied, named, and fatal to the step ------
 
@@ -66,7 +66,7 @@ is "$(step '["violations"][0]["syscall"]')" setns "idmap: the setns attempt is t
 # ---- setuid and file capabilities in the workspace --------------------------------------
 
 J=$(hjob suid '{"version":1,"name":"suid","workspace":"ws","steps":[
- {"name":"suid","run":"./suid-attack status; echo ---; ./fcap-attack status; echo ---; cp attack mine && chmod u+s mine && ./mine status; echo ---; setcap cap_sys_admin+ep ./attack; echo setcap=$?; echo ---; grep \" /workspace \" /proc/self/mountinfo; mount -t tmpfs none /tmp; echo mount=$?; newuidmap 1 0 0 1; echo newuidmap=$?"}]}')
+ {"name":"suid","run":"./suid-attack status; echo ---; ./fcap-attack status; echo ---; cp attack mine; chmod u+s mine; echo chmod-suid=$?; ./mine status; echo ---; setcap cap_sys_admin+ep ./attack; echo setcap=$?; echo ---; grep \" /workspace \" /proc/self/mountinfo; mount -t tmpfs none /tmp; echo mount=$?; newuidmap 1 0 0 1; echo newuidmap=$?"}]}')
 cp "$SHIPGATE_ATTACK" "$J/ws/suid-attack"
 cp "$SHIPGATE_ATTACK" "$J/ws/fcap-attack"
 if is_root; then
@@ -89,6 +89,7 @@ is "$(printf '%s\n' "$log" | grep -c '^CapEff:[[:space:]]*0*$')" 3 \
 is "$(printf '%s\n' "$log" | grep -c '^CapPrm:[[:space:]]*0*$')" 3 "nor any permitted one"
 is "$(printf '%s\n' "$log" | grep -c '^NoNewPrivs:[[:space:]]*1$')" 3 "no_new_privs holds in all three"
 like "$log" "^setcap=1$" "setcap on a copy fails inside (no CAP_SETFCAP)"
+like "$log" "^chmod-suid=[1-9]" "the candidate cannot even make a setuid file of its own"
 like "$log" " /workspace [^ ]*nosuid" "/workspace is mounted nosuid"
 like "$log" "^mount=[1-9]" "the host's setuid mount(8) does not mount anything"
 like "$log" "^newuidmap=[1-9]" "the host's setuid newuidmap(1) does not map anything"
