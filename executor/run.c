@@ -77,22 +77,35 @@ static char *default_out_dir(const sg_job *job)
  * afresh (removing a planted link removes the link, not what it points at). */
 static int prepare_out_dir(sg_run *run, sg_error *err)
 {
-	if (sg_mkdir_p(run->out_dir, 0755, err) < 0) {
-		err->kind = SG_ERR_USAGE; /* a bad --out: nothing ran */
-		return sg_error_prefix(err, "out dir");
-	}
 	/* "out/" would make lstat follow a link named out */
 	size_t len = strlen(run->out_dir);
 	while (len > 1 && run->out_dir[len - 1] == '/')
 		run->out_dir[--len] = '\0';
-	struct stat st;
-	if (lstat(run->out_dir, &st) < 0)
-		return sg_error_set(err, SG_ERR_INTERNAL, errno, "out dir %s", run->out_dir);
-	if (!S_ISDIR(st.st_mode))
-		return sg_error_set(err, SG_ERR_USAGE, 0,
-				    "out dir %s is a symlink, not a directory: refused (shipgate would write "
-				    "and delete where it points); remove it, or pass --out with the real path",
-				    run->out_dir);
+	/* below the job directory (shipgate-out/, loop's shipgate-out/attempt-N/), every
+	 * component is checked before anything is made in it; elsewhere, the out dir itself
+	 * (the user chose the way there) */
+	size_t jl = strlen(run->job->dir);
+	bool in_job_dir = !strncmp(run->out_dir, run->job->dir, jl) && run->out_dir[jl] == '/';
+	if (!in_job_dir && sg_mkdir_p(run->out_dir, 0755, err) < 0) {
+		err->kind = SG_ERR_USAGE; /* a bad --out: nothing ran */
+		return sg_error_prefix(err, "out dir");
+	}
+	for (size_t i = in_job_dir ? jl + 1 : len; i <= len; i++) {
+		if (run->out_dir[i] != '/' && run->out_dir[i] != '\0')
+			continue;
+		sg_autofree char *part = sg_xstrndup(run->out_dir, i);
+		if (mkdir(part, 0755) < 0 && errno != EEXIST)
+			return sg_error_set(err, SG_ERR_USAGE, errno, "out dir: mkdir %s", part);
+		struct stat st;
+		if (lstat(part, &st) < 0)
+			return sg_error_set(err, SG_ERR_USAGE, errno, "out dir %s", part);
+		if (!S_ISDIR(st.st_mode))
+			return sg_error_set(err, SG_ERR_USAGE, 0,
+					    "out dir: %s is a symlink, not a directory: refused (shipgate would "
+					    "write and delete where it points); remove it, or pass --out with the "
+					    "real path",
+					    part);
+	}
 	/* nothing of an earlier run may stay beside this one's evidence, even if this run
 	 * ends before it writes its own */
 	static const char *const earlier[] = {"statement.json", "verdict.dsse.json", "vsa.dsse.json",
