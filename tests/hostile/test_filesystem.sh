@@ -7,7 +7,7 @@
 # filling /tmp, /dev/shm and the scratch layer.
 . "$(dirname "$0")/lib.sh"
 
-plan 158
+plan 161
 
 SECRET=$(new_tmp secret)
 marker="HOSTILE-SECRET-$(unique)"
@@ -146,6 +146,15 @@ _sg_pid_run 60 run "$J/job.json"
 is "$(ls -A "$VICTIM")" "logs" "out dir: a planted shipgate-out symlink is not written through"
 is "$SG_RC" 2 "out dir: shipgate run refuses a symlinked out dir before running anything (exit 2)"
 like "$SG_ERR" "shipgate-out.*symlink" "out dir: and says so"
+_sg_pid_run 60 run "$J/job.json" --out "$J/shipgate-out/attempt-1"
+is "$SG_RC:$(ls -A "$VICTIM")" "2:logs" "out dir: nor one below it (loop's shipgate-out/attempt-N)"
+# decide keeps its ledger in .shipgate/ of the job directory
+rm "$J/shipgate-out"
+_sg_pid_run 60 run "$J/job.json"
+ln -s "$VICTIM" "$J/.shipgate"
+_sg_pid_run 60 decide "$J/shipgate-out/verdict.dsse.json"
+is "$(ls -A "$VICTIM")" "logs" "ledger: decide does not append through a planted .shipgate symlink"
+like "$SG_ERR" "ledger.*symlink" "ledger: and says so"
 check_contained "$J" "out dir"
 
 # ---- the copy fallback: a workspace where idmapped mounts are not possible ------------------
