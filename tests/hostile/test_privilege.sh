@@ -6,7 +6,7 @@
 # capabilities placed in the workspace, the host's setuid programs, and setcap itself.
 . "$(dirname "$0")/lib.sh"
 
-plan 74
+plan 84
 
 # ---- the kernel's attack surface: every call denied, named, and fatal to the step ------
 
@@ -95,6 +95,30 @@ like "$log" "^mount=[1-9]" "the host's setuid mount(8) does not mount anything"
 like "$log" "^newuidmap=[1-9]" "the host's setuid newuidmap(1) does not map anything"
 is "$(tree_listing "$J/ws")" "$before" "setuid: the host workspace is unchanged"
 check_contained "$J" "setuid"
+
+# ---- set-ID files through a writable idmapped workspace ---------------------------------
+
+# exec's workspace is writable and idmapped: what the sandbox's root makes there belongs
+# on the host to the directory's owner (root here). A set-user-ID file made there would
+# be a root shell for any local user, whatever the policy: try every route to one.
+W=$(new_tmp setid)
+cp "$SHIPGATE_ATTACK" "$W/attack"
+for policy in none default; do
+	hexec --workspace "$W" --policy "$policy" -q -- ./attack setid
+	routes=$(printf '%s\n' "$SG_OUT" | grep -c '^setid ')
+	if [ "$policy" = none ]; then
+		is "$routes" 13 "set-ID ($policy): all 13 routes were tried"
+		like "$SG_OUT" "int80 getpid OK" "set-ID ($policy): control: the i386 ABI works without a policy"
+		like "$SG_OUT" "setid int80-chmod EPERM" "set-ID ($policy): chmod through int 0x80 is refused"
+		like "$SG_OUT" "setid io_uring-openat ENOSYS" "set-ID ($policy): io_uring, which no filter sees, is not available"
+	else
+		is "$SG_RC" 159 "set-ID ($policy): the policy kills the i386 ABI outright (SIGSYS)"
+	fi
+	is "$(printf '%s\n' "$SG_OUT" | grep '^setid ' | grep -c ' OK$')" 0 "set-ID ($policy): no route made a set-ID file"
+	is "$(find "$W" -perm /6000 | wc -l)" 0 "set-ID ($policy): no set-ID file in the workspace on the host"
+done
+is_root && is "$(stat -c %u "$W")" 0 "control: the workspace is root's (what the sandbox makes there is root's on the host)"
+is_root || skip "control: the workspace is root's" "not root"
 
 # ---- exec: the same through the bare sandbox ---------------------------------------------
 
