@@ -6,6 +6,7 @@
 # lists changed files, reads test reports, copies the workspace or writes the out dir;
 # filling /tmp, /dev/shm and the scratch layer.
 . "$(dirname "$0")/lib.sh"
+require_root
 
 plan 161
 

@@ -4,6 +4,7 @@
 # the user running shipgate, the caller's environment (directly, and through /proc/1, init
 # being a fork of the supervisor), /proc/kcore, other processes' environ.
 . "$(dirname "$0")/lib.sh"
+require_root
 
 plan 28
 

@@ -5,6 +5,7 @@
 # system: with the host's network they are the host's, containerd-shim's among them,
 # CVE-2020-15257).
 . "$(dirname "$0")/lib.sh"
+require_root
 
 plan 45
 

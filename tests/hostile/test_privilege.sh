@@ -5,6 +5,7 @@
 # joining other namespaces, its own uid map, a setuid-root binary and one with file
 # capabilities placed in the workspace, the host's setuid programs, and setcap itself.
 . "$(dirname "$0")/lib.sh"
+require_root
 
 plan 84
 
@@ -66,17 +67,18 @@ is "$(step '["violations"][0]["syscall"]')" setns "idmap: the setns attempt is t
 # ---- setuid and file capabilities in the workspace --------------------------------------
 
 J=$(hjob suid '{"version":1,"name":"suid","workspace":"ws","steps":[
- {"name":"suid","run":"./suid-attack status; echo ---; ./fcap-attack status; echo ---; cp attack mine; chmod u+s mine; echo chmod-suid=$?; ./mine status; echo ---; setcap cap_sys_admin+ep ./attack; echo setcap=$?; echo ---; grep \" /workspace \" /proc/self/mountinfo; mount -t tmpfs none /tmp; echo mount=$?; newuidmap 1 0 0 1; echo newuidmap=$?"}]}')
+ {"name":"suid","run":"./suid-sh -p -c \"exec grep -e ^Cap -e ^NoNewPrivs /proc/self/status\"; echo ---; ./suid-attack status; echo ---; ./fcap-attack status; echo ---; cp attack mine; chmod u+s mine; echo chmod-suid=$?; ./mine status; echo ---; setcap cap_sys_admin+ep ./attack; echo setcap=$?; echo ---; grep \" /workspace \" /proc/self/mountinfo; mount -t tmpfs none /tmp; echo mount=$?; newuidmap 1 0 0 1; echo newuidmap=$?"}]}')
 cp "$SHIPGATE_ATTACK" "$J/ws/suid-attack"
+cp "$(command -v bash)" "$J/ws/suid-sh"
 cp "$SHIPGATE_ATTACK" "$J/ws/fcap-attack"
 if is_root; then
-	chown 0:0 "$J/ws/suid-attack"
-	chmod 4755 "$J/ws/suid-attack"
+	chown 0:0 "$J/ws/suid-attack" "$J/ws/suid-sh"
+	chmod 4755 "$J/ws/suid-attack" "$J/ws/suid-sh"
 	setcap cap_sys_admin,cap_dac_read_search,cap_setuid,cap_sys_ptrace+ep "$J/ws/fcap-attack"
-	ok "control: the workspace holds a setuid-root copy" test -u "$J/ws/suid-attack"
+	ok "control: the workspace holds setuid-root copies of bash and of the attack program" test -u "$J/ws/suid-attack" -a -u "$J/ws/suid-sh"
 	like "$(getcap "$J/ws/fcap-attack")" "cap_sys_admin" "control: and a copy with file capabilities"
 else
-	skip "control: the workspace holds a setuid-root copy" "needs root"
+	skip "control: the workspace holds setuid-root copies of bash and of the attack program" "needs root"
 	skip "control: and a copy with file capabilities" "needs root"
 fi
 before=$(tree_listing "$J/ws")
@@ -84,10 +86,10 @@ hrun "$J"
 check_survival 1 "setuid"
 is "$(step '["violations"][0]["syscall"]')" mount "setuid: the setuid mount(8) is recorded as a denied mount"
 log=$(cat "$J/out/logs/suid.stdout")
-is "$(printf '%s\n' "$log" | grep -c '^CapEff:[[:space:]]*0*$')" 3 \
-	"the setuid-root copy, the file-capability copy and the candidate's own setuid copy run with no capability"
-is "$(printf '%s\n' "$log" | grep -c '^CapPrm:[[:space:]]*0*$')" 3 "nor any permitted one"
-is "$(printf '%s\n' "$log" | grep -c '^NoNewPrivs:[[:space:]]*1$')" 3 "no_new_privs holds in all three"
+is "$(printf '%s\n' "$log" | grep -c '^CapEff:[[:space:]]*0*$')" 4 \
+	"a setuid-root bash (-p), a setuid-root program, a file-capability copy and the candidate's own setuid copy: no capability"
+is "$(printf '%s\n' "$log" | grep -c '^CapPrm:[[:space:]]*0*$')" 4 "nor any permitted one"
+is "$(printf '%s\n' "$log" | grep -c '^NoNewPrivs:[[:space:]]*1$')" 4 "no_new_privs holds in all four"
 like "$log" "^setcap=1$" "setcap on a copy fails inside (no CAP_SETFCAP)"
 like "$log" "^chmod-suid=[1-9]" "the candidate cannot even make a setuid file of its own"
 like "$log" " /workspace [^ ]*nosuid" "/workspace is mounted nosuid"

@@ -5,6 +5,7 @@
 # the supervisor, overwriting /proc/self/exe or init's binary (runc CVE-2019-5736), and the
 # host descriptors a sandbox can leak (runc CVE-2024-21626).
 . "$(dirname "$0")/lib.sh"
+require_root
 
 plan 102
 

@@ -4,6 +4,7 @@
 # stopped by its limit, and the verdict says which limit (from the cgroup's and the
 # supervisor's own accounting, never from what the candidate printed).
 . "$(dirname "$0")/lib.sh"
+require_root
 
 plan 46
 

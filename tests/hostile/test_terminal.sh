@@ -7,6 +7,7 @@
 # with the request's high bits, CVE-2019-10063). Runs under a pseudo-terminal (script(1))
 # where there must be one.
 . "$(dirname "$0")/lib.sh"
+require_root
 
 plan 56
 
