@@ -125,7 +125,10 @@ while True:
 	grow=$("$PY" -c '
 import json, sys
 s = [json.loads(l)["memory_kb"] for l in open(sys.argv[1]) if "\"sample\"" in l]
-print(len(s) >= 5 and s[-1] > 4 * s[0] and s[-1] > 100 * 1024 and sorted(s[:-1]) == s[:-1])' "$work/t7.jsonl")
+ok = len(s) >= 3 and max(s) >= 3 * s[0] and max(s) > 80 * 1024
+ok = ok and all(b >= 0.9 * a for a, b in zip(s, s[1:]))  # growing, give or take a collection
+print(ok)
+if not ok: print(s, file=sys.stderr)' "$work/t7.jsonl")
 	is "$grow" True "timeline: the samples show memory growing to the limit"
 else
 	skip "timeline: oom" "needs a memory cgroup (root)"
