@@ -134,6 +134,11 @@ __attribute__((noreturn)) static void exec_in_sandbox(const struct sg_init_ctx *
 		dup2(err_fd, 2);
 	/* nothing but 0, 1 and 2 survives the exec */
 	close_range(3, ~0U, CLOSE_RANGE_CLOEXEC);
+	if (ctx->rlimit_as) {
+		/* the weaker fallback of a memory limit no cgroup can hold: address space */
+		struct rlimit as = {ctx->rlimit_as, ctx->rlimit_as};
+		setrlimit(RLIMIT_AS, &as);
+	}
 
 	int e = 0;
 	sg_timing_mark("command: forked");

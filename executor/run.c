@@ -289,6 +289,17 @@ static void run_one_step(sg_run *run, size_t i, const sg_cgroup_host *cgroups, b
 		set_reason(rec, "interrupted: shipgate received a signal and killed the sandbox");
 		return;
 	}
+	if (rec->result.enforced_valid) {
+		/* the job's `enforced` is what held for every step: the weakest of them */
+		if (!run->enforced_known) {
+			run->enforced = rec->result.enforced;
+			run->enforced_identity = sg_xstrdup(rec->result.enforced.identity);
+			run->enforced.identity = run->enforced_identity;
+			run->enforced_known = true;
+		} else {
+			sg_enforced_weakest(&run->enforced, &rec->result.enforced);
+		}
+	}
 	if (rc < 0) {
 		if (err.kind == SG_ERR_NOT_FOUND || err.kind == SG_ERR_NOT_EXEC) {
 			/* the candidate's command: a candidate failure, exit codes as a shell has them */
@@ -301,12 +312,6 @@ static void run_one_step(sg_run *run, size_t i, const sg_cgroup_host *cgroups, b
 			set_reason(rec, "sandbox: %s", err.msg);
 		}
 		return;
-	}
-	if (!run->enforced_known) {
-		run->enforced = rec->result.enforced;
-		run->enforced_identity = sg_xstrdup(rec->result.enforced.identity);
-		run->enforced.identity = run->enforced_identity;
-		run->enforced_known = true;
 	}
 	rec->status = sg_classify_exit(&rec->result);
 	explain_status(rec, &job->limits, timeout_s);

@@ -290,6 +290,10 @@ int sg_sandbox_run(const sg_sandbox_config *cfg_in, sg_sandbox_result *r, sg_err
 		.ctl = ctl[0], .exec_w = execp[1],
 		.out_w = outp[1], .err_w = errp[1], .root_mode = !id.rootless,
 	};
+	if (cfg.limits.memory_mb && !sg_cgroup_enforces(cg, SG_CG_MEMORY)) {
+		/* allowed to run weaker: the nearest rlimit, recorded as such */
+		ictx.rlimit_as = cfg.limits.memory_mb << 20;
+	}
 	uint64_t flags = CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWIPC | CLONE_NEWUTS;
 	if (cfg.network != SG_NET_HOST)
 		flags |= CLONE_NEWNET;
@@ -335,6 +339,10 @@ int sg_sandbox_run(const sg_sandbox_config *cfg_in, sg_sandbox_result *r, sg_err
 	}
 
 	fill_enforced(&cfg, &id, &plan, cg, cfg.policy, r);
+	if (ictx.rlimit_as) {
+		r->enforced.rlimit_fallback = true;
+		r->enforced.rlimit_as_kb = ictx.rlimit_as >> 10;
+	}
 	sg_supervise_io io = {
 		.pidfd = pidfd, .ctl = ctl[1], .exec_r = execp[0], .service = cfg.service,
 		.out_r = outp[0], .err_r = errp[0], .timeout_ms = cfg.timeout_ms, .t0_ns = t0,
@@ -345,6 +353,14 @@ int sg_sandbox_run(const sg_sandbox_config *cfg_in, sg_sandbox_result *r, sg_err
 	sg_supervise_outcome oc;
 	sg_timing_mark("released");
 	sg_supervise(&io, r, &oc);
+	if (oc.ready) {
+		/* what init reported it put in force, exec or no exec */
+		r->enforced.capabilities_left = oc.caps_left;
+		r->enforced.no_new_privs = oc.no_new_privs;
+		r->enforced.landlock_abi = oc.landlock_abi;
+		r->enforced.loopback_up = cfg.network == SG_NET_LOOPBACK;
+		r->enforced_valid = true;
+	}
 	if (oc.setup_failed) {
 		/* init's text already ends with the errno's text */
 		sg_error_set(err, SG_ERR_SANDBOX, 0, "%s", oc.setup_error);
@@ -360,10 +376,6 @@ int sg_sandbox_run(const sg_sandbox_config *cfg_in, sg_sandbox_result *r, sg_err
 		sg_error_set(err, SG_ERR_SANDBOX, -oc.exec_errno, "restricting the command (Landlock or seccomp)");
 		goto reap;
 	}
-	r->enforced.capabilities_left = oc.caps_left;
-	r->enforced.no_new_privs = oc.no_new_privs;
-	r->enforced.landlock_abi = oc.landlock_abi;
-	r->enforced.loopback_up = cfg.network == SG_NET_LOOPBACK && oc.ready;
 	rc = 0;
 
 reap:;

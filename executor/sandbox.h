@@ -95,6 +95,7 @@ typedef struct sg_enforced {
 	uint64_t memory_limit_kb, pids_limit;
 	double cpu_limit;
 	bool rlimit_fallback;      /* limits held by rlimits instead of cgroups */
+	uint64_t rlimit_as_kb;     /* the RLIMIT_AS that stands in for the memory limit */
 	sg_net_mode network;
 	bool loopback_up;
 	const char *identity;      /* "mapped:1000000000+65536", "rootless:1000" */
@@ -122,6 +123,7 @@ typedef struct sg_sandbox_result {
 	int64_t leftover_processes; /* -1: unknown */
 	sg_stream_evidence out, err;
 	sg_enforced enforced;
+	bool enforced_valid;   /* the sandbox was fully set up, so `enforced` is what held */
 	char *enforced_identity_buf; /* storage behind enforced.identity */
 	struct sg_trace *trace;  /* when traced: the trace (owned; freed with the result) */
 	char *weaker_note;       /* what could not be enforced and was let go (best effort) */

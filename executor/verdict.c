@@ -73,6 +73,8 @@ static cJSON *statement_step(const sg_step_record *rec)
 	if (rec->result.enforced.cgroup_mode) /* filled in once the sandbox was prepared */
 		cJSON_AddStringToObject(o, "network", sg_net_mode_name(rec->result.enforced.network));
 	sg_evidence_add_run_fields(o, &rec->result);
+	if (rec->result.enforced_valid)
+		cJSON_AddItemToObject(o, "enforced", sg_evidence_enforced(&rec->result.enforced));
 	if (rec->result.trace) {
 		sg_autofree char *rel = sg_xasprintf("trace/%s.jsonl", s->name);
 		cJSON_AddNumberToObject(o, "execs", (double)sg_trace_execs(rec->result.trace));
