@@ -253,8 +253,10 @@ static void check_output(sg_probe_result *pr, const sg_probe_expect *ex, const c
 		return;
 	}
 	if (ex->stdout_matches) {
+		/* line by line, as grep -E: ^ and $ also match at each newline, so "^5$"
+		 * matches a body "5\n" */
 		regex_t re;
-		if (regcomp(&re, ex->stdout_matches, REG_EXTENDED | REG_NOSUB) != 0) {
+		if (regcomp(&re, ex->stdout_matches, REG_EXTENDED | REG_NOSUB | REG_NEWLINE) != 0) {
 			fail_probe(pr, "invalid regular expression \"%s\"", ex->stdout_matches);
 			return;
 		}

@@ -109,6 +109,38 @@ static void test_probe_failures(void)
 	sg_service_run_free(&sr);
 }
 
+/* stdout_matches works line by line, as grep -E: "^5$" matches the body "5\n", and a
+ * line of the output is enough */
+static void test_regex_lines(void)
+{
+	sg_probe_spec probes[3] = {probe_run("nl", 0, NULL, "^5$"), probe_run("second", 0, NULL, "^total: [0-9]+$"),
+				   probe_run("whole", 0, NULL, "^5$")};
+	sg_service_spec spec = {.ready = {.tcp_port = 1, .timeout_s = 1}, .probes = probes, .n_probes = 3};
+	sg_service_run sr;
+	sg_service_run_init(&sr, &spec);
+	sg_service_driver d = sg_service_run_driver(&sr);
+	struct sg_ctl_msg req;
+	char payload[SG_CTL_PAYLOAD_MAX];
+	size_t len = 0;
+	uint64_t wake = 0;
+	d.next(d.ctx, 0, &req, payload, &len, &wake);
+	struct sg_ctl_msg accepted = {.type = SG_CTL_TCP_RESULT, .status = 1};
+	d.reply(d.ctx, 1, &accepted, NULL, 0);
+	d.next(d.ctx, 2, &req, payload, &len, &wake);
+	struct sg_ctl_msg r1 = run_result(0, 2);
+	d.reply(d.ctx, 3, &r1, "5\n", 2);
+	d.next(d.ctx, 4, &req, payload, &len, &wake);
+	struct sg_ctl_msg r2 = run_result(0, 14);
+	d.reply(d.ctx, 5, &r2, "a\ntotal: 12\nb\n", 14);
+	d.next(d.ctx, 6, &req, payload, &len, &wake);
+	struct sg_ctl_msg r3 = run_result(0, 3);
+	d.reply(d.ctx, 7, &r3, "15\n", 3);
+	tap_ok(sr.probes[0].passed, "^5$ matches the output \"5\\n\" (the newline ends a line)");
+	tap_ok(sr.probes[1].passed, "^...$ matches a line in the middle of the output");
+	tap_is_str(sr.probes[2].reason, "output does not match /^5$/", "^5$ does not match \"15\\n\"");
+	sg_service_run_free(&sr);
+}
+
 static void test_not_ready(void)
 {
 	sg_service_spec spec = {.ready = {.tcp_port = 9, .timeout_s = 2}};
@@ -183,6 +215,7 @@ int main(void)
 {
 	test_tcp_ready_then_probes();
 	test_probe_failures();
+	test_regex_lines();
 	test_not_ready();
 	test_http();
 	return tap_done();
