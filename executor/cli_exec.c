@@ -289,7 +289,9 @@ int sg_cli_exec(int argc, char **argv)
 		goto out;
 	}
 	if (strcmp(a.policy, "none") != 0) {
+		sg_timing_mark("exec: arguments parsed");
 		policy = sg_policy_load(a.policy, &err);
+		sg_timing_mark("exec: policy loaded");
 		if (!policy) {
 			fprintf(stderr, "shipgate exec: --policy: %s\n", err.msg);
 			exit_code = 2;

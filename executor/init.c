@@ -134,6 +134,7 @@ __attribute__((noreturn)) static void exec_in_sandbox(const struct sg_init_ctx *
 	close_range(3, ~0U, CLOSE_RANGE_CLOEXEC);
 
 	int e = 0;
+	sg_timing_mark("command: forked");
 	if (landlock_fd >= 0) {
 		sg_error lerr = {0};
 		if (sg_landlock_apply(landlock_fd, &lerr) < 0)
@@ -148,6 +149,7 @@ __attribute__((noreturn)) static void exec_in_sandbox(const struct sg_init_ctx *
 		if (sg_seccomp_load(ctx->bpf, &err) < 0)
 			e = -(err.errnum ? err.errnum : EPERM);
 	}
+	sg_timing_mark("command: filters loaded");
 	if (e == 0) {
 		environ = ctx->envp;
 		execvp(argv[0], argv);
@@ -504,6 +506,7 @@ void sg_init_main(const struct sg_init_ctx *ctx)
 	struct sg_ctl_msg go;
 	if (sg_ctl_recv(ctx->ctl, &go, NULL, 0) < 0 || go.type != SG_CTL_GO)
 		_exit(125); /* the supervisor gave up before releasing us */
+	sg_timing_mark("init: go");
 	prctl(PR_SET_NAME, "shipgate-init", 0, 0, 0);
 	if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0)
 		init_step(ctx, init_errno(&err, "set the parent-death signal"), &err);
@@ -518,8 +521,10 @@ void sg_init_main(const struct sg_init_ctx *ctx)
 		init_step(ctx, init_errno(&err, "cgroup namespace"), &err);
 	if (sethostname("shipgate", 8) < 0)
 		init_step(ctx, init_errno(&err, "sethostname"), &err);
+	sg_timing_mark("init: ids, cgroupns, hostname");
 	init_step(ctx, sg_mounts_build_root(ctx->plan, &sources, &err), &err);
 	sg_mounts_sources_close(&sources);
+	sg_timing_mark("init: root built");
 	if (cfg->network == SG_NET_LOOPBACK)
 		init_step(ctx, sg_net_loopback_up(&err), &err);
 	const char *cwd = cfg->cwd ? cfg->cwd : cfg->workspace_mode != SG_WORKSPACE_NONE ? "/workspace" : "/";
@@ -527,6 +532,7 @@ void sg_init_main(const struct sg_init_ctx *ctx)
 		sg_error_set(&err, SG_ERR_SANDBOX, errno, "chdir %s", cwd);
 		init_fail(ctx, &err);
 	}
+	sg_timing_mark("init: network");
 	/* the second wall: writes only where the mounts say they may go */
 	init_state st = {.ctx = ctx, .landlock_fd = -1};
 	int landlock_abi = 0;
@@ -548,6 +554,7 @@ void sg_init_main(const struct sg_init_ctx *ctx)
 		if (st.landlock_fd < 0 && landlock_abi > 0)
 			init_fail(ctx, &err);
 	}
+	sg_timing_mark("init: landlock ruleset");
 	/* no core dumps onto the host's disks; the command cannot raise it again */
 	struct rlimit no_core = {0, 0};
 	setrlimit(RLIMIT_CORE, &no_core);
@@ -555,6 +562,7 @@ void sg_init_main(const struct sg_init_ctx *ctx)
 	/* the command runs as the same uid: keep it out of our memory and fds */
 	prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
 
+	sg_timing_mark("init: privileges dropped");
 	sigset_t chld;
 	sigemptyset(&chld);
 	sigaddset(&chld, SIGCHLD);
@@ -567,6 +575,7 @@ void sg_init_main(const struct sg_init_ctx *ctx)
 				   .landlock_abi = st.landlock_fd >= 0 ? landlock_abi : 0};
 	init_send(ctx, &ready, NULL, 0);
 
+	sg_timing_mark("init: ready sent");
 	st.candidate = fork();
 	if (st.candidate < 0)
 		init_step(ctx, init_errno(&err, "fork the command"), &err);

@@ -199,6 +199,7 @@ int sg_sandbox_run(const sg_sandbox_config *cfg_in, sg_sandbox_result *r, sg_err
 	sg_cgroup_host detected;
 	bool own_host = false;
 	if (!cfg.cgroups) {
+	sg_timing_mark("sandbox: start");
 		if (sg_cgroup_detect(&detected, err) < 0)
 			return -1;
 		cfg.cgroups = &detected;
@@ -219,6 +220,7 @@ int sg_sandbox_run(const sg_sandbox_config *cfg_in, sg_sandbox_result *r, sg_err
 	sg_cgroup_limits cl = {.memory_bytes = cfg.limits.memory_mb * 1024 * 1024,
 			       .pids = cfg.limits.pids, .cpus = cfg.limits.cpus};
 	sg_error cg_err = {0};
+	sg_timing_mark("cgroups detected");
 	cg = sg_cgroup_create(cfg.cgroups, &cl, &cg_err);
 	if (!cg && !cfg.allow_weaker) {
 		sg_error_set(err, SG_ERR_SANDBOX, cg_err.errnum, "%s", cg_err.msg);
@@ -231,11 +233,13 @@ int sg_sandbox_run(const sg_sandbox_config *cfg_in, sg_sandbox_result *r, sg_err
 				.ws_mode = cfg.workspace_mode, .scratch_dir = cfg.scratch_dir,
 				.mounts = cfg.mounts, .n_mounts = cfg.n_mounts,
 				.tmp_mb = cfg.limits.tmp_mb};
+	sg_timing_mark("cgroup created");
 	if (sg_mounts_prepare(&req, &id, &plan, err) < 0) {
 		plan_ready = true;
 		goto out;
 	}
 	plan_ready = true;
+	sg_timing_mark("mounts prepared");
 	if (cfg.policy && !(bpf = sg_policy_bpf(cfg.policy, err)))
 		goto out;
 	const struct sock_fprog *bpf_traced = NULL;
@@ -281,6 +285,7 @@ int sg_sandbox_run(const sg_sandbox_config *cfg_in, sg_sandbox_result *r, sg_err
 		flags |= CLONE_NEWNET;
 	uint64_t t0 = sg_monotonic_ns();
 	bool in_cgroup = false;
+	sg_timing_mark("policy compiled, pipes made");
 	init_pid = clone_init(flags, sg_cgroup_clone_fd(cg), &pidfd, &in_cgroup);
 	if (init_pid < 0) {
 		sg_error_set(err, SG_ERR_SANDBOX, errno,
@@ -306,6 +311,7 @@ int sg_sandbox_run(const sg_sandbox_config *cfg_in, sg_sandbox_result *r, sg_err
 		close(errp[1]);
 		errp[1] = -1;
 	}
+	sg_timing_mark("cloned");
 	if (sg_userns_write_maps(init_pid, &id, err) < 0 || sg_cgroup_attach(cg, init_pid, !in_cgroup, err) < 0 ||
 	    sg_ctl_send(ctl[1], &(struct sg_ctl_msg){.type = SG_CTL_GO}, NULL, 0) < 0) {
 		if (err->kind == SG_ERR_NONE)
@@ -323,6 +329,7 @@ int sg_sandbox_run(const sg_sandbox_config *cfg_in, sg_sandbox_result *r, sg_err
 		.interrupted = cfg.interrupted, .trace = r->trace,
 	};
 	sg_supervise_outcome oc;
+	sg_timing_mark("released");
 	sg_supervise(&io, r, &oc);
 	if (oc.setup_failed) {
 		sg_error_set(err, SG_ERR_SANDBOX, oc.setup_errno, "%s", oc.setup_error);
@@ -346,6 +353,7 @@ int sg_sandbox_run(const sg_sandbox_config *cfg_in, sg_sandbox_result *r, sg_err
 reap:;
 	struct rusage ru;
 	int status;
+	sg_timing_mark("supervised");
 	if (SG_RETRY(wait4(init_pid, &status, 0, &ru)) == init_pid) {
 		uint64_t cpu = (uint64_t)ru.ru_utime.tv_sec * 1000 + (uint64_t)ru.ru_utime.tv_usec / 1000 +
 			       (uint64_t)ru.ru_stime.tv_sec * 1000 + (uint64_t)ru.ru_stime.tv_usec / 1000;
@@ -356,8 +364,11 @@ reap:;
 	}
 	if (cg) {
 		sg_cgroup_stats st;
-		sg_cgroup_kill(cg);
 		sg_cgroup_read_stats(cg, &st);
+		/* init's end took the pid namespace down: only a straggler needs killing (and
+		 * destroy kills whatever keeps the cgroup busy anyway) */
+		if (st.procs > 0)
+			sg_cgroup_kill(cg);
 		if (st.cpu_known)
 			r->cpu_ms = st.cpu_ms;
 		if (st.peak_memory_kb)
@@ -376,12 +387,14 @@ out:
 	close_pair(errp);
 	if (pidfd >= 0)
 		close(pidfd);
+	sg_timing_mark("cgroup stats read");
 	sg_cgroup_destroy(cg);
 	if (plan_ready)
 		sg_mounts_plan_free(&plan);
 	free(envp);
 	if (own_host)
 		sg_cgroup_host_free(&detected);
+	sg_timing_mark("sandbox: done");
 	return rc;
 }
 

@@ -360,3 +360,22 @@ void sg_hex(const unsigned char *bytes, size_t n, char *out)
 	}
 	out[2 * n] = '\0';
 }
+
+void sg_timing_mark(const char *label)
+{
+	/* process-wide debugging state, set once: not part of any run's context */
+	static int enabled = -1;
+	static uint64_t origin;
+	if (enabled < 0) {
+		const char *v = getenv("SHIPGATE_TIMING");
+		enabled = v && *v && strcmp(v, "0") != 0;
+		origin = sg_monotonic_ns();
+	}
+	if (!enabled)
+		return;
+	char line[160];
+	int n = snprintf(line, sizeof(line), "[timing %d] +%.3f ms %s\n", (int)getpid(),
+			 (double)(sg_monotonic_ns() - origin) / 1e6, label);
+	if (n > 0)
+		(void)!write(2, line, (size_t)n < sizeof(line) ? (size_t)n : sizeof(line) - 1);
+}
