@@ -125,8 +125,9 @@ static void explain_status(sg_step_record *rec, const sg_limits *limits, uint64_
 		set_reason(rec, "exit code %d", r->exit_code);
 		break;
 	case SG_STEP_TIMEOUT:
-		set_reason(rec, "timed out after %llu s (limit %llu s); the whole process tree was killed",
-			   (unsigned long long)(r->wall_ms / 1000), (unsigned long long)timeout_s);
+		/* the limit counts from the sandbox's start, wall_ms from the command's exec */
+		set_reason(rec, "timed out after %.1f s (limit %llu s); the whole process tree was killed",
+			   (double)r->wall_ms / 1000.0, (unsigned long long)timeout_s);
 		break;
 	case SG_STEP_OOM:
 		set_reason(rec, "killed by the kernel's OOM killer at the %llu MB memory limit (peak %llu MB, %llu OOM kills)",

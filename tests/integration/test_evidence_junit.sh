@@ -27,10 +27,10 @@ fixture() {
 # its tests as total/passed/failed/skipped, and its reason
 expect() {
 	is "$SG_RC" "$2" "$1: shipgate run exits $2"
-	is "$(jget "$S" "$T[\"status\"]")" "$3" "$1: the step is $3"
-	is "$(jget "$S" "'%d/%d/%d/%d' % tuple($T['tests'][k] for k in ('total', 'passed', 'failed', 'skipped'))")" "$4" \
+	is "$(jget "$S" "${T}[\"status\"]")" "$3" "$1: the step is $3"
+	is "$(jget "$S" "'%d/%d/%d/%d' % tuple(${T}['tests'][k] for k in ('total', 'passed', 'failed', 'skipped'))")" "$4" \
 		"$1: tests total/passed/failed/skipped = $4"
-	like "$(jget "$S" "$T[\"reason\"]")" "$5" "$1: the reason says why"
+	like "$(jget "$S" "${T}[\"reason\"]")" "$5" "$1: the reason says why"
 }
 
 # ---- CMake + ctest --output-junit ---------------------------------------------------------
@@ -38,12 +38,12 @@ expect() {
 C=$FX/c-ctest
 fixture "$C/job-pass.json"
 expect "ctest pass" 0 passed 2/2/0/0 '^exit code 0; 2 tests passed, 0 skipped$'
-is "$(jget "$S" "$T['tests']['source']")" "results channel" "ctest pass: the report came from the results channel"
+is "$(jget "$S" "${T}['tests']['source']")" "results channel" "ctest pass: the report came from the results channel"
 is "$(jget "$S" 'd["predicate"]["steps"][0]["status"]')" passed "ctest pass: the cmake build step passed"
 
 fixture "$C/job-fail.json"
 expect "ctest fail" 1 failed 3/2/1/0 '^exit code [1-9][0-9]*: the test command failed; 1 of 3 tests failed$'
-is "$(jget "$S" "[(f['name'], f['message'].strip()) for f in $T['tests']['failures']]")" \
+is "$(jget "$S" "[(f['name'], f['message'].strip()) for f in ${T}['tests']['failures']]")" \
 	'[["sub_wrong", "expected 3, got 2"]]' "ctest fail: the failing test is named, with its output"
 
 fixture "$C/job-zero.json"
@@ -54,14 +54,14 @@ expect "ctest skip" 0 passed 3/2/0/1 '2 tests passed, 1 skipped'
 
 fixture "$C/job-forged.json"
 expect "ctest forged 'All tests PASSED'" 1 failed 3/2/1/0 '1 of 3 tests failed \(sub_wrong\) although the command exited 0'
-like "$(jget "$S" "$T['stdout']['tail']")" "All tests PASSED" "ctest forged: the lie is there on stdout, and counts for nothing"
+like "$(jget "$S" "${T}['stdout']['tail']")" "All tests PASSED" "ctest forged: the lie is there on stdout, and counts for nothing"
 
 fixture "$C/job-malformed.json"
 expect "ctest malformed report" 1 failed 0/0/0/0 'junit.xml is malformed: malformed XML at line [0-9]+'
 
 fixture "$C/job-workspace.json"
 expect "ctest report in the workspace" 0 passed 2/2/0/0 '2 tests passed'
-is "$(jget "$S" "$T['tests']['source']")" "workspace (written by this step)" "ctest workspace: read from what the step wrote"
+is "$(jget "$S" "${T}['tests']['source']")" "workspace (written by this step)" "ctest workspace: read from what the step wrote"
 
 fixture "$C/job-stale.json"
 expect "ctest stale report (committed)" 1 failed 0/0/0/0 'build/junit.xml was not written by this step'
@@ -76,8 +76,8 @@ expect "pytest pass" 0 passed 2/2/0/0 '^exit code 0; 2 tests passed, 0 skipped$'
 
 fixture "$P/job-fail.json"
 expect "pytest fail" 1 failed 3/2/1/0 '^exit code 1: the test command failed; 1 of 3 tests failed$'
-is "$(jget "$S" "$T['tests']['failures'][0]['name']")" tests.test_wrong.test_add_wrong "pytest fail: the failing test is named"
-like "$(jget "$S" "$T['tests']['failures'][0]['message']")" '2 \+ 2 should be 5' "pytest fail: with pytest's message"
+is "$(jget "$S" "${T}['tests']['failures'][0]['name']")" tests.test_wrong.test_add_wrong "pytest fail: the failing test is named"
+like "$(jget "$S" "${T}['tests']['failures'][0]['message']")" '2 \+ 2 should be 5' "pytest fail: with pytest's message"
 
 # pytest exits 5 when it collected nothing: no_tests, not a plain failure
 fixture "$P/job-zero.json"
@@ -129,6 +129,7 @@ ms = int((time.monotonic() - t0) * 1000)
 print(rc, ms, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)
 EOF
 )
+	# shellcheck disable=SC2086 # three numbers, split on purpose
 	set -- "$@" $_figures
 	S=$_out/statement.json
 	is "$3" 1 "hostile $1: shipgate run exits 1 (the candidate failed)"

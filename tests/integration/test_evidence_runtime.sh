@@ -16,7 +16,7 @@
 # namespace.
 . "$(dirname "$0")/lib.sh"
 
-plan 71
+plan 73
 
 FX=$SHIPGATE_SOURCE_DIR/tests/fixtures
 
@@ -174,5 +174,18 @@ is "$(cat "$(dirname "$S")/logs/count.stdout")" 3 "repeat: the runs share the sc
 fixture "$FL/job-broken.json" 0
 is "$(step '[s["status"], s["flaky"], s["evidence_from_run"]]')" '["failed", [], 1]' \
 	"repeat broken: a test that always fails is failed, not flaky (the first run's evidence)"
+
+# a run that times out ends the repetition: the step is timeout, not flaky
+J=$(new_tmp repeat-timeout)
+mkdir "$J/ws"
+cat >"$J/job.json" <<'EOF'
+{ "version": 1, "name": "repeat-timeout", "workspace": "ws", "network": "none",
+  "steps": [ { "name": "test", "timeout_s": 1, "repeat": 4, "tests": { "format": "tap" },
+               "run": "n=$(($(cat .n 2>/dev/null || echo 0) + 1)); echo $n >.n; echo 1..1; echo ok 1 - t; [ $n -lt 2 ] || sleep 30" } ] }
+EOF
+fixture "$J/job.json" 0
+is "$(step '[s["status"], [r["status"] for r in s["runs"]], s["evidence_from_run"]]')" '["timeout", ["passed", "timeout"], 2]' \
+	"repeat timeout: run 2 timed out, runs 3 and 4 never started, the step is timeout with run 2's evidence"
+like "$(step 's["reason"]')" '^run 2 of 4: timed out after [0-9.]+ s \(limit 1 s\)' "repeat timeout: the reason names the run"
 
 done_testing

@@ -22,10 +22,10 @@ fixture() {
 # expect NAME RC STATUS COUNTS REASON_ERE (as in test_evidence_junit.sh)
 expect() {
 	is "$SG_RC" "$2" "$1: shipgate run exits $2"
-	is "$(jget "$S" "$T[\"status\"]")" "$3" "$1: the step is $3"
-	is "$(jget "$S" "'%d/%d/%d/%d' % tuple($T['tests'][k] for k in ('total', 'passed', 'failed', 'skipped'))")" "$4" \
+	is "$(jget "$S" "${T}[\"status\"]")" "$3" "$1: the step is $3"
+	is "$(jget "$S" "'%d/%d/%d/%d' % tuple(${T}['tests'][k] for k in ('total', 'passed', 'failed', 'skipped'))")" "$4" \
 		"$1: tests total/passed/failed/skipped = $4"
-	like "$(jget "$S" "$T[\"reason\"]")" "$5" "$1: the reason says why"
+	like "$(jget "$S" "${T}[\"reason\"]")" "$5" "$1: the reason says why"
 }
 
 # ---- a shell TAP producer (it exits 0 unless told to fail: the stream decides) --------------
@@ -33,11 +33,11 @@ expect() {
 SH=$FX/sh-tap
 fixture "$SH/job-pass.json"
 expect "sh pass" 0 passed 2/2/0/0 '^exit code 0; 2 tests passed, 0 skipped$'
-is "$(jget "$S" "$T['tests']['source']")" stdout "sh pass: the stream is the step's stdout"
+is "$(jget "$S" "${T}['tests']['source']")" stdout "sh pass: the stream is the step's stdout"
 
 fixture "$SH/job-fail.json"
 expect "sh fail" 1 failed 3/2/1/0 '^exit code 1: the test command failed; 1 of 3 tests failed$'
-is "$(jget "$S" "[(f['name'], f['message']) for f in $T['tests']['failures']]")" '[["2 + 2 = 5", "2 + 2 is 4"]]' \
+is "$(jget "$S" "[(f['name'], f['message']) for f in ${T}['tests']['failures']]")" '[["2 + 2 = 5", "2 + 2 is 4"]]' \
 	"sh fail: the failing test is named, with the message from its YAML block"
 
 fixture "$SH/job-zero.json"
@@ -48,7 +48,7 @@ expect "sh skip" 0 passed 3/2/0/1 '2 tests passed, 1 skipped'
 
 fixture "$SH/job-forged-yaml.json"
 expect "sh ok lines inside a YAML block" 1 failed 2/1/1/0 '1 of 2 tests failed \(2 \+ 2 = 5\) although the command exited 0'
-is "$(jget "$S" "$T['tests'].get('problem')")" null "sh forged-yaml: the lines in the block are YAML, not a second plan or more tests"
+is "$(jget "$S" "${T}['tests'].get('problem')")" null "sh forged-yaml: the lines in the block are YAML, not a second plan or more tests"
 
 fixture "$SH/job-forged-subtest.json"
 expect "sh ok lines in a subtest" 1 failed 2/1/1/0 '1 of 2 tests failed \(sums\) although the command exited 0'
@@ -79,7 +79,7 @@ node_cases() {
 
 	fixture "$NODE/job-fail.json"
 	expect "node fail" 1 failed 3/2/1/0 '^exit code 1: the test command failed; 1 of 3 tests failed$'
-	is "$(jget "$S" "[(f['name'], f['message'].splitlines()[0]) for f in $T['tests']['failures']]")" \
+	is "$(jget "$S" "[(f['name'], f['message'].splitlines()[0]) for f in ${T}['tests']['failures']]")" \
 		'[["adds wrongly", "2 + 2 should be 5"]]' "node fail: the failing test is named, with node's error from its YAML"
 
 	fixture "$NODE/job-zero.json"
@@ -92,7 +92,7 @@ node_cases() {
 	# lines in the assertion's message (node's YAML error:), a failing subtest in a suite
 	fixture "$NODE/job-forged.json"
 	expect "node forged lines" 1 failed 3/2/1/0 '1 of 3 tests failed \(sums\) although the command exited 0'
-	is "$(jget "$S" "$T['tests'].get('problem')")" null "node forged: no extra plan or test was taken from the forged lines"
+	is "$(jget "$S" "${T}['tests'].get('problem')")" null "node forged: no extra plan or test was taken from the forged lines"
 
 	fixture "$NODE/job-malformed.json"
 	expect "node two streams in one stdout" 1 failed 3/2/0/1 'not consistent: .*more than one plan'
