@@ -27,7 +27,7 @@ static void exec_usage(FILE *out)
 		"options:\n"
 		"  --policy P          seccomp policy name or file (default: default; 'none' turns\n"
 		"                      seccomp off and says so in the evidence)\n"
-		"  --net MODE          none | loopback (default) | host\n"
+		"  --net MODE          none | loopback (default, or the policy's own) | host\n"
 		"  --memory MB         memory limit (default 2048; 0: none)\n"
 		"  --pids N            process limit (default 1024; 0: none)\n"
 		"  --cpus X            CPU limit in cores, e.g. 0.5 (default: none)\n"
@@ -37,7 +37,8 @@ static void exec_usage(FILE *out)
 		"  --cow               make /workspace copy-on-write: the host directory is not written\n"
 		"  --bind SRC[:DST]    also show SRC at DST (default: the same path), writable\n"
 		"  --ro-bind SRC[:DST] also show SRC at DST, read-only\n"
-		"  --rootfs DIR        use DIR as the root instead of the host's, read-only\n"
+		"  --rootfs DIR|NAME   use DIR, or the image NAME built by scripts/rootfs, as the\n"
+		"                      root instead of the host's, read-only\n"
 		"  --setenv K=V        add K=V to the (otherwise pinned) environment\n"
 		"  --evidence FILE     write the command's evidence as JSON to FILE\n"
 		"  --trace FILE        write the runtime trace (programs run, denied calls, network\n"
@@ -80,6 +81,7 @@ static const struct option exec_options[] = {
 typedef struct exec_args {
 	const char *policy;
 	sg_net_mode net;
+	bool net_explicit;
 	sg_limits limits;
 	bool memory_explicit, pids_explicit;
 	uint64_t timeout_s;
@@ -154,6 +156,7 @@ static int parse_exec_args(int argc, char **argv, exec_args *a, int *first_cmd)
 				fprintf(stderr, "shipgate exec: --net: expected none, loopback or host, got '%s'\n", optarg);
 				return 2;
 			}
+			a->net_explicit = true;
 			break;
 		case OPT_MEMORY:
 			if (parse_u64_opt("--memory", optarg, 1u << 20, &a->limits.memory_mb) < 0)
@@ -269,6 +272,8 @@ int sg_cli_exec(int argc, char **argv)
 	int exit_code = 125;
 	sg_error err = {0};
 	sg_policy *policy = NULL;
+	sg_rootfs_image image = {0};
+	const char *rootfs = a.rootfs;
 	char ws_real[PATH_MAX];
 	char *scratch = NULL;
 
@@ -283,7 +288,15 @@ int sg_cli_exec(int argc, char **argv)
 		exit_code = 2;
 		goto out;
 	}
-	if (a.rootfs && (stat(a.rootfs, &st) < 0 || !S_ISDIR(st.st_mode))) {
+	/* --rootfs NAME (no '/'): an image built by scripts/rootfs */
+	if (rootfs && strcmp(rootfs, "host") && !strchr(rootfs, '/')) {
+		if (sg_rootfs_image_open(rootfs, &image, &err) < 0) {
+			fprintf(stderr, "shipgate exec: --rootfs: %s\n", err.msg);
+			exit_code = 2;
+			goto out;
+		}
+		rootfs = image.root;
+	} else if (rootfs && strcmp(rootfs, "host") && (stat(rootfs, &st) < 0 || !S_ISDIR(st.st_mode))) {
 		fprintf(stderr, "shipgate exec: --rootfs %s: not a directory\n", a.rootfs);
 		exit_code = 2;
 		goto out;
@@ -297,6 +310,9 @@ int sg_cli_exec(int argc, char **argv)
 			exit_code = 2;
 			goto out;
 		}
+		/* the policy's own network unless --net says otherwise */
+		if (!a.net_explicit && sg_policy_network(policy))
+			(void)sg_net_mode_parse(sg_policy_network(policy), &a.net);
 	} else if (!a.quiet) {
 		fprintf(stderr, "shipgate exec: warning: seccomp is off (--policy none)\n");
 	}
@@ -332,7 +348,7 @@ int sg_cli_exec(int argc, char **argv)
 	sg_sandbox_config cfg = {
 		.argv = cmd,
 		.extra_env = a.env,
-		.rootfs = a.rootfs,
+		.rootfs = rootfs,
 		.workspace = ws_real,
 		.workspace_mode = a.cow ? SG_WORKSPACE_COW : SG_WORKSPACE_BIND,
 		.scratch_dir = layers,
@@ -373,6 +389,7 @@ out:
 		free(scratch);
 	}
 	sg_policy_free(policy);
+	sg_rootfs_image_free(&image);
 	free_exec_args(&a);
 	return exit_code;
 }

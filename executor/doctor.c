@@ -4,6 +4,7 @@
 #include "doctor.h"
 #include "cgroup.h"
 #include "policy.h"
+#include "rootfs.h"
 #include "sandbox.h"
 #include "userns.h"
 #include "util.h"
@@ -219,5 +220,11 @@ cJSON *sg_doctor_probe(const char *workspace)
 		sg_sandbox_result_free(&r);
 	}
 	sg_policy_free(policy);
+
+	/* the root filesystems built by scripts/rootfs, which jobs can name */
+	sg_autofree char *cache = sg_rootfs_cache_dir();
+	cJSON *images = cJSON_AddObjectToObject(o, "rootfs_images");
+	cJSON_AddStringToObject(images, "cache", cache ? cache : "");
+	cJSON_AddItemToObject(images, "images", sg_rootfs_list());
 	return o;
 }

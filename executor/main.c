@@ -18,7 +18,8 @@ static const struct {
 	{"loop", sg_cli_loop, "agent -> run -> verify -> decide, until SHIP or N attempts"},
 	{"ledger", sg_cli_ledger, "verify or show the job's hash-chained ledger"},
 	{"keygen", sg_cli_keygen, "make the Ed25519 key pair that signs verdicts"},
-	{"doctor", sg_cli_doctor, "report what this host can enforce"},
+	{"policy", sg_cli_policy, "list, show (defaults filled in) or check seccomp policies"},
+	{"doctor", sg_cli_doctor, "report what this host can enforce and the rootfs images built"},
 };
 
 static void usage(FILE *out)

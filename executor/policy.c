@@ -65,6 +65,7 @@ struct sg_policy {
 	char *path;
 	char *name;
 	char *description;
+	char *network;          /* the wrapper's default network: "none", "loopback" or NULL */
 	char *bytes;            /* the file's exact bytes, for the digest */
 	size_t len;
 	const char *prefix;     /* JSON path of the seccomp object: "seccomp." or "" */
@@ -164,8 +165,8 @@ static const sg_new_syscall sg_new_syscalls[] = {
 	{"file_setattr", 469}, {"listns", 470},
 };
 
-static const char *const sg_wrapper_keys[] = {"version", "name", "description", "seccomp",
-					      "violations"};
+static const char *const sg_wrapper_keys[] = {"version", "name", "description", "network",
+					      "seccomp", "violations"};
 static const char *const sg_violation_keys[] = {"fail", "ignore"};
 static const char *const sg_oci_keys[] = {"defaultAction", "defaultErrnoRet", "architectures",
 					  "flags", "listenerPath", "listenerMetadata",
@@ -667,6 +668,21 @@ static int sg_parse_wrapper(const sg_pctx *c, sg_policy *p, const cJSON *root,
 			return -1;
 		p->description = sg_xstrdup(v->valuestring);
 	}
+	/* The network a step under this policy gets unless the job says otherwise. Never the
+	 * host's: that must be asked for by the job itself, where a reader sees it. */
+	v = cJSON_GetObjectItemCaseSensitive(root, "network");
+	if (v) {
+		if (sg_want_string(c, v, "network") < 0)
+			return -1;
+		if (!strcmp(v->valuestring, "host"))
+			return sg_pfail(c, "network", "\"host\" cannot be a policy's default (a job "
+					"must ask for the host's network itself), expected \"none\" or "
+					"\"loopback\"");
+		if (strcmp(v->valuestring, "none") && strcmp(v->valuestring, "loopback"))
+			return sg_pfail(c, "network", "expected \"none\" or \"loopback\", got \"%s\"",
+					v->valuestring);
+		p->network = sg_xstrdup(v->valuestring);
+	}
 	v = cJSON_GetObjectItemCaseSensitive(root, "violations");
 	if (v && sg_parse_violations(c, p, v) < 0)
 		return -1;
@@ -739,12 +755,32 @@ static unsigned sg_native_syscall_count(void)
 	return n;
 }
 
+/* Syscalls without which no command could run: execve starts it; exit_group and exit
+ * end it (glibc's _exit calls exit_group and, should that fail, spins until killed). */
+static const struct {
+	const char *name;
+	const char *why;
+} sg_essential[] = {
+	{"execve", "no command could ever start"},
+	{"exit_group", "no command could ever end (it would spin until the timeout)"},
+	{"exit", "no thread could ever end (it would spin until the timeout)"},
+};
+
+/* Can the syscall of the group g[0..n) (or of no group) succeed for some arguments? */
+static bool sg_group_can_allow(const sg_policy *p, const struct sg_rule *g, size_t n)
+{
+	bool allows = false, uncond = false;
+	for (size_t i = 0; i < n; i++) {
+		allows |= sg_action_allows(g[i].action);
+		uncond |= g[i].nargs == 0;
+	}
+	/* without an unconditional rule, calls no condition matches get the default action */
+	return allows || (!uncond && sg_action_allows(p->default_action));
+}
+
 static int sg_check_rules(const sg_pctx *c, sg_policy *p)
 {
-	int execve_nr = seccomp_syscall_resolve_name("execve");
-	bool execve_seen = false, execve_allowed = false;
 	unsigned allowed = 0, denied_uncond = 0;
-	const struct sg_rule *execve_rule = NULL;
 
 	if (p->nrules)
 		qsort(p->rules, p->nrules, sizeof(*p->rules), sg_rule_cmp);
@@ -762,23 +798,23 @@ static int sg_check_rules(const sg_pctx *c, sg_policy *p)
 		allowed += allows;
 		if (!allows && uncond)
 			denied_uncond++;
-		if (p->rules[a].nr == execve_nr) {
-			/* without an unconditional rule, calls no condition matches get the
-			 * default action */
-			execve_seen = true;
-			execve_allowed = allows || (!uncond && sg_action_allows(p->default_action));
-			execve_rule = &p->rules[a];
-		}
 	}
-	if (!execve_seen)
-		execve_allowed = sg_action_allows(p->default_action);
-	if (!execve_allowed) {
+	for (size_t e = 0; e < SG_ARRAY_LEN(sg_essential); e++) {
+		int nr = seccomp_syscall_resolve_name(sg_essential[e].name);
+		size_t a = 0, b;
+		while (a < p->nrules && p->rules[a].nr != nr)
+			a++;
+		for (b = a; b < p->nrules && p->rules[b].nr == nr; b++)
+			;
+		if (sg_group_can_allow(p, &p->rules[a], b - a))
+			continue;
 		char path[96] = "defaultAction";
-		if (execve_rule)
-			sg_rule_path(execve_rule, path, sizeof(path));
-		return sg_pfail(c, path,
-				"this policy blocks execve (%s), so no command could ever start",
-				sg_action_name(execve_rule ? execve_rule->action : p->default_action));
+		const struct sg_rule *rule = a < b ? &p->rules[a] : NULL;
+		if (rule)
+			sg_rule_path(rule, path, sizeof(path));
+		return sg_pfail(c, path, "this policy blocks %s (%s), so %s", sg_essential[e].name,
+				sg_action_name(rule ? rule->action : p->default_action),
+				sg_essential[e].why);
 	}
 	if (sg_action_allows(p->default_action)) {
 		unsigned total = sg_native_syscall_count();
@@ -990,6 +1026,7 @@ void sg_policy_free(sg_policy *p)
 	free(p->path);
 	free(p->name);
 	free(p->description);
+	free(p->network);
 	free(p->bytes);
 	free(p->rules);
 	free(p->lazy);
@@ -1009,6 +1046,22 @@ const char *sg_policy_name(const sg_policy *p)
 const char *sg_policy_path(const sg_policy *p)
 {
 	return p->path;
+}
+
+const char *sg_policy_description(const sg_policy *p)
+{
+	return p->description;
+}
+
+const char *sg_policy_network(const sg_policy *p)
+{
+	return p->network;
+}
+
+const char *sg_policy_bytes(const sg_policy *p, size_t *len)
+{
+	*len = p->len;
+	return p->bytes;
 }
 
 /* Computed on first use: the first SHA-256 of a process pays for OpenSSL's provider

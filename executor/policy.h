@@ -33,6 +33,12 @@ const char *sg_policy_dir(void);
 
 const char *sg_policy_name(const sg_policy *p);
 const char *sg_policy_path(const sg_policy *p);
+const char *sg_policy_description(const sg_policy *p); /* NULL if none */
+/* The wrapper's "network": "none" or "loopback", the network of a step under this policy
+ * when the job does not set `network` itself; NULL when the policy does not say. */
+const char *sg_policy_network(const sg_policy *p);
+/* The file's exact bytes (NUL-terminated; len excludes the NUL). */
+const char *sg_policy_bytes(const sg_policy *p, size_t *len);
 /* Hex SHA-256 of the file's exact bytes, computed on first use (OpenSSL's set-up costs
  * most of a millisecond, which a sandbox start that never asks should not pay). */
 const char *sg_policy_sha256(const sg_policy *p);

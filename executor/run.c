@@ -156,6 +156,16 @@ static void explain_status(sg_step_record *rec, const sg_limits *limits, uint64_
 	}
 }
 
+/* The step's network: the job's `network` when it gives one, else the policy's own
+ * default (build and strict say "none"), else loopback (docs/policies.md). */
+static sg_net_mode step_network(const sg_job *job, const sg_policy *policy)
+{
+	sg_net_mode mode = job->network;
+	if (!job->network_set && policy && sg_policy_network(policy))
+		(void)sg_net_mode_parse(sg_policy_network(policy), &mode);
+	return mode;
+}
+
 /* One run of step i (k: which run of a repeated step, 1 for the first) into rec. */
 static void run_one_step(sg_run *run, size_t i, unsigned k, sg_step_record *rec, const sg_cgroup_host *cgroups,
 			 bool allow_weaker, bool trace, volatile int *interrupted)
@@ -234,7 +244,7 @@ static void run_one_step(sg_run *run, size_t i, unsigned k, sg_step_record *rec,
 		.scratch_dir = layers,
 		.mounts = mounts,
 		.n_mounts = n_mounts,
-		.network = job->network,
+		.network = step_network(job, policy),
 		.policy = policy,
 		.limits = job->limits,
 		.timeout_ms = timeout_s * 1000,
@@ -597,6 +607,7 @@ int sg_run_job(const sg_job *job, const sg_run_options *opts, sg_run *run, sg_er
 	struct utsname un;
 	run->kernel = sg_xstrdup(uname(&un) == 0 ? un.release : "unknown");
 	run->rootless = geteuid() != 0;
+	run->os_release = sg_os_release(strcmp(job->rootfs, "host") ? job->rootfs : "/");
 	run->out_dir = opts && opts->out_dir ? sg_xstrdup(opts->out_dir) : default_out_dir(job);
 
 	if (load_policies(run, err) < 0)
@@ -695,6 +706,7 @@ void sg_run_free(sg_run *run)
 	free(run->enforced_identity);
 	free(run->kernel);
 	free(run->cgroup_layout);
+	cJSON_Delete(run->os_release);
 	sg_changes_free(&run->changes);
 	for (size_t i = 0; run->mount_digests && i < run->job->n_mounts; i++)
 		free(run->mount_digests[i]);

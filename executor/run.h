@@ -79,6 +79,7 @@ typedef struct sg_run {
 	char *enforced_identity;
 	char *kernel;
 	char *cgroup_layout;
+	cJSON *os_release;         /* ID, VERSION_ID, PRETTY_NAME of the root the steps saw */
 	bool rootless;
 	bool interrupted;
 	sg_changes changes;        /* what the steps wrote into /workspace */
