@@ -9,9 +9,10 @@
 # shipgate stays small.
 . "$(dirname "$0")/lib.sh"
 
-plan 113
+plan 114
 
 FX=$SHIPGATE_SOURCE_DIR/tests/fixtures
+fixtures_before=$(tree_listing "$FX")
 
 # fixture JOB: run a fixture's job in place (the workspace is copy-on-write: the source tree
 # is never written) with the evidence in a fresh dir; sets S (the statement) and T (a
@@ -146,5 +147,7 @@ hostile deep 'nested deeper than 64 levels'
 hostile huge 'larger than 64 MiB'
 hostile symlink 'is a symlink or leaves the workspace: refused'
 hostile fifo 'is not a regular file'
+
+is "$(tree_listing "$FX")" "$fixtures_before" "the fixtures in the source tree are unchanged (the jobs ran copy-on-write)"
 
 done_testing

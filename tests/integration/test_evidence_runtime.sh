@@ -16,9 +16,10 @@
 # namespace.
 . "$(dirname "$0")/lib.sh"
 
-plan 73
+plan 74
 
 FX=$SHIPGATE_SOURCE_DIR/tests/fixtures
+fixtures_before=$(tree_listing "$FX")
 
 # fixture JOB [STEP_INDEX]: run a fixture's job in place (copy-on-write: the source tree is
 # never written) with the evidence in a fresh dir; S is the statement, T the step looked at
@@ -153,7 +154,8 @@ like "$(step 's["reason"]')" '^1 test gave different results across 3 runs \(coi
 ok "repeat flaky: each run has its own logs" test -s "$(dirname "$S")/logs/test.run-3.stdout"
 is "$(jget "$S" 'd["predicate"]["steps"][1]["status"]')" skipped "repeat flaky: the step after it is skipped"
 pub=$XDG_STATE_HOME/shipgate/shipgate.pub
-DJ=$("$SHIPGATE" decide "$(dirname "$S")/verdict.dsse.json" --pub "$pub" --json 2>/dev/null)
+# --no-ledger: the ledger would be beside the job file, in the source tree
+DJ=$("$SHIPGATE" decide "$(dirname "$S")/verdict.dsse.json" --pub "$pub" --json --no-ledger 2>/dev/null)
 printf '%s\n' "$DJ" >"$TEST_TMP/decision.json"
 is "$(jget "$TEST_TMP/decision.json" '[d["decision"], d["category"]]')" '["DIAGNOSE", "tests_failed"]' \
 	"repeat flaky: decide diagnoses tests_failed"
@@ -187,5 +189,7 @@ fixture "$J/job.json" 0
 is "$(step '[s["status"], [r["status"] for r in s["runs"]], s["evidence_from_run"]]')" '["timeout", ["passed", "timeout"], 2]' \
 	"repeat timeout: run 2 timed out, runs 3 and 4 never started, the step is timeout with run 2's evidence"
 like "$(step 's["reason"]')" '^run 2 of 4: timed out after [0-9.]+ s \(limit 1 s\)' "repeat timeout: the reason names the run"
+
+is "$(tree_listing "$FX")" "$fixtures_before" "the fixtures in the source tree are unchanged (the jobs ran copy-on-write)"
 
 done_testing

@@ -7,9 +7,10 @@
 # status it should, with the counts and the reason.
 . "$(dirname "$0")/lib.sh"
 
-plan 66
+plan 67
 
 FX=$SHIPGATE_SOURCE_DIR/tests/fixtures
+fixtures_before=$(tree_listing "$FX")
 
 # fixture JOB: run a fixture's job in place with the evidence in a fresh dir; sets S
 fixture() {
@@ -107,5 +108,7 @@ else
 		i=$((i + 1))
 	done
 fi
+
+is "$(tree_listing "$FX")" "$fixtures_before" "the fixtures in the source tree are unchanged (the jobs ran copy-on-write)"
 
 done_testing
