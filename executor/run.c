@@ -57,10 +57,22 @@ static char *default_out_dir(const sg_job *job)
 
 static int prepare_out_dir(sg_run *run, sg_error *err)
 {
-	if (sg_mkdir_p(run->out_dir, 0755, err) < 0)
+	if (sg_mkdir_p(run->out_dir, 0755, err) < 0) {
+		err->kind = SG_ERR_USAGE; /* a bad --out: nothing ran */
 		return sg_error_prefix(err, "out dir");
+	}
+	/* nothing of an earlier run may stay beside this one's evidence, even if this run
+	 * ends before it writes its own */
+	static const char *const earlier[] = {"statement.json", "verdict.dsse.json", "vsa.dsse.json",
+					      "diagnosis.json", "diagnosis.md"};
+	for (size_t i = 0; i < SG_ARRAY_LEN(earlier); i++) {
+		sg_autofree char *p = sg_xasprintf("%s/%s", run->out_dir, earlier[i]);
+		if (unlink(p) < 0 && errno != ENOENT)
+			return sg_error_set(err, SG_ERR_USAGE, errno, "out dir: remove %s", p);
+	}
 	sg_autofree char *logs = sg_xasprintf("%s/logs", run->out_dir);
-	if (sg_rm_rf(logs, err) < 0 || sg_mkdir_p(logs, 0755, err) < 0)
+	sg_autofree char *trace = sg_xasprintf("%s/trace", run->out_dir);
+	if (sg_rm_rf(logs, err) < 0 || sg_rm_rf(trace, err) < 0 || sg_mkdir_p(logs, 0755, err) < 0)
 		return sg_error_prefix(err, "out dir");
 	return 0;
 }
@@ -70,19 +82,14 @@ static int prepare_scratch(sg_run *run, sg_error *err)
 	const char *base = getenv("TMPDIR");
 	if (!base || !*base)
 		base = access("/var/tmp", W_OK) == 0 ? "/var/tmp" : "/tmp";
-	char *dir = sg_xasprintf("%s/shipgate-scratch-XXXXXX", base);
+	sg_scratch_remove_stale(base, "shipgate-scratch-");
+	char *dir = sg_xasprintf("%s/shipgate-scratch-%d-XXXXXX", base, (int)getpid());
 	if (!mkdtemp(dir)) {
 		int e = errno;
 		free(dir);
 		return sg_error_set(err, SG_ERR_SANDBOX, e, "scratch: mkdtemp in %s", base);
 	}
-	/* the sandbox's root (an unprivileged host uid) must be able to reach its layers */
-	if (geteuid() == 0 && chmod(dir, 0711) < 0) {
-		int e = errno;
-		rmdir(dir);
-		free(dir);
-		return sg_error_set(err, SG_ERR_SANDBOX, e, "scratch: chmod");
-	}
+	/* mkdtemp made it 0700: other local users cannot reach what the steps write */
 	run->scratch_dir = dir;
 	return 0;
 }

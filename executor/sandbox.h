@@ -65,6 +65,8 @@ typedef struct sg_sandbox_config {
 	sg_output_sink out_sink, err_sink;
 	int stdin_fd;             /* -1: /dev/null */
 	bool allow_weaker;        /* run even when a requested limit cannot be enforced */
+	bool limits_best_effort;  /* the limits are defaults nobody asked for: where they cannot
+				     be held, run without them and say so (weaker_note) */
 	const sg_cgroup_host *cgroups; /* NULL: detect */
 	volatile int *interrupted;/* set by a signal handler of the caller; may be NULL */
 	const sg_service_driver *service; /* NULL: run the command to its end */
@@ -122,6 +124,7 @@ typedef struct sg_sandbox_result {
 	sg_enforced enforced;
 	char *enforced_identity_buf; /* storage behind enforced.identity */
 	struct sg_trace *trace;  /* when traced: the trace (owned; freed with the result) */
+	char *weaker_note;       /* what could not be enforced and was let go (best effort) */
 	char *trace_unavailable; /* why a trace that was asked for was not taken */
 } sg_sandbox_result;
 
