@@ -11,7 +11,7 @@ static const char *const status_names[] = {
 	[SG_STEP_SIGNALED] = "signaled",    [SG_STEP_VIOLATION] = "violation",
 	[SG_STEP_NO_TESTS] = "no_tests",    [SG_STEP_NOT_READY] = "not_ready",
 	[SG_STEP_PROBE_FAILED] = "probe_failed", [SG_STEP_SKIPPED] = "skipped",
-	[SG_STEP_ERROR] = "error",
+	[SG_STEP_ERROR] = "error",          [SG_STEP_FLAKY] = "flaky",
 };
 
 const char *sg_step_status_name(sg_step_status s)

@@ -19,6 +19,7 @@ typedef enum sg_step_status {
 	SG_STEP_PROBE_FAILED,
 	SG_STEP_SKIPPED,
 	SG_STEP_ERROR,
+	SG_STEP_FLAKY,     /* the runs of a repeated step disagree */
 } sg_step_status;
 
 const char *sg_step_status_name(sg_step_status s);

@@ -223,6 +223,16 @@ static int connect_loopback(uint32_t port, uint32_t timeout_ms, int *errnum)
 	return fd;
 }
 
+/* Send a reply to a readiness check or a probe, saying whether the command has ended by
+ * now (SG_CTL_COMMAND_GONE). */
+static void send_reply(init_state *st, struct sg_ctl_msg *m, const void *payload, size_t len)
+{
+	reap(st);
+	if (st->candidate_done)
+		m->flags |= SG_CTL_COMMAND_GONE;
+	init_send(st->ctx, m, payload, len);
+}
+
 static void serve_tcp_check(init_state *st, const struct sg_ctl_msg *req)
 {
 	struct sg_ctl_msg m = {.type = SG_CTL_TCP_RESULT};
@@ -231,7 +241,7 @@ static void serve_tcp_check(init_state *st, const struct sg_ctl_msg *req)
 		m.status = 1;
 		close(fd);
 	}
-	init_send(st->ctx, &m, NULL, 0);
+	send_reply(st, &m, NULL, 0);
 }
 
 /* A minimal HTTP/1.0 GET on 127.0.0.1: status code and the start of the body. */
@@ -285,7 +295,7 @@ static void serve_http_get(init_state *st, const struct sg_ctl_msg *req, const c
 	}
 	m.elapsed_ms = sg_monotonic_ms() - t0;
 	size_t body_len = body_off && body_off <= got ? got - body_off : 0;
-	init_send(st->ctx, &m, resp + body_off, body_len);
+	send_reply(st, &m, resp + body_off, body_len);
 }
 
 /* Collect one stream of a probe: keep the first cap bytes, count them all. */
@@ -416,7 +426,7 @@ static void serve_run(init_state *st, const struct sg_ctl_msg *req, char *payloa
 	static char both[SG_CTL_PAYLOAD_MAX];
 	memcpy(both, out.buf, out.kept);
 	memcpy(both + out.kept, errs.buf, errs.kept);
-	init_send(st->ctx, &m, both, out.kept + errs.kept);
+	send_reply(st, &m, both, out.kept + errs.kept);
 }
 
 /* SIGTERM to every process of the sandbox, a grace period, then SIGKILL. */
