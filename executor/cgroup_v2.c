@@ -133,7 +133,14 @@ static int v2_apply_limits(sg_cgroup *cg, const sg_cgroup_limits *limits, sg_err
 /* Our parent below our own cgroup: own/shipgate, with the controllers delegated. */
 static int v2_parent_below_own(const sg_cgroup_host *host, char **parent_out, sg_error *err)
 {
-	const char *own = host->v2_own;
+	/* once this process moved itself into its leaf, its own cgroup (as detected now)
+	 * is that leaf: the parent of ours is one level up */
+	char leaf[64];
+	snprintf(leaf, sizeof(leaf), "/shipgate-supervisor-%d", (int)getpid());
+	size_t ol = strlen(host->v2_own), ll = strlen(leaf);
+	sg_autofree char *up = ol > ll && !strcmp(host->v2_own + ol - ll, leaf) ? sg_xstrndup(host->v2_own, ol - ll)
+										  : NULL;
+	const char *own = up ? up : host->v2_own;
 	sg_autofree char *parent = sg_xasprintf("%s/shipgate", own);
 	struct stat st;
 	if (stat(parent, &st) < 0) {
