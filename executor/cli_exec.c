@@ -381,19 +381,7 @@ int sg_cli_exec(int argc, char **argv)
 	}
 	/* limits the user did not ask for are best effort; asked-for ones fail closed */
 	sg_limits limits = a.limits;
-	bool weaker_ok = a.allow_weaker;
-	if (!weaker_ok) {
-		bool mem_ok = cgroups.writable[SG_CG_MEMORY], pids_ok = cgroups.writable[SG_CG_PIDS];
-		if (!a.memory_explicit && !mem_ok)
-			limits.memory_mb = 0;
-		if (!a.pids_explicit && !pids_ok)
-			limits.pids = 0;
-		if (!a.quiet && ((!mem_ok && !a.memory_explicit) || (!pids_ok && !a.pids_explicit)))
-			fprintf(stderr, "shipgate exec: warning: no usable cgroup here (%s); running "
-					"without the default memory/pids limits\n",
-				cgroups.why_not[mem_ok ? SG_CG_PIDS : SG_CG_MEMORY]);
-	}
-
+	bool best_effort = !a.memory_explicit && !a.pids_explicit && a.limits.cpus <= 0;
 	sg_sandbox_config cfg = {
 		.argv = cmd,
 		.extra_env = a.env,
@@ -411,7 +399,8 @@ int sg_cli_exec(int argc, char **argv)
 		.out_sink = {.passthrough_fd = 1, .log_fd = -1},
 		.err_sink = {.passthrough_fd = 2, .log_fd = -1},
 		.stdin_fd = 0,
-		.allow_weaker = weaker_ok,
+		.allow_weaker = a.allow_weaker,
+		.limits_best_effort = best_effort,
 		.cgroups = &cgroups,
 		.interrupted = &sg_cli_interrupted,
 		.trace_path = a.trace,
@@ -419,6 +408,8 @@ int sg_cli_exec(int argc, char **argv)
 	};
 	sg_sandbox_result r;
 	int rc = sg_sandbox_run(&cfg, &r, &err);
+	if (r.weaker_note && !a.quiet)
+		fprintf(stderr, "shipgate exec: warning: %s\n", r.weaker_note);
 	exit_code = sg_cli_exec_status(rc, &r, &err, a.quiet);
 	if (a.evidence) {
 		sg_step_status step_status = sg_classify_exit(&r);

@@ -320,7 +320,8 @@ static int mount_fs_at(int rootfd, const char *target, const char *fstype, unsig
 #define RO_ATTRS (MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV)
 
 /* The host's /etc, read-only, without the entries of etc_hidden: an overlay whose upper
- * lower layer holds a whiteout for each. Falls back to masking with empty files. */
+ * lower layer holds a whiteout for each. There is no weaker fallback: without overlayfs
+ * the sandbox is not set up (fail closed). */
 static int mount_host_etc(int rootfd, sg_error *err)
 {
 	sg_autoclose int stage = target_open(rootfd, SG_STAGING "/etcmask", true, err);

@@ -6,7 +6,7 @@
 . "$(dirname "$0")/lib.sh"
 require_root
 
-plan 28
+plan 29
 
 secret="HOSTILE-ENV-$(unique)"
 export HOSTILE_SECRET="$secret"
@@ -21,7 +21,7 @@ host_keys=$(ls /etc/ssh/ssh_host_*_key 2>/dev/null | tr '\n' ' ')
 paths="/etc/shadow /etc/gshadow /etc/sudoers /etc/subuid $host_keys /root/.ssh /home $HOME/.ssh $KEY /proc/kcore"
 # shellcheck disable=SC2086 # a list of paths
 J=$(hjob info '{"version":1,"name":"info","workspace":"ws","steps":[
- {"name":"info","run":"./attack read '"$(echo $paths)"'; env | grep -c HOSTILE; ./attack read /proc/1/environ /proc/1/mem /proc/1/maps; printf %s '"$(printf '%s' "$secret" | cut -c1-6)"' >/tmp/p; printf %s '"$(printf '%s' "$secret" | cut -c7-)"' >>/tmp/p; grep -l -a -F -f /tmp/p /proc/[0-9]*/environ /proc/[0-9]*/cmdline /workspace/* /tmp/* 2>/dev/null | grep -v ^/tmp/p; echo scanned"}]}')
+ {"name":"info","run":"./attack read '"$(echo $paths)"'; env | grep -c HOSTILE; echo \"init: $(tr \"\\0\" \" \" </proc/1/cmdline)\"; ./attack read /proc/1/environ /proc/1/mem /proc/1/maps; printf %s '"$(printf '%s' "$secret" | cut -c1-6)"' >/tmp/p; printf %s '"$(printf '%s' "$secret" | cut -c7-)"' >>/tmp/p; grep -l -a -F -f /tmp/p /proc/[0-9]*/environ /proc/[0-9]*/cmdline /workspace/* /tmp/* 2>/dev/null | grep -v ^/tmp/p; echo scanned"}]}')
 hrun "$J"
 check_survival 0 "information"
 log=$(cat "$J/out/logs/info.stdout")
@@ -45,6 +45,7 @@ like "$log" "^$KEY ENOENT$" "the signing key is absent inside"
 like "$log" "^/proc/kcore (ENOENT|EACCES|EPERM)$" "/proc/kcore cannot be read"
 like "$log" "^0$" "the caller's HOSTILE_SECRET is not in the command's environment"
 like "$log" "^/proc/1/environ (EACCES|EPERM)$" "init's environ (the supervisor's, inherited by fork) cannot be read"
+like "$log" "^init: shipgate-init *$" "init's command line is not shipgate's (no host paths, no arguments)"
 like "$log" "^/proc/1/mem (EACCES|EPERM)$" "nor init's memory"
 like "$log" "^/proc/1/maps (EACCES|EPERM)$" "nor its memory map"
 is "$(printf '%s\n' "$log" | sed -n '/^\/proc\/1\/maps/,/^scanned$/p' | sed '1d;$d')" "" \
