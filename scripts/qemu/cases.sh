@@ -154,6 +154,27 @@ check "doctor: memory, pids and cpu usable ($usable)" sh -c \
 	'case ",$1," in *,memory=true,*) ;; *) exit 1 ;; esac; case ",$1," in *,pids=true,*) ;; *) exit 1 ;; esac
 	 case ",$1," in *,cpu=true,*) ;; *) exit 1 ;; esac' sh "$usable"
 check "doctor: its proof sandbox ran in a v2 cgroup" grep -q 'full sandbox in .*(cgroup v2)' "$OUT/doctor.txt"
+if [ "$MODE" = root ]; then
+	# Root in a login session's scope, shared with other processes (a Debian 12 root
+	# login, sudo): shipgate cannot delegate below it without moving others, so it takes
+	# a parent of its own at the top of the hierarchy; the limits must still hold.
+	mkdir -p /sys/fs/cgroup/user.slice/session-t.scope
+	sleep 300 &
+	holder=$!
+	echo "$holder" >/sys/fs/cgroup/user.slice/session-t.scope/cgroup.procs
+	ev=$OUT/root-shared.json
+	sh -c 'echo $$ > /sys/fs/cgroup/user.slice/session-t.scope/cgroup.procs; exec "$@"' sh \
+		shipgate exec --workspace "$WS" $WS_OPTS --memory 64 --ro-bind /opt/sgtools:/sgtools --evidence "$ev" \
+		-- /sgtools/memhog 512 >"$OUT/root-shared.out" 2>"$OUT/root-shared.err"
+	rc=$?
+	echo "# root exec --memory 64 from a shared session scope: exit $rc: $(head -c 300 "$OUT/root-shared.err")"
+	check "root in a shared session scope: the memory limit holds (oom, exit $rc)" \
+		[ "$rc" -eq 137 ] && [ "$(jf2 "$ev" status)" = oom ]
+	check "root in a shared session scope: the scope itself was not touched (no subtree control)" \
+		[ -z "$(cat /sys/fs/cgroup/user.slice/session-t.scope/cgroup.subtree_control)" ]
+	kill "$holder" 2>/dev/null
+	wait "$holder" 2>/dev/null
+fi
 if [ "$MODE" = rootless ]; then
 	# From the session's cgroup, which holds this shell too, shipgate cannot delegate
 	# controllers without moving a process that is not its own: a limit asked for must
