@@ -170,7 +170,10 @@ cJSON *sg_evidence_enforced(const sg_enforced *e)
 	if (e->rlimit_fallback) {
 		/* not the same thing as a memory limit: address space, said as such */
 		cJSON *rl = cJSON_AddObjectToObject(o, "rlimit_fallback");
-		cJSON_AddNumberToObject(rl, "address_space_kb", (double)e->rlimit_as_kb);
+		if (e->rlimit_as_kb)
+			cJSON_AddNumberToObject(rl, "address_space_kb", (double)e->rlimit_as_kb);
+		if (e->rlimit_nproc)
+			cJSON_AddNumberToObject(rl, "processes", (double)e->rlimit_nproc);
 	}
 	cJSON_AddStringToObject(o, "network", sg_net_mode_name(e->network));
 	cJSON_AddBoolToObject(o, "loopback_up", e->loopback_up);
@@ -209,6 +212,8 @@ void sg_enforced_weakest(sg_enforced *acc, const sg_enforced *e)
 	acc->rlimit_fallback |= e->rlimit_fallback;
 	if (e->rlimit_as_kb > acc->rlimit_as_kb)
 		acc->rlimit_as_kb = e->rlimit_as_kb;
+	if (e->rlimit_nproc > acc->rlimit_nproc)
+		acc->rlimit_nproc = e->rlimit_nproc;
 	if (e->network == SG_NET_HOST)
 		acc->network = SG_NET_HOST;
 	acc->loopback_up |= e->loopback_up;

@@ -139,6 +139,12 @@ __attribute__((noreturn)) static void exec_in_sandbox(const struct sg_init_ctx *
 		struct rlimit as = {ctx->rlimit_as, ctx->rlimit_as};
 		setrlimit(RLIMIT_AS, &as);
 	}
+	if (ctx->rlimit_nproc) {
+		/* and of a pids limit: processes of our uid, which the kernel counts per user
+		 * namespace, so in practice the sandbox's own */
+		struct rlimit np = {ctx->rlimit_nproc, ctx->rlimit_nproc};
+		setrlimit(RLIMIT_NPROC, &np);
+	}
 
 	int e = 0;
 	sg_timing_mark("command: forked");
