@@ -25,6 +25,8 @@ sg_step_status sg_classify_exit(const sg_sandbox_result *r)
 		return SG_STEP_TIMEOUT;
 	if (r->oom_kills > 0 && (r->signal == SIGKILL || r->exit_code != 0))
 		return SG_STEP_OOM;
+	if (r->limits_hit & SG_LIMIT_SCRATCH)
+		return SG_STEP_FAILED; /* killed by us for what it wrote: not a crash */
 	if (r->signal)
 		return SG_STEP_SIGNALED;
 	if (r->exit_code != 0)
@@ -130,6 +132,8 @@ cJSON *sg_evidence_limits_hit(unsigned hit)
 		cJSON_AddItemToArray(a, cJSON_CreateString("pids"));
 	if (hit & SG_LIMIT_OUTPUT)
 		cJSON_AddItemToArray(a, cJSON_CreateString("output"));
+	if (hit & SG_LIMIT_SCRATCH)
+		cJSON_AddItemToArray(a, cJSON_CreateString("scratch"));
 	return a;
 }
 

@@ -164,7 +164,12 @@ static void explain_status(sg_step_record *rec, const sg_limits *limits, uint64_
 		set_reason(rec, "exit code 0");
 		break;
 	case SG_STEP_FAILED:
-		set_reason(rec, "exit code %d", r->exit_code);
+		if (r->limits_hit & SG_LIMIT_SCRATCH)
+			set_reason(rec, "wrote more than %llu MB into the workspace's copy-on-write layer "
+					"(limits.scratch_mb), or the disk holding it was nearly full: killed",
+				   (unsigned long long)limits->scratch_mb);
+		else
+			set_reason(rec, "exit code %d", r->exit_code);
 		break;
 	case SG_STEP_TIMEOUT:
 		/* the limit counts from the sandbox's start, wall_ms from the command's exec */

@@ -207,6 +207,7 @@ int sg_sandbox_run(const sg_sandbox_config *cfg_in, sg_sandbox_result *r, sg_err
 	}
 
 	int rc = -1;
+	sg_autofree char *scratch_watch = NULL;
 	sg_cgroup *cg = NULL;
 	sg_mount_plan plan;
 	bool plan_ready = false;
@@ -352,6 +353,9 @@ int sg_sandbox_run(const sg_sandbox_config *cfg_in, sg_sandbox_result *r, sg_err
 	}
 
 	fill_enforced(&cfg, &id, &plan, cg, cfg.policy, r);
+	/* what the steps write into the copy-on-write layer lands on the host's disk */
+	scratch_watch = plan.scratch ? sg_xasprintf("%s/upper", plan.scratch)
+		      : plan.copy_dir ? sg_xstrdup(plan.copy_dir) : NULL;
 	if (ictx.rlimit_as || ictx.rlimit_nproc) {
 		r->enforced.rlimit_fallback = true;
 		r->enforced.rlimit_as_kb = ictx.rlimit_as >> 10;
@@ -363,6 +367,7 @@ int sg_sandbox_run(const sg_sandbox_config *cfg_in, sg_sandbox_result *r, sg_err
 		.out_sink = cfg.out_sink, .err_sink = cfg.err_sink,
 		.output_cap = cfg.limits.output_kb * 1024, .cgroup = cg,
 		.interrupted = cfg.interrupted, .trace = r->trace,
+		.scratch_dir = scratch_watch, .scratch_limit = cfg.limits.scratch_mb << 20,
 	};
 	sg_supervise_outcome oc;
 	sg_timing_mark("released");

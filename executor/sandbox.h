@@ -109,6 +109,7 @@ typedef struct sg_enforced {
 #define SG_LIMIT_MEMORY 0x2u
 #define SG_LIMIT_PIDS 0x4u
 #define SG_LIMIT_OUTPUT 0x8u
+#define SG_LIMIT_SCRATCH 0x10u
 
 typedef struct sg_sandbox_result {
 	bool started;          /* the command was exec'd */

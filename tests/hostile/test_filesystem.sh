@@ -8,7 +8,7 @@
 . "$(dirname "$0")/lib.sh"
 require_root
 
-plan 161
+plan 164
 
 SECRET=$(new_tmp secret)
 marker="HOSTILE-SECRET-$(unique)"
@@ -260,21 +260,22 @@ check_contained "$J" "deep tree under protect"
 
 # ---- filling the scratch layer ----------------------------------------------------------------
 
-# The copy-on-write layer lives in $TMPDIR (or /var/tmp) on the host's disk; nothing caps it
-# today, so a step can fill that disk. The check is a TODO until the executor caps it.
+# The copy-on-write layer lives in $TMPDIR (or /var/tmp) on the host's disk: limits.scratch_mb
+# caps it (checked every second; the step is killed and says so), and a disk nearly full
+# ends the step too, so a step cannot fill the host's disk.
 avail_mb=$(df -Pm "$TMPDIR" | awk 'NR == 2 { print $4 }')
-if [ "$avail_mb" -gt 12288 ]; then
-	J=$(hjob scratch '{"version":1,"name":"scratch","workspace":"ws","limits":{"memory_mb":256,"tmp_mb":64},"steps":[
-	 {"name":"fill","run":"fallocate -l 4G big; echo fallocate=$?; ls -s --block-size=1M big"}]}')
+if [ "$avail_mb" -gt 8192 ]; then
+	J=$(hjob scratch '{"version":1,"name":"scratch","workspace":"ws","limits":{"memory_mb":256,"tmp_mb":64,"scratch_mb":1024},"steps":[
+	 {"name":"fill","run":"fallocate -l 4G big; echo fallocate=$?; sleep 30; echo survived"}]}')
 	hrun "$J"
-	check_survival 0 "scratch"
-	log=$(cat "$J/out/logs/fill.stdout")
-	todo "a step cannot put 4 GiB into the scratch layer on the host's disk (limits: memory 256 MB, /tmp 64 MB)" \
-		"no limit on the scratch layer: see docs/threat-model.md, 'Disk'" \
-		sh -c '! printf "%s\n" "$1" | grep -q "^fallocate=0$"' sh "$log"
+	check_survival 1 "scratch"
+	is "$(step '["status"]')" failed "scratch: the step that filled the layer failed"
+	like "$(step '["limits_hit"]')" scratch "scratch: limits_hit says scratch"
+	like "$(step '["reason"]')" "limits.scratch_mb" "scratch: the reason names the limit"
+	unlike "$(cat "$J/out/logs/fill.stdout")" survived "scratch: killed well before it could go on"
 	check_contained "$J" "scratch"
 else
-	for i in 1 2 3 4 5 6 7 8; do skip "scratch ($i)" "less than 12 GiB free in $TMPDIR"; done
+	for i in 1 2 3 4 5 6 7 8 9 10 11; do skip "scratch ($i)" "less than 8 GiB free in $TMPDIR"; done
 fi
 
 done_testing
