@@ -305,6 +305,7 @@ static void run_one_step(sg_run *run, size_t i, unsigned k, sg_step_record *rec,
 		.cgroups = cgroups,
 		.interrupted = interrupted,
 		.trace_path = trace ? trace_path : NULL,
+		.hide = run->hide,
 	};
 	sg_service_driver driver;
 	if (step->service) {
@@ -649,7 +650,10 @@ static void check_mounts(sg_run *run)
 	}
 }
 
-static int digest_workspace(sg_run *run, sg_error *err)
+/* What the subject leaves out: .git and .shipgate always (the digest's own rule) and the
+ * out dir when it lies inside the workspace. The steps do not see these either (hide),
+ * so nothing they read escapes the digest. */
+static void compute_excludes(sg_run *run)
 {
 	const char *ws = run->job->workspace;
 	size_t wl = strlen(ws);
@@ -658,8 +662,18 @@ static int digest_workspace(sg_run *run, sg_error *err)
 	if (realpath(run->out_dir, real_out) && !strncmp(real_out, ws, wl) && real_out[wl] == '/')
 		run->subject_excludes[n++] = sg_xstrdup(real_out + wl + 1);
 	run->subject_excludes[n] = NULL;
+	size_t h = 0;
+	run->hide[h++] = (char *)".git";
+	run->hide[h++] = (char *)".shipgate";
+	for (size_t i = 0; run->subject_excludes[i]; i++)
+		run->hide[h++] = run->subject_excludes[i];
+	run->hide[h] = NULL;
+}
+
+static int digest_workspace(const sg_run *run, char out[SG_SHA256_HEX_LEN], sg_error *err)
+{
 	sg_tree_digest_opts opts = {.exclude = (const char *const *)run->subject_excludes};
-	return sg_tree_digest(ws, &opts, run->subject_sha256, NULL, err);
+	return sg_tree_digest(run->job->workspace, &opts, out, NULL, err);
 }
 
 int sg_run_job(const sg_job *job, const sg_run_options *opts, sg_run *run, sg_error *err)
@@ -699,6 +713,15 @@ int sg_run_job(const sg_job *job, const sg_run_options *opts, sg_run *run, sg_er
 		sg_cgroup_host_free(&cgroups);
 		return -1;
 	}
+	/* the subject is the workspace as the job found it, digested before the first step
+	 * and again after the last: a tree changed on the host meanwhile is no verdict */
+	compute_excludes(run);
+	if (digest_workspace(run, run->subject_sha256, err) < 0) {
+		err->kind = SG_ERR_USAGE;
+		sg_error_prefix(err, "workspace digest (nothing ran)");
+		sg_cgroup_host_free(&cgroups);
+		return -1;
+	}
 	sg_rfc3339_now(run->started, sizeof(run->started));
 	size_t failed_at = job->n_steps;
 	for (size_t i = 0; i < job->n_steps; i++) {
@@ -733,7 +756,8 @@ int sg_run_job(const sg_job *job, const sg_run_options *opts, sg_run *run, sg_er
 		run->changes.items = sg_xcalloc(1, sizeof(sg_change));
 	}
 	sg_error derr = {0};
-	bool digest_ok = digest_workspace(run, &derr) == 0;
+	char after[SG_SHA256_HEX_LEN];
+	bool digest_ok = digest_workspace(run, after, &derr) == 0;
 	sg_rfc3339_now(run->finished, sizeof(run->finished));
 
 	if (run->interrupted) {
@@ -741,7 +765,12 @@ int sg_run_job(const sg_job *job, const sg_run_options *opts, sg_run *run, sg_er
 		run->reason = sg_xstrdup("interrupted: shipgate received a signal and killed the sandbox");
 	} else if (!digest_ok) {
 		run->result = SG_RESULT_ERROR;
-		run->reason = sg_xasprintf("workspace digest: %s", derr.msg);
+		run->reason = sg_xasprintf("workspace digest after the steps: %s", derr.msg);
+	} else if (strcmp(after, run->subject_sha256) != 0) {
+		run->result = SG_RESULT_FAILED;
+		run->reason = sg_xasprintf("the workspace changed on the host while the job ran (sha256 %.12s... before "
+					   "the steps, %.12s... after): the steps judged neither tree",
+					   run->subject_sha256, after);
 	} else if (!run->mounts_intact) {
 		run->result = SG_RESULT_FAILED;
 		run->reason = sg_xasprintf("the read-only mount %s changed during the job", run->mount_changed);

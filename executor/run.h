@@ -74,6 +74,7 @@ typedef struct sg_run {
 	char started[40], finished[40];
 	char subject_sha256[65];
 	char *subject_excludes[4]; /* relative paths left out of the digest, NULL-terminated */
+	char *hide[8];             /* what the steps do not see below /workspace (borrowed) */
 	sg_enforced enforced;      /* of the first step that ran */
 	bool enforced_known;
 	char *enforced_identity;

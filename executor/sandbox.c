@@ -252,7 +252,7 @@ int sg_sandbox_run(const sg_sandbox_config *cfg_in, sg_sandbox_result *r, sg_err
 	sg_mount_request req = {.rootfs = cfg.rootfs, .workspace = cfg.workspace,
 				.ws_mode = cfg.workspace_mode, .scratch_dir = cfg.scratch_dir,
 				.mounts = cfg.mounts, .n_mounts = cfg.n_mounts,
-				.tmp_mb = cfg.limits.tmp_mb};
+				.tmp_mb = cfg.limits.tmp_mb, .hide = cfg.hide};
 	sg_timing_mark("cgroup created");
 	if (sg_mounts_prepare(&req, &id, &plan, err) < 0) {
 		plan_ready = true;
