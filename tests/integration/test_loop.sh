@@ -143,6 +143,35 @@ expect 0 "chain intact" "ledger: restored, it verifies again" "$SHIPGATE" ledger
 sed -i '3d' "$ledger"
 expect 1 "line 3" "ledger: a deleted line is detected" "$SHIPGATE" ledger verify "$work/d2/job.json"
 
+# 6. the agent may not change the checks: a read-only mount (the acceptance tests) that
+# changes between attempts stops the loop (exit 3) and the ledger says why
+demo d4
+mkdir -p "$work/d4/acceptance"
+echo "the acceptance tests" >"$work/d4/acceptance/spec.txt"
+"$PY" - "$work/d4/job.json" <<'PY'
+import json, sys
+j = json.load(open(sys.argv[1]))
+j["mounts"] = [{"source": "acceptance", "target": "/verify", "readonly": True}]
+json.dump(j, open(sys.argv[1], "w"))
+PY
+expect 3 "changed since the loop started" "loop: an agent that edits a read-only mount stops the loop" \
+	"$SHIPGATE" loop "$work/d4/job.json" --agent "echo weakened >>'$work/d4/acceptance/spec.txt'" --max-attempts 2 $WEAK
+check "loop: the tamper is in the ledger" grep -q '"tamper"' "$work/d4/.shipgate/ledger.jsonl"
+check "loop: nothing was verified after the tamper" test ! -e "$work/d4/shipgate-out/attempt-1/verdict.dsse.json"
+
+# 7. what the agent leaves running is stopped before the verification starts
+demo d5
+expect 1 "" "loop: an agent that leaves a daemon behind" \
+	"$SHIPGATE" loop "$work/d5/job.json" --agent "setsid sleep 300 </dev/null >/dev/null 2>&1 & echo \$! >'$work/d5/daemon.pid'" --max-attempts 1 $WEAK
+check "loop: the agent's daemon was killed" sh -c "pid=\$(cat '$work/d5/daemon.pid'); ! kill -0 \$pid 2>/dev/null"
+
+# 8. one loop per job at a time
+exec 9>"$work/d5/.shipgate/loop.lock"
+flock -n 9
+expect 2 "another loop is running" "loop: a second loop on the same job is refused" \
+	"$SHIPGATE" loop "$work/d5/job.json" --agent true --max-attempts 1 $WEAK
+exec 9>&-
+
 expect 2 "--agent" "loop: --agent is required" "$SHIPGATE" loop "$work/d2/job.json"
 expect 2 "steps" "loop: a bad job file is exit 2 and nothing runs" \
 	sh -c "echo '{\"version\":1,\"name\":\"x\"}' > '$work/bad.json'; '$SHIPGATE' loop '$work/bad.json' --agent true"
