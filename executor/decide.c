@@ -254,6 +254,10 @@ static bool check_enforced(const cJSON *pred, const sg_ship_policy *p, sg_decisi
 	}
 	if (!why && p->require_seccomp && !jtrue(sc, "enabled"))
 		why = "seccomp was not enabled";
+	if (!why && p->require_seccomp && !jtrue(sc, "default_deny"))
+		why = "the seccomp policy was not an allowlist (its default action allows)";
+	if (!why && p->require_namespaces && net && strcmp(net, "host") == 0)
+		why = "the candidate had the host network";
 	if (!why && p->require_no_new_privs && !jtrue(e, "no_new_privs"))
 		why = "no_new_privs was not set";
 	if (!why && p->require_no_caps && jnum(e, "capabilities_left", 1) != 0)

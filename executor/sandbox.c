@@ -148,6 +148,7 @@ static void fill_enforced(const sg_sandbox_config *cfg, const sg_identity *id,
 	e->network = cfg->network;
 	e->seccomp = policy != NULL;
 	e->seccomp_allowed = policy ? sg_policy_allowed_count(policy) : 0;
+	e->seccomp_default_deny = policy && sg_policy_default_denies(policy);
 	e->cgroup_memory = sg_cgroup_enforces(cg, SG_CG_MEMORY) && cfg->limits.memory_mb > 0;
 	e->cgroup_pids = sg_cgroup_enforces(cg, SG_CG_PIDS) && cfg->limits.pids > 0;
 	e->cgroup_cpu = sg_cgroup_enforces(cg, SG_CG_CPU) && cfg->limits.cpus > 0;

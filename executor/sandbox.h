@@ -89,6 +89,7 @@ typedef struct sg_enforced {
 	bool ns_user, ns_pid, ns_mount, ns_net, ns_ipc, ns_uts, ns_cgroup;
 	bool seccomp;
 	unsigned seccomp_allowed;
+	bool seccomp_default_deny; /* the policy is an allowlist (default action denies) */
 	bool no_new_privs;
 	unsigned capabilities_left;
 	int landlock_abi;          /* 0: not used */

@@ -13,7 +13,7 @@ static const char *const passing =
 	"\"subject\":[{\"name\":\"workspace\",\"digest\":{\"sha256\":\"ab\"}}],"
 	"\"predicate\":{\"result\":\"PASSED\",\"reason\":\"all 2 steps passed\","
 	"\"enforced\":{\"namespaces\":{\"user\":true,\"pid\":true,\"mount\":true,\"net\":true,\"ipc\":true,"
-	"\"uts\":true,\"cgroup\":true},\"seccomp\":{\"enabled\":true,\"syscalls_allowed\":291},"
+	"\"uts\":true,\"cgroup\":true},\"seccomp\":{\"enabled\":true,\"syscalls_allowed\":291,\"default_deny\":true},"
 	"\"no_new_privs\":true,\"capabilities_left\":0,\"cgroup\":{\"mode\":\"v1\",\"memory_kb\":524288,"
 	"\"pids\":128,\"cpus\":false},\"network\":\"none\"},"
 	"\"steps\":[{\"name\":\"build\",\"run\":\"make\",\"status\":\"passed\",\"exit_code\":0,"
@@ -156,6 +156,18 @@ static void test_isolation_minimum(void)
 	cJSON *e = cJSON_GetObjectItem(cJSON_GetObjectItem(st, "predicate"), "enforced");
 	cJSON_ReplaceItemInObject(cJSON_GetObjectItem(e, "seccomp"), "enabled", cJSON_CreateFalse());
 	expect(st, SG_DIAGNOSE, SG_DIAG_INFRASTRUCTURE, "no seccomp: does not ship silently");
+	st = statement();
+	e = cJSON_GetObjectItem(cJSON_GetObjectItem(st, "predicate"), "enforced");
+	cJSON_ReplaceItemInObject(cJSON_GetObjectItem(e, "seccomp"), "default_deny", cJSON_CreateFalse());
+	expect(st, SG_DIAGNOSE, SG_DIAG_INFRASTRUCTURE, "a denylist seccomp policy (default allow): does not ship");
+	st = statement();
+	e = cJSON_GetObjectItem(cJSON_GetObjectItem(st, "predicate"), "enforced");
+	cJSON_DeleteItemFromObject(cJSON_GetObjectItem(e, "seccomp"), "default_deny");
+	expect(st, SG_DIAGNOSE, SG_DIAG_INFRASTRUCTURE, "seccomp without default_deny recorded: does not ship");
+	st = statement();
+	e = cJSON_GetObjectItem(cJSON_GetObjectItem(st, "predicate"), "enforced");
+	cJSON_ReplaceItemInObject(e, "network", cJSON_CreateString("host"));
+	expect(st, SG_DIAGNOSE, SG_DIAG_INFRASTRUCTURE, "the host network: does not ship");
 	st = statement();
 	e = cJSON_GetObjectItem(cJSON_GetObjectItem(st, "predicate"), "enforced");
 	cJSON_ReplaceItemInObject(cJSON_GetObjectItem(e, "cgroup"), "memory_kb", cJSON_CreateFalse());
