@@ -16,7 +16,7 @@
 # namespace.
 . "$(dirname "$0")/lib.sh"
 
-plan 74
+plan 77
 
 FX=$SHIPGATE_SOURCE_DIR/tests/fixtures
 fixtures_before=$(tree_listing "$FX")
@@ -83,6 +83,16 @@ is "$(step 's["status"]')" probe_failed "service answering 503: probe_failed"
 is "$(step 's["reason"]')" "probe 'health' failed: HTTP status 503, expected 200" "service answering 503: the reason"
 is "$(step 's["probes"][0]["output"]')" "database unreachable" "service answering 503: the body is in the probe's evidence"
 is "$(step 's["ready"]')" true "service answering 503: it was ready (it listens), only the probe failed"
+
+fixture "$SV/job-bgprobe.json"
+is "$(step '[s["status"], [[p["name"], p["passed"]] for p in s["probes"]]]')" \
+	'["passed", [["leaves-a-child", true], ["after", true]]]' \
+	"a probe that leaves a child running still ends, and the next probe runs"
+num "$(step 's["probes"][0]["elapsed_ms"]')" -lt 2000 \
+	"a probe that leaves a child running ends when it exits, not at its timeout"
+fixture "$SV/job-bigout.json"
+like "$(step 's["reason"]')" 'does not contain "99999" \(only the first 32768 bytes of the output were kept and checked\)$' \
+	"a probe whose output was cut says so in its failure"
 
 # ---- protection and changed_files -------------------------------------------------------------
 
