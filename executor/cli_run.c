@@ -298,6 +298,9 @@ int sg_cli_run_job(const sg_job *job, const sg_cli_run_opts *a, const sg_key *ke
 		fprintf(ui.out, "%s: %s (%zu step%s), workspace %s\n", a->label ? a->label : "shipgate run",
 			job->name, job->n_steps,
 			job->n_steps == 1 ? "" : "s", job->workspace);
+	if (a->no_trace)
+		fprintf(stderr, "shipgate run: --no-trace: denied calls are not watched, so the verdict records "
+				"violations as unknown and `shipgate decide` will not ship it\n");
 	sg_run_events ev = {.step_started = ui_step_started, .step_finished = ui_step_finished, .ctx = &ui};
 	sg_run_options ro = {.out_dir = a->out_dir, .allow_weaker = a->allow_weaker, .no_trace = a->no_trace,
 			     .events = &ev,

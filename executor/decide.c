@@ -319,7 +319,16 @@ static bool check_step_rules(const cJSON *step, const sg_ship_policy *p, sg_deci
 			return false;
 		}
 	}
-	if (!p->allow_violations && cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(step, "violations")) > 0) {
+	const cJSON *viol = cJSON_GetObjectItemCaseSensitive(step, "violations");
+	if (!p->allow_violations && !cJSON_IsArray(viol)) {
+		const char *why = jstr(step, "trace_unavailable");
+		diagnose(d, SG_DIAG_INFRASTRUCTURE, step,
+			 sg_xasprintf("step '%s' ran without the trace, so its denied calls are unknown%s%s%s",
+				      name ? name : "?", why ? " (" : "", why ? why : "", why ? ")" : ""),
+			 "run the job with the trace (without --no-trace, under a policy that allows sendmsg)");
+		return false;
+	}
+	if (!p->allow_violations && cJSON_GetArraySize(viol) > 0) {
 		diagnose(d, SG_DIAG_VIOLATION, step, sg_xasprintf("step '%s' made denied system calls", name ? name : "?"),
 			 "remove the denied operation (see the violations), or run under a policy that allows it");
 		return false;

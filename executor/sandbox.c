@@ -274,6 +274,7 @@ int sg_sandbox_run(const sg_sandbox_config *cfg_in, sg_sandbox_result *r, sg_err
 						      err))) {
 			goto out;
 		}
+		r->enforced.violations_traced = r->trace != NULL;
 	} else if (cfg.trace_path) {
 		r->trace_unavailable = sg_xstrdup("no seccomp policy: nothing to trace with");
 	}

@@ -90,6 +90,7 @@ typedef struct sg_enforced {
 	bool seccomp;
 	unsigned seccomp_allowed;
 	bool seccomp_default_deny; /* the policy is an allowlist (default action denies) */
+	bool violations_traced;    /* denied calls were watched (the trace): violations are known */
 	bool no_new_privs;
 	unsigned capabilities_left;
 	int landlock_abi;          /* 0: not used */

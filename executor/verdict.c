@@ -118,10 +118,12 @@ static cJSON *statement_step(const sg_step_record *rec)
 		cJSON_AddItemToObject(o, "connects", sg_trace_connects_json(rec->result.trace));
 		cJSON_AddItemToObject(o, "trace", sg_trace_summary_json(rec->result.trace, rel));
 	} else {
+		/* without the trace, denied calls were denied but not seen: unknown, not none */
 		cJSON_AddNullToObject(o, "execs");
-		cJSON_AddItemToObject(o, "violations", cJSON_CreateArray());
-		if (rec->result.trace_unavailable)
-			cJSON_AddStringToObject(o, "trace_unavailable", rec->result.trace_unavailable);
+		cJSON_AddNullToObject(o, "violations");
+		cJSON_AddStringToObject(o, "trace_unavailable",
+					rec->result.trace_unavailable ? rec->result.trace_unavailable
+								      : "the trace was off (--no-trace)");
 	}
 	if (rec->service)
 		sg_service_run_add_json(rec->service, o);

@@ -118,6 +118,15 @@ expect 1 "DIAGNOSE: tests_failed" "decide: the failing verdict diagnoses tests_f
 	"$SHIPGATE" decide "$work/d1/shipgate-out/attempt-1/verdict.dsse.json" --no-ledger --out "$work/diag"
 check "decide: writes diagnosis.json with the category" sh -c "grep -q '\"category\":.*\"tests_failed\"' '$work/diag/diagnosis.json'"
 
+# a verdict made without the trace cannot say there were no violations: it does not ship
+"$SHIPGATE" run "$work/d1/job.json" --no-trace --out "$work/nt" --quiet $WEAK >/dev/null 2>&1
+check "run --no-trace: the steps' violations are unknown (null), not none" \
+	"$PY" -c 'import json,sys; st=json.load(open(sys.argv[1])); p=st["predicate"]; sys.exit(not (all(s["violations"] is None for s in p["steps"]) and p["enforced"]["seccomp"]["violations_traced"] is False))' "$work/nt/statement.json"
+expect 1 "ran without the trace" "decide: a verdict without the trace does not ship" \
+	"$SHIPGATE" decide "$work/nt/verdict.dsse.json" --no-ledger --out "$work/nt-diag"
+expect 0 "SHIP" "decide: ... unless violations are explicitly allowed" \
+	"$SHIPGATE" decide "$work/nt/verdict.dsse.json" --no-ledger --allow-violations --out "$work/nt-diag"
+
 # 3. a loop that never converges gives up at N, and 4. a recurring failure is seen before
 demo d2
 expect 1 "gave up after 2 attempts" "loop: never converges, gives up at N with exit 1" \

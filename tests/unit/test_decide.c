@@ -17,10 +17,10 @@ static const char *const passing =
 	"\"no_new_privs\":true,\"capabilities_left\":0,\"cgroup\":{\"mode\":\"v1\",\"memory_kb\":524288,"
 	"\"pids\":128,\"cpus\":false},\"network\":\"none\"},"
 	"\"steps\":[{\"name\":\"build\",\"run\":\"make\",\"status\":\"passed\",\"exit_code\":0,"
-	"\"stdout\":{\"tail\":\"\"},\"stderr\":{\"tail\":\"\"},\"limits_hit\":[]},"
+	"\"stdout\":{\"tail\":\"\"},\"stderr\":{\"tail\":\"\"},\"limits_hit\":[],\"violations\":[]},"
 	"{\"name\":\"test\",\"run\":\"make test\",\"status\":\"passed\",\"exit_code\":0,"
 	"\"tests\":{\"format\":\"tap\",\"total\":3,\"passed\":3,\"failed\":0,\"skipped\":0,\"errors\":0,\"min\":1,\"failures\":[]},"
-	"\"stdout\":{\"tail\":\"ok\"},\"stderr\":{\"tail\":\"\"},\"limits_hit\":[]}]}}";
+	"\"stdout\":{\"tail\":\"ok\"},\"stderr\":{\"tail\":\"\"},\"limits_hit\":[],\"violations\":[]}]}}";
 
 static cJSON *statement(void)
 {
@@ -132,13 +132,13 @@ static void test_categories(void)
 	expect(st, SG_DIAGNOSE, SG_DIAG_NOT_READY, "a service that was not ready");
 
 	st = statement();
-	cJSON *v = cJSON_AddArrayToObject(step(st, 0), "violations");
+	cJSON *v = cJSON_GetObjectItem(step(st, 0), "violations");
 	cJSON *vi = cJSON_CreateObject();
 	cJSON_AddStringToObject(vi, "syscall", "ptrace");
 	cJSON_AddItemToArray(v, vi);
 	expect(st, SG_DIAGNOSE, SG_DIAG_VIOLATION, "recorded violations");
 	st = statement();
-	v = cJSON_AddArrayToObject(step(st, 0), "violations");
+	v = cJSON_GetObjectItem(step(st, 0), "violations");
 	cJSON_AddItemToArray(v, cJSON_CreateObject());
 	sg_ship_policy lax;
 	sg_ship_policy_default(&lax);
@@ -164,6 +164,10 @@ static void test_isolation_minimum(void)
 	e = cJSON_GetObjectItem(cJSON_GetObjectItem(st, "predicate"), "enforced");
 	cJSON_DeleteItemFromObject(cJSON_GetObjectItem(e, "seccomp"), "default_deny");
 	expect(st, SG_DIAGNOSE, SG_DIAG_INFRASTRUCTURE, "seccomp without default_deny recorded: does not ship");
+	st = statement();
+	cJSON *s0 = cJSON_GetArrayItem(cJSON_GetObjectItem(cJSON_GetObjectItem(st, "predicate"), "steps"), 0);
+	cJSON_ReplaceItemInObject(s0, "violations", cJSON_CreateNull());
+	expect(st, SG_DIAGNOSE, SG_DIAG_INFRASTRUCTURE, "violations unknown (no trace): does not ship");
 	st = statement();
 	e = cJSON_GetObjectItem(cJSON_GetObjectItem(st, "predicate"), "enforced");
 	cJSON_ReplaceItemInObject(e, "network", cJSON_CreateString("host"));
