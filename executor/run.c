@@ -595,7 +595,7 @@ static void check_protect(sg_run *run, sg_step_record *rec)
 	sg_error err = {0};
 	/* every change is matched, not only the first stored ones: a step cannot hide a
 	 * protected path behind a hundred thousand others */
-	if (sg_changes_scan(upper, 1, false, job->protect, &c, &err) < 0) {
+	if (sg_changes_scan_watch(upper, 1, false, job->protect, &run->protect_dirs, &c, &err) < 0) {
 		sg_changes_free(&c);
 		if (access(upper, F_OK) != 0)
 			return; /* nothing written at all (or the copy fallback: see changed_files) */
@@ -607,8 +607,11 @@ static void check_protect(sg_run *run, sg_step_record *rec)
 	if (hit) {
 		sg_autofree char *clean = sg_utf8_sanitize(hit->path, strlen(hit->path));
 		rec->status = SG_STEP_VIOLATION;
-		set_reason(rec, "modified the protected path %s (%s)", clean,
-			   hit->kind == SG_CHANGE_DELETED ? "deleted" : "written");
+		bool above = !sg_changes_match_one(job->protect, hit->path);
+		set_reason(rec, "modified the protected path%s %s (%s)", above ? "s below" : "", clean,
+			   hit->kind == SG_CHANGE_DELETED ? "deleted"
+			   : above			   ? "replaced"
+							   : "written");
 	} else if (c.too_deep) {
 		/* what lies deeper was not looked at: fail closed, as the step's doing */
 		rec->status = SG_STEP_VIOLATION;
@@ -722,6 +725,12 @@ int sg_run_job(const sg_job *job, const sg_run_options *opts, sg_run *run, sg_er
 		sg_cgroup_host_free(&cgroups);
 		return -1;
 	}
+	if (sg_protect_dirs_scan(job->workspace, job->protect, &run->protect_dirs, err) < 0) {
+		err->kind = SG_ERR_USAGE;
+		sg_error_prefix(err, "nothing ran");
+		sg_cgroup_host_free(&cgroups);
+		return -1;
+	}
 	sg_rfc3339_now(run->started, sizeof(run->started));
 	size_t failed_at = job->n_steps;
 	for (size_t i = 0; i < job->n_steps; i++) {
@@ -809,6 +818,7 @@ void sg_run_free(sg_run *run)
 	free(run->cgroup_layout);
 	cJSON_Delete(run->os_release);
 	sg_changes_free(&run->changes);
+	sg_protect_dirs_free(&run->protect_dirs);
 	for (size_t i = 0; run->mount_digests && i < run->job->n_mounts; i++)
 		free(run->mount_digests[i]);
 	free(run->mount_digests);

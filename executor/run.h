@@ -84,6 +84,7 @@ typedef struct sg_run {
 	bool rootless;
 	bool interrupted;
 	sg_changes changes;        /* what the steps wrote into /workspace */
+	sg_protect_dirs protect_dirs; /* the directories above protected paths, before the job */
 	bool changes_known;
 	char **mount_digests;      /* per job mount, before the job */
 	bool mounts_intact;

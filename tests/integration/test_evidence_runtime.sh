@@ -16,7 +16,7 @@
 # namespace.
 . "$(dirname "$0")/lib.sh"
 
-plan 77
+plan 81
 
 FX=$SHIPGATE_SOURCE_DIR/tests/fixtures
 fixtures_before=$(tree_listing "$FX")
@@ -112,6 +112,19 @@ is "$(jget "$S" 'd["predicate"]["steps"][0]["reason"]')" "modified the protected
 fixture "$PR/job-protected-delete.json"
 is "$(jget "$S" 'd["predicate"]["steps"][0]["status"]')" violation "protect: deleting a protected file is a violation too"
 like "$(jget "$S" 'd["predicate"]["steps"][0]["reason"]')" 'tests/test_app.sh \(deleted\)' "protect: the reason says deleted"
+
+fixture "$PR/job-protected-swap.json"
+is "$(jget "$S" '[s["status"] for s in d["predicate"]["steps"]]')" '["violation", "skipped"]' \
+	"protect: replacing a protected file's directory with a symlink is a violation"
+like "$(jget "$S" 'd["predicate"]["steps"][0]["reason"]')" 'protected paths below tests \(replaced\)' \
+	"protect: the reason names the replaced directory"
+fixture "$PR/job-protected-rmdir.json"
+is "$(jget "$S" '[d["predicate"]["steps"][0]["status"], d["predicate"]["steps"][0]["reason"]]')" \
+	'["violation", "modified the protected paths below tests (deleted)"]' \
+	"protect: deleting a protected file's directory is a violation"
+fixture "$PR/job-protected-unrelated.json"
+is "$(jget "$S" 'd["predicate"]["steps"][0]["status"]')" passed \
+	"protect: replacing a directory with nothing protected below it is no violation"
 
 fixture "$PR/job-readonly-mount.json"
 is "$(step 's["status"]')" failed "read-only mount: the step that writes into it fails"
