@@ -289,6 +289,9 @@ static void run_one_step(sg_run *run, size_t i, unsigned k, sg_step_record *rec,
 		.workspace = job->workspace,
 		.workspace_mode = SG_WORKSPACE_COW,
 		.scratch_dir = layers,
+		/* the layers, the results channels and the TAP captures: all of it is on the
+		 * host's disk because of what the steps write */
+		.scratch_watch = run->scratch_dir,
 		.mounts = mounts,
 		.n_mounts = n_mounts,
 		.network = step_network(job, policy),

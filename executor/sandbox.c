@@ -356,7 +356,8 @@ int sg_sandbox_run(const sg_sandbox_config *cfg_in, sg_sandbox_result *r, sg_err
 
 	fill_enforced(&cfg, &id, &plan, cg, cfg.policy, r);
 	/* what the steps write into the copy-on-write layer lands on the host's disk */
-	scratch_watch = plan.scratch ? sg_xasprintf("%s/upper", plan.scratch)
+	scratch_watch = cfg.scratch_watch ? sg_xstrdup(cfg.scratch_watch)
+		      : plan.scratch ? sg_xasprintf("%s/upper", plan.scratch)
 		      : plan.copy_dir ? sg_xstrdup(plan.copy_dir) : NULL;
 	if (ictx.rlimit_as || ictx.rlimit_nproc) {
 		r->enforced.rlimit_fallback = true;

@@ -54,6 +54,8 @@ typedef struct sg_sandbox_config {
 	const char *workspace;    /* host directory shown at /workspace */
 	sg_workspace_mode workspace_mode;
 	const char *scratch_dir;  /* COW: holds upper/ and work/, kept between steps */
+	const char *scratch_watch; /* measured against limits.scratch_mb: default the COW layer;
+				   * a caller with more step-writable host dirs names their parent */
 	const char *cwd;          /* working directory inside, default /workspace or / */
 	const sg_mount_spec *mounts;
 	size_t n_mounts;
