@@ -269,7 +269,8 @@ static void run_one_step(sg_run *run, size_t i, unsigned k, sg_step_record *rec,
 	static char results_env[] = "SHIPGATE_RESULTS=" SG_RESULTS_DIR_INSIDE;
 	if (step->has_tests) {
 		rec->tests = sg_xcalloc(1, sizeof(*rec->tests));
-		if (sg_step_tests_prepare(rec->tests, &step->tests, run->scratch_dir, layers, step->name, &err) < 0) {
+		if (sg_step_tests_prepare(rec->tests, &step->tests, run->scratch_dir, layers, job->workspace, step->name,
+					  &err) < 0) {
 			rec->status = SG_STEP_ERROR;
 			set_reason(rec, "%s", err.msg);
 			close(out_fd);
