@@ -114,6 +114,7 @@ expect 3 "REJECTED" "decide: an unsigned verdict is rejected" "$SHIPGATE" decide
 expect 3 "REJECTED" "decide: a verdict checked against another key is rejected" \
 	"$SHIPGATE" decide "$work/d1/shipgate-out/attempt-1/verdict.dsse.json" --pub "$work/other/shipgate.pub" --no-ledger
 expect 2 "" "decide: garbage is exit 2" sh -c "echo garbage > '$work/g.json'; '$SHIPGATE' decide '$work/g.json' --no-ledger"
+expect 2 "not a regular file" "decide: a FIFO as the verdict is refused at once (no hang)" sh -c "mkfifo '$work/fifo'; timeout 10 '$SHIPGATE' decide '$work/fifo' --no-ledger"
 expect 1 "DIAGNOSE: tests_failed" "decide: the failing verdict diagnoses tests_failed" \
 	"$SHIPGATE" decide "$work/d1/shipgate-out/attempt-1/verdict.dsse.json" --no-ledger --out "$work/diag"
 check "decide: writes diagnosis.json with the category" sh -c "grep -q '\"category\":.*\"tests_failed\"' '$work/diag/diagnosis.json'"
