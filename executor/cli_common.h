@@ -64,6 +64,7 @@ typedef struct sg_cli_decision {
 	sg_decision d;
 	char *reject;              /* why the verdict was not trusted (or unreadable) */
 	char *seen_note;           /* what the ledger knew of this failure */
+	char *ledger_warning;      /* why the ledger was not read or not written, NULL if it was */
 	char *diagnosis_md;
 	char workspace_sha256[65];
 } sg_cli_decision;

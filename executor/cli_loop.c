@@ -422,6 +422,8 @@ int sg_cli_loop(int argc, char **argv)
 			exit_code = 3;
 			break;
 		}
+		if (d.ledger_warning)
+			fprintf(stderr, "shipgate loop: warning: %s\n", d.ledger_warning);
 		if (drc == 0) {
 			cJSON *sf = cJSON_CreateObject();
 			cJSON_AddStringToObject(sf, "loop", loop_id);

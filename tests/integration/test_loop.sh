@@ -153,6 +153,27 @@ expect 0 "chain intact" "ledger: restored, it verifies again" "$SHIPGATE" ledger
 sed -i '3d' "$ledger"
 expect 1 "line 3" "ledger: a deleted line is detected" "$SHIPGATE" ledger verify "$work/d2/job.json"
 
+expect 1 "ledger not trusted" "loop: a broken ledger is reported and not used to say 'seen before'" \
+	"$SHIPGATE" loop "$work/d2/job.json" --agent "$work/idle.sh" --max-attempts 1 $WEAK
+check "loop: ... so the diagnosis does not claim a history" sh -c "! grep -q 'seen .* times before' '$work/d2/shipgate-out/diagnosis.md'"
+expect 2 "No such file" "ledger: verifying a ledger that does not exist is an error, not an intact chain" \
+	"$SHIPGATE" ledger verify "$work/nonexistent/job.json"
+# a torn last line (a crash mid-write) stays a line of its own: the next entry does not merge into it
+demo d6
+mkdir -p "$work/d6/.shipgate"
+printf '{"seq":1,"torn' >"$work/d6/.shipgate/ledger.jsonl"
+"$SHIPGATE" loop "$work/d6/job.json" --agent "$work/idle.sh" --max-attempts 1 $WEAK >/dev/null 2>&1 || true
+check "ledger: an entry appended after a torn line starts on a new line" \
+	sh -c "[ \"\$(sed -n 1p '$work/d6/.shipgate/ledger.jsonl')\" = '{\"seq\":1,\"torn' ] && sed -n 2p '$work/d6/.shipgate/ledger.jsonl' | grep -q '^{\"seq\"'"
+# standalone decide writes into the ledger of the job only if that job file is the one that ran
+lines_before=$(wc -l <"$work/d1/.shipgate/ledger.jsonl")
+echo ' ' >>"$work/d1/job.json"
+expect 1 "not the one the verdict ran" "decide: a changed job file's ledger is neither read nor written" \
+	"$SHIPGATE" decide "$work/d1/shipgate-out/attempt-1/verdict.dsse.json" --out "$work/d1diag"
+check "decide: ... and its ledger did not grow" test "$(wc -l <"$work/d1/.shipgate/ledger.jsonl")" -eq "$lines_before"
+expect 1 "was not checked" "decide: without --workspace it says the subject was not checked" \
+	"$SHIPGATE" decide "$work/d1/shipgate-out/attempt-1/verdict.dsse.json" --no-ledger --out "$work/d1diag"
+
 # 6. the agent may not change the checks: a read-only mount (the acceptance tests) that
 # changes between attempts stops the loop (exit 3) and the ledger says why
 demo d4
