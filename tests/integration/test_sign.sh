@@ -208,6 +208,8 @@ ws=$(fresh_copy ws-changed)
 echo "/* changed */" >>"$ws/calc.c"
 expect 1 "subject mismatch: workspace $ws is sha256:" "--workspace: one file changed" \
 	"$SHIPGATE" verify "$V" --pub "$PUB" --workspace "$ws"
+out=$("$SHIPGATE" verify "$V" --pub "$PUB" --workspace "$ws" 2>&1 || true)
+case $out in *"verdict valid"*) not_ok "--workspace: a mismatch never prints \"verdict valid\"" ;; *) ok "--workspace: a mismatch never prints \"verdict valid\"" ;; esac
 ws=$(fresh_copy ws-added)
 : >"$ws/new.txt"
 expect 1 "subject mismatch" "--workspace: one file added" "$SHIPGATE" verify "$V" --pub "$PUB" --workspace "$ws"
