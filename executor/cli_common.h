@@ -42,7 +42,7 @@ typedef struct sg_cli_run_opts {
  * got that far, the result. */
 int sg_cli_run_job(const sg_job *job, const sg_cli_run_opts *o, const sg_key *key, sg_run_result *result);
 /* --key PATH, or the user's default key (created on first use, said on stderr). */
-sg_key *sg_cli_load_signing_key(const char *path, char **used, sg_error *err);
+sg_key *sg_cli_load_signing_key(const sg_job *job, const char *path, char **used, sg_error *err);
 /* The trusted public key: --pub PATH or the default key's .pub. */
 sg_key *sg_cli_load_trusted_key(const char *pub_path, sg_error *err);
 /* .shipgate/ledger.jsonl beside the job file. */

@@ -297,7 +297,7 @@ int sg_cli_loop(int argc, char **argv)
 		return 2;
 	}
 	sg_autofree char *key_path = NULL;
-	sg_key *key = sg_cli_load_signing_key(a.key_path, &key_path, &err);
+	sg_key *key = sg_cli_load_signing_key(job, a.key_path, &key_path, &err);
 	if (!key || sg_cli_check_key_hidden(job, a.key_path ? "--key" : "default signing key", key_path, &err) < 0) {
 		fprintf(stderr, "shipgate loop: %s\n", err.msg);
 		sg_key_free(key);

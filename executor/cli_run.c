@@ -130,8 +130,22 @@ int sg_cli_check_key_hidden(const sg_job *job, const char *what, const char *key
 			    sg_error *err)
 {
 	char real[PATH_MAX];
-	if (!realpath(key_path, real))
-		return sg_error_set(err, SG_ERR_USAGE, errno, "%s %s", what, key_path);
+	if (!realpath(key_path, real)) {
+		/* not made yet (the default key's directory): the nearest existing ancestor,
+		 * resolved, and the rest of the path as it is */
+		int e = errno;
+		sg_autofree char *copy = sg_xstrdup(key_path);
+		char *cut = NULL;
+		while (e == ENOENT && (cut = strrchr(copy, '/')) != NULL && cut != copy) {
+			*cut = '\0';
+			if (realpath(copy, real))
+				break;
+			e = errno;
+		}
+		if (!cut || cut == copy || snprintf(real + strlen(real), sizeof(real) - strlen(real), "/%s",
+						    key_path + (cut - copy) + 1) >= (int)(sizeof(real) - strlen(real)))
+			return sg_error_set(err, SG_ERR_USAGE, e, "%s %s", what, key_path);
+	}
 	const char *where = NULL, *dir = NULL;
 	if (path_within(real, job->workspace)) {
 		where = "the workspace";
@@ -159,7 +173,7 @@ int sg_cli_check_key_hidden(const sg_job *job, const char *what, const char *key
 }
 
 /* --key, or the user's default key, made on first use. */
-sg_key *sg_cli_load_signing_key(const char *path, char **used, sg_error *err)
+sg_key *sg_cli_load_signing_key(const sg_job *job, const char *path, char **used, sg_error *err)
 {
 	if (path) {
 		sg_key *key = sg_key_load_private(path, err);
@@ -172,6 +186,9 @@ sg_key *sg_cli_load_signing_key(const char *path, char **used, sg_error *err)
 	}
 	sg_autofree char *dir = sg_key_default_dir(err);
 	if (!dir)
+		return NULL;
+	/* before it is made: a key created where the steps can read it is already lost */
+	if (job && sg_cli_check_key_hidden(job, "default signing key directory", dir, err) < 0)
 		return NULL;
 	bool created = false;
 	sg_autofree char *pub = NULL;
@@ -357,7 +374,7 @@ int sg_cli_run(int argc, char **argv)
 		return 2;
 	}
 	sg_autofree char *key_path = NULL;
-	sg_key *key = sg_cli_load_signing_key(a.key_path, &key_path, &err);
+	sg_key *key = sg_cli_load_signing_key(job, a.key_path, &key_path, &err);
 	if (!key || sg_cli_check_key_hidden(job, a.key_path ? "--key" : "default signing key", key_path,
 				     &err) < 0) {
 		fprintf(stderr, "shipgate run: %s\n", err.msg);

@@ -345,5 +345,12 @@ expect 1 "FAILED" "run: a failing job is exit 1" sg_run "$work/fail/job.json" --
 expect 0 "verdict valid: FAILED, signed by $KEYID" "verify: a FAILED verdict is validly signed" \
 	"$SHIPGATE" verify "$work/fail/shipgate-out/verdict.dsse.json" --pub "$PUB" --workspace "$work/fail/ws"
 
+# a default key directory inside the workspace is refused before the key is made there
+mkdir -p "$work/keyws/ws"
+echo '{"version":1,"name":"k","workspace":"ws","steps":[{"name":"a","run":"true"}]}' >"$work/keyws/job.json"
+expect 2 "where the job's steps could read it" "run: a default key directory inside the workspace is refused" \
+	sh -c "XDG_STATE_HOME='$work/keyws/ws/state' '$SHIPGATE' run '$work/keyws/job.json' --out '$work/keyws/out'"
+check "run: ... and no key was created there" test ! -e "$work/keyws/ws/state"
+
 echo "1..$n"
 [ "$failed" -eq 0 ] || { echo "# $failed of $n failed"; exit 1; }
