@@ -190,6 +190,19 @@ cJSON *sg_verdict_statement(const sg_run *run)
 		cJSON_AddBoolToObject(pred, "mounts_intact", run->mounts_intact);
 	else
 		cJSON_AddNullToObject(pred, "mounts_intact");
+	/* what the acceptance inputs were: a reader can check them as it checks the subject */
+	cJSON *mounts = cJSON_AddArrayToObject(pred, "mounts");
+	for (size_t i = 0; i < run->job->n_mounts; i++) {
+		const sg_mount_spec *m = &run->job->mounts[i];
+		cJSON *o = cJSON_CreateObject();
+		cJSON_AddStringToObject(o, "target", m->target);
+		cJSON_AddBoolToObject(o, "readonly", m->readonly);
+		if (m->readonly && run->mount_digests && run->mount_digests[i])
+			cJSON_AddStringToObject(o, "sha256", run->mount_digests[i]);
+		else
+			cJSON_AddNullToObject(o, "sha256");
+		cJSON_AddItemToArray(mounts, o);
+	}
 
 	cJSON *ex_list = cJSON_AddArrayToObject(pred, "subject_excludes");
 	cJSON_AddItemToArray(ex_list, cJSON_CreateString(".git"));

@@ -16,7 +16,7 @@
 # namespace.
 . "$(dirname "$0")/lib.sh"
 
-plan 81
+plan 82
 
 FX=$SHIPGATE_SOURCE_DIR/tests/fixtures
 fixtures_before=$(tree_listing "$FX")
@@ -131,6 +131,9 @@ is "$(step 's["status"]')" failed "read-only mount: the step that writes into it
 like "$(step 's["stderr"]["tail"]')" 'cannot create /verify/check.sh: Read-only file system' \
 	"read-only mount: the write was refused by the kernel"
 is "$(jget "$S" 'd["predicate"]["mounts_intact"]')" true "read-only mount: mounts_intact is true"
+is "$(jget "$S" '[[m["target"], m["readonly"], m["sha256"]] for m in d["predicate"]["mounts"]]')" \
+	"[[\"/verify\", true, \"$("$PY" "$SHIPGATE_SOURCE_DIR/tests/tools/tree_digest.py" "$PR/acceptance" | cut -d' ' -f1)\"]]" \
+	"read-only mount: predicate.mounts carries its target and tree digest"
 is "$(tree_listing "$PR/acceptance")" "$acc_before" "read-only mount: the host directory is unchanged"
 
 fixture "$PR/job-writable.json"
