@@ -169,8 +169,25 @@ static char *step_evidence(sg_decision *d, const cJSON *step)
 	if (cJSON_IsNumber(ec))
 		cJSON_AddNumberToObject(ev, "exit_code", ec->valuedouble);
 	const cJSON *lim = cJSON_GetObjectItemCaseSensitive(step, "limits_hit");
-	if (cJSON_GetArraySize(lim) > 0)
+	if (cJSON_GetArraySize(lim) > 0) {
 		cJSON_AddItemToObject(ev, "limits_hit", cJSON_Duplicate(lim, true));
+		/* what was measured next to what was allowed: how far over, and which knob */
+		cJSON *m = cJSON_AddObjectToObject(ev, "measured");
+		static const char *const fields[] = {"peak_memory_kb", "pids_peak", "wall_ms", "cpu_ms"};
+		for (size_t i = 0; i < SG_ARRAY_LEN(fields); i++) {
+			const cJSON *v = cJSON_GetObjectItemCaseSensitive(step, fields[i]);
+			if (cJSON_IsNumber(v))
+				cJSON_AddNumberToObject(m, fields[i], v->valuedouble);
+		}
+		const cJSON *cg = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(step, "enforced"),
+								   "cgroup");
+		const cJSON *mem = cJSON_GetObjectItemCaseSensitive(cg, "memory_kb");
+		const cJSON *pids = cJSON_GetObjectItemCaseSensitive(cg, "pids");
+		if (cJSON_IsNumber(mem))
+			cJSON_AddNumberToObject(m, "memory_limit_kb", mem->valuedouble);
+		if (cJSON_IsNumber(pids))
+			cJSON_AddNumberToObject(m, "pids_limit", pids->valuedouble);
+	}
 	const char *reason = jstr(step, "reason");
 	if (reason)
 		cJSON_AddStringToObject(ev, "reason", reason);
@@ -363,6 +380,12 @@ static sg_diag_category category_of(const cJSON *step)
 		const cJSON *tests = cJSON_GetObjectItemCaseSensitive(step, "tests");
 		if (tests && jnum(tests, "failed", 0) + jnum(tests, "errors", 0) > 0)
 			return SG_DIAG_TESTS_FAILED;
+		/* no report to trust (missing, stale, malformed, inconsistent) and the command
+		 * itself exited 0: the tests are what is missing, not the build */
+		const cJSON *ec = cJSON_GetObjectItemCaseSensitive(step, "exit_code");
+		if (tests && (jstr(tests, "unusable") || jstr(tests, "problem")) && cJSON_IsNumber(ec) &&
+		    ec->valuedouble == 0)
+			return SG_DIAG_NO_TESTS;
 		return SG_DIAG_BUILD_FAILED;
 	}
 	return SG_DIAG_INFRASTRUCTURE;

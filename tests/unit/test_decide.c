@@ -69,6 +69,35 @@ static cJSON *with_step_status(const char *status, int i)
 	return st;
 }
 
+static void test_unusable_report_and_limits(void)
+{	cJSON *st = with_step_status("failed", 1);
+	cJSON *t = cJSON_GetObjectItem(step(st, 1), "tests");
+	cJSON_ReplaceItemInObject(t, "total", cJSON_CreateNumber(0));
+	cJSON_ReplaceItemInObject(t, "passed", cJSON_CreateNumber(0));
+	cJSON_AddStringToObject(t, "unusable", "the report junit.xml is missing: the step did not write it");
+	expect(st, SG_DIAGNOSE, SG_DIAG_NO_TESTS, "a missing report after exit 0 is no_tests, not build_failed");
+	st = with_step_status("failed", 1);
+	t = cJSON_GetObjectItem(step(st, 1), "tests");
+	cJSON_AddStringToObject(t, "unusable", "the report junit.xml is missing");
+	cJSON_ReplaceItemInObject(step(st, 1), "exit_code", cJSON_CreateNumber(2));
+	expect(st, SG_DIAGNOSE, SG_DIAG_BUILD_FAILED, "a missing report after a non-zero exit is the command failing");
+
+	/* a limit hit: what was measured next to what was allowed */
+	st = with_step_status("oom", 1);
+	cJSON *s1 = step(st, 1);
+	cJSON_ReplaceItemInObject(s1, "limits_hit", cJSON_Parse("[\"memory\"]"));
+	cJSON_AddNumberToObject(s1, "peak_memory_kb", 524288);
+	cJSON_AddItemToObject(s1, "enforced", cJSON_Parse("{\"cgroup\":{\"memory_kb\":524288,\"pids\":128}}"));
+	sg_decision d = decide(st);
+	const cJSON *m = cJSON_GetObjectItem(d.evidence, "measured");
+	tap_ok(d.category == SG_DIAG_OOM && cJSON_GetNumberValue(cJSON_GetObjectItem(m, "peak_memory_kb")) == 524288 &&
+		       cJSON_GetNumberValue(cJSON_GetObjectItem(m, "memory_limit_kb")) == 524288 &&
+		       cJSON_GetNumberValue(cJSON_GetObjectItem(m, "pids_limit")) == 128,
+	       "oom: the evidence has the peak and the limit side by side");
+	sg_decision_free(&d);
+	cJSON_Delete(st);
+}
+
 static void test_categories(void)
 {
 	expect(statement(), SG_SHIP, SG_DIAG_NONE, "a passing verdict");
@@ -78,6 +107,7 @@ static void test_categories(void)
 	expect(with_step_status("signaled", 1), SG_DIAGNOSE, SG_DIAG_CRASHED, "crash");
 	expect(with_step_status("violation", 1), SG_DIAGNOSE, SG_DIAG_VIOLATION, "violation");
 	expect(with_step_status("no_tests", 1), SG_DIAGNOSE, SG_DIAG_NO_TESTS, "no tests status");
+
 	expect(with_step_status("not_ready", 1), SG_DIAGNOSE, SG_DIAG_NOT_READY, "not ready");
 	expect(with_step_status("probe_failed", 1), SG_DIAGNOSE, SG_DIAG_PROBE_FAILED, "probe failed");
 	expect(with_step_status("flaky", 1), SG_DIAGNOSE, SG_DIAG_TESTS_FAILED, "flaky: tests_failed");
@@ -277,6 +307,7 @@ static void test_ledger(void)
 int main(void)
 {
 	test_categories();
+	test_unusable_report_and_limits();
 	test_isolation_minimum();
 	test_signatures();
 	test_ledger();
