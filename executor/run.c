@@ -13,6 +13,7 @@
 #include "util.h"
 
 #include <fcntl.h>
+#include <sys/file.h>
 #include <limits.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -91,6 +92,18 @@ static int prepare_out_dir(sg_run *run, sg_error *err)
 					    "real path",
 					    part);
 	}
+	/* one run per out dir: two would delete and overwrite each other's evidence */
+	sg_autofree char *lock_path = sg_xasprintf("%s/.shipgate-run.lock", run->out_dir);
+	int lock_fd = open(lock_path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
+	if (lock_fd < 0)
+		return sg_error_set(err, SG_ERR_USAGE, errno, "out dir: %s", lock_path);
+	if (flock(lock_fd, LOCK_EX | LOCK_NB) < 0) {
+		close(lock_fd);
+		return sg_error_set(err, SG_ERR_USAGE, 0,
+				    "out dir %s: another shipgate run is writing there (pass another --out)",
+				    run->out_dir);
+	}
+	run->out_lock = lock_fd + 1;
 	/* nothing of an earlier run may stay beside this one's evidence, even if this run
 	 * ends before it writes its own */
 	static const char *const earlier[] = {"statement.json", "verdict.dsse.json", "vsa.dsse.json",
@@ -815,6 +828,8 @@ void sg_run_free(sg_run *run)
 	for (size_t i = 0; i < SG_ARRAY_LEN(run->subject_excludes); i++)
 		free(run->subject_excludes[i]);
 	sg_policy_free(run->policy);
+	if (run->out_lock > 0)
+		close(run->out_lock - 1);
 	free(run->out_dir);
 	free(run->reason);
 	free(run->enforced_identity);

@@ -66,6 +66,7 @@ typedef struct sg_run {
 	const sg_job *job;
 	char *out_dir;
 	char *scratch_dir;         /* removed when the run is freed */
+	int out_lock;              /* the out dir's lock, as fd + 1 (0: none) */
 	sg_policy *policy;         /* the job's policy */
 	sg_step_record *steps;
 	size_t n_steps;
