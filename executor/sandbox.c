@@ -346,7 +346,8 @@ int sg_sandbox_run(const sg_sandbox_config *cfg_in, sg_sandbox_result *r, sg_err
 		errp[1] = -1;
 	}
 	sg_timing_mark("cloned");
-	if (sg_userns_write_maps(init_pid, &id, err) < 0 || sg_cgroup_attach(cg, init_pid, !in_cgroup, err) < 0 ||
+	if (sg_userns_write_maps(init_pid, &id, err) < 0 || (sg_timing_mark("maps written"), 0) ||
+	    sg_cgroup_attach(cg, init_pid, !in_cgroup, err) < 0 || (sg_timing_mark("cgroup attached"), 0) ||
 	    sg_ctl_send(ctl[1], &(struct sg_ctl_msg){.type = SG_CTL_GO}, NULL, 0) < 0) {
 		if (err->kind == SG_ERR_NONE)
 			sg_error_set(err, SG_ERR_SANDBOX, errno, "release the sandbox");
