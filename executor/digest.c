@@ -16,7 +16,7 @@
 
 #include <dirent.h>
 #include <fcntl.h>
-#include <openssl/evp.h>
+#include "crypto.h"
 #include <string.h>
 #include <sys/stat.h>
 

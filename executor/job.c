@@ -21,7 +21,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <math.h>
-#include <openssl/evp.h>
+#include "crypto.h"
 #include <regex.h>
 #include <stdarg.h>
 #include <stddef.h>

@@ -27,7 +27,7 @@
 #include <dirent.h>
 #include <limits.h>
 #include <math.h>
-#include <openssl/evp.h>
+#include "crypto.h"
 #include <seccomp.h>
 #include <stdarg.h>
 #include <stdint.h>

@@ -6,7 +6,7 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <linux/openat2.h>
-#include <openssl/evp.h>
+#include "crypto.h"
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>

@@ -15,11 +15,7 @@
 #include <sys/random.h>
 #include <sys/stat.h>
 
-#include <openssl/bio.h>
-#include <openssl/crypto.h>
-#include <openssl/err.h>
-#include <openssl/evp.h>
-#include <openssl/pem.h>
+#include "crypto.h"
 
 /* ---- base64 ------------------------------------------------------------------------ */
 

@@ -5,7 +5,7 @@
 # leave no process, mount, cgroup or temp dir on the host.
 . "$(dirname "$0")/lib.sh"
 
-plan 35
+plan 37
 
 WS=$(new_tmp ws)
 cd "$WS" || exit 1
@@ -112,5 +112,20 @@ is "$(mount_ids)" "$mounts_before" "run: the host's mount table is as before"
 is "$(ls -A "$TMPDIR")" "" "run: no scratch dir is left in \$TMPDIR"
 is "$(jget "$JOBDIR/out/statement.json" 'd["predicate"]["steps"][1]["status"]')" skipped \
 	"run: the step after the interrupted one did not run"
+
+# the supervisor's own memory: a plain exec never maps libcrypto (loaded on first use by
+# digests and signatures), and its peak RSS stays within 4 MB (issue 9, goal 5)
+"$SHIPGATE" exec -q -- sleep 3 </dev/null >/dev/null 2>&1 &
+sup=$!
+track_pid "$sup"
+wait_for_pid_with_args sleep 3 >/dev/null
+is "$(grep -c libcrypto "/proc/$sup/maps" 2>&1)" 0 "exec: libcrypto is not mapped in the supervisor"
+hwm=$(awk '/^VmHWM:/ { print $2 }' "/proc/$sup/status")
+if [ "${SHIPGATE_SANITIZED:-0}" = 1 ]; then
+	skip "exec: the supervisor's peak RSS" "a sanitizer build ($hwm kB, shadow memory included)"
+else
+	num "$hwm" -le 4096 "exec: the supervisor's peak RSS ($hwm kB) is at most 4096 kB"
+fi
+wait "$sup" || true
 
 done_testing

@@ -1,0 +1,53 @@
+/* crypto.c: libcrypto loaded on first use (see crypto.h). */
+#define SG_CRYPTO_IMPL
+#include "crypto.h"
+
+#include <dlfcn.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define SG_STR2(x) #x
+#define SG_STR(x) SG_STR2(x)
+/* the soname of the major version we were compiled against */
+#define SG_LIBCRYPTO_SONAME "libcrypto.so." SG_STR(OPENSSL_VERSION_MAJOR)
+
+static sg_crypto_table sg_crypto_fns;
+static pthread_once_t sg_crypto_once = PTHREAD_ONCE_INIT;
+static int sg_crypto_is_loaded;
+
+static void sg_crypto_load(void)
+{
+	void *lib = dlopen(SG_LIBCRYPTO_SONAME, RTLD_NOW | RTLD_LOCAL);
+	if (!lib) {
+		fprintf(stderr, "shipgate: cannot load OpenSSL's %s: %s (scripts/setup installs it)\n",
+			SG_LIBCRYPTO_SONAME, dlerror());
+		exit(3);
+	}
+	/* memcpy: ISO C has no cast from an object pointer to a function pointer */
+#define SG_CRYPTO_RESOLVE(name)                                                                   \
+	do {                                                                                      \
+		void *sym = dlsym(lib, #name);                                                    \
+		if (!sym) {                                                                       \
+			fprintf(stderr, "shipgate: %s has no %s\n", SG_LIBCRYPTO_SONAME, #name); \
+			exit(3);                                                                  \
+		}                                                                                 \
+		memcpy(&sg_crypto_fns.name, &sym, sizeof(sym));                                   \
+	} while (0);
+	SG_CRYPTO_FUNCS(SG_CRYPTO_RESOLVE)
+#undef SG_CRYPTO_RESOLVE
+	__atomic_store_n(&sg_crypto_is_loaded, 1, __ATOMIC_RELEASE);
+}
+
+const sg_crypto_table *sg_crypto(void)
+{
+	if (!__atomic_load_n(&sg_crypto_is_loaded, __ATOMIC_ACQUIRE))
+		pthread_once(&sg_crypto_once, sg_crypto_load);
+	return &sg_crypto_fns;
+}
+
+int sg_crypto_loaded(void)
+{
+	return __atomic_load_n(&sg_crypto_is_loaded, __ATOMIC_ACQUIRE);
+}
