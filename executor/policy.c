@@ -25,6 +25,7 @@
 
 #include <cjson/cJSON.h>
 #include <dirent.h>
+#include <dlfcn.h>
 #include <limits.h>
 #include <math.h>
 #include <openssl/evp.h>
@@ -809,6 +810,29 @@ sg_policy *sg_policy_parse(const char *origin, const char *data, size_t len, sg_
 	return sg_steal_ptr(&p);
 }
 
+/* Installed as a shared library (<prefix>/lib[/<multiarch>]/libshipgate.so), the
+ * policies are in <prefix>/share/shipgate/policies whatever program loaded us. */
+static bool sg_policy_dir_beside_library(char *buf, size_t len)
+{
+	Dl_info info;
+	if (!dladdr((void *)sg_policy_dir_beside_library, &info) || !info.dli_fname ||
+	    info.dli_fname[0] != '/' || !strstr(info.dli_fname, "/libshipgate.so"))
+		return false;
+	char lib[PATH_MAX];
+	snprintf(lib, sizeof(lib), "%s", info.dli_fname);
+	for (int up = 0; up < 3; up++) {
+		char *slash = strrchr(lib, '/');
+		if (!slash || slash == lib)
+			return false;
+		*slash = '\0';
+		struct stat st;
+		int w = snprintf(buf, len, "%s/share/shipgate/policies", lib);
+		if (up > 0 && w > 0 && (size_t)w < len && stat(buf, &st) == 0 && S_ISDIR(st.st_mode))
+			return true;
+	}
+	return false;
+}
+
 static void sg_policy_dir_into(char *buf, size_t len)
 {
 	const char *env = getenv("SHIPGATE_POLICY_DIR");
@@ -816,6 +840,8 @@ static void sg_policy_dir_into(char *buf, size_t len)
 		snprintf(buf, len, "%s", env);
 		return;
 	}
+	if (sg_policy_dir_beside_library(buf, len))
+		return;
 	char exe[PATH_MAX];
 	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
 	if (n > 0) {

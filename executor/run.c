@@ -162,8 +162,43 @@ static void explain_status(sg_step_record *rec, const sg_limits *limits, uint64_
 	}
 }
 
+/* A service driver that tells the run's hooks the moment the service became ready: it
+ * passes everything to service.c's driver and looks at the readiness after each reply. */
+typedef struct ready_watch {
+	sg_service_driver inner;
+	const sg_run_events *ev;
+	size_t index;
+	const sg_step_record *rec;
+	bool told;
+} ready_watch;
+
+static int watch_next(void *ctx, uint64_t now_ms, struct sg_ctl_msg *req, char *payload, size_t *len,
+		      uint64_t *wake_ms)
+{
+	ready_watch *w = ctx;
+	return w->inner.next(w->inner.ctx, now_ms, req, payload, len, wake_ms);
+}
+
+static void watch_reply(void *ctx, uint64_t now_ms, const struct sg_ctl_msg *m, const char *payload,
+			size_t len)
+{
+	ready_watch *w = ctx;
+	w->inner.reply(w->inner.ctx, now_ms, m, payload, len);
+	if (!w->told && w->rec->service->ready) {
+		w->told = true;
+		w->ev->service_ready(w->ev->ctx, w->index, w->rec);
+	}
+}
+
+static void watch_exited(void *ctx, uint64_t now_ms)
+{
+	ready_watch *w = ctx;
+	if (w->inner.exited)
+		w->inner.exited(w->inner.ctx, now_ms);
+}
+
 static void run_one_step(sg_run *run, size_t i, const sg_cgroup_host *cgroups, bool allow_weaker,
-			 volatile int *interrupted)
+			 volatile int *interrupted, const sg_run_events *ev, bool leave_signals)
 {
 	const sg_job *job = run->job;
 	const sg_step *step = &job->steps[i];
@@ -239,13 +274,20 @@ static void run_one_step(sg_run *run, size_t i, const sg_cgroup_host *cgroups, b
 		.allow_weaker = allow_weaker,
 		.cgroups = cgroups,
 		.interrupted = interrupted,
+		.leave_signals = leave_signals,
 	};
 	sg_service_driver driver;
+	ready_watch watch;
 	if (step->service) {
 		rec->service = sg_xcalloc(1, sizeof(*rec->service));
 		sg_service_run_init(rec->service, step->service);
 		driver = sg_service_run_driver(rec->service);
 		cfg.service = &driver;
+		if (ev && ev->service_ready) {
+			watch = (ready_watch){.inner = driver, .ev = ev, .index = i, .rec = rec};
+			driver = (sg_service_driver){.ctx = &watch, .next = watch_next, .reply = watch_reply,
+						     .exited = watch_exited, .stop_grace_ms = watch.inner.stop_grace_ms};
+		}
 	}
 	rec->ran = true;
 	int rc = sg_sandbox_run(&cfg, &rec->result, &err);
@@ -426,6 +468,8 @@ int sg_run_job(const sg_job *job, const sg_run_options *opts, sg_run *run, sg_er
 		return -1;
 	}
 	sg_rfc3339_now(run->started, sizeof(run->started));
+	if (ev && ev->job_started)
+		ev->job_started(ev->ctx, run);
 	size_t failed_at = job->n_steps;
 	for (size_t i = 0; i < job->n_steps; i++) {
 		if (interrupted && *interrupted) {
@@ -435,7 +479,7 @@ int sg_run_job(const sg_job *job, const sg_run_options *opts, sg_run *run, sg_er
 		}
 		if (ev && ev->step_started)
 			ev->step_started(ev->ctx, i, &job->steps[i]);
-		run_one_step(run, i, &cgroups, allow_weaker, interrupted);
+		run_one_step(run, i, &cgroups, allow_weaker, interrupted, ev, opts && opts->leave_signals);
 		check_protect(run, &run->steps[i]);
 		if (ev && ev->step_finished)
 			ev->step_finished(ev->ctx, i, &run->steps[i]);

@@ -31,18 +31,27 @@ typedef struct sg_step_record {
 typedef enum sg_run_result { SG_RESULT_PASSED = 0, SG_RESULT_FAILED, SG_RESULT_ERROR } sg_run_result;
 const char *sg_run_result_name(sg_run_result r);
 
+struct sg_run;
+
 /* Progress callbacks, all optional. */
 typedef struct sg_run_events {
 	void (*step_started)(void *ctx, size_t index, const sg_step *step);
 	void (*step_finished)(void *ctx, size_t index, const sg_step_record *rec);
 	void *ctx;
+	/* everything is checked and prepared, the first step is about to start */
+	void (*job_started)(void *ctx, const struct sg_run *run);
+	/* a service step's readiness check passed (called from the supervision loop) */
+	void (*service_ready)(void *ctx, size_t index, const sg_step_record *rec);
 } sg_run_events;
 
 typedef struct sg_run_options {
 	const char *out_dir;       /* NULL: shipgate-out/ beside the job file */
 	bool allow_weaker;         /* also accepted from the job's allow_weaker_isolation */
 	const sg_run_events *events;
-	volatile int *interrupted;
+	volatile int *interrupted; /* checked between steps and, while a step runs, by the
+				    * supervisor (every 250 ms at most) */
+	bool leave_signals;        /* do not catch SIGINT/SIGTERM/SIGHUP while a step runs
+				    * (the library's callers keep their signals) */
 } sg_run_options;
 
 typedef struct sg_run {

@@ -212,6 +212,7 @@ int sg_sandbox_run(const sg_sandbox_config *cfg_in, sg_sandbox_result *r, sg_err
 	int outp[2] = {-1, -1}, errp[2] = {-1, -1};
 	int pidfd = -1;
 	pid_t init_pid = -1;
+	bool clone_locked = false;
 
 	sg_cgroup_limits cl = {.memory_bytes = cfg.limits.memory_mb * 1024 * 1024,
 			       .pids = cfg.limits.pids, .cpus = cfg.limits.cpus};
@@ -237,6 +238,11 @@ int sg_sandbox_run(const sg_sandbox_config *cfg_in, sg_sandbox_result *r, sg_err
 		goto out;
 	envp = build_env(cfg.extra_env);
 
+	/* From the child's ends of the pipes to their closing after the clone, no other
+	 * thread of this process may clone a sandbox: its init would inherit our write
+	 * ends and hold our pipes open (see docs/api.md, "Threads"). */
+	sg_spawn_lock();
+	clone_locked = true;
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, ctl) < 0) {
 		sg_error_set(err, SG_ERR_SANDBOX, errno, "control socket");
 		goto out;
@@ -281,6 +287,8 @@ int sg_sandbox_run(const sg_sandbox_config *cfg_in, sg_sandbox_result *r, sg_err
 		close(errp[1]);
 		errp[1] = -1;
 	}
+	sg_spawn_unlock();
+	clone_locked = false;
 	if (sg_userns_write_maps(init_pid, &id, err) < 0 || sg_cgroup_attach(cg, init_pid, !in_cgroup, err) < 0 ||
 	    sg_ctl_send(ctl[1], &(struct sg_ctl_msg){.type = SG_CTL_GO}, NULL, 0) < 0) {
 		if (err->kind == SG_ERR_NONE)
@@ -295,10 +303,13 @@ int sg_sandbox_run(const sg_sandbox_config *cfg_in, sg_sandbox_result *r, sg_err
 		.out_r = outp[0], .err_r = errp[0], .timeout_ms = cfg.timeout_ms, .t0_ns = t0,
 		.out_sink = cfg.out_sink, .err_sink = cfg.err_sink,
 		.output_cap = cfg.limits.output_kb * 1024, .cgroup = cg,
-		.interrupted = cfg.interrupted,
+		.interrupted = cfg.interrupted, .leave_signals = cfg.leave_signals,
 	};
 	sg_supervise_outcome oc;
 	sg_supervise(&io, r, &oc);
+	/* it closed the read ends of the output pipes: closing them again could close
+	 * another thread's fd that took the same number */
+	outp[0] = errp[0] = -1;
 	if (oc.setup_failed) {
 		sg_error_set(err, SG_ERR_SANDBOX, oc.setup_errno, "%s", oc.setup_error);
 		goto reap;
@@ -344,6 +355,8 @@ reap:;
 			r->limits_hit |= SG_LIMIT_PIDS;
 	}
 out:
+	if (clone_locked)
+		sg_spawn_unlock();
 	close_pair(ctl);
 	close_pair(execp);
 	close_pair(outp);

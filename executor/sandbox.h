@@ -68,6 +68,7 @@ typedef struct sg_sandbox_config {
 	const sg_cgroup_host *cgroups; /* NULL: detect */
 	volatile int *interrupted;/* set by a signal handler of the caller; may be NULL */
 	const sg_service_driver *service; /* NULL: run the command to its end */
+	bool leave_signals;       /* do not catch SIGINT/SIGTERM/SIGHUP while supervising */
 } sg_sandbox_config;
 
 /* What a captured stream amounted to. */

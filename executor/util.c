@@ -3,6 +3,7 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -359,4 +360,16 @@ void sg_hex(const unsigned char *bytes, size_t n, char *out)
 		out[2 * i + 1] = digits[bytes[i] & 15];
 	}
 	out[2 * n] = '\0';
+}
+
+static pthread_mutex_t spawn_lock = PTHREAD_MUTEX_INITIALIZER;
+
+void sg_spawn_lock(void)
+{
+	pthread_mutex_lock(&spawn_lock);
+}
+
+void sg_spawn_unlock(void)
+{
+	pthread_mutex_unlock(&spawn_lock);
 }
