@@ -265,11 +265,18 @@ void sg_cgroup_remove_stale(const char *parent)
 		return;
 	struct dirent *de;
 	while ((de = readdir(d)) != NULL) {
-		if (strncmp(de->d_name, "sg-", 3) != 0 || de->d_type != DT_DIR)
+		if (de->d_type != DT_DIR)
+			continue;
+		/* a step's cgroup "sg-PID-N", or the leaf a v2 supervisor moved itself into,
+		 * "shipgate-supervisor-PID" (beside the parent: see cgroup_v2.c) */
+		const char *num = !strncmp(de->d_name, "sg-", 3) ? de->d_name + 3
+				  : !strncmp(de->d_name, "shipgate-supervisor-", 20) ? de->d_name + 20
+										      : NULL;
+		if (!num)
 			continue;
 		char *end = NULL;
-		long pid = strtol(de->d_name + 3, &end, 10);
-		if (pid <= 0 || !end || *end != '-')
+		long pid = strtol(num, &end, 10);
+		if (pid <= 0 || !end || (*end != '-' && *end != '\0'))
 			continue;
 		if (kill((pid_t)pid, 0) == 0 || errno == EPERM)
 			continue;
@@ -349,6 +356,24 @@ void sg_cgroup_read_stats(const sg_cgroup *cg, sg_cgroup_stats *stats)
 		return;
 	sg_cgroup_v1_read_stats(cg, stats);
 	sg_cgroup_v2_read_stats(cg, stats);
+}
+
+void sg_cgroup_read_usage(const sg_cgroup *cg, uint64_t *memory_kb, uint64_t *cpu_ms)
+{
+	uint64_t v;
+	*memory_kb = *cpu_ms = 0;
+	if (!cg)
+		return;
+	if (cg->v2_dir) {
+		if (sg_cgroup_read_u64(cg->v2_dir, "memory.current", &v) == 0)
+			*memory_kb = v / 1024;
+		if (sg_cgroup_read_keyed(cg->v2_dir, "cpu.stat", "usage_usec", &v) == 0)
+			*cpu_ms = v / 1000;
+	}
+	if (cg->v1_dir[SG_CG_MEMORY] && sg_cgroup_read_u64(cg->v1_dir[SG_CG_MEMORY], "memory.usage_in_bytes", &v) == 0)
+		*memory_kb = v / 1024;
+	if (cg->v1_dir[SG_CG_CPUACCT] && sg_cgroup_read_u64(cg->v1_dir[SG_CG_CPUACCT], "cpuacct.usage", &v) == 0)
+		*cpu_ms = v / 1000000;
 }
 
 void sg_cgroup_kill(sg_cgroup *cg)

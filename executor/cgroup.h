@@ -78,6 +78,8 @@ int sg_cgroup_attach(sg_cgroup *cg, pid_t pid, bool include_v2, sg_error *err);
 bool sg_cgroup_enforces(const sg_cgroup *cg, sg_cgroup_ctrl c);
 const char *sg_cgroup_mode(const sg_cgroup *cg); /* "v1", "v2", "v1+v2", "none" */
 void sg_cgroup_read_stats(const sg_cgroup *cg, sg_cgroup_stats *stats);
+/* Memory in use now and CPU used so far (for the trace's resource timeline). */
+void sg_cgroup_read_usage(const sg_cgroup *cg, uint64_t *memory_kb, uint64_t *cpu_ms);
 /* Kill every process still in the cgroup (cgroup.kill on v2, freeze+kill on v1). */
 void sg_cgroup_kill(sg_cgroup *cg);
 /* Remove the cgroup directories and free. Safe with NULL. */

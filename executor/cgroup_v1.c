@@ -80,6 +80,13 @@ int sg_cgroup_v1_create(sg_cgroup *cg, const sg_cgroup_limits *limits, sg_error 
 	for (int i = 0; i < SG_CG_NCTRL; i++) {
 		if (host->use[i] != SG_CGV_1 || !host->writable[i])
 			continue;
+		/* every hierarchy joined costs a mkdir, an attach (a cgroup migration) and an
+		 * rmdir at each start: join only those that hold a limit or a figure. The
+		 * freezer is not needed (the pid namespace takes the whole tree down), cpu only
+		 * when there is a cpu limit (cpuacct has the usage) */
+		if (i == SG_CG_FREEZER || (i == SG_CG_CPU && limits->cpus <= 0 &&
+					   v1_owner(host, SG_CG_CPUACCT) != v1_owner(host, SG_CG_CPU)))
+			continue;
 		int owner = v1_owner(host, i);
 		if (owner != i) {
 			cg->v1_dir[i] = sg_xstrdup(cg->v1_dir[owner]);

@@ -68,6 +68,7 @@ static int v2_move_self_to_leaf(const char *own, sg_error *err)
 					    "run shipgate in a cgroup of its own (e.g. systemd-run --user "
 					    "--scope -p Delegate=yes)",
 					    own, p);
+	sg_cgroup_remove_stale(own); /* leaves of supervisors that are gone */
 	sg_autofree char *leaf = sg_xasprintf("%s/shipgate-supervisor-%d", own, (int)getpid());
 	if (mkdir(leaf, 0755) < 0 && errno != EEXIST)
 		return sg_error_set(err, SG_ERR_SANDBOX, errno, "mkdir %s", leaf);
@@ -96,7 +97,9 @@ static int v2_apply_limits(sg_cgroup *cg, const sg_cgroup_limits *limits, sg_err
 			if (access(swap, F_OK) == 0 && sg_write_file(swap, "0", err) < 0)
 				return -1;
 		}
-		/* the whole step dies together when the OOM killer strikes */
+		/* the whole step dies together when the OOM killer strikes, init included: the
+		 * supervisor then reports the command as killed by SIGKILL, and the cgroup's
+		 * oom_kill count makes that `oom` */
 		(void)v2_write(cg->v2_dir, "memory.oom.group", "1", NULL);
 		cg->enforced[SG_CG_MEMORY] = true;
 	}

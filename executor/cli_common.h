@@ -35,7 +35,7 @@ bool sg_cli_stderr_is_tty(void);
 typedef struct sg_cli_run_opts {
 	const char *out_dir;   /* NULL: JOBDIR/shipgate-out */
 	const char *label;     /* prefix of the progress lines, NULL: "shipgate run" */
-	bool json, quiet, allow_weaker, vsa;
+	bool json, quiet, allow_weaker, vsa, no_trace;
 	int events_fd;         /* > 0: stream the events there (docs/events.md); 0: none */
 	const char *events_id; /* added to every event as "id" (serve), or NULL */
 } sg_cli_run_opts;

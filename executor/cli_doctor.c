@@ -15,8 +15,9 @@ int sg_cli_doctor(int argc, char **argv)
 			json = true;
 		} else if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
 			printf("usage: shipgate doctor [--json]\n\nReport what this host can enforce "
-			       "(user namespaces, cgroups, seccomp, Landlock, overlayfs, idmapped mounts)\n"
-			       "and run /bin/true in a full sandbox as proof.\n");
+			       "(user namespaces, cgroups, seccomp, Landlock, overlayfs, idmapped mounts),\n"
+			       "run /bin/true in a full sandbox as proof, and list the rootfs images\n"
+			       "built by scripts/rootfs (name, digest, package count).\n");
 			return 0;
 		} else {
 			fprintf(stderr, "shipgate doctor: unknown option '%s'\n", argv[i]);
@@ -61,6 +62,25 @@ int sg_cli_doctor(int argc, char **argv)
 				       cJSON_GetObjectItem(ctrl, "hierarchy")->valuestring,
 				       usable ? "usable" : "not usable", *where ? (usable ? ", below " : ": ") : "", where);
 			}
+		}
+		const cJSON *images = cJSON_GetObjectItem(report, "rootfs_images");
+		const cJSON *list = cJSON_GetObjectItem(images, "images");
+		printf("\n  rootfs images in %s:%s\n", cJSON_GetObjectItem(images, "cache")->valuestring,
+		       cJSON_GetArraySize(list) ? "" : " none (scripts/rootfs build NAME)");
+		const cJSON *img;
+		cJSON_ArrayForEach(img, list)
+		{
+			const cJSON *error = cJSON_GetObjectItem(img, "error");
+			if (error) {
+				printf("    %-24s unusable: %s\n", cJSON_GetObjectItem(img, "name")->valuestring,
+				       error->valuestring);
+				continue;
+			}
+			printf("    %-24s sha256:%.16s  %4.0f packages  (%s)\n",
+			       cJSON_GetObjectItem(img, "name")->valuestring,
+			       cJSON_GetObjectItem(cJSON_GetObjectItem(img, "digest"), "sha256")->valuestring,
+			       cJSON_GetObjectItem(img, "packages")->valuedouble,
+			       cJSON_GetObjectItem(img, "kind")->valuestring);
 		}
 		printf("\n%s\n", all_ok ? "A full sandbox runs here." : "shipgate cannot sandbox here; see the failures above.");
 	}

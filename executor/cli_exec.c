@@ -5,6 +5,7 @@
 #include "cli_common.h"
 #include "evidence.h"
 #include "sandbox.h"
+#include "trace.h"
 #include "util.h"
 
 #include <fcntl.h>
@@ -26,7 +27,7 @@ static void exec_usage(FILE *out)
 		"options:\n"
 		"  --policy P          seccomp policy name or file (default: default; 'none' turns\n"
 		"                      seccomp off and says so in the evidence)\n"
-		"  --net MODE          none | loopback (default) | host\n"
+		"  --net MODE          none | loopback (default, or the policy's own) | host\n"
 		"  --memory MB         memory limit (default 2048; 0: none)\n"
 		"  --pids N            process limit (default 1024; 0: none)\n"
 		"  --cpus X            CPU limit in cores, e.g. 0.5 (default: none)\n"
@@ -36,9 +37,13 @@ static void exec_usage(FILE *out)
 		"  --cow               make /workspace copy-on-write: the host directory is not written\n"
 		"  --bind SRC[:DST]    also show SRC at DST (default: the same path), writable\n"
 		"  --ro-bind SRC[:DST] also show SRC at DST, read-only\n"
-		"  --rootfs DIR        use DIR as the root instead of the host's, read-only\n"
+		"  --rootfs DIR|NAME   use DIR, or the image NAME built by scripts/rootfs, as the\n"
+		"                      root instead of the host's, read-only\n"
 		"  --setenv K=V        add K=V to the (otherwise pinned) environment\n"
 		"  --evidence FILE     write the command's evidence as JSON to FILE\n"
+		"  --trace FILE        write the runtime trace (programs run, denied calls, network\n"
+		"                      attempts, resource samples) as JSON lines to FILE\n"
+		"  --trace-cap KB      keep at most KB of trace (default 16384)\n"
 		"  --allow-weaker      run even if an explicitly requested limit cannot be enforced\n"
 		"  -q, --quiet         no warnings on stderr\n"
 		"  -h, --help          this help\n");
@@ -47,7 +52,7 @@ static void exec_usage(FILE *out)
 enum {
 	OPT_POLICY = 1000, OPT_NET, OPT_MEMORY, OPT_PIDS, OPT_CPUS, OPT_TIMEOUT, OPT_TMP,
 	OPT_WORKSPACE, OPT_COW, OPT_BIND, OPT_RO_BIND, OPT_ROOTFS, OPT_SETENV, OPT_EVIDENCE,
-	OPT_ALLOW_WEAKER,
+	OPT_ALLOW_WEAKER, OPT_TRACE, OPT_TRACE_CAP,
 };
 
 static const struct option exec_options[] = {
@@ -65,6 +70,8 @@ static const struct option exec_options[] = {
 	{"rootfs", required_argument, NULL, OPT_ROOTFS},
 	{"setenv", required_argument, NULL, OPT_SETENV},
 	{"evidence", required_argument, NULL, OPT_EVIDENCE},
+	{"trace", required_argument, NULL, OPT_TRACE},
+	{"trace-cap", required_argument, NULL, OPT_TRACE_CAP},
 	{"allow-weaker", no_argument, NULL, OPT_ALLOW_WEAKER},
 	{"quiet", no_argument, NULL, 'q'},
 	{"help", no_argument, NULL, 'h'},
@@ -74,6 +81,7 @@ static const struct option exec_options[] = {
 typedef struct exec_args {
 	const char *policy;
 	sg_net_mode net;
+	bool net_explicit;
 	sg_limits limits;
 	bool memory_explicit, pids_explicit;
 	uint64_t timeout_s;
@@ -85,6 +93,8 @@ typedef struct exec_args {
 	char **env;
 	size_t n_env;
 	const char *evidence;
+	const char *trace;
+	uint64_t trace_cap_kb;
 	bool allow_weaker, quiet;
 } exec_args;
 
@@ -146,6 +156,7 @@ static int parse_exec_args(int argc, char **argv, exec_args *a, int *first_cmd)
 				fprintf(stderr, "shipgate exec: --net: expected none, loopback or host, got '%s'\n", optarg);
 				return 2;
 			}
+			a->net_explicit = true;
 			break;
 		case OPT_MEMORY:
 			if (parse_u64_opt("--memory", optarg, 1u << 20, &a->limits.memory_mb) < 0)
@@ -193,6 +204,11 @@ static int parse_exec_args(int argc, char **argv, exec_args *a, int *first_cmd)
 			a->env[a->n_env] = NULL;
 			break;
 		case OPT_EVIDENCE: a->evidence = optarg; break;
+		case OPT_TRACE: a->trace = optarg; break;
+		case OPT_TRACE_CAP:
+			if (parse_u64_opt("--trace-cap", optarg, 1u << 22, &a->trace_cap_kb) < 0)
+				return 2;
+			break;
 		case OPT_ALLOW_WEAKER: a->allow_weaker = true; break;
 		case 'q': a->quiet = true; break;
 		case 'h': exec_usage(stdout); return 0;
@@ -230,6 +246,13 @@ static int write_evidence(const char *path, char **cmd, const sg_sandbox_result 
 	if (error)
 		cJSON_AddStringToObject(o, "error", error);
 	sg_evidence_add_run_fields(o, r);
+	if (r->trace) {
+		cJSON_AddNumberToObject(o, "execs", (double)sg_trace_execs(r->trace));
+		cJSON_AddItemToObject(o, "violations", sg_trace_violations_json(r->trace));
+		cJSON_AddItemToObject(o, "connects", sg_trace_connects_json(r->trace));
+	} else if (r->trace_unavailable) {
+		cJSON_AddStringToObject(o, "trace_unavailable", r->trace_unavailable);
+	}
 	cJSON_AddItemToObject(o, "enforced", sg_evidence_enforced(&r->enforced));
 	int rc = sg_cli_write_json(path, o);
 	cJSON_Delete(o);
@@ -249,6 +272,8 @@ int sg_cli_exec(int argc, char **argv)
 	int exit_code = 125;
 	sg_error err = {0};
 	sg_policy *policy = NULL;
+	sg_rootfs_image image = {0};
+	const char *rootfs = a.rootfs;
 	char ws_real[PATH_MAX];
 	char *scratch = NULL;
 
@@ -263,18 +288,31 @@ int sg_cli_exec(int argc, char **argv)
 		exit_code = 2;
 		goto out;
 	}
-	if (a.rootfs && (stat(a.rootfs, &st) < 0 || !S_ISDIR(st.st_mode))) {
+	/* --rootfs NAME (no '/'): an image built by scripts/rootfs */
+	if (rootfs && strcmp(rootfs, "host") && !strchr(rootfs, '/')) {
+		if (sg_rootfs_image_open(rootfs, &image, &err) < 0) {
+			fprintf(stderr, "shipgate exec: --rootfs: %s\n", err.msg);
+			exit_code = 2;
+			goto out;
+		}
+		rootfs = image.root;
+	} else if (rootfs && strcmp(rootfs, "host") && (stat(rootfs, &st) < 0 || !S_ISDIR(st.st_mode))) {
 		fprintf(stderr, "shipgate exec: --rootfs %s: not a directory\n", a.rootfs);
 		exit_code = 2;
 		goto out;
 	}
 	if (strcmp(a.policy, "none") != 0) {
+		sg_timing_mark("exec: arguments parsed");
 		policy = sg_policy_load(a.policy, &err);
+		sg_timing_mark("exec: policy loaded");
 		if (!policy) {
 			fprintf(stderr, "shipgate exec: --policy: %s\n", err.msg);
 			exit_code = 2;
 			goto out;
 		}
+		/* the policy's own network unless --net says otherwise */
+		if (!a.net_explicit && sg_policy_network(policy))
+			(void)sg_net_mode_parse(sg_policy_network(policy), &a.net);
 	} else if (!a.quiet) {
 		fprintf(stderr, "shipgate exec: warning: seccomp is off (--policy none)\n");
 	}
@@ -310,7 +348,7 @@ int sg_cli_exec(int argc, char **argv)
 	sg_sandbox_config cfg = {
 		.argv = cmd,
 		.extra_env = a.env,
-		.rootfs = a.rootfs,
+		.rootfs = rootfs,
 		.workspace = ws_real,
 		.workspace_mode = a.cow ? SG_WORKSPACE_COW : SG_WORKSPACE_BIND,
 		.scratch_dir = layers,
@@ -327,12 +365,17 @@ int sg_cli_exec(int argc, char **argv)
 		.allow_weaker = weaker_ok,
 		.cgroups = &cgroups,
 		.interrupted = &sg_cli_interrupted,
+		.trace_path = a.trace,
+		.trace_cap = a.trace_cap_kb * 1024,
 	};
 	sg_sandbox_result r;
 	int rc = sg_sandbox_run(&cfg, &r, &err);
 	exit_code = sg_cli_exec_status(rc, &r, &err, a.quiet);
 	if (a.evidence) {
-		const char *status = rc < 0 ? "error" : sg_step_status_name(sg_classify_exit(&r));
+		sg_step_status step_status = sg_classify_exit(&r);
+		if (r.trace && sg_trace_failing_violation(r.trace) && step_status != SG_STEP_TIMEOUT && step_status != SG_STEP_OOM)
+			step_status = SG_STEP_VIOLATION;
+		const char *status = rc < 0 ? "error" : sg_step_status_name(step_status);
 		if (write_evidence(a.evidence, cmd, &r, status, rc < 0 ? err.msg : NULL) < 0 && exit_code == 0)
 			exit_code = 125;
 	}
@@ -346,6 +389,7 @@ out:
 		free(scratch);
 	}
 	sg_policy_free(policy);
+	sg_rootfs_image_free(&image);
 	free_exec_args(&a);
 	return exit_code;
 }

@@ -39,6 +39,7 @@ static void run_usage(FILE *out)
 		"  --events FD|FILE  stream the job's progress as JSON, one object per line, to\n"
 		"                    file descriptor FD (digits) or FILE (docs/events.md)\n"
 		"  --allow-weaker    run even if a limit cannot be enforced (recorded in the verdict)\n"
+		"  --no-trace        do not write the runtime trace (trace/STEP.jsonl; on by default)\n"
 		"  -q, --quiet       print nothing but errors (and, once, that a key was made)\n"
 		"  -h, --help        this help\n"
 		"\n"
@@ -141,6 +142,7 @@ static int parse_args(int argc, char **argv, run_args *a, bool *done)
 		{"json", no_argument, NULL, 'j'},
 		{"events", required_argument, NULL, 'e'},
 		{"allow-weaker", no_argument, NULL, 'w'},
+		{"no-trace", no_argument, NULL, 'T'},
 		{"quiet", no_argument, NULL, 'q'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
@@ -156,6 +158,7 @@ static int parse_args(int argc, char **argv, run_args *a, bool *done)
 		case 'j': a->o.json = true; break;
 		case 'e': a->events = optarg; break;
 		case 'w': a->o.allow_weaker = true; break;
+		case 'T': a->o.no_trace = true; break;
 		case 'q': a->o.quiet = true; break;
 		case 'h': run_usage(stdout); *done = true; return 0;
 		default: run_usage(stderr); *done = true; return 2;
@@ -194,7 +197,7 @@ int sg_cli_run_job(const sg_job *job, const sg_cli_run_opts *a, const sg_key *ke
 	sink.job_name = job->name;
 	sink.chain = &ev;
 	sg_run_events hooks = sg_event_sink_hooks(&sink);
-	sg_run_options ro = {.out_dir = a->out_dir, .allow_weaker = a->allow_weaker,
+	sg_run_options ro = {.out_dir = a->out_dir, .allow_weaker = a->allow_weaker, .no_trace = a->no_trace,
 			     .events = a->events_fd > 0 ? &hooks : &ev,
 			     .interrupted = &sg_cli_interrupted};
 	sg_error err = {0};

@@ -16,14 +16,58 @@ int sg_ctl_send(int fd, const struct sg_ctl_msg *m, const void *payload, size_t 
 	return n == (ssize_t)(sizeof(*m) + len) ? 0 : -1;
 }
 
-ssize_t sg_ctl_recv(int fd, struct sg_ctl_msg *m, char *payload, size_t cap)
+int sg_ctl_send_fd(int fd, const struct sg_ctl_msg *m, int passed)
+{
+	struct iovec iov = {(void *)m, sizeof(*m)};
+	union {
+		char buf[CMSG_SPACE(sizeof(int))];
+		struct cmsghdr align;
+	} u;
+	memset(&u, 0, sizeof(u));
+	struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf,
+			    .msg_controllen = sizeof(u.buf)};
+	struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
+	c->cmsg_level = SOL_SOCKET;
+	c->cmsg_type = SCM_RIGHTS;
+	c->cmsg_len = CMSG_LEN(sizeof(int));
+	memcpy(CMSG_DATA(c), &passed, sizeof(int));
+	ssize_t n = SG_RETRY(sendmsg(fd, &mh, MSG_NOSIGNAL));
+	return n == (ssize_t)sizeof(*m) ? 0 : -1;
+}
+
+ssize_t sg_ctl_recv_fd(int fd, struct sg_ctl_msg *m, char *payload, size_t cap, int *passed)
 {
 	struct iovec iov[2] = {{m, sizeof(*m)}, {payload, cap}};
-	struct msghdr mh = {.msg_iov = iov, .msg_iovlen = payload && cap ? 2 : 1};
+	union {
+		char buf[CMSG_SPACE(sizeof(int) * 4)];
+		struct cmsghdr align;
+	} u;
+	struct msghdr mh = {.msg_iov = iov, .msg_iovlen = payload && cap ? 2 : 1, .msg_control = u.buf,
+			    .msg_controllen = sizeof(u.buf)};
+	if (passed)
+		*passed = -1;
 	ssize_t n = SG_RETRY(recvmsg(fd, &mh, MSG_CMSG_CLOEXEC));
+	for (struct cmsghdr *c = n > 0 ? CMSG_FIRSTHDR(&mh) : NULL; c; c = CMSG_NXTHDR(&mh, c)) {
+		if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
+			continue;
+		size_t nfds = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+		for (size_t i = 0; i < nfds; i++) {
+			int got;
+			memcpy(&got, CMSG_DATA(c) + i * sizeof(int), sizeof(int));
+			if (passed && *passed < 0)
+				*passed = got;
+			else
+				close(got);
+		}
+	}
 	if (n == 0)
 		return -2;
 	if (n < (ssize_t)sizeof(*m))
 		return -1;
 	return n - (ssize_t)sizeof(*m);
+}
+
+ssize_t sg_ctl_recv(int fd, struct sg_ctl_msg *m, char *payload, size_t cap)
+{
+	return sg_ctl_recv_fd(fd, m, payload, cap, NULL);
 }

@@ -19,6 +19,8 @@ enum sg_ctl_type {
 	SG_CTL_HTTP_GET,      /* port, payload = path: GET it, reply status and body */
 	SG_CTL_RUN,           /* payload = NUL-separated argv: run it like the command */
 	SG_CTL_STOP,          /* SIGTERM everything, wait timeout_ms, then SIGKILL */
+	/* the command -> supervisor, before its exec */
+	SG_CTL_LISTENER = 50, /* with SCM_RIGHTS: the seccomp notification listener (trace.c) */
 	/* init -> supervisor */
 	SG_CTL_SETUP_ERROR = 100, /* errnum, text */
 	SG_CTL_READY,         /* caps_left, no_new_privs: about to fork the command */
@@ -47,6 +49,7 @@ struct sg_ctl_msg {
 	uint64_t out_total;    /* bytes the process wrote in all, kept or not */
 	uint64_t err_total;
 	uint64_t elapsed_ms;
+	int32_t landlock_abi;  /* READY: the Landlock ABI applied to the command, 0 none */
 	char text[400];
 };
 
@@ -54,7 +57,12 @@ struct sg_ctl_msg {
 
 /* Send a message with an optional payload in one datagram. */
 int sg_ctl_send(int fd, const struct sg_ctl_msg *m, const void *payload, size_t len);
-/* Receive one message; returns the payload length (0..cap), -1 on error, -2 at EOF. */
+/* Send a message carrying one file descriptor. */
+int sg_ctl_send_fd(int fd, const struct sg_ctl_msg *m, int passed);
+/* Receive one message; returns the payload length (0..cap), -1 on error, -2 at EOF.
+ * A descriptor that came with it is stored in *passed (close-on-exec), else -1; passed
+ * may be NULL, then any descriptor is closed. */
 ssize_t sg_ctl_recv(int fd, struct sg_ctl_msg *m, char *payload, size_t cap);
+ssize_t sg_ctl_recv_fd(int fd, struct sg_ctl_msg *m, char *payload, size_t cap, int *passed);
 
 #endif

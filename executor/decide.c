@@ -396,7 +396,7 @@ void sg_decide(const cJSON *statement, const sg_ship_policy *policy, sg_decision
 				cJSON_AddStringToObject(d->evidence, "error_line", line);
 			free(line);
 		} else if (bad) {
-			(void)step_evidence(d, bad);
+			free(step_evidence(d, bad));
 		}
 		goto signature;
 	}

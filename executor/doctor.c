@@ -4,6 +4,7 @@
 #include "doctor.h"
 #include "cgroup.h"
 #include "policy.h"
+#include "rootfs.h"
 #include "sandbox.h"
 #include "userns.h"
 #include "util.h"
@@ -77,7 +78,7 @@ static bool probe_idmap(const char *dir, char *why, size_t len)
 	sg_identity id;
 	sg_error err = {0};
 	sg_identity_resolve(&id, &err);
-	int userns = sg_userns_idmap_fd(0, 0, id.host_uid, id.host_gid, &err);
+	int userns = sg_userns_idmap_fd(0, 0, id.host_uid, id.host_gid, id.count, &err);
 	if (userns < 0) {
 		snprintf(why, len, "%s", err.msg);
 		return false;
@@ -89,7 +90,9 @@ static bool probe_idmap(const char *dir, char *why, size_t len)
 	} else {
 		struct mount_attr attr = {.attr_set = MOUNT_ATTR_IDMAP, .userns_fd = (uint64_t)userns};
 		ok = mount_setattr(tree, "", AT_EMPTY_PATH, &attr, sizeof(attr)) == 0;
-		snprintf(why, len, ok ? "%s can be idmapped" : "%s cannot be idmapped: %s (the workspace will be copied)",
+		snprintf(why, len,
+			 ok ? "%s can be idmapped"
+			    : "%s cannot be idmapped: %s (run copies the workspace; exec needs --cow there)",
 			 dir, strerror(errno));
 		close(tree);
 	}
@@ -106,7 +109,9 @@ static cJSON *cgroup_report(const sg_cgroup_host *h)
 	cJSON *ctrls = cJSON_AddObjectToObject(o, "controllers");
 	for (int i = 0; i < SG_CG_NCTRL; i++) {
 		cJSON *c = cJSON_AddObjectToObject(ctrls, sg_cgroup_ctrl_name(i));
-		const char *ver = h->use[i] == SG_CGV_1 ? "v1" : h->use[i] == SG_CGV_2 ? "v2" : "none";
+		bool builtin = h->use[i] == SG_CGV_2 && (i == SG_CG_CPUACCT || i == SG_CG_FREEZER);
+		const char *ver = h->use[i] == SG_CGV_1 ? "v1" : builtin ? "v2 (core: cpu.stat, cgroup.freeze)"
+						    : h->use[i] == SG_CGV_2 ? "v2" : "none";
 		cJSON_AddStringToObject(c, "hierarchy", ver);
 		const char *own = h->use[i] == SG_CGV_1 ? h->v1_own[i] : h->use[i] == SG_CGV_2 ? h->v2_own : NULL;
 		if (own)
@@ -142,9 +147,19 @@ cJSON *sg_doctor_probe(const char *workspace)
 	sg_cgroup_host h;
 	if (sg_cgroup_detect(&h, &err) == 0) {
 		cJSON_AddItemToObject(o, "cgroups", cgroup_report(&h));
-		bool mem = h.writable[SG_CG_MEMORY], pids = h.writable[SG_CG_PIDS], cpu = h.writable[SG_CG_CPU];
-		snprintf(why, sizeof(why), "layout %s; memory %s, pids %s, cpu %s", h.layout,
-			 mem ? "yes" : "no", pids ? "yes" : "no", cpu ? "yes" : "no");
+		/* tried for real: a directory that looks writable may still refuse (a v2 cgroup
+		 * shared with other processes cannot delegate its controllers) */
+		sg_cgroup_limits lim = {.memory_bytes = 64u << 20, .pids = 64, .cpus = 1};
+		sg_error cerr = {0};
+		sg_cgroup *cg = sg_cgroup_create(&h, &lim, &cerr);
+		bool mem = sg_cgroup_enforces(cg, SG_CG_MEMORY), pids = sg_cgroup_enforces(cg, SG_CG_PIDS),
+		     cpu = sg_cgroup_enforces(cg, SG_CG_CPU);
+		if (cg)
+			snprintf(why, sizeof(why), "layout %s, a test cgroup (%s) holds: memory %s, pids %s, cpu %s",
+				 h.layout, sg_cgroup_mode(cg), mem ? "yes" : "no", pids ? "yes" : "no", cpu ? "yes" : "no");
+		else
+			snprintf(why, sizeof(why), "layout %s; creating a test cgroup failed: %s", h.layout, cerr.msg);
+		sg_cgroup_destroy(cg);
 		add_check(checks, "cgroup limits", mem && pids, why);
 		sg_cgroup_host_free(&h);
 	} else {
@@ -205,5 +220,11 @@ cJSON *sg_doctor_probe(const char *workspace)
 		sg_sandbox_result_free(&r);
 	}
 	sg_policy_free(policy);
+
+	/* the root filesystems built by scripts/rootfs, which jobs can name */
+	sg_autofree char *cache = sg_rootfs_cache_dir();
+	cJSON *images = cJSON_AddObjectToObject(o, "rootfs_images");
+	cJSON_AddStringToObject(images, "cache", cache ? cache : "");
+	cJSON_AddItemToObject(images, "images", sg_rootfs_list());
 	return o;
 }

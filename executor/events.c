@@ -1,6 +1,7 @@
 /* events.c: the job's progress events (see events.h, docs/events.md). */
 #include "events.h"
 #include "evidence.h"
+#include "trace.h"
 #include "util.h"
 
 #include <string.h>
@@ -146,12 +147,14 @@ static void on_step_finished(void *ctx, size_t index, const sg_step_record *rec)
 		s->chain->step_finished(s->chain->ctx, index, rec);
 	if (rec->tests && rec->ran)
 		emit_tests(s, index, rec);
-	if (rec->status == SG_STEP_VIOLATION) {
-		/* Until syscall tracing lands, the only violations recorded are the job's own
-		 * rules (a protected path written); the event carries the step's reason. */
+	const sg_trace *trace = rec->ran ? rec->result.trace : NULL;
+	if (rec->status == SG_STEP_VIOLATION || (trace && sg_trace_violation_count(trace) > 0)) {
+		/* what the trace recorded (denied calls), as in the statement; a violation of
+		 * the job's own rules (a protected path written) has only the reason */
 		cJSON *f = step_fields(index, rec->step->name);
 		add_clean_string(f, "reason", rec->reason);
-		cJSON_AddArrayToObject(f, "violations");
+		cJSON_AddBoolToObject(f, "fails", rec->status == SG_STEP_VIOLATION);
+		cJSON_AddItemToObject(f, "violations", trace ? sg_trace_violations_json(trace) : cJSON_CreateArray());
 		sg_event_emit(s, SG_EVENT_VIOLATION, f);
 	}
 	cJSON *f = step_fields(index, rec->step->name);
@@ -177,6 +180,8 @@ static void on_step_finished(void *ctx, size_t index, const sg_step_record *rec)
 		cJSON_AddNumberToObject(f, "peak_memory_kb", (double)r->peak_memory_kb);
 		cJSON_AddNumberToObject(f, "pids_peak", (double)r->pids_peak);
 		cJSON_AddItemToObject(f, "limits_hit", sg_evidence_limits_hit(r->limits_hit));
+		if (trace)
+			cJSON_AddNumberToObject(f, "execs", (double)sg_trace_execs(trace));
 	} else {
 		cJSON_AddItemToObject(f, "limits_hit", cJSON_CreateArray());
 	}

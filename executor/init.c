@@ -8,6 +8,7 @@
  */
 #include "init.h"
 #include "caps.h"
+#include "landlock.h"
 #include "control.h"
 #include "net.h"
 #include "seccomp_load.h"
@@ -25,6 +26,7 @@
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/signalfd.h>
+#include <linux/seccomp.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -43,6 +45,7 @@ static pid_t init_fork(void)
 /* Init's own state while it supervises from inside. */
 typedef struct init_state {
 	const struct sg_init_ctx *ctx;
+	int landlock_fd;      /* the ruleset every process we start is restricted by, or -1 */
 	pid_t candidate;
 	bool candidate_done;
 	int candidate_status;
@@ -99,8 +102,28 @@ static int64_t count_processes(void)
 
 /* In a freshly forked child: become the command (or a probe) and exec. Never returns.
  * exec_w gets the errno of a failed exec (negative: the sandbox failed, not the exec). */
+/* Load the traced filter and hand its listener to the supervisor: from here on every
+ * exec, exit and denial of this process and its descendants waits for the supervisor.
+ * Only sendmsg (which the traced policy must allow) runs between the load and the exec;
+ * the listener is close-on-exec. */
+static int load_traced(const struct sg_init_ctx *ctx)
+{
+	/* the supervisor reads our argv from /proc/PID/mem at the exec: let it, as our
+	 * owner could (init is non-dumpable; this fork need not be) */
+	prctl(PR_SET_DUMPABLE, 1, 0, 0, 0);
+	int lfd = (int)syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, SECCOMP_FILTER_FLAG_NEW_LISTENER,
+			       ctx->bpf_traced);
+	if (lfd < 0)
+		return -errno;
+	struct sg_ctl_msg m = {.type = SG_CTL_LISTENER};
+	if (sg_ctl_send_fd(ctx->ctl, &m, lfd) < 0)
+		return -(errno ? errno : EIO);
+	return 0;
+}
+
 __attribute__((noreturn)) static void exec_in_sandbox(const struct sg_init_ctx *ctx, char *const *argv,
-						       int in_fd, int out_fd, int err_fd, int exec_w)
+						       int in_fd, int out_fd, int err_fd, int exec_w,
+						       bool traced, int landlock_fd)
 {
 	sigset_t none;
 	sigemptyset(&none);
@@ -120,11 +143,22 @@ __attribute__((noreturn)) static void exec_in_sandbox(const struct sg_init_ctx *
 	close_range(3, ~0U, CLOSE_RANGE_CLOEXEC);
 
 	int e = 0;
-	if (ctx->bpf) {
+	sg_timing_mark("command: forked");
+	if (landlock_fd >= 0) {
+		sg_error lerr = {0};
+		if (sg_landlock_apply(landlock_fd, &lerr) < 0)
+			e = -(lerr.errnum ? lerr.errnum : EPERM);
+	}
+	if (e) {
+		/* reported below as the sandbox's failure */
+	} else if (traced && ctx->bpf_traced) {
+		e = load_traced(ctx);
+	} else if (ctx->bpf) {
 		sg_error err = {0};
 		if (sg_seccomp_load(ctx->bpf, &err) < 0)
 			e = -(err.errnum ? err.errnum : EPERM);
 	}
+	sg_timing_mark("command: filters loaded");
 	if (e == 0) {
 		environ = ctx->envp;
 		execvp(argv[0], argv);
@@ -302,7 +336,7 @@ static void serve_run(init_state *st, const struct sg_ctl_msg *req, char *payloa
 	uint64_t t0 = sg_monotonic_ms();
 	pid_t pid = init_fork();
 	if (pid == 0)
-		exec_in_sandbox(st->ctx, argv, -1, outp[1], errp[1], execp[1]);
+		exec_in_sandbox(st->ctx, argv, -1, outp[1], errp[1], execp[1], false, st->landlock_fd);
 	close(outp[1]);
 	close(errp[1]);
 	close(execp[1]);
@@ -481,6 +515,7 @@ void sg_init_main(const struct sg_init_ctx *ctx)
 	struct sg_ctl_msg go;
 	if (sg_ctl_recv(ctx->ctl, &go, NULL, 0) < 0 || go.type != SG_CTL_GO)
 		_exit(125); /* the supervisor gave up before releasing us */
+	sg_timing_mark("init: go");
 	prctl(PR_SET_NAME, "shipgate-init", 0, 0, 0);
 	if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0)
 		init_step(ctx, init_errno(&err, "set the parent-death signal"), &err);
@@ -497,8 +532,10 @@ void sg_init_main(const struct sg_init_ctx *ctx)
 		init_step(ctx, init_errno(&err, "cgroup namespace"), &err);
 	if (sethostname("shipgate", 8) < 0)
 		init_step(ctx, init_errno(&err, "sethostname"), &err);
+	sg_timing_mark("init: ids, cgroupns, hostname");
 	init_step(ctx, sg_mounts_build_root(ctx->plan, &sources, &err), &err);
 	sg_mounts_sources_close(&sources);
+	sg_timing_mark("init: root built");
 	if (cfg->network == SG_NET_LOOPBACK)
 		init_step(ctx, sg_net_loopback_up(&err), &err);
 	const char *cwd = cfg->cwd ? cfg->cwd : cfg->workspace_mode != SG_WORKSPACE_NONE ? "/workspace" : "/";
@@ -506,6 +543,29 @@ void sg_init_main(const struct sg_init_ctx *ctx)
 		sg_error_set(&err, SG_ERR_SANDBOX, errno, "chdir %s", cwd);
 		init_fail(ctx, &err);
 	}
+	sg_timing_mark("init: network");
+	/* the second wall: writes only where the mounts say they may go */
+	init_state st = {.ctx = ctx, .landlock_fd = -1};
+	int landlock_abi = 0;
+	{
+		const char *writable[64];
+		size_t n = 0;
+		static const char *const always[] = {"/tmp", "/dev/shm", "/dev/pts", "/dev/null", "/dev/zero",
+						     "/dev/full", "/dev/tty", "/dev/random", "/dev/urandom", "/proc"};
+		for (size_t i = 0; i < SG_ARRAY_LEN(always); i++)
+			writable[n++] = always[i];
+		if (cfg->workspace_mode != SG_WORKSPACE_NONE && cfg->workspace_mode != SG_WORKSPACE_READONLY)
+			writable[n++] = "/workspace";
+		for (size_t i = 0; i < ctx->plan->n_extra && n < SG_ARRAY_LEN(writable); i++)
+			if (!ctx->plan->extra[i].readonly)
+				writable[n++] = ctx->plan->extra[i].target;
+		int stdio[] = {cfg->stdin_fd >= 0 ? cfg->stdin_fd : -1, ctx->out_w >= 0 ? ctx->out_w : 1,
+			       ctx->err_w >= 0 ? ctx->err_w : 2};
+		st.landlock_fd = sg_landlock_prepare(writable, n, stdio, SG_ARRAY_LEN(stdio), &landlock_abi, &err);
+		if (st.landlock_fd < 0 && landlock_abi > 0)
+			init_fail(ctx, &err);
+	}
+	sg_timing_mark("init: landlock ruleset");
 	/* no core dumps onto the host's disks; the command cannot raise it again */
 	struct rlimit no_core = {0, 0};
 	setrlimit(RLIMIT_CORE, &no_core);
@@ -513,23 +573,26 @@ void sg_init_main(const struct sg_init_ctx *ctx)
 	/* the command runs as the same uid: keep it out of our memory and fds */
 	prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
 
+	sg_timing_mark("init: privileges dropped");
 	sigset_t chld;
 	sigemptyset(&chld);
 	sigaddset(&chld, SIGCHLD);
 	sigprocmask(SIG_BLOCK, &chld, NULL);
-	init_state st = {.ctx = ctx};
 	st.sigfd = signalfd(-1, &chld, SFD_CLOEXEC | SFD_NONBLOCK);
 	if (st.sigfd < 0)
 		init_step(ctx, init_errno(&err, "signalfd"), &err);
 	struct sg_ctl_msg ready = {.type = SG_CTL_READY, .caps_left = sg_caps_count_left(),
-				   .no_new_privs = prctl(PR_GET_NO_NEW_PRIVS, 0, 0, 0, 0)};
+				   .no_new_privs = prctl(PR_GET_NO_NEW_PRIVS, 0, 0, 0, 0),
+				   .landlock_abi = st.landlock_fd >= 0 ? landlock_abi : 0};
 	init_send(ctx, &ready, NULL, 0);
 
+	sg_timing_mark("init: ready sent");
 	st.candidate = init_fork();
 	if (st.candidate < 0)
 		init_step(ctx, init_errno(&err, "fork the command"), &err);
 	if (st.candidate == 0)
-		exec_in_sandbox(ctx, cfg->argv, cfg->stdin_fd, ctx->out_w, ctx->err_w, ctx->exec_w);
+		exec_in_sandbox(ctx, cfg->argv, cfg->stdin_fd, ctx->out_w, ctx->err_w, ctx->exec_w, true,
+				st.landlock_fd);
 	close(ctx->exec_w);
 	if (ctx->out_w >= 0)
 		close(ctx->out_w);

@@ -17,6 +17,7 @@ struct sg_init_ctx {
 	const sg_sandbox_config *cfg;
 	const sg_mount_plan *plan;
 	const struct sock_fprog *bpf; /* loaded by the command (and probes) just before exec */
+	const struct sock_fprog *bpf_traced; /* the command's instead, with a listener, or NULL */
 	char **envp;
 	int ctl;        /* the init's end of the control socket */
 	int exec_w;     /* the command's exec status: EOF on exec, an errno if it failed */

@@ -726,7 +726,25 @@ static int job_top_rootfs(job_ctx *c, const cJSON *item, void *obj, const job_fi
 		job_set_str(&job->rootfs, s);
 		return 0;
 	}
-	return job_resolve_dir(c, s, &job->rootfs);
+	if (strchr(s, '/'))
+		return job_resolve_dir(c, s, &job->rootfs);
+	/* no '/': the name of an image built by scripts/rootfs */
+	if (!sg_rootfs_is_name(s))
+		return job_fail_got(c, item, "expected %s", f->what);
+	sg_rootfs_image *img = sg_xcalloc(1, sizeof(*img));
+	sg_error ierr = {0};
+	if (sg_rootfs_image_open(s, img, &ierr) < 0) {
+		free(img);
+		struct stat st;
+		sg_autofree char *here = sg_xasprintf("%s/%s", c->dir, s);
+		bool dir_here = stat(here, &st) == 0 && S_ISDIR(st.st_mode);
+		return job_fail(c, "%s%s%s%s", ierr.msg,
+				dir_here ? " (for the directory beside the job file, write \"./" : "",
+				dir_here ? s : "", dir_here ? "\")" : "");
+	}
+	job->rootfs_image = img;
+	job_set_str(&job->rootfs, img->root);
+	return 0;
 }
 
 static int job_top_network(job_ctx *c, const cJSON *item, void *obj, const job_field *f)
@@ -735,6 +753,7 @@ static int job_top_network(job_ctx *c, const cJSON *item, void *obj, const job_f
 	(void)f;
 	if (!cJSON_IsString(item) || sg_net_mode_parse(item->valuestring, &job->network) < 0)
 		return job_fail_got(c, item, "expected \"none\", \"loopback\" or \"host\"");
+	job->network_set = true;
 	return 0;
 }
 
@@ -1201,7 +1220,8 @@ static const job_field top_fields[] = {
 	{ .key = "workspace", .parse = job_top_workspace,
 	  .what = "a directory relative to the job directory" },
 	{ .key = "rootfs", .parse = job_top_rootfs,
-	  .what = "\"host\" or a directory (relative to the job directory, or absolute)" },
+	  .what = "\"host\", the name of a built image ([a-z0-9][a-z0-9._-]*, see scripts/rootfs) "
+		  "or a directory (a path with a '/', relative to the job directory, or absolute)" },
 	{ .key = "policy", .parse = job_field_policy, .offset = offsetof(sg_job, policy),
 	  .what = SG_POLICY_WHAT },
 	{ .key = "network", .parse = job_top_network },
@@ -1389,6 +1409,9 @@ void sg_job_free(sg_job *job)
 	free(job->name);
 	free(job->workspace);
 	free(job->rootfs);
+	if (job->rootfs_image)
+		sg_rootfs_image_free(job->rootfs_image);
+	free(job->rootfs_image);
 	free(job->policy);
 	sg_argv_free(job->env);
 	for (size_t i = 0; i < job->n_mounts; i++) {

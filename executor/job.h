@@ -10,6 +10,8 @@
 #ifndef SHIPGATE_JOB_H
 #define SHIPGATE_JOB_H
 
+#include "rootfs.h"
+
 #include <shipgate/error.h>
 
 #include <stdbool.h>
@@ -98,10 +100,14 @@ typedef struct sg_job {
 	char *dir;        /* canonical directory of the job file */
 	char *name;
 	char *workspace;  /* absolute, canonical host directory (default: the job dir) */
-	char *rootfs;     /* "host" or an absolute, canonical directory */
+	char *rootfs;     /* "host" or an absolute, canonical directory (for an image: its
+			   * root/ in the cache) */
+	sg_rootfs_image *rootfs_image; /* the built image `rootfs` named; NULL for "host" or a
+					* directory */
 	char *policy;     /* "default", another shipped name, or an absolute file path
 			   * (a name is not looked up here: sg_policy_load does that) */
 	sg_net_mode network;   /* default loopback */
+	bool network_set;      /* `network` was given: it wins over a policy's own network */
 	char **env;       /* NULL-terminated "KEY=VALUE" strings from `env`, file order */
 	size_t n_env;
 	sg_limits limits;

@@ -1,6 +1,7 @@
 /* main.c: command dispatch only. Each command lives in cli_*.c over libshipgate. */
 #include "cli.h"
 #include "cli_common.h"
+#include "util.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -17,7 +18,8 @@ static const struct {
 	{"loop", sg_cli_loop, "agent -> run -> verify -> decide, until SHIP or N attempts"},
 	{"ledger", sg_cli_ledger, "verify or show the job's hash-chained ledger"},
 	{"keygen", sg_cli_keygen, "make the Ed25519 key pair that signs verdicts"},
-	{"doctor", sg_cli_doctor, "report what this host can enforce"},
+	{"policy", sg_cli_policy, "list, show (defaults filled in) or check seccomp policies"},
+	{"doctor", sg_cli_doctor, "report what this host can enforce and the rootfs images built"},
 };
 
 static void usage(FILE *out)
@@ -30,6 +32,7 @@ static void usage(FILE *out)
 
 int main(int argc, char **argv)
 {
+	sg_timing_mark("main");
 	sg_cli_install_signals();
 	if (argc < 2) {
 		usage(stderr);

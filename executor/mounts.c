@@ -73,7 +73,7 @@ static int idmapped_tree(const char *path, const sg_identity *id, sg_error *err)
 	if (stat(path, &st) < 0)
 		return sg_error_set(err, SG_ERR_SANDBOX, errno, "stat %s", path);
 	sg_autoclose int userns = sg_userns_idmap_fd(st.st_uid, st.st_gid, id->host_uid,
-						      id->host_gid, err);
+						      id->host_gid, id->count, err);
 	if (userns < 0)
 		return -1;
 	sg_autoclose int tree = open_tree(AT_FDCWD, path, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);

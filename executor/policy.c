@@ -66,6 +66,7 @@ struct sg_policy {
 	char *path;
 	char *name;
 	char *description;
+	char *network;          /* the wrapper's default network: "none", "loopback" or NULL */
 	char *bytes;            /* the file's exact bytes, for the digest */
 	size_t len;
 	const char *prefix;     /* JSON path of the seccomp object: "seccomp." or "" */
@@ -77,6 +78,15 @@ struct sg_policy {
 	struct sg_policy_lazy *lazy;
 	struct sock_filter *filter;
 	struct sock_fprog prog;
+	/* the traced variant (trace.c): [0] without, [1] with connect observed */
+	struct sock_filter *traced_filter[2];
+	struct sock_fprog traced_prog[2];
+	/* "violations": which denied calls fail a step, which are not even recorded */
+	bool viol_fail_all;
+	int *viol_fail;
+	size_t n_viol_fail;
+	int *viol_ignore;
+	size_t n_viol_ignore;
 };
 
 /* Where we are while parsing, for error messages: "FILE: PREFIX+PATH: message". */
@@ -156,7 +166,9 @@ static const sg_new_syscall sg_new_syscalls[] = {
 	{"file_setattr", 469}, {"listns", 470},
 };
 
-static const char *const sg_wrapper_keys[] = {"version", "name", "description", "seccomp"};
+static const char *const sg_wrapper_keys[] = {"version", "name", "description", "network",
+					      "seccomp", "violations"};
+static const char *const sg_violation_keys[] = {"fail", "ignore"};
 static const char *const sg_oci_keys[] = {"defaultAction", "defaultErrnoRet", "architectures",
 					  "flags", "listenerPath", "listenerMetadata",
 					  "syscalls"};
@@ -579,6 +591,54 @@ static int sg_parse_seccomp(const sg_pctx *c, sg_policy *p, const cJSON *sc)
 	return 0;
 }
 
+/* A list of syscall names under "violations" into native numbers. */
+static int sg_parse_nr_list(const sg_pctx *c, const cJSON *arr, const char *key, int **out, size_t *n)
+{
+	char jpath[64];
+	snprintf(jpath, sizeof(jpath), "violations.%s", key);
+	if (!cJSON_IsArray(arr))
+		return sg_pfail(c, jpath, "expected an array of syscall names%s, got %s",
+				!strcmp(key, "fail") ? " or \"all\"" : "", sg_json_type(arr));
+	*out = sg_xcalloc((size_t)cJSON_GetArraySize(arr) + 1, sizeof(int));
+	const cJSON *it;
+	unsigned i = 0;
+	cJSON_ArrayForEach(it, arr)
+	{
+		char ipath[96];
+		snprintf(ipath, sizeof(ipath), "%s[%u]", jpath, i++);
+		if (sg_want_string(c, it, ipath) < 0)
+			return -1;
+		int nr = sg_syscall_resolve(it->valuestring);
+		if (nr == __NR_SCMP_ERROR)
+			return sg_pfail(c, ipath, "unknown syscall \"%s\"", it->valuestring);
+		(*out)[(*n)++] = nr;
+	}
+	return 0;
+}
+
+/* "violations": {"fail": [names] | "all", "ignore": [names]}: a denied call is recorded
+ * in the step's evidence unless ignored, and fails the step if it is in `fail`. */
+static int sg_parse_violations(const sg_pctx *c, sg_policy *p, const cJSON *v)
+{
+	if (!cJSON_IsObject(v))
+		return sg_pfail(c, "violations", "expected an object, got %s", sg_json_type(v));
+	if (sg_check_keys(c, v, "violations.", sg_violation_keys, SG_ARRAY_LEN(sg_violation_keys)) < 0)
+		return -1;
+	const cJSON *f = cJSON_GetObjectItemCaseSensitive(v, "fail");
+	if (cJSON_IsString(f)) {
+		if (strcmp(f->valuestring, "all") != 0)
+			return sg_pfail(c, "violations.fail", "expected \"all\" or an array of syscall names, got \"%s\"",
+					f->valuestring);
+		p->viol_fail_all = true;
+	} else if (f && sg_parse_nr_list(c, f, "fail", &p->viol_fail, &p->n_viol_fail) < 0) {
+		return -1;
+	}
+	const cJSON *ig = cJSON_GetObjectItemCaseSensitive(v, "ignore");
+	if (ig && sg_parse_nr_list(c, ig, "ignore", &p->viol_ignore, &p->n_viol_ignore) < 0)
+		return -1;
+	return 0;
+}
+
 /* The shipgate wrapper: {"version": 1, "name", "description", "seccomp": {OCI}}. */
 static int sg_parse_wrapper(const sg_pctx *c, sg_policy *p, const cJSON *root,
 			    const cJSON **seccomp)
@@ -609,6 +669,24 @@ static int sg_parse_wrapper(const sg_pctx *c, sg_policy *p, const cJSON *root,
 			return -1;
 		p->description = sg_xstrdup(v->valuestring);
 	}
+	/* The network a step under this policy gets unless the job says otherwise. Never the
+	 * host's: that must be asked for by the job itself, where a reader sees it. */
+	v = cJSON_GetObjectItemCaseSensitive(root, "network");
+	if (v) {
+		if (sg_want_string(c, v, "network") < 0)
+			return -1;
+		if (!strcmp(v->valuestring, "host"))
+			return sg_pfail(c, "network", "\"host\" cannot be a policy's default (a job "
+					"must ask for the host's network itself), expected \"none\" or "
+					"\"loopback\"");
+		if (strcmp(v->valuestring, "none") && strcmp(v->valuestring, "loopback"))
+			return sg_pfail(c, "network", "expected \"none\" or \"loopback\", got \"%s\"",
+					v->valuestring);
+		p->network = sg_xstrdup(v->valuestring);
+	}
+	v = cJSON_GetObjectItemCaseSensitive(root, "violations");
+	if (v && sg_parse_violations(c, p, v) < 0)
+		return -1;
 	v = cJSON_GetObjectItemCaseSensitive(root, "seccomp");
 	if (!v)
 		return sg_pfail(c, "seccomp", "missing (expected an OCI linux.seccomp object)");
@@ -678,12 +756,32 @@ static unsigned sg_native_syscall_count(void)
 	return n;
 }
 
+/* Syscalls without which no command could run: execve starts it; exit_group and exit
+ * end it (glibc's _exit calls exit_group and, should that fail, spins until killed). */
+static const struct {
+	const char *name;
+	const char *why;
+} sg_essential[] = {
+	{"execve", "no command could ever start"},
+	{"exit_group", "no command could ever end (it would spin until the timeout)"},
+	{"exit", "no thread could ever end (it would spin until the timeout)"},
+};
+
+/* Can the syscall of the group g[0..n) (or of no group) succeed for some arguments? */
+static bool sg_group_can_allow(const sg_policy *p, const struct sg_rule *g, size_t n)
+{
+	bool allows = false, uncond = false;
+	for (size_t i = 0; i < n; i++) {
+		allows |= sg_action_allows(g[i].action);
+		uncond |= g[i].nargs == 0;
+	}
+	/* without an unconditional rule, calls no condition matches get the default action */
+	return allows || (!uncond && sg_action_allows(p->default_action));
+}
+
 static int sg_check_rules(const sg_pctx *c, sg_policy *p)
 {
-	int execve_nr = seccomp_syscall_resolve_name("execve");
-	bool execve_seen = false, execve_allowed = false;
 	unsigned allowed = 0, denied_uncond = 0;
-	const struct sg_rule *execve_rule = NULL;
 
 	if (p->nrules)
 		qsort(p->rules, p->nrules, sizeof(*p->rules), sg_rule_cmp);
@@ -701,23 +799,23 @@ static int sg_check_rules(const sg_pctx *c, sg_policy *p)
 		allowed += allows;
 		if (!allows && uncond)
 			denied_uncond++;
-		if (p->rules[a].nr == execve_nr) {
-			/* without an unconditional rule, calls no condition matches get the
-			 * default action */
-			execve_seen = true;
-			execve_allowed = allows || (!uncond && sg_action_allows(p->default_action));
-			execve_rule = &p->rules[a];
-		}
 	}
-	if (!execve_seen)
-		execve_allowed = sg_action_allows(p->default_action);
-	if (!execve_allowed) {
+	for (size_t e = 0; e < SG_ARRAY_LEN(sg_essential); e++) {
+		int nr = seccomp_syscall_resolve_name(sg_essential[e].name);
+		size_t a = 0, b;
+		while (a < p->nrules && p->rules[a].nr != nr)
+			a++;
+		for (b = a; b < p->nrules && p->rules[b].nr == nr; b++)
+			;
+		if (sg_group_can_allow(p, &p->rules[a], b - a))
+			continue;
 		char path[96] = "defaultAction";
-		if (execve_rule)
-			sg_rule_path(execve_rule, path, sizeof(path));
-		return sg_pfail(c, path,
-				"this policy blocks execve (%s), so no command could ever start",
-				sg_action_name(execve_rule ? execve_rule->action : p->default_action));
+		const struct sg_rule *rule = a < b ? &p->rules[a] : NULL;
+		if (rule)
+			sg_rule_path(rule, path, sizeof(path));
+		return sg_pfail(c, path, "this policy blocks %s (%s), so %s", sg_essential[e].name,
+				sg_action_name(rule ? rule->action : p->default_action),
+				sg_essential[e].why);
 	}
 	if (sg_action_allows(p->default_action)) {
 		unsigned total = sg_native_syscall_count();
@@ -954,10 +1052,15 @@ void sg_policy_free(sg_policy *p)
 	free(p->path);
 	free(p->name);
 	free(p->description);
+	free(p->network);
 	free(p->bytes);
 	free(p->rules);
 	free(p->lazy);
 	free(p->filter);
+	free(p->traced_filter[0]);
+	free(p->traced_filter[1]);
+	free(p->viol_fail);
+	free(p->viol_ignore);
 	free(p);
 }
 
@@ -969,6 +1072,22 @@ const char *sg_policy_name(const sg_policy *p)
 const char *sg_policy_path(const sg_policy *p)
 {
 	return p->path;
+}
+
+const char *sg_policy_description(const sg_policy *p)
+{
+	return p->description;
+}
+
+const char *sg_policy_network(const sg_policy *p)
+{
+	return p->network;
+}
+
+const char *sg_policy_bytes(const sg_policy *p, size_t *len)
+{
+	*len = p->len;
+	return p->bytes;
 }
 
 /* Computed on first use: the first SHA-256 of a process pays for OpenSSL's provider
@@ -1083,10 +1202,109 @@ static void sg_patch_default(struct sock_filter *prog, size_t count, uint32_t se
 			prog[i].k = action;
 }
 
+/* ---- the compiled-program cache ------------------------------------------------------ *
+ * Compiling with libseccomp costs most of a millisecond at every sandbox start. The
+ * program depends only on the policy's bytes, the variant and libseccomp, so it is kept
+ * in the user's cache dir ($XDG_CACHE_HOME/shipgate/seccomp, 0700), the policy's exact
+ * bytes stored beside it and compared in full on every use: a file name collision or an
+ * edited policy can never yield a stale program. A cache that cannot be read or written
+ * is simply not used. */
+
+#define SG_BPF_CACHE_MAGIC "SGBPF1"
+
+static uint64_t sg_fnv1a(const void *data, size_t len, uint64_t h)
+{
+	const unsigned char *p = data;
+	for (size_t i = 0; i < len; i++) {
+		h ^= p[i];
+		h *= 1099511628211ull;
+	}
+	return h;
+}
+
+static char *sg_bpf_cache_path(const sg_policy *p, unsigned variant, bool create)
+{
+	const char *xdg = getenv("XDG_CACHE_HOME");
+	const char *home = getenv("HOME");
+	sg_autofree char *dir = xdg && *xdg ? sg_xasprintf("%s/shipgate/seccomp", xdg)
+			      : home && *home ? sg_xasprintf("%s/.cache/shipgate/seccomp", home)
+					      : NULL;
+	if (!dir)
+		return NULL;
+	if (create && sg_mkdir_p(dir, 0700, NULL) < 0)
+		return NULL;
+	const struct scmp_version *v = seccomp_version();
+	uint64_t h = sg_fnv1a(p->bytes, p->len, 1469598103934665603ull);
+	uint32_t tag[5] = {variant, v ? v->major : 0, v ? v->minor : 0, v ? v->micro : 0, seccomp_arch_native()};
+	h = sg_fnv1a(tag, sizeof(tag), h);
+	/* and this very build of shipgate, whose compiler of rules may have changed: the
+	 * library's own file when it is libshipgate.so in another program */
+	struct stat self;
+	Dl_info so;
+	bool shared = dladdr((void *)sg_bpf_cache_path, &so) && so.dli_fname && so.dli_fname[0] == '/' &&
+		      strstr(so.dli_fname, "/libshipgate.so");
+	if (stat(shared ? so.dli_fname : "/proc/self/exe", &self) == 0) {
+		uint64_t id[4] = {(uint64_t)self.st_ino, (uint64_t)self.st_size, (uint64_t)self.st_mtim.tv_sec,
+				  (uint64_t)self.st_mtim.tv_nsec};
+		h = sg_fnv1a(id, sizeof(id), h);
+	}
+	return sg_xasprintf("%s/%016llx.bpf", dir, (unsigned long long)h);
+}
+
+/* A cached program for these exact policy bytes and variant, or NULL. */
+static struct sock_filter *sg_bpf_cache_load(const sg_policy *p, unsigned variant, size_t *count)
+{
+	sg_autofree char *path = sg_bpf_cache_path(p, variant, false);
+	sg_autofree char *data = NULL;
+	size_t len = 0;
+	if (!path || sg_read_file(path, 1 << 22, &data, &len, NULL) < 0)
+		return NULL;
+	size_t head = sizeof(SG_BPF_CACHE_MAGIC) + 2 * sizeof(uint32_t);
+	if (len < head || memcmp(data, SG_BPF_CACHE_MAGIC, sizeof(SG_BPF_CACHE_MAGIC)) != 0)
+		return NULL;
+	uint32_t var, plen, n;
+	memcpy(&var, data + sizeof(SG_BPF_CACHE_MAGIC), sizeof(var));
+	memcpy(&plen, data + sizeof(SG_BPF_CACHE_MAGIC) + sizeof(var), sizeof(plen));
+	if (var != variant || plen != p->len || len < head + plen + sizeof(n) ||
+	    memcmp(data + head, p->bytes, plen) != 0)
+		return NULL;
+	memcpy(&n, data + head + plen, sizeof(n));
+	size_t off = head + plen + sizeof(n);
+	if (n == 0 || n > BPF_MAXINSNS || len != off + n * sizeof(struct sock_filter))
+		return NULL;
+	struct sock_filter *prog = sg_xmalloc(n * sizeof(*prog));
+	memcpy(prog, data + off, n * sizeof(*prog));
+	*count = n;
+	return prog;
+}
+
+static void sg_bpf_cache_store(const sg_policy *p, unsigned variant, const struct sock_filter *prog, size_t count)
+{
+	sg_autofree char *path = sg_bpf_cache_path(p, variant, true);
+	if (!path)
+		return;
+	sg_buf b = {0};
+	uint32_t var = variant, plen = (uint32_t)p->len, n = (uint32_t)count;
+	sg_buf_append(&b, SG_BPF_CACHE_MAGIC, sizeof(SG_BPF_CACHE_MAGIC));
+	sg_buf_append(&b, &var, sizeof(var));
+	sg_buf_append(&b, &plen, sizeof(plen));
+	sg_buf_append(&b, p->bytes, p->len);
+	sg_buf_append(&b, &n, sizeof(n));
+	sg_buf_append(&b, prog, count * sizeof(*prog));
+	(void)sg_write_file_atomic(path, b.data, b.len, 0600, NULL);
+	sg_buf_free(&b);
+}
+
 const struct sock_fprog *sg_policy_bpf(sg_policy *p, sg_error *err)
 {
 	if (p->filter)
 		return &p->prog;
+	size_t cached = 0;
+	if ((p->filter = sg_bpf_cache_load(p, 0, &cached)) != NULL) {
+		p->prog.len = (unsigned short)cached;
+		p->prog.filter = p->filter;
+		return &p->prog;
+	}
 	uint32_t sentinel = sg_sentinel_action(p);
 	__attribute__((cleanup(sg_seccomp_releasep))) scmp_filter_ctx ctx = seccomp_init(sentinel);
 	if (!ctx) {
@@ -1112,5 +1330,109 @@ const struct sock_fprog *sg_policy_bpf(sg_policy *p, sg_error *err)
 	sg_patch_default(p->filter, count, sentinel, p->default_action);
 	p->prog.len = (unsigned short)count;
 	p->prog.filter = p->filter;
+	sg_bpf_cache_store(p, 0, p->filter, count);
 	return &p->prog;
+}
+
+/* ---- the traced variant --------------------------------------------------------------- */
+
+static bool sg_nr_in(const int *list, size_t n, int nr)
+{
+	for (size_t i = 0; i < n; i++)
+		if (list[i] == nr)
+			return true;
+	return false;
+}
+
+static bool sg_traced_denial(uint32_t action)
+{
+	/* ENOSYS answers are probes a program falls back from (clone3, io_uring), not
+	 * violations; every other errno denial is observed */
+	return (action & SG_ACTION_MASK) == SCMP_ACT_ERRNO(0) && (action & 0xffffu) != ENOSYS;
+}
+
+static bool sg_traced_allow(int nr, bool with_connect)
+{
+	return nr == SCMP_SYS(execve) || nr == SCMP_SYS(execveat) || nr == SCMP_SYS(exit_group) ||
+	       (with_connect && nr == SCMP_SYS(connect));
+}
+
+const struct sock_fprog *sg_policy_bpf_traced(sg_policy *p, bool with_connect, sg_error *err)
+{
+	int v = with_connect ? 1 : 0;
+	if (p->traced_filter[v])
+		return &p->traced_prog[v];
+	size_t cached = 0;
+	if ((p->traced_filter[v] = sg_bpf_cache_load(p, 1u + (unsigned)v, &cached)) != NULL) {
+		p->traced_prog[v].len = (unsigned short)cached;
+		p->traced_prog[v].filter = p->traced_filter[v];
+		return &p->traced_prog[v];
+	}
+	uint32_t sentinel = sg_sentinel_action(p);
+	__attribute__((cleanup(sg_seccomp_releasep))) scmp_filter_ctx ctx = seccomp_init(sentinel);
+	if (!ctx) {
+		sg_error_set(err, SG_ERR_INTERNAL, 0, "seccomp: libseccomp could not start a filter");
+		return NULL;
+	}
+	int rc = seccomp_attr_set(ctx, SCMP_FLTATR_ACT_BADARCH, SCMP_ACT_KILL_PROCESS);
+	if (rc < 0) {
+		sg_error_set(err, SG_ERR_INTERNAL, -rc, "seccomp: set filter attributes");
+		return NULL;
+	}
+	bool default_traced = sg_traced_denial(p->default_action);
+	for (size_t i = p->nrules; i-- > 0;) {
+		const struct sg_rule *r = &p->rules[i];
+		uint32_t action = r->action;
+		if (sg_traced_denial(action))
+			action = SCMP_ACT_NOTIFY;
+		else if (sg_action_allows(action) && sg_traced_allow(r->nr, with_connect))
+			action = SCMP_ACT_NOTIFY;
+		/* a rule equal to the default is skipped: the default gives the same answer */
+		if (r->skip)
+			continue;
+		rc = seccomp_rule_add_array(ctx, action, r->nr, r->nargs, r->args);
+		if (rc < 0) {
+			char path[96];
+			sg_rule_path(r, path, sizeof(path));
+			sg_pctx c = {.origin = p->path, .prefix = p->prefix, .err = err};
+			sg_pfail(&c, path, "libseccomp refused the traced rule: %s", strerror(-rc));
+			return NULL;
+		}
+	}
+	size_t count = 0;
+	if (sg_export_bpf(ctx, &p->traced_filter[v], &count, err) < 0)
+		return NULL;
+	sg_patch_default(p->traced_filter[v], count, sentinel,
+			 default_traced ? SECCOMP_RET_USER_NOTIF : p->default_action);
+	p->traced_prog[v].len = (unsigned short)count;
+	p->traced_prog[v].filter = p->traced_filter[v];
+	sg_bpf_cache_store(p, 1u + (unsigned)v, p->traced_filter[v], count);
+	return &p->traced_prog[v];
+}
+
+int sg_policy_deny_errno(const sg_policy *p, int nr)
+{
+	for (size_t i = 0; i < p->nrules; i++)
+		if (p->rules[i].nr == nr && sg_traced_denial(p->rules[i].action))
+			return (int)(p->rules[i].action & 0xffffu);
+	if (sg_traced_denial(p->default_action))
+		return (int)(p->default_action & 0xffffu);
+	return EPERM;
+}
+
+sg_violation_class sg_policy_violation_class(const sg_policy *p, int nr)
+{
+	if (sg_nr_in(p->viol_ignore, p->n_viol_ignore, nr))
+		return SG_VIOLATION_IGNORE;
+	if (p->viol_fail_all || sg_nr_in(p->viol_fail, p->n_viol_fail, nr))
+		return SG_VIOLATION_FAIL;
+	return SG_VIOLATION_RECORD;
+}
+
+bool sg_policy_allows_always(const sg_policy *p, int nr)
+{
+	for (size_t i = 0; i < p->nrules; i++)
+		if (p->rules[i].nr == nr)
+			return p->rules[i].nargs == 0 && sg_action_allows(p->rules[i].action);
+	return sg_action_allows(p->default_action);
 }

@@ -33,6 +33,12 @@ const char *sg_policy_dir(void);
 
 const char *sg_policy_name(const sg_policy *p);
 const char *sg_policy_path(const sg_policy *p);
+const char *sg_policy_description(const sg_policy *p); /* NULL if none */
+/* The wrapper's "network": "none" or "loopback", the network of a step under this policy
+ * when the job does not set `network` itself; NULL when the policy does not say. */
+const char *sg_policy_network(const sg_policy *p);
+/* The file's exact bytes (NUL-terminated; len excludes the NUL). */
+const char *sg_policy_bytes(const sg_policy *p, size_t *len);
 /* Hex SHA-256 of the file's exact bytes, computed on first use (OpenSSL's set-up costs
  * most of a millisecond, which a sandbox start that never asks should not pay). */
 const char *sg_policy_sha256(const sg_policy *p);
@@ -45,5 +51,23 @@ unsigned sg_policy_allowed_count(const sg_policy *p);
  * ABIs (i386 int 0x80, x32) kill the process. Install it with PR_SET_NO_NEW_PRIVS then
  * prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, prog): it needs nothing else. */
 const struct sock_fprog *sg_policy_bpf(sg_policy *p, sg_error *err);
+
+/* The traced variant (see trace.c): the same decisions, but execve, execveat and
+ * exit_group (and connect, with_connect) are answered by the supervisor's seccomp user
+ * notification listener, which lets them continue, and every denial except ENOSYS
+ * probes goes to the listener too, which records it and answers with the policy's errno
+ * (sg_policy_deny_errno). Load it with SECCOMP_FILTER_FLAG_NEW_LISTENER. */
+const struct sock_fprog *sg_policy_bpf_traced(sg_policy *p, bool with_connect, sg_error *err);
+int sg_policy_deny_errno(const sg_policy *p, int nr);
+/* Does the policy allow this syscall whatever its arguments? (The traced command must
+ * be able to call sendmsg to hand its listener over before it execs.) */
+bool sg_policy_allows_always(const sg_policy *p, int nr);
+
+typedef enum sg_violation_class {
+	SG_VIOLATION_RECORD = 0, /* recorded in the evidence, the step goes on */
+	SG_VIOLATION_FAIL,       /* recorded, and the step fails as `violation` */
+	SG_VIOLATION_IGNORE,     /* neither */
+} sg_violation_class;
+sg_violation_class sg_policy_violation_class(const sg_policy *p, int nr);
 
 #endif

@@ -9,6 +9,7 @@
  */
 #include "run.h"
 #include "digest.h"
+#include "trace.h"
 #include "util.h"
 
 #include <fcntl.h>
@@ -197,8 +198,18 @@ static void watch_exited(void *ctx, uint64_t now_ms)
 		w->inner.exited(w->inner.ctx, now_ms);
 }
 
+/* The step's network: the job's `network` when it gives one, else the policy's own
+ * default (build and strict say "none"), else loopback (docs/policies.md). */
+static sg_net_mode step_network(const sg_job *job, const sg_policy *policy)
+{
+	sg_net_mode mode = job->network;
+	if (!job->network_set && policy && sg_policy_network(policy))
+		(void)sg_net_mode_parse(sg_policy_network(policy), &mode);
+	return mode;
+}
+
 static void run_one_step(sg_run *run, size_t i, const sg_cgroup_host *cgroups, bool allow_weaker,
-			 volatile int *interrupted, const sg_run_events *ev, bool leave_signals)
+			 bool trace, volatile int *interrupted, const sg_run_events *ev, bool leave_signals)
 {
 	const sg_job *job = run->job;
 	const sg_step *step = &job->steps[i];
@@ -230,12 +241,24 @@ static void run_one_step(sg_run *run, size_t i, const sg_cgroup_host *cgroups, b
 	}
 	uint64_t timeout_s = sg_step_timeout_s(job, step);
 	sg_autofree char *layers = sg_xasprintf("%s/layers", run->scratch_dir);
+	sg_autofree char *trace_dir = sg_xasprintf("%s/trace", run->out_dir);
+	sg_autofree char *trace_path = sg_xasprintf("%s/%s.jsonl", trace_dir, step->name);
+	if (mkdir(trace_dir, 0755) < 0 && errno != EEXIST) {
+		rec->status = SG_STEP_ERROR;
+		set_reason(rec, "trace: mkdir %s: %s", trace_dir, strerror(errno));
+		close(out_fd);
+		close(err_fd);
+		sg_policy_free(step_policy);
+		return;
+	}
 	/* a test step gets the results channel: a fresh directory and $SHIPGATE_RESULTS */
 	sg_autofree sg_mount_spec *mounts = sg_xcalloc(job->n_mounts + 1, sizeof(*mounts));
-	memcpy(mounts, job->mounts, job->n_mounts * sizeof(*mounts));
+	if (job->n_mounts)
+		memcpy(mounts, job->mounts, job->n_mounts * sizeof(*mounts));
 	size_t n_mounts = job->n_mounts;
 	sg_autofree char **env = sg_xcalloc(job->n_env + 2, sizeof(char *));
-	memcpy(env, job->env, job->n_env * sizeof(char *));
+	if (job->n_env)
+		memcpy(env, job->env, job->n_env * sizeof(char *));
 	static char results_env[] = "SHIPGATE_RESULTS=" SG_RESULTS_DIR_INSIDE;
 	if (step->has_tests) {
 		rec->tests = sg_xcalloc(1, sizeof(*rec->tests));
@@ -261,7 +284,7 @@ static void run_one_step(sg_run *run, size_t i, const sg_cgroup_host *cgroups, b
 		.scratch_dir = layers,
 		.mounts = mounts,
 		.n_mounts = n_mounts,
-		.network = job->network,
+		.network = step_network(job, policy),
 		.policy = policy,
 		.limits = job->limits,
 		.timeout_ms = timeout_s * 1000,
@@ -275,6 +298,7 @@ static void run_one_step(sg_run *run, size_t i, const sg_cgroup_host *cgroups, b
 		.cgroups = cgroups,
 		.interrupted = interrupted,
 		.leave_signals = leave_signals,
+		.trace_path = trace ? trace_path : NULL,
 	};
 	sg_service_driver driver;
 	ready_watch watch;
@@ -321,6 +345,13 @@ static void run_one_step(sg_run *run, size_t i, const sg_cgroup_host *cgroups, b
 	}
 	rec->status = sg_classify_exit(&rec->result);
 	explain_status(rec, &job->limits, timeout_s);
+	const char *violation = rec->result.trace ? sg_trace_failing_violation(rec->result.trace) : NULL;
+	if (violation && rec->status != SG_STEP_TIMEOUT && rec->status != SG_STEP_OOM) {
+		/* the policy says this denied call fails the step, whatever came after it */
+		rec->status = SG_STEP_VIOLATION;
+		set_reason(rec, "%s", violation);
+		return;
+	}
 	if (rec->tests) {
 		sg_step_tests_collect(rec->tests, rec->result.out.bytes > SG_TEST_REPORT_MAX_BYTES);
 		char *why = NULL;
@@ -391,10 +422,13 @@ static void check_protect(sg_run *run, sg_step_record *rec)
 	sg_changes_free(&c);
 }
 
-/* The digests of the job's mounts, to tell afterwards whether they were left intact. */
+/* The digests of the job's read-only mounts, to tell afterwards whether they were left
+ * intact (a writable mount is there to be written). */
 static int digest_mounts(const sg_run *run, char **out, sg_error *err)
 {
 	for (size_t i = 0; i < run->job->n_mounts; i++) {
+		if (!run->job->mounts[i].readonly)
+			continue;
 		char hex[65];
 		if (sg_tree_digest(run->job->mounts[i].source, NULL, hex, NULL, err) < 0)
 			return sg_error_prefix(err, "mount %s", run->job->mounts[i].target);
@@ -407,6 +441,8 @@ static void check_mounts(sg_run *run)
 {
 	run->mounts_intact = true;
 	for (size_t i = 0; i < run->job->n_mounts; i++) {
+		if (!run->job->mounts[i].readonly)
+			continue;
 		char hex[65];
 		sg_error err = {0};
 		if (sg_tree_digest(run->job->mounts[i].source, NULL, hex, NULL, &err) < 0 ||
@@ -446,6 +482,7 @@ int sg_run_job(const sg_job *job, const sg_run_options *opts, sg_run *run, sg_er
 	struct utsname un;
 	run->kernel = sg_xstrdup(uname(&un) == 0 ? un.release : "unknown");
 	run->rootless = geteuid() != 0;
+	run->os_release = sg_os_release(strcmp(job->rootfs, "host") ? job->rootfs : "/");
 	run->out_dir = opts && opts->out_dir ? sg_xstrdup(opts->out_dir) : default_out_dir(job);
 
 	if (check_supported(job, err) < 0 || load_policies(run, err) < 0)
@@ -479,7 +516,8 @@ int sg_run_job(const sg_job *job, const sg_run_options *opts, sg_run *run, sg_er
 		}
 		if (ev && ev->step_started)
 			ev->step_started(ev->ctx, i, &job->steps[i]);
-		run_one_step(run, i, &cgroups, allow_weaker, interrupted, ev, opts && opts->leave_signals);
+		run_one_step(run, i, &cgroups, allow_weaker, !(opts && opts->no_trace), interrupted, ev,
+			     opts && opts->leave_signals);
 		check_protect(run, &run->steps[i]);
 		if (ev && ev->step_finished)
 			ev->step_finished(ev->ctx, i, &run->steps[i]);
@@ -558,6 +596,7 @@ void sg_run_free(sg_run *run)
 	free(run->enforced_identity);
 	free(run->kernel);
 	free(run->cgroup_layout);
+	cJSON_Delete(run->os_release);
 	sg_changes_free(&run->changes);
 	for (size_t i = 0; run->mount_digests && i < run->job->n_mounts; i++)
 		free(run->mount_digests[i]);

@@ -47,6 +47,7 @@ typedef struct sg_run_events {
 typedef struct sg_run_options {
 	const char *out_dir;       /* NULL: shipgate-out/ beside the job file */
 	bool allow_weaker;         /* also accepted from the job's allow_weaker_isolation */
+	bool no_trace;             /* do not write the runtime trace (it is on by default) */
 	const sg_run_events *events;
 	volatile int *interrupted; /* checked between steps and, while a step runs, by the
 				    * supervisor (every 250 ms at most) */
@@ -71,6 +72,7 @@ typedef struct sg_run {
 	char *enforced_identity;
 	char *kernel;
 	char *cgroup_layout;
+	cJSON *os_release;         /* ID, VERSION_ID, PRETTY_NAME of the root the steps saw */
 	bool rootless;
 	bool interrupted;
 	sg_changes changes;        /* what the steps wrote into /workspace */

@@ -32,7 +32,10 @@
 #include "control.h"
 #include "init.h"
 #include "supervisor.h"
+#include "trace.h"
 #include "util.h"
+
+#include <seccomp.h>
 
 #include <dirent.h>
 #include <fcntl.h>
@@ -196,6 +199,7 @@ int sg_sandbox_run(const sg_sandbox_config *cfg_in, sg_sandbox_result *r, sg_err
 	sg_cgroup_host detected;
 	bool own_host = false;
 	if (!cfg.cgroups) {
+	sg_timing_mark("sandbox: start");
 		if (sg_cgroup_detect(&detected, err) < 0)
 			return -1;
 		cfg.cgroups = &detected;
@@ -217,6 +221,7 @@ int sg_sandbox_run(const sg_sandbox_config *cfg_in, sg_sandbox_result *r, sg_err
 	sg_cgroup_limits cl = {.memory_bytes = cfg.limits.memory_mb * 1024 * 1024,
 			       .pids = cfg.limits.pids, .cpus = cfg.limits.cpus};
 	sg_error cg_err = {0};
+	sg_timing_mark("cgroups detected");
 	cg = sg_cgroup_create(cfg.cgroups, &cl, &cg_err);
 	if (!cg && !cfg.allow_weaker) {
 		sg_error_set(err, SG_ERR_SANDBOX, cg_err.errnum, "%s", cg_err.msg);
@@ -229,13 +234,29 @@ int sg_sandbox_run(const sg_sandbox_config *cfg_in, sg_sandbox_result *r, sg_err
 				.ws_mode = cfg.workspace_mode, .scratch_dir = cfg.scratch_dir,
 				.mounts = cfg.mounts, .n_mounts = cfg.n_mounts,
 				.tmp_mb = cfg.limits.tmp_mb};
+	sg_timing_mark("cgroup created");
 	if (sg_mounts_prepare(&req, &id, &plan, err) < 0) {
 		plan_ready = true;
 		goto out;
 	}
 	plan_ready = true;
+	sg_timing_mark("mounts prepared");
 	if (cfg.policy && !(bpf = sg_policy_bpf(cfg.policy, err)))
 		goto out;
+	const struct sock_fprog *bpf_traced = NULL;
+	if (cfg.trace_path && cfg.policy) {
+		if (!sg_policy_allows_always(cfg.policy, SCMP_SYS(sendmsg))) {
+			r->trace_unavailable = sg_xstrdup("the policy does not allow sendmsg, which hands the "
+							  "trace listener over before the exec");
+		} else if (!(bpf_traced = sg_policy_bpf_traced(cfg.policy, cfg.network != SG_NET_HOST, err))) {
+			goto out;
+		} else if (!(r->trace = sg_trace_open(cfg.trace_path, cfg.trace_cap, cfg.policy, sg_monotonic_ns(),
+						      err))) {
+			goto out;
+		}
+	} else if (cfg.trace_path) {
+		r->trace_unavailable = sg_xstrdup("no seccomp policy: nothing to trace with");
+	}
 	envp = build_env(cfg.extra_env);
 
 	/* From the child's ends of the pipes to their closing after the clone, no other
@@ -251,9 +272,17 @@ int sg_sandbox_run(const sg_sandbox_config *cfg_in, sg_sandbox_result *r, sg_err
 		goto out;
 	if (cfg.capture && (make_pipe(outp, err) < 0 || make_pipe(errp, err) < 0))
 		goto out;
+	/* the command may reopen its output as /dev/stdout or /dev/stderr: a pipe made by
+	 * root is root's (mode 0600), so give ours to the sandbox's root */
+	if (cfg.capture && !id.rootless) {
+		if (fchown(outp[1], id.host_uid, id.host_gid) < 0 || fchown(errp[1], id.host_uid, id.host_gid) < 0) {
+			sg_error_set(err, SG_ERR_SANDBOX, errno, "chown the output pipes");
+			goto out;
+		}
+	}
 
 	struct sg_init_ctx ictx = {
-		.cfg = &cfg, .plan = &plan, .bpf = bpf, .envp = envp,
+		.cfg = &cfg, .plan = &plan, .bpf = bpf, .bpf_traced = bpf_traced, .envp = envp,
 		.ctl = ctl[0], .exec_w = execp[1],
 		.out_w = outp[1], .err_w = errp[1], .root_mode = !id.rootless,
 	};
@@ -262,6 +291,7 @@ int sg_sandbox_run(const sg_sandbox_config *cfg_in, sg_sandbox_result *r, sg_err
 		flags |= CLONE_NEWNET;
 	uint64_t t0 = sg_monotonic_ns();
 	bool in_cgroup = false;
+	sg_timing_mark("policy compiled, pipes made");
 	init_pid = clone_init(flags, sg_cgroup_clone_fd(cg), &pidfd, &in_cgroup);
 	if (init_pid < 0) {
 		sg_error_set(err, SG_ERR_SANDBOX, errno,
@@ -289,6 +319,7 @@ int sg_sandbox_run(const sg_sandbox_config *cfg_in, sg_sandbox_result *r, sg_err
 	}
 	sg_spawn_unlock();
 	clone_locked = false;
+	sg_timing_mark("cloned");
 	if (sg_userns_write_maps(init_pid, &id, err) < 0 || sg_cgroup_attach(cg, init_pid, !in_cgroup, err) < 0 ||
 	    sg_ctl_send(ctl[1], &(struct sg_ctl_msg){.type = SG_CTL_GO}, NULL, 0) < 0) {
 		if (err->kind == SG_ERR_NONE)
@@ -303,9 +334,10 @@ int sg_sandbox_run(const sg_sandbox_config *cfg_in, sg_sandbox_result *r, sg_err
 		.out_r = outp[0], .err_r = errp[0], .timeout_ms = cfg.timeout_ms, .t0_ns = t0,
 		.out_sink = cfg.out_sink, .err_sink = cfg.err_sink,
 		.output_cap = cfg.limits.output_kb * 1024, .cgroup = cg,
-		.interrupted = cfg.interrupted, .leave_signals = cfg.leave_signals,
+		.interrupted = cfg.interrupted, .trace = r->trace, .leave_signals = cfg.leave_signals,
 	};
 	sg_supervise_outcome oc;
+	sg_timing_mark("released");
 	sg_supervise(&io, r, &oc);
 	/* it closed the read ends of the output pipes: closing them again could close
 	 * another thread's fd that took the same number */
@@ -325,12 +357,14 @@ int sg_sandbox_run(const sg_sandbox_config *cfg_in, sg_sandbox_result *r, sg_err
 	}
 	r->enforced.capabilities_left = oc.caps_left;
 	r->enforced.no_new_privs = oc.no_new_privs;
+	r->enforced.landlock_abi = oc.landlock_abi;
 	r->enforced.loopback_up = cfg.network == SG_NET_LOOPBACK && oc.ready;
 	rc = 0;
 
 reap:;
 	struct rusage ru;
 	int status;
+	sg_timing_mark("supervised");
 	if (SG_RETRY(wait4(init_pid, &status, 0, &ru)) == init_pid) {
 		uint64_t cpu = (uint64_t)ru.ru_utime.tv_sec * 1000 + (uint64_t)ru.ru_utime.tv_usec / 1000 +
 			       (uint64_t)ru.ru_stime.tv_sec * 1000 + (uint64_t)ru.ru_stime.tv_usec / 1000;
@@ -341,8 +375,11 @@ reap:;
 	}
 	if (cg) {
 		sg_cgroup_stats st;
-		sg_cgroup_kill(cg);
 		sg_cgroup_read_stats(cg, &st);
+		/* init's end took the pid namespace down: only a straggler needs killing (and
+		 * destroy kills whatever keeps the cgroup busy anyway) */
+		if (st.procs > 0)
+			sg_cgroup_kill(cg);
 		if (st.cpu_known)
 			r->cpu_ms = st.cpu_ms;
 		if (st.peak_memory_kb)
@@ -363,17 +400,21 @@ out:
 	close_pair(errp);
 	if (pidfd >= 0)
 		close(pidfd);
+	sg_timing_mark("cgroup stats read");
 	sg_cgroup_destroy(cg);
 	if (plan_ready)
 		sg_mounts_plan_free(&plan);
 	free(envp);
 	if (own_host)
 		sg_cgroup_host_free(&detected);
+	sg_timing_mark("sandbox: done");
 	return rc;
 }
 
 void sg_sandbox_result_free(sg_sandbox_result *r)
 {
+	sg_trace_free(r->trace);
+	free(r->trace_unavailable);
 	free(r->out.tail);
 	free(r->err.tail);
 	free(r->enforced_identity_buf);

@@ -69,6 +69,8 @@ typedef struct sg_sandbox_config {
 	volatile int *interrupted;/* set by a signal handler of the caller; may be NULL */
 	const sg_service_driver *service; /* NULL: run the command to its end */
 	bool leave_signals;       /* do not catch SIGINT/SIGTERM/SIGHUP while supervising */
+	const char *trace_path;   /* write the runtime trace here (trace.h); NULL: no trace */
+	uint64_t trace_cap;       /* bytes of trace kept (0: the default) */
 } sg_sandbox_config;
 
 /* What a captured stream amounted to. */
@@ -120,6 +122,8 @@ typedef struct sg_sandbox_result {
 	sg_stream_evidence out, err;
 	sg_enforced enforced;
 	char *enforced_identity_buf; /* storage behind enforced.identity */
+	struct sg_trace *trace;  /* when traced: the trace (owned; freed with the result) */
+	char *trace_unavailable; /* why a trace that was asked for was not taken */
 } sg_sandbox_result;
 
 /* Build the sandbox, run the command, supervise it, fill result.

@@ -8,6 +8,7 @@
 #include "supervisor.h"
 #include "control.h"
 #include "digest.h"
+#include "trace.h"
 #include "util.h"
 
 #include <poll.h>
@@ -120,12 +121,19 @@ typedef struct loop_state {
 	bool stopping;        /* STOP was sent */
 	uint64_t wake_ms;     /* when the driver wants to be asked again */
 	uint64_t start_ns;
+	int listener;         /* the command's seccomp notification listener, or -1 */
 } loop_state;
 
 static void handle_msg(const sg_supervise_io *io, const struct sg_ctl_msg *m, const char *payload,
-		       size_t len, sg_sandbox_result *r, sg_supervise_outcome *oc, loop_state *ls,
+		       size_t len, int passed, sg_sandbox_result *r, sg_supervise_outcome *oc, loop_state *ls,
 		       uint64_t now_ns)
 {
+	if (m->type == SG_CTL_LISTENER && passed >= 0 && io->trace && ls->listener < 0) {
+		ls->listener = passed;
+		return;
+	}
+	if (passed >= 0)
+		close(passed);
 	switch (m->type) {
 	case SG_CTL_SETUP_ERROR:
 		oc->setup_failed = true;
@@ -136,6 +144,7 @@ static void handle_msg(const sg_supervise_io *io, const struct sg_ctl_msg *m, co
 		oc->ready = true;
 		oc->caps_left = m->caps_left;
 		oc->no_new_privs = m->no_new_privs == 1;
+		oc->landlock_abi = m->landlock_abi;
 		break;
 	case SG_CTL_EXITED:
 		ls->exited = true;
@@ -232,7 +241,15 @@ void sg_supervise(const sg_supervise_io *io, sg_sandbox_result *r, sg_supervise_
 
 	bool exec_open = io->exec_r >= 0, ctl_open = io->ctl >= 0;
 	bool init_alive = true;
-	loop_state ls = {.start_ns = io->t0_ns};
+	loop_state ls = {.start_ns = io->t0_ns, .listener = -1};
+	/* the resource timeline: every 100 ms for 5 s, then every 500 ms */
+	int samplefd = -1;
+	uint64_t samples = 0;
+	if (io->trace && io->cgroup) {
+		samplefd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
+		struct itimerspec its = {.it_value = {0, 100000000}, .it_interval = {0, 100000000}};
+		timerfd_settime(samplefd, 0, &its, NULL);
+	}
 	uint64_t count_deadline_ns = 0, drain_deadline_ns = 0;
 	static _Thread_local char payload[SG_CTL_PAYLOAD_MAX + 1];
 
@@ -254,8 +271,8 @@ void sg_supervise(const sg_supervise_io *io, sg_sandbox_result *r, sg_supervise_
 			ls.killed = true;
 		}
 		drive_service(io, &ls, now);
-		struct pollfd pfd[7];
-		int kinds[7];
+		struct pollfd pfd[9];
+		int kinds[9];
 		int n = 0;
 #define ADD(fdv, kind)                                                                           \
 	do {                                                                                     \
@@ -276,6 +293,10 @@ void sg_supervise(const sg_supervise_io *io, sg_sandbox_result *r, sg_supervise_
 			ADD(sigfd, 5);
 		if (timerfd >= 0)
 			ADD(timerfd, 6);
+		if (ls.listener >= 0)
+			ADD(ls.listener, 7);
+		if (samplefd >= 0 && init_alive)
+			ADD(samplefd, 8);
 #undef ADD
 		int wait_ms = -1;
 		if (count_deadline_ns && !ls.killed)
@@ -315,12 +336,13 @@ void sg_supervise(const sg_supervise_io *io, sg_sandbox_result *r, sg_supervise_
 				break;
 			case 2: {
 				struct sg_ctl_msg m;
-				ssize_t got = sg_ctl_recv(io->ctl, &m, payload, SG_CTL_PAYLOAD_MAX);
+				int passed = -1;
+				ssize_t got = sg_ctl_recv_fd(io->ctl, &m, payload, SG_CTL_PAYLOAD_MAX, &passed);
 				if (got < 0) {
 					ctl_open = false;
 					break;
 				}
-				handle_msg(io, &m, payload, (size_t)got, r, oc, &ls, now);
+				handle_msg(io, &m, payload, (size_t)got, passed, r, oc, &ls, now);
 				break;
 			}
 			case 3: {
@@ -344,10 +366,13 @@ void sg_supervise(const sg_supervise_io *io, sg_sandbox_result *r, sg_supervise_
 				break;
 			case 5: {
 				struct signalfd_siginfo si;
-				while (read(sigfd, &si, sizeof(si)) == (ssize_t)sizeof(si))
+				int signo = 0;
+				while (read(sigfd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
 					r->interrupted = true;
-				if (io->interrupted)
-					*io->interrupted = 1;
+					signo = (int)si.ssi_signo;
+				}
+				if (io->interrupted && signo)
+					*io->interrupted = signo;
 				if (!ls.killed) {
 					kill_sandbox(io);
 					ls.killed = true;
@@ -376,13 +401,40 @@ void sg_supervise(const sg_supervise_io *io, sg_sandbox_result *r, sg_supervise_
 				}
 				break;
 			}
+			case 7:
+				if ((pfd[i].revents & POLLIN) && sg_trace_handle(io->trace, ls.listener) == 0)
+					break;
+				if (pfd[i].revents & (POLLHUP | POLLERR | POLLNVAL) || !(pfd[i].revents & POLLIN)) {
+					close(ls.listener);
+					ls.listener = -1;
+				}
+				break;
+			case 8: {
+				uint64_t ticks;
+				(void)!read(samplefd, &ticks, sizeof(ticks));
+				uint64_t mem_kb = 0, cpu_ms = 0;
+				sg_cgroup_read_usage(io->cgroup, &mem_kb, &cpu_ms);
+				sg_trace_sample(io->trace, now, mem_kb, cpu_ms);
+				if (++samples == 50) {
+					struct itimerspec its = {.it_value = {0, 500000000}, .it_interval = {0, 500000000}};
+					timerfd_settime(samplefd, 0, &its, NULL);
+				}
+				break;
+			}
 			default:
 				break;
 			}
 		}
 	}
-	/* killed by our timer or our signal before it could exit: SIGKILL was the means */
-	if (r->started && !ls.exited && (r->timed_out || r->interrupted || ls.killed))
+	if (ls.listener >= 0)
+		close(ls.listener);
+	if (samplefd >= 0)
+		close(samplefd);
+	if (io->trace)
+		sg_trace_finish(io->trace);
+	/* the sandbox died before init could report: killed by our timer, our signal, or the
+	 * kernel (a cgroup v2 OOM kill takes init too): SIGKILL was the means */
+	if (r->started && !ls.exited)
 		r->signal = SIGKILL;
 	if (out.fd >= 0)
 		close(out.fd);

@@ -19,6 +19,7 @@ typedef struct sg_supervise_io {
 	volatile int *interrupted; /* polled: non-zero kills the sandbox (an interrupt) */
 	const sg_service_driver *service;
 	bool leave_signals; /* no signalfd: SIGINT/SIGTERM/SIGHUP stay the caller's */
+	struct sg_trace *trace;   /* serve the command's seccomp listener into it, or NULL */
 } sg_supervise_io;
 
 typedef struct sg_supervise_outcome {
@@ -29,6 +30,7 @@ typedef struct sg_supervise_outcome {
 	bool ready;
 	unsigned caps_left;
 	bool no_new_privs;
+	int landlock_abi;
 } sg_supervise_outcome;
 
 /* Run the loop until the init has exited and the output is drained. Fills the result's

@@ -99,8 +99,28 @@ int sg_userns_write_maps(pid_t pid, const sg_identity *id, sg_error *err)
 	return write_proc(pid, "gid_map", map, err);
 }
 
+/* The map of an idmapped workspace: the owner of the workspace becomes the sandbox's
+ * root (host base), on-disk root becomes what the owner's id would have been, and every
+ * other id below count keeps its place in the range. So files of other users stay
+ * mapped (copy-up, unlink and chmod of them work) instead of showing as the overflow id. */
+static void idmap_lines(char *buf, size_t len, uint32_t owner, uint32_t base, uint32_t count)
+{
+	if (owner == 0 || owner >= count) {
+		if (owner == 0)
+			snprintf(buf, len, "0 %u %u\n", base, count);
+		else /* an owner beyond the range: only it, as root */
+			snprintf(buf, len, "%u %u 1\n", owner, base);
+		return;
+	}
+	int n = snprintf(buf, len, "%u %u 1\n0 %u 1\n", owner, base, base + owner);
+	if (owner > 1)
+		n += snprintf(buf + n, len - (size_t)n, "1 %u %u\n", base + 1, owner - 1);
+	if (owner + 1 < count)
+		snprintf(buf + n, len - (size_t)n, "%u %u %u\n", owner + 1, base + owner + 1, count - owner - 1);
+}
+
 int sg_userns_idmap_fd(uid_t disk_uid, gid_t disk_gid, uid_t host_uid, gid_t host_gid,
-		       sg_error *err)
+		       uint32_t count, sg_error *err)
 {
 	int hold[2];
 	sg_spawn_lock(); /* see util.h: no other thread's child may hold hold[1] */
@@ -125,11 +145,11 @@ int sg_userns_idmap_fd(uid_t disk_uid, gid_t disk_gid, uid_t host_uid, gid_t hos
 	}
 	close(hold[0]);
 	int fd = -1;
-	char map[64];
-	snprintf(map, sizeof(map), "%u %u 1\n", (unsigned)disk_uid, (unsigned)host_uid);
+	char map[256];
+	idmap_lines(map, sizeof(map), (uint32_t)disk_uid, (uint32_t)host_uid, count ? count : 1);
 	if (write_proc(pid, "uid_map", map, err) < 0)
 		goto out;
-	snprintf(map, sizeof(map), "%u %u 1\n", (unsigned)disk_gid, (unsigned)host_gid);
+	idmap_lines(map, sizeof(map), (uint32_t)disk_gid, (uint32_t)host_gid, count ? count : 1);
 	if (write_proc(pid, "gid_map", map, err) < 0)
 		goto out;
 	char path[64];

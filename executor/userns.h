@@ -30,9 +30,10 @@ int sg_identity_resolve(sg_identity *id, sg_error *err);
 /* Write /proc/PID/{setgroups,uid_map,gid_map} for the sandbox's user namespace. */
 int sg_userns_write_maps(pid_t pid, const sg_identity *id, sg_error *err);
 
-/* A user namespace (as an fd) whose maps send on-disk uid `disk_uid` to host uid
- * `host_uid` and `disk_gid` to `host_gid`, for mount_setattr(MOUNT_ATTR_IDMAP). */
+/* A user namespace (as an fd) for mount_setattr(MOUNT_ATTR_IDMAP) whose maps send
+ * on-disk uid `disk_uid` to host uid `host_uid` (the sandbox's root) and the other ids
+ * below `count` into the rest of the sandbox's range (see idmap_lines); gids alike. */
 int sg_userns_idmap_fd(uid_t disk_uid, gid_t disk_gid, uid_t host_uid, gid_t host_gid,
-		       sg_error *err);
+		       uint32_t count, sg_error *err);
 
 #endif

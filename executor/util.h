@@ -92,6 +92,11 @@ static inline uint64_t sg_monotonic_ms(void) { return sg_monotonic_ns() / 100000
 /* RFC 3339 UTC with millisecond precision into buf (at least 32 bytes). */
 void sg_rfc3339_now(char *buf, size_t len);
 
+/* SHIPGATE_TIMING=1 in the environment: print "+MS label" on stderr at each mark, the
+ * milliseconds since the first mark of the process (or of its parent, in a child that
+ * inherits the origin). For finding where a sandbox start spends its time. */
+void sg_timing_mark(const char *label);
+
 /* Parse a non-negative decimal integer; false on garbage or overflow. */
 bool sg_parse_u64(const char *s, uint64_t *out);
 

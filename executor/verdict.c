@@ -2,6 +2,7 @@
  * the run context and builds JSON, nothing else. Every string that came from the
  * candidate (output tails) is made valid UTF-8 first. */
 #include "run.h"
+#include "trace.h"
 #include "util.h"
 
 #include <string.h>
@@ -12,6 +13,36 @@ static cJSON *statement_job(const sg_job *job)
 	cJSON_AddStringToObject(o, "name", job->name);
 	cJSON_AddStringToObject(o, "path", job->path);
 	cJSON_AddStringToObject(o, "sha256", job->sha256);
+	return o;
+}
+
+/* What the steps ran on: the root filesystem (the host's, a built image with the digest
+ * its manifest records, or a directory), its os-release, and the kernel. */
+static cJSON *statement_environment(const sg_run *run)
+{
+	const sg_job *job = run->job;
+	cJSON *o = cJSON_CreateObject();
+	const sg_rootfs_image *img = job->rootfs_image;
+	if (img) {
+		cJSON_AddStringToObject(o, "rootfs", img->name);
+		cJSON *d = cJSON_AddObjectToObject(o, "digest");
+		cJSON_AddStringToObject(d, "sha256", img->digest);
+		cJSON *m = cJSON_AddObjectToObject(o, "manifest");
+		cJSON_AddStringToObject(m, "path", img->manifest_path);
+		cJSON_AddStringToObject(m, "sha256", img->manifest_sha256);
+		cJSON_AddNumberToObject(o, "packages", (double)img->n_packages);
+		cJSON_AddStringToObject(o, "path", img->root);
+	} else if (strcmp(job->rootfs, "host")) {
+		cJSON_AddStringToObject(o, "rootfs", "directory");
+		cJSON_AddStringToObject(o, "path", job->rootfs);
+	} else {
+		cJSON_AddStringToObject(o, "rootfs", "host");
+	}
+	if (run->os_release)
+		cJSON_AddItemToObject(o, "os_release", cJSON_Duplicate(run->os_release, true));
+	else
+		cJSON_AddNullToObject(o, "os_release");
+	cJSON_AddStringToObject(o, "kernel", run->kernel ? run->kernel : "unknown");
 	return o;
 }
 
@@ -38,7 +69,22 @@ static cJSON *statement_step(const sg_step_record *rec)
 		cJSON_AddStringToObject(p, "name", rec->policy_name);
 		cJSON_AddStringToObject(p, "sha256", rec->policy_sha256);
 	}
+	/* steps under different policies may have different networks (docs/policies.md) */
+	if (rec->result.enforced.cgroup_mode) /* filled in once the sandbox was prepared */
+		cJSON_AddStringToObject(o, "network", sg_net_mode_name(rec->result.enforced.network));
 	sg_evidence_add_run_fields(o, &rec->result);
+	if (rec->result.trace) {
+		sg_autofree char *rel = sg_xasprintf("trace/%s.jsonl", s->name);
+		cJSON_AddNumberToObject(o, "execs", (double)sg_trace_execs(rec->result.trace));
+		cJSON_AddItemToObject(o, "violations", sg_trace_violations_json(rec->result.trace));
+		cJSON_AddItemToObject(o, "connects", sg_trace_connects_json(rec->result.trace));
+		cJSON_AddItemToObject(o, "trace", sg_trace_summary_json(rec->result.trace, rel));
+	} else {
+		cJSON_AddNullToObject(o, "execs");
+		cJSON_AddItemToObject(o, "violations", cJSON_CreateArray());
+		if (rec->result.trace_unavailable)
+			cJSON_AddStringToObject(o, "trace_unavailable", rec->result.trace_unavailable);
+	}
 	if (rec->service)
 		sg_service_run_add_json(rec->service, o);
 	if (rec->tests)
@@ -70,6 +116,8 @@ cJSON *sg_verdict_statement(const sg_run *run)
 	cJSON *pol = cJSON_AddObjectToObject(pred, "policy");
 	cJSON_AddStringToObject(pol, "name", run->policy ? sg_policy_name(run->policy) : "none");
 	cJSON_AddStringToObject(pol, "sha256", run->policy ? sg_policy_sha256(run->policy) : "");
+
+	cJSON_AddItemToObject(pred, "environment", statement_environment(run));
 
 	cJSON *ex = cJSON_AddObjectToObject(pred, "executor");
 	cJSON_AddStringToObject(ex, "name", "shipgate");

@@ -250,7 +250,7 @@ static void test_options(const fx *f)
 	sg_autofree char *pol = sg_xasprintf("%s/policies/strict.json", f->dir);
 	sg_autofree char *rootfs = sg_xasprintf("%s/rootfs", f->dir);
 	sg_job *job = good(f, "{'version':1,'name':'t','policy':'policies/strict.json',"
-			      "'rootfs':'rootfs','network':'none','allow_weaker_isolation':true,"
+			      "'rootfs':'./rootfs','network':'none','allow_weaker_isolation':true,"
 			      "'protect':['tests/**','*.lock'],'env':{'A':'1','_b2':''},"
 			      "'mounts':[{'source':'acceptance','target':'//opt//x/./','readonly':false}],"
 			      "'steps':[{'name':'a.b-c_1','run':'true','policy':'no-net',"
@@ -259,7 +259,8 @@ static void test_options(const fx *f)
 	if (job) {
 		tap_is_str(job->policy, pol, "policy path stored absolute");
 		tap_is_str(job->rootfs, rootfs, "rootfs resolved");
-		tap_ok(job->network == SG_NET_NONE, "network none");
+		tap_ok(job->network == SG_NET_NONE && job->network_set, "network none, given");
+		tap_ok(job->rootfs_image == NULL, "a directory is not an image");
 		tap_ok(job->allow_weaker_isolation, "allow_weaker_isolation");
 		tap_ok(job->n_protect == 2 && !strcmp(job->protect[1], "*.lock") && !job->protect[2],
 		       "protect globs");
@@ -415,12 +416,91 @@ static void test_paths(const fx *f)
 	bad(f, TOP(",'workspace':'file.txt'"), "workspace", "is not a directory");
 	bad(f, TOP(",'workspace':''"), "workspace",
 	    "expected a directory relative to the job directory, got \"\"");
-	bad(f, TOP(",'rootfs':'file.txt'"), "rootfs", "file.txt is not a directory");
-	bad(f, TOP(",'rootfs':'nope'"), "rootfs", "cannot resolve nope");
+	bad(f, TOP(",'rootfs':'./file.txt'"), "rootfs", "./file.txt is not a directory");
+	bad(f, TOP(",'rootfs':'./nope'"), "rootfs", "cannot resolve ./nope");
 	bad(f, TOP(",'policy':'Default'"), "policy", "expected a policy name");
 	bad(f, TOP(",'policy':'policies/none.json'"), "policy", "cannot resolve");
 	bad(f, TOP(",'policy':'policies/strict.yaml'"), "policy", "expected a policy name");
 	bad(f, STEP(",'policy':'../x.json'"), "steps[0].policy", "cannot resolve");
+}
+
+/* "rootfs": NAME (no '/') is an image built by scripts/rootfs, found in the cache that
+ * XDG_CACHE_HOME names (ROOT/cache here). */
+static void test_rootfs_images(const fx *f)
+{
+	sg_autofree char *saved_xdg = getenv("XDG_CACHE_HOME") ? sg_xstrdup(getenv("XDG_CACHE_HOME")) : NULL;
+	sg_autofree char *cache = sg_xasprintf("%s/cache", f->root);
+	setenv("XDG_CACHE_HOME", cache, 1);
+	put_dir(f->root, "cache");
+	put_dir(f->root, "cache/shipgate");
+	put_dir(f->root, "cache/shipgate/rootfs");
+	put_dir(f->root, "cache/shipgate/rootfs/tiny");
+	put_dir(f->root, "cache/shipgate/rootfs/tiny/root");
+	static const char manifest[] =
+		"{\"version\": 1, \"name\": \"tiny\", \"kind\": \"busybox\", \"packages\": "
+		"[{\"name\": \"busybox\", \"version\": \"1.35.0\"}], \"digest\": {\"algorithm\": "
+		"\"shipgate-tree-v1\", \"sha256\": "
+		"\"de81c5401167a90976e25de57c176c874ec1b20c1168d32f949d82889c0bd30e\"}}\n";
+	put_file(cache, "shipgate/rootfs/tiny/manifest.json", manifest, sizeof(manifest) - 1);
+	put_dir(f->root, "cache/shipgate/rootfs/half");
+	put_dir(f->root, "cache/shipgate/rootfs/half/root");
+	put_file(cache, "shipgate/rootfs/half/manifest.json", "{\"version\": 1}", 15);
+	put_dir(f->root, "cache/shipgate/rootfs/noroot");
+	static const char noroot[] =
+		"{\"version\": 1, \"name\": \"noroot\", \"packages\": [], \"digest\": {\"algorithm\": "
+		"\"shipgate-tree-v1\", \"sha256\": "
+		"\"de81c5401167a90976e25de57c176c874ec1b20c1168d32f949d82889c0bd30e\"}}";
+	put_file(cache, "shipgate/rootfs/noroot/manifest.json", noroot, sizeof(noroot) - 1);
+
+	sg_job *job = good(f, TOP(",'rootfs':'tiny'"), "rootfs names a built image");
+	if (job) {
+		sg_autofree char *root = sg_xasprintf("%s/shipgate/rootfs/tiny/root", cache);
+		tap_is_str(job->rootfs, root, "the image's root/ is the rootfs");
+		tap_ok(job->rootfs_image && !strcmp(job->rootfs_image->name, "tiny"), "the image is kept");
+		tap_is_str(job->rootfs_image ? job->rootfs_image->digest : NULL,
+			   "de81c5401167a90976e25de57c176c874ec1b20c1168d32f949d82889c0bd30e",
+			   "its digest comes from the manifest");
+		/* printf '%s' "$manifest" | sha256sum, computed here with OpenSSL */
+		unsigned char md[32];
+		unsigned md_len = 0;
+		char want[65];
+		EVP_Digest(manifest, sizeof(manifest) - 1, md, &md_len, EVP_sha256(), NULL);
+		sg_hex(md, 32, want);
+		tap_is_str(job->rootfs_image ? job->rootfs_image->manifest_sha256 : NULL, want,
+			   "the manifest file's own sha256");
+		tap_ok(job->rootfs_image && job->rootfs_image->n_packages == 1, "package count");
+		tap_ok(!job->network_set && job->network == SG_NET_LOOPBACK, "network not given");
+	}
+	sg_job_free(job);
+	sg_autofree char *not_built =
+		sg_xasprintf("rootfs: image \"debian-bookworm-build\" is not built (no "
+			     "%s/shipgate/rootfs/debian-bookworm-build/manifest.json); build it with: "
+			     "scripts/rootfs build debian-bookworm-build", cache);
+	bad_exact(f, TOP(",'rootfs':'debian-bookworm-build'"), not_built);
+	bad(f, TOP(",'rootfs':'rootfs'"), "rootfs",
+	    "scripts/rootfs build rootfs (for the directory beside the job file, write \"./rootfs\")");
+	bad(f, TOP(",'rootfs':'half'"), "rootfs", "image \"half\": ");
+	bad(f, TOP(",'rootfs':'half'"), "rootfs", "manifest.json: name: expected \"half\"");
+	bad(f, TOP(",'rootfs':'noroot'"), "rootfs", "is not a directory (rebuild it with: "
+						   "scripts/rootfs build --force noroot)");
+	bad(f, TOP(",'rootfs':'Debian'"), "rootfs", "expected \"host\", the name of a built image");
+	bad(f, TOP(",'rootfs':'.'"), "rootfs", "expected \"host\", the name of a built image");
+	bad(f, TOP(",'rootfs':'-x'"), "rootfs", "got \"-x\"");
+	unsetenv("XDG_CACHE_HOME");
+	sg_autofree char *saved_home = getenv("HOME") ? sg_xstrdup(getenv("HOME")) : NULL;
+	setenv("HOME", f->root, 1);
+	bad(f, TOP(",'rootfs':'tiny'"), "rootfs", "/.cache/shipgate/rootfs/tiny/manifest.json");
+	setenv("XDG_CACHE_HOME", "relative/cache", 1); /* not absolute: ignored, as XDG says */
+	bad(f, TOP(",'rootfs':'tiny'"), "rootfs", "/.cache/shipgate/rootfs/tiny/manifest.json");
+	unsetenv("HOME");
+	unsetenv("XDG_CACHE_HOME");
+	bad(f, TOP(",'rootfs':'tiny'"), "rootfs", "neither XDG_CACHE_HOME nor HOME");
+	if (saved_home)
+		setenv("HOME", saved_home, 1);
+	if (saved_xdg)
+		setenv("XDG_CACHE_HOME", saved_xdg, 1);
+	else
+		unsetenv("XDG_CACHE_HOME");
 }
 
 static void test_env_limits(const fx *f)
@@ -660,6 +740,7 @@ int main(void)
 	test_syntax(&f);
 	test_top_level(&f);
 	test_paths(&f);
+	test_rootfs_images(&f);
 	test_env_limits(&f);
 	test_mounts(&f);
 	test_steps(&f);

@@ -19,7 +19,9 @@
 #include <sys/personality.h>
 #include <sys/prctl.h>
 #include <sys/ptrace.h>
+#include <netinet/in.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -120,6 +122,16 @@ static void test_bad_files(void)
 	expect_file_error("blocks_execve.json",
 			  "seccomp.defaultAction: this policy blocks execve (SCMP_ACT_ERRNO)");
 	expect_file_error("invalid_json.json", "invalid JSON at line 6, column 29");
+	expect_file_error("blocks_exit.json",
+			  "seccomp.defaultAction: this policy blocks exit_group (SCMP_ACT_ERRNO), so no "
+			  "command could ever end");
+	expect_file_error("kills_execve.json",
+			  "seccomp.syscalls[1].names[1]: this policy blocks execve "
+			  "(SCMP_ACT_KILL_PROCESS), so no command could ever start");
+	expect_file_error("network_host.json",
+			  "network: \"host\" cannot be a policy's default");
+	expect_file_error("network_typo.json",
+			  "network: expected \"none\" or \"loopback\", got \"loopbak\"");
 	expect_file_error("override.json",
 			  "seccomp.syscalls[2].names[0]: \"ioctl\" has a rule without args "
 			  "(SCMP_ACT_ALLOW) and a SCMP_ACT_ERRNO rule at seccomp.syscalls[1].names[0]");
@@ -244,6 +256,7 @@ static void test_inline_ok(void)
 			   "{\"index\":0,\"value\":0,\"op\":\"SCMP_CMP_EQ\"},"
 			   "{\"index\":0,\"value\":8,\"op\":\"SCMP_CMP_EQ\"}]},"
 			   "{\"names\":[\"mseal\"],\"action\":\"SCMP_ACT_LOG\"},"
+			   "{\"names\":[\"exit_group\",\"exit\"],\"action\":\"SCMP_ACT_ALLOW\"},"
 			   "{\"names\":[\"getpid\"],\"action\":\"SCMP_ACT_TRACE\",\"errnoRet\":7}]}";
 	const char *kill_some = "{\"defaultAction\":\"SCMP_ACT_ALLOW\",\"syscalls\":[{\"names\":"
 				"[\"execve\"],\"action\":\"SCMP_ACT_KILL\",\"args\":[{\"index\":2,"
@@ -254,7 +267,7 @@ static void test_inline_ok(void)
 	sg_policy_free(p);
 	p = sg_policy_parse("cond.json", cond, strlen(cond), &err);
 	tap_ok(p != NULL, "conditional execve, ORed personality, mseal (%s)", p ? "ok" : err.msg);
-	tap_ok(p && sg_policy_allowed_count(p) == 3, "conditional rules count as allowed");
+	tap_ok(p && sg_policy_allowed_count(p) == 5, "conditional rules count as allowed");
 	tap_ok(p && sg_policy_bpf(p, &err) != NULL, "it compiles (%s)", err.kind ? err.msg : "ok");
 	sg_policy_free(p);
 }
@@ -475,6 +488,134 @@ static void test_behaviour(void)
 	sg_policy_free(p);
 }
 
+/* ---- the shipped policies for kinds of steps --------------------------------------- */
+
+typedef void (*probe_fn)(int fd);
+
+/* Run probe(fd) in a child under the policy; one tap line per reported probe, and the
+ * child must still be able to execve /bin/true afterwards. */
+static void run_probes(const char *name, probe_fn probe, int want_lines)
+{
+	sg_error err = {0};
+	sg_policy *p = sg_policy_load(name, &err);
+	const struct sock_fprog *prog = p ? sg_policy_bpf(p, &err) : NULL;
+	int fds[2];
+	if (!prog || pipe2(fds, O_CLOEXEC) < 0) {
+		tap_ok(false, "%s: compiled for the behaviour test (%s)", name, err.msg);
+		sg_policy_free(p);
+		return;
+	}
+	fflush(stdout);
+	pid_t pid = fork();
+	if (pid == 0) {
+		close(fds[0]);
+		if (!install(prog)) {
+			dprintf(fds[1], "0 install the filter (errno %d)\n", errno);
+			_exit(99);
+		}
+		probe(fds[1]);
+		char arg0[] = "true";
+		char *argv[] = {arg0, NULL};
+		execv("/bin/true", argv);
+		dprintf(fds[1], "0 execve /bin/true (errno %d)\n", errno);
+		_exit(98);
+	}
+	close(fds[1]);
+	sg_buf out = {0};
+	char chunk[4096];
+	ssize_t n;
+	while ((n = SG_RETRY(read(fds[0], chunk, sizeof(chunk)))) > 0)
+		sg_buf_append(&out, chunk, (size_t)n);
+	close(fds[0]);
+	int status = 0, lines = 0;
+	waitpid(pid, &status, 0);
+	for (char *line = out.data, *next; line && *line; line = next) {
+		next = strchr(line, '\n');
+		if (next)
+			*next++ = '\0';
+		tap_ok(line[0] == '1', "under %s: %s", name, line + 2);
+		lines++;
+	}
+	tap_ok(lines == want_lines, "%s: every probe reported (%d of %d)", name, lines, want_lines);
+	tap_ok(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+	       "%s: execve(/bin/true) still works (status %#x)", name, status);
+	sg_buf_free(&out);
+	sg_policy_free(p);
+}
+
+static void probes_build(int fd)
+{
+	int s = socket(AF_INET, SOCK_STREAM, 0);
+	report(fd, "socket(AF_INET) works (getaddrinfo, client tools)", s >= 0);
+	report(fd, "listen is EPERM (a build serves nothing)", fails_with(listen(s, 1), EPERM));
+	report(fd, "accept4 is EPERM", fails_with(accept4(s, NULL, NULL, 0), EPERM));
+	report(fd, "io_setup (Linux AIO) is EPERM",
+	       fails_with(syscall(SYS_io_setup, 1, &(unsigned long){0}), EPERM));
+	report(fd, "fork works (make, compiler drivers)", fork_works());
+}
+
+static void probes_launch(int fd)
+{
+	int s = socket(AF_INET, SOCK_STREAM, 0);
+	struct sockaddr_in a = {.sin_family = AF_INET};
+	report(fd, "bind + listen on an ephemeral port work (a service)",
+	       s >= 0 && bind(s, (struct sockaddr *)&a, sizeof(a)) == 0 && listen(s, 4) == 0);
+	report(fd, "chown is EPERM (a service does not rearrange its files)",
+	       fails_with(chown("/", 0, 0), EPERM));
+	report(fd, "mknod is EPERM", fails_with(mknod("/nonexistent-fifo", S_IFIFO | 0600, 0), EPERM));
+	report(fd, "sync is EPERM (no host-wide flush)", fails_with(syscall(SYS_sync), EPERM));
+	report(fd, "fork works (worker processes)", fork_works());
+}
+
+static void probes_strict(int fd)
+{
+	pthread_t th;
+	int sv[2];
+	report(fd, "socket(AF_UNIX) is EPERM (no sockets at all)",
+	       fails_with(socket(AF_UNIX, SOCK_STREAM, 0), EPERM));
+	report(fd, "socket(AF_INET) is EPERM", fails_with(socket(AF_INET, SOCK_STREAM, 0), EPERM));
+	report(fd, "socketpair is EPERM", fails_with(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), EPERM));
+	report(fd, "fork is EPERM (no second process)", fails_with(fork(), EPERM));
+	report(fd, "vfork-style clone is EPERM",
+	       fails_with(syscall(SYS_clone, CLONE_VM | CLONE_VFORK | SIGCHLD, 0, 0, 0, 0), EPERM));
+	report(fd, "pthread_create works (threads are fine)",
+	       pthread_create(&th, NULL, thread_main, NULL) == 0 && pthread_join(th, NULL) == 0);
+	report(fd, "shmget is EPERM (no IPC)", fails_with(syscall(SYS_shmget, 0, 4096, 0600), EPERM));
+	report(fd, "getpid works", getpid() > 0);
+}
+
+static void test_shipped(void)
+{
+	static const struct {
+		const char *name, *network;
+	} shipped[] = {{"build", "none"}, {"test", "loopback"}, {"launch", "loopback"},
+		       {"strict", "none"}};
+	unsigned allowed[SG_ARRAY_LEN(shipped)] = {0};
+	for (size_t i = 0; i < SG_ARRAY_LEN(shipped); i++) {
+		sg_error err = {0};
+		sg_policy *p = sg_policy_load(shipped[i].name, &err);
+		tap_ok(p && sg_policy_bpf(p, &err), "shipped policy %s loads and compiles (%s)",
+		       shipped[i].name, p ? "ok" : err.msg);
+		const char *net = p ? sg_policy_network(p) : NULL;
+		tap_ok(net && !strcmp(net, shipped[i].network), "%s: network %s", shipped[i].name,
+		       net ? net : "(none)");
+		allowed[i] = p ? sg_policy_allowed_count(p) : 0;
+		sg_policy_free(p);
+	}
+	sg_error err = {0};
+	sg_policy *def = sg_policy_load("default", &err);
+	tap_ok(def && sg_policy_network(def) == NULL, "default: no network of its own (loopback)");
+	unsigned def_allowed = def ? sg_policy_allowed_count(def) : 0;
+	sg_policy_free(def);
+	tap_ok(allowed[3] < allowed[0] && allowed[0] < allowed[2] && allowed[2] < allowed[1] &&
+		       allowed[1] == def_allowed,
+	       "strict (%u) < build (%u) < launch (%u) < test (%u) = default (%u)", allowed[3],
+	       allowed[0], allowed[2], allowed[1], def_allowed);
+	run_probes("build", probes_build, 5);
+	run_probes("launch", probes_launch, 5);
+	run_probes("strict", probes_strict, 8);
+}
+
 /* ---- speed ----------------------------------------------------------------------- */
 
 static int cmp_u64(const void *a, const void *b)
@@ -516,6 +657,7 @@ int main(void)
 	test_sha256();
 	test_policy_dir();
 	test_behaviour();
+	test_shipped();
 	test_speed();
 	return tap_done();
 }

@@ -1,0 +1,610 @@
+/* trace.c: see trace.h. */
+#include "trace.h"
+#include "digest.h"
+#include "evidence.h"
+#include "util.h"
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <linux/openat2.h>
+#include <linux/seccomp.h>
+#include <netinet/in.h>
+#include <seccomp.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/un.h>
+
+#define SG_ARG_MAX 256       /* bytes kept of one argument string */
+#define SG_ARGV_MAX 64       /* arguments kept of one exec */
+#define SG_PROC_SLOTS 4096   /* programs remembered for their exit (open addressing) */
+#define SG_AGG_MAX 256       /* distinct violations / connects kept */
+
+typedef struct viol_rec {
+	int nr;
+	char *name, *program, *args;
+	int errnum;
+	bool fails;
+	uint64_t count;
+} viol_rec;
+
+typedef struct conn_rec {
+	char *family, *address, *program;
+	int port;
+	bool dns;
+	uint64_t count;
+} conn_rec;
+
+typedef struct proc_slot {
+	pid_t pid;
+	uint64_t t_ns;
+	char *path;
+} proc_slot;
+
+struct sg_trace {
+	FILE *f;
+	char *path;
+	uint64_t cap, written;
+	bool truncated;
+	const sg_policy *policy;
+	uint64_t t0_ns;
+	struct seccomp_notif_sizes sizes;
+	struct seccomp_notif *req;
+	struct seccomp_notif_resp *resp;
+	uint64_t events, execs, exits, connects, violations, samples;
+	viol_rec *viols;
+	size_t n_viols;
+	conn_rec *conns;
+	size_t n_conns;
+	char *failing;
+	proc_slot *procs;
+	char sha256[SG_SHA256_HEX_LEN];
+	bool finished;
+};
+
+/* ---- the file ---------------------------------------------------------------------- */
+
+static void emit(sg_trace *t, cJSON *ev)
+{
+	t->events++;
+	if (t->truncated || !t->f) {
+		cJSON_Delete(ev);
+		return;
+	}
+	char *line = cJSON_PrintUnformatted(ev);
+	cJSON_Delete(ev);
+	size_t len = strlen(line);
+	if (t->written + len + 1 > t->cap) {
+		t->truncated = true;
+		fprintf(t->f, "{\"event\":\"truncated\",\"cap_bytes\":%llu}\n", (unsigned long long)t->cap);
+	} else {
+		fputs(line, t->f);
+		fputc('\n', t->f);
+		t->written += len + 1;
+	}
+	cJSON_free(line);
+}
+
+static cJSON *event(sg_trace *t, const char *kind, uint64_t now_ns)
+{
+	cJSON *ev = cJSON_CreateObject();
+	cJSON_AddNumberToObject(ev, "t_ms", (double)((now_ns - t->t0_ns) / 1000000u));
+	cJSON_AddStringToObject(ev, "event", kind);
+	return ev;
+}
+
+static void add_clean_string(cJSON *o, const char *key, const char *s)
+{
+	sg_autofree char *clean = sg_utf8_sanitize(s, strlen(s));
+	cJSON_AddStringToObject(o, key, clean);
+}
+
+sg_trace *sg_trace_open(const char *path, uint64_t cap, const sg_policy *policy, uint64_t t0_ns, sg_error *err)
+{
+	sg_trace *t = sg_xcalloc(1, sizeof(*t));
+	t->path = sg_xstrdup(path);
+	t->cap = cap ? cap : SG_TRACE_CAP_DEFAULT;
+	t->policy = policy;
+	t->t0_ns = t0_ns;
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644);
+	if (fd < 0 || !(t->f = fdopen(fd, "w"))) {
+		sg_error_set(err, SG_ERR_SANDBOX, errno, "trace: create %s", path);
+		if (fd >= 0)
+			close(fd);
+		sg_trace_free(t);
+		return NULL;
+	}
+	if (syscall(SYS_seccomp, SECCOMP_GET_NOTIF_SIZES, 0, &t->sizes) < 0) {
+		sg_error_set(err, SG_ERR_SANDBOX, errno, "trace: seccomp notification sizes");
+		sg_trace_free(t);
+		return NULL;
+	}
+	t->req = sg_xcalloc(1, t->sizes.seccomp_notif > sizeof(*t->req) ? t->sizes.seccomp_notif : sizeof(*t->req));
+	t->resp = sg_xcalloc(1, t->sizes.seccomp_notif_resp > sizeof(*t->resp) ? t->sizes.seccomp_notif_resp
+										   : sizeof(*t->resp));
+	t->procs = sg_xcalloc(SG_PROC_SLOTS, sizeof(*t->procs));
+	return t;
+}
+
+/* ---- reading the stopped process -------------------------------------------------- */
+
+static int open_mem(pid_t pid)
+{
+	char p[64];
+	snprintf(p, sizeof(p), "/proc/%d/mem", (int)pid);
+	return open(p, O_RDONLY | O_CLOEXEC);
+}
+
+/* A NUL-terminated string at addr, at most SG_ARG_MAX bytes; *cut when longer. */
+static char *read_string(int mem, uint64_t addr, bool *cut)
+{
+	char buf[SG_ARG_MAX + 1];
+	if (cut)
+		*cut = false;
+	if (mem < 0 || !addr)
+		return NULL;
+	ssize_t n = pread(mem, buf, SG_ARG_MAX, (off_t)addr);
+	if (n <= 0) {
+		/* the string may end close to an unmapped page: retry byte-wise */
+		n = 0;
+		while (n < SG_ARG_MAX && pread(mem, buf + n, 1, (off_t)(addr + (uint64_t)n)) == 1 && buf[n])
+			n++;
+		if (n == 0)
+			return NULL;
+	}
+	size_t len = strnlen(buf, (size_t)n);
+	if (len == (size_t)n && cut && n == SG_ARG_MAX)
+		*cut = true;
+	return sg_xstrndup(buf, len);
+}
+
+/* The pid as the sandbox sees it (last NSpid), and the parent's. */
+static void ns_pids(pid_t pid, long *nspid, long *nsppid)
+{
+	*nspid = *nsppid = -1;
+	char path[64];
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+	sg_autofree char *st = NULL;
+	if (sg_read_file(path, 1 << 16, &st, NULL, NULL) < 0)
+		return;
+	long ppid = -1;
+	char *l = strstr(st, "\nPPid:");
+	if (l)
+		ppid = strtol(l + 6, NULL, 10);
+	l = strstr(st, "\nNSpid:");
+	if (l) {
+		char *end = strchr(l + 1, '\n');
+		if (end)
+			*end = '\0';
+		char *last = strrchr(l, '\t');
+		*nspid = strtol(last ? last + 1 : l + 7, NULL, 10);
+	}
+	if (ppid > 0) {
+		long dummy;
+		ns_pids((pid_t)ppid, nsppid, &dummy);
+		(void)dummy;
+	}
+}
+
+static char *program_of(pid_t pid)
+{
+	char p[64], target[512];
+	snprintf(p, sizeof(p), "/proc/%d/exe", (int)pid);
+	ssize_t n = readlink(p, target, sizeof(target) - 1);
+	if (n > 0) {
+		target[n] = '\0';
+		return sg_xstrdup(target);
+	}
+	snprintf(p, sizeof(p), "/proc/%d/comm", (int)pid);
+	sg_autofree char *comm = NULL;
+	if (sg_read_file(p, 64, &comm, NULL, NULL) == 0) {
+		comm[strcspn(comm, "\n")] = '\0';
+		return sg_xstrdup(comm);
+	}
+	return sg_xstrdup("?");
+}
+
+/* Would this exec start a program: does the path name an executable regular file in
+ * the process's own root? (execvp tries every PATH entry: the misses are not programs.) */
+static bool exec_target_exists(pid_t pid, const char *path)
+{
+	char p[64];
+	snprintf(p, sizeof(p), "/proc/%d/%s", (int)pid, path[0] == '/' ? "root" : "cwd");
+	sg_autoclose int dir = open(p, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (dir < 0)
+		return true; /* cannot tell: count it */
+	struct open_how how = {.flags = O_PATH | O_CLOEXEC, .resolve = RESOLVE_IN_ROOT};
+	sg_autoclose int fd = (int)syscall(SYS_openat2, dir, path[0] == '/' ? path + 1 : path, &how, sizeof(how));
+	if (fd < 0)
+		return false;
+	struct stat st;
+	return fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && (st.st_mode & 0111);
+}
+
+static bool still_valid(int listener, uint64_t id)
+{
+	return ioctl(listener, SECCOMP_IOCTL_NOTIF_ID_VALID, &id) == 0;
+}
+
+/* Open addressing keyed by host pid; an exited program leaves a tombstone (-1) that a
+ * later insert reuses, so a program that execs 100,000 times does not fill the table. */
+static proc_slot *proc_find(sg_trace *t, pid_t pid, bool insert)
+{
+	size_t h = ((size_t)pid * 2654435761u) % SG_PROC_SLOTS;
+	proc_slot *tomb = NULL;
+	for (size_t i = 0; i < SG_PROC_SLOTS; i++) {
+		proc_slot *s = &t->procs[(h + i) % SG_PROC_SLOTS];
+		if (s->pid == pid)
+			return s;
+		if (s->pid == -1 && !tomb)
+			tomb = s;
+		if (s->pid == 0)
+			return insert ? (tomb ? tomb : s) : NULL;
+	}
+	if (!insert)
+		return NULL;
+	if (tomb)
+		return tomb;
+	proc_slot *s = &t->procs[h]; /* full of live programs: forget one */
+	free(s->path);
+	s->path = NULL;
+	s->pid = 0;
+	return s;
+}
+
+/* ---- the notifications --------------------------------------------------------------- */
+
+static void on_exec(sg_trace *t, int listener, const struct seccomp_notif *n, uint64_t now)
+{
+	bool at = n->data.nr == SCMP_SYS(execveat);
+	uint64_t path_addr = at ? n->data.args[1] : n->data.args[0];
+	uint64_t argv_addr = at ? n->data.args[2] : n->data.args[1];
+	sg_autoclose int mem = open_mem((pid_t)n->pid);
+	bool cut = false;
+	sg_autofree char *path = read_string(mem, path_addr, &cut);
+	cJSON *argv = cJSON_CreateArray();
+	bool argv_cut = false;
+	for (unsigned i = 0; mem >= 0 && argv_addr; i++) {
+		if (i == SG_ARGV_MAX) {
+			argv_cut = true;
+			break;
+		}
+		uint64_t p = 0;
+		if (pread(mem, &p, sizeof(p), (off_t)(argv_addr + i * sizeof(p))) != (ssize_t)sizeof(p) || !p)
+			break;
+		bool c = false;
+		sg_autofree char *arg = read_string(mem, p, &c);
+		if (!arg)
+			break;
+		argv_cut = argv_cut || c;
+		sg_autofree char *clean = sg_utf8_sanitize(arg, strlen(arg));
+		cJSON_AddItemToArray(argv, cJSON_CreateString(clean));
+	}
+	/* only now, after reading: is it still the same task waiting in the same call? */
+	if (!still_valid(listener, n->id) || !path) {
+		cJSON_Delete(argv);
+		return;
+	}
+	if (!at && !exec_target_exists((pid_t)n->pid, path)) {
+		cJSON_Delete(argv);
+		return;
+	}
+	t->execs++;
+	long pid, ppid;
+	ns_pids((pid_t)n->pid, &pid, &ppid);
+	cJSON *ev = event(t, "exec", now);
+	cJSON_AddNumberToObject(ev, "pid", (double)pid);
+	cJSON_AddNumberToObject(ev, "ppid", (double)ppid);
+	add_clean_string(ev, "path", path);
+	cJSON_AddItemToObject(ev, "argv", argv);
+	if (argv_cut || cut)
+		cJSON_AddTrueToObject(ev, "truncated");
+	emit(t, ev);
+	proc_slot *s = proc_find(t, (pid_t)n->pid, true);
+	s->pid = (pid_t)n->pid;
+	s->t_ns = now;
+	free(s->path);
+	s->path = sg_xstrdup(path);
+}
+
+static void on_exit_group(sg_trace *t, const struct seccomp_notif *n, uint64_t now)
+{
+	proc_slot *s = proc_find(t, (pid_t)n->pid, false);
+	if (!s)
+		return; /* not a program we saw start (a thread, or init's probes' helpers) */
+	t->exits++;
+	long pid, ppid;
+	ns_pids((pid_t)n->pid, &pid, &ppid);
+	cJSON *ev = event(t, "exit", now);
+	cJSON_AddNumberToObject(ev, "pid", (double)pid);
+	cJSON_AddNumberToObject(ev, "code", (double)(int)(n->data.args[0] & 0xff));
+	cJSON_AddNumberToObject(ev, "duration_ms", (double)((now - s->t_ns) / 1000000u));
+	add_clean_string(ev, "path", s->path ? s->path : "?");
+	emit(t, ev);
+	free(s->path);
+	s->path = NULL;
+	/* keep the slot's pid so that probing continues past it; mark it free-able */
+	s->pid = -1;
+}
+
+static bool is_loopback(const struct sockaddr_storage *ss)
+{
+	if (ss->ss_family == AF_INET) {
+		const struct sockaddr_in *in = (const struct sockaddr_in *)ss;
+		return (ntohl(in->sin_addr.s_addr) >> 24) == 127;
+	}
+	if (ss->ss_family == AF_INET6) {
+		const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)ss;
+		if (IN6_IS_ADDR_LOOPBACK(&in6->sin6_addr))
+			return true;
+		return IN6_IS_ADDR_V4MAPPED(&in6->sin6_addr) && in6->sin6_addr.s6_addr[12] == 127;
+	}
+	return true; /* unix and others: not network attempts */
+}
+
+static void on_connect(sg_trace *t, int listener, const struct seccomp_notif *n, uint64_t now)
+{
+	struct sockaddr_storage ss;
+	memset(&ss, 0, sizeof(ss));
+	uint64_t len = n->data.args[2] < sizeof(ss) ? n->data.args[2] : sizeof(ss);
+	sg_autoclose int mem = open_mem((pid_t)n->pid);
+	if (mem < 0 || len < sizeof(sa_family_t) ||
+	    pread(mem, &ss, (size_t)len, (off_t)n->data.args[1]) != (ssize_t)len || !still_valid(listener, n->id))
+		return;
+	if (is_loopback(&ss))
+		return;
+	char addr[INET6_ADDRSTRLEN] = "?";
+	int port = 0;
+	const char *family = ss.ss_family == AF_INET ? "inet" : "inet6";
+	if (ss.ss_family == AF_INET) {
+		const struct sockaddr_in *in = (const struct sockaddr_in *)&ss;
+		inet_ntop(AF_INET, &in->sin_addr, addr, sizeof(addr));
+		port = ntohs(in->sin_port);
+	} else {
+		const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)&ss;
+		inet_ntop(AF_INET6, &in6->sin6_addr, addr, sizeof(addr));
+		port = ntohs(in6->sin6_port);
+	}
+	t->connects++;
+	sg_autofree char *prog = program_of((pid_t)n->pid);
+	long pid, ppid;
+	ns_pids((pid_t)n->pid, &pid, &ppid);
+	cJSON *ev = event(t, "connect", now);
+	cJSON_AddNumberToObject(ev, "pid", (double)pid);
+	cJSON_AddStringToObject(ev, "family", family);
+	cJSON_AddStringToObject(ev, "address", addr);
+	cJSON_AddNumberToObject(ev, "port", port);
+	if (port == 53)
+		cJSON_AddTrueToObject(ev, "dns");
+	add_clean_string(ev, "program", prog);
+	emit(t, ev);
+	for (size_t i = 0; i < t->n_conns; i++) {
+		conn_rec *c = &t->conns[i];
+		if (c->port == port && !strcmp(c->address, addr) && !strcmp(c->program, prog)) {
+			c->count++;
+			return;
+		}
+	}
+	if (t->n_conns == SG_AGG_MAX)
+		return;
+	t->conns = sg_xrealloc(t->conns, (t->n_conns + 1) * sizeof(*t->conns));
+	t->conns[t->n_conns++] = (conn_rec){sg_xstrdup(family), sg_xstrdup(addr), sg_xstrdup(prog), port, port == 53, 1};
+}
+
+/* Useful first arguments of a denied call: a path, a socket family, flags. */
+static char *describe_args(int mem, const struct seccomp_notif *n)
+{
+	int nr = n->data.nr;
+	const __u64 *a = n->data.args;
+	if (nr == SCMP_SYS(mount)) {
+		sg_autofree char *src = read_string(mem, a[0], NULL);
+		sg_autofree char *dst = read_string(mem, a[1], NULL);
+		return sg_xasprintf("source=%s target=%s", src ? src : "?", dst ? dst : "?");
+	}
+	if (nr == SCMP_SYS(umount2) || nr == SCMP_SYS(chroot) || nr == SCMP_SYS(swapon) ||
+	    nr == SCMP_SYS(swapoff) || nr == SCMP_SYS(acct) || nr == SCMP_SYS(pivot_root)) {
+		sg_autofree char *p = read_string(mem, a[0], NULL);
+		return sg_xasprintf("path=%s", p ? p : "?");
+	}
+	if (nr == SCMP_SYS(open_by_handle_at) || nr == SCMP_SYS(name_to_handle_at))
+		return sg_xasprintf("dirfd=%d", (int)a[0]);
+	if (nr == SCMP_SYS(socket) || nr == SCMP_SYS(socketpair))
+		return sg_xasprintf("family=%d type=%d", (int)a[0], (int)(a[1] & 0xff));
+	if (nr == SCMP_SYS(clone) || nr == SCMP_SYS(unshare))
+		return sg_xasprintf("flags=0x%llx", (unsigned long long)a[0]);
+	if (nr == SCMP_SYS(ptrace))
+		return sg_xasprintf("request=%lld pid=%lld", (long long)a[0], (long long)a[1]);
+	if (nr == SCMP_SYS(ioctl))
+		return sg_xasprintf("fd=%d request=0x%llx", (int)a[0], (unsigned long long)(a[1] & 0xffffffffu));
+	if (nr == SCMP_SYS(personality))
+		return sg_xasprintf("persona=0x%llx", (unsigned long long)a[0]);
+	return sg_xasprintf("0x%llx, 0x%llx, 0x%llx", (unsigned long long)a[0], (unsigned long long)a[1],
+			    (unsigned long long)a[2]);
+}
+
+static int on_denied(sg_trace *t, int listener, const struct seccomp_notif *n, uint64_t now)
+{
+	int nr = n->data.nr;
+	int errnum = sg_policy_deny_errno(t->policy, nr);
+	sg_violation_class cls = sg_policy_violation_class(t->policy, nr);
+	if (cls == SG_VIOLATION_IGNORE)
+		return errnum;
+	sg_autoclose int mem = open_mem((pid_t)n->pid);
+	sg_autofree char *args = describe_args(mem, n);
+	if (!still_valid(listener, n->id))
+		return errnum;
+	char *name_raw = seccomp_syscall_resolve_num_arch(SCMP_ARCH_NATIVE, nr);
+	sg_autofree char *name = name_raw ? sg_xstrdup(name_raw) : sg_xasprintf("syscall_%d", nr);
+	free(name_raw);
+	sg_autofree char *prog = program_of((pid_t)n->pid);
+	bool fails = cls == SG_VIOLATION_FAIL;
+	t->violations++;
+	long pid, ppid;
+	ns_pids((pid_t)n->pid, &pid, &ppid);
+	cJSON *ev = event(t, "denied", now);
+	cJSON_AddStringToObject(ev, "syscall", name);
+	cJSON_AddNumberToObject(ev, "pid", (double)pid);
+	add_clean_string(ev, "program", prog);
+	add_clean_string(ev, "args", args);
+	cJSON_AddStringToObject(ev, "errno", strerrorname_np(errnum) ? strerrorname_np(errnum) : "?");
+	cJSON_AddBoolToObject(ev, "fails", fails);
+	emit(t, ev);
+	if (fails && !t->failing)
+		t->failing = sg_xasprintf("denied %s (%s) by %s", name, args, prog);
+	for (size_t i = 0; i < t->n_viols; i++) {
+		viol_rec *v = &t->viols[i];
+		if (v->nr == nr && !strcmp(v->program, prog)) {
+			v->count++;
+			return errnum;
+		}
+	}
+	if (t->n_viols < SG_AGG_MAX) {
+		t->viols = sg_xrealloc(t->viols, (t->n_viols + 1) * sizeof(*t->viols));
+		t->viols[t->n_viols++] = (viol_rec){nr, sg_xstrdup(name), sg_xstrdup(prog), sg_xstrdup(args), errnum, fails, 1};
+	}
+	return errnum;
+}
+
+int sg_trace_handle(sg_trace *t, int listener)
+{
+	memset(t->req, 0, t->sizes.seccomp_notif);
+	if (ioctl(listener, SECCOMP_IOCTL_NOTIF_RECV, t->req) < 0)
+		return errno == EINTR || errno == ENOENT ? 0 : -1;
+	const struct seccomp_notif *n = t->req;
+	uint64_t now = sg_monotonic_ns();
+	memset(t->resp, 0, t->sizes.seccomp_notif_resp);
+	t->resp->id = n->id;
+	int nr = n->data.nr;
+	if (nr == SCMP_SYS(execve) || nr == SCMP_SYS(execveat)) {
+		on_exec(t, listener, n, now);
+		t->resp->flags = SECCOMP_USER_NOTIF_FLAG_CONTINUE;
+	} else if (nr == SCMP_SYS(exit_group)) {
+		on_exit_group(t, n, now);
+		t->resp->flags = SECCOMP_USER_NOTIF_FLAG_CONTINUE;
+	} else if (nr == SCMP_SYS(connect)) {
+		on_connect(t, listener, n, now);
+		t->resp->flags = SECCOMP_USER_NOTIF_FLAG_CONTINUE;
+	} else {
+		t->resp->error = -on_denied(t, listener, n, now);
+	}
+	if (ioctl(listener, SECCOMP_IOCTL_NOTIF_SEND, t->resp) < 0 && errno != ENOENT)
+		return -1;
+	return 0;
+}
+
+void sg_trace_sample(sg_trace *t, uint64_t now_ns, uint64_t memory_kb, uint64_t cpu_ms)
+{
+	t->samples++;
+	cJSON *ev = event(t, "sample", now_ns);
+	cJSON_AddNumberToObject(ev, "memory_kb", (double)memory_kb);
+	cJSON_AddNumberToObject(ev, "cpu_ms", (double)cpu_ms);
+	emit(t, ev);
+}
+
+void sg_trace_finish(sg_trace *t)
+{
+	if (t->finished)
+		return;
+	t->finished = true;
+	if (t->f) {
+		fclose(t->f);
+		t->f = NULL;
+	}
+	if (sg_sha256_file(t->path, t->sha256, NULL) < 0)
+		t->sha256[0] = '\0';
+}
+
+uint64_t sg_trace_execs(const sg_trace *t)
+{
+	return t->execs;
+}
+
+uint64_t sg_trace_violation_count(const sg_trace *t)
+{
+	return t->violations;
+}
+
+const char *sg_trace_failing_violation(const sg_trace *t)
+{
+	return t->failing;
+}
+
+cJSON *sg_trace_summary_json(const sg_trace *t, const char *relpath)
+{
+	cJSON *o = cJSON_CreateObject();
+	cJSON_AddStringToObject(o, "file", relpath);
+	cJSON_AddStringToObject(o, "sha256", t->sha256);
+	cJSON_AddNumberToObject(o, "events", (double)t->events);
+	cJSON_AddNumberToObject(o, "execs", (double)t->execs);
+	cJSON_AddNumberToObject(o, "exits", (double)t->exits);
+	cJSON_AddNumberToObject(o, "violations", (double)t->violations);
+	cJSON_AddNumberToObject(o, "connects", (double)t->connects);
+	cJSON_AddNumberToObject(o, "samples", (double)t->samples);
+	cJSON_AddBoolToObject(o, "truncated", t->truncated);
+	cJSON_AddNumberToObject(o, "cap_bytes", (double)t->cap);
+	return o;
+}
+
+cJSON *sg_trace_violations_json(const sg_trace *t)
+{
+	cJSON *a = cJSON_CreateArray();
+	for (size_t i = 0; i < t->n_viols; i++) {
+		const viol_rec *v = &t->viols[i];
+		cJSON *o = cJSON_CreateObject();
+		cJSON_AddStringToObject(o, "syscall", v->name);
+		add_clean_string(o, "program", v->program);
+		cJSON_AddNumberToObject(o, "count", (double)v->count);
+		cJSON_AddStringToObject(o, "errno", strerrorname_np(v->errnum) ? strerrorname_np(v->errnum) : "?");
+		cJSON_AddBoolToObject(o, "fails", v->fails);
+		add_clean_string(o, "first_args", v->args);
+		cJSON_AddItemToArray(a, o);
+	}
+	return a;
+}
+
+cJSON *sg_trace_connects_json(const sg_trace *t)
+{
+	cJSON *a = cJSON_CreateArray();
+	for (size_t i = 0; i < t->n_conns; i++) {
+		const conn_rec *c = &t->conns[i];
+		cJSON *o = cJSON_CreateObject();
+		cJSON_AddStringToObject(o, "family", c->family);
+		cJSON_AddStringToObject(o, "address", c->address);
+		cJSON_AddNumberToObject(o, "port", c->port);
+		cJSON_AddBoolToObject(o, "dns", c->dns);
+		add_clean_string(o, "program", c->program);
+		cJSON_AddNumberToObject(o, "count", (double)c->count);
+		cJSON_AddItemToArray(a, o);
+	}
+	return a;
+}
+
+void sg_trace_free(sg_trace *t)
+{
+	if (!t)
+		return;
+	if (t->f)
+		fclose(t->f);
+	for (size_t i = 0; i < t->n_viols; i++) {
+		free(t->viols[i].name);
+		free(t->viols[i].program);
+		free(t->viols[i].args);
+	}
+	free(t->viols);
+	for (size_t i = 0; i < t->n_conns; i++) {
+		free(t->conns[i].family);
+		free(t->conns[i].address);
+		free(t->conns[i].program);
+	}
+	free(t->conns);
+	for (size_t i = 0; t->procs && i < SG_PROC_SLOTS; i++)
+		free(t->procs[i].path);
+	free(t->procs);
+	free(t->req);
+	free(t->resp);
+	free(t->failing);
+	free(t->path);
+	free(t);
+}

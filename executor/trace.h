@@ -1,0 +1,61 @@
+/* trace.h: what the candidate did in motion, observed from outside through seccomp user
+ * notification (the traced variant of the policy, see policy.h).
+ *
+ * The supervisor holds the notification listener of the command's filter. For execve
+ * and execveat it reads the path and argv from /proc/PID/mem, re-validates the
+ * notification id (SECCOMP_IOCTL_NOTIF_ID_VALID) after reading, and lets the call
+ * continue: the allow decision stays with the filter. exit_group gives each program's
+ * exit status and duration. A denied call (every errno denial of the policy but ENOSYS
+ * probes) is recorded with its name (resolved by libseccomp), the program and its first
+ * arguments, and answered with the policy's errno. connect() to a non-loopback address
+ * under network none/loopback is recorded (DNS when the port is 53) and continues (the
+ * namespace has no route, so the kernel refuses it). The cgroup's memory and CPU are
+ * sampled into the same file.
+ *
+ * What a trace cannot prove: the arguments are read while the caller is stopped, but
+ * another thread of it may change that memory between our read and the kernel's own
+ * (the re-validation only proves the same task is still waiting in the same call), so a
+ * racing program can make an exec's recorded argv differ from what ran; a program that
+ * is never exec'd (code loaded by other means) is not an exec; a program killed by a
+ * signal has no exit_group and no exit status in the trace. */
+#ifndef SHIPGATE_TRACE_H
+#define SHIPGATE_TRACE_H
+
+#include "policy.h"
+
+#include <shipgate/error.h>
+
+#include <cjson/cJSON.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#define SG_TRACE_CAP_DEFAULT (16u << 20) /* bytes of trace file per step */
+
+typedef struct sg_trace sg_trace;
+
+/* Open the trace file (truncated) for a step. cap: bytes of events kept. */
+sg_trace *sg_trace_open(const char *path, uint64_t cap, const sg_policy *policy, uint64_t t0_ns,
+			sg_error *err);
+/* Serve one pending notification from the listener fd. Returns -1 when the listener is
+ * gone (every filtered process has exited). */
+int sg_trace_handle(sg_trace *t, int listener);
+/* A resource sample (from the cgroup). */
+void sg_trace_sample(sg_trace *t, uint64_t now_ns, uint64_t memory_kb, uint64_t cpu_ms);
+/* Close the file and compute its digest. */
+void sg_trace_finish(sg_trace *t);
+
+/* Counts for the verdict. */
+uint64_t sg_trace_execs(const sg_trace *t);
+uint64_t sg_trace_violation_count(const sg_trace *t);
+/* A violation the policy says fails the step: its one-line description, else NULL. */
+const char *sg_trace_failing_violation(const sg_trace *t);
+/* step.trace: {file, sha256, events, execs, exits, violations, connects, truncated, cap} */
+cJSON *sg_trace_summary_json(const sg_trace *t, const char *relpath);
+/* step.violations: [{syscall, program, count, errno, fails, first_args}] de-duplicated */
+cJSON *sg_trace_violations_json(const sg_trace *t);
+/* step.connects: [{family, address, port, program, dns, count}] */
+cJSON *sg_trace_connects_json(const sg_trace *t);
+void sg_trace_free(sg_trace *t);
+
+#endif

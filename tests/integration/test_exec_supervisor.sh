@@ -1,0 +1,116 @@
+#!/bin/sh
+# test_exec_supervisor.sh: the supervisor's side of `shipgate exec`: the timeout kills the
+# whole tree (daemons included) and counts what it killed; when the command exits, what
+# it left running dies with it; ^C and SIGTERM to shipgate take the sandbox down and
+# leave no process, mount, cgroup or temp dir on the host.
+. "$(dirname "$0")/lib.sh"
+
+plan 35
+
+WS=$(new_tmp ws)
+cd "$WS" || exit 1
+E=$TEST_TMP/evidence.json
+
+mount_ids() {
+	awk '{ print $1 }' /proc/self/mountinfo | sort -n
+}
+
+# ---- timeout ---------------------------------------------------------------------------
+
+d1="300.$(unique)"
+t0=$(date +%s%N)
+sg_exec --timeout 1 --evidence "$E" -- sh -c "setsid sleep $d1 & sleep $d1"
+took_ms=$((($(date +%s%N) - t0) / 1000000))
+num "$took_ms" -lt 5000 "--timeout 1 with a setsid'd grandchild ends within 5 s (took $took_ms ms)"
+is "$(jget "$E" 'd["status"]')" timeout "the evidence status is timeout"
+is "$(jget "$E" '"timeout" in d["limits_hit"]')" true "\"timeout\" is in limits_hit"
+num "$(jget "$E" 'd["leftover_processes"]')" -ge 1 "the processes the timeout killed are counted (leftover_processes >= 1)"
+ok "no 'sleep $d1' is left on the host" gone_within 3 "$d1"
+case "$SG_RC" in
+124 | 137) pass "shipgate exec exits $SG_RC after the timeout (124 as timeout(1), or 128+SIGKILL)" ;;
+*) fail "shipgate exec exits 124 or 137 after the timeout" "exit status: $SG_RC" "$SG_ERR" ;;
+esac
+is "$(jget "$E" 'd["exit_code"]')" null "the evidence has no exit code for a command that was killed"
+like "$SG_ERR" "timed out" "shipgate says it timed out"
+
+# ---- what the command leaves behind dies with it ---------------------------------------
+
+d2="300.$(unique)"
+rm -f "$E"
+t0=$(date +%s%N)
+sg_exec --evidence "$E" -- sh -c "setsid sh -c 'sleep $d2 & sleep $d2' >/dev/null 2>&1 & exit 7"
+took_ms=$((($(date +%s%N) - t0) / 1000000))
+is "$SG_RC" 7 "a command that leaves a daemon behind: its own exit code (7) is reported"
+num "$took_ms" -lt 5000 "and shipgate does not wait for the daemon (took $took_ms ms)"
+num "$(jget "$E" 'd["leftover_processes"]')" -ge 1 "the daemon is counted in leftover_processes"
+ok "no 'sleep $d2' is left on the host" gone_within 3 "$d2"
+
+# ---- interrupted: SIGINT (^C) and SIGTERM ----------------------------------------------
+
+# interrupt SIGNAL EXPECTED_STATUS: start a --cow sandbox whose command forks a daemon,
+# wait until it runs, send SIGNAL to shipgate, and check what is left
+interrupt() {
+	sig=$1
+	want=$2
+	dur="300.$(unique)"
+	mounts_before=$(mount_ids)
+	"$SHIPGATE" exec --cow -- sh -c "setsid sleep $dur & sleep $dur" </dev/null >/dev/null 2>"$TEST_TMP/int.err" &
+	sg_pid=$!
+	track_pid "$sg_pid"
+	inner=$(wait_for_pid_with_args sleep "$dur")
+	if [ -z "$inner" ]; then
+		fail "SIG$sig: the sandboxed command started" "$(cat "$TEST_TMP/int.err")"
+	else
+		pass "SIG$sig: the sandboxed command started"
+	fi
+	# controls: what must be cleaned up does exist while the sandbox runs
+	num "$(sg_cgroups_of "$sg_pid" | wc -l)" -ge 1 "SIG$sig: control: shipgate made a cgroup sg-$sg_pid-* while running"
+	num "$(ls -A "$TMPDIR" | wc -l)" -ge 1 "SIG$sig: control: shipgate made a scratch dir in \$TMPDIR while running"
+
+	kill -"$sig" "$sg_pid"
+	wait_exit "$sg_pid" 5
+	is "$WAIT_RC" "$want" "SIG$sig: shipgate exits within 5 s with status $want (128+SIG$sig) (took ${WAIT_MS} ms)"
+	ok "SIG$sig: no 'sleep $dur' (command or setsid'd daemon) is left" gone_within 3 "$dur"
+	is "$(sg_cgroups_of "$sg_pid")" "" "SIG$sig: no cgroup sg-$sg_pid-* is left under /sys/fs/cgroup"
+	mounts_after=$(mount_ids)
+	if [ "$mounts_before" = "$mounts_after" ]; then
+		pass "SIG$sig: the host's mount table is as before ($(echo "$mounts_after" | wc -l) mounts)"
+	else
+		fail "SIG$sig: the host's mount table is as before" \
+			"before: $(echo "$mounts_before" | wc -l) mounts, after: $(echo "$mounts_after" | wc -l)" \
+			"$(grep -E "^($(echo "$mounts_after" | tr '\n' '|' | sed 's/|$//')) " /proc/self/mountinfo |
+				grep -vE "^($(echo "$mounts_before" | tr '\n' '|' | sed 's/|$//')) ")"
+	fi
+	is "$(ls -A "$TMPDIR")" "" "SIG$sig: no temp or scratch dir is left in \$TMPDIR"
+}
+
+interrupt INT 130
+interrupt TERM 143
+
+# the same for `shipgate run`: its scratch layer lives for the whole job
+JOBDIR=$(new_tmp job)
+mkdir "$JOBDIR/src"
+echo keep >"$JOBDIR/src/file"
+dur="300.$(unique)"
+cat >"$JOBDIR/job.json" <<EOF
+{ "version": 1, "name": "interrupted", "workspace": "src",
+  "steps": [ { "name": "hang", "run": "setsid sleep $dur & sleep $dur" },
+             { "name": "after", "run": "echo must-not-run" } ] }
+EOF
+mounts_before=$(mount_ids)
+"$SHIPGATE" run "$JOBDIR/job.json" --out "$JOBDIR/out" </dev/null >"$TEST_TMP/run.out" 2>&1 &
+run_pid=$!
+track_pid "$run_pid"
+inner=$(wait_for_pid_with_args sleep "$dur")
+isnt "$inner" "" "run: the step's command started"
+kill -TERM "$run_pid"
+wait_exit "$run_pid" 5
+is "$WAIT_RC" 143 "run: SIGTERM -> shipgate run exits within 5 s with status 143 (took ${WAIT_MS} ms)"
+ok "run: no 'sleep $dur' is left" gone_within 3 "$dur"
+is "$(sg_cgroups_of "$run_pid")" "" "run: no cgroup sg-$run_pid-* is left"
+is "$(mount_ids)" "$mounts_before" "run: the host's mount table is as before"
+is "$(ls -A "$TMPDIR")" "" "run: no scratch dir is left in \$TMPDIR"
+is "$(jget "$JOBDIR/out/statement.json" 'd["predicate"]["steps"][1]["status"]')" skipped \
+	"run: the step after the interrupted one did not run"
+
+done_testing

@@ -1,0 +1,139 @@
+#!/bin/sh
+# test_trace.sh: runtime traces, checked against what the programs really did: every
+# program started is in the trace with its argv, in causal order; denied calls carry
+# their names and the program, and fail the step when the policy says so; network
+# attempts under `none` are recorded; heavy forking loses nothing and does not hang; the
+# cap holds; the candidate cannot write the trace; the memory timeline shows growth.
+. "$(dirname "$0")/lib.sh"
+plan 28
+
+work=$(new_tmp trace)
+
+# 1. fifty programs, each with its own argv, in order
+cat >"$work/fifty.sh" <<'SH'
+#!/bin/sh
+i=1
+while [ $i -le 50 ]; do /bin/echo "prog-$i" >/dev/null; i=$((i + 1)); done
+SH
+chmod +x "$work/fifty.sh"
+sg_exec --workspace "$work" --trace "$work/t1.jsonl" -- ./fifty.sh
+is "$SG_RC" 0 "fifty programs: the script ran"
+got=$("$PY" - "$work/t1.jsonl" <<'PY'
+import json, sys
+ev = [json.loads(l) for l in open(sys.argv[1])]
+ex = [e for e in ev if e["event"] == "exec"]
+echo = [e["argv"][1] for e in ex if e["path"] == "/bin/echo"]
+print(len(ex), ",".join(echo) == ",".join("prog-%d" % i for i in range(1, 51)), ex[0]["path"].endswith("fifty.sh"))
+PY
+)
+is "$got" "51 True True" "fifty programs: the script and its 50 echos, each argv, in causal order"
+parents=$("$PY" -c '
+import json, sys
+ev = [json.loads(l) for l in open(sys.argv[1])]
+ex = [e for e in ev if e["event"] == "exec"]
+print(all(e["ppid"] == ex[0]["pid"] for e in ex[1:]), ex[0]["ppid"])' "$work/t1.jsonl")
+is "$parents" "True 1" "fifty programs: each child names the script as its parent, the script init"
+exits=$(grep -c '"event":"exit"' "$work/t1.jsonl")
+is "$exits" 51 "fifty programs: each exit is there too"
+
+# 2. ptrace, mount and bpf: named, attributed, and the step fails
+job=$(new_tmp job)
+mkdir "$job/ws"
+cp "$SHIPGATE_TRY_SYSCALL" "$job/ws/try"
+cat >"$job/job.json" <<'J'
+{"version":1,"name":"bad","workspace":"ws","steps":[{"name":"escape","run":["./try","ptrace","mount","bpf"]}]}
+J
+sg_run "$job/job.json"
+is "$SG_RC" 1 "violations: the job fails"
+st="$job/shipgate-out/statement.json"
+is "$(jget "$st" 'd["predicate"]["steps"][0]["status"]')" violation "violations: the step's status is violation"
+is "$(jget "$st" 'sorted(v["syscall"] for v in d["predicate"]["steps"][0]["violations"])')" '["bpf", "mount", "ptrace"]' \
+	"violations: ptrace, mount and bpf are named (resolved by libseccomp)"
+is "$(jget "$st" 'all(v["program"].endswith("/try") for v in d["predicate"]["steps"][0]["violations"])')" true \
+	"violations: attributed to the program that made them"
+like "$(cat "$job/shipgate-out/logs/escape.stdout")" "ptrace EPERM" "violations: the program still got the policy's errno"
+is "$(jget "$st" 'd["predicate"]["steps"][0]["trace"]["sha256"] == __import__("hashlib").sha256(open("'"$job"'/shipgate-out/trace/escape.jsonl","rb").read()).hexdigest()')" true \
+	"violations: the verdict carries the trace file's sha256"
+
+# 3. network attempts under none
+sg_exec --workspace "$work" --net none --trace "$work/t3.jsonl" --evidence "$work/e3.json" -- \
+	sh -c 'python3 -c "import socket
+s = socket.socket()
+try:
+    s.connect((\"1.1.1.1\", 443))
+except OSError as e:
+    print(\"refused\", e.errno)"; getent hosts example.org; echo getent=$?'
+like "$SG_OUT" "refused" "network: the connect to 1.1.1.1:443 fails"
+like "$SG_OUT" "getent=2" "network: the name does not resolve"
+is "$(jget "$work/e3.json" '[c["address"] + ":" + str(c["port"]) for c in d["connects"] if not c["dns"]]')" '["1.1.1.1:443"]' \
+	"network: the attempt to 1.1.1.1:443 is recorded"
+is "$(jget "$work/e3.json" 'any(c["dns"] and c["program"].endswith("getent") for c in d["connects"])')" true \
+	"network: the DNS lookup is visible as such, with its program"
+
+# 4. 500 short children: nothing lost, no deadlock
+cat >"$work/fork500.sh" <<'SH'
+#!/bin/sh
+i=0
+while [ $i -lt 500 ]; do /bin/true & i=$((i + 1)); done
+wait
+SH
+chmod +x "$work/fork500.sh"
+start=$(date +%s)
+sg_exec --workspace "$work" --timeout 60 --trace "$work/t4.jsonl" -- ./fork500.sh
+is "$SG_RC" 0 "500 children: the script finishes"
+num "$(( $(date +%s) - start ))" -lt 50 "500 children: well within the timeout (no deadlock)"
+is "$(grep -c '"path":"/bin/true"' "$work/t4.jsonl")" 1000 "500 children: 500 execs and 500 exits, none lost"
+
+# 5. the cap holds against a program that execs far more than fits
+cat >"$work/many.sh" <<'SH'
+#!/bin/sh
+i=0
+while [ $i -lt 3000 ]; do /bin/true; i=$((i + 1)); done
+SH
+chmod +x "$work/many.sh"
+sg_exec --workspace "$work" --trace "$work/t5.jsonl" --trace-cap 64 -- ./many.sh
+is "$SG_RC" 0 "cap: 3000 execs run"
+size=$(stat -c %s "$work/t5.jsonl")
+num "$size" -le 66000 "cap: the trace stays within 64 KiB (plus the marker line)"
+like "$(tail -n 1 "$work/t5.jsonl")" '"event":"truncated"' "cap: the cut is recorded"
+
+# 6. the candidate cannot write into the trace: with the workspace = the job dir, the
+#    out dir is visible inside, but only as copy-on-write
+self=$(new_tmp self)
+cat >"$self/job.json" <<'J'
+{"version":1,"name":"self","workspace":".","steps":[
+ {"name":"one","run":"true"},
+ {"name":"two","run":"echo '{\"event\":\"forged\"}' >> shipgate-out/trace/one.jsonl; echo forged > shipgate-out/trace/two.jsonl; ls shipgate-out/trace"}]}
+J
+sg_run "$self/job.json"
+is "$SG_RC" 0 "trace: the job runs"
+unlike "$(cat "$self/shipgate-out/trace/one.jsonl")" '^\{"event":"forged"\}$' "trace: an earlier step's trace on the host is not changed from inside"
+unlike "$(cat "$self/shipgate-out/trace/two.jsonl")" '^forged$' "trace: the running step's trace is not changed from inside"
+is "$(jget "$self/shipgate-out/statement.json" 'd["predicate"]["steps"][1]["trace"]["sha256"] == __import__("hashlib").sha256(open("'"$self"'/shipgate-out/trace/two.jsonl","rb").read()).hexdigest()')" true \
+	"trace: the recorded digest matches the file on the host"
+
+# 7. the memory timeline of a program that grows to OOM
+if is_root; then
+	sg_exec --workspace "$work" --memory 160 --trace "$work/t7.jsonl" --evidence "$work/e7.json" -- \
+		python3 -c '
+import time
+a = []
+while True:
+    a.append(bytearray(8 << 20))
+    time.sleep(0.08)'
+	is "$(jget "$work/e7.json" 'd["status"]')" oom "timeline: the program is killed by the OOM killer"
+	grow=$("$PY" -c '
+import json, sys
+s = [json.loads(l)["memory_kb"] for l in open(sys.argv[1]) if "\"sample\"" in l]
+print(len(s) >= 5 and s[-1] > 4 * s[0] and s[-1] > 100 * 1024 and sorted(s[:-1]) == s[:-1])' "$work/t7.jsonl")
+	is "$grow" True "timeline: the samples show memory growing to the limit"
+else
+	skip "timeline: oom" "needs a memory cgroup (root)"
+	skip "timeline: growth" "needs a memory cgroup (root)"
+fi
+
+# 8. tracing costs: the trace is off for exec unless asked, on for run
+sg_exec --workspace "$work" --evidence "$work/e8.json" -- true
+is "$(jget "$work/e8.json" '"execs" in d')" false "exec: no trace unless --trace"
+is "$(jget "$self/shipgate-out/statement.json" 'd["predicate"]["steps"][0]["execs"]')" 1 "run: traced by default (execs counted)"
+done_testing
