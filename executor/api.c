@@ -240,34 +240,23 @@ SG_API sg_result_t *sg_job_run(const sg_job_t *job, const sg_key_t *key, const s
 		sg_event_error(&sink, err);
 		return NULL;
 	}
-	sg_run_events hooks = sg_event_sink_hooks(&sink);
-	sg_run_options ro = {.out_dir = cfg.out_dir, .allow_weaker = cfg.allow_weaker, .events = &hooks,
+	sg_run_options ro = {.out_dir = cfg.out_dir, .allow_weaker = cfg.allow_weaker,
 			     .interrupted = cfg.interrupted, .leave_signals = !cfg.catch_signals};
-	sg_run run;
-	if (sg_run_job(job->job, &ro, &run, err) < 0) {
-		sg_event_error(&sink, err);
-		sg_run_free(&run);
+	sg_run_outcome oc;
+	if (sg_run_and_publish(job->job, key->key, &ro, cfg.vsa, &sink, &oc, err) < 0) {
+		sg_run_outcome_free(&oc);
 		return NULL;
 	}
-	cJSON *statement = sg_verdict_statement(&run);
 	sg_result_t *res = sg_xcalloc(1, sizeof(*res));
-	if (sg_publish_verdict(&run, statement, key->key, cfg.vsa, &res->pub, err) < 0) {
-		sg_error_prefix(err, "writing the verdict");
-		sg_event_error(&sink, err);
-		cJSON_Delete(statement);
-		sg_run_free(&run);
-		sg_result_close(res);
-		return NULL;
-	}
-	sg_event_verdict_written(&sink, &run, &res->pub, sg_key_id(key->key));
-	res->outcome = run.result == SG_RESULT_PASSED ? SG_OUTCOME_PASSED
-		       : run.result == SG_RESULT_FAILED ? SG_OUTCOME_FAILED
-							: SG_OUTCOME_ERROR;
-	res->interrupted = run.interrupted;
-	res->reason = sg_xstrdup(run.reason ? run.reason : "");
-	res->out_dir = sg_xstrdup(run.out_dir);
-	cJSON_Delete(statement);
-	sg_run_free(&run);
+	res->outcome = oc.result == SG_RESULT_PASSED ? SG_OUTCOME_PASSED
+		       : oc.result == SG_RESULT_FAILED ? SG_OUTCOME_FAILED
+						       : SG_OUTCOME_ERROR;
+	res->interrupted = oc.interrupted;
+	res->reason = sg_steal_ptr(&oc.reason);
+	res->out_dir = sg_steal_ptr(&oc.out_dir);
+	res->pub = oc.pub;
+	memset(&oc.pub, 0, sizeof(oc.pub));
+	sg_run_outcome_free(&oc);
 	return res;
 }
 

@@ -3,6 +3,7 @@
  * byte-for-byte the same files. */
 #include "publish.h"
 #include "digest.h"
+#include "events.h"
 #include "util.h"
 #include "vsa.h"
 
@@ -140,4 +141,50 @@ void sg_published_free(sg_published *p)
 	free(p->verdict_path);
 	free(p->vsa_path);
 	memset(p, 0, sizeof(*p));
+}
+
+/* ---- run, publish, tell --------------------------------------------------------------- */
+
+int sg_run_and_publish(const sg_job *job, const sg_key *key, const sg_run_options *ro_in, bool vsa,
+		       struct sg_event_sink *sink_in, sg_run_outcome *out, sg_error *err)
+{
+	memset(out, 0, sizeof(*out));
+	sg_event_sink none;
+	sg_event_sink_init(&none);
+	sg_event_sink *sink = sink_in ? sink_in : &none;
+	if (!sink->job_name)
+		sink->job_name = job->name;
+	sg_run_events hooks = sg_event_sink_hooks(sink);
+	sg_run_options ro = ro_in ? *ro_in : (sg_run_options){0};
+	ro.events = &hooks;
+	sg_run run;
+	if (sg_run_job(job, &ro, &run, err) < 0) {
+		sg_event_error(sink, err);
+		sg_run_free(&run);
+		return -1;
+	}
+	cJSON *statement = sg_verdict_statement(&run);
+	int rc = sg_publish_verdict(&run, statement, key, vsa, &out->pub, err);
+	cJSON_Delete(statement);
+	if (rc < 0) {
+		sg_error_prefix(err, "writing the verdict");
+		sg_event_error(sink, err);
+		sg_run_free(&run);
+		return -1;
+	}
+	sg_event_verdict_written(sink, &run, &out->pub, sg_key_id(key));
+	out->result = run.result;
+	out->interrupted = run.interrupted;
+	out->reason = sg_xstrdup(run.reason ? run.reason : "");
+	out->out_dir = sg_xstrdup(run.out_dir);
+	sg_run_free(&run);
+	return 0;
+}
+
+void sg_run_outcome_free(sg_run_outcome *o)
+{
+	sg_published_free(&o->pub);
+	free(o->reason);
+	free(o->out_dir);
+	memset(o, 0, sizeof(*o));
 }

@@ -32,6 +32,26 @@ int sg_publish_verdict(const sg_run *run, const cJSON *statement, const sg_key *
 		       sg_published *out, sg_error *err);
 void sg_published_free(sg_published *p);
 
+/* What a run came to, for the faces that do not print the run itself (the API, the
+ * daemon's workers). */
+typedef struct sg_run_outcome {
+	sg_run_result result;
+	bool interrupted;
+	char *reason;
+	char *out_dir;
+	sg_published pub;
+} sg_run_outcome;
+
+struct sg_event_sink;
+
+/* Run the job, write its verdict (sg_publish_verdict) and tell the sink (NULL: none)
+ * every event, including `error` when there is no verdict. ro->events is replaced by
+ * the sink's hooks. Returns 0 with out filled; -1 with err set when nothing could run
+ * or the verdict could not be written. Free out with sg_run_outcome_free either way. */
+int sg_run_and_publish(const sg_job *job, const sg_key *key, const sg_run_options *ro, bool vsa,
+		       struct sg_event_sink *sink, sg_run_outcome *out, sg_error *err);
+void sg_run_outcome_free(sg_run_outcome *o);
+
 /* Refuse a private key that the job's steps could read: in the workspace, a mount of the
  * job, its rootfs, or the host directories the default root shows. `what` names the key
  * in the message ("--key", "default signing key"). SG_ERR_USAGE. */
