@@ -1083,9 +1083,11 @@ static int make_listener(serve *sv, sg_error *err)
 		unlink(sv->o.socket_path);
 	}
 	/* anyone may connect: who they are comes from SO_PEERCRED, not from the file mode */
-	mode_t old = umask(0);
+	mode_t old = umask(0177);
 	int rc = bind(fd, (struct sockaddr *)&addr, sizeof(addr));
 	umask(old);
+	if (rc == 0)
+		rc = chmod(sv->o.socket_path, 0666);
 	if (rc < 0 || listen(fd, 128) < 0) {
 		int e = errno;
 		close(fd);
