@@ -1097,6 +1097,54 @@ static int make_listener(serve *sv, sg_error *err)
 	return 0;
 }
 
+static void job_free(serve_job *j)
+{
+	if (j->ev_fd >= 0)
+		close(j->ev_fd);
+	free(j->groups);
+	free(j->job_path);
+	free(j->job_json);
+	free(j->workspace);
+	free(j->out_dir);
+	free(j->key_path);
+	free(j->job_name);
+	free(j->result);
+	free(j->reason);
+	free(j->error);
+	free(j->envelope);
+	free(j->out_dir_final);
+	free(j->verdict_path);
+	free(j->keyid);
+	for (int i = 0; j->cg_dirs[i]; i++)
+		free(j->cg_dirs[i]);
+	free(j->tmp_dir);
+	sg_buf_free(&j->events);
+	sg_buf_free(&j->ev_in);
+	free(j);
+}
+
+/* A long-lived daemon remembers only the last SG_SERVE_KEEP_ENDED ended jobs. */
+static void forget_old_jobs(serve *sv)
+{
+	size_t ended = 0;
+	for (serve_job *j = sv->jobs; j; j = j->next)
+		ended += j->ended;
+	serve_job **pj = &sv->jobs, *prev = NULL;
+	while (*pj && ended > SG_SERVE_KEEP_ENDED) {
+		serve_job *j = *pj;
+		if (!j->ended) {
+			prev = j;
+			pj = &j->next;
+			continue;
+		}
+		*pj = j->next;
+		if (sv->jobs_tail == j)
+			sv->jobs_tail = prev;
+		job_free(j);
+		ended--;
+	}
+}
+
 static void serve_free(serve *sv)
 {
 	while (sv->clients) {
@@ -1107,28 +1155,7 @@ static void serve_free(serve *sv)
 	while (sv->jobs) {
 		serve_job *j = sv->jobs;
 		sv->jobs = j->next;
-		if (j->ev_fd >= 0)
-			close(j->ev_fd);
-		free(j->groups);
-		free(j->job_path);
-		free(j->job_json);
-		free(j->workspace);
-		free(j->out_dir);
-		free(j->key_path);
-		free(j->job_name);
-		free(j->result);
-		free(j->reason);
-		free(j->error);
-		free(j->envelope);
-		free(j->out_dir_final);
-		free(j->verdict_path);
-		free(j->keyid);
-		for (int i = 0; j->cg_dirs[i]; i++)
-			free(j->cg_dirs[i]);
-		free(j->tmp_dir);
-		sg_buf_free(&j->events);
-		sg_buf_free(&j->ev_in);
-		free(j);
+		job_free(j);
 	}
 	if (sv->cg_known)
 		sg_cgroup_host_free(&sv->cg);
@@ -1188,6 +1215,7 @@ int sg_serve_main(const sg_serve_options *opts)
 			}
 		}
 		schedule(&sv);
+		forget_old_jobs(&sv);
 		/* clients that are gone or done */
 		for (client **pc = &sv.clients; *pc;) {
 			client *c = *pc;

@@ -22,8 +22,9 @@
 #define SG_SERVE_LINE_MAX (1u << 20)        /* a request line, newline excluded */
 #define SG_SERVE_EVENTS_MAX (4u << 20)      /* events kept per job for replay */
 #define SG_SERVE_CLIENT_OUT_MAX (32u << 20) /* unread replies before a client is dropped */
-#define SG_SERVE_WORKER_LINE_MAX (160u << 20) /* a worker's result line: the envelope (at
-					       * most SG_ENVELOPE_MAX) as a JSON string */
+#define SG_SERVE_WORKER_LINE_MAX (16u << 20) /* a worker's line: its result carries the
+					      * envelope; a larger verdict stays in the out dir */
+#define SG_SERVE_KEEP_ENDED 1000            /* ended jobs remembered for status/verdict */
 
 typedef struct sg_serve_options {
 	const char *socket_path;

@@ -65,9 +65,13 @@ static void reset_process(void)
 		if (s != SIGKILL && s != SIGSTOP)
 			signal(s, SIG_DFL);
 	sg_cli_install_signals();
+	/* nothing of the daemon's: not even its log (the client may ptrace its worker);
+	 * what the worker has to say goes into the job's events */
 	int null = open("/dev/null", O_RDWR | O_CLOEXEC);
 	if (null >= 0) {
 		dup2(null, 0);
+		dup2(null, 1);
+		dup2(null, 2);
 		close(null);
 	}
 	close_range(WORKER_FD + 1, ~0U, 0);
