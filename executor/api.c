@@ -39,7 +39,7 @@ struct sg_api_result {
 
 struct sg_api_verified {
 	sg_verdict v;
-	char *statement; /* compact JSON of the signed statement */
+	char *statement; /* the signed payload, byte for byte (NUL-terminated) */
 	size_t statement_len;
 };
 
@@ -323,12 +323,32 @@ SG_API int sg_result_get_exit_code(const sg_result_t *res)
 
 /* ---- verifying ------------------------------------------------------------------- */
 
-static sg_verified_t *wrap_verified(sg_verdict *v)
+/* Verify envelope bytes (origin names them in messages) and keep the signed payload's
+ * exact bytes: what a caller reads is what was signed, not a re-serialisation. */
+static sg_verified_t *verify_bytes(const char *origin, const char *envelope, size_t len, const sg_key_t *trusted,
+				   sg_error *err)
 {
+	if (len > SG_ENVELOPE_MAX) {
+		sg_error_set(err, SG_ERR_INPUT, 0, "%s: %zu bytes, expected at most %u", origin, len, SG_ENVELOPE_MAX);
+		return NULL;
+	}
+	size_t payload_len = 0;
+	unsigned char *payload =
+		sg_dsse_verify(trusted->key, SG_DSSE_INTOTO_TYPE, origin, envelope, len, &payload_len, err);
+	if (!payload)
+		return NULL;
+	sg_verdict v;
+	memset(&v, 0, sizeof(v));
+	sg_autofree char *porigin = sg_xasprintf("%s: payload", origin);
+	if (sg_verdict_parse_statement(porigin, (const char *)payload, payload_len, &v, err) < 0) {
+		free(payload);
+		return NULL;
+	}
+	snprintf(v.keyid, sizeof(v.keyid), "%s", sg_key_id(trusted->key));
 	sg_verified_t *out = sg_xcalloc(1, sizeof(*out));
-	out->v = *v;
-	out->statement = cJSON_PrintUnformatted(v->statement);
-	out->statement_len = out->statement ? strlen(out->statement) : 0;
+	out->v = v;
+	out->statement = (char *)payload; /* NUL-terminated by sg_dsse_verify */
+	out->statement_len = payload_len;
 	return out;
 }
 
@@ -339,22 +359,7 @@ SG_API sg_verified_t *sg_verify_envelope(const void *envelope, size_t len, const
 		null_arg(err, "sg_verify_envelope", envelope ? "trusted" : "envelope");
 		return NULL;
 	}
-	if (len > SG_ENVELOPE_MAX) {
-		sg_error_set(err, SG_ERR_INPUT, 0, "envelope: %zu bytes, expected at most %u", len,
-			     SG_ENVELOPE_MAX);
-		return NULL;
-	}
-	size_t payload_len = 0;
-	sg_autofree unsigned char *payload =
-		sg_dsse_verify(trusted->key, SG_DSSE_INTOTO_TYPE, "envelope", envelope, len, &payload_len, err);
-	if (!payload)
-		return NULL;
-	sg_verdict v;
-	memset(&v, 0, sizeof(v));
-	if (sg_verdict_parse_statement("envelope: payload", (const char *)payload, payload_len, &v, err) < 0)
-		return NULL;
-	snprintf(v.keyid, sizeof(v.keyid), "%s", sg_key_id(trusted->key));
-	return wrap_verified(&v);
+	return verify_bytes("envelope", envelope, len, trusted, err);
 }
 
 SG_API sg_verified_t *sg_verify_file(const char *path, const sg_key_t *trusted, sg_error *err)
@@ -363,10 +368,11 @@ SG_API sg_verified_t *sg_verify_file(const char *path, const sg_key_t *trusted, 
 		null_arg(err, "sg_verify_file", path ? "trusted" : "path");
 		return NULL;
 	}
-	sg_verdict v;
-	if (sg_verdict_open(path, trusted->key, &v, err) < 0)
+	sg_autofree char *text = NULL;
+	size_t len = 0;
+	if (sg_read_file(path, SG_ENVELOPE_MAX, &text, &len, err) < 0)
 		return NULL;
-	return wrap_verified(&v);
+	return verify_bytes(path, text, len, trusted, err);
 }
 
 SG_API int sg_verified_check_workspace(const sg_verified_t *v, const char *dir, sg_error *err)
@@ -385,7 +391,7 @@ SG_API void sg_verified_close(sg_verified_t *v)
 	if (!v)
 		return;
 	sg_verdict_free(&v->v);
-	cJSON_free(v->statement);
+	free(v->statement);
 	free(v);
 }
 

@@ -163,8 +163,9 @@ SG_API sg_verified_t *sg_verify_file(const char *path, const sg_key_t *trusted, 
 SG_API int sg_verified_check_workspace(const sg_verified_t *v, const char *dir, sg_error *err);
 SG_API void sg_verified_close(sg_verified_t *v);
 
-/* The signed statement (compact JSON), "PASSED"/"FAILED"/"ERROR", the subject's hex
- * sha256, and the id of the key that signed it. */
+/* The signed statement (the envelope's payload, byte for byte: for a verdict of
+ * `shipgate run`, statement.json), "PASSED"/"FAILED"/"ERROR", the subject's hex sha256,
+ * and the id of the key that signed it. */
 SG_API const char *sg_verified_get_statement(const sg_verified_t *v, size_t *len);
 SG_API const char *sg_verified_get_result(const sg_verified_t *v);
 SG_API const char *sg_verified_get_subject(const sg_verified_t *v);

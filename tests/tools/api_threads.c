@@ -97,6 +97,14 @@ static void *run_thread(void *arg)
 														: "ERROR");
 	if (!v)
 		snprintf(t->error, sizeof(t->error), "verify: %s", err.msg);
+	/* what was verified is what was written: the signed payload is statement.json */
+	size_t st_len = 0, vst_len = 0;
+	const char *st = sg_result_get_statement(res, &st_len);
+	const char *vst = v ? sg_verified_get_statement(v, &vst_len) : NULL;
+	if (v && (st_len != vst_len || memcmp(st, vst, st_len) != 0)) {
+		t->verified = false;
+		snprintf(t->error, sizeof(t->error), "the verified statement is not the statement written");
+	}
 	sg_verified_close(v);
 	sg_result_close(res);
 	sg_job_close(job);
