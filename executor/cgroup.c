@@ -90,10 +90,10 @@ static char *own_dir(const char *mount_point, const char *mount_root, const char
 	return *path ? sg_xasprintf("%s/%s", mount_point, path) : sg_xstrdup(mount_point);
 }
 
-static void read_v2_controllers(sg_cgroup_host *host)
+static void read_v2_controllers(sg_cgroup_host *host, const char *dir)
 {
 	sg_autofree char *ctrls = NULL;
-	sg_autofree char *path = sg_xasprintf("%s/cgroup.controllers", host->v2_own);
+	sg_autofree char *path = sg_xasprintf("%s/cgroup.controllers", dir);
 	if (sg_read_file(path, 4096, &ctrls, NULL, NULL) < 0)
 		return;
 	char *save = NULL;
@@ -156,7 +156,11 @@ int sg_cgroup_detect(sg_cgroup_host *host, sg_error *err)
 		free(own_v1[i]);
 
 	if (host->v2_own)
-		read_v2_controllers(host);
+		read_v2_controllers(host, host->v2_own);
+	/* root may take a parent at the top of the hierarchy (see cgroup_v2.c): what the
+	 * root cgroup offers is available to it whatever its own cgroup was given */
+	if (host->v2_mount && geteuid() == 0)
+		read_v2_controllers(host, host->v2_mount);
 
 	bool any_v1 = false;
 	for (int i = 0; i < SG_CG_NCTRL; i++) {

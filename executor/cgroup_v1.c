@@ -176,7 +176,8 @@ static int v1_kill_listed(const char *dir)
 void sg_cgroup_v1_kill(sg_cgroup *cg)
 {
 	/* The pid namespace already takes the whole tree down with its init; this is the
-	 * belt to its braces. Freeze first so that a fork bomb cannot outrun the loop. */
+	 * belt to its braces. Where a freezer hierarchy is joined, freeze first so that a
+	 * fork bomb cannot outrun the loop (by default it is not: see sg_cgroup_v1_create). */
 	const char *freezer = cg->v1_dir[SG_CG_FREEZER];
 	if (freezer)
 		(void)v1_write(freezer, "freezer.state", "FROZEN", NULL);

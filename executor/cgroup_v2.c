@@ -130,6 +130,54 @@ static int v2_apply_limits(sg_cgroup *cg, const sg_cgroup_limits *limits, sg_err
 	return 0;
 }
 
+/* Our parent below our own cgroup: own/shipgate, with the controllers delegated. */
+static int v2_parent_below_own(const sg_cgroup_host *host, char **parent_out, sg_error *err)
+{
+	/* once this process moved itself into its leaf, its own cgroup (as detected now)
+	 * is that leaf: the parent of ours is one level up */
+	char leaf[64];
+	snprintf(leaf, sizeof(leaf), "/shipgate-supervisor-%d", (int)getpid());
+	size_t ol = strlen(host->v2_own), ll = strlen(leaf);
+	sg_autofree char *up = ol > ll && !strcmp(host->v2_own + ol - ll, leaf) ? sg_xstrndup(host->v2_own, ol - ll)
+										  : NULL;
+	const char *own = up ? up : host->v2_own;
+	sg_autofree char *parent = sg_xasprintf("%s/shipgate", own);
+	struct stat st;
+	if (stat(parent, &st) < 0) {
+		if (v2_enable(own, host, err) < 0) {
+			if (err && err->errnum != EBUSY)
+				return -1;
+			if (v2_move_self_to_leaf(own, err) < 0 || v2_enable(own, host, err) < 0)
+				return -1;
+		}
+		if (mkdir(parent, 0755) < 0 && errno != EEXIST)
+			return sg_error_set(err, SG_ERR_SANDBOX, errno, "mkdir %s", parent);
+	}
+	if (v2_enable(parent, host, err) < 0)
+		return -1;
+	*parent_out = sg_steal_ptr(&parent);
+	return 0;
+}
+
+/* Root whose own cgroup cannot delegate (a login session's scope, shared with the shell):
+ * a parent of our own at the top of the hierarchy, "shipgate" beside system.slice and
+ * user.slice, never the root cgroup itself and without moving anyone. The root cgroup
+ * may hand controllers down whatever processes it holds. */
+static int v2_parent_at_top(const sg_cgroup_host *host, char **parent_out, sg_error *err)
+{
+	if (!host->v2_mount || geteuid() != 0)
+		return -1;
+	if (v2_enable(host->v2_mount, host, err) < 0)
+		return -1;
+	sg_autofree char *parent = sg_xasprintf("%s/shipgate", host->v2_mount);
+	if (mkdir(parent, 0755) < 0 && errno != EEXIST)
+		return sg_error_set(err, SG_ERR_SANDBOX, errno, "mkdir %s", parent);
+	if (v2_enable(parent, host, err) < 0)
+		return -1;
+	*parent_out = sg_steal_ptr(&parent);
+	return 0;
+}
+
 int sg_cgroup_v2_create(sg_cgroup *cg, const sg_cgroup_limits *limits, sg_error *err)
 {
 	const sg_cgroup_host *host = cg->host;
@@ -138,21 +186,18 @@ int sg_cgroup_v2_create(sg_cgroup *cg, const sg_cgroup_limits *limits, sg_error 
 		any = any || v2_wanted(host, v2_limit_ctrls[i]);
 	if (!any || !host->v2_own)
 		return 0;
-	const char *own = host->v2_own;
-	sg_autofree char *parent = sg_xasprintf("%s/shipgate", own);
-	struct stat st;
-	if (stat(parent, &st) < 0) {
-		if (v2_enable(own, host, err) < 0) {
-			if (err && err->errnum != EBUSY)
-				return sg_error_prefix(err, "cgroup v2");
-			if (v2_move_self_to_leaf(own, err) < 0 || v2_enable(own, host, err) < 0)
-				return sg_error_prefix(err, "cgroup v2");
+	sg_autofree char *parent = NULL;
+	sg_error below_err = {0};
+	if (v2_parent_below_own(host, &parent, &below_err) < 0) {
+		sg_error top_err = {0};
+		if (v2_parent_at_top(host, &parent, &top_err) < 0) {
+			if (err) {
+				*err = below_err;
+				sg_error_prefix(err, "cgroup v2");
+			}
+			return -1;
 		}
-		if (mkdir(parent, 0755) < 0 && errno != EEXIST)
-			return sg_error_set(err, SG_ERR_SANDBOX, errno, "cgroup v2: mkdir %s", parent);
 	}
-	if (v2_enable(parent, host, err) < 0)
-		return sg_error_prefix(err, "cgroup v2");
 	sg_cgroup_remove_stale(parent);
 	cg->v2_dir = sg_xasprintf("%s/%s", parent, cg->name);
 	if (mkdir(cg->v2_dir, 0755) < 0) {

@@ -12,11 +12,16 @@
 #include <sys/sysmacros.h>
 #include <sys/xattr.h>
 
+/* Deeper than this, what the steps wrote is counted as one truncated change: a candidate
+ * that nests thousands of directories must not exhaust our stack or our descriptors. */
+#define SG_CHANGES_MAX_DEPTH 128
+
 typedef struct scan_ctx {
 	sg_changes *out;
 	size_t max;
 	bool hash;
 	sg_error *err;
+	unsigned depth;
 } scan_ctx;
 
 static void add_change(scan_ctx *sc, const char *path, sg_change_kind kind, const struct stat *st,
@@ -82,7 +87,14 @@ static int scan_dir(scan_ctx *sc, int dfd, const char *prefix)
 					 fgetxattr(sub, "trusted.overlay.opaque", opaque, sizeof(opaque)) > 0;
 			if (is_opaque)
 				add_change(sc, path, SG_CHANGE_DIR, &st, NULL);
+			if (sc->depth >= SG_CHANGES_MAX_DEPTH) {
+				sc->out->truncated = true;
+				sc->out->total++;
+				continue;
+			}
+			sc->depth++;
 			rc = scan_dir(sc, sub, path);
+			sc->depth--;
 		}
 	}
 	closedir(d);
@@ -101,7 +113,7 @@ int sg_changes_scan(const char *upper, size_t max, bool hash, sg_changes *out, s
 	sg_autoclose int fd = open(upper, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0)
 		return sg_error_set(err, SG_ERR_INTERNAL, errno, "changes: open %s", upper);
-	scan_ctx sc = {out, max, hash, err};
+	scan_ctx sc = {out, max, hash, err, 0};
 	if (scan_dir(&sc, fd, "") < 0)
 		return -1;
 	qsort(out->items, out->n, sizeof(*out->items), change_cmp);

@@ -52,7 +52,9 @@ char *sg_cli_make_temp_dir(const char *prefix, sg_error *err)
 	const char *base = getenv("TMPDIR");
 	if (!base || !*base)
 		base = "/tmp";
-	char *path = sg_xasprintf("%s/shipgate-%s-XXXXXX", base, prefix);
+	sg_autofree char *stale = sg_xasprintf("shipgate-%s-", prefix);
+	sg_scratch_remove_stale(base, stale);
+	char *path = sg_xasprintf("%s/shipgate-%s-%d-XXXXXX", base, prefix, (int)getpid());
 	if (!mkdtemp(path)) {
 		sg_error_set(err, SG_ERR_SANDBOX, errno, "mkdtemp %s", path);
 		free(path);

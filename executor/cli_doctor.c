@@ -82,7 +82,21 @@ int sg_cli_doctor(int argc, char **argv)
 			       cJSON_GetObjectItem(img, "packages")->valuedouble,
 			       cJSON_GetObjectItem(img, "kind")->valuestring);
 		}
-		printf("\n%s\n", all_ok ? "A full sandbox runs here." : "shipgate cannot sandbox here; see the failures above.");
+		bool limits_ok = true;
+		cJSON_ArrayForEach(c, checks)
+		{
+			if (!strcmp(cJSON_GetObjectItem(c, "name")->valuestring, "cgroup limits"))
+				limits_ok = cJSON_IsTrue(cJSON_GetObjectItem(c, "ok"));
+		}
+		if (!all_ok)
+			printf("\nshipgate cannot sandbox here; see the failures above.\n");
+		else if (!limits_ok)
+			printf("\nA sandbox runs here, but without cgroup limits: jobs that ask for memory or pids\n"
+			       "limits fail closed (exit 3) unless they accept weaker isolation; exec runs\n"
+			       "without its default limits. For limits: run as root, or in a delegated cgroup v2\n"
+			       "subtree (systemd-run --user --scope -p Delegate=yes shipgate ...).\n");
+		else
+			printf("\nA full sandbox runs here, with cgroup limits.\n");
 	}
 	cJSON_Delete(report);
 	return all_ok ? 0 : 3;

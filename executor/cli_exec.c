@@ -19,6 +19,10 @@ static void exec_usage(FILE *out)
 	fprintf(out,
 		"usage: shipgate exec [OPTIONS] -- CMD [ARG...]\n"
 		"\n"
+		"exit status: the command's own; 128+N for signal N; 125 when shipgate itself\n"
+		"failed (a bad option, or the sandbox could not be set up); 126 not executable;\n"
+		"127 not found\n"
+		"\n"
 		"Run one command in the sandbox: new user, mount, pid, net, ipc, uts and cgroup\n"
 		"namespaces, a read-only host root with a fresh /proc, /dev and /tmp, no\n"
 		"capabilities, no_new_privs, the default seccomp allowlist and a cgroup with\n"
@@ -108,6 +112,21 @@ static int parse_u64_opt(const char *opt, const char *val, uint64_t max, uint64_
 	return 0;
 }
 
+/* The root and the host's system directories: never a writable workspace. */
+static bool system_dir(const char *real)
+{
+	static const char *const dirs[] = {"/etc", "/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64",
+					   "/libx32", "/boot", "/proc", "/sys", "/dev", "/var/lib", "/run"};
+	if (!strcmp(real, "/"))
+		return true;
+	for (size_t i = 0; i < SG_ARRAY_LEN(dirs); i++) {
+		size_t l = strlen(dirs[i]);
+		if (!strncmp(real, dirs[i], l) && (real[l] == '\0' || real[l] == '/'))
+			return true;
+	}
+	return false;
+}
+
 static int add_bind(exec_args *a, const char *spec, bool readonly)
 {
 	const char *opt = readonly ? "--ro-bind" : "--bind";
@@ -128,10 +147,15 @@ static int add_bind(exec_args *a, const char *spec, bool readonly)
 	}
 	if (!dst)
 		dst = real;
-	if (dst[0] != '/' || !strcmp(dst, "/") || strstr(dst, "/..") ||
-	    !strncmp(dst, "/proc", 5) || !strncmp(dst, "/dev", 4) || !strcmp(dst, "/workspace")) {
-		fprintf(stderr, "shipgate exec: %s %s: the target must be an absolute path other "
-				"than /, /proc, /dev and /workspace, without '..'\n", opt, spec);
+	if (dst[0] != '/' || !strcmp(dst, "/") || strstr(dst, "/..") || !strncmp(dst, "/proc", 5) ||
+	    !strncmp(dst, "/dev", 4) || !strncmp(dst, "/workspace", 10) || !strncmp(dst, "/tmp", 4)) {
+		fprintf(stderr, "shipgate exec: %s %s: the target must be an absolute path outside /, "
+				"/proc, /dev, /tmp and /workspace, without '..'\n", opt, spec);
+		return -1;
+	}
+	if (!readonly && system_dir(real)) {
+		fprintf(stderr, "shipgate exec: %s %s: refusing to make a system directory writable from "
+				"inside the sandbox\n", opt, spec);
 		return -1;
 	}
 	a->mounts = sg_xrealloc(a->mounts, (a->n_mounts + 1) * sizeof(*a->mounts));
@@ -147,6 +171,7 @@ static int parse_exec_args(int argc, char **argv, exec_args *a, int *first_cmd)
 	sg_limits_default(&a->limits);
 	a->workspace = ".";
 	optind = 1;
+	opterr = 0;
 	int c;
 	while ((c = getopt_long(argc, argv, "+qh", exec_options, NULL)) != -1) {
 		switch (c) {
@@ -154,18 +179,18 @@ static int parse_exec_args(int argc, char **argv, exec_args *a, int *first_cmd)
 		case OPT_NET:
 			if (sg_net_mode_parse(optarg, &a->net) < 0) {
 				fprintf(stderr, "shipgate exec: --net: expected none, loopback or host, got '%s'\n", optarg);
-				return 2;
+				return 125;
 			}
 			a->net_explicit = true;
 			break;
 		case OPT_MEMORY:
 			if (parse_u64_opt("--memory", optarg, 1u << 20, &a->limits.memory_mb) < 0)
-				return 2;
+				return 125;
 			a->memory_explicit = true;
 			break;
 		case OPT_PIDS:
 			if (parse_u64_opt("--pids", optarg, 1u << 22, &a->limits.pids) < 0)
-				return 2;
+				return 125;
 			a->pids_explicit = true;
 			break;
 		case OPT_CPUS: {
@@ -173,31 +198,31 @@ static int parse_exec_args(int argc, char **argv, exec_args *a, int *first_cmd)
 			double v = strtod(optarg, &end);
 			if (!end || *end || !(v > 0) || v > 1024) {
 				fprintf(stderr, "shipgate exec: --cpus: expected a number of cores above 0, got '%s'\n", optarg);
-				return 2;
+				return 125;
 			}
 			a->limits.cpus = v;
 			break;
 		}
 		case OPT_TIMEOUT:
 			if (parse_u64_opt("--timeout", optarg, 7u * 86400u, &a->timeout_s) < 0)
-				return 2;
+				return 125;
 			break;
 		case OPT_TMP:
 			if (parse_u64_opt("--tmp", optarg, 1u << 20, &a->limits.tmp_mb) < 0)
-				return 2;
+				return 125;
 			break;
 		case OPT_WORKSPACE: a->workspace = optarg; break;
 		case OPT_COW: a->cow = true; break;
 		case OPT_BIND:
 		case OPT_RO_BIND:
 			if (add_bind(a, optarg, c == OPT_RO_BIND) < 0)
-				return 2;
+				return 125;
 			break;
 		case OPT_ROOTFS: a->rootfs = optarg; break;
 		case OPT_SETENV:
 			if (!strchr(optarg, '=') || optarg[0] == '=') {
 				fprintf(stderr, "shipgate exec: --setenv: expected KEY=VALUE, got '%s'\n", optarg);
-				return 2;
+				return 125;
 			}
 			a->env = sg_xrealloc(a->env, (a->n_env + 2) * sizeof(char *));
 			a->env[a->n_env++] = optarg;
@@ -207,17 +232,34 @@ static int parse_exec_args(int argc, char **argv, exec_args *a, int *first_cmd)
 		case OPT_TRACE: a->trace = optarg; break;
 		case OPT_TRACE_CAP:
 			if (parse_u64_opt("--trace-cap", optarg, 1u << 22, &a->trace_cap_kb) < 0)
-				return 2;
+				return 125;
 			break;
 		case OPT_ALLOW_WEAKER: a->allow_weaker = true; break;
 		case 'q': a->quiet = true; break;
 		case 'h': exec_usage(stdout); return 0;
-		default: exec_usage(stderr); return 2;
+		default:
+			fprintf(stderr, "shipgate exec: %s '%s' (see shipgate exec --help)\n",
+				optopt ? "an option that needs a value" : "unknown option", argv[optind - 1]);
+			return 125;
+		}
+	}
+	for (size_t i = 0; i < 2; i++) {
+		const char *out = i == 0 ? a->evidence : a->trace;
+		if (!out)
+			continue;
+		/* checked before anything runs: a command must not run for evidence we cannot keep */
+		sg_autofree char *copy = sg_xstrdup(out);
+		char *slash = strrchr(copy, '/');
+		const char *dir = slash ? (slash == copy ? "/" : (*slash = '\0', copy)) : ".";
+		if (access(dir, W_OK) != 0) {
+			fprintf(stderr, "shipgate exec: %s %s: cannot write in %s: %s\n", i == 0 ? "--evidence" : "--trace",
+				out, dir, strerror(errno));
+			return 125;
 		}
 	}
 	if (optind >= argc) {
 		fprintf(stderr, "shipgate exec: no command given (usage: shipgate exec [OPTIONS] -- CMD [ARG...])\n");
-		return 2;
+		return 125;
 	}
 	*first_cmd = optind;
 	return -1;
@@ -279,26 +321,33 @@ int sg_cli_exec(int argc, char **argv)
 
 	if (!realpath(a.workspace, ws_real)) {
 		fprintf(stderr, "shipgate exec: --workspace %s: %s\n", a.workspace, strerror(errno));
-		exit_code = 2;
+		exit_code = 125;
 		goto out;
 	}
 	struct stat st;
 	if (stat(ws_real, &st) < 0 || !S_ISDIR(st.st_mode)) {
 		fprintf(stderr, "shipgate exec: --workspace %s: not a directory\n", a.workspace);
-		exit_code = 2;
+		exit_code = 125;
+		goto out;
+	}
+	if (!a.cow && system_dir(ws_real)) {
+		fprintf(stderr, "shipgate exec: --workspace %s: refusing to make a system directory "
+				"writable from inside the sandbox; use --cow, or run in a project directory\n",
+			ws_real);
+		exit_code = 125;
 		goto out;
 	}
 	/* --rootfs NAME (no '/'): an image built by scripts/rootfs */
 	if (rootfs && strcmp(rootfs, "host") && !strchr(rootfs, '/')) {
 		if (sg_rootfs_image_open(rootfs, &image, &err) < 0) {
 			fprintf(stderr, "shipgate exec: --rootfs: %s\n", err.msg);
-			exit_code = 2;
+			exit_code = 125;
 			goto out;
 		}
 		rootfs = image.root;
 	} else if (rootfs && strcmp(rootfs, "host") && (stat(rootfs, &st) < 0 || !S_ISDIR(st.st_mode))) {
 		fprintf(stderr, "shipgate exec: --rootfs %s: not a directory\n", a.rootfs);
-		exit_code = 2;
+		exit_code = 125;
 		goto out;
 	}
 	if (strcmp(a.policy, "none") != 0) {
@@ -307,7 +356,7 @@ int sg_cli_exec(int argc, char **argv)
 		sg_timing_mark("exec: policy loaded");
 		if (!policy) {
 			fprintf(stderr, "shipgate exec: --policy: %s\n", err.msg);
-			exit_code = 2;
+			exit_code = 125;
 			goto out;
 		}
 		/* the policy's own network unless --net says otherwise */
@@ -332,19 +381,7 @@ int sg_cli_exec(int argc, char **argv)
 	}
 	/* limits the user did not ask for are best effort; asked-for ones fail closed */
 	sg_limits limits = a.limits;
-	bool weaker_ok = a.allow_weaker;
-	if (!weaker_ok) {
-		bool mem_ok = cgroups.writable[SG_CG_MEMORY], pids_ok = cgroups.writable[SG_CG_PIDS];
-		if (!a.memory_explicit && !mem_ok)
-			limits.memory_mb = 0;
-		if (!a.pids_explicit && !pids_ok)
-			limits.pids = 0;
-		if (!a.quiet && ((!mem_ok && !a.memory_explicit) || (!pids_ok && !a.pids_explicit)))
-			fprintf(stderr, "shipgate exec: warning: no usable cgroup here (%s); running "
-					"without the default memory/pids limits\n",
-				cgroups.why_not[mem_ok ? SG_CG_PIDS : SG_CG_MEMORY]);
-	}
-
+	bool best_effort = !a.memory_explicit && !a.pids_explicit && a.limits.cpus <= 0;
 	sg_sandbox_config cfg = {
 		.argv = cmd,
 		.extra_env = a.env,
@@ -362,7 +399,8 @@ int sg_cli_exec(int argc, char **argv)
 		.out_sink = {.passthrough_fd = 1, .log_fd = -1},
 		.err_sink = {.passthrough_fd = 2, .log_fd = -1},
 		.stdin_fd = 0,
-		.allow_weaker = weaker_ok,
+		.allow_weaker = a.allow_weaker,
+		.limits_best_effort = best_effort,
 		.cgroups = &cgroups,
 		.interrupted = &sg_cli_interrupted,
 		.trace_path = a.trace,
@@ -370,6 +408,8 @@ int sg_cli_exec(int argc, char **argv)
 	};
 	sg_sandbox_result r;
 	int rc = sg_sandbox_run(&cfg, &r, &err);
+	if (r.weaker_note && !a.quiet)
+		fprintf(stderr, "shipgate exec: warning: %s\n", r.weaker_note);
 	exit_code = sg_cli_exec_status(rc, &r, &err, a.quiet);
 	if (a.evidence) {
 		sg_step_status step_status = sg_classify_exit(&r);

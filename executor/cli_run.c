@@ -79,8 +79,14 @@ static void print_step_line(const run_ui *ui, size_t i, const sg_step_record *re
 		fprintf(ui->out, "%s%-12s\033[0m", status_color(rec->status), st);
 	else
 		fprintf(ui->out, "%-12s", st);
-	if (rec->ran)
+	if (rec->ran && rec->n_runs > 1) {
+		uint64_t total = 0;
+		for (unsigned k = 0; k < rec->n_runs; k++)
+			total += rec->runs[k].result.wall_ms;
+		fprintf(ui->out, " %7.2f s (%u runs)", (double)total / 1000.0, rec->n_runs);
+	} else if (rec->ran) {
 		fprintf(ui->out, " %7.2f s", (double)rec->result.wall_ms / 1000.0);
+	}
 	if (rec->status != SG_STEP_PASSED && rec->status != SG_STEP_SKIPPED && rec->reason)
 		fprintf(ui->out, "  %s", rec->reason);
 	fprintf(ui->out, "\n");

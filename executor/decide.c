@@ -183,6 +183,30 @@ static char *step_evidence(sg_decision *d, const cJSON *step)
 	const cJSON *probes = cJSON_GetObjectItemCaseSensitive(step, "probes");
 	if (cJSON_GetArraySize(probes) > 0)
 		cJSON_AddItemToObject(ev, "probes", cJSON_Duplicate(probes, true));
+	const cJSON *flaky = cJSON_GetObjectItemCaseSensitive(step, "flaky");
+	if (cJSON_IsArray(flaky))
+		cJSON_AddItemToObject(ev, "flaky", cJSON_Duplicate(flaky, true));
+	const cJSON *runs = cJSON_GetObjectItemCaseSensitive(step, "runs");
+	if (cJSON_IsArray(runs))
+		cJSON_AddItemToObject(ev, "runs", cJSON_Duplicate(runs, true));
+
+	/* a flaky step: the tests that changed their result are the error line */
+	const char *status = jstr(step, "status");
+	if (status && !strcmp(status, "flaky") && cJSON_GetArraySize(flaky) > 0) {
+		sg_buf names = {0};
+		const cJSON *f;
+		int n = 0;
+		cJSON_ArrayForEach(f, flaky)
+		{
+			if (cJSON_IsString(f) && n++ < 5)
+				sg_buf_printf(&names, "%s%s", names.len ? ", " : "", f->valuestring);
+		}
+		if (names.data) {
+			char *line = sg_xasprintf("flaky: %s", names.data);
+			sg_buf_free(&names);
+			return line;
+		}
+	}
 
 	/* the error line: failing test names first, then the logs */
 	const cJSON *failures = tests ? cJSON_GetObjectItemCaseSensitive(tests, "failures") : NULL;
@@ -320,6 +344,8 @@ static sg_diag_category category_of(const cJSON *step)
 		return SG_DIAG_PROBE_FAILED;
 	if (!strcmp(st, "error"))
 		return SG_DIAG_INFRASTRUCTURE;
+	if (!strcmp(st, "flaky"))
+		return SG_DIAG_TESTS_FAILED; /* the summary says flaky */
 	if (!strcmp(st, "failed")) {
 		const cJSON *tests = cJSON_GetObjectItemCaseSensitive(step, "tests");
 		if (tests && jnum(tests, "failed", 0) + jnum(tests, "errors", 0) > 0)
@@ -389,7 +415,18 @@ void sg_decide(const cJSON *statement, const sg_ship_policy *policy, sg_decision
 		if (!strcmp(result, "ERROR"))
 			c = SG_DIAG_INFRASTRUCTURE;
 		const char *reason = jstr(pred, "reason");
-		diagnose(d, c, bad, sg_xstrdup(reason ? reason : "the verdict is not PASSED"), next_step_for(c));
+		const char *st = bad ? jstr(bad, "status") : NULL;
+		if (c == SG_DIAG_TESTS_FAILED && st && !strcmp(st, "flaky")) {
+			const char *name = jstr(bad, "name"), *why = jstr(bad, "reason");
+			diagnose(d, c, bad,
+				 sg_xasprintf("flaky: step '%s' gave different results when repeated%s%s", name ? name : "?",
+					      why ? ": " : "", why ? why : ""),
+				 "the tests listed as flaky pass in some runs and fail in others: find what they depend "
+				 "on besides the code (order, time, randomness, state left in the workspace or /tmp, "
+				 "the network) and make them deterministic");
+		} else {
+			diagnose(d, c, bad, sg_xstrdup(reason ? reason : "the verdict is not PASSED"), next_step_for(c));
+		}
 		if (bad && c != SG_DIAG_INFRASTRUCTURE) {
 			char *line = step_evidence(d, bad);
 			if (line)

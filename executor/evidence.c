@@ -11,7 +11,7 @@ static const char *const status_names[] = {
 	[SG_STEP_SIGNALED] = "signaled",    [SG_STEP_VIOLATION] = "violation",
 	[SG_STEP_NO_TESTS] = "no_tests",    [SG_STEP_NOT_READY] = "not_ready",
 	[SG_STEP_PROBE_FAILED] = "probe_failed", [SG_STEP_SKIPPED] = "skipped",
-	[SG_STEP_ERROR] = "error",
+	[SG_STEP_ERROR] = "error",          [SG_STEP_FLAKY] = "flaky",
 };
 
 const char *sg_step_status_name(sg_step_status s)
@@ -144,12 +144,51 @@ cJSON *sg_evidence_enforced(const sg_enforced *e)
 		cJSON_AddNumberToObject(cg, "cpus", e->cpu_limit);
 	else
 		cJSON_AddBoolToObject(cg, "cpus", false);
+	if (e->rlimit_fallback) {
+		/* not the same thing as a memory limit: address space, said as such */
+		cJSON *rl = cJSON_AddObjectToObject(o, "rlimit_fallback");
+		cJSON_AddNumberToObject(rl, "address_space_kb", (double)e->rlimit_as_kb);
+	}
 	cJSON_AddStringToObject(o, "network", sg_net_mode_name(e->network));
 	cJSON_AddBoolToObject(o, "loopback_up", e->loopback_up);
 	cJSON_AddStringToObject(o, "identity", e->identity ? e->identity : "unknown");
 	cJSON_AddStringToObject(o, "workspace", e->workspace ? e->workspace : "none");
 	cJSON_AddStringToObject(o, "rootfs", e->rootfs ? e->rootfs : "host-ro");
 	return o;
+}
+
+void sg_enforced_weakest(sg_enforced *acc, const sg_enforced *e)
+{
+	acc->ns_user &= e->ns_user;
+	acc->ns_pid &= e->ns_pid;
+	acc->ns_mount &= e->ns_mount;
+	acc->ns_net &= e->ns_net;
+	acc->ns_ipc &= e->ns_ipc;
+	acc->ns_uts &= e->ns_uts;
+	acc->ns_cgroup &= e->ns_cgroup;
+	if (!e->seccomp || (acc->seccomp && e->seccomp_allowed > acc->seccomp_allowed))
+		acc->seccomp_allowed = e->seccomp_allowed;
+	acc->seccomp &= e->seccomp;
+	acc->no_new_privs &= e->no_new_privs;
+	if (e->capabilities_left > acc->capabilities_left)
+		acc->capabilities_left = e->capabilities_left;
+	if (e->landlock_abi < acc->landlock_abi)
+		acc->landlock_abi = e->landlock_abi;
+	acc->cgroup_memory &= e->cgroup_memory;
+	acc->cgroup_pids &= e->cgroup_pids;
+	acc->cgroup_cpu &= e->cgroup_cpu;
+	if (e->memory_limit_kb > acc->memory_limit_kb)
+		acc->memory_limit_kb = e->memory_limit_kb;
+	if (e->pids_limit > acc->pids_limit)
+		acc->pids_limit = e->pids_limit;
+	if (e->cpu_limit > acc->cpu_limit)
+		acc->cpu_limit = e->cpu_limit;
+	acc->rlimit_fallback |= e->rlimit_fallback;
+	if (e->rlimit_as_kb > acc->rlimit_as_kb)
+		acc->rlimit_as_kb = e->rlimit_as_kb;
+	if (e->network == SG_NET_HOST)
+		acc->network = SG_NET_HOST;
+	acc->loopback_up |= e->loopback_up;
 }
 
 void sg_evidence_add_run_fields(cJSON *obj, const sg_sandbox_result *r)

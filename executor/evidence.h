@@ -19,6 +19,7 @@ typedef enum sg_step_status {
 	SG_STEP_PROBE_FAILED,
 	SG_STEP_SKIPPED,
 	SG_STEP_ERROR,
+	SG_STEP_FLAKY,     /* the runs of a repeated step disagree */
 } sg_step_status;
 
 const char *sg_step_status_name(sg_step_status s);
@@ -34,6 +35,8 @@ char *sg_utf8_sanitize(const char *s, size_t len);
 
 cJSON *sg_evidence_stream(const sg_stream_evidence *ev);
 cJSON *sg_evidence_enforced(const sg_enforced *e);
+/* Fold e into acc, keeping the weaker of each (for a job: what held for every step). */
+void sg_enforced_weakest(sg_enforced *acc, const sg_enforced *e);
 cJSON *sg_evidence_limits_hit(unsigned limits_hit);
 /* exit_code, signal, wall_ms, cpu_ms, peak_memory_kb, pids_peak, oom_kills, limits_hit,
  * stdout, stderr, leftover_processes added to obj. */

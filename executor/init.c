@@ -45,6 +45,8 @@ static pid_t init_fork(void)
 /* Init's own state while it supervises from inside. */
 typedef struct init_state {
 	const struct sg_init_ctx *ctx;
+	char **argv;          /* the command's argv and the environment, copied before the */
+	char **envp;          /* command line they may point into is blanked (hide_cmdline) */
 	int landlock_fd;      /* the ruleset every process we start is restricted by, or -1 */
 	pid_t candidate;
 	bool candidate_done;
@@ -122,7 +124,7 @@ static int load_traced(const struct sg_init_ctx *ctx)
 }
 
 __attribute__((noreturn)) static void exec_in_sandbox(const struct sg_init_ctx *ctx, char *const *argv,
-						       int in_fd, int out_fd, int err_fd, int exec_w,
+						       char **envp, int in_fd, int out_fd, int err_fd, int exec_w,
 						       bool traced, int landlock_fd)
 {
 	sigset_t none;
@@ -141,6 +143,11 @@ __attribute__((noreturn)) static void exec_in_sandbox(const struct sg_init_ctx *
 		dup2(err_fd, 2);
 	/* nothing but 0, 1 and 2 survives the exec */
 	close_range(3, ~0U, CLOSE_RANGE_CLOEXEC);
+	if (ctx->rlimit_as) {
+		/* the weaker fallback of a memory limit no cgroup can hold: address space */
+		struct rlimit as = {ctx->rlimit_as, ctx->rlimit_as};
+		setrlimit(RLIMIT_AS, &as);
+	}
 
 	int e = 0;
 	sg_timing_mark("command: forked");
@@ -148,6 +155,12 @@ __attribute__((noreturn)) static void exec_in_sandbox(const struct sg_init_ctx *
 		sg_error lerr = {0};
 		if (sg_landlock_apply(landlock_fd, &lerr) < 0)
 			e = -(lerr.errnum ? lerr.errnum : EPERM);
+	}
+	if (e == 0) {
+		/* our own filter first: no set-user-ID file, whatever the policy allows */
+		sg_error serr = {0};
+		if (sg_seccomp_load(sg_seccomp_no_setid(), &serr) < 0)
+			e = -(serr.errnum ? serr.errnum : EPERM);
 	}
 	if (e) {
 		/* reported below as the sandbox's failure */
@@ -160,7 +173,7 @@ __attribute__((noreturn)) static void exec_in_sandbox(const struct sg_init_ctx *
 	}
 	sg_timing_mark("command: filters loaded");
 	if (e == 0) {
-		environ = ctx->envp;
+		environ = envp;
 		execvp(argv[0], argv);
 		e = errno;
 	}
@@ -219,6 +232,16 @@ static int connect_loopback(uint32_t port, uint32_t timeout_ms, int *errnum)
 	return fd;
 }
 
+/* Send a reply to a readiness check or a probe, saying whether the command has ended by
+ * now (SG_CTL_COMMAND_GONE). */
+static void send_reply(init_state *st, struct sg_ctl_msg *m, const void *payload, size_t len)
+{
+	reap(st);
+	if (st->candidate_done)
+		m->flags |= SG_CTL_COMMAND_GONE;
+	init_send(st->ctx, m, payload, len);
+}
+
 static void serve_tcp_check(init_state *st, const struct sg_ctl_msg *req)
 {
 	struct sg_ctl_msg m = {.type = SG_CTL_TCP_RESULT};
@@ -227,7 +250,7 @@ static void serve_tcp_check(init_state *st, const struct sg_ctl_msg *req)
 		m.status = 1;
 		close(fd);
 	}
-	init_send(st->ctx, &m, NULL, 0);
+	send_reply(st, &m, NULL, 0);
 }
 
 /* A minimal HTTP/1.0 GET on 127.0.0.1: status code and the start of the body. */
@@ -281,7 +304,7 @@ static void serve_http_get(init_state *st, const struct sg_ctl_msg *req, const c
 	}
 	m.elapsed_ms = sg_monotonic_ms() - t0;
 	size_t body_len = body_off && body_off <= got ? got - body_off : 0;
-	init_send(st->ctx, &m, resp + body_off, body_len);
+	send_reply(st, &m, resp + body_off, body_len);
 }
 
 /* Collect one stream of a probe: keep the first cap bytes, count them all. */
@@ -336,7 +359,7 @@ static void serve_run(init_state *st, const struct sg_ctl_msg *req, char *payloa
 	uint64_t t0 = sg_monotonic_ms();
 	pid_t pid = init_fork();
 	if (pid == 0)
-		exec_in_sandbox(st->ctx, argv, -1, outp[1], errp[1], execp[1], false, st->landlock_fd);
+		exec_in_sandbox(st->ctx, argv, st->envp, -1, outp[1], errp[1], execp[1], false, st->landlock_fd);
 	close(outp[1]);
 	close(errp[1]);
 	close(execp[1]);
@@ -412,7 +435,7 @@ static void serve_run(init_state *st, const struct sg_ctl_msg *req, char *payloa
 	static char both[SG_CTL_PAYLOAD_MAX];
 	memcpy(both, out.buf, out.kept);
 	memcpy(both + out.kept, errs.buf, errs.kept);
-	init_send(st->ctx, &m, both, out.kept + errs.kept);
+	send_reply(st, &m, both, out.kept + errs.kept);
 }
 
 /* SIGTERM to every process of the sandbox, a grace period, then SIGKILL. */
@@ -508,6 +531,53 @@ static int init_errno(sg_error *err, const char *what)
 	return sg_error_set(err, SG_ERR_SANDBOX, errno, "%s", what);
 }
 
+static char **copy_strv(char *const *v)
+{
+	size_t n = 0;
+	while (v && v[n])
+		n++;
+	char **c = sg_xcalloc(n + 1, sizeof(char *));
+	for (size_t i = 0; i < n; i++)
+		c[i] = sg_xstrdup(v[i]);
+	return c;
+}
+
+/* Init is a fork of shipgate: its command line (what /proc/1/cmdline shows the command)
+ * would be shipgate's, with the host path of the binary and every argument. Blank it. */
+static void hide_cmdline(void)
+{
+	char buf[1024];
+	int fd = open("/proc/self/stat", O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return;
+	ssize_t n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return;
+	buf[n] = '\0';
+	char *p = strrchr(buf, ')');
+	if (!p)
+		return;
+	/* after the command name, fields 3 onwards; arg_start and arg_end are 48 and 49 */
+	unsigned long start = 0, end = 0;
+	int field = 2;
+	for (char *tok = strtok(p + 1, " "); tok; tok = strtok(NULL, " ")) {
+		field++;
+		if (field == 48)
+			start = strtoul(tok, NULL, 10);
+		if (field == 49) {
+			end = strtoul(tok, NULL, 10);
+			break;
+		}
+	}
+	if (!start || end <= start)
+		return;
+	char *args = (char *)(uintptr_t)start;
+	size_t len = end - start;
+	memset(args, 0, len);
+	snprintf(args, len, "shipgate-init");
+}
+
 void sg_init_main(const struct sg_init_ctx *ctx)
 {
 	const sg_sandbox_config *cfg = ctx->cfg;
@@ -517,6 +587,10 @@ void sg_init_main(const struct sg_init_ctx *ctx)
 		_exit(125); /* the supervisor gave up before releasing us */
 	sg_timing_mark("init: go");
 	prctl(PR_SET_NAME, "shipgate-init", 0, 0, 0);
+	init_state st = {.ctx = ctx, .landlock_fd = -1};
+	st.argv = copy_strv(cfg->argv);
+	st.envp = copy_strv(ctx->envp);
+	hide_cmdline();
 	if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0)
 		init_step(ctx, init_errno(&err, "set the parent-death signal"), &err);
 	/* before taking the sandbox identity: see sg_mount_sources */
@@ -545,7 +619,6 @@ void sg_init_main(const struct sg_init_ctx *ctx)
 	}
 	sg_timing_mark("init: network");
 	/* the second wall: writes only where the mounts say they may go */
-	init_state st = {.ctx = ctx, .landlock_fd = -1};
 	int landlock_abi = 0;
 	{
 		const char *writable[64];
@@ -591,7 +664,7 @@ void sg_init_main(const struct sg_init_ctx *ctx)
 	if (st.candidate < 0)
 		init_step(ctx, init_errno(&err, "fork the command"), &err);
 	if (st.candidate == 0)
-		exec_in_sandbox(ctx, cfg->argv, cfg->stdin_fd, ctx->out_w, ctx->err_w, ctx->exec_w, true,
+		exec_in_sandbox(ctx, st.argv, st.envp, cfg->stdin_fd, ctx->out_w, ctx->err_w, ctx->exec_w, true,
 				st.landlock_fd);
 	close(ctx->exec_w);
 	if (ctx->out_w >= 0)

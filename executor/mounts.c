@@ -104,10 +104,11 @@ static int prepare_scratch(const sg_mount_request *req, const sg_identity *id,
 	if ((mkdir(upper, 0755) < 0 && errno != EEXIST) || (mkdir(work, 0700) < 0 && errno != EEXIST))
 		return sg_error_set(err, SG_ERR_SANDBOX, errno, "scratch: mkdir in %s",
 				    req->scratch_dir);
-	/* the sandbox's root must be able to reach and write its layers */
-	if (!id->rootless && chmod(req->scratch_dir, 0711) < 0)
-		return sg_error_set(err, SG_ERR_SANDBOX, errno, "chmod %s", req->scratch_dir);
-	if (chown_dir(upper, id, err) < 0 || chown_dir(work, id, err) < 0)
+	/* The layers directory (and upper/, work/ in it) belongs to the sandbox's root, mode
+	 * 0700: the overlay's paths are resolved below it by the sandbox, and no other local
+	 * user may reach what the candidate wrote. Its parent is shipgate's, also 0700. */
+	if (chown_dir(req->scratch_dir, id, err) < 0 || chown_dir(upper, id, err) < 0 ||
+	    chown_dir(work, id, err) < 0)
 		return -1;
 	plan->scratch = sg_xstrdup(req->scratch_dir);
 	return 0;
@@ -319,7 +320,8 @@ static int mount_fs_at(int rootfd, const char *target, const char *fstype, unsig
 #define RO_ATTRS (MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV)
 
 /* The host's /etc, read-only, without the entries of etc_hidden: an overlay whose upper
- * lower layer holds a whiteout for each. Falls back to masking with empty files. */
+ * lower layer holds a whiteout for each. There is no weaker fallback: without overlayfs
+ * the sandbox is not set up (fail closed). */
 static int mount_host_etc(int rootfd, sg_error *err)
 {
 	sg_autoclose int stage = target_open(rootfd, SG_STAGING "/etcmask", true, err);

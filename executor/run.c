@@ -30,21 +30,6 @@ const char *sg_run_result_name(sg_run_result r)
 	}
 }
 
-/* Features of the job file that this build does not implement yet. They must never be
- * silently ignored: a step that asks for test evidence and gets none must not pass. */
-static int check_supported(const sg_job *job, sg_error *err)
-{
-	for (size_t i = 0; i < job->n_steps; i++) {
-		const sg_step *s = &job->steps[i];
-		if (s->repeat > 1)
-			return sg_error_set(err, SG_ERR_USAGE, 0,
-					    "%s: steps[%zu].repeat: repeated steps are not implemented in "
-					    "this build of shipgate yet",
-					    job->path, i);
-	}
-	return 0;
-}
-
 /* Load (and compile, so that a bad policy fails now) every policy the job names. */
 static int load_policies(sg_run *run, sg_error *err)
 {
@@ -72,10 +57,22 @@ static char *default_out_dir(const sg_job *job)
 
 static int prepare_out_dir(sg_run *run, sg_error *err)
 {
-	if (sg_mkdir_p(run->out_dir, 0755, err) < 0)
+	if (sg_mkdir_p(run->out_dir, 0755, err) < 0) {
+		err->kind = SG_ERR_USAGE; /* a bad --out: nothing ran */
 		return sg_error_prefix(err, "out dir");
+	}
+	/* nothing of an earlier run may stay beside this one's evidence, even if this run
+	 * ends before it writes its own */
+	static const char *const earlier[] = {"statement.json", "verdict.dsse.json", "vsa.dsse.json",
+					      "diagnosis.json", "diagnosis.md"};
+	for (size_t i = 0; i < SG_ARRAY_LEN(earlier); i++) {
+		sg_autofree char *p = sg_xasprintf("%s/%s", run->out_dir, earlier[i]);
+		if (unlink(p) < 0 && errno != ENOENT)
+			return sg_error_set(err, SG_ERR_USAGE, errno, "out dir: remove %s", p);
+	}
 	sg_autofree char *logs = sg_xasprintf("%s/logs", run->out_dir);
-	if (sg_rm_rf(logs, err) < 0 || sg_mkdir_p(logs, 0755, err) < 0)
+	sg_autofree char *trace = sg_xasprintf("%s/trace", run->out_dir);
+	if (sg_rm_rf(logs, err) < 0 || sg_rm_rf(trace, err) < 0 || sg_mkdir_p(logs, 0755, err) < 0)
 		return sg_error_prefix(err, "out dir");
 	return 0;
 }
@@ -85,26 +82,28 @@ static int prepare_scratch(sg_run *run, sg_error *err)
 	const char *base = getenv("TMPDIR");
 	if (!base || !*base)
 		base = access("/var/tmp", W_OK) == 0 ? "/var/tmp" : "/tmp";
-	char *dir = sg_xasprintf("%s/shipgate-scratch-XXXXXX", base);
+	sg_scratch_remove_stale(base, "shipgate-scratch-");
+	char *dir = sg_xasprintf("%s/shipgate-scratch-%d-XXXXXX", base, (int)getpid());
 	if (!mkdtemp(dir)) {
 		int e = errno;
 		free(dir);
 		return sg_error_set(err, SG_ERR_SANDBOX, e, "scratch: mkdtemp in %s", base);
 	}
-	/* the sandbox's root (an unprivileged host uid) must be able to reach its layers */
-	if (geteuid() == 0 && chmod(dir, 0711) < 0) {
-		int e = errno;
-		rmdir(dir);
-		free(dir);
-		return sg_error_set(err, SG_ERR_SANDBOX, e, "scratch: chmod");
-	}
+	/* mkdtemp made it 0700: other local users cannot reach what the steps write */
 	run->scratch_dir = dir;
 	return 0;
 }
 
-static int open_log(const sg_run *run, const char *step, const char *stream, sg_error *err)
+/* The name of a step's files (logs, trace): the step's name, and for the runs after the
+ * first of a repeated step "NAME.run-K". */
+static char *run_file_stem(const char *step, unsigned k)
 {
-	sg_autofree char *path = sg_xasprintf("%s/logs/%s.%s", run->out_dir, step, stream);
+	return k > 1 ? sg_xasprintf("%s.run-%u", step, k) : sg_xstrdup(step);
+}
+
+static int open_log(const sg_run *run, const char *stem, const char *stream, sg_error *err)
+{
+	sg_autofree char *path = sg_xasprintf("%s/logs/%s.%s", run->out_dir, stem, stream);
 	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644);
 	if (fd < 0)
 		sg_error_set(err, SG_ERR_SANDBOX, errno, "open %s", path);
@@ -133,8 +132,9 @@ static void explain_status(sg_step_record *rec, const sg_limits *limits, uint64_
 		set_reason(rec, "exit code %d", r->exit_code);
 		break;
 	case SG_STEP_TIMEOUT:
-		set_reason(rec, "timed out after %llu s (limit %llu s); the whole process tree was killed",
-			   (unsigned long long)(r->wall_ms / 1000), (unsigned long long)timeout_s);
+		/* the limit counts from the sandbox's start, wall_ms from the command's exec */
+		set_reason(rec, "timed out after %.1f s (limit %llu s); the whole process tree was killed",
+			   (double)r->wall_ms / 1000.0, (unsigned long long)timeout_s);
 		break;
 	case SG_STEP_OOM:
 		set_reason(rec, "killed by the kernel's OOM killer at the %llu MB memory limit (peak %llu MB, %llu OOM kills)",
@@ -208,12 +208,14 @@ static sg_net_mode step_network(const sg_job *job, const sg_policy *policy)
 	return mode;
 }
 
-static void run_one_step(sg_run *run, size_t i, const sg_cgroup_host *cgroups, bool allow_weaker,
-			 bool trace, volatile int *interrupted, const sg_run_events *ev, bool leave_signals)
+/* One run of step i (k: which run of a repeated step, 1 for the first) into rec. */
+static void run_one_step(sg_run *run, size_t i, unsigned k, sg_step_record *rec, const sg_cgroup_host *cgroups,
+			 bool allow_weaker, bool trace, volatile int *interrupted)
 {
 	const sg_job *job = run->job;
 	const sg_step *step = &job->steps[i];
-	sg_step_record *rec = &run->steps[i];
+	sg_autofree char *stem = run_file_stem(step->name, k);
+	rec->run = k;
 	sg_error err = {0};
 	sg_policy *step_policy = NULL;
 	sg_policy *policy = run->policy;
@@ -229,8 +231,8 @@ static void run_one_step(sg_run *run, size_t i, const sg_cgroup_host *cgroups, b
 	rec->policy_name = sg_xstrdup(sg_policy_name(policy));
 	rec->policy_sha256 = sg_xstrdup(sg_policy_sha256(policy));
 
-	int out_fd = open_log(run, step->name, "stdout", &err);
-	int err_fd = out_fd >= 0 ? open_log(run, step->name, "stderr", &err) : -1;
+	int out_fd = open_log(run, stem, "stdout", &err);
+	int err_fd = out_fd >= 0 ? open_log(run, stem, "stderr", &err) : -1;
 	if (out_fd < 0 || err_fd < 0) {
 		rec->status = SG_STEP_ERROR;
 		set_reason(rec, "%s", err.msg);
@@ -242,7 +244,7 @@ static void run_one_step(sg_run *run, size_t i, const sg_cgroup_host *cgroups, b
 	uint64_t timeout_s = sg_step_timeout_s(job, step);
 	sg_autofree char *layers = sg_xasprintf("%s/layers", run->scratch_dir);
 	sg_autofree char *trace_dir = sg_xasprintf("%s/trace", run->out_dir);
-	sg_autofree char *trace_path = sg_xasprintf("%s/%s.jsonl", trace_dir, step->name);
+	sg_autofree char *trace_path = sg_xasprintf("%s/%s.jsonl", trace_dir, stem);
 	if (mkdir(trace_dir, 0755) < 0 && errno != EEXIST) {
 		rec->status = SG_STEP_ERROR;
 		set_reason(rec, "trace: mkdir %s: %s", trace_dir, strerror(errno));
@@ -297,7 +299,7 @@ static void run_one_step(sg_run *run, size_t i, const sg_cgroup_host *cgroups, b
 		.allow_weaker = allow_weaker,
 		.cgroups = cgroups,
 		.interrupted = interrupted,
-		.leave_signals = leave_signals,
+		.leave_signals = run->leave_signals,
 		.trace_path = trace ? trace_path : NULL,
 	};
 	sg_service_driver driver;
@@ -307,6 +309,7 @@ static void run_one_step(sg_run *run, size_t i, const sg_cgroup_host *cgroups, b
 		sg_service_run_init(rec->service, step->service);
 		driver = sg_service_run_driver(rec->service);
 		cfg.service = &driver;
+		const sg_run_events *ev = run->events;
 		if (ev && ev->service_ready) {
 			watch = (ready_watch){.inner = driver, .ev = ev, .index = i, .rec = rec};
 			driver = (sg_service_driver){.ctx = &watch, .next = watch_next, .reply = watch_reply,
@@ -324,6 +327,17 @@ static void run_one_step(sg_run *run, size_t i, const sg_cgroup_host *cgroups, b
 		set_reason(rec, "interrupted: shipgate received a signal and killed the sandbox");
 		return;
 	}
+	if (rec->result.enforced_valid) {
+		/* the job's `enforced` is what held for every step: the weakest of them */
+		if (!run->enforced_known) {
+			run->enforced = rec->result.enforced;
+			run->enforced_identity = sg_xstrdup(rec->result.enforced.identity);
+			run->enforced.identity = run->enforced_identity;
+			run->enforced_known = true;
+		} else {
+			sg_enforced_weakest(&run->enforced, &rec->result.enforced);
+		}
+	}
 	if (rc < 0) {
 		if (err.kind == SG_ERR_NOT_FOUND || err.kind == SG_ERR_NOT_EXEC) {
 			/* the candidate's command: a candidate failure, exit codes as a shell has them */
@@ -336,12 +350,6 @@ static void run_one_step(sg_run *run, size_t i, const sg_cgroup_host *cgroups, b
 			set_reason(rec, "sandbox: %s", err.msg);
 		}
 		return;
-	}
-	if (!run->enforced_known) {
-		run->enforced = rec->result.enforced;
-		run->enforced_identity = sg_xstrdup(rec->result.enforced.identity);
-		run->enforced.identity = run->enforced_identity;
-		run->enforced_known = true;
 	}
 	rec->status = sg_classify_exit(&rec->result);
 	explain_status(rec, &job->limits, timeout_s);
@@ -358,7 +366,7 @@ static void run_one_step(sg_run *run, size_t i, const sg_cgroup_host *cgroups, b
 		sg_step_status st = sg_step_tests_judge(rec->tests, rec->status, &why);
 		if (why) {
 			sg_autofree char *old = rec->reason;
-			rec->reason = rec->status == SG_STEP_FAILED && st == SG_STEP_FAILED && old
+			rec->reason = rec->status == SG_STEP_FAILED && (st == SG_STEP_FAILED || st == SG_STEP_NO_TESTS) && old
 					      ? sg_xasprintf("%s: %s", old, why)
 					      : sg_steal_ptr(&why);
 		}
@@ -388,6 +396,178 @@ static void run_one_step(sg_run *run, size_t i, const sg_cgroup_host *cgroups, b
 						       (unsigned long long)rec->service->ready_ms,
 						       rec->service->n_probes, rec->service->n_probes == 1 ? "" : "s");
 	}
+}
+
+static void step_record_free(sg_step_record *rec)
+{
+	free(rec->reason);
+	free(rec->policy_name);
+	free(rec->policy_sha256);
+	sg_sandbox_result_free(&rec->result);
+	if (rec->service) {
+		sg_service_run_free(rec->service);
+		free(rec->service);
+	}
+	if (rec->tests) {
+		sg_step_tests_free(rec->tests);
+		free(rec->tests);
+	}
+	for (size_t i = 0; i < rec->n_flaky; i++)
+		free(rec->flaky[i]);
+	free(rec->flaky);
+	free(rec->runs);
+	memset(rec, 0, sizeof(*rec));
+}
+
+/* A status that says what the tests or the service did, as opposed to how the sandbox
+ * ended it (timeout, oom, a signal, a violation, an error): only these are compared
+ * across the runs of a repeated step. */
+static bool is_outcome_status(sg_step_status s)
+{
+	return s == SG_STEP_PASSED || s == SG_STEP_FAILED || s == SG_STEP_NO_TESTS || s == SG_STEP_NOT_READY ||
+	       s == SG_STEP_PROBE_FAILED;
+}
+
+static const sg_test_report *usable_report(const sg_step_record *rec)
+{
+	return rec->tests && rec->tests->have_report && !rec->tests->unusable ? &rec->tests->report : NULL;
+}
+
+static bool same_counts(const sg_test_report *a, const sg_test_report *b)
+{
+	return a->total == b->total && a->passed == b->passed && a->failed == b->failed && a->skipped == b->skipped;
+}
+
+/* The runs' statuses, "passed, failed, passed", for a reason. */
+static char *status_list(const sg_step_record *recs, unsigned n)
+{
+	sg_buf b = {0};
+	for (unsigned k = 0; k < n; k++)
+		sg_buf_printf(&b, "%s%s", k ? ", " : "", sg_step_status_name(recs[k].status));
+	return b.data;
+}
+
+/* A step with `repeat: N`: N runs, each in a fresh sandbox over the same scratch layer
+ * (what one run writes, the next sees). A run that ends by timeout, oom, a signal, a
+ * violation or an error stops the repetition and is the step's result. Otherwise the
+ * runs are compared: the same status and, for a test step, the same tests with the same
+ * results (by name). If they agree, the step's result and evidence are the first run's.
+ * If not, the step is `flaky`; `flaky` names the tests whose results differed and the
+ * evidence is that of the first run that did not pass. Every run is summed up in `runs`. */
+static void run_repeated_step(sg_run *run, size_t i, const sg_cgroup_host *cgroups, bool allow_weaker, bool trace,
+			      volatile int *interrupted)
+{
+	const sg_step *step = &run->job->steps[i];
+	unsigned n = (unsigned)step->repeat;
+	sg_step_record *recs = sg_xcalloc(n, sizeof(*recs));
+	unsigned done = 0;
+	for (unsigned k = 1; k <= n; k++) {
+		sg_step_record *r = &recs[k - 1];
+		r->step = step;
+		r->status = SG_STEP_SKIPPED;
+		r->result.exit_code = -1;
+		r->result.leftover_processes = -1;
+		run_one_step(run, i, k, r, cgroups, allow_weaker, trace, interrupted);
+		done = k;
+		if (run->interrupted || !is_outcome_status(r->status) || (interrupted && *interrupted))
+			break;
+	}
+	unsigned keep = 0;
+	sg_step_status status;
+	char *reason = NULL;
+	char **flaky = NULL;
+	size_t n_flaky = 0;
+	const sg_step_record *last = &recs[done - 1];
+	if (!is_outcome_status(last->status)) {
+		keep = done - 1;
+		status = last->status;
+		if (done > 1 || n > 1) {
+			sg_autofree char *list = status_list(recs, done);
+			reason = sg_xasprintf("run %u of %u: %s (runs so far: %s)", done, n,
+					      last->reason ? last->reason : sg_step_status_name(last->status), list);
+		}
+	} else {
+		bool differ = false;
+		const sg_test_report *first = usable_report(&recs[0]);
+		for (unsigned k = 1; k < done; k++) {
+			const sg_test_report *other = usable_report(&recs[k]);
+			if (recs[k].status != recs[0].status)
+				differ = true;
+			if (first && other) {
+				if (sg_test_outcomes_diff(first, other, &flaky, &n_flaky) || !same_counts(first, other))
+					differ = true;
+			} else if (!first != !other) {
+				differ = true; /* one run has a usable report, the other none */
+			}
+		}
+		sg_names_sort_unique(flaky, &n_flaky);
+		sg_autofree char *list = status_list(recs, done);
+		if (!differ) {
+			status = recs[0].status;
+			reason = sg_xasprintf("%s (the same in all %u runs)", recs[0].reason ? recs[0].reason : "",
+					      done);
+		} else {
+			status = SG_STEP_FLAKY;
+			while (keep < done && recs[keep].status == SG_STEP_PASSED)
+				keep++;
+			if (keep == done)
+				keep = 0;
+			if (n_flaky) {
+				sg_buf names = {0};
+				for (size_t f = 0; f < n_flaky && f < 5; f++)
+					sg_buf_printf(&names, "%s%s", f ? ", " : "", flaky[f]);
+				reason = sg_xasprintf("%zu test%s gave different results across %u runs (%s%s); runs: %s",
+						      n_flaky, n_flaky == 1 ? "" : "s", done, names.data,
+						      n_flaky > 5 ? ", ..." : "", list);
+				sg_buf_free(&names);
+			} else {
+				reason = sg_xasprintf("the %u runs gave different results (%s); run %u: %s", done, list,
+						      keep + 1, recs[keep].reason ? recs[keep].reason : "");
+			}
+		}
+	}
+	sg_step_run_summary *runs = sg_xcalloc(done, sizeof(*runs));
+	for (unsigned k = 0; k < done; k++) {
+		const sg_step_record *r = &recs[k];
+		runs[k] = (sg_step_run_summary){.status = r->status, .ran = r->ran, .result = r->result};
+		runs[k].result.trace = NULL; /* only the figures are kept */
+		runs[k].result.out.tail = runs[k].result.err.tail = NULL;
+		runs[k].result.trace_unavailable = NULL;
+		runs[k].result.enforced_identity_buf = NULL;
+		runs[k].result.enforced.identity = NULL;
+		const sg_test_report *rep = r->tests && r->tests->have_report ? &r->tests->report : NULL;
+		if (rep) {
+			runs[k].has_tests = true;
+			runs[k].total = rep->total;
+			runs[k].passed = rep->passed;
+			runs[k].failed = rep->failed;
+			runs[k].skipped = rep->skipped;
+		}
+	}
+	for (unsigned k = 0; k < done; k++)
+		if (k != keep)
+			step_record_free(&recs[k]);
+	sg_step_record *rec = &run->steps[i];
+	*rec = recs[keep];
+	free(recs);
+	rec->status = status;
+	if (reason) {
+		free(rec->reason);
+		rec->reason = reason;
+	}
+	rec->runs = runs;
+	rec->n_runs = done;
+	rec->flaky = flaky;
+	rec->n_flaky = n_flaky;
+}
+
+static void run_step(sg_run *run, size_t i, const sg_cgroup_host *cgroups, bool allow_weaker, bool trace,
+		     volatile int *interrupted)
+{
+	if (run->job->steps[i].repeat > 1)
+		run_repeated_step(run, i, cgroups, allow_weaker, trace, interrupted);
+	else
+		run_one_step(run, i, 1, &run->steps[i], cgroups, allow_weaker, trace, interrupted);
 }
 
 static char *upper_dir(const sg_run *run)
@@ -485,7 +665,7 @@ int sg_run_job(const sg_job *job, const sg_run_options *opts, sg_run *run, sg_er
 	run->os_release = sg_os_release(strcmp(job->rootfs, "host") ? job->rootfs : "/");
 	run->out_dir = opts && opts->out_dir ? sg_xstrdup(opts->out_dir) : default_out_dir(job);
 
-	if (check_supported(job, err) < 0 || load_policies(run, err) < 0)
+	if (load_policies(run, err) < 0)
 		return -1;
 	sg_cgroup_host cgroups;
 	if (sg_cgroup_detect(&cgroups, err) < 0)
@@ -504,6 +684,8 @@ int sg_run_job(const sg_job *job, const sg_run_options *opts, sg_run *run, sg_er
 		sg_cgroup_host_free(&cgroups);
 		return -1;
 	}
+	run->events = ev;
+	run->leave_signals = opts && opts->leave_signals;
 	sg_rfc3339_now(run->started, sizeof(run->started));
 	if (ev && ev->job_started)
 		ev->job_started(ev->ctx, run);
@@ -516,8 +698,7 @@ int sg_run_job(const sg_job *job, const sg_run_options *opts, sg_run *run, sg_er
 		}
 		if (ev && ev->step_started)
 			ev->step_started(ev->ctx, i, &job->steps[i]);
-		run_one_step(run, i, &cgroups, allow_weaker, !(opts && opts->no_trace), interrupted, ev,
-			     opts && opts->leave_signals);
+		run_step(run, i, &cgroups, allow_weaker, !(opts && opts->no_trace), interrupted);
 		check_protect(run, &run->steps[i]);
 		if (ev && ev->step_finished)
 			ev->step_finished(ev->ctx, i, &run->steps[i]);
@@ -573,20 +754,8 @@ void sg_run_free(sg_run *run)
 			fprintf(stderr, "shipgate: warning: could not remove %s: %s\n", run->scratch_dir, err.msg);
 		free(run->scratch_dir);
 	}
-	for (size_t i = 0; i < run->n_steps; i++) {
-		free(run->steps[i].reason);
-		free(run->steps[i].policy_name);
-		free(run->steps[i].policy_sha256);
-		sg_sandbox_result_free(&run->steps[i].result);
-		if (run->steps[i].service) {
-			sg_service_run_free(run->steps[i].service);
-			free(run->steps[i].service);
-		}
-		if (run->steps[i].tests) {
-			sg_step_tests_free(run->steps[i].tests);
-			free(run->steps[i].tests);
-		}
-	}
+	for (size_t i = 0; i < run->n_steps; i++)
+		step_record_free(&run->steps[i]);
 	free(run->steps);
 	for (size_t i = 0; i < SG_ARRAY_LEN(run->subject_excludes); i++)
 		free(run->subject_excludes[i]);

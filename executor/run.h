@@ -16,6 +16,16 @@
 
 #include <cjson/cJSON.h>
 
+/* One run of a repeated step, summed up (the figures of its sandbox result only: no
+ * tails, no trace). */
+typedef struct sg_step_run_summary {
+	sg_step_status status;
+	bool ran;
+	sg_sandbox_result result;
+	bool has_tests;
+	uint64_t total, passed, failed, skipped;
+} sg_step_run_summary;
+
 typedef struct sg_step_record {
 	const sg_step *step;
 	sg_step_status status;
@@ -26,6 +36,12 @@ typedef struct sg_step_record {
 	char *policy_sha256;
 	sg_service_run *service; /* service steps: readiness and probes */
 	sg_step_tests *tests;     /* steps with `tests` */
+	unsigned run;             /* which run the evidence above is from (1-based) */
+	/* steps with repeat > 1: */
+	sg_step_run_summary *runs; /* every run, in order */
+	unsigned n_runs;
+	char **flaky;             /* the tests whose results differed between runs, sorted */
+	size_t n_flaky;
 } sg_step_record;
 
 typedef enum sg_run_result { SG_RESULT_PASSED = 0, SG_RESULT_FAILED, SG_RESULT_ERROR } sg_run_result;
@@ -80,6 +96,8 @@ typedef struct sg_run {
 	char **mount_digests;      /* per job mount, before the job */
 	bool mounts_intact;
 	char *mount_changed;       /* the target of the first mount that changed */
+	const sg_run_events *events; /* the caller's hooks (opts->events), or NULL */
+	bool leave_signals;        /* opts->leave_signals */
 } sg_run;
 
 /* Run the job. Returns 0 when a verdict could be formed (PASSED, FAILED or ERROR, see

@@ -223,12 +223,22 @@ int sg_sandbox_run(const sg_sandbox_config *cfg_in, sg_sandbox_result *r, sg_err
 	sg_error cg_err = {0};
 	sg_timing_mark("cgroups detected");
 	cg = sg_cgroup_create(cfg.cgroups, &cl, &cg_err);
-	if (!cg && !cfg.allow_weaker) {
-		sg_error_set(err, SG_ERR_SANDBOX, cg_err.errnum, "%s", cg_err.msg);
+	if (!cg && !cfg.allow_weaker && !cfg.limits_best_effort) {
+		sg_error_set(err, SG_ERR_SANDBOX, 0, "%s", cg_err.msg);
+		err->errnum = cg_err.errnum;
 		goto out;
 	}
-	if (check_limits(&cfg, cg, err) < 0)
+	if (cfg.limits_best_effort) {
+		sg_error lim_err = {0};
+		if (!cg || check_limits(&cfg, cg, &lim_err) < 0) {
+			r->weaker_note = sg_xasprintf("running without the default memory/pids limits: %s",
+						      cg ? lim_err.msg : cg_err.msg);
+			if (!cg)
+				cfg.limits.memory_mb = cfg.limits.pids = 0;
+		}
+	} else if (check_limits(&cfg, cg, err) < 0) {
 		goto out;
+	}
 
 	sg_mount_request req = {.rootfs = cfg.rootfs, .workspace = cfg.workspace,
 				.ws_mode = cfg.workspace_mode, .scratch_dir = cfg.scratch_dir,
@@ -286,6 +296,10 @@ int sg_sandbox_run(const sg_sandbox_config *cfg_in, sg_sandbox_result *r, sg_err
 		.ctl = ctl[0], .exec_w = execp[1],
 		.out_w = outp[1], .err_w = errp[1], .root_mode = !id.rootless,
 	};
+	if (cfg.limits.memory_mb && !sg_cgroup_enforces(cg, SG_CG_MEMORY)) {
+		/* allowed to run weaker: the nearest rlimit, recorded as such */
+		ictx.rlimit_as = cfg.limits.memory_mb << 20;
+	}
 	uint64_t flags = CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWIPC | CLONE_NEWUTS;
 	if (cfg.network != SG_NET_HOST)
 		flags |= CLONE_NEWNET;
@@ -294,11 +308,15 @@ int sg_sandbox_run(const sg_sandbox_config *cfg_in, sg_sandbox_result *r, sg_err
 	sg_timing_mark("policy compiled, pipes made");
 	init_pid = clone_init(flags, sg_cgroup_clone_fd(cg), &pidfd, &in_cgroup);
 	if (init_pid < 0) {
-		sg_error_set(err, SG_ERR_SANDBOX, errno,
-			     errno == EPERM || errno == ENOSPC || errno == EINVAL
-				     ? "clone3 with new user, mount, pid, net, ipc and uts namespaces "
-				       "(are user namespaces enabled? see `shipgate doctor`)"
-				     : "clone3");
+		int e = errno;
+		if (e == EPERM || e == ENOSPC || e == EINVAL || e == EUSERS)
+			sg_error_set(err, SG_ERR_SANDBOX, 0,
+				     "user namespaces are not available here (creating the sandbox's "
+				     "namespaces failed: %s); `shipgate doctor` says why",
+				     strerror(e));
+		else
+			sg_error_set(err, SG_ERR_SANDBOX, 0, "creating the sandbox's namespaces failed: %s", strerror(e));
+		err->errnum = e;
 		goto out;
 	}
 	if (init_pid == 0) {
@@ -329,6 +347,10 @@ int sg_sandbox_run(const sg_sandbox_config *cfg_in, sg_sandbox_result *r, sg_err
 	}
 
 	fill_enforced(&cfg, &id, &plan, cg, cfg.policy, r);
+	if (ictx.rlimit_as) {
+		r->enforced.rlimit_fallback = true;
+		r->enforced.rlimit_as_kb = ictx.rlimit_as >> 10;
+	}
 	sg_supervise_io io = {
 		.pidfd = pidfd, .ctl = ctl[1], .exec_r = execp[0], .service = cfg.service,
 		.out_r = outp[0], .err_r = errp[0], .timeout_ms = cfg.timeout_ms, .t0_ns = t0,
@@ -342,8 +364,18 @@ int sg_sandbox_run(const sg_sandbox_config *cfg_in, sg_sandbox_result *r, sg_err
 	/* it closed the read ends of the output pipes: closing them again could close
 	 * another thread's fd that took the same number */
 	outp[0] = errp[0] = -1;
+	if (oc.ready) {
+		/* what init reported it put in force, exec or no exec */
+		r->enforced.capabilities_left = oc.caps_left;
+		r->enforced.no_new_privs = oc.no_new_privs;
+		r->enforced.landlock_abi = oc.landlock_abi;
+		r->enforced.loopback_up = cfg.network == SG_NET_LOOPBACK;
+		r->enforced_valid = true;
+	}
 	if (oc.setup_failed) {
-		sg_error_set(err, SG_ERR_SANDBOX, oc.setup_errno, "%s", oc.setup_error);
+		/* init's text already ends with the errno's text */
+		sg_error_set(err, SG_ERR_SANDBOX, 0, "%s", oc.setup_error);
+		err->errnum = oc.setup_errno;
 		goto reap;
 	}
 	if (oc.exec_errno > 0) {
@@ -352,13 +384,9 @@ int sg_sandbox_run(const sg_sandbox_config *cfg_in, sg_sandbox_result *r, sg_err
 		goto reap;
 	}
 	if (oc.exec_errno < 0) {
-		sg_error_set(err, SG_ERR_SANDBOX, -oc.exec_errno, "seccomp");
+		sg_error_set(err, SG_ERR_SANDBOX, -oc.exec_errno, "restricting the command (Landlock or seccomp)");
 		goto reap;
 	}
-	r->enforced.capabilities_left = oc.caps_left;
-	r->enforced.no_new_privs = oc.no_new_privs;
-	r->enforced.landlock_abi = oc.landlock_abi;
-	r->enforced.loopback_up = cfg.network == SG_NET_LOOPBACK && oc.ready;
 	rc = 0;
 
 reap:;
@@ -415,6 +443,7 @@ void sg_sandbox_result_free(sg_sandbox_result *r)
 {
 	sg_trace_free(r->trace);
 	free(r->trace_unavailable);
+	free(r->weaker_note);
 	free(r->out.tail);
 	free(r->err.tail);
 	free(r->enforced_identity_buf);

@@ -65,6 +65,8 @@ typedef struct sg_sandbox_config {
 	sg_output_sink out_sink, err_sink;
 	int stdin_fd;             /* -1: /dev/null */
 	bool allow_weaker;        /* run even when a requested limit cannot be enforced */
+	bool limits_best_effort;  /* the limits are defaults nobody asked for: where they cannot
+				     be held, run without them and say so (weaker_note) */
 	const sg_cgroup_host *cgroups; /* NULL: detect */
 	volatile int *interrupted;/* set by a signal handler of the caller; may be NULL */
 	const sg_service_driver *service; /* NULL: run the command to its end */
@@ -94,6 +96,7 @@ typedef struct sg_enforced {
 	uint64_t memory_limit_kb, pids_limit;
 	double cpu_limit;
 	bool rlimit_fallback;      /* limits held by rlimits instead of cgroups */
+	uint64_t rlimit_as_kb;     /* the RLIMIT_AS that stands in for the memory limit */
 	sg_net_mode network;
 	bool loopback_up;
 	const char *identity;      /* "mapped:1000000000+65536", "rootless:1000" */
@@ -121,8 +124,10 @@ typedef struct sg_sandbox_result {
 	int64_t leftover_processes; /* -1: unknown */
 	sg_stream_evidence out, err;
 	sg_enforced enforced;
+	bool enforced_valid;   /* the sandbox was fully set up, so `enforced` is what held */
 	char *enforced_identity_buf; /* storage behind enforced.identity */
 	struct sg_trace *trace;  /* when traced: the trace (owned; freed with the result) */
+	char *weaker_note;       /* what could not be enforced and was let go (best effort) */
 	char *trace_unavailable; /* why a trace that was asked for was not taken */
 } sg_sandbox_result;
 

@@ -1,12 +1,23 @@
-/* seccomp_load.h: loading a compiled policy (policy.c compiles it in the supervisor) into the
- * calling process. Nothing here calls libseccomp: the child only makes one syscall. */
-#ifndef SHIPGATE_SECCOMP_H
-#define SHIPGATE_SECCOMP_H
+/* seccomp_load.h: loading filters into the calling process. The policy's program is
+ * compiled by policy.c in the supervisor; nothing here calls libseccomp.
+ *
+ * Beside the policy, every command and probe also gets shipgate's own small filter,
+ * whatever the policy says: no file may be given the set-user-ID or set-group-ID bit
+ * (chmod family, and the mode of open/creat/mknod with O_CREAT), and openat2, whose mode
+ * a filter cannot see, answers ENOSYS (programs fall back to openat). Files the
+ * candidate writes through an idmapped mount belong on the host to the directory's
+ * owner, root included: a set-user-ID file there would be a way out for any local user.
+ */
+#ifndef SHIPGATE_SECCOMP_LOAD_H
+#define SHIPGATE_SECCOMP_LOAD_H
 
 #include <shipgate/error.h>
 
 #include <linux/filter.h>
 
 int sg_seccomp_load(const struct sock_fprog *prog, sg_error *err);
+
+/* shipgate's own filter (see above), a constant program. */
+const struct sock_fprog *sg_seccomp_no_setid(void);
 
 #endif

@@ -253,8 +253,10 @@ static void check_output(sg_probe_result *pr, const sg_probe_expect *ex, const c
 		return;
 	}
 	if (ex->stdout_matches) {
+		/* line by line, as grep -E: ^ and $ also match at each newline, so "^5$"
+		 * matches a body "5\n" */
 		regex_t re;
-		if (regcomp(&re, ex->stdout_matches, REG_EXTENDED | REG_NOSUB) != 0) {
+		if (regcomp(&re, ex->stdout_matches, REG_EXTENDED | REG_NOSUB | REG_NEWLINE) != 0) {
 			fail_probe(pr, "invalid regular expression \"%s\"", ex->stdout_matches);
 			return;
 		}
@@ -280,7 +282,12 @@ static void probe_reply(sg_service_run *sr, const struct sg_ctl_msg *m, const ch
 		pr->http_status = m->status;
 		pr->output = copy_output(payload, len);
 		if (!m->status) {
-			fail_probe(pr, "GET %s: %s", ps->http_get, strerror(m->errnum ? m->errnum : ECONNREFUSED));
+			if (m->errnum == EPROTO)
+				fail_probe(pr, "GET %s: no HTTP response (the connection closed without a status line)",
+					   ps->http_get);
+			else
+				fail_probe(pr, "GET %s: %s", ps->http_get,
+					   strerror(m->errnum ? m->errnum : ECONNREFUSED));
 			return;
 		}
 		if (ps->expect.http_status ? m->status != ps->expect.http_status : !is_2xx(m->status)) {
@@ -318,13 +325,28 @@ static void probe_reply(sg_service_run *sr, const struct sg_ctl_msg *m, const ch
 	check_output(pr, &ps->expect, payload, out_len);
 }
 
+static void driver_exited(void *ctx, uint64_t now);
+
 static void driver_reply(void *ctx, uint64_t now, const struct sg_ctl_msg *m, const char *payload, size_t len)
 {
 	sg_service_run *sr = ctx;
-	if (sr->phase == SG_SVC_READY)
+	bool gone = (m->flags & SG_CTL_COMMAND_GONE) != 0;
+	if (sr->phase == SG_SVC_READY) {
 		ready_reply(sr, now, m);
-	else if (sr->phase == SG_SVC_PROBES)
+	} else if (sr->phase == SG_SVC_PROBES) {
+		size_t i = sr->probe_index;
 		probe_reply(sr, m, payload, len);
+		sg_probe_result *pr = i < sr->n_probes ? &sr->probes[i] : NULL;
+		if (gone && pr && !pr->passed && pr->reason) {
+			char *longer = sg_xasprintf("%s (the service had exited by then)", pr->reason);
+			free(pr->reason);
+			pr->reason = longer;
+		}
+	}
+	/* the service had ended by the time of this reply: as if its end had been reported
+	 * (that report may come only after the last probe, too late to be heard) */
+	if (gone)
+		driver_exited(ctx, now);
 }
 
 static void driver_exited(void *ctx, uint64_t now)
@@ -332,6 +354,7 @@ static void driver_exited(void *ctx, uint64_t now)
 	(void)now;
 	sg_service_run *sr = ctx;
 	sr->exited_early = true;
+	sr->wake_ms = 0; /* nothing left to wait for */
 	if (sr->phase == SG_SVC_READY) {
 		fail_ready(sr, "the service exited before it was ready");
 	} else if (sr->phase == SG_SVC_PROBES) {

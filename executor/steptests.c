@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <linux/openat2.h>
 #include <stdarg.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/syscall.h>
 
@@ -168,6 +169,16 @@ sg_step_status sg_step_tests_judge(const sg_step_tests *t, sg_step_status exit_s
 		*reason = sg_xstrdup(t->unusable);
 		return SG_STEP_FAILED;
 	}
+	uint64_t ran = r->passed + r->failed;
+	if (exit_status == SG_STEP_FAILED && !r->failed && !r->problem && ran < t->spec->min) {
+		/* the runner's own way of saying it found no tests (pytest exits 5): no_tests
+		 * says more than failed, and it still does not pass */
+		*reason = sg_xasprintf("the test command exited non-zero and its report lists %llu test%s that ran "
+				       "(%llu skipped), at least %llu required",
+				       (unsigned long long)ran, ran == 1 ? "" : "s", (unsigned long long)r->skipped,
+				       (unsigned long long)t->spec->min);
+		return SG_STEP_NO_TESTS;
+	}
 	if (exit_status == SG_STEP_FAILED) {
 		*reason = r->failed ? sg_xasprintf("the test command failed; %llu of %llu tests failed",
 						   (unsigned long long)r->failed, (unsigned long long)r->total)
@@ -188,7 +199,6 @@ sg_step_status sg_step_tests_judge(const sg_step_tests *t, sg_step_status exit_s
 		*reason = sg_xasprintf("the test report is not consistent: %s", r->problem);
 		return SG_STEP_FAILED;
 	}
-	uint64_t ran = r->passed + r->failed;
 	if (ran < t->spec->min) {
 		*reason = sg_xasprintf("%llu test%s ran (%llu skipped), at least %llu required", (unsigned long long)ran,
 				       ran == 1 ? "" : "s", (unsigned long long)r->skipped,
@@ -210,6 +220,82 @@ cJSON *sg_step_tests_json(const sg_step_tests *t)
 		cJSON_AddStringToObject(o, "unusable", clean);
 	}
 	return o;
+}
+
+/* ---- comparing the tests of repeated runs ---------------------------------------- */
+
+typedef struct keyed_outcome {
+	const char *name;
+	size_t occ;       /* before renumbering: the index in the report */
+	sg_test_result result;
+} keyed_outcome;
+
+static int keyed_cmp(const void *x, const void *y)
+{
+	const keyed_outcome *a = x, *b = y;
+	int c = strcmp(a->name, b->name);
+	if (c)
+		return c;
+	return a->occ < b->occ ? -1 : a->occ > b->occ;
+}
+
+/* The report's outcomes sorted by (name, occurrence of that name). */
+static keyed_outcome *keyed_sorted(const sg_test_report *r)
+{
+	keyed_outcome *k = sg_xcalloc(r->n_outcomes ? r->n_outcomes : 1, sizeof(*k));
+	for (size_t i = 0; i < r->n_outcomes; i++)
+		k[i] = (keyed_outcome){r->outcomes[i].name, i, r->outcomes[i].result};
+	qsort(k, r->n_outcomes, sizeof(*k), keyed_cmp);
+	for (size_t i = 0; i < r->n_outcomes; i++)
+		k[i].occ = i > 0 && !strcmp(k[i].name, k[i - 1].name) ? k[i - 1].occ + 1 : 0;
+	return k;
+}
+
+static void push_name(char ***names, size_t *n, const char *name)
+{
+	*names = sg_xrealloc(*names, (*n + 1) * sizeof(**names));
+	(*names)[(*n)++] = sg_xstrdup(name);
+}
+
+size_t sg_test_outcomes_diff(const sg_test_report *a, const sg_test_report *b, char ***names, size_t *n)
+{
+	sg_autofree keyed_outcome *ka = keyed_sorted(a);
+	sg_autofree keyed_outcome *kb = keyed_sorted(b);
+	size_t i = 0, j = 0, before = *n;
+	while (i < a->n_outcomes || j < b->n_outcomes) {
+		int c = i == a->n_outcomes ? 1 : j == b->n_outcomes ? -1 : keyed_cmp(&ka[i], &kb[j]);
+		if (c == 0) {
+			if (ka[i].result != kb[j].result)
+				push_name(names, n, ka[i].name);
+			i++;
+			j++;
+		} else if (c < 0) {
+			push_name(names, n, ka[i++].name);
+		} else {
+			push_name(names, n, kb[j++].name);
+		}
+	}
+	return *n - before;
+}
+
+static int str_cmp(const void *x, const void *y)
+{
+	return strcmp(*(char *const *)x, *(char *const *)y);
+}
+
+void sg_names_sort_unique(char **names, size_t *n)
+{
+	if (!*n)
+		return;
+	qsort(names, *n, sizeof(*names), str_cmp);
+	size_t w = 1;
+	for (size_t r = 1; r < *n; r++) {
+		if (!strcmp(names[r], names[w - 1]))
+			free(names[r]);
+		else
+			names[w++] = names[r];
+	}
+	*n = w;
 }
 
 void sg_step_tests_free(sg_step_tests *t)

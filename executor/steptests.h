@@ -47,11 +47,22 @@ int sg_step_tests_prepare(sg_step_tests *t, const sg_tests_spec *spec, const cha
  * more than the TAP capture kept. */
 void sg_step_tests_collect(sg_step_tests *t, bool stdout_truncated);
 /* The step's status given how its command ended (`exit_status`, from sg_classify_exit):
- * a non-zero exit fails whatever the report says; a report that is missing, stale,
- * malformed or inconsistent fails; failures fail; fewer than `min` tests is no_tests.
+ * a report that is missing, stale, malformed or inconsistent fails; failures fail; a
+ * non-zero exit fails whatever the report says, except that a consistent report without
+ * failures that lists fewer than `min` tests is no_tests (pytest exits 5 when it collected
+ * nothing); with exit 0, fewer than `min` tests is no_tests.
  * *reason is malloc'd (or NULL when it passed). */
 sg_step_status sg_step_tests_judge(const sg_step_tests *t, sg_step_status exit_status, char **reason);
 cJSON *sg_step_tests_json(const sg_step_tests *t);
+
+/* The tests whose results differ between two reports of the same tests (repeated runs):
+ * a name with another result (passed, failed, skipped), or present in only one of them.
+ * A name that occurs k times is compared occurrence by occurrence. The names (copies) are
+ * appended to *names (*n of them, the array grown as needed); duplicates are possible
+ * across calls: see sg_names_sort_unique. Returns how many were appended. */
+size_t sg_test_outcomes_diff(const sg_test_report *a, const sg_test_report *b, char ***names, size_t *n);
+/* Sort names and drop (and free) duplicates. */
+void sg_names_sort_unique(char **names, size_t *n);
 void sg_step_tests_free(sg_step_tests *t);
 
 #endif

@@ -27,6 +27,10 @@ typedef struct stream_state {
 	uint64_t kept;
 	uint64_t cap;
 	uint64_t full_kept;
+	/* what waits to be copied to the passthrough fd: the supervisor never blocks on a
+	 * reader that does not read (its timer and signals must keep working) */
+	sg_buf pending;
+	size_t pending_off;
 	sg_output_sink sink;
 	char ring[SG_TAIL_BYTES];
 	size_t ring_len; /* bytes valid in ring */
@@ -52,8 +56,8 @@ static void stream_consume(stream_state *s, const char *buf, size_t n)
 		if (sg_write_all(s->sink.log_fd, buf, keep) == 0)
 			s->kept += keep;
 	}
-	if (s->sink.passthrough_fd >= 0)
-		(void)sg_write_all(s->sink.passthrough_fd, buf, n);
+	if (s->sink.passthrough_fd >= 0 && s->pending.len - s->pending_off < 4 * (1u << 20))
+		sg_buf_append(&s->pending, buf, n); /* beyond 4 MiB unread, the copy drops it */
 	if (s->sink.full_cap && s->full_kept < s->sink.full_cap) {
 		size_t keep = (size_t)(s->sink.full_cap - s->full_kept < n ? s->sink.full_cap - s->full_kept : n);
 		if (sg_write_all(s->sink.full_fd, buf, keep) == 0)
@@ -80,6 +84,51 @@ static bool stream_read(stream_state *s)
 		return false;
 	stream_consume(s, buf, (size_t)n);
 	return true;
+}
+
+#define SG_PASSTHROUGH_MAX (1u << 20) /* stop reading the command while this much waits */
+
+static size_t pending_len(const stream_state *s)
+{
+	return s->pending.len - s->pending_off;
+}
+
+/* Copy what is pending to the passthrough fd, at most one pipe buffer: when poll said
+ * it is writable this does not block. A reader that went away drops the rest. */
+static void stream_flush_some(stream_state *s)
+{
+	size_t n = pending_len(s);
+	if (n > 4096)
+		n = 4096;
+	ssize_t w = SG_RETRY(write(s->sink.passthrough_fd, s->pending.data + s->pending_off, n));
+	if (w < 0) {
+		if (errno == EAGAIN)
+			return;
+		s->pending_off = s->pending.len; /* EPIPE and the like: nobody to tell */
+	} else {
+		s->pending_off += (size_t)w;
+	}
+	if (s->pending_off == s->pending.len) {
+		s->pending.len = 0;
+		s->pending_off = 0;
+	}
+}
+
+/* At the end: give the reader a last moment, never more than a second in all. */
+static void stream_flush_end(stream_state *s, uint64_t deadline_ns)
+{
+	while (s->sink.passthrough_fd >= 0 && pending_len(s) > 0) {
+		uint64_t now = sg_monotonic_ns();
+		if (now >= deadline_ns)
+			break;
+		struct pollfd p = {.fd = s->sink.passthrough_fd, .events = POLLOUT};
+		if (poll(&p, 1, (int)((deadline_ns - now) / 1000000u) + 1) <= 0)
+			break;
+		if (p.revents & (POLLERR | POLLHUP | POLLNVAL))
+			break;
+		stream_flush_some(s);
+	}
+	sg_buf_free(&s->pending);
 }
 
 static void stream_finish(stream_state *s, sg_stream_evidence *ev)
@@ -229,11 +278,16 @@ void sg_supervise(const sg_supervise_io *io, sg_sandbox_result *r, sg_supervise_
 		pthread_sigmask(SIG_BLOCK, &sigs, &old);
 		sigfd = signalfd(-1, &sigs, SFD_CLOEXEC | SFD_NONBLOCK);
 	}
+	/* a ^C that came while the sandbox was being set up reached the caller's handler,
+	 * not our signalfd: act on it now */
+	bool early_interrupt = io->interrupted && *io->interrupted;
 
 	int timerfd = -1;
 	if (io->timeout_ms) {
 		timerfd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
-		uint64_t deadline = io->t0_ns + io->timeout_ms * 1000000u;
+		/* until the command has started, the timeout also bounds our own set-up (with a
+		 * minute's grace); from its exec on, it is the command's time alone */
+		uint64_t deadline = io->t0_ns + io->timeout_ms * 1000000u + 60000000000u;
 		struct itimerspec its = {.it_value = {(time_t)(deadline / 1000000000u),
 						      (long)(deadline % 1000000000u)}};
 		timerfd_settime(timerfd, TFD_TIMER_ABSTIME, &its, NULL);
@@ -253,6 +307,11 @@ void sg_supervise(const sg_supervise_io *io, sg_sandbox_result *r, sg_supervise_
 	uint64_t count_deadline_ns = 0, drain_deadline_ns = 0;
 	static _Thread_local char payload[SG_CTL_PAYLOAD_MAX + 1];
 
+	if (early_interrupt) {
+		r->interrupted = true;
+		kill_sandbox(io);
+		ls.killed = true;
+	}
 	for (;;) {
 		/* an interrupt asked for by the caller (a flag, not a signal of ours) */
 		if (io->interrupted && *io->interrupted && !ls.killed) {
@@ -271,18 +330,28 @@ void sg_supervise(const sg_supervise_io *io, sg_sandbox_result *r, sg_supervise_
 			ls.killed = true;
 		}
 		drive_service(io, &ls, now);
-		struct pollfd pfd[9];
-		int kinds[9];
+		struct pollfd pfd[11];
+		int kinds[11];
 		int n = 0;
 #define ADD(fdv, kind)                                                                           \
 	do {                                                                                     \
 		pfd[n] = (struct pollfd){.fd = (fdv), .events = POLLIN};                         \
 		kinds[n++] = (kind);                                                             \
 	} while (0)
-		if (out_open)
+		/* backpressure on the command while the reader lags, never once it is dead */
+		bool gate = init_alive && !ls.killed;
+		if (out_open && (!gate || pending_len(&out) < SG_PASSTHROUGH_MAX))
 			ADD(out.fd, 0);
-		if (err_open)
+		if (err_open && (!gate || pending_len(&err) < SG_PASSTHROUGH_MAX))
 			ADD(err.fd, 1);
+		if (pending_len(&out) > 0) {
+			pfd[n] = (struct pollfd){.fd = out.sink.passthrough_fd, .events = POLLOUT};
+			kinds[n++] = 9;
+		}
+		if (pending_len(&err) > 0) {
+			pfd[n] = (struct pollfd){.fd = err.sink.passthrough_fd, .events = POLLOUT};
+			kinds[n++] = 10;
+		}
 		if (ctl_open)
 			ADD(io->ctl, 2);
 		if (exec_open)
@@ -353,6 +422,12 @@ void sg_supervise(const sg_supervise_io *io, sg_sandbox_result *r, sg_supervise_
 				} else if (got == 0 && !oc->setup_failed && oc->ready) {
 					r->started = true;
 					ls.start_ns = now;
+					if (timerfd >= 0) {
+						uint64_t deadline = now + io->timeout_ms * 1000000u;
+						struct itimerspec its = {.it_value = {(time_t)(deadline / 1000000000u),
+										      (long)(deadline % 1000000000u)}};
+						timerfd_settime(timerfd, TFD_TIMER_ABSTIME, &its, NULL);
+					}
 					ls.service_active = io->service != NULL && !ls.exited;
 				}
 				exec_open = false;
@@ -409,6 +484,22 @@ void sg_supervise(const sg_supervise_io *io, sg_sandbox_result *r, sg_supervise_
 					ls.listener = -1;
 				}
 				break;
+			case 9:
+				if (pfd[i].revents & (POLLERR | POLLHUP | POLLNVAL)) {
+					out.pending.len = out.pending_off = 0;
+					out.sink.passthrough_fd = -1;
+				} else {
+					stream_flush_some(&out);
+				}
+				break;
+			case 10:
+				if (pfd[i].revents & (POLLERR | POLLHUP | POLLNVAL)) {
+					err.pending.len = err.pending_off = 0;
+					err.sink.passthrough_fd = -1;
+				} else {
+					stream_flush_some(&err);
+				}
+				break;
 			case 8: {
 				uint64_t ticks;
 				(void)!read(samplefd, &ticks, sizeof(ticks));
@@ -440,6 +531,9 @@ void sg_supervise(const sg_supervise_io *io, sg_sandbox_result *r, sg_supervise_
 		close(out.fd);
 	if (err.fd >= 0)
 		close(err.fd);
+	uint64_t flush_deadline = sg_monotonic_ns() + 1000000000u;
+	stream_flush_end(&out, flush_deadline);
+	stream_flush_end(&err, flush_deadline);
 	stream_finish(&out, &r->out);
 	stream_finish(&err, &r->err);
 	if (out.bytes > io->output_cap || err.bytes > io->output_cap)

@@ -69,6 +69,22 @@ void sg_test_report_add_failure(sg_test_report *r, const char *kind, const char 
 	f->message = sg_test_text(message, message_len, SG_TEST_MESSAGE_MAX);
 }
 
+void sg_test_report_add_outcome(sg_test_report *r, const char *name, size_t name_len,
+				sg_test_result result)
+{
+	if (r->n_outcomes >= SG_TEST_OUTCOMES_MAX) {
+		r->outcomes_truncated = true;
+		return;
+	}
+	if (r->n_outcomes == r->cap_outcomes) {
+		r->cap_outcomes = r->cap_outcomes ? r->cap_outcomes * 2 : 16;
+		r->outcomes = sg_xrealloc(r->outcomes, r->cap_outcomes * sizeof(*r->outcomes));
+	}
+	sg_test_outcome *o = &r->outcomes[r->n_outcomes++];
+	o->name = sg_test_text(name, name_len, SG_TEST_NAME_MAX);
+	o->result = result;
+}
+
 /* A problem is one line: no control characters, so it cannot forge log lines. */
 static void one_line(char *s)
 {
@@ -118,6 +134,9 @@ void sg_test_report_free(sg_test_report *r)
 		failure_free(&r->failures[i]);
 	free(r->failures);
 	free(r->problem);
+	for (size_t i = 0; i < r->n_outcomes; i++)
+		free(r->outcomes[i].name);
+	free(r->outcomes);
 	sg_test_report_init(r, r->format);
 }
 

@@ -43,6 +43,17 @@ typedef struct sg_test_failure {
 	char *kind;      /* "failure" | "error" | "not ok" | "bail out" */
 } sg_test_failure;
 
+/* Tests kept by name with their result (for comparing repeated runs of a step); past
+ * this, outcomes_truncated is set and only the counts tell. */
+#define SG_TEST_OUTCOMES_MAX 20000
+
+typedef enum sg_test_result { SG_TEST_PASSED = 'p', SG_TEST_FAILED = 'f', SG_TEST_SKIPPED = 's' } sg_test_result;
+
+typedef struct sg_test_outcome {
+	char *name;            /* as in failures: "classname.name", the TAP description */
+	sg_test_result result;
+} sg_test_outcome;
+
 typedef struct sg_test_report {
 	sg_tests_format format;
 	uint64_t total, passed, failed, skipped, errors; /* errors is a subset of failed */
@@ -53,6 +64,11 @@ typedef struct sg_test_report {
 	 * "; "), e.g. "missing plan", "planned 5 tests but 3 ran", "Bail out! no db",
 	 * "testsuite \"x\" says 5 tests but 3 testcases are listed". */
 	char *problem;
+	/* every test in report order, with its result; not part of the JSON (the verdict has
+	 * the counts and failures), used to tell which tests differ between runs */
+	sg_test_outcome *outcomes;
+	size_t n_outcomes, cap_outcomes;
+	bool outcomes_truncated;
 } sg_test_report;
 
 /* Parse a JUnit XML report. Returns 0 with *out filled in (check out->problem), or -1
@@ -87,6 +103,11 @@ void sg_test_report_init(sg_test_report *r, sg_tests_format format);
 void sg_test_report_add_failure(sg_test_report *r, const char *kind, const char *name,
 				size_t name_len, const char *classname, const char *message,
 				size_t message_len);
+
+/* Record one test's result by name (the counts are the caller's). The name is made valid
+ * UTF-8 and cut as a failure's; past SG_TEST_OUTCOMES_MAX only outcomes_truncated is set. */
+void sg_test_report_add_outcome(sg_test_report *r, const char *name, size_t name_len,
+				sg_test_result result);
 
 /* Add a problem: made valid UTF-8, control characters become spaces, joined to earlier
  * problems with "; ", the whole cut at SG_TEST_PROBLEM_MAX bytes. */

@@ -231,23 +231,27 @@ static void case_close(junit_ctx *c)
 	suite->listed++;
 	suite->direct++;
 	const char *kind = tc->kind ? tc->kind : tc->status_failed ? "failure" : NULL;
+	sg_buf name = {0};
+	case_name(tc, &name);
 	if (kind) {
 		r->failed++;
 		suite->failing++;
 		if (!strcmp(kind, "error"))
 			r->errors++;
-		sg_buf name = {0}, msg = {0};
-		case_name(tc, &name);
+		sg_buf msg = {0};
 		case_message(tc, &msg);
 		sg_test_report_add_failure(r, kind, name.data, name.len, tc->classname, msg.data,
 					   msg.len);
-		sg_buf_free(&name);
 		sg_buf_free(&msg);
+		sg_test_report_add_outcome(r, name.data, name.len, SG_TEST_FAILED);
 	} else if (tc->skipped || tc->status_skipped) {
 		r->skipped++;
+		sg_test_report_add_outcome(r, name.data, name.len, SG_TEST_SKIPPED);
 	} else {
 		r->passed++;
+		sg_test_report_add_outcome(r, name.data, name.len, SG_TEST_PASSED);
 	}
+	sg_buf_free(&name);
 	case_reset(tc);
 }
 

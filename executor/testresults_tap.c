@@ -223,18 +223,33 @@ static void tap_check_number(tap_ctx *c, uint64_t num, uint64_t expected)
 					   num, expected, c->lineno);
 }
 
-static void tap_add_failure(tap_ctx *c, const tap_point *pt, uint64_t number)
+/* A test point's name: its description unescaped, or "test N" when it has none.
+ * identity: stop at the first unescaped '#', so that a comment after it ("ok 1 - fast
+ * # 3 ms") does not make the same test look like another one in the next run. */
+static void tap_name(const tap_point *pt, uint64_t number, bool identity, sg_buf *name)
 {
-	sg_buf name = {0};
-	for (size_t i = 0; i < pt->desc_len; i++) {
-		bool escape = pt->desc[i] == '\\' && i + 1 < pt->desc_len &&
+	size_t len = pt->desc_len;
+	if (identity) {
+		size_t j = 0;
+		while (j < len && pt->desc[j] != '#')
+			j += (pt->desc[j] == '\\' && j + 1 < len) ? 2 : 1;
+		len = tap_rtrim(pt->desc, j < len ? j : len);
+	}
+	for (size_t i = 0; i < len; i++) {
+		bool escape = pt->desc[i] == '\\' && i + 1 < len &&
 			      (pt->desc[i + 1] == '#' || pt->desc[i + 1] == '\\');
 		if (escape)
 			i++;
-		sg_buf_append(&name, &pt->desc[i], 1);
+		sg_buf_append(name, &pt->desc[i], 1);
 	}
-	if (!name.len)
-		sg_buf_printf(&name, "test %" PRIu64, number);
+	if (!name->len)
+		sg_buf_printf(name, "test %" PRIu64, number);
+}
+
+static void tap_add_failure(tap_ctx *c, const tap_point *pt, uint64_t number)
+{
+	sg_buf name = {0};
+	tap_name(pt, number, false, &name);
 	size_t before = c->r->n_failures;
 	sg_test_report_add_failure(c->r, "not ok", name.data, name.len, NULL, "", 0);
 	if (c->r->n_failures > before)
@@ -261,16 +276,25 @@ static void tap_point_seen(tap_ctx *c, const tap_point *pt)
 	r->total++;
 	c->yaml_allowed = true;
 	c->yaml_failure = TAP_NO_FAILURE;
-	if (pt->ok && pt->dir == TAP_DIR_SKIP)
+	sg_test_result result;
+	if (pt->ok && pt->dir == TAP_DIR_SKIP) {
 		r->skipped++;
-	else if (pt->ok)
+		result = SG_TEST_SKIPPED;
+	} else if (pt->ok) {
 		r->passed++;
-	else if (pt->dir == TAP_DIR_TODO)
+		result = SG_TEST_PASSED;
+	} else if (pt->dir == TAP_DIR_TODO) {
 		r->skipped++;
-	else {
+		result = SG_TEST_SKIPPED;
+	} else {
 		r->failed++;
+		result = SG_TEST_FAILED;
 		tap_add_failure(c, pt, pt->has_num ? pt->num : expected);
 	}
+	sg_buf name = {0};
+	tap_name(pt, pt->has_num ? pt->num : expected, true, &name);
+	sg_test_report_add_outcome(r, name.data, name.len, result);
+	sg_buf_free(&name);
 }
 
 /* ---- plan and bail out ------------------------------------------------------------- */
@@ -308,6 +332,7 @@ static void tap_bail(tap_ctx *c, const char *reason, size_t len)
 	c->r->total++;
 	c->r->failed++;
 	sg_test_report_add_failure(c->r, "bail out", "Bail out!", 9, NULL, reason, len);
+	sg_test_report_add_outcome(c->r, "Bail out!", 9, SG_TEST_FAILED);
 	sg_autofree char *shown = sg_test_text(reason, len, 200);
 	sg_test_report_add_problem(c->r, "Bail out!%s%s", *shown ? " " : "", shown);
 }

@@ -2,6 +2,7 @@
 #include "util.h"
 
 #include <dirent.h>
+#include <signal.h>
 #include <fcntl.h>
 #include <pthread.h>
 #include <stdarg.h>
@@ -266,56 +267,105 @@ int sg_mkdir_p(const char *path, mode_t mode, sg_error *err)
 	return 0;
 }
 
-static int sg_rm_rf_at(int parent_fd, const char *name, dev_t dev, sg_error *err)
+static int open_dir_for_removal(int parent_fd, const char *name)
 {
-	struct stat st;
-	if (fstatat(parent_fd, name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
-		if (errno == ENOENT)
-			return 0;
-		return sg_error_set(err, SG_ERR_INTERNAL, errno, "stat %s", name);
-	}
-	if (!S_ISDIR(st.st_mode)) {
-		if (unlinkat(parent_fd, name, 0) < 0 && errno != ENOENT)
-			return sg_error_set(err, SG_ERR_INTERNAL, errno, "unlink %s", name);
-		return 0;
-	}
-	if (st.st_dev != dev)
-		return sg_error_set(err, SG_ERR_INTERNAL, EXDEV, "refusing to remove %s", name);
 	int fd = openat(parent_fd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0 && errno == EACCES && fchmodat(parent_fd, name, 0700, 0) == 0)
 		/* overlayfs leaves its work/work directory mode 000 */
 		fd = openat(parent_fd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	if (fd < 0)
-		return sg_error_set(err, SG_ERR_INTERNAL, errno, "open %s", name);
-	DIR *d = fdopendir(fd);
-	if (!d) {
-		close(fd);
-		return sg_error_set(err, SG_ERR_INTERNAL, errno, "opendir %s", name);
-	}
-	int rc = 0;
-	struct dirent *de;
-	while ((de = readdir(d)) != NULL) {
-		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
-			continue;
-		if (sg_rm_rf_at(dirfd(d), de->d_name, dev, err) < 0) {
-			rc = -1;
-			break;
-		}
-	}
-	closedir(d);
-	if (rc < 0)
-		return rc;
-	if (unlinkat(parent_fd, name, AT_REMOVEDIR) < 0 && errno != ENOENT)
-		return sg_error_set(err, SG_ERR_INTERNAL, errno, "rmdir %s", name);
-	return 0;
+	return fd;
 }
 
+/* Iterative, with one directory open at a time and the path kept as a stack of names:
+ * a tree nested thousands deep (a candidate can make one) neither exhausts the stack nor
+ * the descriptors. Never follows symlinks nor crosses into another filesystem. */
 int sg_rm_rf(const char *path, sg_error *err)
 {
 	struct stat st;
 	if (lstat(path, &st) < 0)
 		return errno == ENOENT ? 0 : sg_error_set(err, SG_ERR_INTERNAL, errno, "stat %s", path);
-	return sg_rm_rf_at(AT_FDCWD, path, st.st_dev, err);
+	if (!S_ISDIR(st.st_mode)) {
+		if (unlink(path) < 0 && errno != ENOENT)
+			return sg_error_set(err, SG_ERR_INTERNAL, errno, "unlink %s", path);
+		return 0;
+	}
+	dev_t dev = st.st_dev;
+	int fd = open_dir_for_removal(AT_FDCWD, path);
+	if (fd < 0)
+		return sg_error_set(err, SG_ERR_INTERNAL, errno, "open %s", path);
+	char **stack = NULL;
+	size_t depth = 0, cap = 0;
+	int rc = 0;
+	for (;;) {
+		int lfd = dup(fd);
+		DIR *d = lfd >= 0 ? fdopendir(lfd) : NULL;
+		if (!d) {
+			if (lfd >= 0)
+				close(lfd);
+			rc = sg_error_set(err, SG_ERR_INTERNAL, errno, "read a directory below %s", path);
+			break;
+		}
+		bool descended = false;
+		struct dirent *de;
+		while (rc == 0 && (de = readdir(d)) != NULL) {
+			if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+				continue;
+			struct stat cst;
+			if (fstatat(fd, de->d_name, &cst, AT_SYMLINK_NOFOLLOW) < 0)
+				continue;
+			if (!S_ISDIR(cst.st_mode)) {
+				if (unlinkat(fd, de->d_name, 0) < 0 && errno != ENOENT)
+					rc = sg_error_set(err, SG_ERR_INTERNAL, errno, "unlink %s below %s", de->d_name, path);
+				continue;
+			}
+			if (cst.st_dev != dev) {
+				rc = sg_error_set(err, SG_ERR_INTERNAL, EXDEV, "refusing to remove %s below %s (a mount point)",
+						  de->d_name, path);
+				break;
+			}
+			int sub = open_dir_for_removal(fd, de->d_name);
+			if (sub < 0) {
+				rc = sg_error_set(err, SG_ERR_INTERNAL, errno, "open %s below %s", de->d_name, path);
+				break;
+			}
+			if (depth == cap) {
+				cap = cap ? cap * 2 : 64;
+				stack = sg_xrealloc(stack, cap * sizeof(*stack));
+			}
+			stack[depth++] = sg_xstrdup(de->d_name);
+			close(fd);
+			fd = sub;
+			descended = true;
+			break;
+		}
+		closedir(d);
+		if (rc < 0)
+			break;
+		if (descended)
+			continue;
+		if (depth == 0)
+			break;
+		int parent = openat(fd, "..", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		if (parent < 0) {
+			rc = sg_error_set(err, SG_ERR_INTERNAL, errno, "go up below %s", path);
+			break;
+		}
+		close(fd);
+		fd = parent;
+		char *name = stack[--depth];
+		if (unlinkat(fd, name, AT_REMOVEDIR) < 0 && errno != ENOENT)
+			rc = sg_error_set(err, SG_ERR_INTERNAL, errno, "rmdir %s below %s", name, path);
+		free(name);
+		if (rc < 0)
+			break;
+	}
+	close(fd);
+	while (depth)
+		free(stack[--depth]);
+	free(stack);
+	if (rc == 0 && rmdir(path) < 0 && errno != ENOENT)
+		rc = sg_error_set(err, SG_ERR_INTERNAL, errno, "rmdir %s", path);
+	return rc;
 }
 
 uint64_t sg_monotonic_ns(void)
@@ -397,4 +447,30 @@ void sg_timing_mark(const char *label)
 			 (double)(sg_monotonic_ns() - timing_origin) / 1e6, label);
 	if (n > 0)
 		(void)!write(2, line, (size_t)n < sizeof(line) ? (size_t)n : sizeof(line) - 1);
+}
+
+void sg_scratch_remove_stale(const char *base, const char *prefix)
+{
+	DIR *d = opendir(base);
+	if (!d)
+		return;
+	size_t pl = strlen(prefix);
+	struct dirent *de;
+	while ((de = readdir(d)) != NULL) {
+		if (strncmp(de->d_name, prefix, pl) != 0)
+			continue;
+		char *end = NULL;
+		long pid = strtol(de->d_name + pl, &end, 10);
+		if (pid <= 0 || !end || *end != '-')
+			continue;
+		if (kill((pid_t)pid, 0) == 0 || errno == EPERM)
+			continue; /* its shipgate is still running */
+		struct stat st;
+		if (fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISDIR(st.st_mode) ||
+		    st.st_uid != geteuid())
+			continue;
+		sg_autofree char *path = sg_xasprintf("%s/%s", base, de->d_name);
+		(void)sg_rm_rf(path, NULL);
+	}
+	closedir(d);
 }

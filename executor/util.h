@@ -84,6 +84,9 @@ int sg_write_file_atomic(const char *path, const void *data, size_t len, mode_t 
 			 sg_error *err);
 
 int sg_mkdir_p(const char *path, mode_t mode, sg_error *err);
+/* Remove scratch directories "PREFIX<pid>-XXXXXX" in base whose shipgate process is gone
+ * (a run killed by SIGKILL cannot clean up after itself); ours only: owned by us. */
+void sg_scratch_remove_stale(const char *base, const char *prefix);
 /* Remove a directory tree without following symlinks or crossing mount points. */
 int sg_rm_rf(const char *path, sg_error *err);
 

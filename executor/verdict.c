@@ -16,6 +16,41 @@ static cJSON *statement_job(const sg_job *job)
 	return o;
 }
 
+/* A repeated step: how many runs were asked and made, whose evidence the step shows, each
+ * run's figures, and the tests whose results differed between runs. */
+static void add_repeat(cJSON *o, const sg_step_record *rec)
+{
+	cJSON_AddNumberToObject(o, "repeat", (double)rec->step->repeat);
+	cJSON_AddNumberToObject(o, "evidence_from_run", rec->run);
+	cJSON *runs = cJSON_AddArrayToObject(o, "runs");
+	for (unsigned k = 0; k < rec->n_runs; k++) {
+		const sg_step_run_summary *r = &rec->runs[k];
+		cJSON *item = cJSON_CreateObject();
+		cJSON_AddNumberToObject(item, "run", k + 1);
+		cJSON_AddStringToObject(item, "status", sg_step_status_name(r->status));
+		if (r->ran && r->result.started && !r->result.signal)
+			cJSON_AddNumberToObject(item, "exit_code", r->result.exit_code);
+		else
+			cJSON_AddNullToObject(item, "exit_code");
+		cJSON_AddNumberToObject(item, "wall_ms", (double)r->result.wall_ms);
+		if (r->has_tests) {
+			cJSON *t = cJSON_AddObjectToObject(item, "tests");
+			cJSON_AddNumberToObject(t, "total", (double)r->total);
+			cJSON_AddNumberToObject(t, "passed", (double)r->passed);
+			cJSON_AddNumberToObject(t, "failed", (double)r->failed);
+			cJSON_AddNumberToObject(t, "skipped", (double)r->skipped);
+		}
+		cJSON_AddItemToArray(runs, item);
+	}
+	cJSON *flaky = cJSON_AddArrayToObject(o, "flaky");
+	for (size_t i = 0; i < rec->n_flaky && i < SG_TEST_FAILURES_MAX; i++) {
+		sg_autofree char *clean = sg_utf8_sanitize(rec->flaky[i], strlen(rec->flaky[i]));
+		cJSON_AddItemToArray(flaky, cJSON_CreateString(clean));
+	}
+	if (rec->n_flaky > SG_TEST_FAILURES_MAX)
+		cJSON_AddBoolToObject(o, "flaky_truncated", true);
+}
+
 /* What the steps ran on: the root filesystem (the host's, a built image with the digest
  * its manifest records, or a directory), its os-release, and the kernel. */
 static cJSON *statement_environment(const sg_run *run)
@@ -73,8 +108,11 @@ static cJSON *statement_step(const sg_step_record *rec)
 	if (rec->result.enforced.cgroup_mode) /* filled in once the sandbox was prepared */
 		cJSON_AddStringToObject(o, "network", sg_net_mode_name(rec->result.enforced.network));
 	sg_evidence_add_run_fields(o, &rec->result);
+	if (rec->result.enforced_valid)
+		cJSON_AddItemToObject(o, "enforced", sg_evidence_enforced(&rec->result.enforced));
 	if (rec->result.trace) {
-		sg_autofree char *rel = sg_xasprintf("trace/%s.jsonl", s->name);
+		sg_autofree char *rel = rec->run > 1 ? sg_xasprintf("trace/%s.run-%u.jsonl", s->name, rec->run)
+						     : sg_xasprintf("trace/%s.jsonl", s->name);
 		cJSON_AddNumberToObject(o, "execs", (double)sg_trace_execs(rec->result.trace));
 		cJSON_AddItemToObject(o, "violations", sg_trace_violations_json(rec->result.trace));
 		cJSON_AddItemToObject(o, "connects", sg_trace_connects_json(rec->result.trace));
@@ -89,6 +127,8 @@ static cJSON *statement_step(const sg_step_record *rec)
 		sg_service_run_add_json(rec->service, o);
 	if (rec->tests)
 		cJSON_AddItemToObject(o, "tests", sg_step_tests_json(rec->tests));
+	if (s->repeat > 1)
+		add_repeat(o, rec);
 	/* a command that could not be found is reported with the shell's exit code */
 	if (!rec->result.started && rec->result.exit_code >= 0) {
 		cJSON_ReplaceItemInObject(o, "exit_code", cJSON_CreateNumber(rec->result.exit_code));

@@ -5,7 +5,7 @@
 # service `service_ready` before its step ends; a job that cannot start gives `error`;
 # a reader that goes away does not stop the job.
 #
-# Environment (ctest sets it): SHIPGATE, SHIPGATE_SOURCE_DIR.
+# Environment (ctest sets it): SHIPGATE, SHIPGATE_SOURCE_DIR, SHIPGATE_TRY_SYSCALL.
 set -eu
 : "${SHIPGATE:?set SHIPGATE to the shipgate binary}"
 SRC=${SHIPGATE_SOURCE_DIR:-$(cd "$(dirname "$0")/../.." && pwd)}
@@ -116,18 +116,22 @@ expect_events "--events 7 writes to fd 7" "$work/fd.jsonl" \
 	job_started,step_started,step_finished,step_started,tests,step_finished,step_started,service_ready,step_finished,verdict_written
 
 # 3. a failing test: tests with the failure count, then the rest skipped
-mkdir -p "$work/failing"
-cp -R "$SRC/examples/demo/." "$work/failing/"
-rm -rf "$work/failing/shipgate-out"
-sed -i 's/return a + b;/return a - b;/' "$work/failing/calc/calc.c" 2>/dev/null || true
-if grep -q 'return a - b;' "$work/failing/calc/calc.c"; then
-	sg_run "$work/failing/job.json" --events "$work/failing.jsonl"
-	check "a failing test: exit 1" test "$rc" -eq 1
-	expect_events "a failing test: tests counts failures, then the verdict FAILED" "$work/failing.jsonl" \
-		job_started,step_started,step_finished,step_started,tests,step_finished,verdict_written \
-		'evs[4]["failed"] > 0' 'evs[5]["status"] == "failed"' 'evs[-1]["result"] == "FAILED"' \
-		'[s["status"] for s in evs[-1]["steps"]] == ["passed", "failed", "skipped"]'
-fi
+mkdir -p "$work/failing/ws"
+cat >"$work/failing/job.json" <<'JEOF'
+{ "version": 1, "name": "failing", "workspace": "ws", "network": "none",
+  "limits": { "memory_mb": 256, "pids": 64, "timeout_s": 60 },
+  "steps": [ { "name": "build", "run": "true" },
+             { "name": "test", "run": "printf '1..3\\nok 1 - a\\nnot ok 2 - b\\nok 3 - c\\n'; exit 1",
+               "tests": { "format": "tap", "min": 1 } },
+             { "name": "after", "run": "true" } ] }
+JEOF
+sg_run "$work/failing/job.json" --events "$work/failing.jsonl"
+check "a failing test: exit 1" test "$rc" -eq 1
+expect_events "a failing test: tests counts the failure, step_finished failed, the verdict FAILED" "$work/failing.jsonl" \
+	job_started,step_started,step_finished,step_started,tests,step_finished,verdict_written \
+	'evs[4]["total"] == 3 and evs[4]["failed"] == 1 and evs[4]["passed"] == 2' 'evs[5]["status"] == "failed"' \
+	'evs[-1]["result"] == "FAILED"' \
+	'[s["status"] for s in evs[-1]["steps"]] == ["passed", "failed", "skipped"]'
 
 # 4. a protected path written: violation before step_finished
 mkdir -p "$work/viol"
@@ -144,6 +148,20 @@ check "a protected path written: exit 1" test "$rc" -eq 1
 expect_events "a protected path written: violation, then step_finished with status violation" "$work/viol.jsonl" \
 	job_started,step_started,violation,step_finished,verdict_written \
 	'"test_calc.c" in evs[2]["reason"]' 'evs[3]["status"] == "violation"'
+
+# 4b. a denied syscall (the runtime trace): violation names it, the step fails
+if [ -n "${SHIPGATE_TRY_SYSCALL:-}" ] && [ -x "$SHIPGATE_TRY_SYSCALL" ]; then
+	mkdir -p "$work/denied/ws"
+	cp "$SHIPGATE_TRY_SYSCALL" "$work/denied/ws/try"
+	printf '%s\n' '{"version":1,"name":"denied","workspace":"ws","steps":[{"name":"escape","run":["./try","ptrace"]}]}' \
+		>"$work/denied/job.json"
+	sg_run "$work/denied/job.json" --events "$work/denied.jsonl"
+	check "a denied syscall: exit 1" test "$rc" -eq 1
+	expect_events "a denied syscall: violation names ptrace and the program, then step_finished violation" \
+		"$work/denied.jsonl" job_started,step_started,violation,step_finished,verdict_written \
+		'evs[2]["violations"][0]["syscall"] == "ptrace" and evs[2]["violations"][0]["program"].endswith("/try")' \
+		'evs[2]["fails"] and evs[3]["status"] == "violation" and evs[3]["execs"] >= 1'
+fi
 
 # 5. a job that cannot start: only error
 mkdir -p "$work/nokey"

@@ -188,10 +188,10 @@ for s in getpid fork execve; do
 done
 
 sg_exec --policy none --evidence "$TEST_TMP/nopolicy.json" --ro-bind "$PROBE_DIR:/probe" -- \
-	sh -c '/probe/try_syscall mount unshare_user; grep "^Seccomp:" /proc/self/status'
+	sh -c '/probe/try_syscall mount unshare_user; grep "^Seccomp_filters:" /proc/self/status'
 like "$SG_OUT" "^mount EPERM$" "--policy none: mount still fails (no capability)"
 like "$SG_OUT" "^unshare_user OK$" "--policy none: control: an allowed call reports OK"
-like "$SG_OUT" "^Seccomp:[[:space:]]+0$" "--policy none: no seccomp filter is loaded"
+like "$SG_OUT" "^Seccomp_filters:[[:space:]]+1$" "--policy none: no policy filter, only shipgate's own no-set-ID filter"
 is "$(jget "$TEST_TMP/nopolicy.json" 'd["enforced"]["seccomp"]["enabled"]')" false \
 	"--policy none: the evidence says seccomp is off"
 

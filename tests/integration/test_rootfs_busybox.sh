@@ -149,7 +149,7 @@ weaker=""
 # shellcheck disable=SC2086
 expect 0 "ID=busybox" "exec --rootfs busybox" "$SHIPGATE" exec $weaker --rootfs busybox -- cat /etc/os-release
 # shellcheck disable=SC2086
-expect 2 "scripts/rootfs build nosuch" "exec --rootfs with an image that is not built" \
+expect 125 "scripts/rootfs build nosuch" "exec --rootfs with an image that is not built" \
 	"$SHIPGATE" exec $weaker --rootfs nosuch -- true
 set +e
 "$SHIPGATE" doctor --json >"$work/doctor.json" 2>/dev/null

@@ -5,7 +5,7 @@
 # statement that says what was enforced, and fails when a bug is planted in it.
 . "$(dirname "$0")/lib.sh"
 
-plan 45
+plan 48
 
 # ---- steps write, modify and delete; the host workspace does not change ----------------
 
@@ -139,6 +139,14 @@ is "$(jget "$S" 'd["predicate"]["enforced"]["capabilities_left"]')" 0 "enforced.
 is "$(jget "$S" 'd["predicate"]["enforced"]["no_new_privs"]')" true "enforced.no_new_privs is true"
 is "$(jget "$S" 'd["predicate"]["enforced"]["network"]')" "$want_net" "enforced.network is $want_net, as the job asks"
 is "$(tree_listing "$DEMO")" "$demo_before" "the demo's source tree is unchanged (the build happened in the scratch layer)"
+# the demo's service steps (the README's launch step): ready, and every probe the job
+# names ran and passed, with its evidence
+svc_want=$(jget "$DEMO/job.json" '[[s["name"], [p["name"] for p in s["service"].get("probes", [])]] for s in d["steps"] if "service" in s]')
+svc_got=$(jget "$S" '[[s["name"], [p["name"] for p in s["probes"] if p["ran"] and p["passed"]]] for s in d["predicate"]["steps"] if "probes" in s]')
+isnt "$svc_want" "[]" "the demo has a service step (launch) with probes"
+is "$svc_got" "$svc_want" "each service step of the demo ran every probe and each passed"
+is "$(jget "$S" 'all(s["ready"] is True and isinstance(s["ready_ms"], int) for s in d["predicate"]["steps"] if "probes" in s)')" true \
+	"each service step of the demo is ready, with ready_ms"
 
 # the demo with a planted bug: multiplication adds
 BUG=$(new_tmp demo-bug)

@@ -80,6 +80,23 @@ static void test_categories(void)
 	expect(with_step_status("no_tests", 1), SG_DIAGNOSE, SG_DIAG_NO_TESTS, "no tests status");
 	expect(with_step_status("not_ready", 1), SG_DIAGNOSE, SG_DIAG_NOT_READY, "not ready");
 	expect(with_step_status("probe_failed", 1), SG_DIAGNOSE, SG_DIAG_PROBE_FAILED, "probe failed");
+	expect(with_step_status("flaky", 1), SG_DIAGNOSE, SG_DIAG_TESTS_FAILED, "flaky: tests_failed");
+	{
+		/* a flaky step: the summary says so, the error line names the tests */
+		cJSON *fl = with_step_status("flaky", 1);
+		cJSON *names = cJSON_CreateArray();
+		cJSON_AddItemToArray(names, cJSON_CreateString("coin"));
+		cJSON_AddItemToObject(step(fl, 1), "flaky", names);
+		sg_decision d = decide(fl);
+		tap_ok(d.summary && strstr(d.summary, "flaky") != NULL, "flaky: the summary says flaky (%s)",
+		       d.summary ? d.summary : "(null)");
+		const cJSON *line = cJSON_GetObjectItem(d.evidence, "error_line");
+		tap_is_str(cJSON_IsString(line) ? line->valuestring : NULL, "flaky: coin",
+			   "flaky: the error line names the tests that changed");
+		tap_ok(cJSON_GetArraySize(cJSON_GetObjectItem(d.evidence, "flaky")) == 1, "flaky: the evidence lists them");
+		sg_decision_free(&d);
+		cJSON_Delete(fl);
+	}
 	cJSON *st = with_step_status("error", 0);
 	fail_result(st, "ERROR");
 	expect(st, SG_DIAGNOSE, SG_DIAG_INFRASTRUCTURE, "an infrastructure error is never the candidate's");

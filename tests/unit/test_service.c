@@ -3,6 +3,7 @@
 #include "service.h"
 #include "tap.h"
 
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
@@ -109,6 +110,85 @@ static void test_probe_failures(void)
 	sg_service_run_free(&sr);
 }
 
+/* stdout_matches works line by line, as grep -E: "^5$" matches the body "5\n", and a
+ * line of the output is enough */
+static void test_regex_lines(void)
+{
+	sg_probe_spec probes[3] = {probe_run("nl", 0, NULL, "^5$"), probe_run("second", 0, NULL, "^total: [0-9]+$"),
+				   probe_run("whole", 0, NULL, "^5$")};
+	sg_service_spec spec = {.ready = {.tcp_port = 1, .timeout_s = 1}, .probes = probes, .n_probes = 3};
+	sg_service_run sr;
+	sg_service_run_init(&sr, &spec);
+	sg_service_driver d = sg_service_run_driver(&sr);
+	struct sg_ctl_msg req;
+	char payload[SG_CTL_PAYLOAD_MAX];
+	size_t len = 0;
+	uint64_t wake = 0;
+	d.next(d.ctx, 0, &req, payload, &len, &wake);
+	struct sg_ctl_msg accepted = {.type = SG_CTL_TCP_RESULT, .status = 1};
+	d.reply(d.ctx, 1, &accepted, NULL, 0);
+	d.next(d.ctx, 2, &req, payload, &len, &wake);
+	struct sg_ctl_msg r1 = run_result(0, 2);
+	d.reply(d.ctx, 3, &r1, "5\n", 2);
+	d.next(d.ctx, 4, &req, payload, &len, &wake);
+	struct sg_ctl_msg r2 = run_result(0, 14);
+	d.reply(d.ctx, 5, &r2, "a\ntotal: 12\nb\n", 14);
+	d.next(d.ctx, 6, &req, payload, &len, &wake);
+	struct sg_ctl_msg r3 = run_result(0, 3);
+	d.reply(d.ctx, 7, &r3, "15\n", 3);
+	tap_ok(sr.probes[0].passed, "^5$ matches the output \"5\\n\" (the newline ends a line)");
+	tap_ok(sr.probes[1].passed, "^...$ matches a line in the middle of the output");
+	tap_is_str(sr.probes[2].reason, "output does not match /^5$/", "^5$ does not match \"15\\n\"");
+	sg_service_run_free(&sr);
+}
+
+/* a reply that says the service had already ended: the probes after it are not run, and
+ * the service counts as having exited early (its exit status then goes into the reason) */
+static void test_command_gone(void)
+{
+	sg_probe_spec probes[3] = {probe_run("first", 0, NULL, NULL), probe_run("second", 0, NULL, NULL),
+				   probe_run("third", 0, NULL, NULL)};
+	sg_service_spec spec = {.ready = {.tcp_port = 1, .timeout_s = 1}, .probes = probes, .n_probes = 3};
+	sg_service_run sr;
+	sg_service_run_init(&sr, &spec);
+	sg_service_driver d = sg_service_run_driver(&sr);
+	struct sg_ctl_msg req;
+	char payload[SG_CTL_PAYLOAD_MAX];
+	size_t len = 0;
+	uint64_t wake = 0;
+	d.next(d.ctx, 0, &req, payload, &len, &wake);
+	struct sg_ctl_msg accepted = {.type = SG_CTL_TCP_RESULT, .status = 1};
+	d.reply(d.ctx, 1, &accepted, NULL, 0);
+	d.next(d.ctx, 2, &req, payload, &len, &wake);
+	struct sg_ctl_msg r1 = run_result(0, 0);
+	d.reply(d.ctx, 3, &r1, "", 0);
+	d.next(d.ctx, 4, &req, payload, &len, &wake);
+	struct sg_ctl_msg r2 = run_result(1, 0);
+	r2.flags |= SG_CTL_COMMAND_GONE;
+	d.reply(d.ctx, 5, &r2, "", 0);
+	tap_is_int(d.next(d.ctx, 6, &req, payload, &len, &wake), -1, "gone: no more requests");
+	TAP_OK(sr.exited_early);
+	tap_ok(sr.probes[0].passed && !sr.probes[1].passed && !sr.probes[2].ran,
+	       "gone: the first probe passed, the second failed, the third never ran");
+	tap_is_str(sr.probes[2].reason, "not run: the service exited during the probes", "gone: why the third did not run");
+	char *why = NULL;
+	tap_is_int(sg_service_run_status(&sr, &why), SG_STEP_PROBE_FAILED, "gone: probe_failed");
+	free(why);
+	sg_service_run_free(&sr);
+
+	/* gone during readiness: not_ready at once, not at the deadline */
+	sg_service_run_init(&sr, &spec);
+	d = sg_service_run_driver(&sr);
+	d.next(d.ctx, 0, &req, payload, &len, &wake);
+	struct sg_ctl_msg refused = {.type = SG_CTL_TCP_RESULT, .errnum = ECONNREFUSED, .flags = SG_CTL_COMMAND_GONE};
+	d.reply(d.ctx, 1, &refused, NULL, 0);
+	tap_is_int(d.next(d.ctx, 2, &req, payload, &len, &wake), -1, "gone before ready: no more attempts");
+	tap_is_int(sg_service_run_status(&sr, &why), SG_STEP_NOT_READY, "gone before ready: not_ready");
+	tap_is_str(why, "the service exited before it was ready", "gone before ready: the reason");
+	free(why);
+	sg_service_run_free(&sr);
+}
+
 static void test_not_ready(void)
 {
 	sg_service_spec spec = {.ready = {.tcp_port = 9, .timeout_s = 2}};
@@ -183,6 +263,8 @@ int main(void)
 {
 	test_tcp_ready_then_probes();
 	test_probe_failures();
+	test_regex_lines();
+	test_command_gone();
 	test_not_ready();
 	test_http();
 	return tap_done();
