@@ -240,7 +240,7 @@ SG_API sg_result_t *sg_job_run(const sg_job_t *job, const sg_key_t *key, const s
 		sg_event_error(&sink, err);
 		return NULL;
 	}
-	sg_run_options ro = {.out_dir = cfg.out_dir, .allow_weaker = cfg.allow_weaker,
+	sg_run_options ro = {.out_dir = cfg.out_dir, .allow_weaker = cfg.allow_weaker, .no_trace = cfg.no_trace,
 			     .interrupted = cfg.interrupted, .leave_signals = !cfg.catch_signals};
 	sg_run_outcome oc;
 	if (sg_run_and_publish(job->job, key->key, &ro, cfg.vsa, &sink, &oc, err) < 0) {

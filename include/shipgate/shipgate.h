@@ -117,6 +117,8 @@ typedef struct sg_run_config {
 	bool catch_signals;
 	sg_event_fn on_event;      /* NULL: no events */
 	void *event_ctx;
+	bool no_trace;             /* do not write the runtime trace (`run --no-trace`) */
+	/* new fields are added here, at the end, and default to zero */
 } sg_run_config;
 #define SG_RUN_CONFIG_INIT { .size = sizeof(sg_run_config) }
 
