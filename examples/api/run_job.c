@@ -5,7 +5,8 @@
  * Runs the job with the private key, printing its progress events on stderr as they
  * come; checks the signed verdict with the public key; decides SHIP or DIAGNOSE; prints
  * the verdict's statement (the exact bytes of statement.json) on stdout. Exits like
- * `shipgate run`: 0 PASSED, 1 FAILED, 2 bad input, 3 infrastructure.
+ * `shipgate run`: 0 PASSED, 1 FAILED, 2 bad input, 3 infrastructure. With
+ * SHIPGATE_ALLOW_WEAKER set in the environment it runs as `run --allow-weaker` does.
  *
  * Build it against an installed shipgate:
  *     cc -o run_job run_job.c $(pkg-config --cflags --libs shipgate)
@@ -16,6 +17,7 @@
 
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 static volatile int interrupted;
@@ -68,6 +70,9 @@ int main(int argc, char **argv)
 	cfg.out_dir = argc == 5 ? argv[4] : NULL;
 	cfg.interrupted = &interrupted;
 	cfg.on_event = on_event;
+	/* as `shipgate run --allow-weaker`: run although a limit cannot be enforced (an
+	 * unprivileged user without a delegated cgroup), and say so in the verdict */
+	cfg.allow_weaker = getenv("SHIPGATE_ALLOW_WEAKER") != NULL;
 	res = sg_job_run(job, key, &cfg, &err);
 	if (!res) {
 		fprintf(stderr, "run_job: %s (%s)\n", err.msg, sg_error_kind_name(err.kind));
