@@ -12,32 +12,62 @@
 #include <sys/sysmacros.h>
 #include <sys/xattr.h>
 
-/* Deeper than this, what the steps wrote is counted as one truncated change: a candidate
- * that nests thousands of directories must not exhaust our stack or our descriptors. */
-#define SG_CHANGES_MAX_DEPTH 128
-
+/* What the candidate controls here is the shape of the tree, so the scan bounds its own
+ * work. Deeper than SG_CHANGES_MAX_DEPTH, what the steps wrote is counted as one
+ * truncated change (too_deep): a candidate that nests thousands of directories must not
+ * exhaust our stack or our descriptors. Files are hashed within a budget of
+ * SG_CHANGES_HASH_BUDGET bytes (a sparse file of a terabyte costs the step nothing and
+ * would cost us hours): a file that does not fit what is left is listed with its size
+ * but without a digest. The watched globs are matched against every change, stored or
+ * not, so that neither max nor the order of the listing can hide one. */
 typedef struct scan_ctx {
 	sg_changes *out;
 	size_t max;
 	bool hash;
+	char *const *watch;
+	uint64_t hash_left;
 	sg_error *err;
 	unsigned depth;
 } scan_ctx;
 
-static void add_change(scan_ctx *sc, const char *path, sg_change_kind kind, const struct stat *st,
-		       const char *sha)
+static void fill_change(sg_change *c, const char *path, sg_change_kind kind, const struct stat *st,
+			const char *sha)
 {
-	sc->out->total++;
-	if (sc->out->n >= sc->max) {
-		sc->out->truncated = true;
-		return;
-	}
-	sg_change *c = &sc->out->items[sc->out->n++];
 	c->path = sg_xstrdup(path);
 	c->kind = kind;
 	c->size = (uint64_t)st->st_size;
 	c->mtime_ns = (uint64_t)st->st_mtim.tv_sec * 1000000000u + (uint64_t)st->st_mtim.tv_nsec;
 	snprintf(c->sha256, sizeof(c->sha256), "%s", sha ? sha : "");
+}
+
+static void add_change(scan_ctx *sc, const char *path, sg_change_kind kind, const struct stat *st,
+		       const char *sha)
+{
+	if (sc->watch && !sc->out->watched.path)
+		for (size_t g = 0; sc->watch[g]; g++)
+			if (sg_glob_match(sc->watch[g], path)) {
+				fill_change(&sc->out->watched, path, kind, st, sha);
+				break;
+			}
+	if (kind == SG_CHANGE_FILE && sha && sha[0] == '\0')
+		sc->out->unhashed++;
+	sc->out->total++;
+	if (sc->out->n >= sc->max) {
+		sc->out->truncated = true;
+		return;
+	}
+	fill_change(&sc->out->items[sc->out->n++], path, kind, st, sha);
+}
+
+/* Out of scan_dir, so that its buffer is not on the stack of every level of the walk. */
+__attribute__((noinline)) static void add_symlink(scan_ctx *sc, int dfd, const char *name, const char *path,
+						  const struct stat *st)
+{
+	char target[4096];
+	ssize_t n = readlinkat(dfd, name, target, sizeof(target));
+	char sha[SG_SHA256_HEX_LEN];
+	sg_sha256_hex(target, n > 0 ? (size_t)n : 0, sha);
+	add_change(sc, path, SG_CHANGE_SYMLINK, st, sha);
 }
 
 static int scan_dir(scan_ctx *sc, int dfd, const char *prefix)
@@ -62,18 +92,15 @@ static int scan_dir(scan_ctx *sc, int dfd, const char *prefix)
 			continue;
 		if (S_ISREG(st.st_mode)) {
 			char sha[SG_SHA256_HEX_LEN] = "";
-			if (sc->hash) {
+			if (sc->hash && (uint64_t)st.st_size <= sc->hash_left) {
+				sc->hash_left -= (uint64_t)st.st_size;
 				sg_autoclose int fd = openat(dfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
 				if (fd >= 0 && sg_sha256_fd(fd, sha, NULL) < 0)
 					sha[0] = '\0';
 			}
-			add_change(sc, path, SG_CHANGE_FILE, &st, sha);
+			add_change(sc, path, SG_CHANGE_FILE, &st, sc->hash ? sha : NULL);
 		} else if (S_ISLNK(st.st_mode)) {
-			char target[4096];
-			ssize_t n = readlinkat(dfd, name, target, sizeof(target));
-			char sha[SG_SHA256_HEX_LEN];
-			sg_sha256_hex(target, n > 0 ? (size_t)n : 0, sha);
-			add_change(sc, path, SG_CHANGE_SYMLINK, &st, sha);
+			add_symlink(sc, dfd, name, path, &st);
 		} else if (S_ISCHR(st.st_mode) && st.st_rdev == makedev(0, 0)) {
 			add_change(sc, path, SG_CHANGE_DELETED, &st, NULL);
 		} else if (S_ISDIR(st.st_mode)) {
@@ -89,6 +116,7 @@ static int scan_dir(scan_ctx *sc, int dfd, const char *prefix)
 				add_change(sc, path, SG_CHANGE_DIR, &st, NULL);
 			if (sc->depth >= SG_CHANGES_MAX_DEPTH) {
 				sc->out->truncated = true;
+				sc->out->too_deep = true;
 				sc->out->total++;
 				continue;
 			}
@@ -106,14 +134,16 @@ static int change_cmp(const void *a, const void *b)
 	return strcmp(((const sg_change *)a)->path, ((const sg_change *)b)->path);
 }
 
-int sg_changes_scan(const char *upper, size_t max, bool hash, sg_changes *out, sg_error *err)
+int sg_changes_scan(const char *upper, size_t max, bool hash, char *const *watch, sg_changes *out,
+		    sg_error *err)
 {
 	memset(out, 0, sizeof(*out));
 	out->items = sg_xcalloc(max ? max : 1, sizeof(*out->items));
 	sg_autoclose int fd = open(upper, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0)
 		return sg_error_set(err, SG_ERR_INTERNAL, errno, "changes: open %s", upper);
-	scan_ctx sc = {out, max, hash, err, 0};
+	scan_ctx sc = {.out = out, .max = max, .hash = hash, .watch = watch, .hash_left = SG_CHANGES_HASH_BUDGET,
+		       .err = err};
 	if (scan_dir(&sc, fd, "") < 0)
 		return -1;
 	qsort(out->items, out->n, sizeof(*out->items), change_cmp);
@@ -125,6 +155,7 @@ void sg_changes_free(sg_changes *c)
 	for (size_t i = 0; i < c->n; i++)
 		free(c->items[i].path);
 	free(c->items);
+	free(c->watched.path);
 	memset(c, 0, sizeof(*c));
 }
 
@@ -148,7 +179,9 @@ cJSON *sg_changes_json(const sg_changes *c)
 		sg_autofree char *clean = sg_utf8_sanitize(ch->path, strlen(ch->path));
 		cJSON_AddStringToObject(o, "path", clean);
 		cJSON_AddStringToObject(o, "kind", kind_name(ch->kind));
-		if (ch->kind == SG_CHANGE_FILE || ch->kind == SG_CHANGE_SYMLINK)
+		if (ch->kind == SG_CHANGE_FILE && !ch->sha256[0])
+			cJSON_AddNullToObject(o, "sha256"); /* past the hashing budget, or unreadable */
+		else if (ch->kind == SG_CHANGE_FILE || ch->kind == SG_CHANGE_SYMLINK)
 			cJSON_AddStringToObject(o, "sha256", ch->sha256);
 		if (ch->kind == SG_CHANGE_FILE)
 			cJSON_AddNumberToObject(o, "size", (double)ch->size);

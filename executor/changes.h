@@ -29,13 +29,24 @@ typedef struct sg_change {
 typedef struct sg_changes {
 	sg_change *items;
 	size_t n;
-	bool truncated;    /* more than max entries: the rest were counted only */
+	bool truncated;    /* more than max entries, or too deep: the rest were counted only */
+	bool too_deep;     /* a directory below SG_CHANGES_MAX_DEPTH levels was not looked into */
 	uint64_t total;
+	uint64_t unhashed; /* files listed without a digest (sha256 ""): over the budget */
+	sg_change watched; /* the first change matching a watched glob (path NULL: none) */
 } sg_changes;
 
+/* The scan's own limits: the candidate shapes the tree it walks. */
+#define SG_CHANGES_MAX_DEPTH 128u                   /* directory levels looked into */
+#define SG_CHANGES_HASH_BUDGET (1024ull << 20)      /* bytes of file contents hashed per scan */
+
 /* Scan the upper layer (a directory) into changes, sorted by path; at most max items.
- * hash: compute the sha256 of files and symlink targets (else only paths and kinds). */
-int sg_changes_scan(const char *upper, size_t max, bool hash, sg_changes *out, sg_error *err);
+ * hash: compute the sha256 of files and symlink targets (else only paths and kinds);
+ * files are hashed while the budget lasts, the others keep an empty sha256. watch (NULL
+ * or globs, NULL-terminated): the first change matching one is kept in out->watched,
+ * whether or not it is among the max stored. */
+int sg_changes_scan(const char *upper, size_t max, bool hash, char *const *watch, sg_changes *out,
+		    sg_error *err);
 void sg_changes_free(sg_changes *c);
 cJSON *sg_changes_json(const sg_changes *c);
 

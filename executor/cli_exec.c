@@ -318,6 +318,7 @@ int sg_cli_exec(int argc, char **argv)
 	const char *rootfs = a.rootfs;
 	char ws_real[PATH_MAX];
 	char *scratch = NULL;
+	sg_autofree char *layers = NULL; /* declared before the first goto: it has a cleanup */
 
 	if (!realpath(a.workspace, ws_real)) {
 		fprintf(stderr, "shipgate exec: --workspace %s: %s\n", a.workspace, strerror(errno));
@@ -373,7 +374,7 @@ int sg_cli_exec(int argc, char **argv)
 		}
 	}
 
-	sg_autofree char *layers = scratch ? sg_xasprintf("%s/layers", scratch) : NULL;
+	layers = scratch ? sg_xasprintf("%s/layers", scratch) : NULL;
 	sg_cgroup_host cgroups;
 	if (sg_cgroup_detect(&cgroups, &err) < 0) {
 		fprintf(stderr, "shipgate exec: %s\n", err.msg);

@@ -25,6 +25,8 @@ sg_step_status sg_classify_exit(const sg_sandbox_result *r)
 		return SG_STEP_TIMEOUT;
 	if (r->oom_kills > 0 && (r->signal == SIGKILL || r->exit_code != 0))
 		return SG_STEP_OOM;
+	if (r->limits_hit & SG_LIMIT_SCRATCH)
+		return SG_STEP_FAILED; /* killed by us for what it wrote: not a crash */
 	if (r->signal)
 		return SG_STEP_SIGNALED;
 	if (r->exit_code != 0)
@@ -84,6 +86,29 @@ char *sg_utf8_sanitize(const char *s, size_t len)
 	return b.data;
 }
 
+char *sg_text_one_line(const char *s)
+{
+	sg_autofree char *valid = sg_utf8_sanitize(s, strlen(s));
+	sg_buf b = {0};
+	for (const unsigned char *p = (const unsigned char *)valid; *p; p++) {
+		if (*p == '\n') {
+			sg_buf_puts(&b, "\\n");
+		} else if (*p == '\t') {
+			sg_buf_puts(&b, "\\t");
+		} else if (*p < 0x20 || *p == 0x7f) {
+			sg_buf_printf(&b, "\\x%02x", *p);
+		} else if (*p == 0xc2 && p[1] >= 0x80 && p[1] <= 0x9f) {
+			sg_buf_printf(&b, "\\u%04x", p[1]); /* U+0080..U+009F: C1 controls, CSI among them */
+			p++;
+		} else {
+			sg_buf_append(&b, p, 1);
+		}
+	}
+	if (!b.data)
+		sg_buf_append(&b, "", 0);
+	return b.data;
+}
+
 cJSON *sg_evidence_stream(const sg_stream_evidence *ev)
 {
 	cJSON *o = cJSON_CreateObject();
@@ -107,6 +132,8 @@ cJSON *sg_evidence_limits_hit(unsigned hit)
 		cJSON_AddItemToArray(a, cJSON_CreateString("pids"));
 	if (hit & SG_LIMIT_OUTPUT)
 		cJSON_AddItemToArray(a, cJSON_CreateString("output"));
+	if (hit & SG_LIMIT_SCRATCH)
+		cJSON_AddItemToArray(a, cJSON_CreateString("scratch"));
 	return a;
 }
 
@@ -147,7 +174,10 @@ cJSON *sg_evidence_enforced(const sg_enforced *e)
 	if (e->rlimit_fallback) {
 		/* not the same thing as a memory limit: address space, said as such */
 		cJSON *rl = cJSON_AddObjectToObject(o, "rlimit_fallback");
-		cJSON_AddNumberToObject(rl, "address_space_kb", (double)e->rlimit_as_kb);
+		if (e->rlimit_as_kb)
+			cJSON_AddNumberToObject(rl, "address_space_kb", (double)e->rlimit_as_kb);
+		if (e->rlimit_nproc)
+			cJSON_AddNumberToObject(rl, "processes", (double)e->rlimit_nproc);
 	}
 	cJSON_AddStringToObject(o, "network", sg_net_mode_name(e->network));
 	cJSON_AddBoolToObject(o, "loopback_up", e->loopback_up);
@@ -186,6 +216,8 @@ void sg_enforced_weakest(sg_enforced *acc, const sg_enforced *e)
 	acc->rlimit_fallback |= e->rlimit_fallback;
 	if (e->rlimit_as_kb > acc->rlimit_as_kb)
 		acc->rlimit_as_kb = e->rlimit_as_kb;
+	if (e->rlimit_nproc > acc->rlimit_nproc)
+		acc->rlimit_nproc = e->rlimit_nproc;
 	if (e->network == SG_NET_HOST)
 		acc->network = SG_NET_HOST;
 	acc->loopback_up |= e->loopback_up;

@@ -32,6 +32,11 @@ sg_step_status sg_classify_exit(const sg_sandbox_result *r);
 /* A copy of s that is valid UTF-8 (invalid bytes become U+FFFD), so that a candidate's
  * bytes can never corrupt the evidence JSON. */
 char *sg_utf8_sanitize(const char *s, size_t len);
+/* A copy of s fit for one line of a terminal and of the verdict's `reason`: valid UTF-8
+ * (as above) with every control character (C0, DEL, C1) written as a visible escape
+ * (\n, \t, \x1b, \u009b), so that text a candidate chose (a file name, a denied
+ * call's arguments, a test's name) can neither break the line nor drive the terminal. */
+char *sg_text_one_line(const char *s);
 
 cJSON *sg_evidence_stream(const sg_stream_evidence *ev);
 cJSON *sg_evidence_enforced(const sg_enforced *e);

@@ -148,6 +148,12 @@ __attribute__((noreturn)) static void exec_in_sandbox(const struct sg_init_ctx *
 		struct rlimit as = {ctx->rlimit_as, ctx->rlimit_as};
 		setrlimit(RLIMIT_AS, &as);
 	}
+	if (ctx->rlimit_nproc) {
+		/* and of a pids limit: processes of our uid, which the kernel counts per user
+		 * namespace, so in practice the sandbox's own */
+		struct rlimit np = {ctx->rlimit_nproc, ctx->rlimit_nproc};
+		setrlimit(RLIMIT_NPROC, &np);
+	}
 
 	int e = 0;
 	sg_timing_mark("command: forked");
@@ -531,6 +537,39 @@ static int init_errno(sg_error *err, const char *what)
 	return sg_error_set(err, SG_ERR_SANDBOX, errno, "%s", what);
 }
 
+static int fd_cmp(const void *a, const void *b)
+{
+	return *(const int *)a - *(const int *)b;
+}
+
+/* Init is a fork of the supervisor and starts with every descriptor it had: its caller's
+ * (a shell's, a CI runner's), the step's log files, the trace file, directories of the
+ * host. None is meant for the sandbox, and although the command cannot reach init's
+ * descriptors (init is not dumpable and ptrace is denied), a host descriptor inside is
+ * how runc's CVE-2024-21626 escaped: keep only what init itself uses. */
+static void close_unneeded_fds(const struct sg_init_ctx *ctx)
+{
+	const sg_mount_plan *plan = ctx->plan;
+	int fixed[] = {0, 1, 2, ctx->ctl, ctx->exec_w, ctx->out_w, ctx->err_w, ctx->cfg->stdin_fd,
+		       plan->workspace.tree_fd};
+	size_t n = 0;
+	sg_autofree int *keep = sg_xcalloc(SG_ARRAY_LEN(fixed) + plan->n_extra, sizeof(int));
+	for (size_t i = 0; i < SG_ARRAY_LEN(fixed); i++)
+		if (fixed[i] >= 0)
+			keep[n++] = fixed[i];
+	for (size_t i = 0; i < plan->n_extra; i++)
+		if (plan->extra[i].tree_fd >= 0)
+			keep[n++] = plan->extra[i].tree_fd;
+	qsort(keep, n, sizeof(int), fd_cmp);
+	unsigned from = 0;
+	for (size_t i = 0; i < n; i++) {
+		if ((unsigned)keep[i] > from)
+			close_range(from, (unsigned)keep[i] - 1, 0);
+		from = (unsigned)keep[i] + 1;
+	}
+	close_range(from, ~0U, 0);
+}
+
 static char **copy_strv(char *const *v)
 {
 	size_t n = 0;
@@ -582,6 +621,7 @@ void sg_init_main(const struct sg_init_ctx *ctx)
 {
 	const sg_sandbox_config *cfg = ctx->cfg;
 	sg_error err = {0};
+	close_unneeded_fds(ctx);
 	struct sg_ctl_msg go;
 	if (sg_ctl_recv(ctx->ctl, &go, NULL, 0) < 0 || go.type != SG_CTL_GO)
 		_exit(125); /* the supervisor gave up before releasing us */
@@ -634,7 +674,9 @@ void sg_init_main(const struct sg_init_ctx *ctx)
 				writable[n++] = ctx->plan->extra[i].target;
 		int stdio[] = {cfg->stdin_fd >= 0 ? cfg->stdin_fd : -1, ctx->out_w >= 0 ? ctx->out_w : 1,
 			       ctx->err_w >= 0 ? ctx->err_w : 2};
-		st.landlock_fd = sg_landlock_prepare(writable, n, stdio, SG_ARRAY_LEN(stdio), &landlock_abi, &err);
+		/* with the host's network, its abstract unix sockets would be in reach */
+		st.landlock_fd = sg_landlock_prepare(writable, n, stdio, SG_ARRAY_LEN(stdio),
+						     cfg->network == SG_NET_HOST, &landlock_abi, &err);
 		if (st.landlock_fd < 0 && landlock_abi > 0)
 			init_fail(ctx, &err);
 	}

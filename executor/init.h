@@ -24,6 +24,7 @@ struct sg_init_ctx {
 	int out_w, err_w;
 	bool root_mode; /* mapped range: drop supplementary groups too */
 	uint64_t rlimit_as; /* when no memory cgroup holds the limit: RLIMIT_AS instead (0: none) */
+	uint64_t rlimit_nproc; /* when no pids cgroup holds the limit: RLIMIT_NPROC (0: none) */
 };
 
 __attribute__((noreturn)) void sg_init_main(const struct sg_init_ctx *ctx);

@@ -828,6 +828,8 @@ static const job_field limits_fields[] = {
 	  .max = SG_JOB_MAX_OUTPUT_KB },
 	{ .key = "tmp_mb", .parse = job_field_u64, .offset = offsetof(sg_limits, tmp_mb),
 	  .min = 1, .max = SG_JOB_MAX_MB },
+	{ .key = "scratch_mb", .parse = job_field_u64, .offset = offsetof(sg_limits, scratch_mb),
+	  .min = 1, .max = SG_JOB_MAX_MB },
 };
 
 static int job_top_limits(job_ctx *c, const cJSON *item, void *obj, const job_field *f)
@@ -1456,6 +1458,7 @@ void sg_limits_default(sg_limits *l)
 	l->timeout_s = 600;
 	l->output_kb = 1024;
 	l->tmp_mb = 512;
+	l->scratch_mb = 8192;
 }
 
 uint64_t sg_step_timeout_s(const sg_job *job, const sg_step *step)

@@ -33,6 +33,8 @@ typedef struct sg_limits {
 	uint64_t timeout_s;  /* default 600; must be > 0 */
 	uint64_t output_kb;  /* default 1024: kept of stdout and of stderr, each */
 	uint64_t tmp_mb;     /* default 512: size of the sandbox's /tmp */
+	uint64_t scratch_mb; /* default 8192: what the steps may write into the workspace's
+				copy-on-write layer (checked every second; the step is killed) */
 } sg_limits;
 void sg_limits_default(sg_limits *l);
 

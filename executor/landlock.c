@@ -15,6 +15,15 @@
 #define LANDLOCK_ACCESS_FS_TRUNCATE (1ULL << 14)
 #endif
 
+/* The ruleset attribute as ABI 6 knows it: the headers of Debian 12 stop at the first
+ * field. A larger struct with zeros past what an older kernel knows is accepted. */
+struct sg_landlock_ruleset_attr {
+	uint64_t handled_access_fs;
+	uint64_t handled_access_net;
+	uint64_t scoped;
+};
+#define SG_LANDLOCK_SCOPE_ABSTRACT_UNIX_SOCKET (1ULL << 0)
+
 int sg_landlock_abi(void)
 {
 	long abi = syscall(SYS_landlock_create_ruleset, NULL, 0, LANDLOCK_CREATE_RULESET_VERSION);
@@ -50,8 +59,8 @@ static void allow_fd(int rs, int fd, int abi)
 	(void)syscall(SYS_landlock_add_rule, rs, LANDLOCK_RULE_PATH_BENEATH, &pb, 0);
 }
 
-int sg_landlock_prepare(const char *const *writable, size_t n, const int *fds, size_t nfds, int *abi,
-			sg_error *err)
+int sg_landlock_prepare(const char *const *writable, size_t n, const int *fds, size_t nfds,
+			bool scope_abstract_unix, int *abi, sg_error *err)
 {
 	*abi = sg_landlock_abi();
 	if (*abi <= 0) {
@@ -59,7 +68,9 @@ int sg_landlock_prepare(const char *const *writable, size_t n, const int *fds, s
 		return -1;
 	}
 	uint64_t rights = write_rights(*abi);
-	struct landlock_ruleset_attr attr = {.handled_access_fs = rights};
+	struct sg_landlock_ruleset_attr attr = {.handled_access_fs = rights};
+	if (scope_abstract_unix && *abi >= 6)
+		attr.scoped = SG_LANDLOCK_SCOPE_ABSTRACT_UNIX_SOCKET;
 	int rs = (int)syscall(SYS_landlock_create_ruleset, &attr, sizeof(attr), 0);
 	if (rs < 0)
 		return sg_error_set(err, SG_ERR_SANDBOX, errno, "landlock: create the ruleset");

@@ -29,9 +29,19 @@ static const char *last_line(const char *data, size_t len, size_t *line_len)
 int sg_ledger_append(const char *path, const char *type, cJSON *fields, sg_error *err)
 {
 	sg_autofree char *dir_copy = sg_xstrdup(path);
-	if (sg_mkdir_p(dirname(dir_copy), 0755, err) < 0) {
+	const char *dir = dirname(dir_copy);
+	if (sg_mkdir_p(dir, 0755, err) < 0) {
 		cJSON_Delete(fields);
 		return sg_error_prefix(err, "ledger");
+	}
+	/* .shipgate/ lies in the job directory, which the candidate's author writes: a
+	 * symlink planted there would have us append wherever it points */
+	struct stat dst;
+	errno = 0;
+	if (lstat(dir, &dst) < 0 || !S_ISDIR(dst.st_mode)) {
+		cJSON_Delete(fields);
+		return sg_error_set(err, SG_ERR_INTERNAL, errno ? errno : ELOOP,
+				    "ledger: %s is not a directory (a symlink?): refused", dir);
 	}
 	sg_autoclose int fd = open(path, O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0644);
 	if (fd < 0) {

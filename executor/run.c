@@ -55,11 +55,41 @@ static char *default_out_dir(const sg_job *job)
 	return sg_xasprintf("%s/shipgate-out", job->dir);
 }
 
+/* The out dir often lies in the job directory, which the candidate's author writes: a
+ * symlink planted there (shipgate-out itself, or its logs/ or trace/) would have shipgate
+ * write the step's output, and remove a directory, wherever it points, with shipgate's
+ * privileges. So the out dir must be a real directory, and logs/ and trace/ are made
+ * afresh (removing a planted link removes the link, not what it points at). */
 static int prepare_out_dir(sg_run *run, sg_error *err)
 {
-	if (sg_mkdir_p(run->out_dir, 0755, err) < 0) {
+	/* "out/" would make lstat follow a link named out */
+	size_t len = strlen(run->out_dir);
+	while (len > 1 && run->out_dir[len - 1] == '/')
+		run->out_dir[--len] = '\0';
+	/* below the job directory (shipgate-out/, loop's shipgate-out/attempt-N/), every
+	 * component is checked before anything is made in it; elsewhere, the out dir itself
+	 * (the user chose the way there) */
+	size_t jl = strlen(run->job->dir);
+	bool in_job_dir = !strncmp(run->out_dir, run->job->dir, jl) && run->out_dir[jl] == '/';
+	if (!in_job_dir && sg_mkdir_p(run->out_dir, 0755, err) < 0) {
 		err->kind = SG_ERR_USAGE; /* a bad --out: nothing ran */
 		return sg_error_prefix(err, "out dir");
+	}
+	for (size_t i = in_job_dir ? jl + 1 : len; i <= len; i++) {
+		if (run->out_dir[i] != '/' && run->out_dir[i] != '\0')
+			continue;
+		sg_autofree char *part = sg_xstrndup(run->out_dir, i);
+		if (mkdir(part, 0755) < 0 && errno != EEXIST)
+			return sg_error_set(err, SG_ERR_USAGE, errno, "out dir: mkdir %s", part);
+		struct stat st;
+		if (lstat(part, &st) < 0)
+			return sg_error_set(err, SG_ERR_USAGE, errno, "out dir %s", part);
+		if (!S_ISDIR(st.st_mode))
+			return sg_error_set(err, SG_ERR_USAGE, 0,
+					    "out dir: %s is a symlink, not a directory: refused (shipgate would "
+					    "write and delete where it points); remove it, or pass --out with the "
+					    "real path",
+					    part);
 	}
 	/* nothing of an earlier run may stay beside this one's evidence, even if this run
 	 * ends before it writes its own */
@@ -70,10 +100,15 @@ static int prepare_out_dir(sg_run *run, sg_error *err)
 		if (unlink(p) < 0 && errno != ENOENT)
 			return sg_error_set(err, SG_ERR_USAGE, errno, "out dir: remove %s", p);
 	}
-	sg_autofree char *logs = sg_xasprintf("%s/logs", run->out_dir);
-	sg_autofree char *trace = sg_xasprintf("%s/trace", run->out_dir);
-	if (sg_rm_rf(logs, err) < 0 || sg_rm_rf(trace, err) < 0 || sg_mkdir_p(logs, 0755, err) < 0)
-		return sg_error_prefix(err, "out dir");
+	static const char *const fresh[] = {"logs", "trace"};
+	for (size_t i = 0; i < SG_ARRAY_LEN(fresh); i++) {
+		sg_autofree char *dir = sg_xasprintf("%s/%s", run->out_dir, fresh[i]);
+		if (sg_rm_rf(dir, err) < 0 || mkdir(dir, 0755) < 0) {
+			if (err->kind == SG_ERR_NONE)
+				sg_error_set(err, SG_ERR_INTERNAL, errno, "mkdir %s", dir);
+			return sg_error_prefix(err, "out dir");
+		}
+	}
 	return 0;
 }
 
@@ -129,7 +164,12 @@ static void explain_status(sg_step_record *rec, const sg_limits *limits, uint64_
 		set_reason(rec, "exit code 0");
 		break;
 	case SG_STEP_FAILED:
-		set_reason(rec, "exit code %d", r->exit_code);
+		if (r->limits_hit & SG_LIMIT_SCRATCH)
+			set_reason(rec, "wrote more than %llu MB into the workspace's copy-on-write layer "
+					"(limits.scratch_mb), or the disk holding it was nearly full: killed",
+				   (unsigned long long)limits->scratch_mb);
+		else
+			set_reason(rec, "exit code %d", r->exit_code);
 		break;
 	case SG_STEP_TIMEOUT:
 		/* the limit counts from the sandbox's start, wall_ms from the command's exec */
@@ -398,6 +438,17 @@ static void run_one_step(sg_run *run, size_t i, unsigned k, sg_step_record *rec,
 	}
 }
 
+/* A reason can carry what the candidate chose (a path, a denied call's arguments, a test
+ * name) and is printed on the terminal as it is: make it one harmless line. */
+static void one_line_reason(char **reason)
+{
+	if (!*reason)
+		return;
+	char *clean = sg_text_one_line(*reason);
+	free(*reason);
+	*reason = clean;
+}
+
 static void step_record_free(sg_step_record *rec)
 {
 	free(rec->reason);
@@ -584,7 +635,9 @@ static void check_protect(sg_run *run, sg_step_record *rec)
 	sg_autofree char *upper = upper_dir(run);
 	sg_changes c;
 	sg_error err = {0};
-	if (sg_changes_scan(upper, 100000, false, &c, &err) < 0) {
+	/* every change is matched, not only the first stored ones: a step cannot hide a
+	 * protected path behind a hundred thousand others */
+	if (sg_changes_scan(upper, 1, false, job->protect, &c, &err) < 0) {
 		sg_changes_free(&c);
 		if (access(upper, F_OK) != 0)
 			return; /* nothing written at all (or the copy fallback: see changed_files) */
@@ -592,12 +645,17 @@ static void check_protect(sg_run *run, sg_step_record *rec)
 		set_reason(rec, "protect: %s", err.msg);
 		return;
 	}
-	const sg_change *hit = sg_changes_match(&c, job->protect);
+	const sg_change *hit = c.watched.path ? &c.watched : NULL;
 	if (hit) {
 		sg_autofree char *clean = sg_utf8_sanitize(hit->path, strlen(hit->path));
 		rec->status = SG_STEP_VIOLATION;
 		set_reason(rec, "modified the protected path %s (%s)", clean,
 			   hit->kind == SG_CHANGE_DELETED ? "deleted" : "written");
+	} else if (c.too_deep) {
+		/* what lies deeper was not looked at: fail closed, as the step's doing */
+		rec->status = SG_STEP_VIOLATION;
+		set_reason(rec, "protect: what the step wrote cannot be checked: it nests directories "
+				"deeper than %u levels", (unsigned)SG_CHANGES_MAX_DEPTH);
 	}
 	sg_changes_free(&c);
 }
@@ -700,6 +758,7 @@ int sg_run_job(const sg_job *job, const sg_run_options *opts, sg_run *run, sg_er
 			ev->step_started(ev->ctx, i, &job->steps[i]);
 		run_step(run, i, &cgroups, allow_weaker, !(opts && opts->no_trace), interrupted);
 		check_protect(run, &run->steps[i]);
+		one_line_reason(&run->steps[i].reason);
 		if (ev && ev->step_finished)
 			ev->step_finished(ev->ctx, i, &run->steps[i]);
 		if (run->steps[i].status != SG_STEP_PASSED) {
@@ -715,7 +774,7 @@ int sg_run_job(const sg_job *job, const sg_run_options *opts, sg_run *run, sg_er
 	sg_autofree char *upper = upper_dir(run);
 	sg_error cerr = {0};
 	if (access(upper, F_OK) == 0) {
-		run->changes_known = sg_changes_scan(upper, 1000, true, &run->changes, &cerr) == 0;
+		run->changes_known = sg_changes_scan(upper, 1000, true, NULL, &run->changes, &cerr) == 0;
 	} else if (run->enforced_known && strcmp(run->enforced.workspace, "copy") != 0) {
 		run->changes_known = true; /* no upper layer: nothing was written */
 		run->changes.items = sg_xcalloc(1, sizeof(sg_change));
@@ -743,6 +802,7 @@ int sg_run_job(const sg_job *job, const sg_run_options *opts, sg_run *run, sg_er
 					   rec->status == SG_STEP_ERROR ? "could not run" : sg_step_status_name(rec->status),
 					   rec->reason ? rec->reason : "");
 	}
+	one_line_reason(&run->reason);
 	return 0;
 }
 

@@ -207,6 +207,7 @@ int sg_sandbox_run(const sg_sandbox_config *cfg_in, sg_sandbox_result *r, sg_err
 	}
 
 	int rc = -1;
+	sg_autofree char *scratch_watch = NULL;
 	sg_cgroup *cg = NULL;
 	sg_mount_plan plan;
 	bool plan_ready = false;
@@ -228,13 +229,22 @@ int sg_sandbox_run(const sg_sandbox_config *cfg_in, sg_sandbox_result *r, sg_err
 		err->errnum = cg_err.errnum;
 		goto out;
 	}
+	uint64_t best_effort_nproc = 0;
 	if (cfg.limits_best_effort) {
 		sg_error lim_err = {0};
 		if (!cg || check_limits(&cfg, cg, &lim_err) < 0) {
-			r->weaker_note = sg_xasprintf("running without the default memory/pids limits: %s",
+			r->weaker_note = sg_xasprintf("running without the default memory/pids cgroup limits "
+						      "(processes bounded by RLIMIT_NPROC instead): %s",
 						      cg ? lim_err.msg : cg_err.msg);
-			if (!cg)
-				cfg.limits.memory_mb = cfg.limits.pids = 0;
+			/* a default pids limit still holds through RLIMIT_NPROC; a default memory
+			 * limit is not turned into RLIMIT_AS (it would break runtimes that reserve
+			 * address space, and nobody asked for it) */
+			if (!sg_cgroup_enforces(cg, SG_CG_PIDS))
+				best_effort_nproc = cfg.limits.pids;
+			if (!sg_cgroup_enforces(cg, SG_CG_MEMORY))
+				cfg.limits.memory_mb = 0;
+			if (!sg_cgroup_enforces(cg, SG_CG_PIDS))
+				cfg.limits.pids = 0;
 		}
 	} else if (check_limits(&cfg, cg, err) < 0) {
 		goto out;
@@ -300,6 +310,10 @@ int sg_sandbox_run(const sg_sandbox_config *cfg_in, sg_sandbox_result *r, sg_err
 		/* allowed to run weaker: the nearest rlimit, recorded as such */
 		ictx.rlimit_as = cfg.limits.memory_mb << 20;
 	}
+	if (cfg.limits.pids && !sg_cgroup_enforces(cg, SG_CG_PIDS))
+		ictx.rlimit_nproc = cfg.limits.pids;
+	else if (best_effort_nproc)
+		ictx.rlimit_nproc = best_effort_nproc;
 	uint64_t flags = CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWIPC | CLONE_NEWUTS;
 	if (cfg.network != SG_NET_HOST)
 		flags |= CLONE_NEWNET;
@@ -347,9 +361,13 @@ int sg_sandbox_run(const sg_sandbox_config *cfg_in, sg_sandbox_result *r, sg_err
 	}
 
 	fill_enforced(&cfg, &id, &plan, cg, cfg.policy, r);
-	if (ictx.rlimit_as) {
+	/* what the steps write into the copy-on-write layer lands on the host's disk */
+	scratch_watch = plan.scratch ? sg_xasprintf("%s/upper", plan.scratch)
+		      : plan.copy_dir ? sg_xstrdup(plan.copy_dir) : NULL;
+	if (ictx.rlimit_as || ictx.rlimit_nproc) {
 		r->enforced.rlimit_fallback = true;
 		r->enforced.rlimit_as_kb = ictx.rlimit_as >> 10;
+		r->enforced.rlimit_nproc = ictx.rlimit_nproc;
 	}
 	sg_supervise_io io = {
 		.pidfd = pidfd, .ctl = ctl[1], .exec_r = execp[0], .service = cfg.service,
@@ -357,6 +375,7 @@ int sg_sandbox_run(const sg_sandbox_config *cfg_in, sg_sandbox_result *r, sg_err
 		.out_sink = cfg.out_sink, .err_sink = cfg.err_sink,
 		.output_cap = cfg.limits.output_kb * 1024, .cgroup = cg,
 		.interrupted = cfg.interrupted, .trace = r->trace, .leave_signals = cfg.leave_signals,
+		.scratch_dir = scratch_watch, .scratch_limit = cfg.limits.scratch_mb << 20,
 	};
 	sg_supervise_outcome oc;
 	sg_timing_mark("released");

@@ -97,6 +97,7 @@ typedef struct sg_enforced {
 	double cpu_limit;
 	bool rlimit_fallback;      /* limits held by rlimits instead of cgroups */
 	uint64_t rlimit_as_kb;     /* the RLIMIT_AS that stands in for the memory limit */
+	uint64_t rlimit_nproc;     /* the RLIMIT_NPROC that stands in for the pids limit */
 	sg_net_mode network;
 	bool loopback_up;
 	const char *identity;      /* "mapped:1000000000+65536", "rootless:1000" */
@@ -109,6 +110,7 @@ typedef struct sg_enforced {
 #define SG_LIMIT_MEMORY 0x2u
 #define SG_LIMIT_PIDS 0x4u
 #define SG_LIMIT_OUTPUT 0x8u
+#define SG_LIMIT_SCRATCH 0x10u
 
 typedef struct sg_sandbox_result {
 	bool started;          /* the command was exec'd */

@@ -3,8 +3,10 @@
  *
  * Beside the policy, every command and probe also gets shipgate's own small filter,
  * whatever the policy says: no file may be given the set-user-ID or set-group-ID bit
- * (chmod family, and the mode of open/creat/mknod with O_CREAT), and openat2, whose mode
- * a filter cannot see, answers ENOSYS (programs fall back to openat). Files the
+ * (chmod family, and the mode of open/creat/mknod with O_CREAT, in the x86_64 and the
+ * i386 ABI), and openat2, whose mode a filter cannot see, and io_uring, whose operations
+ * no filter sees, answer ENOSYS (programs fall back to openat and to plain system calls);
+ * so do x32 system calls. Files the
  * candidate writes through an idmapped mount belong on the host to the directory's
  * owner, root included: a set-user-ID file there would be a way out for any local user.
  */

@@ -11,8 +11,10 @@
 #include "trace.h"
 #include "util.h"
 
+#include <ftw.h>
 #include <poll.h>
 #include <pthread.h>
+#include <sys/statvfs.h>
 #include <signal.h>
 #include <string.h>
 #include <sys/signalfd.h>
@@ -260,6 +262,33 @@ static void drive_service(const sg_supervise_io *io, loop_state *ls, uint64_t no
 	}
 }
 
+/* ---- the scratch layer's size ------------------------------------------------------- */
+
+static _Thread_local uint64_t du_bytes, du_entries;
+
+static int du_visit(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(void)path;
+	(void)flag;
+	(void)ftw;
+	du_bytes += (uint64_t)st->st_blocks * 512u;
+	return ++du_entries > 2000000 ? 1 : 0;
+}
+
+/* Is the layer over its limit, or the disk under it nearly full? (What a step writes
+ * lands on the host's disk: a cap there protects the host, not only the job.) */
+static bool scratch_over(const sg_supervise_io *io, uint64_t *spent_ns)
+{
+	uint64_t t0 = sg_monotonic_ns();
+	du_bytes = du_entries = 0;
+	(void)nftw(io->scratch_dir, du_visit, 32, FTW_PHYS | FTW_MOUNT);
+	struct statvfs vfs;
+	bool full = statvfs(io->scratch_dir, &vfs) == 0 &&
+		    (uint64_t)vfs.f_bavail * vfs.f_frsize < (256u << 20);
+	*spent_ns = sg_monotonic_ns() - t0;
+	return du_bytes > io->scratch_limit || full;
+}
+
 void sg_supervise(const sg_supervise_io *io, sg_sandbox_result *r, sg_supervise_outcome *oc)
 {
 	memset(oc, 0, sizeof(*oc));
@@ -299,6 +328,13 @@ void sg_supervise(const sg_supervise_io *io, sg_sandbox_result *r, sg_supervise_
 	/* the resource timeline: every 100 ms for 5 s, then every 500 ms */
 	int samplefd = -1;
 	uint64_t samples = 0;
+	/* the scratch layer's size, every second (less often when looking costs) */
+	int scratchfd = -1;
+	if (io->scratch_dir && io->scratch_limit) {
+		scratchfd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
+		struct itimerspec its = {.it_value = {1, 0}};
+		timerfd_settime(scratchfd, 0, &its, NULL);
+	}
 	if (io->trace && io->cgroup) {
 		samplefd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
 		struct itimerspec its = {.it_value = {0, 100000000}, .it_interval = {0, 100000000}};
@@ -330,8 +366,8 @@ void sg_supervise(const sg_supervise_io *io, sg_sandbox_result *r, sg_supervise_
 			ls.killed = true;
 		}
 		drive_service(io, &ls, now);
-		struct pollfd pfd[11];
-		int kinds[11];
+		struct pollfd pfd[12];
+		int kinds[12];
 		int n = 0;
 #define ADD(fdv, kind)                                                                           \
 	do {                                                                                     \
@@ -366,6 +402,8 @@ void sg_supervise(const sg_supervise_io *io, sg_sandbox_result *r, sg_supervise_
 			ADD(ls.listener, 7);
 		if (samplefd >= 0 && init_alive)
 			ADD(samplefd, 8);
+		if (scratchfd >= 0 && init_alive && !ls.killed)
+			ADD(scratchfd, 11);
 #undef ADD
 		int wait_ms = -1;
 		if (count_deadline_ns && !ls.killed)
@@ -484,6 +522,23 @@ void sg_supervise(const sg_supervise_io *io, sg_sandbox_result *r, sg_supervise_
 					ls.listener = -1;
 				}
 				break;
+			case 11: {
+				uint64_t ticks, spent = 0;
+				(void)!read(scratchfd, &ticks, sizeof(ticks));
+				if (scratch_over(io, &spent)) {
+					r->limits_hit |= SG_LIMIT_SCRATCH;
+					if (!ls.killed) {
+						kill_sandbox(io);
+						ls.killed = true;
+					}
+					break;
+				}
+				/* at most 5% of the time spent looking */
+				uint64_t next = spent * 20 > 1000000000u ? spent * 20 : 1000000000u;
+				struct itimerspec its = {.it_value = {(time_t)(next / 1000000000u), (long)(next % 1000000000u)}};
+				timerfd_settime(scratchfd, 0, &its, NULL);
+				break;
+			}
 			case 9:
 				if (pfd[i].revents & (POLLERR | POLLHUP | POLLNVAL)) {
 					out.pending.len = out.pending_off = 0;
@@ -521,6 +576,8 @@ void sg_supervise(const sg_supervise_io *io, sg_sandbox_result *r, sg_supervise_
 		close(ls.listener);
 	if (samplefd >= 0)
 		close(samplefd);
+	if (scratchfd >= 0)
+		close(scratchfd);
 	if (io->trace)
 		sg_trace_finish(io->trace);
 	/* the sandbox died before init could report: killed by our timer, our signal, or the

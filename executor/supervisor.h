@@ -20,6 +20,8 @@ typedef struct sg_supervise_io {
 	const sg_service_driver *service;
 	bool leave_signals; /* no signalfd: SIGINT/SIGTERM/SIGHUP stay the caller's */
 	struct sg_trace *trace;   /* serve the command's seccomp listener into it, or NULL */
+	const char *scratch_dir;  /* the copy-on-write layer to watch, or NULL */
+	uint64_t scratch_limit;   /* bytes it may hold */
 } sg_supervise_io;
 
 typedef struct sg_supervise_outcome {

@@ -267,18 +267,84 @@ int sg_mkdir_p(const char *path, mode_t mode, sg_error *err)
 	return 0;
 }
 
-static int open_dir_for_removal(int parent_fd, const char *name)
+/* sg_rm_rf removes trees a candidate shaped (the scratch layer), so it neither recurses
+ * nor keeps a descriptor per level: a directory nested a hundred thousand deep must not
+ * take the supervisor's stack or descriptors, nor leave the scratch behind. It holds one
+ * directory open, goes down into the first subdirectory it finds, and when a directory
+ * is empty goes back up through ".." (checked to be the directory it came from) and
+ * removes it. Nothing else writes the tree meanwhile: the sandbox that wrote it is gone. */
+
+/* Open the directory `name` below dfd without following a link; overlayfs leaves its
+ * work/work directory mode 000 (and a rootless candidate may do the same). */
+static int rm_open_dir(int dfd, const char *name)
 {
-	int fd = openat(parent_fd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	if (fd < 0 && errno == EACCES && fchmodat(parent_fd, name, 0700, 0) == 0)
-		/* overlayfs leaves its work/work directory mode 000 */
-		fd = openat(parent_fd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	int fd = openat(dfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0 && errno == EACCES && fchmodat(dfd, name, 0700, 0) == 0)
+		fd = openat(dfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	return fd;
 }
 
-/* Iterative, with one directory open at a time and the path kept as a stack of names:
- * a tree nested thousands deep (a candidate can make one) neither exhausts the stack nor
- * the descriptors. Never follows symlinks nor crosses into another filesystem. */
+/* Remove every non-directory in dfd; *sub gets the name of a subdirectory (to go down
+ * into) or NULL when none is left. */
+static int rm_entries(int dfd, dev_t dev, char **sub, sg_error *err)
+{
+	*sub = NULL;
+	int lfd = dup(dfd);
+	DIR *d = lfd >= 0 ? fdopendir(lfd) : NULL;
+	if (!d) {
+		if (lfd >= 0)
+			close(lfd);
+		return sg_error_set(err, SG_ERR_INTERNAL, errno, "opendir");
+	}
+	rewinddir(d);
+	int rc = 0;
+	bool made_writable = false;
+	struct dirent *de;
+	while (rc == 0 && !*sub && (de = readdir(d)) != NULL) {
+		const char *name = de->d_name;
+		if (!strcmp(name, ".") || !strcmp(name, ".."))
+			continue;
+		struct stat st;
+		if (fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
+			if (errno != ENOENT)
+				rc = sg_error_set(err, SG_ERR_INTERNAL, errno, "stat %s", name);
+		} else if (S_ISDIR(st.st_mode)) {
+			if (st.st_dev != dev)
+				rc = sg_error_set(err, SG_ERR_INTERNAL, EXDEV, "refusing to remove %s", name);
+			else
+				*sub = sg_xstrdup(name);
+		} else if (unlinkat(dfd, name, 0) < 0 && errno != ENOENT) {
+			/* a directory without write permission (a rootless candidate's doing) */
+			if (errno == EACCES && !made_writable && fchmod(dfd, 0700) == 0) {
+				made_writable = true;
+				if (unlinkat(dfd, name, 0) == 0 || errno == ENOENT)
+					continue;
+			}
+			rc = sg_error_set(err, SG_ERR_INTERNAL, errno, "unlink %s", name);
+		}
+	}
+	closedir(d);
+	return rc;
+}
+
+/* rmdir `name` below dfd; a parent without write permission (mode 0500, a rootless
+ * candidate's doing) is made writable first */
+static int rm_subdir(int dfd, const char *name)
+{
+	if (unlinkat(dfd, name, AT_REMOVEDIR) == 0 || errno == ENOENT)
+		return 0;
+	if (errno != EACCES || fchmod(dfd, 0700) < 0)
+		return -1;
+	if (unlinkat(dfd, name, AT_REMOVEDIR) == 0 || errno == ENOENT)
+		return 0;
+	return -1;
+}
+
+typedef struct rm_level {
+	char *name;  /* the directory we went down into */
+	ino_t parent_ino;
+} rm_level;
+
 int sg_rm_rf(const char *path, sg_error *err)
 {
 	struct stat st;
@@ -289,83 +355,69 @@ int sg_rm_rf(const char *path, sg_error *err)
 			return sg_error_set(err, SG_ERR_INTERNAL, errno, "unlink %s", path);
 		return 0;
 	}
-	dev_t dev = st.st_dev;
-	int fd = open_dir_for_removal(AT_FDCWD, path);
+	int fd = rm_open_dir(AT_FDCWD, path);
 	if (fd < 0)
 		return sg_error_set(err, SG_ERR_INTERNAL, errno, "open %s", path);
-	char **stack = NULL;
+	rm_level *stack = NULL;
 	size_t depth = 0, cap = 0;
 	int rc = 0;
 	for (;;) {
-		int lfd = dup(fd);
-		DIR *d = lfd >= 0 ? fdopendir(lfd) : NULL;
-		if (!d) {
-			if (lfd >= 0)
-				close(lfd);
-			rc = sg_error_set(err, SG_ERR_INTERNAL, errno, "read a directory below %s", path);
+		char *sub = NULL;
+		if ((rc = rm_entries(fd, st.st_dev, &sub, err)) < 0)
+			break;
+		struct stat here;
+		if (fstat(fd, &here) < 0) {
+			free(sub);
+			rc = sg_error_set(err, SG_ERR_INTERNAL, errno, "stat");
 			break;
 		}
-		bool descended = false;
-		struct dirent *de;
-		while (rc == 0 && (de = readdir(d)) != NULL) {
-			if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
-				continue;
-			struct stat cst;
-			if (fstatat(fd, de->d_name, &cst, AT_SYMLINK_NOFOLLOW) < 0)
-				continue;
-			if (!S_ISDIR(cst.st_mode)) {
-				if (unlinkat(fd, de->d_name, 0) < 0 && errno != ENOENT)
-					rc = sg_error_set(err, SG_ERR_INTERNAL, errno, "unlink %s below %s", de->d_name, path);
-				continue;
-			}
-			if (cst.st_dev != dev) {
-				rc = sg_error_set(err, SG_ERR_INTERNAL, EXDEV, "refusing to remove %s below %s (a mount point)",
-						  de->d_name, path);
-				break;
-			}
-			int sub = open_dir_for_removal(fd, de->d_name);
-			if (sub < 0) {
-				rc = sg_error_set(err, SG_ERR_INTERNAL, errno, "open %s below %s", de->d_name, path);
+		if (sub) {
+			int down = rm_open_dir(fd, sub);
+			if (down < 0) {
+				rc = sg_error_set(err, SG_ERR_INTERNAL, errno, "open %s", sub);
+				free(sub);
 				break;
 			}
 			if (depth == cap) {
 				cap = cap ? cap * 2 : 64;
 				stack = sg_xrealloc(stack, cap * sizeof(*stack));
 			}
-			stack[depth++] = sg_xstrdup(de->d_name);
+			stack[depth++] = (rm_level){sub, here.st_ino};
 			close(fd);
-			fd = sub;
-			descended = true;
-			break;
-		}
-		closedir(d);
-		if (rc < 0)
-			break;
-		if (descended)
+			fd = down;
 			continue;
+		}
 		if (depth == 0)
-			break;
-		int parent = openat(fd, "..", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-		if (parent < 0) {
-			rc = sg_error_set(err, SG_ERR_INTERNAL, errno, "go up below %s", path);
+			break; /* the top is empty */
+		rm_level up = stack[--depth];
+		int parent = openat(fd, "..", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		struct stat pst;
+		if (parent < 0 || fstat(parent, &pst) < 0 || pst.st_ino != up.parent_ino || pst.st_dev != st.st_dev) {
+			rc = sg_error_set(err, SG_ERR_INTERNAL, parent < 0 ? errno : ESTALE,
+					  "remove %s: the tree moved while it was removed", path);
+			if (parent >= 0)
+				close(parent);
+			free(up.name);
 			break;
 		}
 		close(fd);
 		fd = parent;
-		char *name = stack[--depth];
-		if (unlinkat(fd, name, AT_REMOVEDIR) < 0 && errno != ENOENT)
-			rc = sg_error_set(err, SG_ERR_INTERNAL, errno, "rmdir %s below %s", name, path);
-		free(name);
-		if (rc < 0)
+		if (rm_subdir(fd, up.name) < 0) {
+			rc = sg_error_set(err, SG_ERR_INTERNAL, errno, "rmdir %s", up.name);
+			free(up.name);
 			break;
+		}
+		free(up.name);
 	}
 	close(fd);
-	while (depth)
-		free(stack[--depth]);
+	for (size_t i = 0; i < depth; i++)
+		free(stack[i].name);
 	free(stack);
-	if (rc == 0 && rmdir(path) < 0 && errno != ENOENT)
-		rc = sg_error_set(err, SG_ERR_INTERNAL, errno, "rmdir %s", path);
-	return rc;
+	if (rc < 0)
+		return sg_error_prefix(err, "remove %s", path);
+	if (rmdir(path) < 0 && errno != ENOENT)
+		return sg_error_set(err, SG_ERR_INTERNAL, errno, "rmdir %s", path);
+	return 0;
 }
 
 uint64_t sg_monotonic_ns(void)

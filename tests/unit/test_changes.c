@@ -53,7 +53,7 @@ static void test_scan(void)
 
 	sg_changes c;
 	sg_error err = {0};
-	tap_is_int(sg_changes_scan(dir, 100, true, &c, &err), 0, "scan works");
+	tap_is_int(sg_changes_scan(dir, 100, true, NULL, &c, &err), 0, "scan works");
 	tap_is_int((long long)c.n, whiteout ? 4 : 3, "one change per entry, directories not counted");
 	tap_is_str(c.items[0].path, "built.o", "sorted by path");
 	tap_is_str(c.items[0].sha256, "772a5fb04f9bad38681a2f56ddfdbd6a15185753df8dcc029788d02bf3b6825b" /* sha256("obj") */,
@@ -75,8 +75,17 @@ static void test_scan(void)
 	TAP_OK(sg_changes_match(&c, none) == NULL);
 	sg_changes_free(&c);
 
-	tap_is_int(sg_changes_scan(dir, 2, false, &c, &err), 0, "a capped scan works");
+	tap_is_int(sg_changes_scan(dir, 2, false, NULL, &c, &err), 0, "a capped scan works");
 	TAP_OK(c.truncated && c.n == 2 && c.total == (whiteout ? 4u : 3u));
+	sg_changes_free(&c);
+
+	/* a watched glob is matched against every change, even past max: a protected path
+	 * cannot hide behind others */
+	tap_is_int(sg_changes_scan(dir, 1, false, globs, &c, &err), 0, "a capped, watched scan works");
+	TAP_OK(c.n == 1 && c.watched.path && !strcmp(c.watched.path, "src/new.c"));
+	sg_changes_free(&c);
+	tap_is_int(sg_changes_scan(dir, 1, false, none, &c, &err), 0, "a watched scan without a match");
+	TAP_OK(c.watched.path == NULL);
 	sg_changes_free(&c);
 	sg_rm_rf(dir, &err);
 }

@@ -526,7 +526,7 @@ static void test_env_limits(const fx *f)
 	bad(f, TOP(",'limits':{'cpus':1025}"), "limits.cpus", "at most 1024");
 	bad(f, TOP(",'limits':{'cpus':'1'}"), "limits.cpus", "a number");
 	bad(f, TOP(",'limits':{'memory':1}"), "limits.memory", "unknown key (expected one of: "
-	    "memory_mb, pids, cpus, timeout_s, output_kb, tmp_mb)");
+	    "memory_mb, pids, cpus, timeout_s, output_kb, tmp_mb, scratch_mb)");
 	bad(f, TOP(",'limits':{'pids':1,'pids':2}"), "limits.pids", "duplicate key");
 	bad(f, TOP(",'limits':[]"), "limits", "expected an object");
 

@@ -1,0 +1,68 @@
+#!/bin/sh
+# test_information.sh: a candidate that tries to read what is not its own: /etc/shadow and
+# the other hidden files of /etc, the host's SSH keys, home directories, the signing key of
+# the user running shipgate, the caller's environment (directly, and through /proc/1, init
+# being a fork of the supervisor), /proc/kcore, other processes' environ.
+. "$(dirname "$0")/lib.sh"
+require_root
+
+plan 29
+
+secret="HOSTILE-ENV-$(unique)"
+export HOSTILE_SECRET="$secret"
+
+# the key `run` signs with (made on first use, in the test's own XDG_STATE_HOME)
+J=$(hjob keygen '{"version":1,"name":"keygen","workspace":"ws","steps":[{"name":"s","run":"true"}]}')
+hrun "$J"
+KEY=$XDG_STATE_HOME/shipgate/shipgate.key
+ok "control: the user's signing key exists on the host ($KEY)" test -s "$KEY"
+
+host_keys=$(ls /etc/ssh/ssh_host_*_key 2>/dev/null | tr '\n' ' ')
+paths="/etc/shadow /etc/gshadow /etc/sudoers /etc/subuid $host_keys /root/.ssh /home $HOME/.ssh $KEY /proc/kcore"
+# shellcheck disable=SC2086 # a list of paths
+J=$(hjob info '{"version":1,"name":"info","workspace":"ws","steps":[
+ {"name":"info","run":"./attack read '"$(echo $paths)"'; env | grep -c HOSTILE; echo \"init: $(tr \"\\0\" \" \" </proc/1/cmdline)\"; ./attack read /proc/1/environ /proc/1/mem /proc/1/maps; printf %s '"$(printf '%s' "$secret" | cut -c1-6)"' >/tmp/p; printf %s '"$(printf '%s' "$secret" | cut -c7-)"' >>/tmp/p; grep -l -a -F -f /tmp/p /proc/[0-9]*/environ /proc/[0-9]*/cmdline /workspace/* /tmp/* 2>/dev/null | grep -v ^/tmp/p; echo scanned"}]}')
+hrun "$J"
+check_survival 0 "information"
+log=$(cat "$J/out/logs/info.stdout")
+for f in /etc/shadow /etc/gshadow /etc/sudoers /etc/subuid; do
+	if [ -e "$f" ]; then
+		like "$log" "^$f ENOENT$" "$f is absent inside (the host has one)"
+	else
+		like "$log" "^$f ENOENT$" "$f is absent inside"
+	fi
+done
+if [ -n "$host_keys" ]; then
+	is "$(printf '%s\n' "$log" | grep -c '^/etc/ssh/ssh_host_.*_key ENOENT$')" "$(echo $host_keys | wc -w)" \
+		"every private SSH host key of the host ($(echo $host_keys | wc -w)) is absent inside"
+else
+	skip "every private SSH host key is absent inside" "this host has none"
+fi
+like "$log" "^/root/.ssh ENOENT$" "/root/.ssh is absent inside"
+like "$log" "^/home ENOENT$" "/home is absent inside"
+like "$log" "^$HOME/.ssh ENOENT$" "the home of the user running shipgate ($HOME) is absent inside"
+like "$log" "^$KEY ENOENT$" "the signing key is absent inside"
+like "$log" "^/proc/kcore (ENOENT|EACCES|EPERM)$" "/proc/kcore cannot be read"
+like "$log" "^0$" "the caller's HOSTILE_SECRET is not in the command's environment"
+like "$log" "^/proc/1/environ (EACCES|EPERM)$" "init's environ (the supervisor's, inherited by fork) cannot be read"
+like "$log" "^init: shipgate-init *$" "init's command line is not shipgate's (no host paths, no arguments)"
+like "$log" "^/proc/1/mem (EACCES|EPERM)$" "nor init's memory"
+like "$log" "^/proc/1/maps (EACCES|EPERM)$" "nor its memory map"
+is "$(printf '%s\n' "$log" | sed -n '/^\/proc\/1\/maps/,/^scanned$/p' | sed '1d;$d')" "" \
+	"no process's environ or command line inside, no file of /workspace or /tmp, holds the secret"
+is "$(grep -rl "$secret" "$J/out" | wc -l)" 0 "the secret is nowhere in the out dir"
+check_contained "$J" "information"
+# control: the same scan finds the secret when the job passes it on purpose
+sed 's/"workspace":"ws",/"workspace":"ws","env":{"LEAKED":"'"$secret"'"},/' "$J/job.json" >"$J/job2.json"
+mv "$J/job2.json" "$J/job.json"
+hrun "$J"
+like "$(cat "$J/out/logs/info.stdout")" "^/proc/[0-9]+/environ$" "control: the scan finds a secret the job hands over in its env"
+
+# the key where the steps could read it: refused before anything runs
+J=$(hjob keyinws '{"version":1,"name":"keyinws","workspace":"ws","steps":[{"name":"s","run":"touch ran"}]}')
+XDG_STATE_HOME=$J/ws/state hrun "$J"
+is "$SG_RC" 2 "a signing key inside the workspace: shipgate run refuses it (exit 2)"
+like "$SG_ERR" "private key lies in the workspace" "and says why"
+ok "and nothing ran" test ! -e "$J/out/statement.json"
+
+done_testing
