@@ -3,8 +3,10 @@
  * This file is the firewall between the stable surface and the code behind it: every
  * public handle wraps an internal object, every public call checks its arguments and
  * copies what it returns into the handle, and nothing internal leaks through a public
- * type. The run path is the one `shipgate run` takes (run.c, then publish.c), with the
- * events of events.c handed to the caller's callback.
+ * type. Jobs, keys, verifying and deciding run here, in the caller's thread. Running a
+ * job does not: sg_job_run starts `shipgate run --events=3` with posix_spawn and reads
+ * its events and verdict, because a threaded program cannot clone sandboxes safely
+ * (docs/api.md, "Threads, and where a job runs").
  */
 #include <shipgate/shipgate.h>
 
@@ -17,11 +19,20 @@
 #include "util.h"
 #include "verify.h"
 
+#include <dlfcn.h>
+#include <fcntl.h>
 #include <limits.h>
+#include <poll.h>
+#include <signal.h>
+#include <spawn.h>
 #include <string.h>
+#include <sys/wait.h>
 
 struct sg_api_job {
 	sg_job *job;
+	char *json;      /* a job made from text: the text, handed to `shipgate run -` */
+	size_t json_len;
+	char *base_dir;
 };
 
 struct sg_api_key {
@@ -96,7 +107,13 @@ SG_API sg_job_t *sg_job_from_json(const char *json, size_t len, const char *base
 		return NULL;
 	}
 	sg_autofree char *path = sg_xasprintf("%s/<inline job>", base_dir);
-	return wrap_job(sg_job_parse(path, json, len, err));
+	sg_job_t *j = wrap_job(sg_job_parse(path, json, len, err));
+	if (j) {
+		j->json = sg_xstrndup(json, len);
+		j->json_len = len;
+		j->base_dir = sg_xstrdup(base_dir);
+	}
+	return j;
 }
 
 SG_API void sg_job_close(sg_job_t *job)
@@ -104,6 +121,8 @@ SG_API void sg_job_close(sg_job_t *job)
 	if (!job)
 		return;
 	sg_job_free(job->job);
+	free(job->json);
+	free(job->base_dir);
 	free(job);
 }
 
@@ -216,6 +235,108 @@ static void read_config(const sg_run_config *in, sg_run_config *out)
 	out->size = sizeof(*out);
 }
 
+/* The `shipgate` program that runs jobs for the library: $SHIPGATE_BIN, else the one
+ * installed beside it (<prefix>/bin beside <prefix>/lib[/<multiarch>]), else the one in
+ * the same directory (a build tree). */
+static char *find_runner(sg_error *err)
+{
+	const char *env = getenv("SHIPGATE_BIN");
+	if (env && *env) {
+		if (access(env, X_OK) == 0)
+			return sg_xstrdup(env);
+		sg_error_set(err, SG_ERR_SANDBOX, errno, "SHIPGATE_BIN=%s", env);
+		return NULL;
+	}
+	Dl_info info;
+	if (dladdr((void *)find_runner, &info) && info.dli_fname && info.dli_fname[0] == '/') {
+		sg_autofree char *dir = sg_xstrdup(info.dli_fname);
+		char *slash = strrchr(dir, '/');
+		if (slash)
+			*slash = '\0';
+		static const char *const rel[] = {"../bin/shipgate", "../../bin/shipgate", "shipgate"};
+		for (size_t i = 0; i < SG_ARRAY_LEN(rel); i++) {
+			char *cand = sg_xasprintf("%s/%s", dir, rel[i]);
+			char real[PATH_MAX];
+			if (realpath(cand, real) && access(real, X_OK) == 0) {
+				free(cand);
+				return sg_xstrdup(real);
+			}
+			free(cand);
+		}
+	}
+	sg_error_set(err, SG_ERR_SANDBOX, 0,
+		     "cannot find the shipgate program beside libshipgate (install both, or set SHIPGATE_BIN)");
+	return NULL;
+}
+
+static const struct {
+	const char *name;
+	sg_event_kind kind;
+} event_kinds[] = {
+	{"job_started", SG_EVENT_JOB_STARTED},     {"step_started", SG_EVENT_STEP_STARTED},
+	{"step_finished", SG_EVENT_STEP_FINISHED}, {"tests", SG_EVENT_TESTS},
+	{"service_ready", SG_EVENT_SERVICE_READY}, {"violation", SG_EVENT_VIOLATION},
+	{"verdict_written", SG_EVENT_VERDICT_WRITTEN}, {"error", SG_EVENT_ERROR},
+};
+
+static sg_error_kind error_kind_of(const char *name)
+{
+	for (int k = SG_ERR_USAGE; k <= SG_ERR_VERIFY; k++)
+		if (!strcmp(sg_error_kind_name((sg_error_kind)k), name))
+			return (sg_error_kind)k;
+	return SG_ERR_INTERNAL;
+}
+
+/* What the events of one run said. */
+typedef struct run_watch {
+	const sg_run_config *cfg;
+	cJSON *verdict;   /* the verdict_written event */
+	cJSON *error;     /* the error event */
+	sg_buf partial;
+} run_watch;
+
+static void watch_line(run_watch *w, const char *line, size_t len)
+{
+	cJSON *ev = cJSON_ParseWithLength(line, len);
+	const cJSON *name = cJSON_GetObjectItemCaseSensitive(ev, "event");
+	if (!cJSON_IsString(name)) {
+		cJSON_Delete(ev);
+		return;
+	}
+	sg_event_kind kind = 0;
+	for (size_t i = 0; i < SG_ARRAY_LEN(event_kinds); i++)
+		if (!strcmp(event_kinds[i].name, name->valuestring))
+			kind = event_kinds[i].kind;
+	if (kind && w->cfg->on_event)
+		w->cfg->on_event(w->cfg->event_ctx, kind, line, len);
+	if (kind == SG_EVENT_VERDICT_WRITTEN && !w->verdict)
+		w->verdict = sg_steal_ptr(&ev);
+	else if (kind == SG_EVENT_ERROR && !w->error)
+		w->error = sg_steal_ptr(&ev);
+	cJSON_Delete(ev);
+}
+
+static void watch_bytes(run_watch *w, const char *buf, size_t n)
+{
+	size_t start = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (buf[i] != '\n')
+			continue;
+		sg_buf_append(&w->partial, buf + start, i - start);
+		watch_line(w, w->partial.data ? w->partial.data : "", w->partial.len);
+		sg_buf_free(&w->partial);
+		start = i + 1;
+	}
+	if (start < n)
+		sg_buf_append(&w->partial, buf + start, n - start);
+}
+
+static const char *jstr(const cJSON *o, const char *key)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+	return cJSON_IsString(v) ? v->valuestring : NULL;
+}
+
 SG_API sg_result_t *sg_job_run(const sg_job_t *job, const sg_key_t *key, const sg_run_config *cfg_in,
 			       sg_error *err)
 {
@@ -223,40 +344,162 @@ SG_API sg_result_t *sg_job_run(const sg_job_t *job, const sg_key_t *key, const s
 		null_arg(err, "sg_job_run", job ? "key" : "job");
 		return NULL;
 	}
-	if (!sg_key_has_private(key->key)) {
+	if (!sg_key_has_private(key->key) || !key->path) {
 		sg_error_set(err, SG_ERR_USAGE, 0, "sg_job_run: the key %s is a public key; signing needs the private one",
 			     sg_key_id(key->key));
 		return NULL;
 	}
 	sg_run_config cfg;
 	read_config(cfg_in, &cfg);
-	sg_event_sink sink;
-	sg_event_sink_init(&sink);
-	sink.fn = cfg.on_event;
-	sink.ctx = cfg.event_ctx;
-	sink.job_name = job->job->name;
+	/* checked here too, so that the caller hears of it before anything starts */
+	if (sg_key_check_hidden(job->job, "signing key", key->path, err) < 0)
+		return NULL;
+	sg_autofree char *runner = find_runner(err);
+	if (!runner)
+		return NULL;
 
-	if (key->path && sg_key_check_hidden(job->job, "signing key", key->path, err) < 0) {
-		sg_event_error(&sink, err);
+	/* shipgate run JOB|- [--base-dir DIR] --events 3 --quiet --key KEY [--out DIR] ... */
+	const char *argv[16];
+	size_t n = 0;
+	argv[n++] = runner;
+	argv[n++] = "run";
+	argv[n++] = job->json ? "-" : job->job->path;
+	if (job->json) {
+		argv[n++] = "--base-dir";
+		argv[n++] = job->base_dir;
+	}
+	argv[n++] = "--events=3";
+	argv[n++] = "--quiet";
+	argv[n++] = "--key";
+	argv[n++] = key->path;
+	if (cfg.out_dir) {
+		argv[n++] = "--out";
+		argv[n++] = cfg.out_dir;
+	}
+	if (cfg.allow_weaker)
+		argv[n++] = "--allow-weaker";
+	if (cfg.vsa)
+		argv[n++] = "--vsa";
+	if (cfg.no_trace)
+		argv[n++] = "--no-trace";
+	argv[n] = NULL;
+
+	int evp[2] = {-1, -1}, inp[2] = {-1, -1};
+	if (pipe2(evp, O_CLOEXEC) < 0 || (job->json && pipe2(inp, O_CLOEXEC) < 0)) {
+		sg_error_set(err, SG_ERR_SANDBOX, errno, "sg_job_run: pipe");
+		for (int i = 0; i < 2; i++) {
+			if (evp[i] >= 0)
+				close(evp[i]);
+			if (inp[i] >= 0)
+				close(inp[i]);
+		}
 		return NULL;
 	}
-	sg_run_options ro = {.out_dir = cfg.out_dir, .allow_weaker = cfg.allow_weaker, .no_trace = cfg.no_trace,
-			     .interrupted = cfg.interrupted, .leave_signals = !cfg.catch_signals};
-	sg_run_outcome oc;
-	if (sg_run_and_publish(job->job, key->key, &ro, cfg.vsa, &sink, &oc, err) < 0) {
-		sg_run_outcome_free(&oc);
+	/* posix_spawn: the child execs at once, so nothing of this process's threads,
+	 * locks or heap is used in it; it gets the events pipe as fd 3, the job text (if
+	 * any) on stdin, nothing else of ours, and signals as a fresh process has them */
+	posix_spawn_file_actions_t fa;
+	posix_spawn_file_actions_init(&fa);
+	if (inp[0] >= 0)
+		posix_spawn_file_actions_adddup2(&fa, inp[0], 0);
+	else
+		posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+	posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
+	posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
+	posix_spawn_file_actions_adddup2(&fa, evp[1], 3);
+	posix_spawn_file_actions_addclosefrom_np(&fa, 4);
+	posix_spawnattr_t at;
+	posix_spawnattr_init(&at);
+	sigset_t none, defaults;
+	sigemptyset(&none);
+	sigemptyset(&defaults);
+	sigaddset(&defaults, SIGINT);
+	sigaddset(&defaults, SIGTERM);
+	sigaddset(&defaults, SIGHUP);
+	sigaddset(&defaults, SIGPIPE);
+	sigaddset(&defaults, SIGCHLD);
+	posix_spawnattr_setsigmask(&at, &none);
+	posix_spawnattr_setsigdefault(&at, &defaults);
+	posix_spawnattr_setflags(&at, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+	extern char **environ;
+	pid_t pid;
+	int rc = posix_spawn(&pid, runner, &fa, &at, (char *const *)argv, environ);
+	posix_spawn_file_actions_destroy(&fa);
+	posix_spawnattr_destroy(&at);
+	close(evp[1]);
+	if (inp[0] >= 0)
+		close(inp[0]);
+	if (rc != 0) {
+		close(evp[0]);
+		if (inp[1] >= 0)
+			close(inp[1]);
+		sg_error_set(err, SG_ERR_SANDBOX, rc, "sg_job_run: start %s", runner);
 		return NULL;
 	}
-	sg_result_t *res = sg_xcalloc(1, sizeof(*res));
-	res->outcome = oc.result == SG_RESULT_PASSED ? SG_OUTCOME_PASSED
-		       : oc.result == SG_RESULT_FAILED ? SG_OUTCOME_FAILED
-						       : SG_OUTCOME_ERROR;
-	res->interrupted = oc.interrupted;
-	res->reason = sg_steal_ptr(&oc.reason);
-	res->out_dir = sg_steal_ptr(&oc.out_dir);
-	res->pub = oc.pub;
-	memset(&oc.pub, 0, sizeof(oc.pub));
-	sg_run_outcome_free(&oc);
+	if (inp[1] >= 0) {
+		/* the runner reads the whole job before it does anything: no deadlock */
+		(void)sg_write_all(inp[1], job->json, job->json_len);
+		close(inp[1]);
+	}
+
+	run_watch w = {.cfg = &cfg};
+	bool signalled = false;
+	for (;;) {
+		if (cfg.interrupted && *cfg.interrupted && !signalled) {
+			/* as ^C to `shipgate run`: it kills the sandbox and signs an ERROR verdict */
+			kill(pid, SIGTERM);
+			signalled = true;
+		}
+		struct pollfd pfd = {.fd = evp[0], .events = POLLIN};
+		int ready = poll(&pfd, 1, cfg.interrupted ? 100 : -1);
+		if (ready < 0 && errno != EINTR)
+			break;
+		if (ready <= 0)
+			continue;
+		char buf[65536];
+		ssize_t got = SG_RETRY(read(evp[0], buf, sizeof(buf)));
+		if (got <= 0)
+			break;
+		watch_bytes(&w, buf, (size_t)got);
+	}
+	close(evp[0]);
+	int status = 0;
+	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+		;
+	sg_buf_free(&w.partial);
+
+	sg_result_t *res = NULL;
+	if (w.verdict) {
+		res = sg_xcalloc(1, sizeof(*res));
+		const char *result = jstr(w.verdict, "result");
+		res->outcome = result && !strcmp(result, "PASSED")   ? SG_OUTCOME_PASSED
+			       : result && !strcmp(result, "FAILED") ? SG_OUTCOME_FAILED
+								     : SG_OUTCOME_ERROR;
+		res->interrupted = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(w.verdict, "interrupted"));
+		res->reason = sg_xstrdup(jstr(w.verdict, "reason") ? jstr(w.verdict, "reason") : "");
+		res->out_dir = sg_xstrdup(jstr(w.verdict, "out_dir") ? jstr(w.verdict, "out_dir") : "");
+		const char *st = jstr(w.verdict, "statement"), *vd = jstr(w.verdict, "verdict");
+		res->pub.statement_path = sg_xstrdup(st ? st : "");
+		res->pub.verdict_path = sg_xstrdup(vd ? vd : "");
+		if (jstr(w.verdict, "vsa"))
+			res->pub.vsa_path = sg_xstrdup(jstr(w.verdict, "vsa"));
+		if (sg_read_file(res->pub.statement_path, SG_ENVELOPE_MAX, &res->pub.statement, &res->pub.statement_len,
+				 err) < 0 ||
+		    sg_read_file(res->pub.verdict_path, SG_ENVELOPE_MAX, &res->pub.envelope, &res->pub.envelope_len, err) <
+			    0) {
+			sg_error_prefix(err, "reading the verdict the runner wrote");
+			sg_result_close(res);
+			res = NULL;
+		}
+	} else if (w.error) {
+		const char *kind = jstr(w.error, "kind"), *msg = jstr(w.error, "message");
+		sg_error_set(err, error_kind_of(kind ? kind : "internal"), 0, "%s", msg ? msg : "shipgate run failed");
+	} else {
+		sg_error_set(err, SG_ERR_INTERNAL, 0, "%s run %s without a verdict", runner,
+			     WIFSIGNALED(status) ? "was killed" : "exited");
+	}
+	cJSON_Delete(w.verdict);
+	cJSON_Delete(w.error);
 	return res;
 }
 

@@ -38,6 +38,8 @@ static void run_usage(FILE *out)
 		"  --json            print the verdict's statement on stdout instead of a summary\n"
 		"  --events FD|FILE  stream the job's progress as JSON, one object per line, to\n"
 		"                    file descriptor FD (digits) or FILE (docs/events.md)\n"
+		"  --base-dir DIR    with JOB.json \"-\": read the job from stdin, its paths\n"
+		"                    relative to DIR\n"
 		"  --allow-weaker    run even if a limit cannot be enforced (recorded in the verdict)\n"
 		"  --no-trace        do not write the runtime trace (trace/STEP.jsonl; on by default)\n"
 		"  -q, --quiet       print nothing but errors (and, once, that a key was made)\n"
@@ -133,6 +135,7 @@ sg_key *sg_cli_load_signing_key(const char *path, char **used, sg_error *err)
 
 typedef struct run_args {
 	const char *job_path;
+	const char *base_dir;  /* with job "-": the directory the job's paths start from */
 	const char *key_path;
 	const char *events;
 	sg_cli_run_opts o;
@@ -147,6 +150,7 @@ static int parse_args(int argc, char **argv, run_args *a, bool *done)
 		{"vsa", no_argument, NULL, 'V'},
 		{"json", no_argument, NULL, 'j'},
 		{"events", required_argument, NULL, 'e'},
+		{"base-dir", required_argument, NULL, 'B'},
 		{"allow-weaker", no_argument, NULL, 'w'},
 		{"no-trace", no_argument, NULL, 'T'},
 		{"quiet", no_argument, NULL, 'q'},
@@ -163,6 +167,7 @@ static int parse_args(int argc, char **argv, run_args *a, bool *done)
 		case 'V': a->o.vsa = true; break;
 		case 'j': a->o.json = true; break;
 		case 'e': a->events = optarg; break;
+		case 'B': a->base_dir = optarg; break;
 		case 'w': a->o.allow_weaker = true; break;
 		case 'T': a->o.no_trace = true; break;
 		case 'q': a->o.quiet = true; break;
@@ -178,6 +183,12 @@ static int parse_args(int argc, char **argv, run_args *a, bool *done)
 		return 2;
 	}
 	a->job_path = argv[optind];
+	if ((strcmp(a->job_path, "-") == 0) != (a->base_dir != NULL)) {
+		fprintf(stderr, "shipgate run: %s\n", a->base_dir ? "--base-dir goes with the job read from stdin (-)"
+								  : "a job read from stdin (-) needs --base-dir DIR");
+		*done = true;
+		return 2;
+	}
 	return 0;
 }
 
@@ -278,7 +289,26 @@ int sg_cli_run(int argc, char **argv)
 	if (done)
 		return rc;
 	sg_error err = {0};
-	sg_job *job = sg_job_load(a.job_path, &err);
+	sg_job *job = NULL;
+	if (a.base_dir) {
+		/* the job's text on stdin (what libshipgate's sg_job_run hands a job made with
+		 * sg_job_from_json), its paths relative to --base-dir */
+		sg_buf text = {0};
+		char buf[65536];
+		ssize_t got;
+		while ((got = SG_RETRY(read(0, buf, sizeof(buf)))) > 0 && text.len <= SG_JOB_MAX_BYTES)
+			sg_buf_append(&text, buf, (size_t)got);
+		sg_autofree char *origin = sg_xasprintf("%s/<inline job>", a.base_dir);
+		if (got < 0)
+			sg_error_set(&err, SG_ERR_USAGE, errno, "reading the job from stdin");
+		else if (text.len > SG_JOB_MAX_BYTES)
+			sg_error_set(&err, SG_ERR_USAGE, 0, "the job on stdin: more than %u bytes (1 MiB)", SG_JOB_MAX_BYTES);
+		else
+			job = sg_job_parse(origin, text.data ? text.data : "", text.len, &err);
+		sg_buf_free(&text);
+	} else {
+		job = sg_job_load(a.job_path, &err);
+	}
 	if (!job) {
 		fprintf(stderr, "shipgate run: %s\n", err.msg);
 		return 2;

@@ -111,10 +111,6 @@ typedef struct sg_run_config {
 	 * running step's sandbox is killed within a quarter of a second, the rest is not
 	 * run, and the verdict says ERROR (interrupted). NULL: cannot be interrupted. */
 	volatile int *interrupted;
-	/* Also block SIGINT, SIGTERM and SIGHUP in the calling thread while a step runs and
-	 * treat them as an interrupt, as the `shipgate` command does. Off by default: the
-	 * library leaves signals to the program. */
-	bool catch_signals;
 	sg_event_fn on_event;      /* NULL: no events */
 	void *event_ctx;
 	bool no_trace;             /* do not write the runtime trace (`run --no-trace`) */
@@ -131,6 +127,9 @@ typedef enum sg_outcome {
 /* Run the job's steps, each in a fresh sandbox, and write the out dir: statement.json,
  * verdict.dsse.json signed with key (a private key, which must lie where no step can
  * read it), logs/. Blocks until the job is done. cfg may be NULL for the defaults.
+ * The job runs in a `shipgate run` process of its own, started with posix_spawn from
+ * the `shipgate` installed beside the library (docs/api.md, "Threads": a threaded
+ * program cannot clone sandboxes itself safely); events come back over a pipe.
  * Returns the result whatever the candidate did (PASSED, FAILED or ERROR); NULL when
  * nothing could be run or the verdict could not be written, with err's kind saying
  * whose fault it was: SG_ERR_USAGE or SG_ERR_INPUT (the job, the key: `shipgate run`

@@ -161,7 +161,7 @@ if [ -n "${SHIPGATE_API_THREADS:-}" ]; then
 	cat >"$work/slow/job.json" <<'JEOF'
 { "version": 1, "name": "slow", "workspace": "ws", "network": "none",
   "limits": { "memory_mb": 256, "pids": 64, "timeout_s": 120 },
-  "steps": [ { "name": "sleep", "run": ["sleep", "300"] } ] }
+  "steps": [ { "name": "sleep", "run": ["sleep", "299.731"] } ] }
 JEOF
 	unset LD_LIBRARY_PATH
 	set +e
@@ -172,7 +172,7 @@ JEOF
 	sed 's/^/#   /' "$work/threads.tap"
 	check "api_threads: two jobs in two threads, and an interrupt flag (see above)" test "$trc" -eq 0
 	sleep 0.2
-	check "no sandbox process is left (no 'sleep 300')" sh -c "! pgrep -f '^sleep 300\$' >/dev/null"
+	check "no sandbox process is left (no 'sleep 299.731')" sh -c "! pgrep -f '^sleep 299[.]731\$' >/dev/null"
 fi
 
 echo "1..$n"

@@ -138,7 +138,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "api_threads: %s\n", err.msg);
 		return 2;
 	}
-	printf("1..9\n");
+	printf("1..11\n");
 	job_thread a = {.job_path = argv[3], .key = key, .pub = pub};
 	job_thread b = {.job_path = argv[4], .key = key, .pub = pub};
 	pthread_t ta, tb;
@@ -175,6 +175,33 @@ int main(int argc, char **argv)
 	ok(s.finished - raised < 2.0, "within 2 s of the flag");
 	ok(s.verified, "the interrupted run's verdict is signed and verifies");
 	ok(sg_api_version() == SHIPGATE_API_VERSION, "sg_api_version() is SHIPGATE_API_VERSION");
+
+	/* a job made from JSON text, its paths relative to a base dir (JOB_A's) */
+	char base[4096];
+	snprintf(base, sizeof(base), "%s", argv[3]);
+	char *slash = strrchr(base, '/');
+	if (slash)
+		*slash = '\0';
+	static const char text[] = "{\"version\": 1, \"name\": \"inline\", \"workspace\": \"calc\","
+				   " \"limits\": {\"memory_mb\": 128, \"pids\": 32},"
+				   " \"steps\": [{\"name\": \"t\", \"run\": [\"true\"]}]}";
+	sg_job_t *ij = sg_job_from_json(text, strlen(text), base, &err);
+	char out[4200];
+	snprintf(out, sizeof(out), "%s/inline-out", base);
+	sg_run_config cfg = SG_RUN_CONFIG_INIT;
+	cfg.out_dir = out;
+	cfg.allow_weaker = getenv("SHIPGATE_ALLOW_WEAKER") != NULL;
+	sg_result_t *ir = ij ? sg_job_run(ij, key, &cfg, &err) : NULL;
+	if (!ir)
+		printf("# inline: %s\n", err.msg);
+	size_t ilen = 0;
+	const char *ist = ir ? sg_result_get_statement(ir, &ilen) : NULL;
+	ok(ir && sg_result_get_outcome(ir) == SG_OUTCOME_PASSED && !strcmp(sg_result_get_out_dir(ir), out),
+	   "a job from JSON text runs (PASSED, in the out dir asked for)");
+	ok(ist && strstr(ist, "<inline job>") && strstr(ist, "\"inline\""),
+	   "its statement names it BASE/<inline job>");
+	sg_result_close(ir);
+	sg_job_close(ij);
 	sg_key_close(pub);
 	sg_key_close(key);
 	return n_failed ? 1 : 0;
