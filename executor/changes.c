@@ -28,6 +28,7 @@ typedef struct scan_ctx {
 	uint64_t hash_left;
 	sg_error *err;
 	unsigned depth;
+	const sg_protect_dirs *dirs;
 } scan_ctx;
 
 static void fill_change(sg_change *c, const char *path, sg_change_kind kind, const struct stat *st,
@@ -40,6 +41,11 @@ static void fill_change(sg_change *c, const char *path, sg_change_kind kind, con
 	snprintf(c->sha256, sizeof(c->sha256), "%s", sha ? sha : "");
 }
 
+static int str_cmp(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
 static void add_change(scan_ctx *sc, const char *path, sg_change_kind kind, const struct stat *st,
 		       const char *sha)
 {
@@ -49,6 +55,11 @@ static void add_change(scan_ctx *sc, const char *path, sg_change_kind kind, cons
 				fill_change(&sc->out->watched, path, kind, st, sha);
 				break;
 			}
+	/* every change kind here replaces what was at path (a new directory is reported
+	 * only when opaque): if protected paths were below it, they are gone */
+	if (sc->dirs && sc->dirs->n && !sc->out->watched.path &&
+	    bsearch(&path, sc->dirs->dirs, sc->dirs->n, sizeof(char *), str_cmp))
+		fill_change(&sc->out->watched, path, kind, st, sha);
 	if (kind == SG_CHANGE_FILE && sha && sha[0] == '\0')
 		sc->out->unhashed++;
 	sc->out->total++;
@@ -137,17 +148,122 @@ static int change_cmp(const void *a, const void *b)
 int sg_changes_scan(const char *upper, size_t max, bool hash, char *const *watch, sg_changes *out,
 		    sg_error *err)
 {
+	return sg_changes_scan_watch(upper, max, hash, watch, NULL, out, err);
+}
+
+int sg_changes_scan_watch(const char *upper, size_t max, bool hash, char *const *watch,
+			  const sg_protect_dirs *dirs, sg_changes *out, sg_error *err)
+{
 	memset(out, 0, sizeof(*out));
 	out->items = sg_xcalloc(max ? max : 1, sizeof(*out->items));
 	sg_autoclose int fd = open(upper, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0)
 		return sg_error_set(err, SG_ERR_INTERNAL, errno, "changes: open %s", upper);
 	scan_ctx sc = {.out = out, .max = max, .hash = hash, .watch = watch, .hash_left = SG_CHANGES_HASH_BUDGET,
-		       .err = err};
+		       .err = err, .dirs = dirs};
 	if (scan_dir(&sc, fd, "") < 0)
 		return -1;
 	qsort(out->items, out->n, sizeof(*out->items), change_cmp);
 	return 0;
+}
+
+/* The walk of sg_protect_dirs_scan: every entry's path is matched; a match adds its
+ * ancestors. */
+static bool protect_dirs_is_last(const sg_protect_dirs *p, const char *path, size_t len)
+{
+	return p->n && strlen(p->dirs[p->n - 1]) == len && !memcmp(p->dirs[p->n - 1], path, len);
+}
+
+static void protect_dirs_add(sg_protect_dirs *p, const char *path, size_t len)
+{
+	if (p->n == p->cap) {
+		p->cap = p->cap ? p->cap * 2 : 16;
+		p->dirs = sg_xrealloc(p->dirs, p->cap * sizeof(*p->dirs));
+	}
+	p->dirs[p->n++] = sg_xstrndup(path, len);
+}
+
+static int protect_walk(int dfd, const char *prefix, unsigned depth, char *const *globs, sg_protect_dirs *p,
+			uint64_t *entries, sg_error *err)
+{
+	if (depth > SG_CHANGES_MAX_DEPTH)
+		return sg_error_set(err, SG_ERR_USAGE, 0, "protect: %s nests deeper than %u levels", prefix,
+				    (unsigned)SG_CHANGES_MAX_DEPTH);
+	int lfd = openat(dfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	DIR *d = lfd >= 0 ? fdopendir(lfd) : NULL;
+	if (!d) {
+		if (lfd >= 0)
+			close(lfd);
+		return sg_error_set(err, SG_ERR_USAGE, errno, "protect: open %s", prefix[0] ? prefix : ".");
+	}
+	int rc = 0;
+	struct dirent *de;
+	while (rc == 0 && (de = readdir(d)) != NULL) {
+		const char *name = de->d_name;
+		if (!strcmp(name, ".") || !strcmp(name, ".."))
+			continue;
+		if (++*entries > SG_PROTECT_MAX_ENTRIES) {
+			rc = sg_error_set(err, SG_ERR_USAGE, 0, "protect: the workspace has more than %u entries",
+					  (unsigned)SG_PROTECT_MAX_ENTRIES);
+			break;
+		}
+		sg_autofree char *path = prefix[0] ? sg_xasprintf("%s/%s", prefix, name) : sg_xstrdup(name);
+		for (size_t g = 0; globs[g]; g++)
+			if (sg_glob_match(globs[g], path)) {
+				const char *last_slash = strrchr(path, '/');
+				if (!last_slash || protect_dirs_is_last(p, path, (size_t)(last_slash - path)))
+					break; /* no ancestors, or the ones of the last match */
+				for (const char *s = strchr(path, '/'); s; s = strchr(s + 1, '/'))
+					protect_dirs_add(p, path, (size_t)(s - path));
+				break;
+			}
+		bool is_dir = de->d_type == DT_DIR;
+		if (de->d_type == DT_UNKNOWN) {
+			struct stat st;
+			is_dir = fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISDIR(st.st_mode);
+		}
+		if (!is_dir)
+			continue;
+		sg_autoclose int sub = openat(dfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		if (sub < 0)
+			continue;
+		rc = protect_walk(sub, path, depth + 1, globs, p, entries, err);
+	}
+	closedir(d);
+	return rc;
+}
+
+int sg_protect_dirs_scan(const char *root, char *const *globs, sg_protect_dirs *out, sg_error *err)
+{
+	memset(out, 0, sizeof(*out));
+	if (!globs || !globs[0])
+		return 0;
+	sg_autoclose int fd = open(root, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return sg_error_set(err, SG_ERR_USAGE, errno, "protect: open %s", root);
+	uint64_t entries = 0;
+	if (protect_walk(fd, "", 0, globs, out, &entries, err) < 0) {
+		sg_protect_dirs_free(out);
+		return -1;
+	}
+	qsort(out->dirs, out->n, sizeof(*out->dirs), str_cmp);
+	size_t w = 0;
+	for (size_t i = 0; i < out->n; i++) {
+		if (w && !strcmp(out->dirs[w - 1], out->dirs[i]))
+			free(out->dirs[i]);
+		else
+			out->dirs[w++] = out->dirs[i];
+	}
+	out->n = w;
+	return 0;
+}
+
+void sg_protect_dirs_free(sg_protect_dirs *p)
+{
+	for (size_t i = 0; i < p->n; i++)
+		free(p->dirs[i]);
+	free(p->dirs);
+	memset(p, 0, sizeof(*p));
 }
 
 void sg_changes_free(sg_changes *c)
@@ -257,6 +373,14 @@ bool sg_glob_match(const char *pattern, const char *path)
 		if (glob_rec(pattern, ancestor))
 			return true;
 	}
+	return false;
+}
+
+bool sg_changes_match_one(char *const *globs, const char *path)
+{
+	for (size_t g = 0; globs && globs[g]; g++)
+		if (sg_glob_match(globs[g], path))
+			return true;
 	return false;
 }
 

@@ -39,6 +39,7 @@ typedef struct sg_changes {
 /* The scan's own limits: the candidate shapes the tree it walks. */
 #define SG_CHANGES_MAX_DEPTH 128u                   /* directory levels looked into */
 #define SG_CHANGES_HASH_BUDGET (1024ull << 20)      /* bytes of file contents hashed per scan */
+#define SG_PROTECT_MAX_ENTRIES 4000000u             /* workspace entries looked at for protect */
 
 /* Scan the upper layer (a directory) into changes, sorted by path; at most max items.
  * hash: compute the sha256 of files and symlink targets (else only paths and kinds);
@@ -54,6 +55,23 @@ cJSON *sg_changes_json(const sg_changes *c);
  * '**' as a whole component matches any number of components (zero included), [...]
  * is a character class. A pattern without '/' matches that name anywhere. */
 bool sg_glob_match(const char *pattern, const char *path);
+
+/* The directories holding paths that match the globs in the tree at root, before the job
+ * (sorted, unique, relative): deleting or replacing one of them (a whiteout, a symlink,
+ * a file or an opaque directory in its place) changes what is protected below it, which
+ * no glob matches by itself. -1 with err set if the tree cannot be walked whole. */
+typedef struct sg_protect_dirs {
+	char **dirs;
+	size_t n, cap;
+} sg_protect_dirs;
+int sg_protect_dirs_scan(const char *root, char *const *globs, sg_protect_dirs *out, sg_error *err);
+void sg_protect_dirs_free(sg_protect_dirs *p);
+/* As sg_changes_scan, and the deletion or replacement of one of dirs is watched too. */
+int sg_changes_scan_watch(const char *upper, size_t max, bool hash, char *const *watch,
+			  const sg_protect_dirs *dirs, sg_changes *out, sg_error *err);
+
+/* Does path match one of the globs (NULL-terminated)? */
+bool sg_changes_match_one(char *const *globs, const char *path);
 
 /* The first change (path) matching one of the globs, or NULL. */
 const sg_change *sg_changes_match(const sg_changes *c, char *const *globs);

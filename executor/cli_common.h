@@ -44,7 +44,7 @@ typedef struct sg_cli_run_opts {
  * got that far, the result. */
 int sg_cli_run_job(const sg_job *job, const sg_cli_run_opts *o, const sg_key *key, sg_run_result *result);
 /* --key PATH, or the user's default key (created on first use, said on stderr). */
-sg_key *sg_cli_load_signing_key(const char *path, char **used, sg_error *err);
+sg_key *sg_cli_load_signing_key(const sg_job *job, const char *path, char **used, sg_error *err);
 /* The trusted public key: --pub PATH or the default key's .pub. */
 sg_key *sg_cli_load_trusted_key(const char *pub_path, sg_error *err);
 /* .shipgate/ledger.jsonl beside the job file. */
@@ -66,6 +66,7 @@ typedef struct sg_cli_decision {
 	sg_decision d;
 	char *reject;              /* why the verdict was not trusted (or unreadable) */
 	char *seen_note;           /* what the ledger knew of this failure */
+	char *ledger_warning;      /* why the ledger was not read or not written, NULL if it was */
 	char *diagnosis_md;
 	char workspace_sha256[65];
 } sg_cli_decision;

@@ -8,6 +8,7 @@
 #include "cli.h"
 #include "cli_common.h"
 #include "decide.h"
+#include "digest.h"
 #include "ledger.h"
 #include "util.h"
 #include "verify.h"
@@ -121,7 +122,28 @@ int sg_cli_decide_verdict(const sg_cli_decide_opts *o, sg_cli_decision *out)
 				   : (!o->no_ledger && cJSON_IsString(job_path))
 					     ? sg_cli_ledger_path_for_job(job_path->valuestring)
 					     : NULL;
-	if (ledger && out->d.kind == SG_DIAGNOSE) {
+	if (ledger && !o->ledger) {
+		/* the ledger a statement names is the job's only if the job file there is the
+		 * one that ran: a verdict from elsewhere must not write into this history */
+		const cJSON *job_sha = cJSON_GetObjectItem(job, "sha256");
+		char now[SG_SHA256_HEX_LEN];
+		if (!cJSON_IsString(job_sha) || sg_sha256_file(job_path->valuestring, now, NULL) < 0 ||
+		    strcmp(now, job_sha->valuestring) != 0) {
+			out->ledger_warning = sg_xasprintf("the job file %s is not the one the verdict ran (missing or "
+							   "changed): its ledger was neither read nor written",
+							   job_path->valuestring);
+			free(ledger);
+			ledger = NULL;
+		}
+	}
+	size_t chain_entries = 0;
+	sg_error chain_err = {0};
+	if (ledger && sg_ledger_verify(ledger, &chain_entries, &chain_err) < 0) {
+		/* a broken chain is no history to learn from; the new entry still goes on it,
+		 * and `shipgate ledger verify` keeps reporting the break */
+		out->ledger_warning = sg_xasprintf("ledger not trusted: %s", chain_err.msg);
+	}
+	if (ledger && out->d.kind == SG_DIAGNOSE && !out->ledger_warning) {
 		cJSON *entries = sg_ledger_load(ledger, &err);
 		sg_ledger_seen seen;
 		sg_ledger_seen_of(entries, out->d.signature, &seen);
@@ -165,6 +187,7 @@ void sg_cli_decision_free(sg_cli_decision *d)
 	sg_decision_free(&d->d);
 	free(d->reject);
 	free(d->seen_note);
+	free(d->ledger_warning);
 	free(d->diagnosis_md);
 	memset(d, 0, sizeof(*d));
 }
@@ -244,6 +267,11 @@ int sg_cli_decide(int argc, char **argv)
 			printf("next step: %s\ndiagnosis: %s\n", d.d.next_step, d.diagnosis_md);
 		}
 	}
+	if (!o.workspace && !quiet && !json)
+		printf("note: the subject (workspace digest %.12s...) was not checked: pass --workspace DIR to "
+		       "check that the code is the one that was verified\n", d.workspace_sha256);
+	if (d.ledger_warning)
+		fprintf(stderr, "shipgate decide: warning: %s\n", d.ledger_warning);
 	sg_cli_decision_free(&d);
 	return rc;
 }

@@ -44,6 +44,11 @@ int sg_cli_ledger(int argc, char **argv)
 	}
 	sg_autofree char *ledger = path ? sg_xstrdup(path) : sg_cli_ledger_path_for_job(job ? job : "job.json");
 	sg_error err = {0};
+	if (access(ledger, F_OK) != 0) {
+		/* a typo in the job path must not read as an intact, empty chain */
+		fprintf(stderr, "shipgate ledger: %s: %s\n", ledger, strerror(errno));
+		return 2;
+	}
 	if (!strcmp(verb, "verify")) {
 		size_t n = 0;
 		if (sg_ledger_verify(ledger, &n, &err) < 0) {

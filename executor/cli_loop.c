@@ -10,11 +10,15 @@
  * 1 gave up after N attempts, 2 usage, 3 infrastructure error. */
 #include "cli.h"
 #include "cli_common.h"
+#include "digest.h"
 #include "publish.h"
 #include "ledger.h"
 #include "util.h"
 
+#include <dirent.h>
 #include <fcntl.h>
+#include <sys/file.h>
+#include <sys/prctl.h>
 #include <getopt.h>
 #include <poll.h>
 #include <signal.h>
@@ -66,7 +70,47 @@ typedef struct agent_outcome {
 	uint64_t wall_ms;
 } agent_outcome;
 
-/* Run the agent in its own process group, with a timeout; ^C reaches us, not it alone. */
+/* Kill every process of ours but the ones we mean to keep: after the agent exits, what it
+ * left running (daemons, setsid'd children: as a child subreaper we inherit them all)
+ * must not go on changing the workspace while the job is verified. */
+static void kill_leftover_children(void)
+{
+	for (int round = 0; round < 50; round++) {
+		DIR *d = opendir("/proc");
+		if (!d)
+			return;
+		int found = 0;
+		pid_t self = getpid();
+		struct dirent *de;
+		while ((de = readdir(d)) != NULL) {
+			char *end;
+			long pid = strtol(de->d_name, &end, 10);
+			if (*end || pid <= 1)
+				continue;
+			char path[64];
+			snprintf(path, sizeof(path), "/proc/%ld/stat", pid);
+			sg_autofree char *st = NULL;
+			if (sg_read_file(path, 4096, &st, NULL, NULL) < 0)
+				continue;
+			char *paren = strrchr(st, ')');
+			long ppid = 0;
+			char state = 0;
+			if (!paren || sscanf(paren + 2, "%c %ld", &state, &ppid) != 2 || ppid != self)
+				continue;
+			if (state != 'Z')
+				kill((pid_t)pid, SIGKILL);
+			found++;
+		}
+		closedir(d);
+		while (waitpid(-1, NULL, WNOHANG) > 0)
+			found--;
+		if (found <= 0)
+			return;
+		usleep(10000);
+	}
+}
+
+/* Run the agent (in the foreground: it may be interactive), with a timeout; ^C stops it. */
 static void run_agent(const loop_args *a, const sg_job *job, unsigned attempt, const char *diagnosis,
 		      const char *ledger, agent_outcome *out)
 {
@@ -76,7 +120,6 @@ static void run_agent(const loop_args *a, const sg_job *job, unsigned attempt, c
 	if (pid < 0)
 		return;
 	if (pid == 0) {
-		setpgid(0, 0);
 		char buf[32];
 		snprintf(buf, sizeof(buf), "%u", attempt);
 		setenv("SHIPGATE_ATTEMPT", buf, 1);
@@ -92,45 +135,84 @@ static void run_agent(const loop_args *a, const sg_job *job, unsigned attempt, c
 		if (chdir(job->dir) < 0)
 			_exit(127);
 		signal(SIGPIPE, SIG_DFL);
+		signal(SIGINT, SIG_DFL);
+		signal(SIGTERM, SIG_DFL);
+		signal(SIGHUP, SIG_DFL);
 		execl("/bin/sh", "sh", "-c", a->agent, (char *)NULL);
 		_exit(127);
 	}
-	setpgid(pid, pid);
 	out->started = true;
 	int pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
 	uint64_t deadline = t0 + (uint64_t)a->agent_timeout_s * 1000;
 	int status = 0;
-	for (;;) {
+	bool done = false;
+	while (!done) {
 		uint64_t now = sg_monotonic_ms();
-		if (sg_cli_interrupted) {
-			kill(-pid, SIGKILL);
+		if (sg_cli_interrupted && !out->interrupted) {
+			kill(pid, SIGKILL);
 			out->interrupted = true;
 		} else if (now >= deadline && !out->timed_out) {
-			kill(-pid, SIGKILL);
+			kill(pid, SIGKILL);
 			out->timed_out = true;
 		}
-		struct pollfd p = {.fd = pidfd, .events = POLLIN};
-		int wait_ms = now < deadline ? (int)(deadline - now) : 100;
-		if (wait_ms > 200)
-			wait_ms = 200;
-		if (pidfd < 0 || poll(&p, 1, wait_ms) != 0) {
-			pid_t r = waitpid(pid, &status, pidfd < 0 ? WNOHANG : 0);
-			if (r == pid)
-				break;
-			if (r < 0 && errno != EINTR)
-				break;
-			if (pidfd < 0)
-				usleep(50000);
+		if (pidfd >= 0) {
+			struct pollfd p = {.fd = pidfd, .events = POLLIN};
+			int wait_ms = now < deadline ? (int)(deadline - now) : 100;
+			if (wait_ms > 200)
+				wait_ms = 200;
+			if (poll(&p, 1, wait_ms) <= 0)
+				continue; /* timeout, or a signal: look at the flags again */
+		} else {
+			usleep(50000);
 		}
+		pid_t r = waitpid(pid, &status, WNOHANG);
+		done = r == pid || (r < 0 && errno != EINTR);
 	}
 	if (pidfd >= 0)
 		close(pidfd);
-	kill(-pid, SIGKILL); /* whatever the agent left running in its group */
+	kill_leftover_children();
 	out->wall_ms = sg_monotonic_ms() - t0;
 	if (WIFEXITED(status))
 		out->exit_code = WEXITSTATUS(status);
 	else if (WIFSIGNALED(status))
 		out->signal = WTERMSIG(status);
+}
+
+/* The bytes the job's checks rest on beyond the job file itself: the read-only mounts
+ * (acceptance tests) and policy files. The agent runs between attempts on the host and
+ * could change them; the loop takes their digests once and stops if they move. */
+static char *inputs_digest(const sg_job *job, char *what, size_t what_len)
+{
+	sg_sha256 *h = sg_sha256_new();
+	for (size_t i = 0; i < job->n_mounts; i++) {
+		if (!job->mounts[i].readonly)
+			continue;
+		char hex[SG_SHA256_HEX_LEN];
+		sg_error e = {0};
+		if (sg_tree_digest(job->mounts[i].source, NULL, hex, NULL, &e) < 0)
+			snprintf(hex, sizeof(hex), "unreadable");
+		sg_sha256_update(h, job->mounts[i].target, strlen(job->mounts[i].target) + 1);
+		sg_sha256_update(h, hex, strlen(hex) + 1);
+	}
+	const char *policies[1 + 1024];
+	size_t n = 0;
+	if (strchr(job->policy, '/'))
+		policies[n++] = job->policy;
+	for (size_t i = 0; i < job->n_steps && n < SG_ARRAY_LEN(policies); i++)
+		if (job->steps[i].policy && strchr(job->steps[i].policy, '/'))
+			policies[n++] = job->steps[i].policy;
+	for (size_t i = 0; i < n; i++) {
+		char hex[SG_SHA256_HEX_LEN];
+		if (sg_sha256_file(policies[i], hex, NULL) < 0)
+			snprintf(hex, sizeof(hex), "unreadable");
+		sg_sha256_update(h, policies[i], strlen(policies[i]) + 1);
+		sg_sha256_update(h, hex, strlen(hex) + 1);
+	}
+	snprintf(what, what_len, "%zu read-only mount%s and %zu policy file%s", job->n_mounts,
+		 job->n_mounts == 1 ? "" : "s", n, n == 1 ? "" : "s");
+	char out[SG_SHA256_HEX_LEN];
+	sg_sha256_final_hex(h, out);
+	return sg_xstrdup(out);
 }
 
 static char *make_loop_id(void)
@@ -216,7 +298,7 @@ int sg_cli_loop(int argc, char **argv)
 		return 2;
 	}
 	sg_autofree char *key_path = NULL;
-	sg_key *key = sg_cli_load_signing_key(a.key_path, &key_path, &err);
+	sg_key *key = sg_cli_load_signing_key(job, a.key_path, &key_path, &err);
 	if (!key || sg_key_check_hidden(job, a.key_path ? "--key" : "default signing key", key_path, &err) < 0) {
 		fprintf(stderr, "shipgate loop: %s\n", err.msg);
 		sg_key_free(key);
@@ -232,6 +314,25 @@ int sg_cli_loop(int argc, char **argv)
 		sg_job_free(job);
 		return 3;
 	}
+	/* one loop per job at a time: two would write the same attempt dirs */
+	sg_autofree char *lock_dir = sg_xasprintf("%s/.shipgate", job->dir);
+	sg_autofree char *lock_path = sg_xasprintf("%s/loop.lock", lock_dir);
+	int lock_fd = -1;
+	if (sg_mkdir_p(lock_dir, 0755, &err) == 0)
+		lock_fd = open(lock_path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
+	if (lock_fd < 0 || flock(lock_fd, LOCK_EX | LOCK_NB) < 0) {
+		fprintf(stderr, "shipgate loop: %s: %s\n", lock_path,
+			lock_fd < 0 ? strerror(errno) : "another loop is running on this job");
+		if (lock_fd >= 0)
+			close(lock_fd);
+		sg_key_free(key);
+		sg_job_free(job);
+		return 2;
+	}
+	/* the agent's daemons become ours when it exits, so that we can stop them */
+	prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
+	char inputs_what[128];
+	sg_autofree char *inputs = inputs_digest(job, inputs_what, sizeof(inputs_what));
 	sg_ship_policy policy;
 	sg_ship_policy_default(&policy);
 	char *diagnosis = NULL;
@@ -275,6 +376,19 @@ int sg_cli_loop(int argc, char **argv)
 			printf("attempt %u: the agent exited with status %d; verifying its work anyway\n", attempt,
 			       ag.exit_code);
 
+		char now_what[128];
+		sg_autofree char *inputs_now = inputs_digest(job, now_what, sizeof(now_what));
+		if (strcmp(inputs_now, inputs) != 0) {
+			fprintf(stderr, "shipgate loop: the job's acceptance inputs (%s) changed since the loop "
+					"started: the agent must not change the checks; stopping\n", inputs_what);
+			cJSON *tf = cJSON_CreateObject();
+			cJSON_AddStringToObject(tf, "loop", loop_id);
+			cJSON_AddNumberToObject(tf, "attempt", attempt);
+			cJSON_AddStringToObject(tf, "what", "the job's read-only mounts or policy files changed");
+			ledger_note(ledger, "tamper", tf);
+			exit_code = 3;
+			break;
+		}
 		sg_autofree char *out_dir = sg_xasprintf("%s/attempt-%u", out_base, attempt);
 		sg_autofree char *label = sg_xasprintf("== attempt %u/%u: shipgate run", attempt, a.max_attempts);
 		sg_cli_run_opts ro = {.out_dir = out_dir, .label = label, .quiet = a.quiet, .allow_weaker = a.allow_weaker};
@@ -309,6 +423,8 @@ int sg_cli_loop(int argc, char **argv)
 			exit_code = 3;
 			break;
 		}
+		if (d.ledger_warning)
+			fprintf(stderr, "shipgate loop: warning: %s\n", d.ledger_warning);
 		if (drc == 0) {
 			cJSON *sf = cJSON_CreateObject();
 			cJSON_AddStringToObject(sf, "loop", loop_id);
@@ -347,6 +463,7 @@ int sg_cli_loop(int argc, char **argv)
 			printf("\ngave up after %u attempts; the last diagnosis is %s\n", a.max_attempts, diagnosis);
 	}
 	free(diagnosis);
+	close(lock_fd);
 	sg_key_free(key);
 	sg_job_free(job);
 	return exit_code;

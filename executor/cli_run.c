@@ -105,7 +105,7 @@ static void ui_step_finished(void *ctx, size_t i, const sg_step_record *rec)
 /* ---- the signing key ----------------------------------------------------------------- */
 
 /* --key, or the user's default key, made on first use. */
-sg_key *sg_cli_load_signing_key(const char *path, char **used, sg_error *err)
+sg_key *sg_cli_load_signing_key(const sg_job *job, const char *path, char **used, sg_error *err)
 {
 	if (path) {
 		sg_key *key = sg_key_load_private(path, err);
@@ -118,6 +118,9 @@ sg_key *sg_cli_load_signing_key(const char *path, char **used, sg_error *err)
 	}
 	sg_autofree char *dir = sg_key_default_dir(err);
 	if (!dir)
+		return NULL;
+	/* before it is made: a key created where the steps can read it is already lost */
+	if (job && sg_key_check_hidden(job, "default signing key directory", dir, err) < 0)
 		return NULL;
 	bool created = false;
 	sg_autofree char *pub = NULL;
@@ -205,6 +208,9 @@ int sg_cli_run_job(const sg_job *job, const sg_cli_run_opts *a, const sg_key *ke
 		fprintf(ui.out, "%s: %s (%zu step%s), workspace %s\n", a->label ? a->label : "shipgate run",
 			job->name, job->n_steps,
 			job->n_steps == 1 ? "" : "s", job->workspace);
+	if (a->no_trace)
+		fprintf(stderr, "shipgate run: --no-trace: denied calls are not watched, so the verdict records "
+				"violations as unknown and `shipgate decide` will not ship it\n");
 	sg_run_events ev = {.step_started = ui_step_started, .step_finished = ui_step_finished, .ctx = &ui};
 	/* the event stream, when asked for, sees the same hooks after the progress lines */
 	sg_event_sink sink;
@@ -319,7 +325,7 @@ int sg_cli_run(int argc, char **argv)
 		return 2;
 	}
 	sg_autofree char *key_path = NULL;
-	sg_key *key = sg_cli_load_signing_key(a.key_path, &key_path, &err);
+	sg_key *key = sg_cli_load_signing_key(job, a.key_path, &key_path, &err);
 	if (!key || sg_key_check_hidden(job, a.key_path ? "--key" : "default signing key", key_path,
 					&err) < 0) {
 		fprintf(stderr, "shipgate run: %s\n", err.msg);

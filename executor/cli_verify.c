@@ -106,10 +106,11 @@ int sg_cli_verify(int argc, char **argv)
 	sg_key_free(trusted);
 	if (rc < 0)
 		return verify_exit(&err);
-	if (!quiet)
-		printf("verdict valid: %s, signed by %s, subject sha256:%s\n", v.result, v.keyid,
-		       v.subject_sha256);
+	/* "valid" only once everything asked for has been checked */
 	rc = workspace ? check_workspace(&v, workspace, quiet) : 0;
+	if (!quiet && rc == 0)
+		printf("verdict valid: %s, signed by %s, subject sha256:%s%s\n", v.result, v.keyid,
+		       v.subject_sha256, workspace ? "" : " (not checked against a workspace: --workspace DIR)");
 	sg_verdict_free(&v);
 	return rc;
 }

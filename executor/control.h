@@ -33,6 +33,7 @@ enum sg_ctl_type {
 
 #define SG_CTL_TIMED_OUT 0x1u   /* RUN_RESULT / HTTP_RESULT: gave up at timeout_ms */
 #define SG_CTL_NOT_STARTED 0x2u /* RUN_RESULT: exec failed (errnum) */
+#define SG_CTL_TRUNCATED 0x4u   /* HTTP_RESULT: the response filled the buffer; the rest was not read */
 /* TCP_RESULT / HTTP_RESULT / RUN_RESULT: the command had ended when the reply was sent.
  * Its EXITED report comes after the reply, possibly after the supervisor has stopped
  * asking (STOP sent): the reply is where the service logic learns it in time. */

@@ -169,8 +169,25 @@ static char *step_evidence(sg_decision *d, const cJSON *step)
 	if (cJSON_IsNumber(ec))
 		cJSON_AddNumberToObject(ev, "exit_code", ec->valuedouble);
 	const cJSON *lim = cJSON_GetObjectItemCaseSensitive(step, "limits_hit");
-	if (cJSON_GetArraySize(lim) > 0)
+	if (cJSON_GetArraySize(lim) > 0) {
 		cJSON_AddItemToObject(ev, "limits_hit", cJSON_Duplicate(lim, true));
+		/* what was measured next to what was allowed: how far over, and which knob */
+		cJSON *m = cJSON_AddObjectToObject(ev, "measured");
+		static const char *const fields[] = {"peak_memory_kb", "pids_peak", "wall_ms", "cpu_ms"};
+		for (size_t i = 0; i < SG_ARRAY_LEN(fields); i++) {
+			const cJSON *v = cJSON_GetObjectItemCaseSensitive(step, fields[i]);
+			if (cJSON_IsNumber(v))
+				cJSON_AddNumberToObject(m, fields[i], v->valuedouble);
+		}
+		const cJSON *cg = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(step, "enforced"),
+								   "cgroup");
+		const cJSON *mem = cJSON_GetObjectItemCaseSensitive(cg, "memory_kb");
+		const cJSON *pids = cJSON_GetObjectItemCaseSensitive(cg, "pids");
+		if (cJSON_IsNumber(mem))
+			cJSON_AddNumberToObject(m, "memory_limit_kb", mem->valuedouble);
+		if (cJSON_IsNumber(pids))
+			cJSON_AddNumberToObject(m, "pids_limit", pids->valuedouble);
+	}
 	const char *reason = jstr(step, "reason");
 	if (reason)
 		cJSON_AddStringToObject(ev, "reason", reason);
@@ -254,6 +271,10 @@ static bool check_enforced(const cJSON *pred, const sg_ship_policy *p, sg_decisi
 	}
 	if (!why && p->require_seccomp && !jtrue(sc, "enabled"))
 		why = "seccomp was not enabled";
+	if (!why && p->require_seccomp && !jtrue(sc, "default_deny"))
+		why = "the seccomp policy was not an allowlist (its default action allows)";
+	if (!why && p->require_namespaces && net && strcmp(net, "host") == 0)
+		why = "the candidate had the host network";
 	if (!why && p->require_no_new_privs && !jtrue(e, "no_new_privs"))
 		why = "no_new_privs was not set";
 	if (!why && p->require_no_caps && jnum(e, "capabilities_left", 1) != 0)
@@ -315,7 +336,16 @@ static bool check_step_rules(const cJSON *step, const sg_ship_policy *p, sg_deci
 			return false;
 		}
 	}
-	if (!p->allow_violations && cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(step, "violations")) > 0) {
+	const cJSON *viol = cJSON_GetObjectItemCaseSensitive(step, "violations");
+	if (!p->allow_violations && !cJSON_IsArray(viol)) {
+		const char *why = jstr(step, "trace_unavailable");
+		diagnose(d, SG_DIAG_INFRASTRUCTURE, step,
+			 sg_xasprintf("step '%s' ran without the trace, so its denied calls are unknown%s%s%s",
+				      name ? name : "?", why ? " (" : "", why ? why : "", why ? ")" : ""),
+			 "run the job with the trace (without --no-trace, under a policy that allows sendmsg)");
+		return false;
+	}
+	if (!p->allow_violations && cJSON_GetArraySize(viol) > 0) {
 		diagnose(d, SG_DIAG_VIOLATION, step, sg_xasprintf("step '%s' made denied system calls", name ? name : "?"),
 			 "remove the denied operation (see the violations), or run under a policy that allows it");
 		return false;
@@ -350,6 +380,12 @@ static sg_diag_category category_of(const cJSON *step)
 		const cJSON *tests = cJSON_GetObjectItemCaseSensitive(step, "tests");
 		if (tests && jnum(tests, "failed", 0) + jnum(tests, "errors", 0) > 0)
 			return SG_DIAG_TESTS_FAILED;
+		/* no report to trust (missing, stale, malformed, inconsistent) and the command
+		 * itself exited 0: the tests are what is missing, not the build */
+		const cJSON *ec = cJSON_GetObjectItemCaseSensitive(step, "exit_code");
+		if (tests && (jstr(tests, "unusable") || jstr(tests, "problem")) && cJSON_IsNumber(ec) &&
+		    ec->valuedouble == 0)
+			return SG_DIAG_NO_TESTS;
 		return SG_DIAG_BUILD_FAILED;
 	}
 	return SG_DIAG_INFRASTRUCTURE;

@@ -151,6 +151,8 @@ cJSON *sg_evidence_enforced(const sg_enforced *e)
 	cJSON *sc = cJSON_AddObjectToObject(o, "seccomp");
 	cJSON_AddBoolToObject(sc, "enabled", e->seccomp);
 	cJSON_AddNumberToObject(sc, "syscalls_allowed", e->seccomp_allowed);
+	cJSON_AddBoolToObject(sc, "default_deny", e->seccomp && e->seccomp_default_deny);
+	cJSON_AddBoolToObject(sc, "violations_traced", e->seccomp && e->violations_traced);
 	cJSON_AddBoolToObject(o, "no_new_privs", e->no_new_privs);
 	cJSON_AddNumberToObject(o, "capabilities_left", e->capabilities_left);
 	if (e->landlock_abi > 0)
@@ -199,6 +201,8 @@ void sg_enforced_weakest(sg_enforced *acc, const sg_enforced *e)
 	if (!e->seccomp || (acc->seccomp && e->seccomp_allowed > acc->seccomp_allowed))
 		acc->seccomp_allowed = e->seccomp_allowed;
 	acc->seccomp &= e->seccomp;
+	acc->seccomp_default_deny &= e->seccomp_default_deny;
+	acc->violations_traced &= e->violations_traced;
 	acc->no_new_privs &= e->no_new_privs;
 	if (e->capabilities_left > acc->capabilities_left)
 		acc->capabilities_left = e->capabilities_left;

@@ -288,8 +288,10 @@ static void serve_http_get(init_state *st, const struct sg_ctl_msg *req, const c
 				if (n <= 0)
 					break;
 				got += (size_t)n;
-				if (got == sizeof(resp))
+				if (got == sizeof(resp)) {
+					m.flags |= SG_CTL_TRUNCATED;
 					break;
+				}
 			}
 		} else {
 			m.errnum = errno;
@@ -384,8 +386,13 @@ static void serve_run(init_state *st, const struct sg_ctl_msg *req, char *payloa
 	uint32_t budget = req->timeout_ms ? req->timeout_ms : 10000;
 	bool done = false, out_open = true, err_open = true, killed = false;
 	int status = 0;
+	uint64_t done_at = 0;
 	while (!done || out_open || err_open) {
 		uint64_t spent = sg_monotonic_ms() - t0;
+		/* what the probe left running may hold its pipes open: once it has exited, read
+		 * what is already there for a moment, then stop (its session is killed below) */
+		if (done && sg_monotonic_ms() - done_at >= 100)
+			break;
 		if (!done && !killed && spent >= budget) {
 			kill(-pid, SIGKILL); /* the probe's whole session */
 			kill(pid, SIGKILL);
@@ -395,7 +402,7 @@ static void serve_run(init_state *st, const struct sg_ctl_msg *req, char *payloa
 		struct pollfd p[3] = {{.fd = st->sigfd, .events = POLLIN},
 				      {.fd = out_open ? out.fd : -1, .events = POLLIN},
 				      {.fd = err_open ? errs.fd : -1, .events = POLLIN}};
-		int wait_ms = killed ? 100 : (int)(budget - spent) + 1;
+		int wait_ms = killed || done ? 100 : (int)(budget - spent) + 1;
 		if (poll(p, 3, wait_ms) < 0 && errno != EINTR)
 			break;
 		if (p[1].revents && !probe_stream_read(&out))
@@ -411,6 +418,7 @@ static void serve_run(init_state *st, const struct sg_ctl_msg *req, char *payloa
 			while ((r = waitpid(-1, &s, WNOHANG)) > 0) {
 				if (r == pid) {
 					done = true;
+					done_at = sg_monotonic_ms();
 					status = s;
 				} else if (r == st->candidate) {
 					st->candidate_done = true;
@@ -418,10 +426,7 @@ static void serve_run(init_state *st, const struct sg_ctl_msg *req, char *payloa
 				}
 			}
 		}
-		/* a probe's own children may hold its pipes open: stop once it is gone */
 		if (done && killed)
-			break;
-		if (done && sg_monotonic_ms() - t0 > budget + 1000)
 			break;
 	}
 	int e = 0;

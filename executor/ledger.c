@@ -95,6 +95,8 @@ int sg_ledger_append(const char *path, const char *type, cJSON *fields, sg_error
 	char *line = cJSON_PrintUnformatted(entry);
 	cJSON_Delete(entry);
 	sg_buf b = {0};
+	if (len > 0 && data[len - 1] != '\n')
+		sg_buf_append(&b, "\n", 1); /* a torn last line stays one line (verify reports it) */
 	sg_buf_puts(&b, line);
 	sg_buf_append(&b, "\n", 1);
 	cJSON_free(line);

@@ -164,6 +164,14 @@ int sg_mounts_prepare(const sg_mount_request *req, const sg_identity *id, sg_mou
 	plan->workspace.tree_fd = -1;
 	plan->ws_mode = req->ws_mode;
 	plan->tmp_mb = req->tmp_mb;
+	size_t n_hide = 0;
+	while (req->hide && req->hide[n_hide])
+		n_hide++;
+	if (n_hide) {
+		plan->hide = sg_xcalloc(n_hide + 1, sizeof(char *));
+		for (size_t i = 0; i < n_hide; i++)
+			plan->hide[i] = sg_xstrdup(req->hide[i]);
+	}
 	plan->ws_method = "none";
 	if (req->rootfs && strcmp(req->rootfs, "host") != 0) {
 		plan->rootfs = req->rootfs;
@@ -212,6 +220,9 @@ void sg_mounts_plan_free(sg_mount_plan *plan)
 	}
 	free(plan->extra);
 	free(plan->copy_dir);
+	for (size_t i = 0; plan->hide && plan->hide[i]; i++)
+		free(plan->hide[i]);
+	free(plan->hide);
 	memset(plan, 0, sizeof(*plan));
 }
 
@@ -571,6 +582,33 @@ static int mount_workspace(int rootfd, const sg_mount_plan *plan, const sg_mount
 	return 0;
 }
 
+/* Cover what the verdict's subject leaves out (.git, .shipgate, an out dir inside the
+ * workspace): the steps must not read what the digest does not vouch for. A directory
+ * becomes an empty read-only tmpfs, a file an empty read-only one (/dev/null). */
+static int hide_in_workspace(int rootfd, const sg_mount_plan *plan, sg_error *err)
+{
+	for (size_t i = 0; plan->hide && plan->hide[i]; i++) {
+		sg_autofree char *rel = sg_xasprintf("workspace/%s", plan->hide[i]);
+		sg_autoclose int fd = sys_openat2(rootfd, rel, O_PATH | O_CLOEXEC | O_NOFOLLOW,
+						  RESOLVE_IN_ROOT | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS);
+		if (fd < 0)
+			continue; /* not there (or a symlink: the digest records it as one) */
+		struct stat st;
+		if (fstat(fd, &st) < 0)
+			continue;
+		sg_autofree char *path = fd_path(fd);
+		if (S_ISDIR(st.st_mode)) {
+			if (mount("tmpfs", path, "tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC,
+				  "mode=0555,size=4k,nr_inodes=1") < 0)
+				return sg_error_set(err, SG_ERR_SANDBOX, errno, "hide /workspace/%s", plan->hide[i]);
+		} else if (S_ISREG(st.st_mode)) {
+			if (bind_tree(AT_FDCWD, "/dev/null", fd, false, RO_ATTRS | MOUNT_ATTR_NOEXEC, "hidden file", err) < 0)
+				return sg_error_prefix(err, "hide /workspace/%s", plan->hide[i]);
+		}
+	}
+	return 0;
+}
+
 static int mount_extra(int rootfd, const sg_prepared_mount *m, int source_fd, sg_error *err)
 {
 	sg_autoclose int target = target_open(rootfd, m->target, true, err);
@@ -613,6 +651,8 @@ int sg_mounts_build_root(const sg_mount_plan *plan, const sg_mount_sources *cs, 
 	if (mount_fs_at(rootfd, "tmp", "tmpfs", MS_NOSUID | MS_NODEV, tmp_opts, err) < 0)
 		return -1;
 	if (plan->ws_mode != SG_WORKSPACE_NONE && mount_workspace(rootfd, plan, cs, err) < 0)
+		return -1;
+	if (plan->ws_mode != SG_WORKSPACE_NONE && hide_in_workspace(rootfd, plan, err) < 0)
 		return -1;
 	for (size_t i = 0; i < plan->n_extra; i++)
 		if (mount_extra(rootfd, &plan->extra[i], cs->extra[i], err) < 0)

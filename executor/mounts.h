@@ -50,6 +50,8 @@ typedef struct sg_mount_plan {
 	uint64_t tmp_mb;
 	bool in_userns_overlay;      /* mount the overlay with userxattr */
 	char *copy_dir;              /* copy fallback: the host directory holding the copy */
+	char **hide;                 /* relative paths below /workspace covered by an empty,
+					read-only view (NULL-terminated, may be NULL) */
 } sg_mount_plan;
 
 typedef struct sg_mount_request {
@@ -60,6 +62,7 @@ typedef struct sg_mount_request {
 	const sg_mount_spec *mounts;
 	size_t n_mounts;
 	uint64_t tmp_mb;
+	char *const *hide;           /* see sg_mount_plan.hide */
 } sg_mount_request;
 
 int sg_mounts_prepare(const sg_mount_request *req, const sg_identity *id, sg_mount_plan *plan,

@@ -1109,6 +1109,11 @@ const char *sg_policy_sha256(const sg_policy *p)
 	return lz->sha256;
 }
 
+bool sg_policy_default_denies(const sg_policy *p)
+{
+	return !sg_action_allows(p->default_action);
+}
+
 unsigned sg_policy_allowed_count(const sg_policy *p)
 {
 	return p->allowed;

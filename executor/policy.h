@@ -45,6 +45,8 @@ const char *sg_policy_sha256(const sg_policy *p);
 
 /* Number of syscalls the policy allows unconditionally or with argument conditions. */
 unsigned sg_policy_allowed_count(const sg_policy *p);
+/* Is the default action a denial (an allowlist), rather than ALLOW or LOG (a denylist)? */
+bool sg_policy_default_denies(const sg_policy *p);
 
 /* Compile to a classic BPF program for the native architecture (cached in memory; a
  * second call returns the same program). The program stays owned by the policy. Other

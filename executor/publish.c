@@ -41,8 +41,22 @@ static bool host_root_shows(const char *real)
 int sg_key_check_hidden(const sg_job *job, const char *what, const char *key_path, sg_error *err)
 {
 	char real[PATH_MAX];
-	if (!realpath(key_path, real))
-		return sg_error_set(err, SG_ERR_USAGE, errno, "%s %s", what, key_path);
+	if (!realpath(key_path, real)) {
+		/* not made yet (the default key's directory): the nearest existing ancestor,
+		 * resolved, and the rest of the path as it is */
+		int e = errno;
+		sg_autofree char *copy = sg_xstrdup(key_path);
+		char *cut = NULL;
+		while (e == ENOENT && (cut = strrchr(copy, '/')) != NULL && cut != copy) {
+			*cut = '\0';
+			if (realpath(copy, real))
+				break;
+			e = errno;
+		}
+		if (!cut || cut == copy || snprintf(real + strlen(real), sizeof(real) - strlen(real), "/%s",
+						    key_path + (cut - copy) + 1) >= (int)(sizeof(real) - strlen(real)))
+			return sg_error_set(err, SG_ERR_USAGE, e, "%s %s", what, key_path);
+	}
 	const char *where = NULL, *dir = NULL;
 	if (path_within(real, job->workspace)) {
 		where = "the workspace";

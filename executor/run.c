@@ -13,6 +13,7 @@
 #include "util.h"
 
 #include <fcntl.h>
+#include <sys/file.h>
 #include <limits.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -91,6 +92,18 @@ static int prepare_out_dir(sg_run *run, sg_error *err)
 					    "real path",
 					    part);
 	}
+	/* one run per out dir: two would delete and overwrite each other's evidence */
+	sg_autofree char *lock_path = sg_xasprintf("%s/.shipgate-run.lock", run->out_dir);
+	int lock_fd = open(lock_path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
+	if (lock_fd < 0)
+		return sg_error_set(err, SG_ERR_USAGE, errno, "out dir: %s", lock_path);
+	if (flock(lock_fd, LOCK_EX | LOCK_NB) < 0) {
+		close(lock_fd);
+		return sg_error_set(err, SG_ERR_USAGE, 0,
+				    "out dir %s: another shipgate run is writing there (pass another --out)",
+				    run->out_dir);
+	}
+	run->out_lock = lock_fd + 1;
 	/* nothing of an earlier run may stay beside this one's evidence, even if this run
 	 * ends before it writes its own */
 	static const char *const earlier[] = {"statement.json", "verdict.dsse.json", "vsa.dsse.json",
@@ -304,7 +317,8 @@ static void run_one_step(sg_run *run, size_t i, unsigned k, sg_step_record *rec,
 	static char results_env[] = "SHIPGATE_RESULTS=" SG_RESULTS_DIR_INSIDE;
 	if (step->has_tests) {
 		rec->tests = sg_xcalloc(1, sizeof(*rec->tests));
-		if (sg_step_tests_prepare(rec->tests, &step->tests, run->scratch_dir, layers, step->name, &err) < 0) {
+		if (sg_step_tests_prepare(rec->tests, &step->tests, run->scratch_dir, layers, job->workspace, step->name,
+					  &err) < 0) {
 			rec->status = SG_STEP_ERROR;
 			set_reason(rec, "%s", err.msg);
 			close(out_fd);
@@ -324,6 +338,9 @@ static void run_one_step(sg_run *run, size_t i, unsigned k, sg_step_record *rec,
 		.workspace = job->workspace,
 		.workspace_mode = SG_WORKSPACE_COW,
 		.scratch_dir = layers,
+		/* the layers, the results channels and the TAP captures: all of it is on the
+		 * host's disk because of what the steps write */
+		.scratch_watch = run->scratch_dir,
 		.mounts = mounts,
 		.n_mounts = n_mounts,
 		.network = step_network(job, policy),
@@ -341,6 +358,7 @@ static void run_one_step(sg_run *run, size_t i, unsigned k, sg_step_record *rec,
 		.interrupted = interrupted,
 		.leave_signals = run->leave_signals,
 		.trace_path = trace ? trace_path : NULL,
+		.hide = run->hide,
 	};
 	sg_service_driver driver;
 	ready_watch watch;
@@ -637,7 +655,7 @@ static void check_protect(sg_run *run, sg_step_record *rec)
 	sg_error err = {0};
 	/* every change is matched, not only the first stored ones: a step cannot hide a
 	 * protected path behind a hundred thousand others */
-	if (sg_changes_scan(upper, 1, false, job->protect, &c, &err) < 0) {
+	if (sg_changes_scan_watch(upper, 1, false, job->protect, &run->protect_dirs, &c, &err) < 0) {
 		sg_changes_free(&c);
 		if (access(upper, F_OK) != 0)
 			return; /* nothing written at all (or the copy fallback: see changed_files) */
@@ -649,8 +667,11 @@ static void check_protect(sg_run *run, sg_step_record *rec)
 	if (hit) {
 		sg_autofree char *clean = sg_utf8_sanitize(hit->path, strlen(hit->path));
 		rec->status = SG_STEP_VIOLATION;
-		set_reason(rec, "modified the protected path %s (%s)", clean,
-			   hit->kind == SG_CHANGE_DELETED ? "deleted" : "written");
+		bool above = !sg_changes_match_one(job->protect, hit->path);
+		set_reason(rec, "modified the protected path%s %s (%s)", above ? "s below" : "", clean,
+			   hit->kind == SG_CHANGE_DELETED ? "deleted"
+			   : above			   ? "replaced"
+							   : "written");
 	} else if (c.too_deep) {
 		/* what lies deeper was not looked at: fail closed, as the step's doing */
 		rec->status = SG_STEP_VIOLATION;
@@ -692,7 +713,10 @@ static void check_mounts(sg_run *run)
 	}
 }
 
-static int digest_workspace(sg_run *run, sg_error *err)
+/* What the subject leaves out: .git and .shipgate always (the digest's own rule) and the
+ * out dir when it lies inside the workspace. The steps do not see these either (hide),
+ * so nothing they read escapes the digest. */
+static void compute_excludes(sg_run *run)
 {
 	const char *ws = run->job->workspace;
 	size_t wl = strlen(ws);
@@ -701,8 +725,18 @@ static int digest_workspace(sg_run *run, sg_error *err)
 	if (realpath(run->out_dir, real_out) && !strncmp(real_out, ws, wl) && real_out[wl] == '/')
 		run->subject_excludes[n++] = sg_xstrdup(real_out + wl + 1);
 	run->subject_excludes[n] = NULL;
+	size_t h = 0;
+	run->hide[h++] = (char *)".git";
+	run->hide[h++] = (char *)".shipgate";
+	for (size_t i = 0; run->subject_excludes[i]; i++)
+		run->hide[h++] = run->subject_excludes[i];
+	run->hide[h] = NULL;
+}
+
+static int digest_workspace(const sg_run *run, char out[SG_SHA256_HEX_LEN], sg_error *err)
+{
 	sg_tree_digest_opts opts = {.exclude = (const char *const *)run->subject_excludes};
-	return sg_tree_digest(ws, &opts, run->subject_sha256, NULL, err);
+	return sg_tree_digest(run->job->workspace, &opts, out, NULL, err);
 }
 
 int sg_run_job(const sg_job *job, const sg_run_options *opts, sg_run *run, sg_error *err)
@@ -739,6 +773,21 @@ int sg_run_job(const sg_job *job, const sg_run_options *opts, sg_run *run, sg_er
 
 	run->mount_digests = sg_xcalloc(job->n_mounts + 1, sizeof(char *));
 	if (digest_mounts(run, run->mount_digests, err) < 0) {
+		sg_cgroup_host_free(&cgroups);
+		return -1;
+	}
+	/* the subject is the workspace as the job found it, digested before the first step
+	 * and again after the last: a tree changed on the host meanwhile is no verdict */
+	compute_excludes(run);
+	if (digest_workspace(run, run->subject_sha256, err) < 0) {
+		err->kind = SG_ERR_USAGE;
+		sg_error_prefix(err, "workspace digest (nothing ran)");
+		sg_cgroup_host_free(&cgroups);
+		return -1;
+	}
+	if (sg_protect_dirs_scan(job->workspace, job->protect, &run->protect_dirs, err) < 0) {
+		err->kind = SG_ERR_USAGE;
+		sg_error_prefix(err, "nothing ran");
 		sg_cgroup_host_free(&cgroups);
 		return -1;
 	}
@@ -780,7 +829,8 @@ int sg_run_job(const sg_job *job, const sg_run_options *opts, sg_run *run, sg_er
 		run->changes.items = sg_xcalloc(1, sizeof(sg_change));
 	}
 	sg_error derr = {0};
-	bool digest_ok = digest_workspace(run, &derr) == 0;
+	char after[SG_SHA256_HEX_LEN];
+	bool digest_ok = digest_workspace(run, after, &derr) == 0;
 	sg_rfc3339_now(run->finished, sizeof(run->finished));
 
 	if (run->interrupted) {
@@ -788,7 +838,12 @@ int sg_run_job(const sg_job *job, const sg_run_options *opts, sg_run *run, sg_er
 		run->reason = sg_xstrdup("interrupted: shipgate received a signal and killed the sandbox");
 	} else if (!digest_ok) {
 		run->result = SG_RESULT_ERROR;
-		run->reason = sg_xasprintf("workspace digest: %s", derr.msg);
+		run->reason = sg_xasprintf("workspace digest after the steps: %s", derr.msg);
+	} else if (strcmp(after, run->subject_sha256) != 0) {
+		run->result = SG_RESULT_FAILED;
+		run->reason = sg_xasprintf("the workspace changed on the host while the job ran (sha256 %.12s... before "
+					   "the steps, %.12s... after): the steps judged neither tree",
+					   run->subject_sha256, after);
 	} else if (!run->mounts_intact) {
 		run->result = SG_RESULT_FAILED;
 		run->reason = sg_xasprintf("the read-only mount %s changed during the job", run->mount_changed);
@@ -820,6 +875,8 @@ void sg_run_free(sg_run *run)
 	for (size_t i = 0; i < SG_ARRAY_LEN(run->subject_excludes); i++)
 		free(run->subject_excludes[i]);
 	sg_policy_free(run->policy);
+	if (run->out_lock > 0)
+		close(run->out_lock - 1);
 	free(run->out_dir);
 	free(run->reason);
 	free(run->enforced_identity);
@@ -827,6 +884,7 @@ void sg_run_free(sg_run *run)
 	free(run->cgroup_layout);
 	cJSON_Delete(run->os_release);
 	sg_changes_free(&run->changes);
+	sg_protect_dirs_free(&run->protect_dirs);
 	for (size_t i = 0; run->mount_digests && i < run->job->n_mounts; i++)
 		free(run->mount_digests[i]);
 	free(run->mount_digests);

@@ -75,6 +75,7 @@ typedef struct sg_run {
 	const sg_job *job;
 	char *out_dir;
 	char *scratch_dir;         /* removed when the run is freed */
+	int out_lock;              /* the out dir's lock, as fd + 1 (0: none) */
 	sg_policy *policy;         /* the job's policy */
 	sg_step_record *steps;
 	size_t n_steps;
@@ -83,6 +84,7 @@ typedef struct sg_run {
 	char started[40], finished[40];
 	char subject_sha256[65];
 	char *subject_excludes[4]; /* relative paths left out of the digest, NULL-terminated */
+	char *hide[8];             /* what the steps do not see below /workspace (borrowed) */
 	sg_enforced enforced;      /* of the first step that ran */
 	bool enforced_known;
 	char *enforced_identity;
@@ -92,6 +94,7 @@ typedef struct sg_run {
 	bool rootless;
 	bool interrupted;
 	sg_changes changes;        /* what the steps wrote into /workspace */
+	sg_protect_dirs protect_dirs; /* the directories above protected paths, before the job */
 	bool changes_known;
 	char **mount_digests;      /* per job mount, before the job */
 	bool mounts_intact;

@@ -148,6 +148,7 @@ static void fill_enforced(const sg_sandbox_config *cfg, const sg_identity *id,
 	e->network = cfg->network;
 	e->seccomp = policy != NULL;
 	e->seccomp_allowed = policy ? sg_policy_allowed_count(policy) : 0;
+	e->seccomp_default_deny = policy && sg_policy_default_denies(policy);
 	e->cgroup_memory = sg_cgroup_enforces(cg, SG_CG_MEMORY) && cfg->limits.memory_mb > 0;
 	e->cgroup_pids = sg_cgroup_enforces(cg, SG_CG_PIDS) && cfg->limits.pids > 0;
 	e->cgroup_cpu = sg_cgroup_enforces(cg, SG_CG_CPU) && cfg->limits.cpus > 0;
@@ -253,7 +254,7 @@ int sg_sandbox_run(const sg_sandbox_config *cfg_in, sg_sandbox_result *r, sg_err
 	sg_mount_request req = {.rootfs = cfg.rootfs, .workspace = cfg.workspace,
 				.ws_mode = cfg.workspace_mode, .scratch_dir = cfg.scratch_dir,
 				.mounts = cfg.mounts, .n_mounts = cfg.n_mounts,
-				.tmp_mb = cfg.limits.tmp_mb};
+				.tmp_mb = cfg.limits.tmp_mb, .hide = cfg.hide};
 	sg_timing_mark("cgroup created");
 	if (sg_mounts_prepare(&req, &id, &plan, err) < 0) {
 		plan_ready = true;
@@ -274,6 +275,7 @@ int sg_sandbox_run(const sg_sandbox_config *cfg_in, sg_sandbox_result *r, sg_err
 						      err))) {
 			goto out;
 		}
+		r->enforced.violations_traced = r->trace != NULL;
 	} else if (cfg.trace_path) {
 		r->trace_unavailable = sg_xstrdup("no seccomp policy: nothing to trace with");
 	}
@@ -352,7 +354,8 @@ int sg_sandbox_run(const sg_sandbox_config *cfg_in, sg_sandbox_result *r, sg_err
 	sg_spawn_unlock();
 	clone_locked = false;
 	sg_timing_mark("cloned");
-	if (sg_userns_write_maps(init_pid, &id, err) < 0 || sg_cgroup_attach(cg, init_pid, !in_cgroup, err) < 0 ||
+	if (sg_userns_write_maps(init_pid, &id, err) < 0 || (sg_timing_mark("maps written"), 0) ||
+	    sg_cgroup_attach(cg, init_pid, !in_cgroup, err) < 0 || (sg_timing_mark("cgroup attached"), 0) ||
 	    sg_ctl_send(ctl[1], &(struct sg_ctl_msg){.type = SG_CTL_GO}, NULL, 0) < 0) {
 		if (err->kind == SG_ERR_NONE)
 			sg_error_set(err, SG_ERR_SANDBOX, errno, "release the sandbox");
@@ -362,7 +365,8 @@ int sg_sandbox_run(const sg_sandbox_config *cfg_in, sg_sandbox_result *r, sg_err
 
 	fill_enforced(&cfg, &id, &plan, cg, cfg.policy, r);
 	/* what the steps write into the copy-on-write layer lands on the host's disk */
-	scratch_watch = plan.scratch ? sg_xasprintf("%s/upper", plan.scratch)
+	scratch_watch = cfg.scratch_watch ? sg_xstrdup(cfg.scratch_watch)
+		      : plan.scratch ? sg_xasprintf("%s/upper", plan.scratch)
 		      : plan.copy_dir ? sg_xstrdup(plan.copy_dir) : NULL;
 	if (ictx.rlimit_as || ictx.rlimit_nproc) {
 		r->enforced.rlimit_fallback = true;

@@ -54,6 +54,8 @@ typedef struct sg_sandbox_config {
 	const char *workspace;    /* host directory shown at /workspace */
 	sg_workspace_mode workspace_mode;
 	const char *scratch_dir;  /* COW: holds upper/ and work/, kept between steps */
+	const char *scratch_watch; /* measured against limits.scratch_mb: default the COW layer;
+				   * a caller with more step-writable host dirs names their parent */
 	const char *cwd;          /* working directory inside, default /workspace or / */
 	const sg_mount_spec *mounts;
 	size_t n_mounts;
@@ -71,6 +73,7 @@ typedef struct sg_sandbox_config {
 	volatile int *interrupted;/* set by a signal handler of the caller; may be NULL */
 	const sg_service_driver *service; /* NULL: run the command to its end */
 	bool leave_signals;       /* do not catch SIGINT/SIGTERM/SIGHUP while supervising */
+	char *const *hide;        /* relative paths below /workspace hidden from the steps */
 	const char *trace_path;   /* write the runtime trace here (trace.h); NULL: no trace */
 	uint64_t trace_cap;       /* bytes of trace kept (0: the default) */
 } sg_sandbox_config;
@@ -89,6 +92,8 @@ typedef struct sg_enforced {
 	bool ns_user, ns_pid, ns_mount, ns_net, ns_ipc, ns_uts, ns_cgroup;
 	bool seccomp;
 	unsigned seccomp_allowed;
+	bool seccomp_default_deny; /* the policy is an allowlist (default action denies) */
+	bool violations_traced;    /* denied calls were watched (the trace): violations are known */
 	bool no_new_privs;
 	unsigned capabilities_left;
 	int landlock_abi;          /* 0: not used */

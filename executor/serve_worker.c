@@ -194,7 +194,7 @@ void sg_serve_worker_main(const sg_serve_request *req, pid_t daemon_pid)
 		else
 			sg_error_prefix(&err, "key");
 	} else {
-		key = sg_cli_load_signing_key(NULL, &key_path, &err);
+		key = sg_cli_load_signing_key(job, NULL, &key_path, &err);
 	}
 	if (!key || sg_key_check_hidden(job, req->key_path ? "key" : "default signing key", key_path, &err) < 0)
 		fail(&sink, &err, 2);

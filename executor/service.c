@@ -239,9 +239,14 @@ static char *copy_output(const char *data, size_t len)
 	return s;
 }
 
-/* Check stdout_contains and stdout_matches against output (len bytes, may hold NULs). */
-static void check_output(sg_probe_result *pr, const sg_probe_expect *ex, const char *data, size_t len)
+/* Check stdout_contains and stdout_matches against output (len bytes, may hold NULs).
+ * cut: the output was longer than what was kept, which a failure must say. */
+static void check_output(sg_probe_result *pr, const sg_probe_expect *ex, const char *data, size_t len,
+			 uint64_t total)
 {
+	char note[128] = "";
+	if (total > len)
+		snprintf(note, sizeof(note), " (only the first %zu bytes of the output were kept and checked)", len);
 	sg_autofree char *text = sg_xmalloc(len + 1);
 	memcpy(text, data, len);
 	text[len] = '\0';
@@ -249,7 +254,7 @@ static void check_output(sg_probe_result *pr, const sg_probe_expect *ex, const c
 		if (text[i] == '\0')
 			text[i] = ' ';
 	if (ex->stdout_contains && !strstr(text, ex->stdout_contains)) {
-		fail_probe(pr, "output does not contain \"%s\"", ex->stdout_contains);
+		fail_probe(pr, "output does not contain \"%s\"%s", ex->stdout_contains, note);
 		return;
 	}
 	if (ex->stdout_matches) {
@@ -263,7 +268,7 @@ static void check_output(sg_probe_result *pr, const sg_probe_expect *ex, const c
 		int rc = regexec(&re, text, 0, NULL, 0);
 		regfree(&re);
 		if (rc != 0)
-			fail_probe(pr, "output does not match /%s/", ex->stdout_matches);
+			fail_probe(pr, "output does not match /%s/%s", ex->stdout_matches, note);
 	}
 }
 
@@ -282,7 +287,10 @@ static void probe_reply(sg_service_run *sr, const struct sg_ctl_msg *m, const ch
 		pr->http_status = m->status;
 		pr->output = copy_output(payload, len);
 		if (!m->status) {
-			if (m->errnum == EPROTO)
+			if (pr->timed_out)
+				fail_probe(pr, "GET %s: no HTTP response within %llu s", ps->http_get,
+					   (unsigned long long)(ps->timeout_s ? ps->timeout_s : 10));
+			else if (m->errnum == EPROTO)
 				fail_probe(pr, "GET %s: no HTTP response (the connection closed without a status line)",
 					   ps->http_get);
 			else
@@ -297,7 +305,7 @@ static void probe_reply(sg_service_run *sr, const struct sg_ctl_msg *m, const ch
 				fail_probe(pr, "HTTP status %d, expected 2xx", m->status);
 			return;
 		}
-		check_output(pr, &ps->expect, payload, len);
+		check_output(pr, &ps->expect, payload, len, (m->flags & SG_CTL_TRUNCATED) ? (uint64_t)len + 1 : len);
 		return;
 	}
 	size_t out_len = m->out_len <= len ? m->out_len : len;
@@ -322,7 +330,7 @@ static void probe_reply(sg_service_run *sr, const struct sg_ctl_msg *m, const ch
 		fail_probe(pr, "exit code %d, expected %d", pr->exit_code, want);
 		return;
 	}
-	check_output(pr, &ps->expect, payload, out_len);
+	check_output(pr, &ps->expect, payload, out_len, m->out_total);
 }
 
 static void driver_exited(void *ctx, uint64_t now);

@@ -627,6 +627,17 @@ cJSON *sg_json_parse_exact(const char *origin, const char *text, size_t len, sg_
 		sg_error_set(err, SG_ERR_INPUT, 0, "%s: contains a NUL byte: not JSON", origin);
 		return NULL;
 	}
+	/* cJSON decodes \u0000 into a C string that ends there, where other parsers see more:
+	 * a signed payload must mean one thing to every reader */
+	for (size_t i = 0; i + 1 < len; i++) {
+		if (text[i] != '\\')
+			continue;
+		if (text[i + 1] == 'u' && i + 5 < len && !memcmp(text + i + 2, "0000", 4)) {
+			sg_error_set(err, SG_ERR_INPUT, 0, "%s: contains \\u0000 at byte %zu: refused", origin, i);
+			return NULL;
+		}
+		i++; /* the escaped character, a backslash included */
+	}
 	/* the NUL inside the length makes cJSON refuse trailing garbage */
 	sg_autofree char *copy = sg_xstrndup(text, len);
 	const char *end = NULL;

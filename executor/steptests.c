@@ -1,5 +1,6 @@
 /* steptests.c: see steptests.h. */
 #include "steptests.h"
+#include "digest.h"
 #include "util.h"
 
 #include <fcntl.h>
@@ -27,8 +28,20 @@ static char *report_root(const sg_step_tests *t)
 	return sg_xasprintf("%s/copy", t->layers);
 }
 
+/* The sha256 of root/rel (no symlinks, not leaving root), into hex; "" if none. */
+static void report_digest(const char *root, const char *rel, char hex[65])
+{
+	hex[0] = '\0';
+	sg_autoclose int rootfd = open(root, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	sg_autoclose int fd = rootfd >= 0 ? open_beneath(rootfd, rel) : -1;
+	struct stat st;
+	if (fd < 0 || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || (uint64_t)st.st_size > SG_TEST_REPORT_MAX_BYTES ||
+	    sg_sha256_fd(fd, hex, NULL) < 0)
+		hex[0] = '\0';
+}
+
 int sg_step_tests_prepare(sg_step_tests *t, const sg_tests_spec *spec, const char *scratch_dir,
-			  const char *layers, const char *step_name, sg_error *err)
+			  const char *layers, const char *workspace, const char *step_name, sg_error *err)
 {
 	memset(t, 0, sizeof(*t));
 	t->spec = spec;
@@ -61,6 +74,10 @@ int sg_step_tests_prepare(sg_step_tests *t, const sg_tests_spec *spec, const cha
 			t->existed_before = true;
 			t->ctime_before = st.st_ctim;
 			t->ino_before = st.st_ino;
+			report_digest(root, t->rel_path, t->sha256_before);
+		} else {
+			/* committed in the workspace: a chmod or a link copies it up unchanged */
+			report_digest(workspace, t->rel_path, t->sha256_before);
 		}
 	}
 	return 0;
@@ -117,6 +134,15 @@ static void collect_junit(sg_step_tests *t)
 	}
 	size_t len = (size_t)got;
 	data[len] = '\0';
+	if (t->sha256_before[0]) {
+		char now[65];
+		sg_sha256_hex(data, len, now);
+		if (!strcmp(now, t->sha256_before)) {
+			unusable(t, "the report %s is stale: it has the same contents as before this step (write "
+				    "reports to $SHIPGATE_RESULTS/ to avoid this)", t->spec->path);
+			return;
+		}
+	}
 	sg_test_report_free(&t->report);
 	sg_error perr = {0};
 	if (sg_junit_parse(data, len, &t->report, &perr) < 0) {

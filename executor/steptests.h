@@ -33,6 +33,7 @@ typedef struct sg_step_tests {
 	bool existed_before;
 	struct timespec ctime_before;
 	ino_t ino_before;
+	char sha256_before[65]; /* contents before the step (upper layer, else the workspace); "" none */
 	int tap_fd;            /* the step's whole stdout, for TAP (-1 otherwise) */
 	sg_test_report report;
 	bool have_report;      /* parsed (possibly with a problem) */
@@ -42,7 +43,7 @@ typedef struct sg_step_tests {
 /* Before the step: create the results channel and the TAP capture under scratch_dir,
  * note the state of a workspace report. */
 int sg_step_tests_prepare(sg_step_tests *t, const sg_tests_spec *spec, const char *scratch_dir,
-			  const char *layers, const char *step_name, sg_error *err);
+			  const char *layers, const char *workspace, const char *step_name, sg_error *err);
 /* After the step: find, check and parse the report. stdout_truncated: the step wrote
  * more than the TAP capture kept. */
 void sg_step_tests_collect(sg_step_tests *t, bool stdout_truncated);

@@ -483,8 +483,17 @@ static bool tap_indented_line(tap_ctx *c, const char *s, size_t n, bool yaml_all
 static bool tap_line(tap_ctx *c, const char *s, size_t n)
 {
 	if (c->yaml.open) {
-		tap_yaml_line(c, s, n);
-		return true;
+		size_t ind = tap_indent(s, n);
+		if (ind >= c->yaml.indent || tap_rtrim(s + ind, n - ind) == 0) {
+			tap_yaml_line(c, s, n);
+			return true;
+		}
+		/* a line left of the block's "---" cannot be YAML: the block was never closed
+		 * (output printed into the stream can open one to swallow the real test
+		 * points), so it ends here, as a problem, and the line is read as TAP */
+		sg_test_report_add_problem(c->r, "YAML block from line %zu is not closed before line %zu",
+					   c->yaml.start_line, c->lineno);
+		tap_yaml_close(c);
 	}
 	bool yaml_allowed = c->yaml_allowed;
 	c->yaml_allowed = false;

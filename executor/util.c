@@ -173,7 +173,8 @@ int sg_write_all(int fd, const void *buf, size_t len)
 int sg_read_file_at(int dirfd, const char *path, size_t max_bytes, char **out, size_t *out_len,
 		    sg_error *err)
 {
-	sg_autoclose int fd = SG_RETRY(openat(dirfd, path, O_RDONLY | O_CLOEXEC | O_NOCTTY));
+	/* O_NONBLOCK: a FIFO named as an input must not hang us at open */
+	sg_autoclose int fd = SG_RETRY(openat(dirfd, path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK));
 	if (fd < 0)
 		return sg_error_set(err, SG_ERR_INPUT, errno, "open %s", path);
 	struct stat st;
@@ -181,6 +182,8 @@ int sg_read_file_at(int dirfd, const char *path, size_t max_bytes, char **out, s
 		return sg_error_set(err, SG_ERR_INPUT, errno, "stat %s", path);
 	if (S_ISDIR(st.st_mode))
 		return sg_error_set(err, SG_ERR_INPUT, EISDIR, "read %s", path);
+	if (!S_ISREG(st.st_mode))
+		return sg_error_set(err, SG_ERR_INPUT, 0, "%s: not a regular file", path);
 	sg_buf b = {0};
 	char chunk[65536];
 	for (;;) {

@@ -118,10 +118,12 @@ static cJSON *statement_step(const sg_step_record *rec)
 		cJSON_AddItemToObject(o, "connects", sg_trace_connects_json(rec->result.trace));
 		cJSON_AddItemToObject(o, "trace", sg_trace_summary_json(rec->result.trace, rel));
 	} else {
+		/* without the trace, denied calls were denied but not seen: unknown, not none */
 		cJSON_AddNullToObject(o, "execs");
-		cJSON_AddItemToObject(o, "violations", cJSON_CreateArray());
-		if (rec->result.trace_unavailable)
-			cJSON_AddStringToObject(o, "trace_unavailable", rec->result.trace_unavailable);
+		cJSON_AddNullToObject(o, "violations");
+		cJSON_AddStringToObject(o, "trace_unavailable",
+					rec->result.trace_unavailable ? rec->result.trace_unavailable
+								      : "the trace was off (--no-trace)");
 	}
 	if (rec->service)
 		sg_service_run_add_json(rec->service, o);
@@ -188,6 +190,19 @@ cJSON *sg_verdict_statement(const sg_run *run)
 		cJSON_AddBoolToObject(pred, "mounts_intact", run->mounts_intact);
 	else
 		cJSON_AddNullToObject(pred, "mounts_intact");
+	/* what the acceptance inputs were: a reader can check them as it checks the subject */
+	cJSON *mounts = cJSON_AddArrayToObject(pred, "mounts");
+	for (size_t i = 0; i < run->job->n_mounts; i++) {
+		const sg_mount_spec *m = &run->job->mounts[i];
+		cJSON *o = cJSON_CreateObject();
+		cJSON_AddStringToObject(o, "target", m->target);
+		cJSON_AddBoolToObject(o, "readonly", m->readonly);
+		if (m->readonly && run->mount_digests && run->mount_digests[i])
+			cJSON_AddStringToObject(o, "sha256", run->mount_digests[i]);
+		else
+			cJSON_AddNullToObject(o, "sha256");
+		cJSON_AddItemToArray(mounts, o);
+	}
 
 	cJSON *ex_list = cJSON_AddArrayToObject(pred, "subject_excludes");
 	cJSON_AddItemToArray(ex_list, cJSON_CreateString(".git"));

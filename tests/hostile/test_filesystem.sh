@@ -8,7 +8,7 @@
 . "$(dirname "$0")/lib.sh"
 require_root
 
-plan 164
+plan 166
 
 SECRET=$(new_tmp secret)
 marker="HOSTILE-SECRET-$(unique)"
@@ -274,8 +274,14 @@ if [ "$avail_mb" -gt 8192 ]; then
 	like "$(step '["reason"]')" "limits.scratch_mb" "scratch: the reason names the limit"
 	unlike "$(cat "$J/out/logs/fill.stdout")" survived "scratch: killed well before it could go on"
 	check_contained "$J" "scratch"
+	# the results channel of a test step is on the same disk and counts too
+	J=$(hjob scratch-results '{"version":1,"name":"scratch-results","workspace":"ws","limits":{"memory_mb":256,"tmp_mb":64,"scratch_mb":256},"steps":[
+	 {"name":"fill","run":"fallocate -l 2G \"$SHIPGATE_RESULTS/junit.xml\"; echo fallocate=$?; sleep 30; echo survived","tests":{"format":"junit","path":"$SHIPGATE_RESULTS/junit.xml"}}]}')
+	hrun "$J"
+	like "$(step '["limits_hit"]')" scratch "scratch: filling the results channel hits limits.scratch_mb too"
+	unlike "$(cat "$J/out/logs/fill.stdout")" survived "scratch: the results channel's filler is killed"
 else
-	for i in 1 2 3 4 5 6 7 8 9 10 11; do skip "scratch ($i)" "less than 8 GiB free in $TMPDIR"; done
+	for i in 1 2 3 4 5 6 7 8 9 10 11 12 13; do skip "scratch ($i)" "less than 8 GiB free in $TMPDIR"; done
 fi
 
 done_testing

@@ -9,7 +9,7 @@
 # shipgate stays small.
 . "$(dirname "$0")/lib.sh"
 
-plan 114
+plan 122
 
 FX=$SHIPGATE_SOURCE_DIR/tests/fixtures
 fixtures_before=$(tree_listing "$FX")
@@ -112,6 +112,27 @@ cat >"$J/job.json" <<'EOF'
 EOF
 fixture "$J/job.json"
 expect "report from an earlier step" 1 failed 0/0/0/0 'junit.xml is stale: an earlier step wrote it and this step did not'
+
+# touching a committed or earlier report (chmod, a hard link) copies it up unchanged: still stale
+J=$(new_tmp stale-touch)
+mkdir -p "$J/ws/build"
+printf '<testsuite><testcase name="t"/></testsuite>' >"$J/ws/build/junit.xml"
+cat >"$J/job.json" <<'EOF'
+{ "version": 1, "name": "stale-touch", "workspace": "ws", "network": "none",
+  "steps": [
+    { "name": "test", "run": "chmod 644 build/junit.xml; ln build/junit.xml build/other.xml",
+      "tests": { "format": "junit", "path": "build/junit.xml" } } ] }
+EOF
+fixture "$J/job.json"
+expect "committed report only chmod'ed and linked" 1 failed 0/0/0/0 'build/junit.xml is stale: it has the same contents as before this step'
+cat >"$J/job2.json" <<'EOF'
+{ "version": 1, "name": "stale-touch-2", "workspace": "ws", "network": "none",
+  "steps": [
+    { "name": "build", "run": "printf '<testsuite><testcase name=\"u\"/></testsuite>' >junit2.xml" },
+    { "name": "test", "run": "chmod 600 junit2.xml", "tests": { "format": "junit", "path": "junit2.xml" } } ] }
+EOF
+fixture "$J/job2.json"
+expect "earlier step's report only chmod'ed" 1 failed 0/0/0/0 'junit2.xml is stale'
 
 # ---- hostile reports ------------------------------------------------------------------------
 

@@ -16,7 +16,7 @@
 # namespace.
 . "$(dirname "$0")/lib.sh"
 
-plan 74
+plan 82
 
 FX=$SHIPGATE_SOURCE_DIR/tests/fixtures
 fixtures_before=$(tree_listing "$FX")
@@ -84,6 +84,16 @@ is "$(step 's["reason"]')" "probe 'health' failed: HTTP status 503, expected 200
 is "$(step 's["probes"][0]["output"]')" "database unreachable" "service answering 503: the body is in the probe's evidence"
 is "$(step 's["ready"]')" true "service answering 503: it was ready (it listens), only the probe failed"
 
+fixture "$SV/job-bgprobe.json"
+is "$(step '[s["status"], [[p["name"], p["passed"]] for p in s["probes"]]]')" \
+	'["passed", [["leaves-a-child", true], ["after", true]]]' \
+	"a probe that leaves a child running still ends, and the next probe runs"
+num "$(step 's["probes"][0]["elapsed_ms"]')" -lt 2000 \
+	"a probe that leaves a child running ends when it exits, not at its timeout"
+fixture "$SV/job-bigout.json"
+like "$(step 's["reason"]')" 'does not contain "99999" \(only the first 32768 bytes of the output were kept and checked\)$' \
+	"a probe whose output was cut says so in its failure"
+
 # ---- protection and changed_files -------------------------------------------------------------
 
 PR=$(new_tmp protect)
@@ -103,11 +113,27 @@ fixture "$PR/job-protected-delete.json"
 is "$(jget "$S" 'd["predicate"]["steps"][0]["status"]')" violation "protect: deleting a protected file is a violation too"
 like "$(jget "$S" 'd["predicate"]["steps"][0]["reason"]')" 'tests/test_app.sh \(deleted\)' "protect: the reason says deleted"
 
+fixture "$PR/job-protected-swap.json"
+is "$(jget "$S" '[s["status"] for s in d["predicate"]["steps"]]')" '["violation", "skipped"]' \
+	"protect: replacing a protected file's directory with a symlink is a violation"
+like "$(jget "$S" 'd["predicate"]["steps"][0]["reason"]')" 'protected paths below tests \(replaced\)' \
+	"protect: the reason names the replaced directory"
+fixture "$PR/job-protected-rmdir.json"
+is "$(jget "$S" '[d["predicate"]["steps"][0]["status"], d["predicate"]["steps"][0]["reason"]]')" \
+	'["violation", "modified the protected paths below tests (deleted)"]' \
+	"protect: deleting a protected file's directory is a violation"
+fixture "$PR/job-protected-unrelated.json"
+is "$(jget "$S" 'd["predicate"]["steps"][0]["status"]')" passed \
+	"protect: replacing a directory with nothing protected below it is no violation"
+
 fixture "$PR/job-readonly-mount.json"
 is "$(step 's["status"]')" failed "read-only mount: the step that writes into it fails"
 like "$(step 's["stderr"]["tail"]')" 'cannot create /verify/check.sh: Read-only file system' \
 	"read-only mount: the write was refused by the kernel"
 is "$(jget "$S" 'd["predicate"]["mounts_intact"]')" true "read-only mount: mounts_intact is true"
+is "$(jget "$S" '[[m["target"], m["readonly"], m["sha256"]] for m in d["predicate"]["mounts"]]')" \
+	"[[\"/verify\", true, \"$("$PY" "$SHIPGATE_SOURCE_DIR/tests/tools/tree_digest.py" "$PR/acceptance" | cut -d' ' -f1)\"]]" \
+	"read-only mount: predicate.mounts carries its target and tree digest"
 is "$(tree_listing "$PR/acceptance")" "$acc_before" "read-only mount: the host directory is unchanged"
 
 fixture "$PR/job-writable.json"

@@ -114,9 +114,19 @@ expect 3 "REJECTED" "decide: an unsigned verdict is rejected" "$SHIPGATE" decide
 expect 3 "REJECTED" "decide: a verdict checked against another key is rejected" \
 	"$SHIPGATE" decide "$work/d1/shipgate-out/attempt-1/verdict.dsse.json" --pub "$work/other/shipgate.pub" --no-ledger
 expect 2 "" "decide: garbage is exit 2" sh -c "echo garbage > '$work/g.json'; '$SHIPGATE' decide '$work/g.json' --no-ledger"
+expect 2 "not a regular file" "decide: a FIFO as the verdict is refused at once (no hang)" sh -c "mkfifo '$work/fifo'; timeout 10 '$SHIPGATE' decide '$work/fifo' --no-ledger"
 expect 1 "DIAGNOSE: tests_failed" "decide: the failing verdict diagnoses tests_failed" \
 	"$SHIPGATE" decide "$work/d1/shipgate-out/attempt-1/verdict.dsse.json" --no-ledger --out "$work/diag"
 check "decide: writes diagnosis.json with the category" sh -c "grep -q '\"category\":.*\"tests_failed\"' '$work/diag/diagnosis.json'"
+
+# a verdict made without the trace cannot say there were no violations: it does not ship
+"$SHIPGATE" run "$work/d1/job.json" --no-trace --out "$work/nt" --quiet $WEAK >/dev/null 2>&1
+check "run --no-trace: the steps' violations are unknown (null), not none" \
+	"$PY" -c 'import json,sys; st=json.load(open(sys.argv[1])); p=st["predicate"]; sys.exit(not (all(s["violations"] is None for s in p["steps"]) and p["enforced"]["seccomp"]["violations_traced"] is False))' "$work/nt/statement.json"
+expect 1 "ran without the trace" "decide: a verdict without the trace does not ship" \
+	"$SHIPGATE" decide "$work/nt/verdict.dsse.json" --no-ledger --out "$work/nt-diag"
+expect 0 "SHIP" "decide: ... unless violations are explicitly allowed" \
+	"$SHIPGATE" decide "$work/nt/verdict.dsse.json" --no-ledger --allow-violations --out "$work/nt-diag"
 
 # 3. a loop that never converges gives up at N, and 4. a recurring failure is seen before
 demo d2
@@ -142,6 +152,56 @@ sed -i '2s/"attempt":7/"attempt":1/' "$ledger"
 expect 0 "chain intact" "ledger: restored, it verifies again" "$SHIPGATE" ledger verify "$work/d2/job.json"
 sed -i '3d' "$ledger"
 expect 1 "line 3" "ledger: a deleted line is detected" "$SHIPGATE" ledger verify "$work/d2/job.json"
+
+expect 1 "ledger not trusted" "loop: a broken ledger is reported and not used to say 'seen before'" \
+	"$SHIPGATE" loop "$work/d2/job.json" --agent "$work/idle.sh" --max-attempts 1 $WEAK
+check "loop: ... so the diagnosis does not claim a history" sh -c "! grep -q 'seen .* times before' '$work/d2/shipgate-out/diagnosis.md'"
+expect 2 "No such file" "ledger: verifying a ledger that does not exist is an error, not an intact chain" \
+	"$SHIPGATE" ledger verify "$work/nonexistent/job.json"
+# a torn last line (a crash mid-write) stays a line of its own: the next entry does not merge into it
+demo d6
+mkdir -p "$work/d6/.shipgate"
+printf '{"seq":1,"torn' >"$work/d6/.shipgate/ledger.jsonl"
+"$SHIPGATE" loop "$work/d6/job.json" --agent "$work/idle.sh" --max-attempts 1 $WEAK >/dev/null 2>&1 || true
+check "ledger: an entry appended after a torn line starts on a new line" \
+	sh -c "[ \"\$(sed -n 1p '$work/d6/.shipgate/ledger.jsonl')\" = '{\"seq\":1,\"torn' ] && sed -n 2p '$work/d6/.shipgate/ledger.jsonl' | grep -q '^{\"seq\"'"
+# standalone decide writes into the ledger of the job only if that job file is the one that ran
+lines_before=$(wc -l <"$work/d1/.shipgate/ledger.jsonl")
+echo ' ' >>"$work/d1/job.json"
+expect 1 "not the one the verdict ran" "decide: a changed job file's ledger is neither read nor written" \
+	"$SHIPGATE" decide "$work/d1/shipgate-out/attempt-1/verdict.dsse.json" --out "$work/d1diag"
+check "decide: ... and its ledger did not grow" test "$(wc -l <"$work/d1/.shipgate/ledger.jsonl")" -eq "$lines_before"
+expect 1 "was not checked" "decide: without --workspace it says the subject was not checked" \
+	"$SHIPGATE" decide "$work/d1/shipgate-out/attempt-1/verdict.dsse.json" --no-ledger --out "$work/d1diag"
+
+# 6. the agent may not change the checks: a read-only mount (the acceptance tests) that
+# changes between attempts stops the loop (exit 3) and the ledger says why
+demo d4
+mkdir -p "$work/d4/acceptance"
+echo "the acceptance tests" >"$work/d4/acceptance/spec.txt"
+"$PY" - "$work/d4/job.json" <<'PY'
+import json, sys
+j = json.load(open(sys.argv[1]))
+j["mounts"] = [{"source": "acceptance", "target": "/verify", "readonly": True}]
+json.dump(j, open(sys.argv[1], "w"))
+PY
+expect 3 "changed since the loop started" "loop: an agent that edits a read-only mount stops the loop" \
+	"$SHIPGATE" loop "$work/d4/job.json" --agent "echo weakened >>'$work/d4/acceptance/spec.txt'" --max-attempts 2 $WEAK
+check "loop: the tamper is in the ledger" grep -q '"tamper"' "$work/d4/.shipgate/ledger.jsonl"
+check "loop: nothing was verified after the tamper" test ! -e "$work/d4/shipgate-out/attempt-1/verdict.dsse.json"
+
+# 7. what the agent leaves running is stopped before the verification starts
+demo d5
+expect 1 "" "loop: an agent that leaves a daemon behind" \
+	"$SHIPGATE" loop "$work/d5/job.json" --agent "setsid sleep 300 </dev/null >/dev/null 2>&1 & echo \$! >'$work/d5/daemon.pid'" --max-attempts 1 $WEAK
+check "loop: the agent's daemon was killed" sh -c "pid=\$(cat '$work/d5/daemon.pid'); ! kill -0 \$pid 2>/dev/null"
+
+# 8. one loop per job at a time
+exec 9>"$work/d5/.shipgate/loop.lock"
+flock -n 9
+expect 2 "another loop is running" "loop: a second loop on the same job is refused" \
+	"$SHIPGATE" loop "$work/d5/job.json" --agent true --max-attempts 1 $WEAK
+exec 9>&-
 
 expect 2 "--agent" "loop: --agent is required" "$SHIPGATE" loop "$work/d2/job.json"
 expect 2 "steps" "loop: a bad job file is exit 2 and nothing runs" \

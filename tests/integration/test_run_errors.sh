@@ -5,7 +5,7 @@
 # workspace untouched.
 . "$(dirname "$0")/lib.sh"
 
-plan 47
+plan 51
 
 J=$(new_tmp job)
 mkdir "$J/src" "$J/mark"
@@ -129,5 +129,18 @@ printf '%s\n' '{ "version": 1, "name": "errors", "workspace": "src", "bogus": 1,
 sg_run "$J/job.json" --out "$J/explicit-out"
 is "$SG_RC" 2 "a bad job with --out DIR: exit code 2"
 ok "and DIR is not created" test ! -e "$J/explicit-out"
+
+# two runs into one out dir: the second is refused at once, the first's evidence is whole
+mkdir -p "$J/lk/ws"
+printf '%s\n' '{ "version": 1, "name": "lock", "workspace": "ws", "steps": [ { "name": "a", "run": "sleep 3" } ] }' >"$J/lk/job.json"
+timeout -k 5 60 "$SHIPGATE" run "$J/lk/job.json" --out "$J/lk/out" --quiet </dev/null >/dev/null 2>&1 &
+first=$!
+for _ in $(seq 50); do [ -e "$J/lk/out/.shipgate-run.lock" ] && break; sleep 0.1; done
+sg_run "$J/lk/job.json" --out "$J/lk/out"
+is "$SG_RC" 2 "a second run into the same out dir: exit code 2"
+like "$SG_ERR" "another shipgate run is writing there" "... and it says why"
+wait "$first"
+is "$?" 0 "the first run finished undisturbed"
+ok "... with its verdict" test -s "$J/lk/out/verdict.dsse.json"
 
 done_testing

@@ -5,7 +5,7 @@
 # statement that says what was enforced, and fails when a bug is planted in it.
 . "$(dirname "$0")/lib.sh"
 
-plan 48
+plan 49
 
 # ---- steps write, modify and delete; the host workspace does not change ----------------
 
@@ -135,6 +135,7 @@ is "$(jget "$S" 'sorted(d["predicate"]["enforced"]["namespaces"].items())')" \
 is "$(jget "$S" 'd["predicate"]["enforced"]["seccomp"]["enabled"]')" true "enforced.seccomp.enabled is true"
 num "$(jget "$S" 'd["predicate"]["enforced"]["seccomp"]["syscalls_allowed"]')" -gt 0 \
 	"enforced.seccomp.syscalls_allowed counts the policy's allowed syscalls"
+is "$(jget "$S" 'd["predicate"]["enforced"]["seccomp"]["default_deny"]')" true "enforced.seccomp.default_deny: the default policy is an allowlist"
 is "$(jget "$S" 'd["predicate"]["enforced"]["capabilities_left"]')" 0 "enforced.capabilities_left is 0"
 is "$(jget "$S" 'd["predicate"]["enforced"]["no_new_privs"]')" true "enforced.no_new_privs is true"
 is "$(jget "$S" 'd["predicate"]["enforced"]["network"]')" "$want_net" "enforced.network is $want_net, as the job asks"

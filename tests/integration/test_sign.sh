@@ -208,6 +208,8 @@ ws=$(fresh_copy ws-changed)
 echo "/* changed */" >>"$ws/calc.c"
 expect 1 "subject mismatch: workspace $ws is sha256:" "--workspace: one file changed" \
 	"$SHIPGATE" verify "$V" --pub "$PUB" --workspace "$ws"
+out=$("$SHIPGATE" verify "$V" --pub "$PUB" --workspace "$ws" 2>&1 || true)
+case $out in *"verdict valid"*) not_ok "--workspace: a mismatch never prints \"verdict valid\"" ;; *) ok "--workspace: a mismatch never prints \"verdict valid\"" ;; esac
 ws=$(fresh_copy ws-added)
 : >"$ws/new.txt"
 expect 1 "subject mismatch" "--workspace: one file added" "$SHIPGATE" verify "$V" --pub "$PUB" --workspace "$ws"
@@ -342,6 +344,13 @@ echo '{"version":1,"name":"fail","workspace":"ws","steps":[{"name":"no","run":["
 expect 1 "FAILED" "run: a failing job is exit 1" sg_run "$work/fail/job.json" --key "$KEY"
 expect 0 "verdict valid: FAILED, signed by $KEYID" "verify: a FAILED verdict is validly signed" \
 	"$SHIPGATE" verify "$work/fail/shipgate-out/verdict.dsse.json" --pub "$PUB" --workspace "$work/fail/ws"
+
+# a default key directory inside the workspace is refused before the key is made there
+mkdir -p "$work/keyws/ws"
+echo '{"version":1,"name":"k","workspace":"ws","steps":[{"name":"a","run":"true"}]}' >"$work/keyws/job.json"
+expect 2 "where the job's steps could read it" "run: a default key directory inside the workspace is refused" \
+	sh -c "XDG_STATE_HOME='$work/keyws/ws/state' '$SHIPGATE' run '$work/keyws/job.json' --out '$work/keyws/out'"
+check "run: ... and no key was created there" test ! -e "$work/keyws/ws/state"
 
 echo "1..$n"
 [ "$failed" -eq 0 ] || { echo "# $failed of $n failed"; exit 1; }

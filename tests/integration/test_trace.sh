@@ -5,7 +5,7 @@
 # attempts under `none` are recorded; heavy forking loses nothing and does not hang; the
 # cap holds; the candidate cannot write the trace; the memory timeline shows growth.
 . "$(dirname "$0")/lib.sh"
-plan 28
+plan 29
 
 work=$(new_tmp trace)
 
@@ -103,10 +103,11 @@ self=$(new_tmp self)
 cat >"$self/job.json" <<'J'
 {"version":1,"name":"self","workspace":".","steps":[
  {"name":"one","run":"true"},
- {"name":"two","run":"echo '{\"event\":\"forged\"}' >> shipgate-out/trace/one.jsonl; echo forged > shipgate-out/trace/two.jsonl; ls shipgate-out/trace"}]}
+ {"name":"two","run":"echo '{\"event\":\"forged\"}' >> shipgate-out/trace/one.jsonl; echo forged > shipgate-out/trace/two.jsonl; ls shipgate-out; true"}]}
 J
 sg_run "$self/job.json"
 is "$SG_RC" 0 "trace: the job runs"
+is "$(cat "$self/shipgate-out/logs/two.stdout")" "" "trace: the out dir inside the workspace is hidden from the steps (empty)"
 unlike "$(cat "$self/shipgate-out/trace/one.jsonl")" '^\{"event":"forged"\}$' "trace: an earlier step's trace on the host is not changed from inside"
 unlike "$(cat "$self/shipgate-out/trace/two.jsonl")" '^forged$' "trace: the running step's trace is not changed from inside"
 is "$(jget "$self/shipgate-out/statement.json" 'd["predicate"]["steps"][1]["trace"]["sha256"] == __import__("hashlib").sha256(open("'"$self"'/shipgate-out/trace/two.jsonl","rb").read()).hexdigest()')" true \

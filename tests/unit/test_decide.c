@@ -13,14 +13,14 @@ static const char *const passing =
 	"\"subject\":[{\"name\":\"workspace\",\"digest\":{\"sha256\":\"ab\"}}],"
 	"\"predicate\":{\"result\":\"PASSED\",\"reason\":\"all 2 steps passed\","
 	"\"enforced\":{\"namespaces\":{\"user\":true,\"pid\":true,\"mount\":true,\"net\":true,\"ipc\":true,"
-	"\"uts\":true,\"cgroup\":true},\"seccomp\":{\"enabled\":true,\"syscalls_allowed\":291},"
+	"\"uts\":true,\"cgroup\":true},\"seccomp\":{\"enabled\":true,\"syscalls_allowed\":291,\"default_deny\":true},"
 	"\"no_new_privs\":true,\"capabilities_left\":0,\"cgroup\":{\"mode\":\"v1\",\"memory_kb\":524288,"
 	"\"pids\":128,\"cpus\":false},\"network\":\"none\"},"
 	"\"steps\":[{\"name\":\"build\",\"run\":\"make\",\"status\":\"passed\",\"exit_code\":0,"
-	"\"stdout\":{\"tail\":\"\"},\"stderr\":{\"tail\":\"\"},\"limits_hit\":[]},"
+	"\"stdout\":{\"tail\":\"\"},\"stderr\":{\"tail\":\"\"},\"limits_hit\":[],\"violations\":[]},"
 	"{\"name\":\"test\",\"run\":\"make test\",\"status\":\"passed\",\"exit_code\":0,"
 	"\"tests\":{\"format\":\"tap\",\"total\":3,\"passed\":3,\"failed\":0,\"skipped\":0,\"errors\":0,\"min\":1,\"failures\":[]},"
-	"\"stdout\":{\"tail\":\"ok\"},\"stderr\":{\"tail\":\"\"},\"limits_hit\":[]}]}}";
+	"\"stdout\":{\"tail\":\"ok\"},\"stderr\":{\"tail\":\"\"},\"limits_hit\":[],\"violations\":[]}]}}";
 
 static cJSON *statement(void)
 {
@@ -69,6 +69,35 @@ static cJSON *with_step_status(const char *status, int i)
 	return st;
 }
 
+static void test_unusable_report_and_limits(void)
+{	cJSON *st = with_step_status("failed", 1);
+	cJSON *t = cJSON_GetObjectItem(step(st, 1), "tests");
+	cJSON_ReplaceItemInObject(t, "total", cJSON_CreateNumber(0));
+	cJSON_ReplaceItemInObject(t, "passed", cJSON_CreateNumber(0));
+	cJSON_AddStringToObject(t, "unusable", "the report junit.xml is missing: the step did not write it");
+	expect(st, SG_DIAGNOSE, SG_DIAG_NO_TESTS, "a missing report after exit 0 is no_tests, not build_failed");
+	st = with_step_status("failed", 1);
+	t = cJSON_GetObjectItem(step(st, 1), "tests");
+	cJSON_AddStringToObject(t, "unusable", "the report junit.xml is missing");
+	cJSON_ReplaceItemInObject(step(st, 1), "exit_code", cJSON_CreateNumber(2));
+	expect(st, SG_DIAGNOSE, SG_DIAG_BUILD_FAILED, "a missing report after a non-zero exit is the command failing");
+
+	/* a limit hit: what was measured next to what was allowed */
+	st = with_step_status("oom", 1);
+	cJSON *s1 = step(st, 1);
+	cJSON_ReplaceItemInObject(s1, "limits_hit", cJSON_Parse("[\"memory\"]"));
+	cJSON_AddNumberToObject(s1, "peak_memory_kb", 524288);
+	cJSON_AddItemToObject(s1, "enforced", cJSON_Parse("{\"cgroup\":{\"memory_kb\":524288,\"pids\":128}}"));
+	sg_decision d = decide(st);
+	const cJSON *m = cJSON_GetObjectItem(d.evidence, "measured");
+	tap_ok(d.category == SG_DIAG_OOM && cJSON_GetNumberValue(cJSON_GetObjectItem(m, "peak_memory_kb")) == 524288 &&
+		       cJSON_GetNumberValue(cJSON_GetObjectItem(m, "memory_limit_kb")) == 524288 &&
+		       cJSON_GetNumberValue(cJSON_GetObjectItem(m, "pids_limit")) == 128,
+	       "oom: the evidence has the peak and the limit side by side");
+	sg_decision_free(&d);
+	cJSON_Delete(st);
+}
+
 static void test_categories(void)
 {
 	expect(statement(), SG_SHIP, SG_DIAG_NONE, "a passing verdict");
@@ -78,6 +107,7 @@ static void test_categories(void)
 	expect(with_step_status("signaled", 1), SG_DIAGNOSE, SG_DIAG_CRASHED, "crash");
 	expect(with_step_status("violation", 1), SG_DIAGNOSE, SG_DIAG_VIOLATION, "violation");
 	expect(with_step_status("no_tests", 1), SG_DIAGNOSE, SG_DIAG_NO_TESTS, "no tests status");
+
 	expect(with_step_status("not_ready", 1), SG_DIAGNOSE, SG_DIAG_NOT_READY, "not ready");
 	expect(with_step_status("probe_failed", 1), SG_DIAGNOSE, SG_DIAG_PROBE_FAILED, "probe failed");
 	expect(with_step_status("flaky", 1), SG_DIAGNOSE, SG_DIAG_TESTS_FAILED, "flaky: tests_failed");
@@ -132,13 +162,13 @@ static void test_categories(void)
 	expect(st, SG_DIAGNOSE, SG_DIAG_NOT_READY, "a service that was not ready");
 
 	st = statement();
-	cJSON *v = cJSON_AddArrayToObject(step(st, 0), "violations");
+	cJSON *v = cJSON_GetObjectItem(step(st, 0), "violations");
 	cJSON *vi = cJSON_CreateObject();
 	cJSON_AddStringToObject(vi, "syscall", "ptrace");
 	cJSON_AddItemToArray(v, vi);
 	expect(st, SG_DIAGNOSE, SG_DIAG_VIOLATION, "recorded violations");
 	st = statement();
-	v = cJSON_AddArrayToObject(step(st, 0), "violations");
+	v = cJSON_GetObjectItem(step(st, 0), "violations");
 	cJSON_AddItemToArray(v, cJSON_CreateObject());
 	sg_ship_policy lax;
 	sg_ship_policy_default(&lax);
@@ -156,6 +186,22 @@ static void test_isolation_minimum(void)
 	cJSON *e = cJSON_GetObjectItem(cJSON_GetObjectItem(st, "predicate"), "enforced");
 	cJSON_ReplaceItemInObject(cJSON_GetObjectItem(e, "seccomp"), "enabled", cJSON_CreateFalse());
 	expect(st, SG_DIAGNOSE, SG_DIAG_INFRASTRUCTURE, "no seccomp: does not ship silently");
+	st = statement();
+	e = cJSON_GetObjectItem(cJSON_GetObjectItem(st, "predicate"), "enforced");
+	cJSON_ReplaceItemInObject(cJSON_GetObjectItem(e, "seccomp"), "default_deny", cJSON_CreateFalse());
+	expect(st, SG_DIAGNOSE, SG_DIAG_INFRASTRUCTURE, "a denylist seccomp policy (default allow): does not ship");
+	st = statement();
+	e = cJSON_GetObjectItem(cJSON_GetObjectItem(st, "predicate"), "enforced");
+	cJSON_DeleteItemFromObject(cJSON_GetObjectItem(e, "seccomp"), "default_deny");
+	expect(st, SG_DIAGNOSE, SG_DIAG_INFRASTRUCTURE, "seccomp without default_deny recorded: does not ship");
+	st = statement();
+	cJSON *s0 = cJSON_GetArrayItem(cJSON_GetObjectItem(cJSON_GetObjectItem(st, "predicate"), "steps"), 0);
+	cJSON_ReplaceItemInObject(s0, "violations", cJSON_CreateNull());
+	expect(st, SG_DIAGNOSE, SG_DIAG_INFRASTRUCTURE, "violations unknown (no trace): does not ship");
+	st = statement();
+	e = cJSON_GetObjectItem(cJSON_GetObjectItem(st, "predicate"), "enforced");
+	cJSON_ReplaceItemInObject(e, "network", cJSON_CreateString("host"));
+	expect(st, SG_DIAGNOSE, SG_DIAG_INFRASTRUCTURE, "the host network: does not ship");
 	st = statement();
 	e = cJSON_GetObjectItem(cJSON_GetObjectItem(st, "predicate"), "enforced");
 	cJSON_ReplaceItemInObject(cJSON_GetObjectItem(e, "cgroup"), "memory_kb", cJSON_CreateFalse());
@@ -261,6 +307,7 @@ static void test_ledger(void)
 int main(void)
 {
 	test_categories();
+	test_unusable_report_and_limits();
 	test_isolation_minimum();
 	test_signatures();
 	test_ledger();

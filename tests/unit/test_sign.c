@@ -516,6 +516,17 @@ static void test_envelope_malformed(const keys *k)
 		expect_rejected(k, bad[i].text, strlen(bad[i].text), SG_ERR_INPUT, bad[i].why, bad[i].why);
 	const char nul[] = "{\"payloadType\":\"t\"\0}";
 	expect_rejected(k, nul, sizeof(nul) - 1, SG_ERR_INPUT, "NUL byte", "an envelope with a NUL byte");
+	const char esc_nul[] = "{\"payloadType\":\"t\\u0000x\",\"payload\":\"\",\"signatures\":[]}";
+	expect_rejected(k, esc_nul, sizeof(esc_nul) - 1, SG_ERR_INPUT, "\\u0000", "an envelope with \\u0000 in a string");
+	sg_error jerr = {0};
+	const char *esc_text = "{\"a\":\"\\\\u0000\"}";
+	cJSON *esc_ok = sg_json_parse_exact("x", esc_text, strlen(esc_text), &jerr);
+	tap_ok(esc_ok != NULL, "an escaped backslash before u0000 is not \\u0000");
+	cJSON_Delete(esc_ok);
+	const char *st_text = "{\"result\":\"PASSED\\u0000FAILED\"}";
+	cJSON *st_nul = sg_json_parse_exact("x", st_text, strlen(st_text), &jerr);
+	tap_ok(st_nul == NULL && strstr(jerr.msg, "u0000"), "a statement with \\u0000 is refused");
+	cJSON_Delete(st_nul);
 
 	/* unknown keys inside a signature are ignored: only the PAE is signed */
 	size_t len = 0, plen = 0;

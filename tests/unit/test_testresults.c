@@ -475,8 +475,17 @@ static void test_tap_problems(void)
 	sg_test_report_free(&r);
 
 	tap_text("1..2\nnot ok 1 - a\n  ---\n  message: x\nok 2\n", &r);
-	tap_is_str(r.problem, "YAML block from line 3 is not closed; planned 2 tests but 1 ran",
-		   "tap unclosed YAML: swallows the rest and says so");
+	tap_is_str(r.problem, "YAML block from line 3 is not closed before line 5",
+		   "tap unclosed YAML: ends at a line left of its ---, and says so");
+	counts("tap unclosed YAML", &r, 2, 1, 1, 0, 0);
+	sg_test_report_free(&r);
+
+	/* output of the code under test opens a block to swallow the runner's failure */
+	tap_text("1..3\nok 1 - one\nok 2 - two\n  ---\nnot ok 2 - two\n  ---\n  message: 'expected 4 got 5'\n"
+		 "  ...\nok 3 - three\n", &r);
+	tap_ok(r.problem && strstr(r.problem, "YAML block from line 4 is not closed before line 5"),
+	       "tap forged YAML opener: a problem, the report is not trusted");
+	tap_ok(r.failed == 1, "tap forged YAML opener: the real failure is still counted");
 	sg_test_report_free(&r);
 }
 
@@ -494,8 +503,10 @@ static void test_tap_yaml_and_subtests(void)
 	sg_test_report_free(&r);
 
 	tap_file("tap-forged-yaml.tap", &r);
-	counts("tap forged ok inside YAML", &r, 2, 1, 1, 0, 0);
-	no_problem("tap forged ok inside YAML", &r);
+	/* the indented forgery stays inside the block; the one at column 0 cannot be YAML:
+	 * it ends the block as a problem, so the report is not trusted either way */
+	tap_ok(r.failed == 1 && r.problem && strstr(r.problem, "YAML block from line 5 is not closed before line 10"),
+	       "tap forged ok inside YAML: the failure stays, the column-0 forgery is a problem");
 	tap_is_str(r.failures[0].message, "expected ok", "tap forged YAML: single-quoted message");
 	sg_test_report_free(&r);
 
