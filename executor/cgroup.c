@@ -131,13 +131,21 @@ int sg_cgroup_detect(sg_cgroup_host *host, sg_error *err)
 		char fstype[64], source[256], super[1024];
 		if (sscanf(dash + 3, "%63s %255s %1023s", fstype, source, super) != 3)
 			continue;
-		if (!strcmp(fstype, "cgroup2") && !host->v2_mount) {
+		/* The first mount of a hierarchy wins, except that a later one at the same
+		 * mount point is mounted over it and is what that path shows (a bind mount of
+		 * a subtree over the hierarchy: containers, or Slurm's slurmd in
+		 * scripts/slurm/local-cluster). */
+		if (!strcmp(fstype, "cgroup2") && (!host->v2_mount || !strcmp(host->v2_mount, mnt))) {
+			free(host->v2_mount);
+			free(host->v2_own);
 			host->v2_mount = sg_xstrdup(mnt);
 			host->v2_own = own_dir(mnt, root, own_v2);
 		} else if (!strcmp(fstype, "cgroup")) {
 			for (int i = 0; i < SG_CG_NCTRL; i++) {
-				if (host->v1_mount[i] || !opts_have(super, ctrl_names[i]))
+				if (!opts_have(super, ctrl_names[i]) || (host->v1_mount[i] && strcmp(host->v1_mount[i], mnt)))
 					continue;
+				free(host->v1_mount[i]);
+				free(host->v1_own[i]);
 				host->v1_mount[i] = sg_xstrdup(mnt);
 				host->v1_own[i] = own_dir(mnt, root, own_v1[i]);
 			}

@@ -246,7 +246,7 @@ int sg_protect_dirs_scan(const char *root, char *const *globs, sg_protect_dirs *
 		sg_protect_dirs_free(out);
 		return -1;
 	}
-	if (out->n)
+	if (out->n) /* no list at all when nothing matched: qsort(NULL, 0) is undefined */
 		qsort(out->dirs, out->n, sizeof(*out->dirs), str_cmp);
 	size_t w = 0;
 	for (size_t i = 0; i < out->n; i++) {

@@ -10,6 +10,7 @@ int sg_cli_keygen(int argc, char **argv);
 int sg_cli_decide(int argc, char **argv);
 int sg_cli_loop(int argc, char **argv);
 int sg_cli_ledger(int argc, char **argv);
+int sg_cli_serve(int argc, char **argv);
 int sg_cli_policy(int argc, char **argv);
 
 #endif

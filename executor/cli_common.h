@@ -36,6 +36,8 @@ typedef struct sg_cli_run_opts {
 	const char *out_dir;   /* NULL: JOBDIR/shipgate-out */
 	const char *label;     /* prefix of the progress lines, NULL: "shipgate run" */
 	bool json, quiet, allow_weaker, vsa, no_trace;
+	int events_fd;         /* > 0: stream the events there (docs/events.md); 0: none */
+	const char *events_id; /* added to every event as "id" (serve), or NULL */
 } sg_cli_run_opts;
 /* Run the job, write statement.json and the signed verdict.dsse.json, print progress.
  * Returns run's exit code (0 PASSED, 1 FAILED, 2 usage, 3 infrastructure) and, when it
@@ -72,7 +74,5 @@ typedef struct sg_cli_decision {
 int sg_cli_decide_verdict(const sg_cli_decide_opts *o, sg_cli_decision *out);
 void sg_cli_decision_free(sg_cli_decision *d);
 
-/* Refuse a private key that the job's steps could read. */
-int sg_cli_check_key_hidden(const sg_job *job, const char *what, const char *key_path, sg_error *err);
 
 #endif

@@ -11,6 +11,7 @@
 #include "cli.h"
 #include "cli_common.h"
 #include "digest.h"
+#include "publish.h"
 #include "ledger.h"
 #include "util.h"
 
@@ -298,7 +299,7 @@ int sg_cli_loop(int argc, char **argv)
 	}
 	sg_autofree char *key_path = NULL;
 	sg_key *key = sg_cli_load_signing_key(job, a.key_path, &key_path, &err);
-	if (!key || sg_cli_check_key_hidden(job, a.key_path ? "--key" : "default signing key", key_path, &err) < 0) {
+	if (!key || sg_key_check_hidden(job, a.key_path ? "--key" : "default signing key", key_path, &err) < 0) {
 		fprintf(stderr, "shipgate loop: %s\n", err.msg);
 		sg_key_free(key);
 		sg_job_free(job);

@@ -7,12 +7,13 @@
  * job's steps could read it. */
 #include "cli.h"
 #include "cli_common.h"
-#include "digest.h"
+#include "events.h"
+#include "publish.h"
 #include "run.h"
 #include "sign.h"
 #include "util.h"
-#include "vsa.h"
 
+#include <fcntl.h>
 #include <getopt.h>
 #include <limits.h>
 #include <string.h>
@@ -20,7 +21,8 @@
 static void run_usage(FILE *out)
 {
 	fprintf(out,
-		"usage: shipgate run JOB.json [--out DIR] [--key KEY.pem] [--vsa] [--json] [--quiet]\n"
+		"usage: shipgate run JOB.json [--out DIR] [--key KEY.pem] [--vsa] [--json] [--events FD|FILE]\n"
+		"                    [--quiet]\n"
 		"\n"
 		"Run the job's steps in order, each in a fresh sandbox over one copy-on-write\n"
 		"workspace, and write the verdict and the logs under DIR (default: shipgate-out/\n"
@@ -34,6 +36,10 @@ static void run_usage(FILE *out)
 		"  --vsa             also write vsa.dsse.json, a signed SLSA Verification\n"
 		"                    Summary Attestation of the verdict\n"
 		"  --json            print the verdict's statement on stdout instead of a summary\n"
+		"  --events FD|FILE  stream the job's progress as JSON, one object per line, to\n"
+		"                    file descriptor FD (digits) or FILE (docs/events.md)\n"
+		"  --base-dir DIR    with JOB.json \"-\": read the job from stdin, its paths\n"
+		"                    relative to DIR\n"
 		"  --allow-weaker    run even if a limit cannot be enforced (recorded in the verdict)\n"
 		"  --no-trace        do not write the runtime trace (trace/STEP.jsonl; on by default)\n"
 		"  -q, --quiet       print nothing but errors (and, once, that a key was made)\n"
@@ -98,80 +104,6 @@ static void ui_step_finished(void *ctx, size_t i, const sg_step_record *rec)
 
 /* ---- the signing key ----------------------------------------------------------------- */
 
-static bool path_within(const char *path, const char *dir)
-{
-	size_t n = strlen(dir);
-	if (n == 1 && dir[0] == '/')
-		return true;
-	return !strncmp(path, dir, n) && (path[n] == '/' || path[n] == '\0');
-}
-
-/* What of the host the default "host" root shows the steps (mounts.c: host_dirs and
- * /etc, less its hidden entries, of which only ssl/private is a place for keys). */
-static const char *const host_visible[] = {"/usr", "/bin", "/sbin", "/lib", "/lib32",
-					   "/lib64", "/libx32", "/etc"};
-
-static bool host_root_shows(const char *real)
-{
-	if (path_within(real, "/etc/ssl/private"))
-		return false;
-	for (size_t i = 0; i < SG_ARRAY_LEN(host_visible); i++) {
-		char dir[PATH_MAX];
-		if (path_within(real, host_visible[i]) ||
-		    (realpath(host_visible[i], dir) && path_within(real, dir)))
-			return true;
-	}
-	return false;
-}
-
-/* The private key must not be where the job's steps can read it: in the workspace, a
- * mount, or the sandbox's root. */
-int sg_cli_check_key_hidden(const sg_job *job, const char *what, const char *key_path,
-			    sg_error *err)
-{
-	char real[PATH_MAX];
-	if (!realpath(key_path, real)) {
-		/* not made yet (the default key's directory): the nearest existing ancestor,
-		 * resolved, and the rest of the path as it is */
-		int e = errno;
-		sg_autofree char *copy = sg_xstrdup(key_path);
-		char *cut = NULL;
-		while (e == ENOENT && (cut = strrchr(copy, '/')) != NULL && cut != copy) {
-			*cut = '\0';
-			if (realpath(copy, real))
-				break;
-			e = errno;
-		}
-		if (!cut || cut == copy || snprintf(real + strlen(real), sizeof(real) - strlen(real), "/%s",
-						    key_path + (cut - copy) + 1) >= (int)(sizeof(real) - strlen(real)))
-			return sg_error_set(err, SG_ERR_USAGE, e, "%s %s", what, key_path);
-	}
-	const char *where = NULL, *dir = NULL;
-	if (path_within(real, job->workspace)) {
-		where = "the workspace";
-		dir = job->workspace;
-	}
-	for (size_t i = 0; !where && i < job->n_mounts; i++)
-		if (path_within(real, job->mounts[i].source)) {
-			where = "a mount of the job";
-			dir = job->mounts[i].source;
-		}
-	if (!where && strcmp(job->rootfs, "host") && path_within(real, job->rootfs)) {
-		where = "the job's rootfs";
-		dir = job->rootfs;
-	}
-	if (!where && !strcmp(job->rootfs, "host") && host_root_shows(real)) {
-		where = "the host directories the sandbox shows";
-		dir = "/";
-	}
-	if (!where)
-		return 0;
-	return sg_error_set(err, SG_ERR_USAGE, 0,
-			    "%s %s: the private key lies in %s (%s), where the job's steps could "
-			    "read it; keep it outside",
-			    what, key_path, where, dir);
-}
-
 /* --key, or the user's default key, made on first use. */
 sg_key *sg_cli_load_signing_key(const sg_job *job, const char *path, char **used, sg_error *err)
 {
@@ -188,7 +120,7 @@ sg_key *sg_cli_load_signing_key(const sg_job *job, const char *path, char **used
 	if (!dir)
 		return NULL;
 	/* before it is made: a key created where the steps can read it is already lost */
-	if (job && sg_cli_check_key_hidden(job, "default signing key directory", dir, err) < 0)
+	if (job && sg_key_check_hidden(job, "default signing key directory", dir, err) < 0)
 		return NULL;
 	bool created = false;
 	sg_autofree char *pub = NULL;
@@ -204,60 +136,11 @@ sg_key *sg_cli_load_signing_key(const sg_job *job, const char *path, char **used
 	return key;
 }
 
-/* ---- the out dir ---------------------------------------------------------------------- */
-
-/* vsa.dsse.json: the VSA that points at the verdict envelope by its digest. */
-static int write_vsa(const sg_run *run, const sg_key *key, const char *verdict, size_t verdict_len,
-		     const char *path, sg_error *err)
-{
-	char verdict_sha[SG_SHA256_HEX_LEN];
-	sg_sha256_hex(verdict, verdict_len, verdict_sha);
-	cJSON *st = sg_vsa_statement(run, "verdict.dsse.json", verdict_sha);
-	char *text = cJSON_Print(st);
-	cJSON_Delete(st);
-	if (!text)
-		return sg_error_set(err, SG_ERR_INTERNAL, ENOMEM, "%s", path);
-	size_t env_len = 0;
-	sg_autofree char *env = sg_dsse_sign(key, SG_DSSE_INTOTO_TYPE, text, strlen(text), &env_len, err);
-	cJSON_free(text);
-	if (!env || sg_write_file_atomic(path, env, env_len, 0644, err) < 0)
-		return -1;
-	return 0;
-}
-
-/* statement.json, then verdict.dsse.json: a DSSE envelope over statement.json's exact
- * bytes; with --vsa, vsa.dsse.json. */
-static int write_verdict(const sg_run *run, const cJSON *statement, const sg_key *key, bool vsa,
-			 sg_error *err)
-{
-	sg_autofree char *statement_path = sg_xasprintf("%s/statement.json", run->out_dir);
-	sg_autofree char *verdict_path = sg_xasprintf("%s/verdict.dsse.json", run->out_dir);
-	sg_autofree char *vsa_path = sg_xasprintf("%s/vsa.dsse.json", run->out_dir);
-	/* a verdict of an earlier run must never sit beside this run's statement */
-	if ((unlink(verdict_path) < 0 && errno != ENOENT) || (unlink(vsa_path) < 0 && errno != ENOENT))
-		return sg_error_set(err, SG_ERR_INTERNAL, errno, "remove the previous verdict in %s",
-				    run->out_dir);
-	char *text = cJSON_Print(statement);
-	if (!text)
-		return sg_error_set(err, SG_ERR_INTERNAL, ENOMEM, "%s", statement_path);
-	sg_buf st = {0};
-	sg_buf_puts(&st, text);
-	sg_buf_append(&st, "\n", 1);
-	cJSON_free(text);
-	size_t env_len = 0;
-	sg_autofree char *env = NULL;
-	int rc = sg_write_file_atomic(statement_path, st.data, st.len, 0644, err);
-	if (rc == 0)
-		env = sg_dsse_sign(key, SG_DSSE_INTOTO_TYPE, st.data, st.len, &env_len, err);
-	sg_buf_free(&st);
-	if (rc < 0 || !env || sg_write_file_atomic(verdict_path, env, env_len, 0644, err) < 0)
-		return -1;
-	return vsa ? write_vsa(run, key, env, env_len, vsa_path, err) : 0;
-}
-
 typedef struct run_args {
 	const char *job_path;
+	const char *base_dir;  /* with job "-": the directory the job's paths start from */
 	const char *key_path;
+	const char *events;
 	sg_cli_run_opts o;
 } run_args;
 
@@ -269,6 +152,8 @@ static int parse_args(int argc, char **argv, run_args *a, bool *done)
 		{"key", required_argument, NULL, 'k'},
 		{"vsa", no_argument, NULL, 'V'},
 		{"json", no_argument, NULL, 'j'},
+		{"events", required_argument, NULL, 'e'},
+		{"base-dir", required_argument, NULL, 'B'},
 		{"allow-weaker", no_argument, NULL, 'w'},
 		{"no-trace", no_argument, NULL, 'T'},
 		{"quiet", no_argument, NULL, 'q'},
@@ -284,6 +169,8 @@ static int parse_args(int argc, char **argv, run_args *a, bool *done)
 		case 'k': a->key_path = optarg; break;
 		case 'V': a->o.vsa = true; break;
 		case 'j': a->o.json = true; break;
+		case 'e': a->events = optarg; break;
+		case 'B': a->base_dir = optarg; break;
 		case 'w': a->o.allow_weaker = true; break;
 		case 'T': a->o.no_trace = true; break;
 		case 'q': a->o.quiet = true; break;
@@ -299,6 +186,12 @@ static int parse_args(int argc, char **argv, run_args *a, bool *done)
 		return 2;
 	}
 	a->job_path = argv[optind];
+	if ((strcmp(a->job_path, "-") == 0) != (a->base_dir != NULL)) {
+		fprintf(stderr, "shipgate run: %s\n", a->base_dir ? "--base-dir goes with the job read from stdin (-)"
+								  : "a job read from stdin (-) needs --base-dir DIR");
+		*done = true;
+		return 2;
+	}
 	return 0;
 }
 
@@ -319,8 +212,16 @@ int sg_cli_run_job(const sg_job *job, const sg_cli_run_opts *a, const sg_key *ke
 		fprintf(stderr, "shipgate run: --no-trace: denied calls are not watched, so the verdict records "
 				"violations as unknown and `shipgate decide` will not ship it\n");
 	sg_run_events ev = {.step_started = ui_step_started, .step_finished = ui_step_finished, .ctx = &ui};
+	/* the event stream, when asked for, sees the same hooks after the progress lines */
+	sg_event_sink sink;
+	sg_event_sink_init(&sink);
+	sink.fd = a->events_fd > 0 ? a->events_fd : -1;
+	sink.id = a->events_id;
+	sink.job_name = job->name;
+	sink.chain = &ev;
+	sg_run_events hooks = sg_event_sink_hooks(&sink);
 	sg_run_options ro = {.out_dir = a->out_dir, .allow_weaker = a->allow_weaker, .no_trace = a->no_trace,
-			     .events = &ev,
+			     .events = a->events_fd > 0 ? &hooks : &ev,
 			     .interrupted = &sg_cli_interrupted};
 	sg_error err = {0};
 	sg_run run;
@@ -328,15 +229,20 @@ int sg_cli_run_job(const sg_job *job, const sg_cli_run_opts *a, const sg_key *ke
 	bool written = false;
 	if (sg_run_job(job, &ro, &run, &err) < 0) {
 		fprintf(stderr, "shipgate run: %s\n", err.msg);
+		sg_event_error(&sink, &err);
 		sg_run_free(&run);
 		return err.kind == SG_ERR_USAGE || err.kind == SG_ERR_INPUT ? 2 : 3;
 	}
 	cJSON *statement = sg_verdict_statement(&run);
-	if (write_verdict(&run, statement, key, a->vsa, &err) < 0) {
+	sg_published pub;
+	if (sg_publish_verdict(&run, statement, key, a->vsa, &pub, &err) < 0) {
 		fprintf(stderr, "shipgate run: writing the verdict: %s\n", err.msg);
+		sg_error_prefix(&err, "writing the verdict");
+		sg_event_error(&sink, &err);
 		exit_code = 3;
 	} else {
 		written = true;
+		sg_event_verdict_written(&sink, &run, &pub, sg_key_id(key));
 		exit_code = run.result == SG_RESULT_PASSED ? 0 : run.result == SG_RESULT_FAILED ? 1 : 3;
 		if (result)
 			*result = run.result;
@@ -355,9 +261,30 @@ int sg_cli_run_job(const sg_job *job, const sg_cli_run_opts *a, const sg_key *ke
 			fprintf(ui.out, "verdict: %s/verdict.dsse.json, signed by %s\n", run.out_dir,
 				sg_key_id(key));
 	}
+	sg_published_free(&pub);
 	cJSON_Delete(statement);
 	sg_run_free(&run);
 	return exit_code;
+}
+
+/* --events: digits name an open file descriptor, anything else a file to create. */
+static int open_events(const char *arg, sg_error *err)
+{
+	uint64_t fd;
+	if (sg_parse_u64(arg, &fd)) {
+		if (fd > INT32_MAX || fcntl((int)fd, F_GETFL) < 0)
+			return sg_error_set(err, SG_ERR_USAGE, EBADF, "--events %s", arg);
+		if (fd <= 2)
+			return sg_error_set(err, SG_ERR_USAGE, 0,
+					    "--events %s: use a descriptor above 2 (or a file name)", arg);
+		/* the steps' sandboxes never see it */
+		(void)fcntl((int)fd, F_SETFD, FD_CLOEXEC);
+		return (int)fd;
+	}
+	int fd2 = open(arg, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOCTTY, 0644);
+	if (fd2 < 0)
+		return sg_error_set(err, SG_ERR_USAGE, errno, "--events %s", arg);
+	return fd2;
 }
 
 int sg_cli_run(int argc, char **argv)
@@ -368,16 +295,47 @@ int sg_cli_run(int argc, char **argv)
 	if (done)
 		return rc;
 	sg_error err = {0};
-	sg_job *job = sg_job_load(a.job_path, &err);
+	sg_job *job = NULL;
+	if (a.base_dir) {
+		/* the job's text on stdin (what libshipgate's sg_job_run hands a job made with
+		 * sg_job_from_json), its paths relative to --base-dir */
+		sg_buf text = {0};
+		char buf[65536];
+		ssize_t got;
+		while ((got = SG_RETRY(read(0, buf, sizeof(buf)))) > 0 && text.len <= SG_JOB_MAX_BYTES)
+			sg_buf_append(&text, buf, (size_t)got);
+		sg_autofree char *origin = sg_xasprintf("%s/<inline job>", a.base_dir);
+		if (got < 0)
+			sg_error_set(&err, SG_ERR_USAGE, errno, "reading the job from stdin");
+		else if (text.len > SG_JOB_MAX_BYTES)
+			sg_error_set(&err, SG_ERR_USAGE, 0, "the job on stdin: more than %u bytes (1 MiB)", SG_JOB_MAX_BYTES);
+		else
+			job = sg_job_parse(origin, text.data ? text.data : "", text.len, &err);
+		sg_buf_free(&text);
+	} else {
+		job = sg_job_load(a.job_path, &err);
+	}
 	if (!job) {
 		fprintf(stderr, "shipgate run: %s\n", err.msg);
 		return 2;
 	}
+	if (a.events && (a.o.events_fd = open_events(a.events, &err)) < 0) {
+		fprintf(stderr, "shipgate run: %s\n", err.msg);
+		sg_job_free(job);
+		return 2;
+	}
 	sg_autofree char *key_path = NULL;
 	sg_key *key = sg_cli_load_signing_key(job, a.key_path, &key_path, &err);
-	if (!key || sg_cli_check_key_hidden(job, a.key_path ? "--key" : "default signing key", key_path,
-				     &err) < 0) {
+	if (!key || sg_key_check_hidden(job, a.key_path ? "--key" : "default signing key", key_path,
+					&err) < 0) {
 		fprintf(stderr, "shipgate run: %s\n", err.msg);
+		if (a.o.events_fd > 0) {
+			sg_event_sink sink;
+			sg_event_sink_init(&sink);
+			sink.fd = a.o.events_fd;
+			sink.job_name = job->name;
+			sg_event_error(&sink, &err);
+		}
 		sg_key_free(key);
 		sg_job_free(job);
 		return 2;

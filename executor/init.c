@@ -33,6 +33,15 @@
 
 extern char **environ;
 
+/* fork(2) without glibc's fork(): init is a raw clone of one thread of a process that
+ * may have others (libshipgate in a threaded program), and glibc's fork() first takes
+ * every malloc arena's lock, one of which another thread may have held at the moment
+ * of that clone: init would wait for it forever. The child execs at once. */
+static pid_t init_fork(void)
+{
+	return (pid_t)syscall(SYS_clone, SIGCHLD, NULL, NULL, NULL, NULL);
+}
+
 /* Init's own state while it supervises from inside. */
 typedef struct init_state {
 	const struct sg_init_ctx *ctx;
@@ -356,7 +365,7 @@ static void serve_run(init_state *st, const struct sg_ctl_msg *req, char *payloa
 		return;
 	}
 	uint64_t t0 = sg_monotonic_ms();
-	pid_t pid = fork();
+	pid_t pid = init_fork();
 	if (pid == 0)
 		exec_in_sandbox(st->ctx, argv, st->envp, -1, outp[1], errp[1], execp[1], false, st->landlock_fd);
 	close(outp[1]);
@@ -632,9 +641,11 @@ void sg_init_main(const struct sg_init_ctx *ctx)
 	/* before taking the sandbox identity: see sg_mount_sources */
 	sg_mount_sources sources;
 	init_step(ctx, sg_mounts_sources_open(ctx->plan, &sources, &err), &err);
-	if (setresgid(0, 0, 0) < 0 || setresuid(0, 0, 0) < 0)
+	/* raw syscalls: glibc's set*id() would try to change the ids of every thread it
+	 * believes this process has (see init_fork) and wait for them forever */
+	if (syscall(SYS_setresgid, 0, 0, 0) < 0 || syscall(SYS_setresuid, 0, 0, 0) < 0)
 		init_step(ctx, init_errno(&err, "become root in the user namespace"), &err);
-	if (ctx->root_mode && setgroups(0, NULL) < 0)
+	if (ctx->root_mode && syscall(SYS_setgroups, 0, NULL) < 0)
 		init_step(ctx, init_errno(&err, "drop supplementary groups"), &err);
 	if (unshare(CLONE_NEWCGROUP) < 0)
 		init_step(ctx, init_errno(&err, "cgroup namespace"), &err);
@@ -696,7 +707,7 @@ void sg_init_main(const struct sg_init_ctx *ctx)
 	init_send(ctx, &ready, NULL, 0);
 
 	sg_timing_mark("init: ready sent");
-	st.candidate = fork();
+	st.candidate = init_fork();
 	if (st.candidate < 0)
 		init_step(ctx, init_errno(&err, "fork the command"), &err);
 	if (st.candidate == 0)

@@ -20,6 +20,7 @@ static const struct {
 	{"keygen", sg_cli_keygen, "make the Ed25519 key pair that signs verdicts"},
 	{"policy", sg_cli_policy, "list, show (defaults filled in) or check seccomp policies"},
 	{"doctor", sg_cli_doctor, "report what this host can enforce and the rootfs images built"},
+	{"serve", sg_cli_serve, "a local daemon that runs jobs for other programs (unix socket)"},
 };
 
 static void usage(FILE *out)

@@ -25,6 +25,7 @@
 
 #include <cjson/cJSON.h>
 #include <dirent.h>
+#include <dlfcn.h>
 #include <limits.h>
 #include <math.h>
 #include "crypto.h"
@@ -907,6 +908,29 @@ sg_policy *sg_policy_parse(const char *origin, const char *data, size_t len, sg_
 	return sg_steal_ptr(&p);
 }
 
+/* Installed as a shared library (<prefix>/lib[/<multiarch>]/libshipgate.so), the
+ * policies are in <prefix>/share/shipgate/policies whatever program loaded us. */
+static bool sg_policy_dir_beside_library(char *buf, size_t len)
+{
+	Dl_info info;
+	if (!dladdr((void *)sg_policy_dir_beside_library, &info) || !info.dli_fname ||
+	    info.dli_fname[0] != '/' || !strstr(info.dli_fname, "/libshipgate.so"))
+		return false;
+	char lib[PATH_MAX];
+	snprintf(lib, sizeof(lib), "%s", info.dli_fname);
+	for (int up = 0; up < 3; up++) {
+		char *slash = strrchr(lib, '/');
+		if (!slash || slash == lib)
+			return false;
+		*slash = '\0';
+		struct stat st;
+		int w = snprintf(buf, len, "%s/share/shipgate/policies", lib);
+		if (up > 0 && w > 0 && (size_t)w < len && stat(buf, &st) == 0 && S_ISDIR(st.st_mode))
+			return true;
+	}
+	return false;
+}
+
 static void sg_policy_dir_into(char *buf, size_t len)
 {
 	const char *env = getenv("SHIPGATE_POLICY_DIR");
@@ -914,6 +938,8 @@ static void sg_policy_dir_into(char *buf, size_t len)
 		snprintf(buf, len, "%s", env);
 		return;
 	}
+	if (sg_policy_dir_beside_library(buf, len))
+		return;
 	char exe[PATH_MAX];
 	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
 	if (n > 0) {
@@ -1216,9 +1242,13 @@ static char *sg_bpf_cache_path(const sg_policy *p, unsigned variant, bool create
 	uint64_t h = sg_fnv1a(p->bytes, p->len, 1469598103934665603ull);
 	uint32_t tag[5] = {variant, v ? v->major : 0, v ? v->minor : 0, v ? v->micro : 0, seccomp_arch_native()};
 	h = sg_fnv1a(tag, sizeof(tag), h);
-	/* and this very build of shipgate, whose compiler of rules may have changed */
+	/* and this very build of shipgate, whose compiler of rules may have changed: the
+	 * library's own file when it is libshipgate.so in another program */
 	struct stat self;
-	if (stat("/proc/self/exe", &self) == 0) {
+	Dl_info so;
+	bool shared = dladdr((void *)sg_bpf_cache_path, &so) && so.dli_fname && so.dli_fname[0] == '/' &&
+		      strstr(so.dli_fname, "/libshipgate.so");
+	if (stat(shared ? so.dli_fname : "/proc/self/exe", &self) == 0) {
 		uint64_t id[4] = {(uint64_t)self.st_ino, (uint64_t)self.st_size, (uint64_t)self.st_mtim.tv_sec,
 				  (uint64_t)self.st_mtim.tv_nsec};
 		h = sg_fnv1a(id, sizeof(id), h);

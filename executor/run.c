@@ -216,6 +216,41 @@ static void explain_status(sg_step_record *rec, const sg_limits *limits, uint64_
 	}
 }
 
+/* A service driver that tells the run's hooks the moment the service became ready: it
+ * passes everything to service.c's driver and looks at the readiness after each reply. */
+typedef struct ready_watch {
+	sg_service_driver inner;
+	const sg_run_events *ev;
+	size_t index;
+	const sg_step_record *rec;
+	bool told;
+} ready_watch;
+
+static int watch_next(void *ctx, uint64_t now_ms, struct sg_ctl_msg *req, char *payload, size_t *len,
+		      uint64_t *wake_ms)
+{
+	ready_watch *w = ctx;
+	return w->inner.next(w->inner.ctx, now_ms, req, payload, len, wake_ms);
+}
+
+static void watch_reply(void *ctx, uint64_t now_ms, const struct sg_ctl_msg *m, const char *payload,
+			size_t len)
+{
+	ready_watch *w = ctx;
+	w->inner.reply(w->inner.ctx, now_ms, m, payload, len);
+	if (!w->told && w->rec->service->ready) {
+		w->told = true;
+		w->ev->service_ready(w->ev->ctx, w->index, w->rec);
+	}
+}
+
+static void watch_exited(void *ctx, uint64_t now_ms)
+{
+	ready_watch *w = ctx;
+	if (w->inner.exited)
+		w->inner.exited(w->inner.ctx, now_ms);
+}
+
 /* The step's network: the job's `network` when it gives one, else the policy's own
  * default (build and strict say "none"), else loopback (docs/policies.md). */
 static sg_net_mode step_network(const sg_job *job, const sg_policy *policy)
@@ -321,15 +356,23 @@ static void run_one_step(sg_run *run, size_t i, unsigned k, sg_step_record *rec,
 		.allow_weaker = allow_weaker,
 		.cgroups = cgroups,
 		.interrupted = interrupted,
+		.leave_signals = run->leave_signals,
 		.trace_path = trace ? trace_path : NULL,
 		.hide = run->hide,
 	};
 	sg_service_driver driver;
+	ready_watch watch;
 	if (step->service) {
 		rec->service = sg_xcalloc(1, sizeof(*rec->service));
 		sg_service_run_init(rec->service, step->service);
 		driver = sg_service_run_driver(rec->service);
 		cfg.service = &driver;
+		const sg_run_events *ev = run->events;
+		if (ev && ev->service_ready) {
+			watch = (ready_watch){.inner = driver, .ev = ev, .index = i, .rec = rec};
+			driver = (sg_service_driver){.ctx = &watch, .next = watch_next, .reply = watch_reply,
+						     .exited = watch_exited, .stop_grace_ms = watch.inner.stop_grace_ms};
+		}
 	}
 	rec->ran = true;
 	int rc = sg_sandbox_run(&cfg, &rec->result, &err);
@@ -748,7 +791,11 @@ int sg_run_job(const sg_job *job, const sg_run_options *opts, sg_run *run, sg_er
 		sg_cgroup_host_free(&cgroups);
 		return -1;
 	}
+	run->events = ev;
+	run->leave_signals = opts && opts->leave_signals;
 	sg_rfc3339_now(run->started, sizeof(run->started));
+	if (ev && ev->job_started)
+		ev->job_started(ev->ctx, run);
 	size_t failed_at = job->n_steps;
 	for (size_t i = 0; i < job->n_steps; i++) {
 		if (interrupted && *interrupted) {

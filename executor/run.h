@@ -47,11 +47,17 @@ typedef struct sg_step_record {
 typedef enum sg_run_result { SG_RESULT_PASSED = 0, SG_RESULT_FAILED, SG_RESULT_ERROR } sg_run_result;
 const char *sg_run_result_name(sg_run_result r);
 
+struct sg_run;
+
 /* Progress callbacks, all optional. */
 typedef struct sg_run_events {
 	void (*step_started)(void *ctx, size_t index, const sg_step *step);
 	void (*step_finished)(void *ctx, size_t index, const sg_step_record *rec);
 	void *ctx;
+	/* everything is checked and prepared, the first step is about to start */
+	void (*job_started)(void *ctx, const struct sg_run *run);
+	/* a service step's readiness check passed (called from the supervision loop) */
+	void (*service_ready)(void *ctx, size_t index, const sg_step_record *rec);
 } sg_run_events;
 
 typedef struct sg_run_options {
@@ -59,7 +65,10 @@ typedef struct sg_run_options {
 	bool allow_weaker;         /* also accepted from the job's allow_weaker_isolation */
 	bool no_trace;             /* do not write the runtime trace (it is on by default) */
 	const sg_run_events *events;
-	volatile int *interrupted;
+	volatile int *interrupted; /* checked between steps and, while a step runs, by the
+				    * supervisor (every 250 ms at most) */
+	bool leave_signals;        /* do not catch SIGINT/SIGTERM/SIGHUP while a step runs
+				    * (the library's callers keep their signals) */
 } sg_run_options;
 
 typedef struct sg_run {
@@ -90,6 +99,8 @@ typedef struct sg_run {
 	char **mount_digests;      /* per job mount, before the job */
 	bool mounts_intact;
 	char *mount_changed;       /* the target of the first mount that changed */
+	const sg_run_events *events; /* the caller's hooks (opts->events), or NULL */
+	bool leave_signals;        /* opts->leave_signals */
 } sg_run;
 
 /* Run the job. Returns 0 when a verdict could be formed (PASSED, FAILED or ERROR, see

@@ -218,6 +218,7 @@ int sg_sandbox_run(const sg_sandbox_config *cfg_in, sg_sandbox_result *r, sg_err
 	int outp[2] = {-1, -1}, errp[2] = {-1, -1};
 	int pidfd = -1;
 	pid_t init_pid = -1;
+	bool clone_locked = false;
 
 	sg_cgroup_limits cl = {.memory_bytes = cfg.limits.memory_mb * 1024 * 1024,
 			       .pids = cfg.limits.pids, .cpus = cfg.limits.cpus};
@@ -280,6 +281,11 @@ int sg_sandbox_run(const sg_sandbox_config *cfg_in, sg_sandbox_result *r, sg_err
 	}
 	envp = build_env(cfg.extra_env);
 
+	/* From the child's ends of the pipes to their closing after the clone, no other
+	 * thread of this process may clone a sandbox: its init would inherit our write
+	 * ends and hold our pipes open (see docs/api.md, "Threads"). */
+	sg_spawn_lock();
+	clone_locked = true;
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, ctl) < 0) {
 		sg_error_set(err, SG_ERR_SANDBOX, errno, "control socket");
 		goto out;
@@ -345,6 +351,8 @@ int sg_sandbox_run(const sg_sandbox_config *cfg_in, sg_sandbox_result *r, sg_err
 		close(errp[1]);
 		errp[1] = -1;
 	}
+	sg_spawn_unlock();
+	clone_locked = false;
 	sg_timing_mark("cloned");
 	if (sg_userns_write_maps(init_pid, &id, err) < 0 || (sg_timing_mark("maps written"), 0) ||
 	    sg_cgroup_attach(cg, init_pid, !in_cgroup, err) < 0 || (sg_timing_mark("cgroup attached"), 0) ||
@@ -370,12 +378,15 @@ int sg_sandbox_run(const sg_sandbox_config *cfg_in, sg_sandbox_result *r, sg_err
 		.out_r = outp[0], .err_r = errp[0], .timeout_ms = cfg.timeout_ms, .t0_ns = t0,
 		.out_sink = cfg.out_sink, .err_sink = cfg.err_sink,
 		.output_cap = cfg.limits.output_kb * 1024, .cgroup = cg,
-		.interrupted = cfg.interrupted, .trace = r->trace,
+		.interrupted = cfg.interrupted, .trace = r->trace, .leave_signals = cfg.leave_signals,
 		.scratch_dir = scratch_watch, .scratch_limit = cfg.limits.scratch_mb << 20,
 	};
 	sg_supervise_outcome oc;
 	sg_timing_mark("released");
 	sg_supervise(&io, r, &oc);
+	/* it closed the read ends of the output pipes: closing them again could close
+	 * another thread's fd that took the same number */
+	outp[0] = errp[0] = -1;
 	if (oc.ready) {
 		/* what init reported it put in force, exec or no exec */
 		r->enforced.capabilities_left = oc.caps_left;
@@ -432,6 +443,8 @@ reap:;
 			r->limits_hit |= SG_LIMIT_PIDS;
 	}
 out:
+	if (clone_locked)
+		sg_spawn_unlock();
 	close_pair(ctl);
 	close_pair(execp);
 	close_pair(outp);

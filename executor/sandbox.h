@@ -72,6 +72,7 @@ typedef struct sg_sandbox_config {
 	const sg_cgroup_host *cgroups; /* NULL: detect */
 	volatile int *interrupted;/* set by a signal handler of the caller; may be NULL */
 	const sg_service_driver *service; /* NULL: run the command to its end */
+	bool leave_signals;       /* do not catch SIGINT/SIGTERM/SIGHUP while supervising */
 	char *const *hide;        /* relative paths below /workspace hidden from the steps */
 	const char *trace_path;   /* write the runtime trace here (trace.h); NULL: no trace */
 	uint64_t trace_cap;       /* bytes of trace kept (0: the default) */

@@ -13,6 +13,7 @@
 
 #include <ftw.h>
 #include <poll.h>
+#include <pthread.h>
 #include <sys/statvfs.h>
 #include <signal.h>
 #include <string.h>
@@ -239,7 +240,8 @@ static void drive_service(const sg_supervise_io *io, loop_state *ls, uint64_t no
 	uint64_t now_ms = now_ns / 1000000u;
 	if (ls->wake_ms && now_ms < ls->wake_ms)
 		return;
-	static char payload[SG_CTL_PAYLOAD_MAX];
+	/* per thread: two jobs supervised at once in one process must not share it */
+	static _Thread_local char payload[SG_CTL_PAYLOAD_MAX];
 	struct sg_ctl_msg req = {0};
 	size_t len = 0;
 	uint64_t wake = 0;
@@ -300,8 +302,11 @@ void sg_supervise(const sg_supervise_io *io, sg_sandbox_result *r, sg_supervise_
 	sigaddset(&sigs, SIGTERM);
 	sigaddset(&sigs, SIGHUP);
 	sigset_t old;
-	sigprocmask(SIG_BLOCK, &sigs, &old);
-	int sigfd = signalfd(-1, &sigs, SFD_CLOEXEC | SFD_NONBLOCK);
+	int sigfd = -1;
+	if (!io->leave_signals) {
+		pthread_sigmask(SIG_BLOCK, &sigs, &old);
+		sigfd = signalfd(-1, &sigs, SFD_CLOEXEC | SFD_NONBLOCK);
+	}
 	/* a ^C that came while the sandbox was being set up reached the caller's handler,
 	 * not our signalfd: act on it now */
 	bool early_interrupt = io->interrupted && *io->interrupted;
@@ -336,7 +341,7 @@ void sg_supervise(const sg_supervise_io *io, sg_sandbox_result *r, sg_supervise_
 		timerfd_settime(samplefd, 0, &its, NULL);
 	}
 	uint64_t count_deadline_ns = 0, drain_deadline_ns = 0;
-	static char payload[SG_CTL_PAYLOAD_MAX + 1];
+	static _Thread_local char payload[SG_CTL_PAYLOAD_MAX + 1];
 
 	if (early_interrupt) {
 		r->interrupted = true;
@@ -344,6 +349,12 @@ void sg_supervise(const sg_supervise_io *io, sg_sandbox_result *r, sg_supervise_
 		ls.killed = true;
 	}
 	for (;;) {
+		/* an interrupt asked for by the caller (a flag, not a signal of ours) */
+		if (io->interrupted && *io->interrupted && !ls.killed) {
+			r->interrupted = true;
+			kill_sandbox(io);
+			ls.killed = true;
+		}
 		bool out_open = out.fd >= 0, err_open = err.fd >= 0;
 		if (!init_alive && !out_open && !err_open && !ctl_open && !exec_open)
 			break;
@@ -405,6 +416,8 @@ void sg_supervise(const sg_supervise_io *io, sg_sandbox_result *r, sg_supervise_
 		}
 		if (!init_alive)
 			wait_ms = 100;
+		if (io->interrupted && !ls.killed && (wait_ms < 0 || wait_ms > 250))
+			wait_ms = 250;
 		int ready = poll(pfd, (nfds_t)n, wait_ms);
 		if (ready < 0) {
 			if (errno == EINTR)
@@ -586,5 +599,6 @@ void sg_supervise(const sg_supervise_io *io, sg_sandbox_result *r, sg_supervise_
 		close(timerfd);
 	if (sigfd >= 0)
 		close(sigfd);
-	sigprocmask(SIG_SETMASK, &old, NULL);
+	if (!io->leave_signals)
+		pthread_sigmask(SIG_SETMASK, &old, NULL);
 }

@@ -16,8 +16,9 @@ typedef struct sg_supervise_io {
 	sg_output_sink out_sink, err_sink;
 	uint64_t output_cap; /* bytes kept in each log */
 	sg_cgroup *cgroup;
-	volatile int *interrupted;
+	volatile int *interrupted; /* polled: non-zero kills the sandbox (an interrupt) */
 	const sg_service_driver *service;
+	bool leave_signals; /* no signalfd: SIGINT/SIGTERM/SIGHUP stay the caller's */
 	struct sg_trace *trace;   /* serve the command's seccomp listener into it, or NULL */
 	const char *scratch_dir;  /* the copy-on-write layer to watch, or NULL */
 	uint64_t scratch_limit;   /* bytes it may hold */
@@ -35,7 +36,7 @@ typedef struct sg_supervise_outcome {
 } sg_supervise_outcome;
 
 /* Run the loop until the init has exited and the output is drained. Fills the result's
- * exit, signal, timing, output and leftover fields. */
+ * exit, signal, timing, output and leftover fields. Closes out_r and err_r. */
 void sg_supervise(const sg_supervise_io *io, sg_sandbox_result *r, sg_supervise_outcome *oc);
 
 #endif

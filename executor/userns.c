@@ -123,14 +123,18 @@ int sg_userns_idmap_fd(uid_t disk_uid, gid_t disk_gid, uid_t host_uid, gid_t hos
 		       uint32_t count, sg_error *err)
 {
 	int hold[2];
-	if (pipe2(hold, O_CLOEXEC) < 0)
+	sg_spawn_lock(); /* see util.h: no other thread's child may hold hold[1] */
+	if (pipe2(hold, O_CLOEXEC) < 0) {
+		sg_spawn_unlock();
 		return sg_error_set(err, SG_ERR_SANDBOX, errno, "idmap: pipe");
+	}
 	/* A throwaway process in a fresh user namespace; it only waits to be told to go. */
 	pid_t pid = (pid_t)syscall(SYS_clone, CLONE_NEWUSER | SIGCHLD, NULL, NULL, NULL, NULL);
 	if (pid < 0) {
 		int e = errno;
 		close(hold[0]);
 		close(hold[1]);
+		sg_spawn_unlock();
 		return sg_error_set(err, SG_ERR_SANDBOX, e, "idmap: clone(CLONE_NEWUSER)");
 	}
 	if (pid == 0) {
@@ -155,6 +159,7 @@ int sg_userns_idmap_fd(uid_t disk_uid, gid_t disk_gid, uid_t host_uid, gid_t hos
 		sg_error_set(err, SG_ERR_SANDBOX, errno, "idmap: open %s", path);
 out:
 	close(hold[1]);
+	sg_spawn_unlock();
 	while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
 		;
 	return fd;

@@ -4,6 +4,7 @@
 #include <dirent.h>
 #include <signal.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -235,7 +236,8 @@ int sg_write_file(const char *path, const char *data, sg_error *err)
 int sg_write_file_atomic(const char *path, const void *data, size_t len, mode_t mode,
 			 sg_error *err)
 {
-	sg_autofree char *tmp = sg_xasprintf("%s.tmp.%d", path, (int)getpid());
+	/* the thread too: two threads of one process may write the same file at once */
+	sg_autofree char *tmp = sg_xasprintf("%s.tmp.%d.%d", path, (int)getpid(), (int)gettid());
 	sg_autoclose int fd = SG_RETRY(open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, mode));
 	if (fd < 0)
 		return sg_error_set(err, SG_ERR_INTERNAL, errno, "create %s", tmp);
@@ -466,21 +468,38 @@ void sg_hex(const unsigned char *bytes, size_t n, char *out)
 	out[2 * n] = '\0';
 }
 
+static pthread_mutex_t spawn_lock = PTHREAD_MUTEX_INITIALIZER;
+
+void sg_spawn_lock(void)
+{
+	pthread_mutex_lock(&spawn_lock);
+}
+
+void sg_spawn_unlock(void)
+{
+	pthread_mutex_unlock(&spawn_lock);
+}
+
+static pthread_once_t timing_once = PTHREAD_ONCE_INIT;
+static bool timing_enabled;
+static uint64_t timing_origin;
+
+static void timing_init(void)
+{
+	const char *v = getenv("SHIPGATE_TIMING");
+	timing_enabled = v && *v && strcmp(v, "0") != 0;
+	timing_origin = sg_monotonic_ns();
+}
+
 void sg_timing_mark(const char *label)
 {
-	/* process-wide debugging state, set once: not part of any run's context */
-	static int enabled = -1;
-	static uint64_t origin;
-	if (enabled < 0) {
-		const char *v = getenv("SHIPGATE_TIMING");
-		enabled = v && *v && strcmp(v, "0") != 0;
-		origin = sg_monotonic_ns();
-	}
-	if (!enabled)
+	/* process-wide debugging state, set once (pthread_once: threads may race here) */
+	pthread_once(&timing_once, timing_init);
+	if (!timing_enabled)
 		return;
 	char line[160];
 	int n = snprintf(line, sizeof(line), "[timing %d] +%.3f ms %s\n", (int)getpid(),
-			 (double)(sg_monotonic_ns() - origin) / 1e6, label);
+			 (double)(sg_monotonic_ns() - timing_origin) / 1e6, label);
 	if (n > 0)
 		(void)!write(2, line, (size_t)n < sizeof(line) ? (size_t)n : sizeof(line) - 1);
 }

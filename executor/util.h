@@ -106,4 +106,12 @@ bool sg_parse_u64(const char *s, uint64_t *out);
 /* Lower-case hex of n bytes into out (2n+1 bytes). */
 void sg_hex(const unsigned char *bytes, size_t n, char *out);
 
+/* The process-wide lock around every window in which a thread holds fds meant for a
+ * child it is about to clone (pipes, a socket pair), up to the clone and the closing of
+ * the child's ends. A child cloned by another thread meanwhile would inherit them and
+ * hold them open: an EOF that never comes. All our fds are close-on-exec, so only our
+ * own raw clones (the sandbox's init, the idmap helper) need it. */
+void sg_spawn_lock(void);
+void sg_spawn_unlock(void);
+
 #endif

@@ -9,6 +9,8 @@
 #ifndef SHIPGATE_ERROR_H
 #define SHIPGATE_ERROR_H
 
+#include <shipgate/export.h>
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -34,16 +36,16 @@ typedef struct sg_error {
 
 /* Set the error and return -1, so a caller can write `return sg_error_set(...)`.
  * If errnum is non-zero, ": strerror(errnum)" is appended to the message. */
-int sg_error_set(sg_error *err, sg_error_kind kind, int errnum, const char *fmt, ...)
+SG_API int sg_error_set(sg_error *err, sg_error_kind kind, int errnum, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
 
 /* Prepend "context: " to an error already set. Returns -1. */
-int sg_error_prefix(sg_error *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+SG_API int sg_error_prefix(sg_error *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* Reset an error to SG_ERR_NONE. */
-void sg_error_clear(sg_error *err);
+SG_API void sg_error_clear(sg_error *err);
 
-const char *sg_error_kind_name(sg_error_kind kind);
+SG_API const char *sg_error_kind_name(sg_error_kind kind);
 
 #ifdef __cplusplus
 }

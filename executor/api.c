@@ -1,0 +1,737 @@
+/* api.c: libshipgate's public C API (include/shipgate/shipgate.h) over the internals.
+ *
+ * This file is the firewall between the stable surface and the code behind it: every
+ * public handle wraps an internal object, every public call checks its arguments and
+ * copies what it returns into the handle, and nothing internal leaks through a public
+ * type. Jobs, keys, verifying and deciding run here, in the caller's thread. Running a
+ * job does not: sg_job_run starts `shipgate run --events=3` with posix_spawn and reads
+ * its events and verdict, because a threaded program cannot clone sandboxes safely
+ * (docs/api.md, "Threads, and where a job runs").
+ */
+#include <shipgate/shipgate.h>
+
+#include "decide.h"
+#include "events.h"
+#include "job.h"
+#include "publish.h"
+#include "run.h"
+#include "sign.h"
+#include "util.h"
+#include "verify.h"
+
+#include <dlfcn.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <poll.h>
+#include <signal.h>
+#include <spawn.h>
+#include <string.h>
+#include <sys/wait.h>
+
+struct sg_api_job {
+	sg_job *job;
+	char *json;      /* a job made from text: the text, handed to `shipgate run -` */
+	size_t json_len;
+	char *base_dir;
+};
+
+struct sg_api_key {
+	sg_key *key;
+	char *path; /* where a private key was read from, to keep it out of the sandbox */
+};
+
+struct sg_api_result {
+	sg_outcome outcome;
+	bool interrupted;
+	char *reason;
+	char *out_dir;
+	sg_published pub;
+};
+
+struct sg_api_verified {
+	sg_verdict v;
+	char *statement; /* the signed payload, byte for byte (NUL-terminated) */
+	size_t statement_len;
+};
+
+struct sg_api_decision {
+	sg_decision d;
+	char *json;
+	char *markdown;
+};
+
+static int null_arg(sg_error *err, const char *fn, const char *what)
+{
+	return sg_error_set(err, SG_ERR_USAGE, 0, "%s: %s is NULL", fn, what);
+}
+
+SG_API int sg_api_version(void)
+{
+	return SHIPGATE_API_VERSION;
+}
+
+SG_API const char *sg_version(void)
+{
+	return SHIPGATE_VERSION;
+}
+
+/* ---- jobs ------------------------------------------------------------------------ */
+
+static sg_job_t *wrap_job(sg_job *job)
+{
+	if (!job)
+		return NULL;
+	sg_job_t *j = sg_xcalloc(1, sizeof(*j));
+	j->job = job;
+	return j;
+}
+
+SG_API sg_job_t *sg_job_open(const char *path, sg_error *err)
+{
+	if (!path) {
+		null_arg(err, "sg_job_open", "path");
+		return NULL;
+	}
+	return wrap_job(sg_job_load(path, err));
+}
+
+SG_API sg_job_t *sg_job_from_json(const char *json, size_t len, const char *base_dir, sg_error *err)
+{
+	if (!json || !base_dir) {
+		null_arg(err, "sg_job_from_json", json ? "base_dir" : "json");
+		return NULL;
+	}
+	if (len > SG_JOB_MAX_BYTES) {
+		sg_error_set(err, SG_ERR_USAGE, 0, "inline job: %zu bytes, expected at most %u (1 MiB)", len,
+			     SG_JOB_MAX_BYTES);
+		return NULL;
+	}
+	sg_autofree char *path = sg_xasprintf("%s/<inline job>", base_dir);
+	sg_job_t *j = wrap_job(sg_job_parse(path, json, len, err));
+	if (j) {
+		j->json = sg_xstrndup(json, len);
+		j->json_len = len;
+		j->base_dir = sg_xstrdup(base_dir);
+	}
+	return j;
+}
+
+SG_API void sg_job_close(sg_job_t *job)
+{
+	if (!job)
+		return;
+	sg_job_free(job->job);
+	free(job->json);
+	free(job->base_dir);
+	free(job);
+}
+
+SG_API const char *sg_job_get_name(const sg_job_t *job)
+{
+	return job ? job->job->name : NULL;
+}
+
+SG_API const char *sg_job_get_path(const sg_job_t *job)
+{
+	return job ? job->job->path : NULL;
+}
+
+SG_API const char *sg_job_get_workspace(const sg_job_t *job)
+{
+	return job ? job->job->workspace : NULL;
+}
+
+SG_API const char *sg_job_get_sha256(const sg_job_t *job)
+{
+	return job ? job->job->sha256 : NULL;
+}
+
+SG_API size_t sg_job_get_step_count(const sg_job_t *job)
+{
+	return job ? job->job->n_steps : 0;
+}
+
+SG_API const char *sg_job_get_step_name(const sg_job_t *job, size_t index)
+{
+	return job && index < job->job->n_steps ? job->job->steps[index].name : NULL;
+}
+
+/* ---- keys ------------------------------------------------------------------------ */
+
+static sg_key_t *wrap_key(sg_key *key, const char *path)
+{
+	if (!key)
+		return NULL;
+	sg_key_t *k = sg_xcalloc(1, sizeof(*k));
+	k->key = key;
+	k->path = path ? sg_xstrdup(path) : NULL;
+	return k;
+}
+
+SG_API sg_key_t *sg_key_open_private(const char *path, sg_error *err)
+{
+	if (!path) {
+		null_arg(err, "sg_key_open_private", "path");
+		return NULL;
+	}
+	return wrap_key(sg_key_load_private(path, err), path);
+}
+
+SG_API sg_key_t *sg_key_open_public(const char *path, sg_error *err)
+{
+	if (!path) {
+		null_arg(err, "sg_key_open_public", "path");
+		return NULL;
+	}
+	return wrap_key(sg_key_load_public(path, err), NULL);
+}
+
+SG_API sg_key_t *sg_key_open_default(bool create, sg_error *err)
+{
+	sg_autofree char *dir = sg_key_default_dir(err);
+	if (!dir)
+		return NULL;
+	sg_autofree char *path = sg_xasprintf("%s/" SG_KEY_FILE_NAME, dir);
+	if (!create) {
+		sg_key *key = sg_key_load_private(path, err);
+		if (!key)
+			sg_error_prefix(err, "default signing key");
+		return wrap_key(key, path);
+	}
+	bool created = false;
+	sg_autofree char *used = NULL;
+	sg_key *key = sg_key_load_or_create(dir, &created, &used, NULL, err);
+	if (!key)
+		sg_error_prefix(err, "default signing key");
+	return wrap_key(key, used);
+}
+
+SG_API void sg_key_close(sg_key_t *key)
+{
+	if (!key)
+		return;
+	sg_key_free(key->key);
+	free(key->path);
+	free(key);
+}
+
+SG_API const char *sg_key_get_id(const sg_key_t *key)
+{
+	return key ? sg_key_id(key->key) : NULL;
+}
+
+/* ---- running --------------------------------------------------------------------- */
+
+/* The caller's config, field by field as far as its struct reaches: a program built
+ * against an older, shorter sg_run_config gets the defaults for what it does not know. */
+static void read_config(const sg_run_config *in, sg_run_config *out)
+{
+	memset(out, 0, sizeof(*out));
+	out->size = sizeof(*out);
+	if (!in)
+		return;
+	size_t n = in->size < sizeof(*out) ? in->size : sizeof(*out);
+	memcpy(out, in, n);
+	out->size = sizeof(*out);
+}
+
+/* The `shipgate` program that runs jobs for the library: $SHIPGATE_BIN, else the one
+ * installed beside it (<prefix>/bin beside <prefix>/lib[/<multiarch>]), else the one in
+ * the same directory (a build tree). */
+static char *find_runner(sg_error *err)
+{
+	const char *env = getenv("SHIPGATE_BIN");
+	if (env && *env) {
+		if (access(env, X_OK) == 0)
+			return sg_xstrdup(env);
+		sg_error_set(err, SG_ERR_SANDBOX, errno, "SHIPGATE_BIN=%s", env);
+		return NULL;
+	}
+	Dl_info info;
+	if (dladdr((void *)find_runner, &info) && info.dli_fname && info.dli_fname[0] == '/') {
+		sg_autofree char *dir = sg_xstrdup(info.dli_fname);
+		char *slash = strrchr(dir, '/');
+		if (slash)
+			*slash = '\0';
+		static const char *const rel[] = {"../bin/shipgate", "../../bin/shipgate", "shipgate"};
+		for (size_t i = 0; i < SG_ARRAY_LEN(rel); i++) {
+			char *cand = sg_xasprintf("%s/%s", dir, rel[i]);
+			char real[PATH_MAX];
+			if (realpath(cand, real) && access(real, X_OK) == 0) {
+				free(cand);
+				return sg_xstrdup(real);
+			}
+			free(cand);
+		}
+	}
+	sg_error_set(err, SG_ERR_SANDBOX, 0,
+		     "cannot find the shipgate program beside libshipgate (install both, or set SHIPGATE_BIN)");
+	return NULL;
+}
+
+static const struct {
+	const char *name;
+	sg_event_kind kind;
+} event_kinds[] = {
+	{"job_started", SG_EVENT_JOB_STARTED},     {"step_started", SG_EVENT_STEP_STARTED},
+	{"step_finished", SG_EVENT_STEP_FINISHED}, {"tests", SG_EVENT_TESTS},
+	{"service_ready", SG_EVENT_SERVICE_READY}, {"violation", SG_EVENT_VIOLATION},
+	{"verdict_written", SG_EVENT_VERDICT_WRITTEN}, {"error", SG_EVENT_ERROR},
+};
+
+static sg_error_kind error_kind_of(const char *name)
+{
+	for (int k = SG_ERR_USAGE; k <= SG_ERR_VERIFY; k++)
+		if (!strcmp(sg_error_kind_name((sg_error_kind)k), name))
+			return (sg_error_kind)k;
+	return SG_ERR_INTERNAL;
+}
+
+/* What the events of one run said. */
+typedef struct run_watch {
+	const sg_run_config *cfg;
+	cJSON *verdict;   /* the verdict_written event */
+	cJSON *error;     /* the error event */
+	sg_buf partial;
+} run_watch;
+
+static void watch_line(run_watch *w, const char *line, size_t len)
+{
+	cJSON *ev = cJSON_ParseWithLength(line, len);
+	const cJSON *name = cJSON_GetObjectItemCaseSensitive(ev, "event");
+	if (!cJSON_IsString(name)) {
+		cJSON_Delete(ev);
+		return;
+	}
+	sg_event_kind kind = 0;
+	for (size_t i = 0; i < SG_ARRAY_LEN(event_kinds); i++)
+		if (!strcmp(event_kinds[i].name, name->valuestring))
+			kind = event_kinds[i].kind;
+	if (kind && w->cfg->on_event)
+		w->cfg->on_event(w->cfg->event_ctx, kind, line, len);
+	if (kind == SG_EVENT_VERDICT_WRITTEN && !w->verdict)
+		w->verdict = sg_steal_ptr(&ev);
+	else if (kind == SG_EVENT_ERROR && !w->error)
+		w->error = sg_steal_ptr(&ev);
+	cJSON_Delete(ev);
+}
+
+static void watch_bytes(run_watch *w, const char *buf, size_t n)
+{
+	size_t start = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (buf[i] != '\n')
+			continue;
+		sg_buf_append(&w->partial, buf + start, i - start);
+		watch_line(w, w->partial.data ? w->partial.data : "", w->partial.len);
+		sg_buf_free(&w->partial);
+		start = i + 1;
+	}
+	if (start < n)
+		sg_buf_append(&w->partial, buf + start, n - start);
+}
+
+static const char *jstr(const cJSON *o, const char *key)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+	return cJSON_IsString(v) ? v->valuestring : NULL;
+}
+
+SG_API sg_result_t *sg_job_run(const sg_job_t *job, const sg_key_t *key, const sg_run_config *cfg_in,
+			       sg_error *err)
+{
+	if (!job || !key) {
+		null_arg(err, "sg_job_run", job ? "key" : "job");
+		return NULL;
+	}
+	if (!sg_key_has_private(key->key) || !key->path) {
+		sg_error_set(err, SG_ERR_USAGE, 0, "sg_job_run: the key %s is a public key; signing needs the private one",
+			     sg_key_id(key->key));
+		return NULL;
+	}
+	sg_run_config cfg;
+	read_config(cfg_in, &cfg);
+	/* checked here too, so that the caller hears of it before anything starts */
+	if (sg_key_check_hidden(job->job, "signing key", key->path, err) < 0)
+		return NULL;
+	sg_autofree char *runner = find_runner(err);
+	if (!runner)
+		return NULL;
+
+	/* shipgate run JOB|- [--base-dir DIR] --events 3 --quiet --key KEY [--out DIR] ... */
+	const char *argv[16];
+	size_t n = 0;
+	argv[n++] = runner;
+	argv[n++] = "run";
+	argv[n++] = job->json ? "-" : job->job->path;
+	if (job->json) {
+		argv[n++] = "--base-dir";
+		argv[n++] = job->base_dir;
+	}
+	argv[n++] = "--events=3";
+	argv[n++] = "--quiet";
+	argv[n++] = "--key";
+	argv[n++] = key->path;
+	if (cfg.out_dir) {
+		argv[n++] = "--out";
+		argv[n++] = cfg.out_dir;
+	}
+	if (cfg.allow_weaker)
+		argv[n++] = "--allow-weaker";
+	if (cfg.vsa)
+		argv[n++] = "--vsa";
+	if (cfg.no_trace)
+		argv[n++] = "--no-trace";
+	argv[n] = NULL;
+
+	int evp[2] = {-1, -1}, inp[2] = {-1, -1};
+	if (pipe2(evp, O_CLOEXEC) < 0 || (job->json && pipe2(inp, O_CLOEXEC) < 0)) {
+		sg_error_set(err, SG_ERR_SANDBOX, errno, "sg_job_run: pipe");
+		for (int i = 0; i < 2; i++) {
+			if (evp[i] >= 0)
+				close(evp[i]);
+			if (inp[i] >= 0)
+				close(inp[i]);
+		}
+		return NULL;
+	}
+	/* posix_spawn: the child execs at once, so nothing of this process's threads,
+	 * locks or heap is used in it; it gets the events pipe as fd 3, the job text (if
+	 * any) on stdin, nothing else of ours, and signals as a fresh process has them */
+	posix_spawn_file_actions_t fa;
+	posix_spawn_file_actions_init(&fa);
+	if (inp[0] >= 0)
+		posix_spawn_file_actions_adddup2(&fa, inp[0], 0);
+	else
+		posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+	posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
+	posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
+	posix_spawn_file_actions_adddup2(&fa, evp[1], 3);
+	posix_spawn_file_actions_addclosefrom_np(&fa, 4);
+	posix_spawnattr_t at;
+	posix_spawnattr_init(&at);
+	sigset_t none, defaults;
+	sigemptyset(&none);
+	sigemptyset(&defaults);
+	sigaddset(&defaults, SIGINT);
+	sigaddset(&defaults, SIGTERM);
+	sigaddset(&defaults, SIGHUP);
+	sigaddset(&defaults, SIGPIPE);
+	sigaddset(&defaults, SIGCHLD);
+	posix_spawnattr_setsigmask(&at, &none);
+	posix_spawnattr_setsigdefault(&at, &defaults);
+	posix_spawnattr_setflags(&at, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+	extern char **environ;
+	pid_t pid;
+	int rc = posix_spawn(&pid, runner, &fa, &at, (char *const *)argv, environ);
+	posix_spawn_file_actions_destroy(&fa);
+	posix_spawnattr_destroy(&at);
+	close(evp[1]);
+	if (inp[0] >= 0)
+		close(inp[0]);
+	if (rc != 0) {
+		close(evp[0]);
+		if (inp[1] >= 0)
+			close(inp[1]);
+		sg_error_set(err, SG_ERR_SANDBOX, rc, "sg_job_run: start %s", runner);
+		return NULL;
+	}
+	if (inp[1] >= 0) {
+		/* the runner reads the whole job before it does anything: no deadlock */
+		(void)sg_write_all(inp[1], job->json, job->json_len);
+		close(inp[1]);
+	}
+
+	run_watch w = {.cfg = &cfg};
+	bool signalled = false;
+	for (;;) {
+		if (cfg.interrupted && *cfg.interrupted && !signalled) {
+			/* as ^C to `shipgate run`: it kills the sandbox and signs an ERROR verdict */
+			kill(pid, SIGTERM);
+			signalled = true;
+		}
+		struct pollfd pfd = {.fd = evp[0], .events = POLLIN};
+		int ready = poll(&pfd, 1, cfg.interrupted ? 100 : -1);
+		if (ready < 0 && errno != EINTR)
+			break;
+		if (ready <= 0)
+			continue;
+		char buf[65536];
+		ssize_t got = SG_RETRY(read(evp[0], buf, sizeof(buf)));
+		if (got <= 0)
+			break;
+		watch_bytes(&w, buf, (size_t)got);
+	}
+	close(evp[0]);
+	int status = 0;
+	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+		;
+	sg_buf_free(&w.partial);
+
+	sg_result_t *res = NULL;
+	if (w.verdict) {
+		res = sg_xcalloc(1, sizeof(*res));
+		const char *result = jstr(w.verdict, "result");
+		res->outcome = result && !strcmp(result, "PASSED")   ? SG_OUTCOME_PASSED
+			       : result && !strcmp(result, "FAILED") ? SG_OUTCOME_FAILED
+								     : SG_OUTCOME_ERROR;
+		res->interrupted = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(w.verdict, "interrupted"));
+		res->reason = sg_xstrdup(jstr(w.verdict, "reason") ? jstr(w.verdict, "reason") : "");
+		res->out_dir = sg_xstrdup(jstr(w.verdict, "out_dir") ? jstr(w.verdict, "out_dir") : "");
+		const char *st = jstr(w.verdict, "statement"), *vd = jstr(w.verdict, "verdict");
+		res->pub.statement_path = sg_xstrdup(st ? st : "");
+		res->pub.verdict_path = sg_xstrdup(vd ? vd : "");
+		if (jstr(w.verdict, "vsa"))
+			res->pub.vsa_path = sg_xstrdup(jstr(w.verdict, "vsa"));
+		if (sg_read_file(res->pub.statement_path, SG_ENVELOPE_MAX, &res->pub.statement, &res->pub.statement_len,
+				 err) < 0 ||
+		    sg_read_file(res->pub.verdict_path, SG_ENVELOPE_MAX, &res->pub.envelope, &res->pub.envelope_len, err) <
+			    0) {
+			sg_error_prefix(err, "reading the verdict the runner wrote");
+			sg_result_close(res);
+			res = NULL;
+		}
+	} else if (w.error) {
+		const char *kind = jstr(w.error, "kind"), *msg = jstr(w.error, "message");
+		sg_error_set(err, error_kind_of(kind ? kind : "internal"), 0, "%s", msg ? msg : "shipgate run failed");
+	} else {
+		sg_error_set(err, SG_ERR_INTERNAL, 0, "%s run %s without a verdict", runner,
+			     WIFSIGNALED(status) ? "was killed" : "exited");
+	}
+	cJSON_Delete(w.verdict);
+	cJSON_Delete(w.error);
+	return res;
+}
+
+SG_API void sg_result_close(sg_result_t *res)
+{
+	if (!res)
+		return;
+	sg_published_free(&res->pub);
+	free(res->reason);
+	free(res->out_dir);
+	free(res);
+}
+
+SG_API sg_outcome sg_result_get_outcome(const sg_result_t *res)
+{
+	return res ? res->outcome : SG_OUTCOME_ERROR;
+}
+
+SG_API const char *sg_result_get_reason(const sg_result_t *res)
+{
+	return res ? res->reason : NULL;
+}
+
+SG_API bool sg_result_get_interrupted(const sg_result_t *res)
+{
+	return res && res->interrupted;
+}
+
+SG_API const char *sg_result_get_statement(const sg_result_t *res, size_t *len)
+{
+	if (len)
+		*len = res ? res->pub.statement_len : 0;
+	return res ? res->pub.statement : NULL;
+}
+
+SG_API const char *sg_result_get_envelope(const sg_result_t *res, size_t *len)
+{
+	if (len)
+		*len = res ? res->pub.envelope_len : 0;
+	return res ? res->pub.envelope : NULL;
+}
+
+SG_API const char *sg_result_get_out_dir(const sg_result_t *res)
+{
+	return res ? res->out_dir : NULL;
+}
+
+SG_API const char *sg_result_get_verdict_path(const sg_result_t *res)
+{
+	return res ? res->pub.verdict_path : NULL;
+}
+
+SG_API int sg_result_get_exit_code(const sg_result_t *res)
+{
+	if (!res)
+		return 3;
+	switch (res->outcome) {
+	case SG_OUTCOME_PASSED: return 0;
+	case SG_OUTCOME_FAILED: return 1;
+	case SG_OUTCOME_ERROR:
+	default: return 3;
+	}
+}
+
+/* ---- verifying ------------------------------------------------------------------- */
+
+/* Verify envelope bytes (origin names them in messages) and keep the signed payload's
+ * exact bytes: what a caller reads is what was signed, not a re-serialisation. */
+static sg_verified_t *verify_bytes(const char *origin, const char *envelope, size_t len, const sg_key_t *trusted,
+				   sg_error *err)
+{
+	if (len > SG_ENVELOPE_MAX) {
+		sg_error_set(err, SG_ERR_INPUT, 0, "%s: %zu bytes, expected at most %u", origin, len, SG_ENVELOPE_MAX);
+		return NULL;
+	}
+	size_t payload_len = 0;
+	unsigned char *payload =
+		sg_dsse_verify(trusted->key, SG_DSSE_INTOTO_TYPE, origin, envelope, len, &payload_len, err);
+	if (!payload)
+		return NULL;
+	sg_verdict v;
+	memset(&v, 0, sizeof(v));
+	sg_autofree char *porigin = sg_xasprintf("%s: payload", origin);
+	if (sg_verdict_parse_statement(porigin, (const char *)payload, payload_len, &v, err) < 0) {
+		free(payload);
+		return NULL;
+	}
+	snprintf(v.keyid, sizeof(v.keyid), "%s", sg_key_id(trusted->key));
+	sg_verified_t *out = sg_xcalloc(1, sizeof(*out));
+	out->v = v;
+	out->statement = (char *)payload; /* NUL-terminated by sg_dsse_verify */
+	out->statement_len = payload_len;
+	return out;
+}
+
+SG_API sg_verified_t *sg_verify_envelope(const void *envelope, size_t len, const sg_key_t *trusted,
+					 sg_error *err)
+{
+	if (!envelope || !trusted) {
+		null_arg(err, "sg_verify_envelope", envelope ? "trusted" : "envelope");
+		return NULL;
+	}
+	return verify_bytes("envelope", envelope, len, trusted, err);
+}
+
+SG_API sg_verified_t *sg_verify_file(const char *path, const sg_key_t *trusted, sg_error *err)
+{
+	if (!path || !trusted) {
+		null_arg(err, "sg_verify_file", path ? "trusted" : "path");
+		return NULL;
+	}
+	sg_autofree char *text = NULL;
+	size_t len = 0;
+	if (sg_read_file(path, SG_ENVELOPE_MAX, &text, &len, err) < 0)
+		return NULL;
+	return verify_bytes(path, text, len, trusted, err);
+}
+
+SG_API int sg_verified_check_workspace(const sg_verified_t *v, const char *dir, sg_error *err)
+{
+	if (!v || !dir)
+		return null_arg(err, "sg_verified_check_workspace", v ? "dir" : "v");
+	char real[PATH_MAX];
+	if (!realpath(dir, real))
+		return sg_error_set(err, SG_ERR_INPUT, errno, "workspace %s", dir);
+	char now[SG_SHA256_HEX_LEN];
+	return sg_verdict_check_workspace(&v->v, real, now, err);
+}
+
+SG_API void sg_verified_close(sg_verified_t *v)
+{
+	if (!v)
+		return;
+	sg_verdict_free(&v->v);
+	free(v->statement);
+	free(v);
+}
+
+SG_API const char *sg_verified_get_statement(const sg_verified_t *v, size_t *len)
+{
+	if (len)
+		*len = v ? v->statement_len : 0;
+	return v ? v->statement : NULL;
+}
+
+SG_API const char *sg_verified_get_result(const sg_verified_t *v)
+{
+	return v ? v->v.result : NULL;
+}
+
+SG_API const char *sg_verified_get_subject(const sg_verified_t *v)
+{
+	return v ? v->v.subject_sha256 : NULL;
+}
+
+SG_API const char *sg_verified_get_keyid(const sg_verified_t *v)
+{
+	return v ? v->v.keyid : NULL;
+}
+
+/* ---- deciding -------------------------------------------------------------------- */
+
+SG_API sg_decision_t *sg_verified_decide(const sg_verified_t *v, unsigned flags)
+{
+	if (!v)
+		return NULL;
+	sg_ship_policy p;
+	sg_ship_policy_default(&p);
+	p.allow_violations = flags & SG_SHIP_ALLOW_VIOLATIONS;
+	p.require_seccomp = !(flags & SG_SHIP_ALLOW_NO_SECCOMP);
+	p.require_namespaces = !(flags & SG_SHIP_ALLOW_NO_NAMESPACES);
+	p.require_no_new_privs = !(flags & SG_SHIP_ALLOW_NEW_PRIVS);
+	p.require_no_caps = !(flags & SG_SHIP_ALLOW_CAPS);
+	p.require_memory_limit = !(flags & SG_SHIP_ALLOW_NO_MEMORY_LIMIT);
+	p.require_pids_limit = !(flags & SG_SHIP_ALLOW_NO_PIDS_LIMIT);
+	sg_decision_t *d = sg_xcalloc(1, sizeof(*d));
+	sg_decide(v->v.statement, &p, &d->d);
+	cJSON *j = sg_decision_json(&d->d);
+	char *text = cJSON_Print(j);
+	cJSON_Delete(j);
+	d->json = text ? sg_xstrdup(text) : sg_xstrdup("{}");
+	cJSON_free(text);
+	d->markdown = sg_decision_markdown(&d->d, NULL);
+	return d;
+}
+
+SG_API void sg_decision_close(sg_decision_t *d)
+{
+	if (!d)
+		return;
+	sg_decision_free(&d->d);
+	free(d->json);
+	free(d->markdown);
+	free(d);
+}
+
+SG_API sg_decision_kind_t sg_decision_get_kind(const sg_decision_t *d)
+{
+	return d && d->d.kind == SG_SHIP ? SG_DECIDE_SHIP : SG_DECIDE_DIAGNOSE;
+}
+
+SG_API const char *sg_decision_get_category(const sg_decision_t *d)
+{
+	return d ? sg_diag_category_name(d->d.category) : NULL;
+}
+
+SG_API const char *sg_decision_get_summary(const sg_decision_t *d)
+{
+	return d ? d->d.summary : NULL;
+}
+
+SG_API const char *sg_decision_get_step(const sg_decision_t *d)
+{
+	return d ? d->d.step : NULL;
+}
+
+SG_API const char *sg_decision_get_next_step(const sg_decision_t *d)
+{
+	return d ? d->d.next_step : NULL;
+}
+
+SG_API const char *sg_decision_get_signature(const sg_decision_t *d)
+{
+	return d ? d->d.signature : NULL;
+}
+
+SG_API const char *sg_decision_get_json(const sg_decision_t *d)
+{
+	return d ? d->json : NULL;
+}
+
+SG_API const char *sg_decision_get_markdown(const sg_decision_t *d)
+{
+	return d ? d->markdown : NULL;
+}

@@ -1,0 +1,71 @@
+/* cli_serve.c: `shipgate serve --socket PATH [--jobs N] [--grace S]`: the local daemon
+ * (serve.c, docs/serve.md). Exit codes: 0 drained after SIGTERM/SIGINT, 2 usage (or the
+ * socket is taken), 3 infrastructure. */
+#include "cli.h"
+#include "serve.h"
+#include "util.h"
+
+#include <getopt.h>
+#include <string.h>
+
+static void serve_usage(FILE *out)
+{
+	fprintf(out,
+		"usage: shipgate serve --socket PATH [--jobs N] [--grace S] [--quiet]\n"
+		"\n"
+		"Run jobs for local clients: requests are JSON lines on the unix socket PATH\n"
+		"(submit, status, events, verdict, cancel, ping; docs/serve.md). Each client is\n"
+		"known by its uid from the kernel; its jobs run with its identity and only it\n"
+		"can see or cancel them. SIGTERM drains: no new jobs, running ones get the grace\n"
+		"period, then are stopped.\n"
+		"\n"
+		"options:\n"
+		"  --socket PATH   where to listen (made mode 0666: anyone may connect)\n"
+		"  --jobs N        jobs running at once (default: the number of CPUs); the rest queue\n"
+		"  --grace S       after SIGTERM, seconds running jobs may go on (default 30)\n"
+		"  -q, --quiet     no log lines on stderr\n"
+		"  -h, --help      this help\n");
+}
+
+int sg_cli_serve(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{"socket", required_argument, NULL, 's'}, {"jobs", required_argument, NULL, 'j'},
+		{"grace", required_argument, NULL, 'g'},  {"quiet", no_argument, NULL, 'q'},
+		{"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0},
+	};
+	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+	sg_serve_options o = {.max_jobs = ncpu > 0 ? (unsigned)ncpu : 1, .grace_s = 30};
+	optind = 1;
+	int c;
+	uint64_t v;
+	while ((c = getopt_long(argc, argv, "qh", opts, NULL)) != -1) {
+		switch (c) {
+		case 's': o.socket_path = optarg; break;
+		case 'j':
+			if (!sg_parse_u64(optarg, &v) || v < 1 || v > 4096) {
+				fprintf(stderr, "shipgate serve: --jobs: expected 1 to 4096, got '%s'\n", optarg);
+				return 2;
+			}
+			o.max_jobs = (unsigned)v;
+			break;
+		case 'g':
+			if (!sg_parse_u64(optarg, &v) || v > 86400) {
+				fprintf(stderr, "shipgate serve: --grace: expected seconds (0 to 86400), got '%s'\n",
+					optarg);
+				return 2;
+			}
+			o.grace_s = (unsigned)v;
+			break;
+		case 'q': o.quiet = true; break;
+		case 'h': serve_usage(stdout); return 0;
+		default: serve_usage(stderr); return 2;
+		}
+	}
+	if (optind != argc || !o.socket_path) {
+		fprintf(stderr, "shipgate serve: %s\n", o.socket_path ? "unexpected arguments" : "--socket PATH is required");
+		serve_usage(stderr);
+		return 2;
+	}
+	return sg_serve_main(&o);
+}

@@ -1,0 +1,204 @@
+/* publish.c: the out dir's verdict files and the signing key's hiding place (see
+ * publish.h). Moved here from cli_run.c so that the CLI, the daemon and the C API write
+ * byte-for-byte the same files. */
+#include "publish.h"
+#include "digest.h"
+#include "events.h"
+#include "util.h"
+#include "vsa.h"
+
+#include <limits.h>
+#include <string.h>
+
+/* ---- the signing key ----------------------------------------------------------------- */
+
+static bool path_within(const char *path, const char *dir)
+{
+	size_t n = strlen(dir);
+	if (n == 1 && dir[0] == '/')
+		return true;
+	return !strncmp(path, dir, n) && (path[n] == '/' || path[n] == '\0');
+}
+
+/* What of the host the default "host" root shows the steps (mounts.c: host_dirs and
+ * /etc, less its hidden entries, of which only ssl/private is a place for keys). */
+static const char *const host_visible[] = {"/usr", "/bin", "/sbin", "/lib", "/lib32",
+					   "/lib64", "/libx32", "/etc"};
+
+static bool host_root_shows(const char *real)
+{
+	if (path_within(real, "/etc/ssl/private"))
+		return false;
+	for (size_t i = 0; i < SG_ARRAY_LEN(host_visible); i++) {
+		char dir[PATH_MAX];
+		if (path_within(real, host_visible[i]) ||
+		    (realpath(host_visible[i], dir) && path_within(real, dir)))
+			return true;
+	}
+	return false;
+}
+
+int sg_key_check_hidden(const sg_job *job, const char *what, const char *key_path, sg_error *err)
+{
+	char real[PATH_MAX];
+	if (!realpath(key_path, real)) {
+		/* not made yet (the default key's directory): the nearest existing ancestor,
+		 * resolved, and the rest of the path as it is */
+		int e = errno;
+		sg_autofree char *copy = sg_xstrdup(key_path);
+		char *cut = NULL;
+		while (e == ENOENT && (cut = strrchr(copy, '/')) != NULL && cut != copy) {
+			*cut = '\0';
+			if (realpath(copy, real))
+				break;
+			e = errno;
+		}
+		if (!cut || cut == copy || snprintf(real + strlen(real), sizeof(real) - strlen(real), "/%s",
+						    key_path + (cut - copy) + 1) >= (int)(sizeof(real) - strlen(real)))
+			return sg_error_set(err, SG_ERR_USAGE, e, "%s %s", what, key_path);
+	}
+	const char *where = NULL, *dir = NULL;
+	if (path_within(real, job->workspace)) {
+		where = "the workspace";
+		dir = job->workspace;
+	}
+	for (size_t i = 0; !where && i < job->n_mounts; i++)
+		if (path_within(real, job->mounts[i].source)) {
+			where = "a mount of the job";
+			dir = job->mounts[i].source;
+		}
+	if (!where && strcmp(job->rootfs, "host") && path_within(real, job->rootfs)) {
+		where = "the job's rootfs";
+		dir = job->rootfs;
+	}
+	if (!where && !strcmp(job->rootfs, "host") && host_root_shows(real)) {
+		where = "the host directories the sandbox shows";
+		dir = "/";
+	}
+	if (!where)
+		return 0;
+	return sg_error_set(err, SG_ERR_USAGE, 0,
+			    "%s %s: the private key lies in %s (%s), where the job's steps could "
+			    "read it; keep it outside",
+			    what, key_path, where, dir);
+}
+
+/* ---- the out dir ---------------------------------------------------------------------- */
+
+/* vsa.dsse.json: the VSA that points at the verdict envelope by its digest. */
+static int write_vsa(const sg_run *run, const sg_key *key, const char *verdict, size_t verdict_len,
+		     const char *path, sg_error *err)
+{
+	char verdict_sha[SG_SHA256_HEX_LEN];
+	sg_sha256_hex(verdict, verdict_len, verdict_sha);
+	cJSON *st = sg_vsa_statement(run, "verdict.dsse.json", verdict_sha);
+	char *text = cJSON_Print(st);
+	cJSON_Delete(st);
+	if (!text)
+		return sg_error_set(err, SG_ERR_INTERNAL, ENOMEM, "%s", path);
+	size_t env_len = 0;
+	sg_autofree char *env = sg_dsse_sign(key, SG_DSSE_INTOTO_TYPE, text, strlen(text), &env_len, err);
+	cJSON_free(text);
+	if (!env || sg_write_file_atomic(path, env, env_len, 0644, err) < 0)
+		return -1;
+	return 0;
+}
+
+int sg_publish_verdict(const sg_run *run, const cJSON *statement, const sg_key *key, bool vsa,
+		       sg_published *out, sg_error *err)
+{
+	sg_published local = {0};
+	sg_published *p = out ? out : &local;
+	memset(p, 0, sizeof(*p));
+	p->statement_path = sg_xasprintf("%s/statement.json", run->out_dir);
+	p->verdict_path = sg_xasprintf("%s/verdict.dsse.json", run->out_dir);
+	sg_autofree char *vsa_path = sg_xasprintf("%s/vsa.dsse.json", run->out_dir);
+	int rc = -1;
+	/* a verdict of an earlier run must never sit beside this run's statement */
+	if ((unlink(p->verdict_path) < 0 && errno != ENOENT) || (unlink(vsa_path) < 0 && errno != ENOENT)) {
+		sg_error_set(err, SG_ERR_INTERNAL, errno, "remove the previous verdict in %s", run->out_dir);
+		goto done;
+	}
+	char *text = cJSON_Print(statement);
+	if (!text) {
+		sg_error_set(err, SG_ERR_INTERNAL, ENOMEM, "%s", p->statement_path);
+		goto done;
+	}
+	sg_buf st = {0};
+	sg_buf_puts(&st, text);
+	sg_buf_append(&st, "\n", 1);
+	cJSON_free(text);
+	p->statement = st.data;
+	p->statement_len = st.len;
+	if (sg_write_file_atomic(p->statement_path, p->statement, p->statement_len, 0644, err) < 0)
+		goto done;
+	p->envelope = sg_dsse_sign(key, SG_DSSE_INTOTO_TYPE, p->statement, p->statement_len, &p->envelope_len, err);
+	if (!p->envelope || sg_write_file_atomic(p->verdict_path, p->envelope, p->envelope_len, 0644, err) < 0)
+		goto done;
+	if (vsa) {
+		if (write_vsa(run, key, p->envelope, p->envelope_len, vsa_path, err) < 0)
+			goto done;
+		p->vsa_path = sg_steal_ptr(&vsa_path);
+	}
+	rc = 0;
+done:
+	if (!out)
+		sg_published_free(&local);
+	return rc;
+}
+
+void sg_published_free(sg_published *p)
+{
+	free(p->statement);
+	free(p->envelope);
+	free(p->statement_path);
+	free(p->verdict_path);
+	free(p->vsa_path);
+	memset(p, 0, sizeof(*p));
+}
+
+/* ---- run, publish, tell --------------------------------------------------------------- */
+
+int sg_run_and_publish(const sg_job *job, const sg_key *key, const sg_run_options *ro_in, bool vsa,
+		       struct sg_event_sink *sink_in, sg_run_outcome *out, sg_error *err)
+{
+	memset(out, 0, sizeof(*out));
+	sg_event_sink none;
+	sg_event_sink_init(&none);
+	sg_event_sink *sink = sink_in ? sink_in : &none;
+	if (!sink->job_name)
+		sink->job_name = job->name;
+	sg_run_events hooks = sg_event_sink_hooks(sink);
+	sg_run_options ro = ro_in ? *ro_in : (sg_run_options){0};
+	ro.events = &hooks;
+	sg_run run;
+	if (sg_run_job(job, &ro, &run, err) < 0) {
+		sg_event_error(sink, err);
+		sg_run_free(&run);
+		return -1;
+	}
+	cJSON *statement = sg_verdict_statement(&run);
+	int rc = sg_publish_verdict(&run, statement, key, vsa, &out->pub, err);
+	cJSON_Delete(statement);
+	if (rc < 0) {
+		sg_error_prefix(err, "writing the verdict");
+		sg_event_error(sink, err);
+		sg_run_free(&run);
+		return -1;
+	}
+	sg_event_verdict_written(sink, &run, &out->pub, sg_key_id(key));
+	out->result = run.result;
+	out->interrupted = run.interrupted;
+	out->reason = sg_xstrdup(run.reason ? run.reason : "");
+	out->out_dir = sg_xstrdup(run.out_dir);
+	sg_run_free(&run);
+	return 0;
+}
+
+void sg_run_outcome_free(sg_run_outcome *o)
+{
+	sg_published_free(&o->pub);
+	free(o->reason);
+	free(o->out_dir);
+	memset(o, 0, sizeof(*o));
+}

@@ -1,0 +1,60 @@
+/* publish.h: what a finished run leaves in its out dir, written the same way by every
+ * face of shipgate (`run`, `loop`, `serve`, the C API): statement.json, then
+ * verdict.dsse.json, a DSSE envelope signed over statement.json's exact bytes, and on
+ * request vsa.dsse.json. Also the check that the signing key lies where no step of the
+ * job can read it. docs/verdict.md describes the files.
+ */
+#ifndef SHIPGATE_PUBLISH_H
+#define SHIPGATE_PUBLISH_H
+
+#include "job.h"
+#include "run.h"
+#include "sign.h"
+
+#include <cjson/cJSON.h>
+#include <stdbool.h>
+
+typedef struct sg_published {
+	char *statement;       /* the exact bytes of statement.json (NUL-terminated) */
+	size_t statement_len;
+	char *envelope;        /* the exact bytes of verdict.dsse.json (NUL-terminated) */
+	size_t envelope_len;
+	char *statement_path;
+	char *verdict_path;
+	char *vsa_path;        /* NULL unless a VSA was asked for */
+} sg_published;
+
+/* Write statement.json, verdict.dsse.json and (vsa) vsa.dsse.json into run->out_dir,
+ * removing any verdict of an earlier run first, so that an old verdict never sits beside
+ * this run's statement. out may be NULL; otherwise it receives the bytes and paths (free
+ * with sg_published_free, also after a failure). */
+int sg_publish_verdict(const sg_run *run, const cJSON *statement, const sg_key *key, bool vsa,
+		       sg_published *out, sg_error *err);
+void sg_published_free(sg_published *p);
+
+/* What a run came to, for the faces that do not print the run itself (the API, the
+ * daemon's workers). */
+typedef struct sg_run_outcome {
+	sg_run_result result;
+	bool interrupted;
+	char *reason;
+	char *out_dir;
+	sg_published pub;
+} sg_run_outcome;
+
+struct sg_event_sink;
+
+/* Run the job, write its verdict (sg_publish_verdict) and tell the sink (NULL: none)
+ * every event, including `error` when there is no verdict. ro->events is replaced by
+ * the sink's hooks. Returns 0 with out filled; -1 with err set when nothing could run
+ * or the verdict could not be written. Free out with sg_run_outcome_free either way. */
+int sg_run_and_publish(const sg_job *job, const sg_key *key, const sg_run_options *ro, bool vsa,
+		       struct sg_event_sink *sink, sg_run_outcome *out, sg_error *err);
+void sg_run_outcome_free(sg_run_outcome *o);
+
+/* Refuse a private key that the job's steps could read: in the workspace, a mount of the
+ * job, its rootfs, or the host directories the default root shows. `what` names the key
+ * in the message ("--key", "default signing key"). SG_ERR_USAGE. */
+int sg_key_check_hidden(const sg_job *job, const char *what, const char *key_path, sg_error *err);
+
+#endif

@@ -1,0 +1,1326 @@
+/* serve.c: the `shipgate serve` daemon (see serve.h, docs/serve.md).
+ *
+ * Theory of operation
+ * -------------------
+ * One poll loop watches: the listening socket, a signalfd (SIGCHLD, SIGTERM, SIGINT,
+ * SIGHUP), every client's socket and every running worker's pipe.
+ *
+ *   client   a connection. Its uid, gid and groups come from the kernel when it is
+ *            accepted; it never claims an identity. It sends requests, one JSON object
+ *            per line (at most 1 MiB; a longer line is skipped to its end and answered
+ *            with an error), and gets one reply line per request, in order, plus the
+ *            event lines of the jobs it subscribed to.
+ *   job      submitted by a client, owned by its uid for good: only a client of the same
+ *            uid can see it, follow it, fetch its verdict or cancel it. Queued until one
+ *            of the N slots is free, then run by a worker.
+ *   worker   a forked process (serve_worker.c) that takes the client's identity before
+ *            it opens anything of the job and runs it as `shipgate run` would, writing
+ *            events and finally the verdict's envelope to a pipe. For a client that is
+ *            not root, a root daemon first makes the job a cgroup below its own, owned
+ *            by the client (delegation), so the job's limits are enforced although it
+ *            runs rootless; and a TMPDIR of its own for the scratch layers. Both are
+ *            removed when the worker is gone, whatever became of it.
+ *
+ * Draining: SIGTERM (or SIGINT) stops new submissions, cancels what is queued, lets the
+ * running jobs go on for the grace period, then SIGTERMs their workers (each kills its
+ * sandbox and signs an ERROR verdict), and after ten more seconds SIGKILLs what is left;
+ * the daemon exits once every worker is reaped and its cgroups and scratch are removed.
+ */
+#include "serve.h"
+#include "cli_common.h"
+#include "util.h"
+
+#include <cjson/cJSON.h>
+#include <dirent.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+
+typedef enum job_state { JOB_QUEUED, JOB_RUNNING, JOB_DONE, JOB_FAILED, JOB_CANCELLED } job_state;
+
+static const char *const state_names[] = {"queued", "running", "done", "failed", "cancelled"};
+
+typedef struct client client;
+
+typedef struct serve_job {
+	char id[32];
+	uid_t uid;
+	gid_t gid;
+	gid_t *groups;
+	size_t n_groups;
+	bool groups_known;
+	/* the request */
+	char *job_path, *job_json, *workspace, *out_dir, *key_path;
+	size_t job_json_len;
+	bool allow_weaker, vsa, no_trace;
+	client *owner;           /* set while cancel_on_disconnect holds */
+	/* the run */
+	job_state state;
+	bool cancel_requested;
+	pid_t worker;            /* 0 once reaped */
+	int wait_status;
+	int ev_fd;               /* -1 at EOF */
+	sg_buf ev_in;            /* a partial line from the worker */
+	bool ev_overflow;        /* skipping an over-long worker line */
+	sg_buf events;           /* every event line so far, for replay */
+	bool events_truncated;
+	uint64_t last_seq;
+	char *job_name;
+	char *result, *reason, *error, *envelope, *out_dir_final, *verdict_path, *keyid;
+	int exit_code;
+	char submitted[40], started[40], finished[40];
+	char *cg_dirs[SG_CG_NCTRL + 1];
+	char *tmp_dir;
+	uint64_t cleanup_deadline_ms;
+	bool ended;              /* job_end sent, resources released */
+	struct serve_job *next;
+} serve_job;
+
+struct client {
+	int fd;
+	uid_t uid;
+	gid_t gid;
+	pid_t pid;
+	gid_t *groups;
+	size_t n_groups;
+	bool groups_known;
+	sg_buf in;
+	bool skipping;           /* inside an over-long line */
+	sg_buf out;
+	size_t out_off;
+	bool closing;            /* close once out is flushed */
+	bool dead;
+	serve_job **subs;        /* jobs whose events it follows */
+	size_t n_subs;
+	struct client *next;
+};
+
+typedef struct serve {
+	sg_serve_options o;
+	int listen_fd;
+	int sig_fd;
+	pid_t pid;
+	client *clients;
+	serve_job *jobs, *jobs_tail;
+	unsigned running;
+	uint64_t seq;
+	bool draining;
+	uint64_t drain_term_ms, drain_kill_ms;
+	bool termed, killed;
+	sg_cgroup_host cg;
+	bool cg_known;
+	char *tmp_base;
+} serve;
+
+static void logf_(const serve *sv, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void logf_(const serve *sv, const char *fmt, ...)
+{
+	if (sv->o.quiet)
+		return;
+	char now[40];
+	sg_rfc3339_now(now, sizeof(now));
+	va_list ap;
+	va_start(ap, fmt);
+	fprintf(stderr, "%s shipgate serve: ", now);
+	vfprintf(stderr, fmt, ap);
+	fputc('\n', stderr);
+	va_end(ap);
+}
+
+/* ---- output to clients ------------------------------------------------------------- */
+
+static void client_put(client *c, const char *line, size_t len)
+{
+	if (c->dead || c->closing)
+		return;
+	if (c->out.len - c->out_off + len > SG_SERVE_CLIENT_OUT_MAX) {
+		/* it does not read what it asked for: drop it rather than grow without end */
+		c->dead = true;
+		return;
+	}
+	sg_buf_append(&c->out, line, len);
+}
+
+static void client_send(client *c, cJSON *j)
+{
+	char *text = cJSON_PrintUnformatted(j);
+	cJSON_Delete(j);
+	if (!text)
+		return;
+	client_put(c, text, strlen(text));
+	client_put(c, "\n", 1);
+	cJSON_free(text);
+}
+
+static cJSON *reply_ok(const char *op)
+{
+	cJSON *j = cJSON_CreateObject();
+	cJSON_AddBoolToObject(j, "ok", true);
+	if (op)
+		cJSON_AddStringToObject(j, "op", op);
+	return j;
+}
+
+static void reply_error(client *c, const char *op, const char *code, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+static void reply_error(client *c, const char *op, const char *code, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	char msg[1024];
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	cJSON *j = cJSON_CreateObject();
+	cJSON_AddBoolToObject(j, "ok", false);
+	if (op)
+		cJSON_AddStringToObject(j, "op", op);
+	cJSON_AddStringToObject(j, "code", code);
+	sg_autofree char *clean = sg_utf8_sanitize(msg, strlen(msg));
+	cJSON_AddStringToObject(j, "error", clean);
+	client_send(c, j);
+}
+
+/* ---- jobs -------------------------------------------------------------------------- */
+
+static serve_job *find_job(serve *sv, const client *c, const char *id)
+{
+	for (serve_job *j = sv->jobs; j; j = j->next)
+		if (!strcmp(j->id, id) && j->uid == c->uid)
+			return j;
+	return NULL; /* another uid's job is as absent as one that never was */
+}
+
+static bool job_subscribed(const client *c, const serve_job *j)
+{
+	for (size_t i = 0; i < c->n_subs; i++)
+		if (c->subs[i] == j)
+			return true;
+	return false;
+}
+
+static void unsubscribe(client *c, const serve_job *j)
+{
+	for (size_t i = 0; i < c->n_subs; i++)
+		if (c->subs[i] == j) {
+			c->subs[i] = c->subs[--c->n_subs];
+			return;
+		}
+}
+
+/* A line of events (newline included) for the job: kept, and sent to its followers. */
+static void job_event_line(serve *sv, serve_job *j, const char *line, size_t len)
+{
+	if (j->events.len + len <= SG_SERVE_EVENTS_MAX)
+		sg_buf_append(&j->events, line, len);
+	else
+		j->events_truncated = true;
+	for (client *c = sv->clients; c; c = c->next)
+		if (job_subscribed(c, j))
+			client_put(c, line, len);
+}
+
+/* The daemon's own event for a job: the same common fields as the worker's. */
+static void job_event(serve *sv, serve_job *j, const char *kind, cJSON *fields)
+{
+	char now[40];
+	sg_rfc3339_now(now, sizeof(now));
+	cJSON *ev = cJSON_CreateObject();
+	cJSON_AddStringToObject(ev, "event", kind);
+	cJSON_AddStringToObject(ev, "id", j->id);
+	cJSON_AddNumberToObject(ev, "seq", (double)++j->last_seq);
+	cJSON_AddStringToObject(ev, "time", now);
+	if (j->job_name)
+		cJSON_AddStringToObject(ev, "job", j->job_name);
+	while (fields && fields->child) {
+		cJSON *item = cJSON_DetachItemViaPointer(fields, fields->child);
+		cJSON_AddItemToObject(ev, item->string, item);
+	}
+	cJSON_Delete(fields);
+	char *text = cJSON_PrintUnformatted(ev);
+	cJSON_Delete(ev);
+	if (!text)
+		return;
+	sg_buf line = {0};
+	sg_buf_puts(&line, text);
+	sg_buf_append(&line, "\n", 1);
+	cJSON_free(text);
+	job_event_line(sv, j, line.data, line.len);
+	sg_buf_free(&line);
+}
+
+static cJSON *job_status_json(const serve_job *j)
+{
+	cJSON *o = cJSON_CreateObject();
+	cJSON_AddStringToObject(o, "id", j->id);
+	cJSON_AddStringToObject(o, "state", state_names[j->state]);
+	cJSON_AddNumberToObject(o, "uid", (double)j->uid);
+	if (j->job_name)
+		cJSON_AddStringToObject(o, "job", j->job_name);
+	cJSON_AddStringToObject(o, "submitted", j->submitted);
+	if (j->started[0])
+		cJSON_AddStringToObject(o, "started", j->started);
+	if (j->finished[0])
+		cJSON_AddStringToObject(o, "finished", j->finished);
+	if (j->result)
+		cJSON_AddStringToObject(o, "result", j->result);
+	if (j->reason)
+		cJSON_AddStringToObject(o, "reason", j->reason);
+	if (j->error)
+		cJSON_AddStringToObject(o, "error", j->error);
+	if (j->state == JOB_DONE || j->state == JOB_FAILED || (j->state == JOB_CANCELLED && j->started[0]))
+		cJSON_AddNumberToObject(o, "exit_code", j->exit_code);
+	if (j->out_dir_final)
+		cJSON_AddStringToObject(o, "out_dir", j->out_dir_final);
+	if (j->verdict_path)
+		cJSON_AddStringToObject(o, "verdict_path", j->verdict_path);
+	cJSON_AddBoolToObject(o, "cancel_requested", j->cancel_requested);
+	return o;
+}
+
+/* Remove a cgroup directory and everything below it, deepest first (cgroupfs: the
+ * files go with their directory; a directory with processes is EBUSY). */
+static int rmdir_tree(const char *dir)
+{
+	DIR *d = opendir(dir);
+	if (d) {
+		struct dirent *de;
+		while ((de = readdir(d)) != NULL) {
+			if (de->d_type != DT_DIR || !strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+				continue;
+			sg_autofree char *sub = sg_xasprintf("%s/%s", dir, de->d_name);
+			(void)rmdir_tree(sub);
+		}
+		closedir(d);
+	}
+	return rmdir(dir) < 0 && errno != ENOENT ? -1 : 0;
+}
+
+/* SIGKILL every process left in a cgroup tree the daemon made for a job. */
+static void kill_tree(const char *dir)
+{
+	sg_autofree char *procs = sg_xasprintf("%s/cgroup.procs", dir);
+	sg_autofree char *text = NULL;
+	if (sg_read_file(procs, 1 << 20, &text, NULL, NULL) == 0) {
+		char *save = NULL;
+		for (char *p = strtok_r(text, "\n", &save); p; p = strtok_r(NULL, "\n", &save)) {
+			uint64_t pid;
+			if (sg_parse_u64(p, &pid) && pid > 1)
+				kill((pid_t)pid, SIGKILL);
+		}
+	}
+	DIR *d = opendir(dir);
+	if (!d)
+		return;
+	struct dirent *de;
+	while ((de = readdir(d)) != NULL) {
+		if (de->d_type != DT_DIR || !strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+			continue;
+		sg_autofree char *sub = sg_xasprintf("%s/%s", dir, de->d_name);
+		kill_tree(sub);
+	}
+	closedir(d);
+}
+
+/* Release what the daemon made for the job; false while a cgroup is still busy. */
+static bool job_release(serve *sv, serve_job *j, uint64_t now_ms)
+{
+	bool all = true;
+	for (int i = 0; j->cg_dirs[i]; i++) {
+		if (rmdir_tree(j->cg_dirs[i]) == 0) {
+			free(j->cg_dirs[i]);
+			j->cg_dirs[i] = sg_xstrdup(""); /* done: an empty name */
+			continue;
+		}
+		if (!j->cg_dirs[i][0])
+			continue;
+		all = false;
+		if (now_ms > j->cleanup_deadline_ms)
+			kill_tree(j->cg_dirs[i]);
+	}
+	if (!all)
+		return false;
+	for (int i = 0; j->cg_dirs[i]; i++) {
+		free(j->cg_dirs[i]);
+		j->cg_dirs[i] = NULL;
+	}
+	if (j->tmp_dir) {
+		sg_error err = {0};
+		if (sg_rm_rf(j->tmp_dir, &err) < 0)
+			logf_(sv, "%s: could not remove %s: %s", j->id, j->tmp_dir, err.msg);
+		free(j->tmp_dir);
+		j->tmp_dir = NULL;
+	}
+	return true;
+}
+
+/* The worker wrote its last line and was reaped: the job's end. */
+static void job_finish(serve *sv, serve_job *j)
+{
+	if (j->state == JOB_RUNNING) {
+		if (!j->result && !j->error) {
+			/* no result line: the worker died (SIGKILL at the end of a drain, a crash) */
+			j->error = WIFSIGNALED(j->wait_status)
+					   ? sg_xasprintf("the worker was killed by signal %d before it wrote a verdict",
+							  WTERMSIG(j->wait_status))
+					   : sg_xasprintf("the worker exited with status %d without a verdict",
+							  WEXITSTATUS(j->wait_status));
+			j->exit_code = 3;
+		}
+		j->state = j->cancel_requested ? JOB_CANCELLED : j->result ? JOB_DONE : JOB_FAILED;
+		sv->running--;
+	}
+	sg_rfc3339_now(j->finished, sizeof(j->finished));
+	cJSON *f = cJSON_CreateObject();
+	cJSON_AddStringToObject(f, "state", state_names[j->state]);
+	if (j->result)
+		cJSON_AddStringToObject(f, "result", j->result);
+	if (j->error)
+		cJSON_AddStringToObject(f, "error", j->error);
+	if (j->started[0])
+		cJSON_AddNumberToObject(f, "exit_code", j->exit_code);
+	job_event(sv, j, "job_end", f);
+	for (client *c = sv->clients; c; c = c->next)
+		unsubscribe(c, j);
+	j->ended = true;
+	logf_(sv, "%s (uid %u): %s%s%s", j->id, (unsigned)j->uid, state_names[j->state], j->result ? " " : "",
+	      j->result ? j->result : "");
+	/* the request's inputs are no longer needed */
+	free(j->job_json);
+	j->job_json = NULL;
+}
+
+/* A line from the worker: an event (kept and forwarded) or its result. */
+static void worker_line(serve *sv, serve_job *j, const char *line, size_t len)
+{
+	cJSON *o = cJSON_ParseWithLength(line, len);
+	if (!cJSON_IsObject(o)) {
+		cJSON_Delete(o);
+		return;
+	}
+	const cJSON *w = cJSON_GetObjectItemCaseSensitive(o, "worker");
+	if (cJSON_IsString(w) && !strcmp(w->valuestring, "result")) {
+#define TAKE(field, key)                                                                          \
+	do {                                                                                      \
+		const cJSON *v_ = cJSON_GetObjectItemCaseSensitive(o, key);                       \
+		if (cJSON_IsString(v_)) {                                                         \
+			free(j->field);                                                           \
+			j->field = sg_xstrdup(v_->valuestring);                                   \
+		}                                                                                 \
+	} while (0)
+		TAKE(result, "result");
+		TAKE(reason, "reason");
+		TAKE(error, "error");
+		TAKE(envelope, "envelope");
+		TAKE(out_dir_final, "out_dir");
+		TAKE(verdict_path, "verdict_path");
+		TAKE(keyid, "keyid");
+#undef TAKE
+		const cJSON *code = cJSON_GetObjectItemCaseSensitive(o, "exit_code");
+		if (cJSON_IsNumber(code))
+			j->exit_code = code->valueint;
+		cJSON_Delete(o);
+		return;
+	}
+	const cJSON *seq = cJSON_GetObjectItemCaseSensitive(o, "seq");
+	if (cJSON_IsNumber(seq) && seq->valuedouble > (double)j->last_seq)
+		j->last_seq = (uint64_t)seq->valuedouble;
+	const cJSON *name = cJSON_GetObjectItemCaseSensitive(o, "job");
+	if (!j->job_name && cJSON_IsString(name))
+		j->job_name = sg_xstrdup(name->valuestring);
+	cJSON_Delete(o);
+	sg_buf copy = {0};
+	sg_buf_append(&copy, line, len);
+	sg_buf_append(&copy, "\n", 1);
+	job_event_line(sv, j, copy.data, copy.len);
+	sg_buf_free(&copy);
+}
+
+static void worker_read(serve *sv, serve_job *j)
+{
+	char buf[65536];
+	ssize_t n = SG_RETRY(read(j->ev_fd, buf, sizeof(buf)));
+	if (n < 0 && errno == EAGAIN)
+		return;
+	if (n <= 0) {
+		close(j->ev_fd);
+		j->ev_fd = -1;
+		return;
+	}
+	size_t start = 0;
+	for (size_t i = 0; i < (size_t)n; i++) {
+		if (buf[i] != '\n')
+			continue;
+		if (!j->ev_overflow) {
+			sg_buf_append(&j->ev_in, buf + start, i - start);
+			worker_line(sv, j, j->ev_in.data ? j->ev_in.data : "", j->ev_in.len);
+		}
+		j->ev_overflow = false;
+		sg_buf_free(&j->ev_in);
+		start = i + 1;
+	}
+	if (start < (size_t)n && !j->ev_overflow) {
+		sg_buf_append(&j->ev_in, buf + start, (size_t)n - start);
+		/* the result line carries the envelope: allow it room, but not without end */
+		if (j->ev_in.len > SG_SERVE_WORKER_LINE_MAX) {
+			j->ev_overflow = true;
+			sg_buf_free(&j->ev_in);
+		}
+	}
+}
+
+/* ---- starting a job ---------------------------------------------------------------- */
+
+/* A root daemon makes a non-root client's job a cgroup of its own below the daemon's,
+ * owned by the client, in each hierarchy that holds a limit: the worker moves into it
+ * before it drops root, and its steps' cgroups are then created below it, by the
+ * client, with the job's limits. Without this a rootless job could not enforce them. */
+static void job_delegate(serve *sv, serve_job *j, char ***procs_out)
+{
+	char **procs = sg_xcalloc(SG_CG_NCTRL + 2, sizeof(char *));
+	*procs_out = procs;
+	if (!sv->cg_known || geteuid() != 0 || j->uid == 0)
+		return;
+	size_t n = 0, np = 0;
+	static const sg_cgroup_ctrl wanted[] = {SG_CG_MEMORY, SG_CG_PIDS, SG_CG_CPU, SG_CG_CPUACCT};
+	for (size_t k = 0; k < SG_ARRAY_LEN(wanted); k++) {
+		sg_cgroup_ctrl c = wanted[k];
+		const char *own = NULL;
+		bool v2 = false;
+		if (sv->cg.use[c] == SG_CGV_1 && sv->cg.writable[c])
+			own = sv->cg.v1_own[c];
+		else if (sv->cg.use[c] == SG_CGV_2 && sv->cg.writable[c])
+			own = sv->cg.v2_own, v2 = true;
+		if (!own)
+			continue;
+		sg_autofree char *dir = sg_xasprintf("%s/shipgate-serve-%d-%s", own, (int)sv->pid, j->id);
+		bool dup = false;
+		for (size_t i = 0; i < n; i++)
+			if (!strcmp(j->cg_dirs[i], dir))
+				dup = true;
+		if (dup)
+			continue;
+		if (mkdir(dir, 0755) < 0 && errno != EEXIST) {
+			logf_(sv, "%s: delegation: mkdir %s: %s", j->id, dir, strerror(errno));
+			continue;
+		}
+		static const char *const v1_files[] = {"cgroup.procs", "tasks", NULL};
+		static const char *const v2_files[] = {"cgroup.procs", "cgroup.threads", "cgroup.subtree_control", NULL};
+		bool ok = chown(dir, j->uid, j->gid) == 0;
+		for (const char *const *f = v2 ? v2_files : v1_files; ok && *f; f++) {
+			sg_autofree char *path = sg_xasprintf("%s/%s", dir, *f);
+			if (chown(path, j->uid, j->gid) < 0 && errno != ENOENT)
+				ok = false;
+		}
+		j->cg_dirs[n++] = sg_xstrdup(dir);
+		if (!ok) {
+			logf_(sv, "%s: delegation: chown %s: %s", j->id, dir, strerror(errno));
+			continue;
+		}
+		procs[np++] = sg_xasprintf("%s/cgroup.procs", dir);
+	}
+}
+
+static void job_start(serve *sv, serve_job *j)
+{
+	int p[2];
+	if (pipe2(p, O_CLOEXEC) < 0) {
+		j->state = JOB_FAILED;
+		j->error = sg_xasprintf("pipe: %s", strerror(errno));
+		j->exit_code = 3;
+		job_finish(sv, j);
+		return;
+	}
+	char **procs = NULL;
+	job_delegate(sv, j, &procs);
+	if (sv->tmp_base) {
+		j->tmp_dir = sg_xasprintf("%s/%s", sv->tmp_base, j->id);
+		if (mkdir(j->tmp_dir, 0700) < 0 || chown(j->tmp_dir, j->uid, j->gid) < 0) {
+			logf_(sv, "%s: %s: %s", j->id, j->tmp_dir, strerror(errno));
+			rmdir(j->tmp_dir);
+			free(j->tmp_dir);
+			j->tmp_dir = NULL;
+		}
+	}
+	sg_serve_request req = {
+		.id = j->id, .uid = j->uid, .gid = j->gid, .groups = j->groups, .n_groups = j->n_groups,
+		.groups_known = j->groups_known, .job_path = j->job_path, .job_json = j->job_json,
+		.job_json_len = j->job_json_len, .workspace = j->workspace, .out_dir = j->out_dir,
+		.key_path = j->key_path, .allow_weaker = j->allow_weaker, .vsa = j->vsa,
+		.no_trace = j->no_trace, .tmp_dir = j->tmp_dir, .cgroup_procs = procs,
+	};
+	pid_t pid = fork();
+	if (pid == 0) {
+		/* the worker: the pipe's write end becomes fd 3, everything else goes */
+		if (p[1] != 3 && dup2(p[1], 3) < 0)
+			_exit(3);
+		sg_serve_worker_main(&req, sv->pid);
+	}
+	close(p[1]);
+	for (size_t i = 0; procs[i]; i++)
+		free(procs[i]);
+	free(procs);
+	if (pid < 0) {
+		close(p[0]);
+		j->state = JOB_FAILED;
+		j->error = sg_xasprintf("fork: %s", strerror(errno));
+		j->exit_code = 3;
+		(void)job_release(sv, j, 0);
+		job_finish(sv, j);
+		return;
+	}
+	(void)fcntl(p[0], F_SETFL, O_NONBLOCK);
+	j->ev_fd = p[0];
+	j->worker = pid;
+	j->state = JOB_RUNNING;
+	sg_rfc3339_now(j->started, sizeof(j->started));
+	sv->running++;
+	logf_(sv, "%s (uid %u): started, worker %d", j->id, (unsigned)j->uid, (int)pid);
+}
+
+static void schedule(serve *sv)
+{
+	for (serve_job *j = sv->jobs; j && sv->running < sv->o.max_jobs; j = j->next)
+		if (j->state == JOB_QUEUED && !sv->draining)
+			job_start(sv, j);
+}
+
+/* ---- requests ---------------------------------------------------------------------- */
+
+static const char *jstring(const cJSON *o, const char *key)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+	return cJSON_IsString(v) ? v->valuestring : NULL;
+}
+
+/* Keys a request may carry; anything else is an error (a typo must not be ignored). */
+static bool keys_allowed(client *c, const char *op, const cJSON *req, const char *const *allowed)
+{
+	for (const cJSON *k = req->child; k; k = k->next) {
+		bool ok = !strcmp(k->string, "op");
+		for (const char *const *a = allowed; !ok && *a; a++)
+			ok = !strcmp(k->string, *a);
+		if (!ok) {
+			reply_error(c, op, "bad_request", "%s: unknown key \"%s\"", op, k->string);
+			return false;
+		}
+	}
+	return true;
+}
+
+static bool want_bool(client *c, const char *op, const cJSON *req, const char *key, bool *out)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(req, key);
+	if (!v)
+		return true;
+	if (!cJSON_IsBool(v)) {
+		reply_error(c, op, "bad_request", "%s: %s: expected true or false", op, key);
+		return false;
+	}
+	*out = cJSON_IsTrue(v);
+	return true;
+}
+
+static bool want_abs_path(client *c, const char *op, const cJSON *req, const char *key, const char **out)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(req, key);
+	if (!v)
+		return true;
+	if (!cJSON_IsString(v) || v->valuestring[0] != '/' || strlen(v->valuestring) >= 4096) {
+		reply_error(c, op, "bad_request", "%s: %s: expected an absolute path", op, key);
+		return false;
+	}
+	*out = v->valuestring;
+	return true;
+}
+
+static void op_submit(serve *sv, client *c, const cJSON *req)
+{
+	static const char *const allowed[] = {"job", "job_json", "workspace", "out", "key", "allow_weaker", "vsa",
+					      "no_trace", "cancel_on_disconnect", NULL};
+	if (!keys_allowed(c, "submit", req, allowed))
+		return;
+	if (sv->draining) {
+		reply_error(c, "submit", "draining", "the daemon is shutting down and takes no new jobs");
+		return;
+	}
+	if (geteuid() != 0 && c->uid != geteuid()) {
+		reply_error(c, "submit", "forbidden",
+			    "submit: the daemon runs as uid %u and can run jobs only for that uid, not %u",
+			    (unsigned)geteuid(), (unsigned)c->uid);
+		return;
+	}
+	const char *job = NULL, *ws = NULL, *out = NULL, *key = NULL;
+	bool weaker = false, vsa = false, no_trace = false, cod = false;
+	if (!want_abs_path(c, "submit", req, "job", &job) || !want_abs_path(c, "submit", req, "workspace", &ws) ||
+	    !want_abs_path(c, "submit", req, "out", &out) || !want_abs_path(c, "submit", req, "key", &key) ||
+	    !want_bool(c, "submit", req, "allow_weaker", &weaker) || !want_bool(c, "submit", req, "vsa", &vsa) ||
+	    !want_bool(c, "submit", req, "no_trace", &no_trace) ||
+	    !want_bool(c, "submit", req, "cancel_on_disconnect", &cod))
+		return;
+	const cJSON *inline_job = cJSON_GetObjectItemCaseSensitive(req, "job_json");
+	if (!!job == !!inline_job) {
+		reply_error(c, "submit", "bad_request", "submit: give either job (a path) or job_json (the job itself)");
+		return;
+	}
+	if (inline_job && !ws) {
+		reply_error(c, "submit", "bad_request", "submit: job_json needs workspace, the directory its paths are relative to");
+		return;
+	}
+	if (job && ws) {
+		reply_error(c, "submit", "bad_request", "submit: workspace goes with job_json; a job file names its own");
+		return;
+	}
+	char *json_text = NULL;
+	if (inline_job) {
+		/* the job as an object, or its text as a string: the worker parses it strictly */
+		json_text = cJSON_IsString(inline_job) ? sg_xstrdup(inline_job->valuestring)
+			    : cJSON_IsObject(inline_job)  ? cJSON_PrintUnformatted(inline_job)
+							  : NULL;
+		if (!json_text) {
+			reply_error(c, "submit", "bad_request", "submit: job_json: expected an object or a string");
+			return;
+		}
+	}
+	serve_job *j = sg_xcalloc(1, sizeof(*j));
+	snprintf(j->id, sizeof(j->id), "job-%llu", (unsigned long long)++sv->seq);
+	j->uid = c->uid;
+	j->gid = c->gid;
+	if (c->groups_known) {
+		j->groups = sg_xcalloc(c->n_groups + 1, sizeof(gid_t));
+		memcpy(j->groups, c->groups, c->n_groups * sizeof(gid_t));
+		j->n_groups = c->n_groups;
+		j->groups_known = true;
+	}
+	j->job_path = job ? sg_xstrdup(job) : NULL;
+	if (json_text) {
+		j->job_json = sg_xstrdup(json_text);
+		j->job_json_len = strlen(json_text);
+		if (cJSON_IsObject(inline_job))
+			cJSON_free(json_text);
+		else
+			free(json_text);
+	}
+	j->workspace = ws ? sg_xstrdup(ws) : NULL;
+	j->out_dir = out ? sg_xstrdup(out) : NULL;
+	j->key_path = key ? sg_xstrdup(key) : NULL;
+	j->allow_weaker = weaker;
+	j->vsa = vsa;
+	j->no_trace = no_trace;
+	j->owner = cod ? c : NULL;
+	j->ev_fd = -1;
+	j->state = JOB_QUEUED;
+	sg_rfc3339_now(j->submitted, sizeof(j->submitted));
+	if (sv->jobs_tail)
+		sv->jobs_tail->next = j;
+	else
+		sv->jobs = j;
+	sv->jobs_tail = j;
+	unsigned ahead = 0;
+	for (serve_job *q = sv->jobs; q != j; q = q->next)
+		if (q->state == JOB_QUEUED)
+			ahead++;
+	logf_(sv, "%s (uid %u, pid %d): submitted", j->id, (unsigned)c->uid, (int)c->pid);
+	schedule(sv);
+	cJSON *r = reply_ok("submit");
+	cJSON_AddStringToObject(r, "id", j->id);
+	cJSON_AddStringToObject(r, "state", state_names[j->state]);
+	if (j->state == JOB_QUEUED)
+		cJSON_AddNumberToObject(r, "queued_ahead", ahead);
+	client_send(c, r);
+}
+
+static serve_job *job_of_request(serve *sv, client *c, const char *op, const cJSON *req)
+{
+	const char *id = jstring(req, "id");
+	if (!id) {
+		reply_error(c, op, "bad_request", "%s: id: expected a job id (a string)", op);
+		return NULL;
+	}
+	serve_job *j = find_job(sv, c, id);
+	if (!j)
+		reply_error(c, op, "no_such_job", "%s: no job %s for uid %u", op, id, (unsigned)c->uid);
+	return j;
+}
+
+static void op_status(serve *sv, client *c, const cJSON *req)
+{
+	static const char *const allowed[] = {"id", NULL};
+	if (!keys_allowed(c, "status", req, allowed))
+		return;
+	if (!cJSON_GetObjectItemCaseSensitive(req, "id")) {
+		cJSON *r = reply_ok("status");
+		cJSON *list = cJSON_AddArrayToObject(r, "jobs");
+		for (serve_job *j = sv->jobs; j; j = j->next)
+			if (j->uid == c->uid)
+				cJSON_AddItemToArray(list, job_status_json(j));
+		cJSON_AddNumberToObject(r, "running", sv->running);
+		cJSON_AddNumberToObject(r, "max_jobs", sv->o.max_jobs);
+		client_send(c, r);
+		return;
+	}
+	serve_job *j = job_of_request(sv, c, "status", req);
+	if (!j)
+		return;
+	cJSON *r = reply_ok("status");
+	cJSON_AddItemToObject(r, "job", job_status_json(j));
+	client_send(c, r);
+}
+
+static void op_events(serve *sv, client *c, const cJSON *req)
+{
+	static const char *const allowed[] = {"id", "follow", NULL};
+	if (!keys_allowed(c, "events", req, allowed))
+		return;
+	bool follow = true;
+	if (!want_bool(c, "events", req, "follow", &follow))
+		return;
+	serve_job *j = job_of_request(sv, c, "events", req);
+	if (!j)
+		return;
+	cJSON *r = reply_ok("events");
+	cJSON_AddStringToObject(r, "id", j->id);
+	cJSON_AddStringToObject(r, "state", state_names[j->state]);
+	cJSON_AddBoolToObject(r, "truncated", j->events_truncated);
+	client_send(c, r);
+	if (j->events.len)
+		client_put(c, j->events.data, j->events.len);
+	if (follow && !j->ended && !job_subscribed(c, j)) {
+		c->subs = sg_xrealloc(c->subs, (c->n_subs + 1) * sizeof(*c->subs));
+		c->subs[c->n_subs++] = j;
+	}
+}
+
+static void op_verdict(serve *sv, client *c, const cJSON *req)
+{
+	static const char *const allowed[] = {"id", NULL};
+	if (!keys_allowed(c, "verdict", req, allowed))
+		return;
+	serve_job *j = job_of_request(sv, c, "verdict", req);
+	if (!j)
+		return;
+	if (!j->envelope) {
+		reply_error(c, "verdict", j->ended ? "no_verdict" : "not_finished", "verdict: job %s %s", j->id,
+			    j->ended ? "ended without a verdict" : "has not finished");
+		return;
+	}
+	cJSON *r = reply_ok("verdict");
+	cJSON_AddStringToObject(r, "id", j->id);
+	cJSON_AddStringToObject(r, "result", j->result ? j->result : "ERROR");
+	cJSON_AddNumberToObject(r, "exit_code", j->exit_code);
+	if (j->verdict_path)
+		cJSON_AddStringToObject(r, "verdict_path", j->verdict_path);
+	if (j->keyid)
+		cJSON_AddStringToObject(r, "keyid", j->keyid);
+	cJSON_AddStringToObject(r, "envelope", j->envelope);
+	client_send(c, r);
+}
+
+static void job_cancel(serve *sv, serve_job *j)
+{
+	j->cancel_requested = true;
+	if (j->state == JOB_QUEUED) {
+		j->state = JOB_CANCELLED;
+		job_finish(sv, j);
+	} else if (j->state == JOB_RUNNING && j->worker > 0) {
+		/* the worker kills its sandbox and signs an ERROR (interrupted) verdict */
+		kill(j->worker, SIGTERM);
+	}
+}
+
+static void op_cancel(serve *sv, client *c, const cJSON *req)
+{
+	static const char *const allowed[] = {"id", NULL};
+	if (!keys_allowed(c, "cancel", req, allowed))
+		return;
+	serve_job *j = job_of_request(sv, c, "cancel", req);
+	if (!j)
+		return;
+	if (!j->ended)
+		job_cancel(sv, j);
+	cJSON *r = reply_ok("cancel");
+	cJSON_AddStringToObject(r, "id", j->id);
+	cJSON_AddStringToObject(r, "state", state_names[j->state]);
+	client_send(c, r);
+}
+
+static void op_ping(serve *sv, client *c, const cJSON *req)
+{
+	(void)req;
+	cJSON *r = reply_ok("ping");
+	cJSON_AddStringToObject(r, "version", SHIPGATE_VERSION);
+	cJSON_AddNumberToObject(r, "uid", (double)c->uid);
+	cJSON_AddNumberToObject(r, "max_jobs", sv->o.max_jobs);
+	cJSON_AddNumberToObject(r, "running", sv->running);
+	cJSON_AddBoolToObject(r, "draining", sv->draining);
+	client_send(c, r);
+}
+
+static void handle_request(serve *sv, client *c, const char *line, size_t len)
+{
+	if (len == 0)
+		return; /* an empty line is nothing, not an error */
+	cJSON *req = cJSON_ParseWithLength(line, len);
+	if (!req) {
+		reply_error(c, NULL, "bad_json", "not a JSON object: a request is one JSON object on one line");
+		return;
+	}
+	const char *op = cJSON_IsObject(req) ? jstring(req, "op") : NULL;
+	if (!op) {
+		reply_error(c, NULL, "bad_request", "a request is a JSON object with \"op\" a string");
+	} else if (!strcmp(op, "submit")) {
+		op_submit(sv, c, req);
+	} else if (!strcmp(op, "status")) {
+		op_status(sv, c, req);
+	} else if (!strcmp(op, "events")) {
+		op_events(sv, c, req);
+	} else if (!strcmp(op, "verdict")) {
+		op_verdict(sv, c, req);
+	} else if (!strcmp(op, "cancel")) {
+		op_cancel(sv, c, req);
+	} else if (!strcmp(op, "ping")) {
+		op_ping(sv, c, req);
+	} else {
+		sg_autofree char *clean = sg_utf8_sanitize(op, strnlen(op, 64));
+		reply_error(c, NULL, "unknown_op", "unknown op \"%s\" (submit, status, events, verdict, cancel, ping)",
+			    clean);
+	}
+	cJSON_Delete(req);
+}
+
+/* Split what came into lines; a line over the cap is answered once and skipped. */
+static void client_read(serve *sv, client *c)
+{
+	char buf[65536];
+	ssize_t n = SG_RETRY(read(c->fd, buf, sizeof(buf)));
+	if (n < 0 && errno == EAGAIN)
+		return;
+	if (n <= 0) {
+		c->dead = true;
+		return;
+	}
+	size_t start = 0;
+	for (size_t i = 0; i < (size_t)n; i++) {
+		if (buf[i] != '\n')
+			continue;
+		if (c->skipping) {
+			c->skipping = false;
+		} else {
+			sg_buf_append(&c->in, buf + start, i - start);
+			handle_request(sv, c, c->in.data ? c->in.data : "", c->in.len);
+		}
+		sg_buf_free(&c->in);
+		start = i + 1;
+	}
+	if (start < (size_t)n && !c->skipping) {
+		sg_buf_append(&c->in, buf + start, (size_t)n - start);
+		if (c->in.len > SG_SERVE_LINE_MAX) {
+			reply_error(c, NULL, "too_long", "request longer than %u bytes: skipped to its end",
+				    SG_SERVE_LINE_MAX);
+			sg_buf_free(&c->in);
+			c->skipping = true;
+		}
+	}
+}
+
+static void client_write(client *c)
+{
+	while (c->out_off < c->out.len) {
+		ssize_t n = send(c->fd, c->out.data + c->out_off, c->out.len - c->out_off, MSG_NOSIGNAL | MSG_DONTWAIT);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			if (errno != EAGAIN)
+				c->dead = true;
+			return;
+		}
+		c->out_off += (size_t)n;
+	}
+	sg_buf_free(&c->out);
+	c->out_off = 0;
+}
+
+static void client_accept(serve *sv)
+{
+	int fd = accept4(sv->listen_fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+	if (fd < 0)
+		return;
+	struct ucred cred;
+	socklen_t len = sizeof(cred);
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0) {
+		close(fd);
+		return;
+	}
+	client *c = sg_xcalloc(1, sizeof(*c));
+	c->fd = fd;
+	c->uid = cred.uid;
+	c->gid = cred.gid;
+	c->pid = cred.pid;
+	/* the client's supplementary groups as the kernel has them (Linux 4.13) */
+	gid_t groups[256];
+	socklen_t glen = sizeof(groups);
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, groups, &glen) == 0) {
+		c->n_groups = glen / sizeof(gid_t);
+		c->groups = sg_xcalloc(c->n_groups + 1, sizeof(gid_t));
+		memcpy(c->groups, groups, c->n_groups * sizeof(gid_t));
+		c->groups_known = true;
+	}
+	c->next = sv->clients;
+	sv->clients = c;
+}
+
+static void client_free(serve *sv, client *c)
+{
+	for (serve_job *j = sv->jobs; j; j = j->next)
+		if (j->owner == c) {
+			j->owner = NULL;
+			if (!j->ended) {
+				logf_(sv, "%s: its client went away and asked to cancel then", j->id);
+				job_cancel(sv, j);
+			}
+		}
+	close(c->fd);
+	sg_buf_free(&c->in);
+	sg_buf_free(&c->out);
+	free(c->subs);
+	free(c->groups);
+	free(c);
+}
+
+/* ---- the loop ---------------------------------------------------------------------- */
+
+static void reap(serve *sv)
+{
+	for (;;) {
+		int status;
+		pid_t pid = waitpid(-1, &status, WNOHANG);
+		if (pid <= 0)
+			return;
+		for (serve_job *j = sv->jobs; j; j = j->next)
+			if (j->worker == pid) {
+				j->worker = 0;
+				j->wait_status = status;
+				j->cleanup_deadline_ms = sg_monotonic_ms() + 5000;
+			}
+	}
+}
+
+static void start_drain(serve *sv)
+{
+	if (sv->draining)
+		return;
+	sv->draining = true;
+	uint64_t now = sg_monotonic_ms();
+	sv->drain_term_ms = now + (uint64_t)sv->o.grace_s * 1000;
+	sv->drain_kill_ms = sv->drain_term_ms + 10000;
+	logf_(sv, "draining: %u running, no new jobs; grace %u s", sv->running, sv->o.grace_s);
+	for (serve_job *j = sv->jobs; j; j = j->next)
+		if (j->state == JOB_QUEUED)
+			job_cancel(sv, j);
+	if (sv->listen_fd >= 0) {
+		close(sv->listen_fd);
+		sv->listen_fd = -1;
+		unlink(sv->o.socket_path);
+	}
+}
+
+static void drain_step(serve *sv, uint64_t now)
+{
+	if (!sv->draining)
+		return;
+	if (!sv->termed && now >= sv->drain_term_ms) {
+		sv->termed = true;
+		for (serve_job *j = sv->jobs; j; j = j->next)
+			if (j->state == JOB_RUNNING && j->worker > 0) {
+				logf_(sv, "%s: grace period over: stopping it", j->id);
+				j->cancel_requested = true;
+				kill(j->worker, SIGTERM);
+			}
+	}
+	if (!sv->killed && now >= sv->drain_kill_ms) {
+		sv->killed = true;
+		for (serve_job *j = sv->jobs; j; j = j->next)
+			if (j->state == JOB_RUNNING && j->worker > 0) {
+				logf_(sv, "%s: its worker did not stop: SIGKILL", j->id);
+				kill(j->worker, SIGKILL);
+			}
+	}
+}
+
+static int make_listener(serve *sv, sg_error *err)
+{
+	struct sockaddr_un addr = {.sun_family = AF_UNIX};
+	if (strlen(sv->o.socket_path) >= sizeof(addr.sun_path))
+		return sg_error_set(err, SG_ERR_USAGE, 0, "--socket %s: longer than %zu bytes", sv->o.socket_path,
+				    sizeof(addr.sun_path) - 1);
+	memcpy(addr.sun_path, sv->o.socket_path, strlen(sv->o.socket_path) + 1);
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd < 0)
+		return sg_error_set(err, SG_ERR_SANDBOX, errno, "socket");
+	struct stat st;
+	if (lstat(sv->o.socket_path, &st) == 0) {
+		if (!S_ISSOCK(st.st_mode)) {
+			close(fd);
+			return sg_error_set(err, SG_ERR_USAGE, 0, "--socket %s: exists and is not a socket",
+					    sv->o.socket_path);
+		}
+		/* a socket nobody answers on is a leftover of a daemon that died: replace it */
+		int probe = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		bool alive = probe >= 0 && connect(probe, (struct sockaddr *)&addr, sizeof(addr)) == 0;
+		if (probe >= 0)
+			close(probe);
+		if (alive) {
+			close(fd);
+			return sg_error_set(err, SG_ERR_USAGE, 0, "--socket %s: another daemon is serving there",
+					    sv->o.socket_path);
+		}
+		unlink(sv->o.socket_path);
+	}
+	/* anyone may connect: who they are comes from SO_PEERCRED, not from the file mode */
+	mode_t old = umask(0177);
+	int rc = bind(fd, (struct sockaddr *)&addr, sizeof(addr));
+	umask(old);
+	if (rc == 0)
+		rc = chmod(sv->o.socket_path, 0666);
+	if (rc < 0 || listen(fd, 128) < 0) {
+		int e = errno;
+		close(fd);
+		return sg_error_set(err, SG_ERR_USAGE, e, "--socket %s", sv->o.socket_path);
+	}
+	sv->listen_fd = fd;
+	return 0;
+}
+
+static void job_free(serve_job *j)
+{
+	if (j->ev_fd >= 0)
+		close(j->ev_fd);
+	free(j->groups);
+	free(j->job_path);
+	free(j->job_json);
+	free(j->workspace);
+	free(j->out_dir);
+	free(j->key_path);
+	free(j->job_name);
+	free(j->result);
+	free(j->reason);
+	free(j->error);
+	free(j->envelope);
+	free(j->out_dir_final);
+	free(j->verdict_path);
+	free(j->keyid);
+	for (int i = 0; j->cg_dirs[i]; i++)
+		free(j->cg_dirs[i]);
+	free(j->tmp_dir);
+	sg_buf_free(&j->events);
+	sg_buf_free(&j->ev_in);
+	free(j);
+}
+
+/* A long-lived daemon remembers only the last SG_SERVE_KEEP_ENDED ended jobs. */
+static void forget_old_jobs(serve *sv)
+{
+	size_t ended = 0;
+	for (serve_job *j = sv->jobs; j; j = j->next)
+		ended += j->ended;
+	serve_job **pj = &sv->jobs, *prev = NULL;
+	while (*pj && ended > SG_SERVE_KEEP_ENDED) {
+		serve_job *j = *pj;
+		if (!j->ended) {
+			prev = j;
+			pj = &j->next;
+			continue;
+		}
+		*pj = j->next;
+		if (sv->jobs_tail == j)
+			sv->jobs_tail = prev;
+		job_free(j);
+		ended--;
+	}
+}
+
+static void serve_free(serve *sv)
+{
+	while (sv->clients) {
+		client *c = sv->clients;
+		sv->clients = c->next;
+		client_free(sv, c);
+	}
+	while (sv->jobs) {
+		serve_job *j = sv->jobs;
+		sv->jobs = j->next;
+		job_free(j);
+	}
+	if (sv->cg_known)
+		sg_cgroup_host_free(&sv->cg);
+	if (sv->tmp_base) {
+		rmdir(sv->tmp_base);
+		free(sv->tmp_base);
+	}
+}
+
+int sg_serve_main(const sg_serve_options *opts)
+{
+	serve sv = {.o = *opts, .listen_fd = -1, .sig_fd = -1, .pid = getpid()};
+	sg_error err = {0};
+	sigset_t sigs;
+	sigemptyset(&sigs);
+	sigaddset(&sigs, SIGCHLD);
+	sigaddset(&sigs, SIGTERM);
+	sigaddset(&sigs, SIGINT);
+	sigaddset(&sigs, SIGHUP);
+	sigprocmask(SIG_BLOCK, &sigs, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	sv.sig_fd = signalfd(-1, &sigs, SFD_CLOEXEC | SFD_NONBLOCK);
+	if (sv.sig_fd < 0 || make_listener(&sv, &err) < 0) {
+		if (sv.sig_fd < 0)
+			sg_error_set(&err, SG_ERR_SANDBOX, errno, "signalfd");
+		fprintf(stderr, "shipgate serve: %s\n", err.msg);
+		return err.kind == SG_ERR_USAGE ? 2 : 3;
+	}
+	sg_error cerr = {0};
+	sv.cg_known = sg_cgroup_detect(&sv.cg, &cerr) == 0;
+	/* each job's scratch under a directory of the daemon's own, removed with the job */
+	const char *base = access("/var/tmp", W_OK) == 0 ? "/var/tmp" : "/tmp";
+	sv.tmp_base = sg_xasprintf("%s/shipgate-serve-%d", base, (int)sv.pid);
+	if (mkdir(sv.tmp_base, geteuid() == 0 ? 0711 : 0700) < 0) {
+		free(sv.tmp_base);
+		sv.tmp_base = NULL;
+	}
+	logf_(&sv, "listening on %s (uid %u), %u job%s at once", sv.o.socket_path, (unsigned)geteuid(), sv.o.max_jobs,
+	      sv.o.max_jobs == 1 ? "" : "s");
+
+	size_t cap = 0;
+	struct pollfd *pfd = NULL;
+	void **who = NULL;
+	int *kind = NULL;
+	for (;;) {
+		uint64_t now = sg_monotonic_ms();
+		drain_step(&sv, now);
+		/* jobs whose worker is reaped and whose pipe is at EOF are over */
+		bool pending_cleanup = false;
+		for (serve_job *j = sv.jobs; j; j = j->next) {
+			if (j->state == JOB_RUNNING && j->worker == 0 && j->ev_fd < 0) {
+				if (!job_release(&sv, j, now)) {
+					pending_cleanup = true;
+					continue;
+				}
+				job_finish(&sv, j);
+			}
+		}
+		schedule(&sv);
+		forget_old_jobs(&sv);
+		/* clients that are gone or done */
+		for (client **pc = &sv.clients; *pc;) {
+			client *c = *pc;
+			if (c->dead || (c->closing && c->out.len == c->out_off)) {
+				*pc = c->next;
+				client_free(&sv, c);
+				continue;
+			}
+			pc = &c->next;
+		}
+		if (sv.draining && sv.running == 0 && !pending_cleanup)
+			break;
+
+		size_t need = 2;
+		for (client *c = sv.clients; c; c = c->next)
+			need++;
+		for (serve_job *j = sv.jobs; j; j = j->next)
+			need += j->ev_fd >= 0;
+		if (need > cap) {
+			cap = need * 2;
+			pfd = sg_xrealloc(pfd, cap * sizeof(*pfd));
+			who = sg_xrealloc(who, cap * sizeof(*who));
+			kind = sg_xrealloc(kind, cap * sizeof(*kind));
+		}
+		size_t n = 0;
+		pfd[n] = (struct pollfd){.fd = sv.sig_fd, .events = POLLIN};
+		kind[n++] = 0;
+		if (sv.listen_fd >= 0) {
+			pfd[n] = (struct pollfd){.fd = sv.listen_fd, .events = POLLIN};
+			kind[n++] = 1;
+		}
+		for (client *c = sv.clients; c; c = c->next) {
+			pfd[n] = (struct pollfd){.fd = c->fd, .events = (short)(POLLIN | (c->out.len > c->out_off ? POLLOUT : 0))};
+			who[n] = c;
+			kind[n++] = 2;
+		}
+		for (serve_job *j = sv.jobs; j; j = j->next)
+			if (j->ev_fd >= 0) {
+				pfd[n] = (struct pollfd){.fd = j->ev_fd, .events = POLLIN};
+				who[n] = j;
+				kind[n++] = 3;
+			}
+		int timeout = sv.draining || pending_cleanup ? 200 : -1;
+		int ready = poll(pfd, (nfds_t)n, timeout);
+		if (ready < 0 && errno != EINTR)
+			break;
+		for (size_t i = 0; ready > 0 && i < n; i++) {
+			if (!pfd[i].revents)
+				continue;
+			switch (kind[i]) {
+			case 0: {
+				struct signalfd_siginfo si;
+				while (read(sv.sig_fd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
+					if (si.ssi_signo == SIGCHLD)
+						reap(&sv);
+					else
+						start_drain(&sv);
+				}
+				reap(&sv);
+				break;
+			}
+			case 1:
+				client_accept(&sv);
+				break;
+			case 2: {
+				client *c = who[i];
+				if (pfd[i].revents & (POLLIN | POLLHUP | POLLERR))
+					client_read(&sv, c);
+				if (!c->dead && c->out.len > c->out_off)
+					client_write(c);
+				break;
+			}
+			case 3:
+				worker_read(&sv, who[i]);
+				break;
+			default:
+				break;
+			}
+		}
+		/* replies made while handling others' input go out without waiting for POLLOUT */
+		for (client *c = sv.clients; c; c = c->next)
+			if (!c->dead && c->out.len > c->out_off)
+				client_write(c);
+	}
+	/* flush what the clients are owed (job_end lines), briefly */
+	uint64_t until = sg_monotonic_ms() + 1000;
+	for (bool pending = true; pending && sg_monotonic_ms() < until;) {
+		pending = false;
+		for (client *c = sv.clients; c; c = c->next)
+			if (!c->dead && c->out.len > c->out_off) {
+				client_write(c);
+				pending = pending || (!c->dead && c->out.len > c->out_off);
+			}
+		if (pending)
+			usleep(10000);
+	}
+	logf_(&sv, "drained: exiting");
+	if (sv.listen_fd >= 0) {
+		close(sv.listen_fd);
+		unlink(sv.o.socket_path);
+	}
+	free(pfd);
+	free(who);
+	free(kind);
+	serve_free(&sv);
+	close(sv.sig_fd);
+	return 0;
+}

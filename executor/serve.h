@@ -1,0 +1,64 @@
+/* serve.h: `shipgate serve`, a local daemon that runs jobs for the users who ask it
+ * (docs/serve.md).
+ *
+ * One process, one poll loop, no threads: it accepts clients on a unix socket, learns
+ * who each one is from the kernel (SO_PEERCRED, SO_PEERGROUPS), reads requests as JSON
+ * lines, and runs each job in a worker process of its own that has taken the client's
+ * uid, gid and groups before it opens anything of the job. The daemon never opens a
+ * path a client names; it only carries the worker's events and result back.
+ */
+#ifndef SHIPGATE_SERVE_H
+#define SHIPGATE_SERVE_H
+
+#include "cgroup.h"
+
+#include <shipgate/error.h>
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#define SG_SERVE_LINE_MAX (1u << 20)        /* a request line, newline excluded */
+#define SG_SERVE_EVENTS_MAX (4u << 20)      /* events kept per job for replay */
+#define SG_SERVE_CLIENT_OUT_MAX (32u << 20) /* unread replies before a client is dropped */
+#define SG_SERVE_WORKER_LINE_MAX (16u << 20) /* a worker's line: its result carries the
+					      * envelope; a larger verdict stays in the out dir */
+#define SG_SERVE_KEEP_ENDED 1000            /* ended jobs remembered for status/verdict */
+
+typedef struct sg_serve_options {
+	const char *socket_path;
+	unsigned max_jobs;     /* jobs running at once */
+	unsigned grace_s;      /* after SIGTERM: how long running jobs may go on */
+	bool quiet;
+} sg_serve_options;
+
+/* Run the daemon until SIGTERM/SIGINT has drained it. Returns the exit code. */
+int sg_serve_main(const sg_serve_options *opts);
+
+/* ---- the worker (serve_worker.c) ---------------------------------------------------- */
+
+/* What a worker needs: the request as the client gave it, and who the client is. */
+typedef struct sg_serve_request {
+	const char *id;
+	uid_t uid;
+	gid_t gid;
+	const gid_t *groups;   /* the client's supplementary groups (SO_PEERGROUPS) */
+	size_t n_groups;
+	bool groups_known;     /* else looked up with getgrouplist() */
+	const char *job_path;  /* a job file, or */
+	const char *job_json;  /* inline job text, with */
+	size_t job_json_len;
+	const char *workspace; /* the directory its paths are relative to */
+	const char *out_dir;   /* NULL: the default */
+	const char *key_path;  /* NULL: the user's default key */
+	bool allow_weaker, vsa, no_trace;
+	const char *tmp_dir;   /* TMPDIR for the job (made by the daemon, owned by uid) */
+	char *const *cgroup_procs; /* cgroup.procs files to join before dropping, NULL-ended */
+} sg_serve_request;
+
+/* In the forked worker: join the cgroups, become the client, run the job, write events
+ * then one result line to fd 3. Never returns. */
+__attribute__((noreturn)) void sg_serve_worker_main(const sg_serve_request *req, pid_t daemon_pid);
+
+#endif

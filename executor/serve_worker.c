@@ -1,0 +1,224 @@
+/* serve_worker.c: one job of `shipgate serve`, in a process of its own (see serve.h).
+ *
+ * The daemon forks the worker with fd 3 the write end of a pipe back to it. In order:
+ *   1. signals back to the defaults of the `shipgate` command, every other fd closed;
+ *   2. the job's cgroups joined (the daemon made them for this client: delegation, so
+ *      that limits hold although the job runs rootless);
+ *   3. the client's identity taken for good: supplementary groups, then gid, then uid,
+ *      all three of each (setresgid/setresuid), and checked; the environment reset to
+ *      the user's (HOME, USER, LOGNAME; TMPDIR the job's own directory);
+ *   4. only now anything of the job is opened: the job file or the inline text with its
+ *      workspace, the key, the out dir. The kernel checks each as it would for the
+ *      client's own `shipgate run`: a path the client cannot read fails here.
+ *   5. the job runs as `shipgate run` runs it; its events go to fd 3 as they come, then
+ *      one line {"worker":"result",...} with the verdict's envelope, so the daemon never
+ *      has to read the client's files.
+ */
+#include "cli_common.h"
+#include "events.h"
+#include "publish.h"
+#include "serve.h"
+#include "util.h"
+
+#include <fcntl.h>
+#include <grp.h>
+#include <pwd.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/prctl.h>
+
+#define WORKER_FD 3
+
+static void put_result(cJSON *r)
+{
+	cJSON_AddStringToObject(r, "worker", "result");
+	char *text = cJSON_PrintUnformatted(r);
+	cJSON_Delete(r);
+	if (!text)
+		return;
+	sg_buf line = {0};
+	sg_buf_puts(&line, text);
+	sg_buf_append(&line, "\n", 1);
+	(void)sg_write_all(WORKER_FD, line.data, line.len);
+	sg_buf_free(&line);
+	cJSON_free(text);
+}
+
+__attribute__((noreturn)) static void fail(sg_event_sink *sink, const sg_error *err, int code)
+{
+	if (sink)
+		sg_event_error(sink, err);
+	cJSON *r = cJSON_CreateObject();
+	cJSON_AddNumberToObject(r, "exit_code", code);
+	cJSON_AddStringToObject(r, "error", err->msg);
+	cJSON_AddStringToObject(r, "kind", sg_error_kind_name(err->kind));
+	put_result(r);
+	_exit(code);
+}
+
+static void reset_process(void)
+{
+	sigset_t none;
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+	for (int s = 1; s < NSIG; s++)
+		if (s != SIGKILL && s != SIGSTOP)
+			signal(s, SIG_DFL);
+	sg_cli_install_signals();
+	/* nothing of the daemon's: not even its log (the client may ptrace its worker);
+	 * what the worker has to say goes into the job's events */
+	int null = open("/dev/null", O_RDWR | O_CLOEXEC);
+	if (null >= 0) {
+		dup2(null, 0);
+		dup2(null, 1);
+		dup2(null, 2);
+		close(null);
+	}
+	close_range(WORKER_FD + 1, ~0U, 0);
+	(void)fcntl(WORKER_FD, F_SETFD, FD_CLOEXEC);
+}
+
+static int join_cgroups(char *const *procs, sg_error *err)
+{
+	char pid[32];
+	snprintf(pid, sizeof(pid), "%d", (int)getpid());
+	for (size_t i = 0; procs && procs[i]; i++)
+		if (sg_write_file(procs[i], pid, err) < 0)
+			return sg_error_prefix(err, "join the job's cgroup");
+	return 0;
+}
+
+/* Become the client: its groups, gid and uid, all of them, for good. */
+static int become_client(const sg_serve_request *req, struct passwd *pw, sg_error *err)
+{
+	uid_t euid = geteuid();
+	if (euid != 0) {
+		if (req->uid != euid)
+			return sg_error_set(err, SG_ERR_USAGE, 0,
+					    "the daemon runs as uid %u and can run jobs only for that uid",
+					    (unsigned)euid);
+		return 0;
+	}
+	if (req->uid == 0)
+		return 0; /* a root client runs as root, as its own `shipgate run` would */
+	gid_t *groups = NULL;
+	int n = 0;
+	if (req->groups_known) {
+		groups = sg_xcalloc(req->n_groups + 1, sizeof(gid_t));
+		memcpy(groups, req->groups, req->n_groups * sizeof(gid_t));
+		n = (int)req->n_groups;
+	} else if (pw) {
+		n = 64;
+		groups = sg_xcalloc((size_t)n, sizeof(gid_t));
+		if (getgrouplist(pw->pw_name, req->gid, groups, &n) < 0) {
+			groups = sg_xrealloc(groups, (size_t)n * sizeof(gid_t));
+			if (getgrouplist(pw->pw_name, req->gid, groups, &n) < 0)
+				n = 0;
+		}
+	}
+	int rc = setgroups((size_t)n, groups);
+	free(groups);
+	if (rc < 0)
+		return sg_error_set(err, SG_ERR_SANDBOX, errno, "setgroups");
+	if (setresgid(req->gid, req->gid, req->gid) < 0)
+		return sg_error_set(err, SG_ERR_SANDBOX, errno, "setresgid %u", (unsigned)req->gid);
+	if (setresuid(req->uid, req->uid, req->uid) < 0)
+		return sg_error_set(err, SG_ERR_SANDBOX, errno, "setresuid %u", (unsigned)req->uid);
+	uid_t r, e, s;
+	gid_t rg, eg, sgid;
+	if (getresuid(&r, &e, &s) < 0 || getresgid(&rg, &eg, &sgid) < 0 || r != req->uid || e != req->uid ||
+	    s != req->uid || rg != req->gid || eg != req->gid || sgid != req->gid || setuid(0) == 0)
+		return sg_error_set(err, SG_ERR_SANDBOX, 0, "could not take uid %u for good", (unsigned)req->uid);
+	return 0;
+}
+
+static void user_environment(const sg_serve_request *req, const struct passwd *pw)
+{
+	/* the daemon's environment says nothing about the client: rebuild what `run` reads */
+	unsetenv("XDG_STATE_HOME");
+	unsetenv("XDG_CACHE_HOME");
+	unsetenv("XDG_RUNTIME_DIR");
+	setenv("HOME", pw && pw->pw_dir && pw->pw_dir[0] == '/' ? pw->pw_dir : "/nonexistent", 1);
+	if (pw && pw->pw_name) {
+		setenv("USER", pw->pw_name, 1);
+		setenv("LOGNAME", pw->pw_name, 1);
+	}
+	if (req->tmp_dir)
+		setenv("TMPDIR", req->tmp_dir, 1);
+	else
+		unsetenv("TMPDIR");
+}
+
+void sg_serve_worker_main(const sg_serve_request *req, pid_t daemon_pid)
+{
+	reset_process();
+	sg_error err = {0};
+	if (join_cgroups(req->cgroup_procs, &err) < 0)
+		fail(NULL, &err, 3);
+	struct passwd pwbuf, *pw = NULL;
+	char pwtext[16384];
+	if (getpwuid_r(req->uid, &pwbuf, pwtext, sizeof(pwtext), &pw) != 0)
+		pw = NULL;
+	if (become_client(req, pw, &err) < 0)
+		fail(NULL, &err, err.kind == SG_ERR_USAGE ? 2 : 3);
+	/* credentials changed, and with them two process attributes: the kernel made us
+	 * non-dumpable (our /proc files root's: we could not write our sandbox's uid map as
+	 * the client's own `shipgate run` does), and reset the parent-death signal */
+	prctl(PR_SET_DUMPABLE, 1, 0, 0, 0);
+	prctl(PR_SET_PDEATHSIG, SIGTERM, 0, 0, 0);
+	if (getppid() != daemon_pid)
+		_exit(3);
+	user_environment(req, pw);
+
+	sg_event_sink sink;
+	sg_event_sink_init(&sink);
+	sink.fd = WORKER_FD;
+	sink.id = req->id;
+
+	sg_job *job = NULL;
+	if (req->job_path) {
+		job = sg_job_load(req->job_path, &err);
+	} else {
+		sg_autofree char *origin = sg_xasprintf("%s/<inline job>", req->workspace);
+		job = sg_job_parse(origin, req->job_json, req->job_json_len, &err);
+	}
+	if (!job)
+		fail(&sink, &err, 2);
+	sink.job_name = job->name;
+	sg_autofree char *key_path = NULL;
+	sg_key *key = NULL;
+	if (req->key_path) {
+		key = sg_key_load_private(req->key_path, &err);
+		if (key)
+			key_path = sg_xstrdup(req->key_path);
+		else
+			sg_error_prefix(&err, "key");
+	} else {
+		key = sg_cli_load_signing_key(job, NULL, &key_path, &err);
+	}
+	if (!key || sg_key_check_hidden(job, req->key_path ? "key" : "default signing key", key_path, &err) < 0)
+		fail(&sink, &err, 2);
+
+	sg_run_options ro = {.out_dir = req->out_dir, .allow_weaker = req->allow_weaker, .no_trace = req->no_trace,
+			     .interrupted = &sg_cli_interrupted};
+	sg_run_outcome oc;
+	if (sg_run_and_publish(job, key, &ro, req->vsa, &sink, &oc, &err) < 0) {
+		sg_run_outcome_free(&oc);
+		fail(NULL, &err, err.kind == SG_ERR_USAGE || err.kind == SG_ERR_INPUT ? 2 : 3);
+	}
+	int code = oc.result == SG_RESULT_PASSED ? 0 : oc.result == SG_RESULT_FAILED ? 1 : 3;
+	cJSON *r = cJSON_CreateObject();
+	cJSON_AddNumberToObject(r, "exit_code", code);
+	cJSON_AddStringToObject(r, "result", sg_run_result_name(oc.result));
+	cJSON_AddStringToObject(r, "reason", oc.reason);
+	cJSON_AddBoolToObject(r, "interrupted", oc.interrupted);
+	cJSON_AddStringToObject(r, "out_dir", oc.out_dir);
+	cJSON_AddStringToObject(r, "verdict_path", oc.pub.verdict_path);
+	cJSON_AddStringToObject(r, "keyid", sg_key_id(key));
+	cJSON_AddStringToObject(r, "envelope", oc.pub.envelope);
+	put_result(r);
+	sg_run_outcome_free(&oc);
+	sg_key_free(key);
+	sg_job_free(job);
+	_exit(code);
+}

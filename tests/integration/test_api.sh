@@ -1,0 +1,179 @@
+#!/bin/sh
+# test_api.sh: libshipgate as another program sees it.
+# - `cmake --install` into a temporary prefix puts the library, the public headers and
+#   shipgate.pc there; examples/api/run_job.c builds with the system compiler and
+#   `pkg-config --cflags --libs shipgate` against that prefix and nothing else;
+# - the example, run on a copy of examples/demo/job.json, gets the same statement fields
+#   (result, steps and their statuses, subject digest, job and policy digests) as
+#   `shipgate run` on another copy, and its verdict verifies with `shipgate verify`;
+# - the library exports exactly the public API, and the public headers compile alone;
+# - two threads run two jobs through the library at once, and an interrupt flag stops a
+#   running step (tests/tools/api_threads.c), leaving no process behind.
+#
+# Environment (ctest sets it): SHIPGATE, SHIPGATE_SOURCE_DIR, SHIPGATE_BUILD_DIR,
+# SHIPGATE_API_THREADS, SHIPGATE_SANITIZE.
+set -eu
+: "${SHIPGATE:?set SHIPGATE to the shipgate binary}"
+: "${SHIPGATE_BUILD_DIR:?set SHIPGATE_BUILD_DIR to the build directory}"
+SRC=${SHIPGATE_SOURCE_DIR:-$(cd "$(dirname "$0")/../.." && pwd)}
+PY=python3
+[ -x /usr/bin/python3 ] && PY=/usr/bin/python3
+CC=${CC:-cc}
+for tool in cmake pkg-config "$CC"; do
+	if ! command -v "$tool" >/dev/null 2>&1; then
+		echo "1..0 # SKIP $tool is not installed"
+		exit 77
+	fi
+done
+WEAK=""
+if [ "$(id -u)" -ne 0 ]; then
+	WEAK="--allow-weaker"
+	export SHIPGATE_ALLOW_WEAKER=1
+fi
+
+work=$(mktemp -d "${TMPDIR:-/tmp}/test-api.XXXXXX")
+trap 'rm -rf "$work"' EXIT INT TERM
+unset XDG_STATE_HOME SHIPGATE_POLICY_DIR
+export HOME="$work/home"
+mkdir -p "$HOME"
+
+n=0
+failed=0
+ok() { n=$((n + 1)); echo "ok $n - $1"; }
+not_ok() { n=$((n + 1)); failed=$((failed + 1)); echo "not ok $n - $1"; }
+check() { # DESC CMD...
+	d=$1
+	shift
+	if "$@"; then ok "$d"; else not_ok "$d"; fi
+}
+
+# ---- install, then build the example as an outsider would ----------------------------
+prefix="$work/prefix"
+check "cmake --install into a temporary prefix" \
+	sh -c "cmake --install '$SHIPGATE_BUILD_DIR' --prefix '$prefix' >'$work/install.log' 2>&1"
+pc=$(find "$prefix" -name shipgate.pc | head -n 1)
+check "shipgate.pc is installed" test -n "$pc"
+libdir=$(dirname "$(dirname "$pc")")
+check "libshipgate.so.1 and its development link are installed" \
+	sh -c "test -e '$libdir/libshipgate.so.1' && test -L '$libdir/libshipgate.so'"
+check "the public headers are installed" \
+	sh -c "test -f '$prefix/include/shipgate/shipgate.h' && test -f '$prefix/include/shipgate/error.h'"
+check "the policies are installed where the library looks for them" \
+	test -f "$prefix/share/shipgate/policies/default.json"
+export PKG_CONFIG_PATH="$(dirname "$pc")"
+flags=$(pkg-config --cflags --libs shipgate)
+echo "# pkg-config --cflags --libs shipgate: $flags"
+san=""
+[ "${SHIPGATE_SANITIZE:-OFF}" = "ON" ] && san="-fsanitize=address,undefined"
+# shellcheck disable=SC2086
+check "examples/api/run_job.c builds with \$(pkg-config --cflags --libs shipgate)" \
+	"$CC" -std=c11 -Wall -Wextra -Werror $san -o "$work/run_job" "$SRC/examples/api/run_job.c" $flags
+export LD_LIBRARY_PATH="$libdir"
+check "run_job loads the installed libshipgate.so.1" \
+	sh -c "ldd '$work/run_job' | grep -q '$libdir/libshipgate.so.1'"
+
+# the public headers stand alone, in C and (if there is a compiler for it) C++
+printf '#include <shipgate/shipgate.h>\nint main(void) { sg_run_config c = SG_RUN_CONFIG_INIT; return (int)c.size == 0; }\n' >"$work/alone.c"
+check "shipgate.h compiles alone (-std=c11 -pedantic -Werror)" \
+	"$CC" -std=c11 -pedantic -Wall -Wextra -Werror -I"$prefix/include" -c -o "$work/alone.o" "$work/alone.c"
+if command -v c++ >/dev/null 2>&1; then
+	printf '#include <shipgate/shipgate.h>\nint main() { return sg_api_version() == 0; }\n' >"$work/alone.cc"
+	check "shipgate.h compiles as C++" c++ -Wall -Werror -I"$prefix/include" -c -o "$work/alone_cc.o" "$work/alone.cc"
+fi
+
+# only the public API is exported: every dynamic symbol is declared in include/shipgate/
+nm -D --defined-only "$libdir/libshipgate.so.1" | awk '$2 == "T" || $2 == "D" || $2 == "B" {print $3}' | sort >"$work/exported"
+cat "$prefix"/include/shipgate/*.h | grep -o '^SG_API [^(]*(' | sed 's/.*[ *]\([a-z_0-9]*\)($/\1/' | sort >"$work/declared"
+check "libshipgate.so exports exactly the SG_API declarations ($(wc -l <"$work/exported") symbols)" \
+	cmp -s "$work/exported" "$work/declared"
+cmp -s "$work/exported" "$work/declared" || diff "$work/exported" "$work/declared" | sed 's/^/#   /'
+
+# ---- the example and the CLI on the same job --------------------------------------------
+"$SHIPGATE" keygen "$work/keys" >/dev/null
+mkdir -p "$work/cli" "$work/api"
+cp -R "$SRC/examples/demo/." "$work/cli/"
+cp -R "$SRC/examples/demo/." "$work/api/"
+rm -rf "$work/cli/shipgate-out" "$work/api/shipgate-out"
+set +e
+# shellcheck disable=SC2086
+"$SHIPGATE" run $WEAK "$work/cli/job.json" --key "$work/keys/shipgate.key" --quiet
+cli_rc=$?
+"$work/run_job" "$work/api/job.json" "$work/keys/shipgate.key" "$work/keys/shipgate.pub" \
+	>"$work/api-statement.json" 2>"$work/api.err"
+api_rc=$?
+set -e
+check "run_job exits as shipgate run does ($api_rc, $cli_rc)" test "$api_rc" -eq "$cli_rc"
+check "the job passed" test "$cli_rc" -eq 0
+check "run_job printed statement.json byte for byte" \
+	cmp -s "$work/api-statement.json" "$work/api/shipgate-out/statement.json"
+check "run_job's verdict verifies with shipgate verify --workspace" \
+	"$SHIPGATE" verify "$work/api/shipgate-out/verdict.dsse.json" --pub "$work/keys/shipgate.pub" \
+	--workspace "$work/api/calc" --quiet
+check "run_job streamed events (job_started ... verdict_written)" \
+	sh -c "grep -q '^event: {\"event\":\"job_started\"' '$work/api.err' && grep -q '^event: {\"event\":\"verdict_written\"' '$work/api.err'"
+if [ -z "$WEAK" ]; then
+	check "run_job decided SHIP" grep -q 'run_job: SHIP' "$work/api.err"
+else
+	# rootless without a delegated cgroup nothing ships: the limits were not enforced
+	check "run_job decided (DIAGNOSE: weaker isolation never ships)" grep -q 'run_job: DIAGNOSE' "$work/api.err"
+fi
+cat >"$work/same.py" <<'PYEOF'
+import json, sys
+a = json.load(open(sys.argv[1]))
+b = json.load(open(sys.argv[2]))
+def fields(s):
+    p = s["predicate"]
+    return {
+        "result": p["result"],
+        "reason": p["reason"],
+        "steps": [(x["name"], x["status"], x.get("exit_code")) for x in p["steps"]],
+        "subject": s["subject"],
+        "job_sha256": p["job"]["sha256"],
+        "policy": p["policy"],
+        "predicateType": s["predicateType"],
+        "enforced": p["enforced"] and {k: v for k, v in p["enforced"].items() if k != "identity"},
+    }
+fa, fb = fields(a), fields(b)
+for k in fa:
+    if fa[k] != fb[k]:
+        print("#   %s differs: CLI %r, API %r" % (k, fa[k], fb[k]))
+sys.exit(0 if fa == fb else 1)
+PYEOF
+check "the API's statement has the CLI's result, reason, steps, subject, job, policy and enforcement" \
+	"$PY" "$work/same.py" "$work/cli/shipgate-out/statement.json" "$work/api/shipgate-out/statement.json"
+
+# a job error is reported as the CLI reports it (exit 2, the JSON path named)
+printf '{"version": 1, "name": "bad", "steps": [{"name": "x", "run": []}]}\n' >"$work/api/bad.json"
+set +e
+"$work/run_job" "$work/api/bad.json" "$work/keys/shipgate.key" "$work/keys/shipgate.pub" >/dev/null 2>"$work/bad.err"
+bad_rc=$?
+set -e
+check "a bad job: exit 2 and the JSON path in the message" \
+	sh -c "test $bad_rc -eq 2 && grep -q 'steps\[0\].run' '$work/bad.err'"
+
+# ---- threads ---------------------------------------------------------------------------
+if [ -n "${SHIPGATE_API_THREADS:-}" ]; then
+	mkdir -p "$work/t1" "$work/t2" "$work/slow/ws"
+	cp -R "$SRC/examples/demo/." "$work/t1/"
+	cp -R "$SRC/examples/demo/." "$work/t2/"
+	rm -rf "$work/t1/shipgate-out" "$work/t2/shipgate-out"
+	sed 's/"name": "calc"/"name": "calc-two"/' "$work/t2/job.json" >"$work/t2/job2.json"
+	cat >"$work/slow/job.json" <<'JEOF'
+{ "version": 1, "name": "slow", "workspace": "ws", "network": "none",
+  "limits": { "memory_mb": 256, "pids": 64, "timeout_s": 120 },
+  "steps": [ { "name": "sleep", "run": ["sleep", "299.731"] } ] }
+JEOF
+	unset LD_LIBRARY_PATH
+	set +e
+	"$SHIPGATE_API_THREADS" "$work/keys/shipgate.key" "$work/keys/shipgate.pub" "$work/t1/job.json" \
+		"$work/t2/job2.json" "$work/slow/job.json" >"$work/threads.tap" 2>&1
+	trc=$?
+	set -e
+	sed 's/^/#   /' "$work/threads.tap"
+	check "api_threads: two jobs in two threads, and an interrupt flag (see above)" test "$trc" -eq 0
+	sleep 0.2
+	check "no sandbox process is left (no 'sleep 299.731')" sh -c "! pgrep -f '^sleep 299[.]731\$' >/dev/null"
+fi
+
+echo "1..$n"
+[ "$failed" -eq 0 ]

@@ -1,0 +1,197 @@
+#!/bin/sh
+# test_events.sh: `shipgate run --events` (docs/events.md). Each line is one JSON object;
+# seq counts 1, 2, 3...; the kinds come in the documented order with their fields; a
+# protected path written gives `violation`, a failing test `tests` with the counts, a
+# service `service_ready` before its step ends; a job that cannot start gives `error`;
+# a reader that goes away does not stop the job.
+#
+# Environment (ctest sets it): SHIPGATE, SHIPGATE_SOURCE_DIR, SHIPGATE_TRY_SYSCALL.
+set -eu
+: "${SHIPGATE:?set SHIPGATE to the shipgate binary}"
+SRC=${SHIPGATE_SOURCE_DIR:-$(cd "$(dirname "$0")/../.." && pwd)}
+PY=python3
+[ -x /usr/bin/python3 ] && PY=/usr/bin/python3
+WEAK=""
+[ "$(id -u)" -eq 0 ] || WEAK="--allow-weaker"
+
+work=$(mktemp -d "${TMPDIR:-/tmp}/test-events.XXXXXX")
+trap 'rm -rf "$work"' EXIT INT TERM
+unset XDG_STATE_HOME
+export HOME="$work/home"
+mkdir -p "$HOME"
+"$SHIPGATE" keygen "$work/keys" >/dev/null
+KEY="$work/keys/shipgate.key"
+
+n=0
+failed=0
+ok() { n=$((n + 1)); echo "ok $n - $1"; }
+not_ok() { n=$((n + 1)); failed=$((failed + 1)); echo "not ok $n - $1"; }
+check() { # DESC CMD...
+	d=$1
+	shift
+	if "$@"; then ok "$d"; else not_ok "$d"; fi
+}
+sg_run() { # DIR ARGS...: run, ignore the exit code (checked separately)
+	set +e
+	# shellcheck disable=SC2086
+	"$SHIPGATE" run $WEAK "$@" --key "$KEY" --quiet
+	rc=$?
+	set -e
+}
+
+# the checker: every line JSON, seq 1..n, common fields, kinds in an allowed order
+cat >"$work/check.py" <<'PYEOF'
+import json, sys
+path, want = sys.argv[1], sys.argv[2].split(",")
+lines = open(path, encoding="utf-8").read().split("\n")
+assert lines[-1] == "", "the stream ends with a newline"
+evs = [json.loads(l) for l in lines[:-1]]
+kinds = [e["event"] for e in evs]
+assert kinds == want, "kinds %s, want %s" % (kinds, want)
+for i, e in enumerate(evs, 1):
+    assert e["seq"] == i, "seq %r at line %d" % (e.get("seq"), i)
+    assert e["time"].endswith("Z") and "T" in e["time"], e["time"]
+    assert isinstance(e.get("job"), str)
+need = {
+    "job_started": ["path", "sha256", "workspace", "out_dir", "mode", "cgroup_layout", "steps", "started"],
+    "step_started": ["index", "step", "run", "timeout_s"],
+    "step_finished": ["index", "step", "status", "reason", "limits_hit"],
+    "tests": ["index", "step", "format", "total", "passed", "failed", "skipped", "min", "usable"],
+    "service_ready": ["index", "step", "ready_ms"],
+    "violation": ["index", "step", "reason", "violations"],
+    "verdict_written": ["result", "reason", "steps", "subject_sha256", "out_dir", "statement", "verdict", "keyid", "interrupted"],
+    "error": ["kind", "message"],
+}
+for e in evs:
+    for f in need[e["event"]]:
+        assert f in e, "%s lacks %s" % (e["event"], f)
+    if e["event"] == "step_finished" and e["status"] != "skipped":
+        for f in ["started", "finished", "exit_code", "signal", "wall_ms", "cpu_ms", "peak_memory_kb", "pids_peak"]:
+            assert f in e, "step_finished lacks " + f
+# the verdict event agrees with the statement
+v = [e for e in evs if e["event"] == "verdict_written"]
+if v:
+    st = json.load(open(v[0]["statement"]))
+    p = st["predicate"]
+    assert v[0]["result"] == p["result"]
+    assert [(s["name"], s["status"]) for s in v[0]["steps"]] == [(s["name"], s["status"]) for s in p["steps"]]
+    assert v[0]["subject_sha256"] == st["subject"][0]["digest"]["sha256"]
+    for e in evs:
+        if e["event"] == "step_finished":
+            s = p["steps"][e["index"]]
+            assert (e["step"], e["status"], e.get("exit_code")) == (s["name"], s["status"], s.get("exit_code")), (e, s)
+        if e["event"] == "tests":
+            t = p["steps"][e["index"]]["tests"]
+            assert (e["total"], e["passed"], e["failed"]) == (t["total"], t["passed"], t["failed"])
+for expr in sys.argv[3:]:
+    assert eval(expr, {"evs": evs}), expr
+PYEOF
+expect_events() { # DESC FILE KINDS [EXPR...]
+	d=$1 f=$2 k=$3
+	shift 3
+	if "$PY" "$work/check.py" "$f" "$k" "$@" >"$work/check.out" 2>&1; then
+		ok "$d"
+	else
+		not_ok "$d"
+		sed 's/^/#   /' "$work/check.out" | tail -n 3
+		sed 's/^/#   /' "$f" | cut -c1-200
+	fi
+}
+
+# 1. the demo: build, TAP tests, a service
+mkdir -p "$work/demo"
+cp -R "$SRC/examples/demo/." "$work/demo/"
+rm -rf "$work/demo/shipgate-out"
+sg_run "$work/demo/job.json" --events "$work/demo.jsonl"
+check "the demo passes (exit 0)" test "$rc" -eq 0
+expect_events "the demo's events: started, 3 steps with tests and service_ready, verdict" "$work/demo.jsonl" \
+	job_started,step_started,step_finished,step_started,tests,step_finished,step_started,service_ready,step_finished,verdict_written \
+	'evs[4]["total"] == 10 and evs[4]["passed"] == 10 and evs[4]["usable"]' \
+	'evs[-1]["result"] == "PASSED"' \
+	'evs[0]["steps"] == ["build", "test", "launch"]'
+
+# 2. to a file descriptor
+sg_run "$work/demo/job.json" --events 7 7>"$work/fd.jsonl"
+expect_events "--events 7 writes to fd 7" "$work/fd.jsonl" \
+	job_started,step_started,step_finished,step_started,tests,step_finished,step_started,service_ready,step_finished,verdict_written
+
+# 3. a failing test: tests with the failure count, then the rest skipped
+mkdir -p "$work/failing/ws"
+cat >"$work/failing/job.json" <<'JEOF'
+{ "version": 1, "name": "failing", "workspace": "ws", "network": "none",
+  "limits": { "memory_mb": 256, "pids": 64, "timeout_s": 60 },
+  "steps": [ { "name": "build", "run": "true" },
+             { "name": "test", "run": "printf '1..3\\nok 1 - a\\nnot ok 2 - b\\nok 3 - c\\n'; exit 1",
+               "tests": { "format": "tap", "min": 1 } },
+             { "name": "after", "run": "true" } ] }
+JEOF
+sg_run "$work/failing/job.json" --events "$work/failing.jsonl"
+check "a failing test: exit 1" test "$rc" -eq 1
+expect_events "a failing test: tests counts the failure, step_finished failed, the verdict FAILED" "$work/failing.jsonl" \
+	job_started,step_started,step_finished,step_started,tests,step_finished,verdict_written \
+	'evs[4]["total"] == 3 and evs[4]["failed"] == 1 and evs[4]["passed"] == 2' 'evs[5]["status"] == "failed"' \
+	'evs[-1]["result"] == "FAILED"' \
+	'[s["status"] for s in evs[-1]["steps"]] == ["passed", "failed", "skipped"]'
+
+# 4. a protected path written: violation before step_finished
+mkdir -p "$work/viol"
+cp -R "$SRC/examples/demo/." "$work/viol/"
+rm -rf "$work/viol/shipgate-out"
+"$PY" - "$work/viol/job.json" <<'PYEOF'
+import json, sys
+j = json.load(open(sys.argv[1]))
+j["steps"] = [{"name": "tamper", "run": "echo '// ok' >> test_calc.c"}]
+json.dump(j, open(sys.argv[1], "w"))
+PYEOF
+sg_run "$work/viol/job.json" --events "$work/viol.jsonl"
+check "a protected path written: exit 1" test "$rc" -eq 1
+expect_events "a protected path written: violation, then step_finished with status violation" "$work/viol.jsonl" \
+	job_started,step_started,violation,step_finished,verdict_written \
+	'"test_calc.c" in evs[2]["reason"]' 'evs[3]["status"] == "violation"'
+
+# 4b. a denied syscall (the runtime trace): violation names it, the step fails
+if [ -n "${SHIPGATE_TRY_SYSCALL:-}" ] && [ -x "$SHIPGATE_TRY_SYSCALL" ]; then
+	mkdir -p "$work/denied/ws"
+	cp "$SHIPGATE_TRY_SYSCALL" "$work/denied/ws/try"
+	printf '%s\n' '{"version":1,"name":"denied","workspace":"ws","steps":[{"name":"escape","run":["./try","ptrace"]}]}' \
+		>"$work/denied/job.json"
+	sg_run "$work/denied/job.json" --events "$work/denied.jsonl"
+	check "a denied syscall: exit 1" test "$rc" -eq 1
+	expect_events "a denied syscall: violation names ptrace and the program, then step_finished violation" \
+		"$work/denied.jsonl" job_started,step_started,violation,step_finished,verdict_written \
+		'evs[2]["violations"][0]["syscall"] == "ptrace" and evs[2]["violations"][0]["program"].endswith("/try")' \
+		'evs[2]["fails"] and evs[3]["status"] == "violation" and evs[3]["execs"] >= 1'
+fi
+
+# 5. a job that cannot start: only error
+mkdir -p "$work/nokey"
+cp -R "$SRC/examples/demo/." "$work/nokey/"
+cp "$KEY" "$work/nokey/calc/leaked.key"
+set +e
+# shellcheck disable=SC2086
+"$SHIPGATE" run $WEAK "$work/nokey/job.json" --key "$work/nokey/calc/leaked.key" --quiet \
+	--events "$work/nokey.jsonl" 2>/dev/null
+rc=$?
+set -e
+check "a key inside the workspace: exit 2" test "$rc" -eq 2
+expect_events "a key inside the workspace: one error event" "$work/nokey.jsonl" error \
+	'evs[0]["kind"] == "usage" and "workspace" in evs[0]["message"]'
+
+# 6. a bad --events
+set +e
+"$SHIPGATE" run "$work/demo/job.json" --events 99 --key "$KEY" --quiet 2>"$work/badfd.err"
+rc=$?
+set -e
+check "--events on a closed fd: exit 2, named" sh -c "test $rc -eq 2 && grep -q 'events 99' '$work/badfd.err'"
+
+# 7. a reader that goes away: the job goes on and writes its verdict
+rm -rf "$work/demo/shipgate-out"
+set +e
+# shellcheck disable=SC2086
+"$SHIPGATE" run $WEAK "$work/demo/job.json" --key "$KEY" --quiet --events 7 7>&1 | head -c 10 >/dev/null
+set -e
+check "a reader that closes the stream early does not stop the job" \
+	"$SHIPGATE" verify "$work/demo/shipgate-out/verdict.dsse.json" --pub "$work/keys/shipgate.pub" --quiet
+
+echo "1..$n"
+[ "$failed" -eq 0 ]

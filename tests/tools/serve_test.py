@@ -1,0 +1,415 @@
+#!/usr/bin/env python3
+"""serve_test.py: `shipgate serve` end to end (run by tests/integration/test_serve.sh).
+
+Needs root (to be the daemon that serves other uids) and setpriv (to be uid 65534).
+1. two clients, root and uid 65534, submit jobs; each sees and controls only its own;
+   65534's job runs as 65534, rootless, with its limits enforced (a delegated cgroup);
+2. a third client sends garbage, a 100 MB line, a job file it cannot read, and a job
+   with a key it cannot read: each gets its error, the daemon goes on, the others'
+   jobs complete; an inline job (job_json + workspace) runs;
+3. cancel, and cancel_on_disconnect;
+4. 50 jobs at once with --jobs 4: all verdicts verify, never more than 4 ran at once
+   (from the events), and 4 did;
+5. SIGTERM in the middle of jobs: the daemon drains and leaves no process, mount,
+   cgroup, scratch directory or socket behind.
+Prints TAP.
+"""
+import glob
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+
+SHIPGATE = os.environ["SHIPGATE"]
+SRC = os.environ.get("SHIPGATE_SOURCE_DIR") or os.path.abspath(os.path.join(os.path.dirname(__file__), "../.."))
+CLIENT = os.path.join(SRC, "tests/tools/serve_client.py")
+PY = "/usr/bin/python3" if os.path.exists("/usr/bin/python3") else sys.executable
+NOBODY = 65534
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from serve_client import Client  # noqa: E402
+
+n = 0
+failed = 0
+
+
+def ok(cond, what, detail=None):
+    global n, failed
+    n += 1
+    if not cond:
+        failed += 1
+    print("%sok %d - %s" % ("" if cond else "not ", n, what), flush=True)
+    if not cond and detail is not None:
+        for line in str(detail).splitlines()[:15]:
+            print("#   " + line[:300], flush=True)
+    return cond
+
+
+def as_nobody(args, **kw):
+    return subprocess.run(["setpriv", "--reuid", str(NOBODY), "--regid", str(NOBODY), "--clear-groups"] + args,
+                          capture_output=True, text=True, **kw)
+
+
+def nobody_requests(sock, *reqs):
+    r = as_nobody([PY, CLIENT, sock] + [json.dumps(q) for q in reqs], timeout=120)
+    return [json.loads(l) for l in r.stdout.splitlines() if l.strip()], r
+
+
+def nobody_run(sock, req):
+    r = as_nobody([PY, CLIENT, sock, "--run", json.dumps(req)], timeout=600)
+    lines = [json.loads(l) for l in r.stdout.splitlines() if l.strip()]
+    return lines, r
+
+
+def copy_demo(dst, owner=None):
+    shutil.copytree(os.path.join(SRC, "examples/demo"), dst, ignore=shutil.ignore_patterns("shipgate-out"))
+    if owner is not None:
+        for root, dirs, files in os.walk(dst):
+            os.chown(root, owner, owner)
+            for f in files:
+                os.chown(os.path.join(root, f), owner, owner)
+
+
+def keygen(dst, owner=None):
+    subprocess.run([SHIPGATE, "keygen", dst], check=True, capture_output=True)
+    if owner is not None:
+        for p in [dst] + glob.glob(dst + "/*"):
+            os.chown(p, owner, owner)
+    return dst + "/shipgate.key", dst + "/shipgate.pub"
+
+
+class Daemon:
+    def __init__(self, work, jobs, grace=30):
+        self.sock = os.path.join(work, "serve-%d.sock" % jobs)
+        self.log = open(os.path.join(work, "serve-%d.log" % jobs), "w")
+        self.p = subprocess.Popen([SHIPGATE, "serve", "--socket", self.sock, "--jobs", str(jobs), "--grace", str(grace)],
+                                  stderr=self.log, stdout=self.log)
+        for _ in range(100):
+            if os.path.exists(self.sock):
+                try:
+                    Client(self.sock).request({"op": "ping"})
+                    return
+                except OSError:
+                    pass
+            time.sleep(0.05)
+        raise RuntimeError("the daemon did not come up")
+
+    def client(self):
+        return Client(self.sock)
+
+    def stop(self, timeout=60):
+        if self.p.poll() is None:
+            self.p.send_signal(signal.SIGTERM)
+        try:
+            return self.p.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.p.kill()
+            return None
+
+
+def verify(envelope_text, pub, work, name):
+    path = os.path.join(work, name + ".dsse.json")
+    with open(path, "w") as f:
+        f.write(envelope_text)
+    r = subprocess.run([SHIPGATE, "verify", path, "--pub", pub], capture_output=True, text=True)
+    return r.returncode == 0, r.stderr
+
+
+def statement_of(envelope_text):
+    import base64
+    return json.loads(base64.b64decode(json.loads(envelope_text)["payload"]))
+
+
+def cgroup_leftovers(pid):
+    return glob.glob("/sys/fs/cgroup/*/shipgate-serve-%d-*" % pid) + \
+        glob.glob("/sys/fs/cgroup/*/*/*/shipgate-serve-%d-*" % pid) + \
+        glob.glob("/sys/fs/cgroup/shipgate-serve-%d-*" % pid)
+
+
+def max_concurrency(all_events):
+    """From the events: job_started .. verdict_written (or job_end) intervals."""
+    marks = []
+    for evs in all_events:
+        start = next((e["time"] for e in evs if e["event"] == "job_started"), None)
+        end = next((e["time"] for e in evs if e["event"] in ("verdict_written", "error")), None)
+        if start and end:
+            marks.append((start, 1))
+            marks.append((end, -1))
+    marks.sort(key=lambda m: (m[0], m[1]))  # at the same ms an end comes first
+    cur = best = 0
+    for _, d in marks:
+        cur += d
+        best = max(best, cur)
+    return best
+
+
+def main():
+    work = tempfile.mkdtemp(prefix="test-serve.", dir=os.environ.get("TMPDIR", "/tmp"))
+    os.chmod(work, 0o755)
+    os.environ["HOME"] = os.path.join(work, "home")
+    os.makedirs(os.environ["HOME"])
+    os.environ.pop("XDG_STATE_HOME", None)
+    daemons = []
+    try:
+        run_tests(work, daemons)
+    finally:
+        for d in daemons:
+            d.stop(5)
+        subprocess.run(["rm", "-rf", work])
+    print("1..%d" % n)
+    return 1 if failed else 0
+
+
+def run_tests(work, daemons):
+    root_key, root_pub = keygen(os.path.join(work, "keys-root"))
+    nb_keys = os.path.join(work, "keys-nobody")
+    nb_key, nb_pub = keygen(nb_keys, NOBODY)
+    copy_demo(os.path.join(work, "root-a"))
+    copy_demo(os.path.join(work, "root-b"))
+    nb_home = os.path.join(work, "nb")
+    os.makedirs(nb_home)
+    os.chown(nb_home, NOBODY, NOBODY)
+    copy_demo(os.path.join(nb_home, "a"), NOBODY)
+    copy_demo(os.path.join(nb_home, "b"), NOBODY)
+    secret = os.path.join(work, "secret")
+    copy_demo(secret)
+    os.chmod(secret, 0o700)
+
+    d = Daemon(work, 2)
+    daemons.append(d)
+
+    # ---- 1. two uids -------------------------------------------------------------
+    rc = d.client()
+    r1 = rc.request({"op": "submit", "job": os.path.join(work, "root-a/job.json"), "key": root_key})
+    r2 = rc.request({"op": "submit", "job": os.path.join(work, "root-b/job.json"), "key": root_key})
+    ok(r1["ok"] and r2["ok"], "root submits two jobs", [r1, r2])
+    nb_lines, nb_proc = nobody_run(d.sock, {"job": os.path.join(nb_home, "a/job.json"), "key": nb_key})
+    ok(nb_proc.returncode == 0 and nb_lines and nb_lines[0]["ok"], "uid 65534 submits a job and it passes",
+       nb_proc.stdout + nb_proc.stderr)
+    nb_id = nb_lines[0]["id"] if nb_lines and nb_lines[0].get("ok") else "job-none"
+    nb_verdict = nb_lines[-1] if nb_lines else {}
+    ev_root = [rc.follow(r1["id"]), rc.follow(r2["id"])]
+    ok(all(e[-1]["event"] == "job_end" and e[-1]["state"] == "done" and e[-1]["result"] == "PASSED" for e in ev_root),
+       "root's two jobs pass", [e[-1] for e in ev_root])
+    st = statement_of(nb_verdict.get("envelope", "{}")) if nb_verdict.get("envelope") else {}
+    pred = st.get("predicate", {})
+    ok(pred.get("executor", {}).get("mode") == "rootless" and (pred.get("enforced") or {}).get("identity") == "rootless:%d" % NOBODY,
+       "65534's job ran as 65534, rootless", json.dumps(pred.get("executor")) + json.dumps((pred.get("enforced") or {}).get("identity")))
+    cg = (pred.get("enforced") or {}).get("cgroup") or {}
+    ok(cg.get("memory_kb") == 512 * 1024 and cg.get("pids") == 128,
+       "65534's job had its memory and pids limits enforced (a cgroup delegated by the daemon)", json.dumps(cg))
+    v_ok, v_err = verify(nb_verdict.get("envelope", ""), nb_pub, work, "nb")
+    ok(v_ok, "65534's verdict verifies with 65534's key", v_err)
+    outdir = os.path.join(nb_home, "a/shipgate-out")
+    ok(os.path.isdir(outdir) and os.stat(outdir).st_uid == NOBODY and os.stat(outdir + "/verdict.dsse.json").st_uid == NOBODY,
+       "65534's out dir and verdict belong to 65534")
+
+    mine, _ = nobody_requests(d.sock, {"op": "status"})
+    ids = [j["id"] for j in mine[0].get("jobs", [])] if mine else []
+    ok(ids == [nb_id], "65534's status lists only its own job", mine)
+    st_root = rc.request({"op": "status"})
+    ok(sorted(j["id"] for j in st_root["jobs"]) == sorted([r1["id"], r2["id"]]) and all(j["uid"] == 0 for j in st_root["jobs"]),
+       "root's status lists only root's jobs", st_root)
+    replies, _ = nobody_requests(d.sock, {"op": "status", "id": r1["id"]}, {"op": "verdict", "id": r1["id"]},
+                                 {"op": "events", "id": r1["id"]}, {"op": "cancel", "id": r1["id"]})
+    ok(len(replies) == 4 and all(not r["ok"] and r["code"] == "no_such_job" for r in replies),
+       "65534 can neither see, follow, fetch nor cancel root's job", replies)
+    for op in ("status", "verdict", "events", "cancel"):
+        r = rc.request({"op": op, "id": nb_id})
+        if not ok(not r["ok"] and r["code"] == "no_such_job", "root's client cannot %s 65534's job either" % op, r):
+            break
+    v = rc.request({"op": "verdict", "id": r1["id"]})
+    v_ok, v_err = verify(v.get("envelope", ""), root_pub, work, "root-a")
+    ok(v["ok"] and v_ok and v["result"] == "PASSED", "root fetches its verdict and it verifies", v_err)
+
+    # ---- 2. a hostile client -----------------------------------------------------------
+    other = Daemon.client(d)
+    other.send(b"this is not json\n")
+    r = other.reply()
+    ok(not r["ok"] and r["code"] == "bad_json", "garbage gets an error", r)
+    other.send(b'{"op": 42}\n')
+    r = other.reply()
+    ok(not r["ok"] and r["code"] == "bad_request", "an op that is not a string gets an error", r)
+    other.send(b'{"op": "submit", "job": "relative.json"}\n')
+    r = other.reply()
+    ok(not r["ok"] and "absolute" in r["error"], "a relative job path gets an error", r)
+    other.send(b'{"op": "submit", "job": "/x.json", "jbo": 1}\n')
+    r = other.reply()
+    ok(not r["ok"] and "jbo" in r["error"], "an unknown key gets an error naming it", r)
+    # a 100 MB line, sent while the others' jobs run
+    busy = rc.request({"op": "submit", "job": os.path.join(work, "root-a/job.json"), "key": root_key})
+    big = b'{"op": "ping", "pad": "' + b"x" * (100 << 20) + b'"}\n'
+    t0 = time.time()
+    other.s.sendall(big)
+    r = other.reply()
+    ok(not r["ok"] and r["code"] == "too_long", "a 100 MB line gets one error (too_long) and is skipped", r)
+    r = other.request({"op": "ping"})
+    ok(r["ok"], "the same connection is served after it (%.1f s to send 100 MB)" % (time.time() - t0), r)
+    busy_end = rc.follow(busy["id"])[-1]
+    ok(busy_end["state"] == "done" and busy_end["result"] == "PASSED", "a job running meanwhile completes", busy_end)
+    # files the client cannot read
+    lines, p = nobody_run(d.sock, {"job": os.path.join(secret, "job.json"), "key": nb_key})
+    end = [l for l in lines if l.get("event") == "job_end"]
+    err = [l for l in lines if l.get("event") == "error"]
+    ok(end and end[0]["state"] == "failed" and err and "Permission denied" in err[0]["message"],
+       "65534 naming a job file it cannot read: the job fails with the kernel's refusal", lines)
+    ok(not os.path.exists(os.path.join(secret, "shipgate-out")), "nothing was written beside that job file")
+    lines, p = nobody_run(d.sock, {"job": os.path.join(nb_home, "b/job.json"), "key": root_key})
+    err = [l for l in lines if l.get("event") == "error"]
+    ok(err and "Permission denied" in err[0]["message"] and "key" in err[0]["message"],
+       "65534 naming root's private key: refused with the kernel's EACCES", lines)
+    r = other.request({"op": "ping"})
+    ok(r["ok"], "the daemon still serves after all that", r)
+    # an inline job with a workspace
+    inline = {"version": 1, "name": "inline", "workspace": "calc", "limits": {"memory_mb": 256, "pids": 64},
+              "steps": [{"name": "build", "run": ["make", "-j2"]}, {"name": "run", "run": ["./calc", "6*7"]}]}
+    lines, p = nobody_run(d.sock, {"job_json": inline, "workspace": os.path.join(nb_home, "b"), "key": nb_key})
+    end = [l for l in lines if l.get("event") == "job_end"]
+    ok(end and end[0]["result"] == "PASSED" and os.path.exists(os.path.join(nb_home, "b/shipgate-out/verdict.dsse.json")),
+       "an inline job (job_json + workspace) runs as its client", lines[-3:] if lines else p.stderr)
+
+    # ---- 3. cancel -----------------------------------------------------------------------
+    slow = os.path.join(work, "slow")
+    os.makedirs(os.path.join(slow, "ws"))
+    with open(os.path.join(slow, "job.json"), "w") as f:
+        json.dump({"version": 1, "name": "slow", "workspace": "ws", "network": "none",
+                   "limits": {"memory_mb": 128, "pids": 32, "timeout_s": 600},
+                   "steps": [{"name": "sleep", "run": ["sleep", "299.5"]}]}, f)
+    s1 = rc.request({"op": "submit", "job": os.path.join(slow, "job.json"), "key": root_key,
+                     "out": os.path.join(work, "slow-out-1")})
+    evs = []
+    c2 = d.client()
+    c2.send({"op": "events", "id": s1["id"]})
+    c2.reply()
+    while not any(e.get("event") == "step_started" for e in evs):
+        evs.append(c2.line())
+    t0 = time.time()
+    r = rc.request({"op": "cancel", "id": s1["id"]})
+    while evs[-1].get("event") != "job_end":
+        evs.append(c2.line())
+    end = evs[-1]
+    ok(r["ok"] and end["state"] == "cancelled" and end["result"] == "ERROR" and time.time() - t0 < 5,
+       "cancel stops a running job within seconds; its verdict says ERROR", end)
+    vw = [e for e in evs if e.get("event") == "verdict_written"]
+    ok(vw and vw[0]["interrupted"], "the cancelled job's verdict says interrupted", vw)
+    # cancel_on_disconnect
+    c3 = d.client()
+    s2 = c3.request({"op": "submit", "job": os.path.join(slow, "job.json"), "key": root_key,
+                     "out": os.path.join(work, "slow-out-2"), "cancel_on_disconnect": True})
+    s3 = rc.request({"op": "submit", "job": os.path.join(slow, "job.json"), "key": root_key,
+                     "out": os.path.join(work, "slow-out-3")})
+    time.sleep(1.0)
+    c3.s.close()
+    end2 = rc.follow(s2["id"])[-1]
+    ok(end2["state"] == "cancelled", "a client that asked for it has its job cancelled when it disconnects", end2)
+    st3 = rc.request({"op": "status", "id": s3["id"]})
+    ok(st3["job"]["state"] in ("running", "queued"), "another job of the same uid goes on", st3)
+    rc.request({"op": "cancel", "id": s3["id"]})
+    rc.follow(s3["id"])
+    daemon_pid = d.p.pid
+    code = d.stop()
+    ok(code == 0 and not cgroup_leftovers(daemon_pid) and not os.path.exists(d.sock) and
+       not os.path.exists("/var/tmp/shipgate-serve-%d" % daemon_pid),
+       "the first daemon drains and exits 0, leaving no cgroup, scratch or socket",
+       [code, cgroup_leftovers(daemon_pid)])
+
+    # ---- 4. fifty jobs, four at a time ---------------------------------------------------
+    small = os.path.join(work, "small")
+    jobs = []
+    for i in range(50):
+        jd = os.path.join(small, "j%02d" % i)
+        os.makedirs(os.path.join(jd, "ws"))
+        fail = i % 5 == 4
+        with open(os.path.join(jd, "ws/main.c"), "w") as f:
+            f.write("int main(void) { return %d; }\n" % (1 if fail else 0))
+        with open(os.path.join(jd, "job.json"), "w") as f:
+            json.dump({"version": 1, "name": "small-%02d" % i, "workspace": "ws", "network": "none",
+                       "limits": {"memory_mb": 256, "pids": 64, "timeout_s": 60},
+                       "steps": [{"name": "build", "run": ["cc", "-o", "m", "main.c"]},
+                                 {"name": "check", "run": ["./m"]}]}, f)
+        jobs.append((jd, fail))
+    d4 = Daemon(work, 4)
+    daemons.append(d4)
+    c = d4.client()
+    t0 = time.time()
+    for jd, _ in jobs:
+        c.send({"op": "submit", "job": os.path.join(jd, "job.json"), "key": root_key})
+    subs = [c.reply() for _ in jobs]
+    ok(all(s["ok"] for s in subs), "50 submissions accepted at once", [s for s in subs if not s["ok"]][:3])
+    all_events = [c.follow(s["id"]) for s in subs]
+    elapsed = time.time() - t0
+    ends = [e[-1] for e in all_events]
+    want = ["FAILED" if fail else "PASSED" for _, fail in jobs]
+    got = [e.get("result") for e in ends]
+    ok(got == want, "all 50 ended with the right result (40 PASSED, 10 FAILED) in %.1f s" % elapsed, list(zip(got, want))[:10])
+    bad = []
+    for s, (jd, _) in zip(subs, jobs):
+        v = c.request({"op": "verdict", "id": s["id"]})
+        good, why = verify(v.get("envelope", ""), root_pub, work, s["id"])
+        if not good or open(os.path.join(jd, "shipgate-out/verdict.dsse.json")).read() != v.get("envelope"):
+            bad.append((s["id"], why))
+    ok(not bad, "all 50 verdicts verify, and each is the file in its out dir", bad[:3])
+    conc = max_concurrency(all_events)
+    ok(conc <= 4, "never more than 4 jobs ran at once (from the events: %d)" % conc)
+    ok(conc == 4, "and 4 did run at once")
+    dec = subprocess.run([SHIPGATE, "decide", os.path.join(jobs[0][0], "shipgate-out/verdict.dsse.json"), "--pub", root_pub,
+                          "--no-ledger", "--quiet"], capture_output=True, text=True)
+    ok(dec.returncode == 0, "decide ships a passing one", dec.stderr)
+
+    # ---- 5. SIGTERM in the middle of jobs ------------------------------------------------
+    d5 = Daemon(work, 2, grace=1)
+    daemons.append(d5)
+    c = d5.client()
+    a = c.request({"op": "submit", "job": os.path.join(slow, "job.json"), "key": root_key, "out": os.path.join(work, "term-1")})
+    nb_slow = os.path.join(nb_home, "slow")
+    os.makedirs(os.path.join(nb_slow, "ws"))
+    shutil.copy(os.path.join(slow, "job.json"), nb_slow)
+    for p in (nb_slow, nb_slow + "/ws", nb_slow + "/job.json"):
+        os.chown(p, NOBODY, NOBODY)
+    nb_c = subprocess.Popen(["setpriv", "--reuid", str(NOBODY), "--regid", str(NOBODY), "--clear-groups", PY, CLIENT,
+                             d5.sock, "--run", json.dumps({"job": nb_slow + "/job.json", "key": nb_key})],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    c.send({"op": "events", "id": a["id"]})
+    c.reply()
+    evs = []
+    while not any(e.get("event") == "step_started" for e in evs):
+        evs.append(c.line())
+    time.sleep(1.0)
+    pid5 = d5.p.pid
+    during = cgroup_leftovers(pid5)
+    sleeping = subprocess.run(["pgrep", "-f", "^sleep 299.5$"], capture_output=True, text=True).stdout.split()
+    t0 = time.time()
+    code = d5.stop(60)
+    took = time.time() - t0
+    nb_out, _ = nb_c.communicate(timeout=60)
+    while evs[-1].get("event") != "job_end":
+        try:
+            evs.append(c.line())
+        except EOFError:
+            break
+    ok(code == 0 and took < 15, "SIGTERM: the daemon drains and exits 0 in %.1f s (grace 1 s)" % took, code)
+    ok(len(sleeping) >= 2 and len(during) >= 1, "(the jobs were running: %d sandboxes, %d delegated cgroups)" % (len(sleeping), len(during)))
+    left = [p for p in sleeping if os.path.exists("/proc/" + p)]
+    ok(not left, "no process of the jobs is left", left)
+    ok(not cgroup_leftovers(pid5), "no cgroup of the daemon is left", cgroup_leftovers(pid5))
+    d5.log.flush()
+    workers = [l.split("worker ")[1].strip() for l in open(d5.log.name) if "started, worker" in l]
+    sg_left = [p for w in workers for p in glob.glob("/sys/fs/cgroup/*/shipgate/sg-%s-*" % w) +
+               glob.glob("/sys/fs/cgroup/*/*/*/shipgate/sg-%s-*" % w) + glob.glob("/sys/fs/cgroup/*/shipgate/sg-%s-*" % w)]
+    ok(workers and not sg_left, "no step cgroup of the %d workers is left" % len(workers), sg_left)
+    mounts = [l for l in open("/proc/self/mountinfo") if "shipgate-serve-%d" % pid5 in l or "shipgate-scratch" in l]
+    ok(not mounts, "no mount is left", mounts)
+    ok(not os.path.exists("/var/tmp/shipgate-serve-%d" % pid5), "no scratch directory is left")
+    ok(not os.path.exists(d5.sock), "the socket is removed")
+    ends = [e for e in evs if e.get("event") == "job_end"]
+    ok(ends and ends[0]["state"] == "cancelled" and ends[0].get("result") == "ERROR",
+       "the running job was stopped with an ERROR verdict and its follower told", evs[-2:])
+    ok("job_end" in nb_out and '"cancelled"' in nb_out, "65534's follower was told too", nb_out[-400:])
+
+
+if __name__ == "__main__":
+    sys.exit(main())
