@@ -2,6 +2,7 @@
 #include "trace.h"
 #include "digest.h"
 #include "evidence.h"
+#include "trace_args.h"
 #include "util.h"
 
 #include <arpa/inet.h>
@@ -15,12 +16,14 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
-#include <sys/un.h>
+#include <sys/uio.h>
 
 #define SG_ARG_MAX 256       /* bytes kept of one argument string */
 #define SG_ARGV_MAX 64       /* arguments kept of one exec */
 #define SG_PROC_SLOTS 4096   /* programs remembered for their exit (open addressing) */
 #define SG_AGG_MAX 256       /* distinct violations / connects kept */
+#define SG_NET_PER_CALL 16   /* distinct destinations recorded of one sendmmsg */
+#define SG_MMSG_MAX 1024     /* messages of one sendmmsg the kernel sends (UIO_MAXIOV) */
 
 typedef struct viol_rec {
 	int nr;
@@ -31,7 +34,7 @@ typedef struct viol_rec {
 } viol_rec;
 
 typedef struct conn_rec {
-	char *family, *address, *program;
+	char *syscall, *family, *address, *program;
 	int port;
 	bool dns;
 	uint64_t count;
@@ -329,60 +332,48 @@ static void on_exit_group(sg_trace *t, const struct seccomp_notif *n, uint64_t n
 	s->pid = -1;
 }
 
-static bool is_loopback(const struct sockaddr_storage *ss)
+/* One destination of a connect or a send: record it (a network attempt outside this
+ * host) unless it is local; a destination the kernel refuses (invalid_errno) is written
+ * to the file as such, but is neither counted nor listed as a connect. */
+static void record_net(sg_trace *t, const char *syscall, const sg_netaddr *na, bool fastopen, pid_t hpid,
+		       uint64_t now)
 {
-	if (ss->ss_family == AF_INET) {
-		const struct sockaddr_in *in = (const struct sockaddr_in *)ss;
-		return (ntohl(in->sin_addr.s_addr) >> 24) == 127;
-	}
-	if (ss->ss_family == AF_INET6) {
-		const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)ss;
-		if (IN6_IS_ADDR_LOOPBACK(&in6->sin6_addr))
-			return true;
-		return IN6_IS_ADDR_V4MAPPED(&in6->sin6_addr) && in6->sin6_addr.s6_addr[12] == 127;
-	}
-	return true; /* unix and others: not network attempts */
-}
-
-static void on_connect(sg_trace *t, int listener, const struct seccomp_notif *n, uint64_t now)
-{
-	struct sockaddr_storage ss;
-	memset(&ss, 0, sizeof(ss));
-	uint64_t len = n->data.args[2] < sizeof(ss) ? n->data.args[2] : sizeof(ss);
-	sg_autoclose int mem = open_mem((pid_t)n->pid);
-	if (mem < 0 || len < sizeof(sa_family_t) ||
-	    pread(mem, &ss, (size_t)len, (off_t)n->data.args[1]) != (ssize_t)len || !still_valid(listener, n->id))
+	if (na->local)
 		return;
-	if (is_loopback(&ss))
-		return;
-	char addr[INET6_ADDRSTRLEN] = "?";
-	int port = 0;
-	const char *family = ss.ss_family == AF_INET ? "inet" : "inet6";
-	if (ss.ss_family == AF_INET) {
-		const struct sockaddr_in *in = (const struct sockaddr_in *)&ss;
-		inet_ntop(AF_INET, &in->sin_addr, addr, sizeof(addr));
-		port = ntohs(in->sin_port);
-	} else {
-		const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)&ss;
-		inet_ntop(AF_INET6, &in6->sin6_addr, addr, sizeof(addr));
-		port = ntohs(in6->sin6_port);
-	}
-	t->connects++;
-	sg_autofree char *prog = program_of((pid_t)n->pid);
+	bool valid = na->invalid_errno == 0;
+	if (valid)
+		t->connects++;
+	sg_autofree char *prog = program_of(hpid);
+	const char *family = na->family == AF_INET ? "inet" : "inet6";
 	long pid, ppid;
-	ns_pids((pid_t)n->pid, &pid, &ppid);
+	ns_pids(hpid, &pid, &ppid);
 	cJSON *ev = event(t, "connect", now);
+	cJSON_AddStringToObject(ev, "syscall", syscall);
 	cJSON_AddNumberToObject(ev, "pid", (double)pid);
 	cJSON_AddStringToObject(ev, "family", family);
-	cJSON_AddStringToObject(ev, "address", addr);
-	cJSON_AddNumberToObject(ev, "port", port);
-	if (port == 53)
+	if (na->address[0]) {
+		cJSON_AddStringToObject(ev, "address", na->address);
+		cJSON_AddNumberToObject(ev, "port", na->port);
+	} else {
+		cJSON_AddNullToObject(ev, "address");
+		cJSON_AddNullToObject(ev, "port");
+	}
+	if (na->address[0] && na->port == 53)
 		cJSON_AddTrueToObject(ev, "dns");
+	if (fastopen)
+		cJSON_AddTrueToObject(ev, "fastopen");
+	if (!valid) {
+		cJSON_AddTrueToObject(ev, "invalid");
+		cJSON_AddStringToObject(ev, "errno", strerrorname_np(na->invalid_errno));
+	}
 	add_clean_string(ev, "program", prog);
 	emit(t, ev);
+	if (!valid)
+		return;
 	for (size_t i = 0; i < t->n_conns; i++) {
 		conn_rec *c = &t->conns[i];
-		if (c->port == port && !strcmp(c->address, addr) && !strcmp(c->program, prog)) {
+		if (c->port == na->port && !strcmp(c->syscall, syscall) && !strcmp(c->address, na->address) &&
+		    !strcmp(c->program, prog)) {
 			c->count++;
 			return;
 		}
@@ -390,7 +381,80 @@ static void on_connect(sg_trace *t, int listener, const struct seccomp_notif *n,
 	if (t->n_conns == SG_AGG_MAX)
 		return;
 	t->conns = sg_xrealloc(t->conns, (t->n_conns + 1) * sizeof(*t->conns));
-	t->conns[t->n_conns++] = (conn_rec){sg_xstrdup(family), sg_xstrdup(addr), sg_xstrdup(prog), port, port == 53, 1};
+	t->conns[t->n_conns++] = (conn_rec){sg_xstrdup(syscall), sg_xstrdup(family), sg_xstrdup(na->address),
+					    sg_xstrdup(prog), na->port, na->port == 53, 1};
+}
+
+/* The socket address at addr of the length the caller gave: an internet address? (The
+ * length is an int to the kernel; sendmsg's has already been clamped as it clamps it.) */
+static bool read_netaddr(pid_t hpid, uint64_t addr, int64_t len, sg_netaddr *na)
+{
+	struct sockaddr_storage ss;
+	size_t want = len < 0 || len > (int64_t)sizeof(ss) ? sizeof(ss) : (size_t)len;
+	ssize_t got = addr ? sg_proc_read(hpid, addr, &ss, want) : -1;
+	return got >= 0 && sg_netaddr_inspect(&ss, (size_t)got, len, na);
+}
+
+/* msg_name of a msghdr, with the kernel's treatment of msg_namelen (an int: negative is
+ * EINVAL, more than a sockaddr_storage is cut to one). */
+static bool msghdr_netaddr(pid_t hpid, const struct msghdr *mh, sg_netaddr *na)
+{
+	if (!mh->msg_name)
+		return false;
+	int64_t len = (int)mh->msg_namelen;
+	if (len > (int64_t)sizeof(struct sockaddr_storage))
+		len = sizeof(struct sockaddr_storage);
+	return read_netaddr(hpid, (uint64_t)(uintptr_t)mh->msg_name, len, na);
+}
+
+/* connect, and the sends that carry a destination: sendto with dest_addr (the filter
+ * notifies only those), sendmsg with msg_name, each message of sendmmsg. The call always
+ * continues: what the supervisor read is what the caller had in memory then; the kernel
+ * reads it again (see trace.h). */
+static void on_net(sg_trace *t, int listener, const struct seccomp_notif *n, uint64_t now)
+{
+	pid_t hpid = (pid_t)n->pid;
+	int nr = n->data.nr;
+	const __u64 *a = n->data.args;
+	sg_netaddr found[SG_NET_PER_CALL];
+	size_t nfound = 0;
+	const char *syscall = "connect";
+	bool fastopen = false;
+	if (nr == SCMP_SYS(connect)) {
+		nfound = read_netaddr(hpid, a[1], (int)a[2], &found[0]) ? 1 : 0;
+	} else if (nr == SCMP_SYS(sendto)) {
+		syscall = "sendto";
+		fastopen = (a[3] & MSG_FASTOPEN) != 0;
+		nfound = read_netaddr(hpid, a[4], (int)a[5], &found[0]) ? 1 : 0;
+	} else if (nr == SCMP_SYS(sendmsg)) {
+		syscall = "sendmsg";
+		struct msghdr mh;
+		fastopen = (a[2] & MSG_FASTOPEN) != 0;
+		if (sg_proc_read(hpid, a[1], &mh, sizeof(mh)) == (ssize_t)sizeof(mh))
+			nfound = msghdr_netaddr(hpid, &mh, &found[0]) ? 1 : 0;
+	} else if (nr == SCMP_SYS(sendmmsg)) {
+		syscall = "sendmmsg";
+		fastopen = (a[3] & MSG_FASTOPEN) != 0;
+		size_t vlen = a[2] < SG_MMSG_MAX ? (size_t)a[2] : SG_MMSG_MAX;
+		sg_autofree struct mmsghdr *v = sg_xcalloc(vlen ? vlen : 1, sizeof(*v));
+		ssize_t got = sg_proc_read(hpid, a[1], v, vlen * sizeof(*v));
+		size_t readable = got > 0 ? (size_t)got / sizeof(*v) : 0;
+		for (size_t i = 0; i < readable && nfound < SG_NET_PER_CALL; i++) {
+			sg_netaddr na;
+			if (!msghdr_netaddr(hpid, &v[i].msg_hdr, &na))
+				continue;
+			bool seen = false;
+			for (size_t k = 0; k < nfound && !seen; k++)
+				seen = found[k].port == na.port && found[k].invalid_errno == na.invalid_errno &&
+				       !strcmp(found[k].address, na.address);
+			if (!seen)
+				found[nfound++] = na;
+		}
+	}
+	if (nfound == 0 || !still_valid(listener, n->id))
+		return;
+	for (size_t i = 0; i < nfound; i++)
+		record_net(t, syscall, &found[i], fastopen, hpid, now);
 }
 
 /* Useful first arguments of a denied call: a path, a socket family, flags. */
@@ -483,8 +547,9 @@ int sg_trace_handle(sg_trace *t, int listener)
 	} else if (nr == SCMP_SYS(exit_group)) {
 		on_exit_group(t, n, now);
 		t->resp->flags = SECCOMP_USER_NOTIF_FLAG_CONTINUE;
-	} else if (nr == SCMP_SYS(connect)) {
-		on_connect(t, listener, n, now);
+	} else if (nr == SCMP_SYS(connect) || nr == SCMP_SYS(sendto) || nr == SCMP_SYS(sendmsg) ||
+		   nr == SCMP_SYS(sendmmsg)) {
+		on_net(t, listener, n, now);
 		t->resp->flags = SECCOMP_USER_NOTIF_FLAG_CONTINUE;
 	} else {
 		t->resp->error = -on_denied(t, listener, n, now);
@@ -570,6 +635,7 @@ cJSON *sg_trace_connects_json(const sg_trace *t)
 	for (size_t i = 0; i < t->n_conns; i++) {
 		const conn_rec *c = &t->conns[i];
 		cJSON *o = cJSON_CreateObject();
+		cJSON_AddStringToObject(o, "syscall", c->syscall);
 		cJSON_AddStringToObject(o, "family", c->family);
 		cJSON_AddStringToObject(o, "address", c->address);
 		cJSON_AddNumberToObject(o, "port", c->port);
@@ -594,6 +660,7 @@ void sg_trace_free(sg_trace *t)
 	}
 	free(t->viols);
 	for (size_t i = 0; i < t->n_conns; i++) {
+		free(t->conns[i].syscall);
 		free(t->conns[i].family);
 		free(t->conns[i].address);
 		free(t->conns[i].program);

@@ -7,15 +7,21 @@
  * continue: the allow decision stays with the filter. exit_group gives each program's
  * exit status and duration. A denied call (every errno denial of the policy but ENOSYS
  * probes) is recorded with its name (resolved by libseccomp), the program and its first
- * arguments, and answered with the policy's errno. connect() to a non-loopback address
- * under network none/loopback is recorded (DNS when the port is 53) and continues (the
- * namespace has no route, so the kernel refuses it). The cgroup's memory and CPU are
- * sampled into the same file.
+ * arguments, and answered with the policy's errno. Under network none/loopback, a
+ * network attempt outside this host is recorded (DNS when the port is 53) and continues
+ * (the namespace has no route, so the kernel refuses it): connect, sendto with a
+ * destination (the filter passes over those without one, a connected socket's sends,
+ * in BPF), sendmsg with msg_name (every sendmsg is handed to us, we read its msghdr) and
+ * each destination of a sendmmsg. An address the kernel will refuse (a length out of its
+ * bounds, memory it cannot read) is written as invalid, not counted as a connect. The
+ * cgroup's memory and CPU are sampled into the same file.
  *
  * What a trace cannot prove: the arguments are read while the caller is stopped, but
  * another thread of it may change that memory between our read and the kernel's own
  * (the re-validation only proves the same task is still waiting in the same call), so a
- * racing program can make an exec's recorded argv differ from what ran; a program that
+ * racing program can make an exec's recorded argv, or a connect's recorded address,
+ * differ from what the kernel used; a sendmsg with exactly the flags of the listener's
+ * handover (SG_TRACE_HANDOVER_SEND_FLAGS) is not observed; a program that
  * is never exec'd (code loaded by other means) is not an exec; a program killed by a
  * signal has no exit_group and no exit status in the trace. */
 #ifndef SHIPGATE_TRACE_H

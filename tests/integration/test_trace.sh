@@ -4,8 +4,11 @@
 # their names and the program, and fail the step when the policy says so; network
 # attempts under `none` are recorded; heavy forking loses nothing and does not hang; the
 # cap holds; the candidate cannot write the trace; the memory timeline shows growth.
+# Then what a sceptical reader would try (trace_probe does each): sends with an address,
+# fileless execs, denied calls on paths and sockets of several families, a flood of
+# denials, and calls the kernel refuses (a bad pointer, a bad length).
 . "$(dirname "$0")/lib.sh"
-plan 29
+plan 36
 
 work=$(new_tmp trace)
 
@@ -142,4 +145,43 @@ fi
 sg_exec --workspace "$work" --evidence "$work/e8.json" -- true
 is "$(jget "$work/e8.json" '"execs" in d')" false "exec: no trace unless --trace"
 is "$(jget "$self/shipgate-out/statement.json" 'd["predicate"]["steps"][0]["execs"]')" 1 "run: traced by default (execs counted)"
+# tq FILE EXPR: the Python expression EXPR over ev, the trace's events (one per line)
+tq() {
+	"$PY" - "$1" "$2" <<'EOF'
+import json, sys
+try:
+    ev = [json.loads(l) for l in open(sys.argv[1])]
+    v = eval(sys.argv[2], {"ev": ev})
+    print(v if isinstance(v, str) else json.dumps(v))
+except Exception as e:
+    print("<error %s: %s>" % (type(e).__name__, e))
+EOF
+}
+probe="$work/probe"
+cp "$SHIPGATE_TRACE_PROBE" "$probe"
+
+# 9. sends with an address are network attempts like connects (UDP DNS as musl's resolver
+#    sends it, sendmsg with msg_name, sendmmsg, TCP fast open); sends on a connected
+#    socket, and anything to loopback, are not; and the kernel, not the listener, answers
+sg_exec --workspace "$work" --trace "$work/t9.jsonl" --evidence "$work/e9.json" -- \
+	./probe sendto_dns sendmsg_name sendto_fastopen sendmmsg_name send_connected=200
+is "$(echo "$SG_OUT" | tr '\n' ' ')" "sendto_dns ENETUNREACH sendmsg_name ENETUNREACH sendto_fastopen ENETUNREACH sendmmsg_name ENETUNREACH send_connected OK " \
+	"sends: each call got the kernel's own answer (observed, never answered by the listener)"
+is "$(jget "$work/e9.json" 'sorted((c["syscall"], c["address"], c["port"], c["dns"]) for c in d["connects"])')" \
+	'[["sendmmsg", "1.1.1.1", 123, false], ["sendmmsg", "9.9.9.9", 123, false], ["sendmsg", "1.1.1.1", 443, false], ["sendto", "1.1.1.1", 53, true], ["sendto", "1.1.1.1", 443, false]]' \
+	"sends: sendto 1.1.1.1:53 (DNS), sendmsg 1.1.1.1:443, both sendmmsg destinations and the fast open are in the verdict's connects"
+is "$(tq "$work/t9.jsonl" '[(e["syscall"], e["address"], e["port"], e.get("fastopen", False)) for e in ev if e["event"] == "connect"]')" \
+	'[["sendto", "1.1.1.1", 53, false], ["sendmsg", "1.1.1.1", 443, false], ["sendto", "1.1.1.1", 443, true], ["sendmmsg", "9.9.9.9", 123, false], ["sendmmsg", "1.1.1.1", 123, false]]' \
+	"sends: the trace has each one as a connect event naming its syscall, in order; the fast open says so; 600 sends without an address and one to loopback are not there"
+is "$(jget "$work/e9.json" '[c["program"] for c in d["connects"] if c["dns"]]')" '["/workspace/probe"]' \
+	"sends: the DNS query is attributed to its program"
+
+# ... and a connect the kernel refuses is not a connect: addrlen 1000 (EINVAL) is written
+# as invalid, an address in unmapped memory (EFAULT) names no family and is left out
+sg_exec --workspace "$work" --trace "$work/t9b.jsonl" --evidence "$work/e9b.json" -- ./probe connect_badlen connect_fault
+is "$(echo "$SG_OUT" | tr '\n' ' ')" "connect_badlen EINVAL connect_fault EFAULT " "bad connects: the kernel refused both"
+is "$(jget "$work/e9b.json" 'd["connects"]')" '[]' "bad connects: the verdict lists neither"
+is "$(tq "$work/t9b.jsonl" '[(e["syscall"], e["address"], e["invalid"], e["errno"]) for e in ev if e["event"] == "connect"]')" \
+	'[["connect", "1.1.1.1", true, "EINVAL"]]' "bad connects: the trace marks the one with a bad length invalid (EINVAL)"
+
 done_testing
