@@ -7,6 +7,7 @@
 
 #include <arpa/inet.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <linux/openat2.h>
 #include <linux/seccomp.h>
 #include <netinet/in.h>
@@ -209,21 +210,91 @@ static char *program_of(pid_t pid)
 	return sg_xstrdup("?");
 }
 
-/* Would this exec start a program: does the path name an executable regular file in
- * the process's own root? (execvp tries every PATH entry: the misses are not programs.) */
+/* Would this exec start a program: does the absolute path name an executable regular
+ * file in the process's own root? (execvp tries every PATH entry: the misses are not
+ * programs.) */
 static bool exec_target_exists(pid_t pid, const char *path)
 {
 	char p[64];
-	snprintf(p, sizeof(p), "/proc/%d/%s", (int)pid, path[0] == '/' ? "root" : "cwd");
+	snprintf(p, sizeof(p), "/proc/%d/root", (int)pid);
 	sg_autoclose int dir = open(p, O_PATH | O_DIRECTORY | O_CLOEXEC);
 	if (dir < 0)
 		return true; /* cannot tell: count it */
 	struct open_how how = {.flags = O_PATH | O_CLOEXEC, .resolve = RESOLVE_IN_ROOT};
-	sg_autoclose int fd = (int)syscall(SYS_openat2, dir, path[0] == '/' ? path + 1 : path, &how, sizeof(how));
+	sg_autoclose int fd = (int)syscall(SYS_openat2, dir, path + strspn(path, "/"), &how, sizeof(how));
 	if (fd < 0)
 		return false;
 	struct stat st;
 	return fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && (st.st_mode & 0111);
+}
+
+/* The file a descriptor of pid refers to, as pid's file system names it ("/usr/bin/echo",
+ * "/memfd:x (deleted)"), or NULL when it has none. */
+static char *fd_target(pid_t pid, int fd, struct stat *st)
+{
+	char p[64], target[PATH_MAX];
+	snprintf(p, sizeof(p), "/proc/%d/fd/%d", (int)pid, fd);
+	ssize_t n = readlink(p, target, sizeof(target) - 1);
+	if (n <= 0 || (st && stat(p, st) < 0))
+		return NULL;
+	target[n] = '\0';
+	return sg_xstrdup(target);
+}
+
+/* What an exec would run. */
+typedef struct exec_target {
+	char *path;    /* as recorded: the path given, or what it resolves against, or the fd's file */
+	int fd;        /* the descriptor executed (execveat with AT_EMPTY_PATH, fexecve), or -1 */
+	bool fileless; /* a file without a name (memfd, deleted, O_TMPFILE) */
+} exec_target;
+
+/* execve runs the path it is given (relative to the cwd); execveat resolves a relative
+ * path against its directory fd, or with AT_EMPTY_PATH and "" runs the fd itself (what
+ * fexecve does): then the fd's file is what ran, by name, or by no name (a memfd). false
+ * when it would not start a program (no such file, not executable). */
+static bool exec_target_resolve(pid_t pid, const struct seccomp_notif *n, const char *path, exec_target *x)
+{
+	bool at = n->data.nr == SCMP_SYS(execveat);
+	int dirfd = at ? (int)n->data.args[0] : AT_FDCWD;
+	int flags = at ? (int)n->data.args[4] : 0;
+	*x = (exec_target){.fd = -1};
+	if (!path[0]) {
+		struct stat st;
+		if (!(flags & AT_EMPTY_PATH) || !(x->path = fd_target(pid, dirfd, &st)))
+			return false;
+		if (!S_ISREG(st.st_mode) || !(st.st_mode & 0111)) {
+			free(sg_steal_ptr(&x->path));
+			return false;
+		}
+		x->fd = dirfd;
+		x->fileless = st.st_nlink == 0;
+		return true;
+	}
+	if (path[0] == '/') {
+		if (!exec_target_exists(pid, path))
+			return false;
+		x->path = sg_xstrdup(path);
+		return true;
+	}
+	/* relative: to the cwd (recorded as given) or to the directory fd (recorded whole) */
+	char p[64], dir[PATH_MAX];
+	if (dirfd == AT_FDCWD)
+		snprintf(p, sizeof(p), "/proc/%d/cwd", (int)pid);
+	else
+		snprintf(p, sizeof(p), "/proc/%d/fd/%d", (int)pid, dirfd);
+	ssize_t len = readlink(p, dir, sizeof(dir) - 1);
+	if (len <= 0 && dirfd == AT_FDCWD) {
+		x->path = sg_xstrdup(path); /* cannot tell: count it */
+		return true;
+	}
+	if (len <= 0 || dir[0] != '/')
+		return false;
+	dir[len] = '\0';
+	sg_autofree char *full = sg_xasprintf("%s%s%s", dir, len > 1 ? "/" : "", path);
+	if (!exec_target_exists(pid, full))
+		return false;
+	x->path = dirfd == AT_FDCWD ? sg_xstrdup(path) : sg_steal_ptr(&full);
+	return true;
 }
 
 static bool still_valid(int listener, uint64_t id)
@@ -285,12 +356,11 @@ static void on_exec(sg_trace *t, int listener, const struct seccomp_notif *n, ui
 		sg_autofree char *clean = sg_utf8_sanitize(arg, strlen(arg));
 		cJSON_AddItemToArray(argv, cJSON_CreateString(clean));
 	}
+	exec_target x = {.fd = -1};
+	bool program = path && exec_target_resolve((pid_t)n->pid, n, path, &x);
 	/* only now, after reading: is it still the same task waiting in the same call? */
-	if (!still_valid(listener, n->id) || !path) {
-		cJSON_Delete(argv);
-		return;
-	}
-	if (!at && !exec_target_exists((pid_t)n->pid, path)) {
+	if (!still_valid(listener, n->id) || !program) {
+		free(x.path);
 		cJSON_Delete(argv);
 		return;
 	}
@@ -300,7 +370,11 @@ static void on_exec(sg_trace *t, int listener, const struct seccomp_notif *n, ui
 	cJSON *ev = event(t, "exec", now);
 	cJSON_AddNumberToObject(ev, "pid", (double)pid);
 	cJSON_AddNumberToObject(ev, "ppid", (double)ppid);
-	add_clean_string(ev, "path", path);
+	add_clean_string(ev, "path", x.path);
+	if (x.fd >= 0)
+		cJSON_AddNumberToObject(ev, "fd", x.fd);
+	if (x.fileless)
+		cJSON_AddTrueToObject(ev, "fileless");
 	cJSON_AddItemToObject(ev, "argv", argv);
 	if (argv_cut || cut)
 		cJSON_AddTrueToObject(ev, "truncated");
@@ -309,7 +383,7 @@ static void on_exec(sg_trace *t, int listener, const struct seccomp_notif *n, ui
 	s->pid = (pid_t)n->pid;
 	s->t_ns = now;
 	free(s->path);
-	s->path = sg_xstrdup(path);
+	s->path = x.path;
 }
 
 static void on_exit_group(sg_trace *t, const struct seccomp_notif *n, uint64_t now)

@@ -2,9 +2,13 @@
  * notification (the traced variant of the policy, see policy.h).
  *
  * The supervisor holds the notification listener of the command's filter. For execve
- * and execveat it reads the path and argv from /proc/PID/mem, re-validates the
+ * and execveat it reads the path and argv from the process's memory, re-validates the
  * notification id (SECCOMP_IOCTL_NOTIF_ID_VALID) after reading, and lets the call
- * continue: the allow decision stays with the filter. exit_group gives each program's
+ * continue: the allow decision stays with the filter. A relative path is resolved
+ * against execveat's directory fd (or the cwd) to tell a program from a miss of
+ * execvp; an exec of a descriptor (execveat with AT_EMPTY_PATH, fexecve) is recorded
+ * as the file the descriptor refers to, "fileless" when that file has no name left
+ * (a memfd, a deleted file). exit_group gives each program's
  * exit status and duration. A denied call (every errno denial of the policy but ENOSYS
  * probes) is recorded with its name (resolved by libseccomp), the program and its first
  * arguments, and answered with the policy's errno. Under network none/loopback, a

@@ -8,7 +8,7 @@
 # fileless execs, denied calls on paths and sockets of several families, a flood of
 # denials, and calls the kernel refuses (a bad pointer, a bad length).
 . "$(dirname "$0")/lib.sh"
-plan 36
+plan 41
 
 work=$(new_tmp trace)
 
@@ -184,4 +184,20 @@ is "$(jget "$work/e9b.json" 'd["connects"]')" '[]' "bad connects: the verdict li
 is "$(tq "$work/t9b.jsonl" '[(e["syscall"], e["address"], e["invalid"], e["errno"]) for e in ev if e["event"] == "connect"]')" \
 	'[["connect", "1.1.1.1", true, "EINVAL"]]' "bad connects: the trace marks the one with a bad length invalid (EINVAL)"
 
+# 10. fileless execs: execveat(fd, "", AT_EMPTY_PATH), fexecve of a memfd, and execveat
+#     relative to a directory fd
+sg_exec --workspace "$work" --trace "$work/t10.jsonl" -- ./probe execveat_empty fexecve_memfd execveat_dirfd
+like "$SG_OUT" "via-execveat-empty-path" "fileless: execveat of an fd ran"
+is "$(tq "$work/t10.jsonl" '[(e["path"], e.get("fileless", False)) for e in ev if e["event"] == "exec"][1:]')" \
+	'[["/usr/bin/echo", false], ["/memfd:innocent (deleted)", true], ["/usr/bin/echo", false]]' \
+	"fileless: each exec names what ran (the fd's file, the memfd, the dirfd's entry), and the memfd is marked fileless"
+is "$(tq "$work/t10.jsonl" '[e.get("fd") for e in ev if e["event"] == "exec"][1:]')" '[3, 5, null]' \
+	"fileless: an exec of a descriptor says which"
+is "$(tq "$work/t10.jsonl" '[e["path"] for e in ev if e["event"] == "exit"][:3]')" \
+	'["/usr/bin/echo", "/memfd:innocent (deleted)", "/usr/bin/echo"]' \
+	"fileless: their exits name the same programs"
+
+sg_exec --workspace "$work" --trace "$work/t10b.jsonl" -- sh -c 'mkdir -p sub && cd sub && ../probe spawn=up'
+is "$(tq "$work/t10b.jsonl" '[e["path"] for e in ev if e["event"] == "exec"][2:]')" '["../probe", "/bin/echo"]' \
+	"relative: an exec of ../probe from a subdirectory is a program (resolved against the cwd, not inside it)"
 done_testing
