@@ -28,6 +28,7 @@
 
 typedef struct viol_rec {
 	int nr;
+	int family; /* socket and socketpair: one violation per family; else -1 */
 	char *name, *program, *args;
 	int errnum;
 	bool fails;
@@ -531,35 +532,10 @@ static void on_net(sg_trace *t, int listener, const struct seccomp_notif *n, uin
 		record_net(t, syscall, &found[i], fastopen, hpid, now);
 }
 
-/* Useful first arguments of a denied call: a path, a socket family, flags. */
-static char *describe_args(int mem, const struct seccomp_notif *n)
+static void notif_args(const struct seccomp_notif *n, uint64_t a[6])
 {
-	int nr = n->data.nr;
-	const __u64 *a = n->data.args;
-	if (nr == SCMP_SYS(mount)) {
-		sg_autofree char *src = read_string(mem, a[0], NULL);
-		sg_autofree char *dst = read_string(mem, a[1], NULL);
-		return sg_xasprintf("source=%s target=%s", src ? src : "?", dst ? dst : "?");
-	}
-	if (nr == SCMP_SYS(umount2) || nr == SCMP_SYS(chroot) || nr == SCMP_SYS(swapon) ||
-	    nr == SCMP_SYS(swapoff) || nr == SCMP_SYS(acct) || nr == SCMP_SYS(pivot_root)) {
-		sg_autofree char *p = read_string(mem, a[0], NULL);
-		return sg_xasprintf("path=%s", p ? p : "?");
-	}
-	if (nr == SCMP_SYS(open_by_handle_at) || nr == SCMP_SYS(name_to_handle_at))
-		return sg_xasprintf("dirfd=%d", (int)a[0]);
-	if (nr == SCMP_SYS(socket) || nr == SCMP_SYS(socketpair))
-		return sg_xasprintf("family=%d type=%d", (int)a[0], (int)(a[1] & 0xff));
-	if (nr == SCMP_SYS(clone) || nr == SCMP_SYS(unshare))
-		return sg_xasprintf("flags=0x%llx", (unsigned long long)a[0]);
-	if (nr == SCMP_SYS(ptrace))
-		return sg_xasprintf("request=%lld pid=%lld", (long long)a[0], (long long)a[1]);
-	if (nr == SCMP_SYS(ioctl))
-		return sg_xasprintf("fd=%d request=0x%llx", (int)a[0], (unsigned long long)(a[1] & 0xffffffffu));
-	if (nr == SCMP_SYS(personality))
-		return sg_xasprintf("persona=0x%llx", (unsigned long long)a[0]);
-	return sg_xasprintf("0x%llx, 0x%llx, 0x%llx", (unsigned long long)a[0], (unsigned long long)a[1],
-			    (unsigned long long)a[2]);
+	for (int i = 0; i < 6; i++)
+		a[i] = n->data.args[i];
 }
 
 static int on_denied(sg_trace *t, int listener, const struct seccomp_notif *n, uint64_t now)
@@ -569,10 +545,13 @@ static int on_denied(sg_trace *t, int listener, const struct seccomp_notif *n, u
 	sg_violation_class cls = sg_policy_violation_class(t->policy, nr);
 	if (cls == SG_VIOLATION_IGNORE)
 		return errnum;
-	sg_autoclose int mem = open_mem((pid_t)n->pid);
-	sg_autofree char *args = describe_args(mem, n);
+	uint64_t a[6];
+	notif_args(n, a);
+	/* paths and names are read from the process, then the notification re-validated */
+	sg_autofree char *args = sg_denied_args_describe((pid_t)n->pid, nr, a);
 	if (!still_valid(listener, n->id))
 		return errnum;
+	int family = sg_denied_socket_family(nr, a);
 	char *name_raw = seccomp_syscall_resolve_num_arch(SCMP_ARCH_NATIVE, nr);
 	sg_autofree char *name = name_raw ? sg_xstrdup(name_raw) : sg_xasprintf("syscall_%d", nr);
 	free(name_raw);
@@ -593,14 +572,15 @@ static int on_denied(sg_trace *t, int listener, const struct seccomp_notif *n, u
 		t->failing = sg_xasprintf("denied %s (%s) by %s", name, args, prog);
 	for (size_t i = 0; i < t->n_viols; i++) {
 		viol_rec *v = &t->viols[i];
-		if (v->nr == nr && !strcmp(v->program, prog)) {
+		if (v->nr == nr && v->family == family && !strcmp(v->program, prog)) {
 			v->count++;
 			return errnum;
 		}
 	}
 	if (t->n_viols < SG_AGG_MAX) {
 		t->viols = sg_xrealloc(t->viols, (t->n_viols + 1) * sizeof(*t->viols));
-		t->viols[t->n_viols++] = (viol_rec){nr, sg_xstrdup(name), sg_xstrdup(prog), sg_xstrdup(args), errnum, fails, 1};
+		t->viols[t->n_viols++] = (viol_rec){nr, family, sg_xstrdup(name), sg_xstrdup(prog), sg_xstrdup(args), errnum,
+						    fails, 1};
 	}
 	return errnum;
 }
@@ -693,6 +673,13 @@ cJSON *sg_trace_violations_json(const sg_trace *t)
 		const viol_rec *v = &t->viols[i];
 		cJSON *o = cJSON_CreateObject();
 		cJSON_AddStringToObject(o, "syscall", v->name);
+		if (v->family >= 0) {
+			const char *fam = sg_socket_family_name(v->family);
+			if (fam)
+				cJSON_AddStringToObject(o, "family", fam);
+			else
+				cJSON_AddNumberToObject(o, "family", v->family);
+		}
 		add_clean_string(o, "program", v->program);
 		cJSON_AddNumberToObject(o, "count", (double)v->count);
 		cJSON_AddStringToObject(o, "errno", strerrorname_np(v->errnum) ? strerrorname_np(v->errnum) : "?");

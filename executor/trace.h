@@ -10,8 +10,10 @@
  * as the file the descriptor refers to, "fileless" when that file has no name left
  * (a memfd, a deleted file). exit_group gives each program's
  * exit status and duration. A denied call (every errno denial of the policy but ENOSYS
- * probes) is recorded with its name (resolved by libseccomp), the program and its first
- * arguments, and answered with the policy's errno. Under network none/loopback, a
+ * probes) is recorded with its name (resolved by libseccomp), the program and its
+ * arguments as a human reads them (paths and names read from the process, a socket's
+ * family and type by name: trace_args.c), and answered with the policy's errno; the
+ * verdict's violations are one per call, program and, for socket calls, family. Under network none/loopback, a
  * network attempt outside this host is recorded (DNS when the port is 53) and continues
  * (the namespace has no route, so the kernel refuses it): connect, sendto with a
  * destination (the filter passes over those without one, a connected socket's sends,
@@ -62,7 +64,8 @@ uint64_t sg_trace_violation_count(const sg_trace *t);
 const char *sg_trace_failing_violation(const sg_trace *t);
 /* step.trace: {file, sha256, events, execs, exits, violations, connects, truncated, cap} */
 cJSON *sg_trace_summary_json(const sg_trace *t, const char *relpath);
-/* step.violations: [{syscall, program, count, errno, fails, first_args}] de-duplicated */
+/* step.violations: [{syscall, family (socket calls), program, count, errno, fails, first_args}],
+ * one per (syscall, program, family) */
 cJSON *sg_trace_violations_json(const sg_trace *t);
 /* step.connects: [{family, address, port, program, dns, count}] */
 cJSON *sg_trace_connects_json(const sg_trace *t);

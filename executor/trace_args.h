@@ -4,7 +4,8 @@
  * process_vm_readv, page by page, so that a string or a socket address that runs into an
  * unmapped page is known to be unreadable (the kernel will answer EFAULT) rather than
  * cut. And pure helpers, unit-tested: a socket address checked as the kernel checks it
- * (length bounds, family).
+ * (length bounds, family), socket families and types by name, and a denied call's
+ * arguments described for a human (paths and names read from the process, flags in hex).
  *
  * Nothing here answers a notification or proves that the caller is still waiting in the
  * same call: the caller re-validates the notification id after reading. */
@@ -50,5 +51,19 @@ typedef struct sg_netaddr {
  * sockaddr_storage) or below the family's own (EINVAL), bytes within the length that
  * cannot be read (EFAULT). */
 bool sg_netaddr_inspect(const void *buf, size_t got, int64_t len, sg_netaddr *out);
+
+/* "AF_INET", "AF_PACKET"...; NULL for a number Linux does not know. */
+const char *sg_socket_family_name(int family);
+/* "SOCK_STREAM", "SOCK_DGRAM|SOCK_CLOEXEC"... into buf. */
+void sg_socket_type_name(int type, char *buf, size_t len);
+
+/* A denied call's arguments for a human: "path=/etc/x uid=0 gid=0". Strings and paths
+ * are read from pid's memory (nothing is read when pid is 0: the unit tests); other
+ * arguments are shown as numbers; a call without a description shows its first three
+ * arguments in hex. Returns a malloc'd string. */
+char *sg_denied_args_describe(pid_t pid, int nr, const uint64_t args[6]);
+/* The socket family of a denied socket() or socketpair(), else -1: violations of the
+ * same call by the same program in different families are different violations. */
+int sg_denied_socket_family(int nr, const uint64_t args[6]);
 
 #endif

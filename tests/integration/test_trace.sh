@@ -8,7 +8,7 @@
 # fileless execs, denied calls on paths and sockets of several families, a flood of
 # denials, and calls the kernel refuses (a bad pointer, a bad length).
 . "$(dirname "$0")/lib.sh"
-plan 41
+plan 47
 
 work=$(new_tmp trace)
 
@@ -200,4 +200,26 @@ is "$(tq "$work/t10.jsonl" '[e["path"] for e in ev if e["event"] == "exit"][:3]'
 sg_exec --workspace "$work" --trace "$work/t10b.jsonl" -- sh -c 'mkdir -p sub && cd sub && ../probe spawn=up'
 is "$(tq "$work/t10b.jsonl" '[e["path"] for e in ev if e["event"] == "exec"][2:]')" '["../probe", "/bin/echo"]' \
 	"relative: an exec of ../probe from a subdirectory is a program (resolved against the cwd, not inside it)"
+
+# 11. denied calls on paths show the paths; denied sockets show their family, and
+#     different families are different violations
+sg_exec --workspace "$work" --policy launch --trace "$work/t11.jsonl" --evidence "$work/e11.json" -- \
+	./probe chown mknodat setxattr
+is "$(echo "$SG_OUT" | tr '\n' ' ')" "chown EPERM mknodat EPERM setxattr EPERM " "paths: the launch policy denies chown, mknodat, setxattr"
+is "$(tq "$work/t11.jsonl" '[e["syscall"] + ": " + e["args"] for e in ev if e["event"] == "denied"]')" \
+	'["chown: path=/tmp/trace-probe-file uid=5 gid=5", "mknodat: dirfd=AT_FDCWD path=/tmp/trace-probe-node mode=010600 dev=0x0", "setxattr: path=/tmp/trace-probe-file name=user.probe size=1 flags=0x0"]' \
+	"paths: each denial shows the path (and the name, owner, mode) read from the process, no raw pointer"
+is "$(jget "$work/e11.json" '[v["first_args"].split()[0] for v in d["violations"]]')" \
+	'["path=/tmp/trace-probe-file", "dirfd=AT_FDCWD", "path=/tmp/trace-probe-file"]' \
+	"paths: so does the verdict's first_args"
+sg_exec --workspace "$work" --trace "$work/t11b.jsonl" --evidence "$work/e11b.json" -- \
+	./probe socket=17 socket=38 socket=40 socket=17
+is "$(echo "$SG_OUT" | tr '\n' ' ')" "socket EPERM socket EPERM socket EPERM socket EPERM " "sockets: packet, alg and vsock sockets are denied"
+is "$(jget "$work/e11b.json" '[(v["syscall"], v.get("family"), v["count"]) for v in d["violations"]]')" \
+	'[["socket", "AF_PACKET", 2], ["socket", "AF_ALG", 1], ["socket", "AF_VSOCK", 1]]' \
+	"sockets: one violation per family, named, with exact counts"
+is "$(tq "$work/t11b.jsonl" '[e["args"] for e in ev if e["event"] == "denied"]')" \
+	'["family=AF_PACKET type=SOCK_DGRAM", "family=AF_ALG type=SOCK_DGRAM", "family=AF_VSOCK type=SOCK_DGRAM", "family=AF_PACKET type=SOCK_DGRAM"]' \
+	"sockets: the trace names each family and type"
+
 done_testing

@@ -2,13 +2,16 @@
  *
  * Socket addresses are judged as the kernel judges them (a trace must not record as a
  * network attempt what the kernel refuses), and reading a process's memory tells a
- * string cut by an unmapped page from one that is only long. The memory read here is
- * this process's own: process_vm_readv on ourselves needs no privilege. */
+ * string cut by an unmapped page from one that is only long; a denied call's arguments
+ * read as a human would write them. The memory read here is this process's own:
+ * process_vm_readv on ourselves needs no privilege. */
 #include "tap.h"
 #include "trace_args.h"
 #include "util.h"
 
 #include <arpa/inet.h>
+#include <fcntl.h>
+#include <seccomp.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
@@ -120,9 +123,67 @@ static void test_read(void)
 	munmap(m, (size_t)pg);
 }
 
+static void test_names(void)
+{
+	tap_is_str(sg_socket_family_name(AF_PACKET), "AF_PACKET", "family 17 is AF_PACKET");
+	tap_is_str(sg_socket_family_name(40), "AF_VSOCK", "family 40 is AF_VSOCK");
+	tap_ok(sg_socket_family_name(99) == NULL && sg_socket_family_name(-1) == NULL, "unknown families have no name");
+	char type[96];
+	sg_socket_type_name(SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, type, sizeof(type));
+	tap_is_str(type, "SOCK_STREAM|SOCK_NONBLOCK|SOCK_CLOEXEC", "socket types with their flags");
+	sg_socket_type_name(0x4f, type, sizeof(type));
+	tap_is_str(type, "15|0x40", "an unknown type and flag as numbers");
+}
+
+static char *describe(int nr, uint64_t a0, uint64_t a1, uint64_t a2, uint64_t a3)
+{
+	uint64_t a[6] = {a0, a1, a2, a3, 0, 0};
+	return sg_denied_args_describe(0, nr, a);
+}
+
+static void test_describe(void)
+{
+	/* pid 0: no memory is read, pointers are shown in hex */
+	sg_autofree char *sock = describe(SCMP_SYS(socket), AF_INET6, SOCK_DGRAM | SOCK_CLOEXEC, 0, 0);
+	tap_is_str(sock, "family=AF_INET6 type=SOCK_DGRAM|SOCK_CLOEXEC", "socket: family and type by name");
+	sg_autofree char *mknodat = describe(SCMP_SYS(mknodat), (uint64_t)(int64_t)AT_FDCWD, 0x1000, 020644, 0x103);
+	tap_is_str(mknodat, "dirfd=AT_FDCWD path=0x1000 mode=020644 dev=0x103", "mknodat: dirfd, mode in octal, dev");
+	sg_autofree char *chown = describe(SCMP_SYS(chown), 0, 5, (uint64_t)-1, 0);
+	tap_is_str(chown, "path=NULL uid=5 gid=-1", "chown: a NULL path, owners as ints");
+	sg_autofree char *other = describe(SCMP_SYS(getpid), 1, 2, 3, 4);
+	tap_is_str(other, "0x1, 0x2, 0x3", "a call without a description: its first arguments in hex");
+	tap_is_int(sg_denied_socket_family(SCMP_SYS(socketpair), (uint64_t[6]){AF_UNIX, 1, 0, 0, 0, 0}), AF_UNIX,
+		   "socketpair: the family is part of the violation");
+	tap_is_int(sg_denied_socket_family(SCMP_SYS(chown), (uint64_t[6]){AF_UNIX, 1, 0, 0, 0, 0}), -1,
+		   "chown: no family");
+
+	/* our own memory: the path is read, and one that runs into an unmapped page is
+	 * shown as unreadable */
+	long pg = sysconf(_SC_PAGESIZE);
+	char *m = mmap(NULL, (size_t)(2 * pg), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (m == MAP_FAILED) {
+		tap_ok(false, "mmap");
+		return;
+	}
+	munmap(m + pg, (size_t)pg);
+	strcpy(m, "/tmp/f");
+	strcpy(m + 16, "user.a");
+	memcpy(m + pg - 4, "/etc", 4);
+	uint64_t a[6] = {(uint64_t)(uintptr_t)m, (uint64_t)(uintptr_t)(m + 16), 0, 1, 0, 0};
+	sg_autofree char *setx = sg_denied_args_describe(getpid(), SCMP_SYS(setxattr), a);
+	tap_is_str(setx, "path=/tmp/f name=user.a size=1 flags=0x0", "setxattr: path and name read, the value skipped");
+	a[0] = (uint64_t)(uintptr_t)(m + pg - 4);
+	a[1] = 020;
+	sg_autofree char *cut = sg_denied_args_describe(getpid(), SCMP_SYS(chmod), a);
+	tap_is_str(cut, "path=(unreadable) mode=020", "chmod: a path without its NUL before unmapped memory is unreadable");
+	munmap(m, (size_t)pg);
+}
+
 int main(void)
 {
 	test_netaddr();
+	test_names();
+	test_describe();
 	test_read();
 	return tap_done();
 }
