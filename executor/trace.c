@@ -25,6 +25,15 @@
 #define SG_AGG_MAX 256       /* distinct violations / connects kept */
 #define SG_NET_PER_CALL 16   /* distinct destinations recorded of one sendmmsg */
 #define SG_MMSG_MAX 1024     /* messages of one sendmmsg the kernel sends (UIO_MAXIOV) */
+#define SG_REPEAT_KEEP 16    /* identical denials (or connects) written one by one */
+
+/* How often one kind of event happened. The first SG_REPEAT_KEEP are written one by one;
+ * the rest are counted, and a "repeated" line gives the count each time it doubles
+ * (32, 64, 128...) and once more at the end: a flood of a million identical denials
+ * costs some twenty lines, not the cap, and what follows it is still written. */
+typedef struct repeat {
+	uint64_t count;
+} repeat;
 
 typedef struct viol_rec {
 	int nr;
@@ -32,14 +41,15 @@ typedef struct viol_rec {
 	char *name, *program, *args;
 	int errnum;
 	bool fails;
-	uint64_t count;
+	repeat rep;
 } viol_rec;
 
 typedef struct conn_rec {
 	char *syscall, *family, *address, *program;
 	int port;
 	bool dns;
-	uint64_t count;
+	int invalid_errno; /* refused by the kernel: in the file, not in the verdict */
+	repeat rep;
 } conn_rec;
 
 typedef struct proc_slot {
@@ -63,6 +73,8 @@ struct sg_trace {
 	size_t n_viols;
 	conn_rec *conns;
 	size_t n_conns;
+	/* events of kinds beyond the SG_AGG_MAX kept: folded together the same way */
+	repeat viol_other, conn_other;
 	char *failing;
 	proc_slot *procs;
 	char sha256[SG_SHA256_HEX_LEN];
@@ -71,9 +83,9 @@ struct sg_trace {
 
 /* ---- the file ---------------------------------------------------------------------- */
 
-static void emit(sg_trace *t, cJSON *ev)
+/* Write one line (a "repeated" line is not an event of its own: see emit). */
+static void write_line(sg_trace *t, cJSON *ev)
 {
-	t->events++;
 	if (t->truncated || !t->f) {
 		cJSON_Delete(ev);
 		return;
@@ -92,6 +104,12 @@ static void emit(sg_trace *t, cJSON *ev)
 	cJSON_free(line);
 }
 
+static void emit(sg_trace *t, cJSON *ev)
+{
+	t->events++;
+	write_line(t, ev);
+}
+
 static cJSON *event(sg_trace *t, const char *kind, uint64_t now_ns)
 {
 	cJSON *ev = cJSON_CreateObject();
@@ -104,6 +122,80 @@ static void add_clean_string(cJSON *o, const char *key, const char *s)
 {
 	sg_autofree char *clean = sg_utf8_sanitize(s, strlen(s));
 	cJSON_AddStringToObject(o, key, clean);
+}
+
+/* Count one more event of a kind: should it be written one by one? */
+static bool repeat_count(sg_trace *t, repeat *r)
+{
+	r->count++;
+	if (r->count <= SG_REPEAT_KEEP)
+		return true;
+	t->events++; /* observed, folded into the "repeated" lines */
+	return false;
+}
+
+/* A "repeated" line is due at each doubling past SG_REPEAT_KEEP. */
+static bool repeat_due(const repeat *r)
+{
+	uint64_t k = r->count / SG_REPEAT_KEEP;
+	return r->count > SG_REPEAT_KEEP && r->count % SG_REPEAT_KEEP == 0 && (k & (k - 1)) == 0;
+}
+
+/* {"event":"repeated","of":KIND, ...the kind's own fields..., "count", "written", "final"}:
+ * count is every event of the kind so far, written the first of them one by one. */
+static cJSON *repeated_line(sg_trace *t, const char *of, uint64_t now)
+{
+	cJSON *ev = event(t, "repeated", now);
+	cJSON_AddStringToObject(ev, "of", of);
+	return ev;
+}
+
+static void repeated_end(cJSON *ev, const repeat *r, bool final)
+{
+	cJSON_AddNumberToObject(ev, "count", (double)r->count);
+	cJSON_AddNumberToObject(ev, "written", SG_REPEAT_KEEP);
+	cJSON_AddBoolToObject(ev, "final", final);
+}
+
+static void viol_repeated(sg_trace *t, viol_rec *v, uint64_t now, bool final)
+{
+	cJSON *ev = repeated_line(t, "denied", now);
+	cJSON_AddStringToObject(ev, "syscall", v->name);
+	add_clean_string(ev, "program", v->program);
+	if (v->family >= 0) {
+		const char *fam = sg_socket_family_name(v->family);
+		if (fam)
+			cJSON_AddStringToObject(ev, "family", fam);
+		else
+			cJSON_AddNumberToObject(ev, "family", v->family);
+	}
+	repeated_end(ev, &v->rep, final);
+	write_line(t, ev);
+}
+
+static void conn_repeated(sg_trace *t, conn_rec *c, uint64_t now, bool final)
+{
+	cJSON *ev = repeated_line(t, "connect", now);
+	cJSON_AddStringToObject(ev, "syscall", c->syscall);
+	cJSON_AddStringToObject(ev, "family", c->family);
+	if (c->address[0]) {
+		cJSON_AddStringToObject(ev, "address", c->address);
+		cJSON_AddNumberToObject(ev, "port", c->port);
+	}
+	if (c->invalid_errno)
+		cJSON_AddTrueToObject(ev, "invalid");
+	add_clean_string(ev, "program", c->program);
+	repeated_end(ev, &c->rep, final);
+	write_line(t, ev);
+}
+
+/* Kinds beyond the SG_AGG_MAX kept: "other": true, no fields of their own. */
+static void other_repeated(sg_trace *t, const char *of, repeat *r, uint64_t now, bool final)
+{
+	cJSON *ev = repeated_line(t, of, now);
+	cJSON_AddTrueToObject(ev, "other");
+	repeated_end(ev, r, final);
+	write_line(t, ev);
 }
 
 sg_trace *sg_trace_open(const char *path, uint64_t cap, const sg_policy *policy, uint64_t t0_ns, sg_error *err)
@@ -407,6 +499,24 @@ static void on_exit_group(sg_trace *t, const struct seccomp_notif *n, uint64_t n
 	s->pid = -1;
 }
 
+static conn_rec *conn_find(sg_trace *t, const char *syscall, const sg_netaddr *na, const char *prog)
+{
+	for (size_t i = 0; i < t->n_conns; i++) {
+		conn_rec *c = &t->conns[i];
+		if (c->port == na->port && c->invalid_errno == na->invalid_errno && !strcmp(c->syscall, syscall) &&
+		    !strcmp(c->address, na->address) && !strcmp(c->program, prog))
+			return c;
+	}
+	if (t->n_conns == SG_AGG_MAX)
+		return NULL;
+	t->conns = sg_xrealloc(t->conns, (t->n_conns + 1) * sizeof(*t->conns));
+	conn_rec *c = &t->conns[t->n_conns++];
+	*c = (conn_rec){.syscall = sg_xstrdup(syscall), .family = sg_xstrdup(na->family == AF_INET ? "inet" : "inet6"),
+			.address = sg_xstrdup(na->address), .program = sg_xstrdup(prog), .port = na->port,
+			.dns = na->address[0] && na->port == 53, .invalid_errno = na->invalid_errno};
+	return c;
+}
+
 /* One destination of a connect or a send: record it (a network attempt outside this
  * host) unless it is local; a destination the kernel refuses (invalid_errno) is written
  * to the file as such, but is neither counted nor listed as a connect. */
@@ -419,13 +529,23 @@ static void record_net(sg_trace *t, const char *syscall, const sg_netaddr *na, b
 	if (valid)
 		t->connects++;
 	sg_autofree char *prog = program_of(hpid);
-	const char *family = na->family == AF_INET ? "inet" : "inet6";
+	conn_rec *c = conn_find(t, syscall, na, prog);
+	repeat *r = c ? &c->rep : &t->conn_other;
+	if (!repeat_count(t, r)) {
+		if (!repeat_due(r))
+			return;
+		if (c)
+			conn_repeated(t, c, now, false);
+		else
+			other_repeated(t, "connect", r, now, false);
+		return;
+	}
 	long pid, ppid;
 	ns_pids(hpid, &pid, &ppid);
 	cJSON *ev = event(t, "connect", now);
 	cJSON_AddStringToObject(ev, "syscall", syscall);
 	cJSON_AddNumberToObject(ev, "pid", (double)pid);
-	cJSON_AddStringToObject(ev, "family", family);
+	cJSON_AddStringToObject(ev, "family", na->family == AF_INET ? "inet" : "inet6");
 	if (na->address[0]) {
 		cJSON_AddStringToObject(ev, "address", na->address);
 		cJSON_AddNumberToObject(ev, "port", na->port);
@@ -443,21 +563,6 @@ static void record_net(sg_trace *t, const char *syscall, const sg_netaddr *na, b
 	}
 	add_clean_string(ev, "program", prog);
 	emit(t, ev);
-	if (!valid)
-		return;
-	for (size_t i = 0; i < t->n_conns; i++) {
-		conn_rec *c = &t->conns[i];
-		if (c->port == na->port && !strcmp(c->syscall, syscall) && !strcmp(c->address, na->address) &&
-		    !strcmp(c->program, prog)) {
-			c->count++;
-			return;
-		}
-	}
-	if (t->n_conns == SG_AGG_MAX)
-		return;
-	t->conns = sg_xrealloc(t->conns, (t->n_conns + 1) * sizeof(*t->conns));
-	t->conns[t->n_conns++] = (conn_rec){sg_xstrdup(syscall), sg_xstrdup(family), sg_xstrdup(na->address),
-					    sg_xstrdup(prog), na->port, na->port == 53, 1};
 }
 
 /* The socket address at addr of the length the caller gave: an internet address? (The
@@ -538,6 +643,24 @@ static void notif_args(const struct seccomp_notif *n, uint64_t a[6])
 		a[i] = n->data.args[i];
 }
 
+static char *syscall_name(int nr)
+{
+	char *raw = seccomp_syscall_resolve_num_arch(SCMP_ARCH_NATIVE, nr);
+	char *name = raw ? sg_xstrdup(raw) : sg_xasprintf("syscall_%d", nr);
+	free(raw);
+	return name;
+}
+
+static viol_rec *viol_find(sg_trace *t, int nr, int family, const char *prog)
+{
+	for (size_t i = 0; i < t->n_viols; i++) {
+		viol_rec *v = &t->viols[i];
+		if (v->nr == nr && v->family == family && !strcmp(v->program, prog))
+			return v;
+	}
+	return NULL;
+}
+
 static int on_denied(sg_trace *t, int listener, const struct seccomp_notif *n, uint64_t now)
 {
 	int nr = n->data.nr;
@@ -545,21 +668,42 @@ static int on_denied(sg_trace *t, int listener, const struct seccomp_notif *n, u
 	sg_violation_class cls = sg_policy_violation_class(t->policy, nr);
 	if (cls == SG_VIOLATION_IGNORE)
 		return errnum;
+	pid_t hpid = (pid_t)n->pid;
+	bool fails = cls == SG_VIOLATION_FAIL;
 	uint64_t a[6];
 	notif_args(n, a);
-	/* paths and names are read from the process, then the notification re-validated */
-	sg_autofree char *args = sg_denied_args_describe((pid_t)n->pid, nr, a);
+	int family = sg_denied_socket_family(nr, a);
+	sg_autofree char *prog = program_of(hpid);
+	viol_rec *v = viol_find(t, nr, family, prog);
+	const repeat *seen = v ? &v->rep : t->n_viols == SG_AGG_MAX ? &t->viol_other : NULL;
+	/* the arguments of a denial that will only be counted are not read (a flood stays
+	 * cheap); the others' paths and names are read, then the notification re-validated */
+	bool quiet = seen && seen->count >= SG_REPEAT_KEEP && (!fails || t->failing);
+	sg_autofree char *args = quiet ? NULL : sg_denied_args_describe(hpid, nr, a);
 	if (!still_valid(listener, n->id))
 		return errnum;
-	int family = sg_denied_socket_family(nr, a);
-	char *name_raw = seccomp_syscall_resolve_num_arch(SCMP_ARCH_NATIVE, nr);
-	sg_autofree char *name = name_raw ? sg_xstrdup(name_raw) : sg_xasprintf("syscall_%d", nr);
-	free(name_raw);
-	sg_autofree char *prog = program_of((pid_t)n->pid);
-	bool fails = cls == SG_VIOLATION_FAIL;
 	t->violations++;
+	if (!v && t->n_viols < SG_AGG_MAX) {
+		t->viols = sg_xrealloc(t->viols, (t->n_viols + 1) * sizeof(*t->viols));
+		v = &t->viols[t->n_viols++];
+		*v = (viol_rec){.nr = nr, .family = family, .name = syscall_name(nr), .program = sg_xstrdup(prog),
+				.args = sg_xstrdup(args), .errnum = errnum, .fails = fails};
+	}
+	sg_autofree char *name = v ? sg_xstrdup(v->name) : syscall_name(nr);
+	if (fails && !t->failing)
+		t->failing = sg_xasprintf("denied %s (%s) by %s", name, args, prog);
+	repeat *r = v ? &v->rep : &t->viol_other;
+	if (!repeat_count(t, r)) {
+		if (repeat_due(r)) {
+			if (v)
+				viol_repeated(t, v, now, false);
+			else
+				other_repeated(t, "denied", r, now, false);
+		}
+		return errnum;
+	}
 	long pid, ppid;
-	ns_pids((pid_t)n->pid, &pid, &ppid);
+	ns_pids(hpid, &pid, &ppid);
 	cJSON *ev = event(t, "denied", now);
 	cJSON_AddStringToObject(ev, "syscall", name);
 	cJSON_AddNumberToObject(ev, "pid", (double)pid);
@@ -568,20 +712,6 @@ static int on_denied(sg_trace *t, int listener, const struct seccomp_notif *n, u
 	cJSON_AddStringToObject(ev, "errno", strerrorname_np(errnum) ? strerrorname_np(errnum) : "?");
 	cJSON_AddBoolToObject(ev, "fails", fails);
 	emit(t, ev);
-	if (fails && !t->failing)
-		t->failing = sg_xasprintf("denied %s (%s) by %s", name, args, prog);
-	for (size_t i = 0; i < t->n_viols; i++) {
-		viol_rec *v = &t->viols[i];
-		if (v->nr == nr && v->family == family && !strcmp(v->program, prog)) {
-			v->count++;
-			return errnum;
-		}
-	}
-	if (t->n_viols < SG_AGG_MAX) {
-		t->viols = sg_xrealloc(t->viols, (t->n_viols + 1) * sizeof(*t->viols));
-		t->viols[t->n_viols++] = (viol_rec){nr, family, sg_xstrdup(name), sg_xstrdup(prog), sg_xstrdup(args), errnum,
-						    fails, 1};
-	}
 	return errnum;
 }
 
@@ -627,6 +757,17 @@ void sg_trace_finish(sg_trace *t)
 	if (t->finished)
 		return;
 	t->finished = true;
+	uint64_t now = sg_monotonic_ns();
+	for (size_t i = 0; i < t->n_viols; i++)
+		if (t->viols[i].rep.count > SG_REPEAT_KEEP)
+			viol_repeated(t, &t->viols[i], now, true);
+	for (size_t i = 0; i < t->n_conns; i++)
+		if (t->conns[i].rep.count > SG_REPEAT_KEEP)
+			conn_repeated(t, &t->conns[i], now, true);
+	if (t->viol_other.count > SG_REPEAT_KEEP)
+		other_repeated(t, "denied", &t->viol_other, now, true);
+	if (t->conn_other.count > SG_REPEAT_KEEP)
+		other_repeated(t, "connect", &t->conn_other, now, true);
 	if (t->f) {
 		fclose(t->f);
 		t->f = NULL;
@@ -681,7 +822,7 @@ cJSON *sg_trace_violations_json(const sg_trace *t)
 				cJSON_AddNumberToObject(o, "family", v->family);
 		}
 		add_clean_string(o, "program", v->program);
-		cJSON_AddNumberToObject(o, "count", (double)v->count);
+		cJSON_AddNumberToObject(o, "count", (double)v->rep.count);
 		cJSON_AddStringToObject(o, "errno", strerrorname_np(v->errnum) ? strerrorname_np(v->errnum) : "?");
 		cJSON_AddBoolToObject(o, "fails", v->fails);
 		add_clean_string(o, "first_args", v->args);
@@ -695,6 +836,8 @@ cJSON *sg_trace_connects_json(const sg_trace *t)
 	cJSON *a = cJSON_CreateArray();
 	for (size_t i = 0; i < t->n_conns; i++) {
 		const conn_rec *c = &t->conns[i];
+		if (c->invalid_errno)
+			continue;
 		cJSON *o = cJSON_CreateObject();
 		cJSON_AddStringToObject(o, "syscall", c->syscall);
 		cJSON_AddStringToObject(o, "family", c->family);
@@ -702,7 +845,7 @@ cJSON *sg_trace_connects_json(const sg_trace *t)
 		cJSON_AddNumberToObject(o, "port", c->port);
 		cJSON_AddBoolToObject(o, "dns", c->dns);
 		add_clean_string(o, "program", c->program);
-		cJSON_AddNumberToObject(o, "count", (double)c->count);
+		cJSON_AddNumberToObject(o, "count", (double)c->rep.count);
 		cJSON_AddItemToArray(a, o);
 	}
 	return a;

@@ -22,6 +22,11 @@
  * bounds, memory it cannot read) is written as invalid, not counted as a connect. The
  * cgroup's memory and CPU are sampled into the same file.
  *
+ * A flood cannot push the rest out of the file (its cap): of identical denials (call,
+ * program, socket family) or connects (call, destination, program), the first 16 are
+ * written one by one, the rest only counted, with a "repeated" line at each doubling of
+ * the count and a final one; the verdict's counts are exact whatever was written.
+ *
  * What a trace cannot prove: the arguments are read while the caller is stopped, but
  * another thread of it may change that memory between our read and the kernel's own
  * (the re-validation only proves the same task is still waiting in the same call), so a

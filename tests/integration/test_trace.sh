@@ -8,7 +8,7 @@
 # fileless execs, denied calls on paths and sockets of several families, a flood of
 # denials, and calls the kernel refuses (a bad pointer, a bad length).
 . "$(dirname "$0")/lib.sh"
-plan 47
+plan 55
 
 work=$(new_tmp trace)
 
@@ -221,5 +221,23 @@ is "$(jget "$work/e11b.json" '[(v["syscall"], v.get("family"), v["count"]) for v
 is "$(tq "$work/t11b.jsonl" '[e["args"] for e in ev if e["event"] == "denied"]')" \
 	'["family=AF_PACKET type=SOCK_DGRAM", "family=AF_ALG type=SOCK_DGRAM", "family=AF_VSOCK type=SOCK_DGRAM", "family=AF_PACKET type=SOCK_DGRAM"]' \
 	"sockets: the trace names each family and type"
+
+# 12. a flood of denials does not push what follows out of the trace: the first 16 of a
+#     kind are written, then summary lines; the counts stay exact
+sg_exec --workspace "$work" --trace "$work/t12.jsonl" --trace-cap 64 --evidence "$work/e12.json" -- \
+	./probe flood=20000 spawn=after-flood
+is "$(echo "$SG_OUT" | tr '\n' ' ')" "flood EPERM after-flood spawn OK " "flood: 20000 denied unshare calls, then a program"
+is "$(tq "$work/t12.jsonl" 'sum(1 for e in ev if e["event"] == "denied")')" 16 "flood: 16 denials are written one by one"
+is "$(tq "$work/t12.jsonl" '[e["count"] for e in ev if e["event"] == "repeated"][-1]')" 20000 \
+	"flood: the last summary line counts all 20000"
+is "$(tq "$work/t12.jsonl" '[(e["of"], e["syscall"], e["program"], e["final"]) for e in ev if e["event"] == "repeated"][-1]')" \
+	'["denied", "unshare", "/workspace/probe", true]' "flood: it says what was repeated, by which program, and that it is final"
+is "$(tq "$work/t12.jsonl" '[e["argv"] for e in ev if e["event"] == "exec"][-1]')" '["/bin/echo", "after-flood"]' \
+	"flood: the program started after the flood is in the trace"
+is "$(tq "$work/t12.jsonl" '[e["path"] for e in ev if e["event"] == "exit"]')" '["/bin/echo", "./probe"]' \
+	"flood: so are its exit and the main program's"
+is "$(tq "$work/t12.jsonl" 'any(e["event"] == "truncated" for e in ev)')" false "flood: the trace is not cut"
+is "$(jget "$work/e12.json" '[(v["syscall"], v["count"]) for v in d["violations"]]')" '[["unshare", 20000]]' \
+	"flood: the verdict's count is exact"
 
 done_testing
