@@ -13,6 +13,7 @@
 #include <netinet/in.h>
 #include <seccomp.h>
 #include <string.h>
+#include <sys/auxv.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -52,10 +53,20 @@ typedef struct conn_rec {
 	repeat rep;
 } conn_rec;
 
+#define SG_IMAGE_ID 24 /* the address of a process image's AT_RANDOM bytes, and the 16 bytes */
+
+/* A process that made an exec, by host pid. An exec is only known to have worked when a
+ * later call of the same process (its exit_group, its next exec) finds a new image:
+ * until then it is pending. */
 typedef struct proc_slot {
 	pid_t pid;
-	uint64_t t_ns;
-	char *path;
+	uint64_t t_ns;   /* the current program's exec */
+	char *path;      /* the current program, NULL before a first exec is confirmed */
+	bool pending;    /* an exec not confirmed yet: */
+	bool image_known;
+	uint64_t pending_t_ns;
+	char *pending_path;
+	uint8_t image[SG_IMAGE_ID]; /* the image it was made from */
 } proc_slot;
 
 struct sg_trace {
@@ -68,7 +79,7 @@ struct sg_trace {
 	struct seccomp_notif_sizes sizes;
 	struct seccomp_notif *req;
 	struct seccomp_notif_resp *resp;
-	uint64_t events, execs, exits, connects, violations, samples;
+	uint64_t events, execs, execs_failed, exits, connects, violations, samples;
 	viol_rec *viols;
 	size_t n_viols;
 	conn_rec *conns;
@@ -226,36 +237,6 @@ sg_trace *sg_trace_open(const char *path, uint64_t cap, const sg_policy *policy,
 }
 
 /* ---- reading the stopped process -------------------------------------------------- */
-
-static int open_mem(pid_t pid)
-{
-	char p[64];
-	snprintf(p, sizeof(p), "/proc/%d/mem", (int)pid);
-	return open(p, O_RDONLY | O_CLOEXEC);
-}
-
-/* A NUL-terminated string at addr, at most SG_ARG_MAX bytes; *cut when longer. */
-static char *read_string(int mem, uint64_t addr, bool *cut)
-{
-	char buf[SG_ARG_MAX + 1];
-	if (cut)
-		*cut = false;
-	if (mem < 0 || !addr)
-		return NULL;
-	ssize_t n = pread(mem, buf, SG_ARG_MAX, (off_t)addr);
-	if (n <= 0) {
-		/* the string may end close to an unmapped page: retry byte-wise */
-		n = 0;
-		while (n < SG_ARG_MAX && pread(mem, buf + n, 1, (off_t)(addr + (uint64_t)n)) == 1 && buf[n])
-			n++;
-		if (n == 0)
-			return NULL;
-	}
-	size_t len = strnlen(buf, (size_t)n);
-	if (len == (size_t)n && cut && n == SG_ARG_MAX)
-		*cut = true;
-	return sg_xstrndup(buf, len);
-}
 
 /* The pid as the sandbox sees it (last NSpid), and the parent's. */
 static void ns_pids(pid_t pid, long *nspid, long *nsppid)
@@ -416,67 +397,165 @@ static proc_slot *proc_find(sg_trace *t, pid_t pid, bool insert)
 		return tomb;
 	proc_slot *s = &t->procs[h]; /* full of live programs: forget one */
 	free(s->path);
-	s->path = NULL;
-	s->pid = 0;
+	free(s->pending_path);
+	*s = (proc_slot){0};
 	return s;
+}
+
+/* What identifies a process image: the kernel writes 16 random bytes (AT_RANDOM) on the
+ * new stack at every exec, so the address and the bytes differ once an exec has replaced
+ * the image, and stay the same when it failed (a vfork child shares its parent's until
+ * then: the same). false when it cannot be read. */
+static bool image_id(pid_t pid, uint8_t id[SG_IMAGE_ID])
+{
+	char p[64];
+	snprintf(p, sizeof(p), "/proc/%d/auxv", (int)pid);
+	sg_autoclose int fd = open(p, O_RDONLY | O_CLOEXEC);
+	uint64_t auxv[2 * 64];
+	ssize_t n = fd >= 0 ? sg_read_all(fd, auxv, sizeof(auxv)) : -1;
+	for (size_t i = 0; n > 0 && i + 1 < (size_t)n / sizeof(auxv[0]); i += 2) {
+		if (auxv[i] != AT_RANDOM)
+			continue;
+		memcpy(id, &auxv[i + 1], sizeof(auxv[i + 1]));
+		return sg_proc_read(pid, auxv[i + 1], id + sizeof(auxv[i + 1]), 16) == 16;
+	}
+	return false;
+}
+
+/* A later call of a process with a pending exec: did that exec replace the image? If so
+ * its program is now the current one; if not, it failed (the kernel refused it after we
+ * saw it: ENOEXEC, EACCES, E2BIG...): an "exec_failed" line, and it is not counted. When
+ * the image cannot be read, the exec is taken to have worked. */
+static void exec_settle(sg_trace *t, proc_slot *s, pid_t hpid, uint64_t now)
+{
+	if (!s->pending)
+		return;
+	s->pending = false;
+	uint8_t id[SG_IMAGE_ID];
+	if (s->image_known && image_id(hpid, id) && !memcmp(id, s->image, sizeof(id))) {
+		t->execs--;
+		t->execs_failed++;
+		long pid, ppid;
+		ns_pids(hpid, &pid, &ppid);
+		cJSON *ev = event(t, "exec_failed", now);
+		cJSON_AddNumberToObject(ev, "pid", (double)pid);
+		add_clean_string(ev, "path", s->pending_path);
+		emit(t, ev);
+		free(sg_steal_ptr(&s->pending_path));
+		return;
+	}
+	free(s->path);
+	s->path = sg_steal_ptr(&s->pending_path);
+	s->t_ns = s->pending_t_ns;
 }
 
 /* ---- the notifications --------------------------------------------------------------- */
 
-static void on_exec(sg_trace *t, int listener, const struct seccomp_notif *n, uint64_t now)
+/* argv as the kernel copies it: the pointer array up to its NULL, each string up to its
+ * NUL, into argv (SG_ARGV_MAX arguments of SG_ARG_MAX bytes; *cut when there is more).
+ * Returns 0, EFAULT when the array or a string runs into unmapped memory (the kernel
+ * will refuse the exec), -1 when the memory could not be read at all. */
+static int read_argv(pid_t pid, uint64_t addr, cJSON *argv, bool *cut)
 {
-	bool at = n->data.nr == SCMP_SYS(execveat);
-	uint64_t path_addr = at ? n->data.args[1] : n->data.args[0];
-	uint64_t argv_addr = at ? n->data.args[2] : n->data.args[1];
-	sg_autoclose int mem = open_mem((pid_t)n->pid);
-	bool cut = false;
-	sg_autofree char *path = read_string(mem, path_addr, &cut);
-	cJSON *argv = cJSON_CreateArray();
-	bool argv_cut = false;
-	for (unsigned i = 0; mem >= 0 && argv_addr; i++) {
+	*cut = false;
+	if (!addr)
+		return 0; /* the kernel runs it with an empty argv */
+	uint64_t ptrs[SG_ARGV_MAX + 1];
+	ssize_t got = sg_proc_read(pid, addr, ptrs, sizeof(ptrs));
+	if (got < 0)
+		return -1;
+	size_t readable = (size_t)got / sizeof(ptrs[0]);
+	for (size_t i = 0;; i++) {
+		if (i == readable)
+			return EFAULT;
+		if (!ptrs[i])
+			return 0;
 		if (i == SG_ARGV_MAX) {
-			argv_cut = true;
-			break;
+			*cut = true;
+			return 0;
 		}
-		uint64_t p = 0;
-		if (pread(mem, &p, sizeof(p), (off_t)(argv_addr + i * sizeof(p))) != (ssize_t)sizeof(p) || !p)
-			break;
-		bool c = false;
-		sg_autofree char *arg = read_string(mem, p, &c);
-		if (!arg)
-			break;
-		argv_cut = argv_cut || c;
+		sg_autofree char *arg = NULL;
+		sg_str_status st = sg_proc_read_string(pid, ptrs[i], SG_ARG_MAX, &arg);
+		if (st == SG_STR_FAULT)
+			return EFAULT;
+		if (st == SG_STR_UNKNOWN)
+			return -1;
+		*cut = *cut || st == SG_STR_LONG;
 		sg_autofree char *clean = sg_utf8_sanitize(arg, strlen(arg));
 		cJSON_AddItemToArray(argv, cJSON_CreateString(clean));
 	}
+}
+
+/* An exec is recorded when it is made (the kernel has not run it yet): as a program
+ * when its path and argv are readable and name an executable file; as "invalid" with the
+ * errno the kernel will answer when they are not (a path or argv in unmapped memory:
+ * EFAULT; a path without its NUL within PATH_MAX: ENAMETOOLONG), and then not counted;
+ * an execvp miss (no such file) not at all. */
+static void on_exec(sg_trace *t, int listener, const struct seccomp_notif *n, uint64_t now)
+{
+	pid_t hpid = (pid_t)n->pid;
+	bool at = n->data.nr == SCMP_SYS(execveat);
+	uint64_t path_addr = at ? n->data.args[1] : n->data.args[0];
+	uint64_t argv_addr = at ? n->data.args[2] : n->data.args[1];
+	sg_autofree char *path = NULL;
+	sg_str_status path_st = sg_proc_read_string(hpid, path_addr, PATH_MAX, &path);
+	cJSON *argv = cJSON_CreateArray();
+	bool argv_cut = false;
+	int argv_err = path_st != SG_STR_UNKNOWN ? read_argv(hpid, argv_addr, argv, &argv_cut) : -1;
+	int invalid = path_st == SG_STR_FAULT ? EFAULT : path_st == SG_STR_LONG ? ENAMETOOLONG
+						: argv_err > 0 ? argv_err : 0;
+	bool unreadable = path_st == SG_STR_UNKNOWN || argv_err < 0;
 	exec_target x = {.fd = -1};
-	bool program = path && exec_target_resolve((pid_t)n->pid, n, path, &x);
+	bool program = invalid || unreadable || exec_target_resolve(hpid, n, path, &x);
 	/* only now, after reading: is it still the same task waiting in the same call? */
 	if (!still_valid(listener, n->id) || !program) {
 		free(x.path);
 		cJSON_Delete(argv);
 		return;
 	}
-	t->execs++;
+	/* a later call of this process: did its previous exec work? (before this one's line) */
+	proc_slot *s = proc_find(t, hpid, false);
+	if (s)
+		exec_settle(t, s, hpid, now);
 	long pid, ppid;
-	ns_pids((pid_t)n->pid, &pid, &ppid);
+	ns_pids(hpid, &pid, &ppid);
 	cJSON *ev = event(t, "exec", now);
 	cJSON_AddNumberToObject(ev, "pid", (double)pid);
 	cJSON_AddNumberToObject(ev, "ppid", (double)ppid);
-	add_clean_string(ev, "path", x.path);
+	if (x.path)
+		add_clean_string(ev, "path", x.path);
+	else if (path && invalid == ENAMETOOLONG) {
+		path[SG_ARG_MAX] = '\0'; /* its start tells what it was */
+		add_clean_string(ev, "path", path);
+	} else
+		cJSON_AddNullToObject(ev, "path");
 	if (x.fd >= 0)
 		cJSON_AddNumberToObject(ev, "fd", x.fd);
 	if (x.fileless)
 		cJSON_AddTrueToObject(ev, "fileless");
 	cJSON_AddItemToObject(ev, "argv", argv);
-	if (argv_cut || cut)
+	if (argv_cut || invalid == ENAMETOOLONG)
 		cJSON_AddTrueToObject(ev, "truncated");
+	if (invalid) {
+		cJSON_AddTrueToObject(ev, "invalid");
+		cJSON_AddStringToObject(ev, "errno", strerrorname_np(invalid));
+		emit(t, ev);
+		return;
+	}
+	if (unreadable)
+		cJSON_AddTrueToObject(ev, "unreadable");
 	emit(t, ev);
-	proc_slot *s = proc_find(t, (pid_t)n->pid, true);
-	s->pid = (pid_t)n->pid;
-	s->t_ns = now;
-	free(s->path);
-	s->path = x.path;
+	t->execs++;
+	if (!s) {
+		s = proc_find(t, hpid, true);
+		free(s->path);
+		free(s->pending_path);
+		*s = (proc_slot){.pid = hpid};
+	}
+	s->pending = true;
+	s->pending_t_ns = now;
+	s->pending_path = x.path ? x.path : sg_xstrdup("?");
+	s->image_known = image_id(hpid, s->image);
 }
 
 static void on_exit_group(sg_trace *t, const struct seccomp_notif *n, uint64_t now)
@@ -484,6 +563,12 @@ static void on_exit_group(sg_trace *t, const struct seccomp_notif *n, uint64_t n
 	proc_slot *s = proc_find(t, (pid_t)n->pid, false);
 	if (!s)
 		return; /* not a program we saw start (a thread, or init's probes' helpers) */
+	exec_settle(t, s, (pid_t)n->pid, now);
+	if (!s->path) {
+		/* its only exec failed: the program that exits is a fork we never saw start */
+		*s = (proc_slot){.pid = -1};
+		return;
+	}
 	t->exits++;
 	long pid, ppid;
 	ns_pids((pid_t)n->pid, &pid, &ppid);
@@ -494,9 +579,8 @@ static void on_exit_group(sg_trace *t, const struct seccomp_notif *n, uint64_t n
 	add_clean_string(ev, "path", s->path ? s->path : "?");
 	emit(t, ev);
 	free(s->path);
-	s->path = NULL;
 	/* keep the slot's pid so that probing continues past it; mark it free-able */
-	s->pid = -1;
+	*s = (proc_slot){.pid = -1};
 }
 
 static conn_rec *conn_find(sg_trace *t, const char *syscall, const sg_netaddr *na, const char *prog)
@@ -798,6 +882,7 @@ cJSON *sg_trace_summary_json(const sg_trace *t, const char *relpath)
 	cJSON_AddStringToObject(o, "sha256", t->sha256);
 	cJSON_AddNumberToObject(o, "events", (double)t->events);
 	cJSON_AddNumberToObject(o, "execs", (double)t->execs);
+	cJSON_AddNumberToObject(o, "execs_failed", (double)t->execs_failed);
 	cJSON_AddNumberToObject(o, "exits", (double)t->exits);
 	cJSON_AddNumberToObject(o, "violations", (double)t->violations);
 	cJSON_AddNumberToObject(o, "connects", (double)t->connects);
@@ -870,8 +955,10 @@ void sg_trace_free(sg_trace *t)
 		free(t->conns[i].program);
 	}
 	free(t->conns);
-	for (size_t i = 0; t->procs && i < SG_PROC_SLOTS; i++)
+	for (size_t i = 0; t->procs && i < SG_PROC_SLOTS; i++) {
 		free(t->procs[i].path);
+		free(t->procs[i].pending_path);
+	}
 	free(t->procs);
 	free(t->req);
 	free(t->resp);

@@ -8,7 +8,7 @@
 # fileless execs, denied calls on paths and sockets of several families, a flood of
 # denials, and calls the kernel refuses (a bad pointer, a bad length).
 . "$(dirname "$0")/lib.sh"
-plan 55
+plan 60
 
 work=$(new_tmp trace)
 
@@ -240,4 +240,21 @@ is "$(tq "$work/t12.jsonl" 'any(e["event"] == "truncated" for e in ev)')" false 
 is "$(jget "$work/e12.json" '[(v["syscall"], v["count"]) for v in d["violations"]]')" '[["unshare", 20000]]' \
 	"flood: the verdict's count is exact"
 
+# 13. execs the kernel refuses are not recorded as if they happened: an execve of a path
+#     that runs into unmapped memory (EFAULT) is an invalid exec, not an exec of /bin/tr;
+#     an execve of a file that is no program (ENOEXEC) is followed by exec_failed, as
+#     soon as the same process shows it still has its old image
+printf 'hello\n' >"$work/notabin"
+chmod 0755 "$work/notabin"
+sg_exec --workspace "$work" --trace "$work/t13.jsonl" --evidence "$work/e13.json" -- \
+	./probe execve_fault execve=./notabin spawn=after
+is "$(echo "$SG_OUT" | tr '\n' ' ')" "execve_fault EFAULT execve ENOEXEC after spawn OK " "failed execs: the kernel refused both"
+is "$(tq "$work/t13.jsonl" '[(e["path"], e.get("invalid", False), e.get("errno")) for e in ev if e["event"] == "exec"]')" \
+	'[["./probe", false, null], [null, true, "EFAULT"], ["./notabin", false, null], ["/bin/echo", false, null]]' \
+	"failed execs: the EFAULT one is recorded as invalid, its path unreadable"
+is "$(tq "$work/t13.jsonl" '[(e["event"], e["path"]) for e in ev if e["event"] in ("exec", "exec_failed")][2:4]')" \
+	'[["exec", "./notabin"], ["exec_failed", "./notabin"]]' "failed execs: the ENOEXEC one is followed by exec_failed"
+is "$(tq "$work/t13.jsonl" '[e["path"] for e in ev if e["event"] == "exit"]')" '["/bin/echo", "./probe"]' \
+	"failed execs: no exit of a program that never started"
+is "$(jget "$work/e13.json" 'd["execs"]')" 2 "failed execs: the verdict counts neither"
 done_testing

@@ -21,6 +21,7 @@
  *   execveat_empty    execveat(open("/bin/echo"), "", AT_EMPTY_PATH)
  *   fexecve_memfd     fexecve of a memfd named "innocent" holding /bin/echo
  *   execveat_dirfd    execveat(open("/usr/bin"), "echo", 0)
+ *   execve=PATH       execve(PATH) (a file the kernel refuses to run: ENOEXEC)
  *   chown, mknodat, setxattr   on /tmp/trace-probe-file (the launch policy denies them)
  *   socket=FAMILY     socket(FAMILY, SOCK_DGRAM or SOCK_RAW, 0), FAMILY a number
  *   flood=N           N denied unshare(CLONE_NEWUTS) calls
@@ -220,6 +221,12 @@ static int p_execveat_dirfd(const char *arg)
 	return result_of(syscall(SYS_execveat, dir, "echo", argv, environ, 0));
 }
 
+static int p_execve(const char *arg)
+{
+	char *argv[] = {(char *)arg, NULL};
+	return result_of(execve(arg ? arg : "/nonexistent", argv, environ));
+}
+
 static int probe_file(void)
 {
 	int fd = open(PROBE_FILE, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
@@ -289,7 +296,8 @@ static const struct {
 	{"send_connected", p_send_connected}, {"connect_badlen", p_connect_badlen},
 	{"connect_fault", p_connect_fault},   {"execve_fault", p_execve_fault},
 	{"execveat_empty", p_execveat_empty}, {"fexecve_memfd", p_fexecve_memfd},
-	{"execveat_dirfd", p_execveat_dirfd}, {"chown", p_chown},
+	{"execveat_dirfd", p_execveat_dirfd}, {"execve", p_execve},
+	{"chown", p_chown},
 	{"mknodat", p_mknodat},               {"setxattr", p_setxattr},
 	{"socket", p_socket},                 {"flood", p_flood},
 	{"spawn", p_spawn},
