@@ -26,15 +26,11 @@
 #define SG_AGG_MAX 256       /* distinct violations / connects kept */
 #define SG_NET_PER_CALL 16   /* distinct destinations recorded of one sendmmsg */
 #define SG_MMSG_MAX 1024     /* messages of one sendmmsg the kernel sends (UIO_MAXIOV) */
-#define SG_REPEAT_KEEP 16    /* identical denials (or connects) written one by one */
-
-/* How often one kind of event happened. The first SG_REPEAT_KEEP are written one by one;
- * the rest are counted, and a "repeated" line gives the count each time it doubles
- * (32, 64, 128...) and once more at the end: a flood of a million identical denials
- * costs some twenty lines, not the cap, and what follows it is still written. */
-typedef struct repeat {
-	uint64_t count;
-} repeat;
+/* Of identical denials (or connects), the first SG_REPEAT_KEEP are written one by one;
+ * the rest are counted, and a "repeated" line gives the count each time it doubles (32,
+ * 64, 128...) and once more at the end: a flood of a million identical denials costs
+ * some twenty lines, not the cap, and what follows it is still written. */
+#define SG_REPEAT_KEEP 16
 
 typedef struct viol_rec {
 	int nr;
@@ -42,7 +38,7 @@ typedef struct viol_rec {
 	char *name, *program, *args;
 	int errnum;
 	bool fails;
-	repeat rep;
+	uint64_t count;
 } viol_rec;
 
 typedef struct conn_rec {
@@ -50,7 +46,7 @@ typedef struct conn_rec {
 	int port;
 	bool dns;
 	int invalid_errno; /* refused by the kernel: in the file, not in the verdict */
-	repeat rep;
+	uint64_t count;
 } conn_rec;
 
 #define SG_IMAGE_ID 24 /* the address of a process image's AT_RANDOM bytes, and the 16 bytes */
@@ -85,7 +81,7 @@ struct sg_trace {
 	conn_rec *conns;
 	size_t n_conns;
 	/* events of kinds beyond the SG_AGG_MAX kept: folded together the same way */
-	repeat viol_other, conn_other;
+	uint64_t viol_other, conn_other;
 	char *failing;
 	proc_slot *procs;
 	char sha256[SG_SHA256_HEX_LEN];
@@ -136,20 +132,19 @@ static void add_clean_string(cJSON *o, const char *key, const char *s)
 }
 
 /* Count one more event of a kind: should it be written one by one? */
-static bool repeat_count(sg_trace *t, repeat *r)
+static bool repeat_count(sg_trace *t, uint64_t *count)
 {
-	r->count++;
-	if (r->count <= SG_REPEAT_KEEP)
+	if (++*count <= SG_REPEAT_KEEP)
 		return true;
 	t->events++; /* observed, folded into the "repeated" lines */
 	return false;
 }
 
 /* A "repeated" line is due at each doubling past SG_REPEAT_KEEP. */
-static bool repeat_due(const repeat *r)
+static bool repeat_due(uint64_t count)
 {
-	uint64_t k = r->count / SG_REPEAT_KEEP;
-	return r->count > SG_REPEAT_KEEP && r->count % SG_REPEAT_KEEP == 0 && (k & (k - 1)) == 0;
+	uint64_t k = count / SG_REPEAT_KEEP;
+	return count > SG_REPEAT_KEEP && count % SG_REPEAT_KEEP == 0 && (k & (k - 1)) == 0;
 }
 
 /* {"event":"repeated","of":KIND, ...the kind's own fields..., "count", "written", "final"}:
@@ -161,9 +156,9 @@ static cJSON *repeated_line(sg_trace *t, const char *of, uint64_t now)
 	return ev;
 }
 
-static void repeated_end(cJSON *ev, const repeat *r, bool final)
+static void repeated_end(cJSON *ev, uint64_t count, bool final)
 {
-	cJSON_AddNumberToObject(ev, "count", (double)r->count);
+	cJSON_AddNumberToObject(ev, "count", (double)count);
 	cJSON_AddNumberToObject(ev, "written", SG_REPEAT_KEEP);
 	cJSON_AddBoolToObject(ev, "final", final);
 }
@@ -180,7 +175,7 @@ static void viol_repeated(sg_trace *t, viol_rec *v, uint64_t now, bool final)
 		else
 			cJSON_AddNumberToObject(ev, "family", v->family);
 	}
-	repeated_end(ev, &v->rep, final);
+	repeated_end(ev, v->count, final);
 	write_line(t, ev);
 }
 
@@ -196,16 +191,16 @@ static void conn_repeated(sg_trace *t, conn_rec *c, uint64_t now, bool final)
 	if (c->invalid_errno)
 		cJSON_AddTrueToObject(ev, "invalid");
 	add_clean_string(ev, "program", c->program);
-	repeated_end(ev, &c->rep, final);
+	repeated_end(ev, c->count, final);
 	write_line(t, ev);
 }
 
 /* Kinds beyond the SG_AGG_MAX kept: "other": true, no fields of their own. */
-static void other_repeated(sg_trace *t, const char *of, repeat *r, uint64_t now, bool final)
+static void other_repeated(sg_trace *t, const char *of, uint64_t count, uint64_t now, bool final)
 {
 	cJSON *ev = repeated_line(t, of, now);
 	cJSON_AddTrueToObject(ev, "other");
-	repeated_end(ev, r, final);
+	repeated_end(ev, count, final);
 	write_line(t, ev);
 }
 
@@ -614,14 +609,14 @@ static void record_net(sg_trace *t, const char *syscall, const sg_netaddr *na, b
 		t->connects++;
 	sg_autofree char *prog = program_of(hpid);
 	conn_rec *c = conn_find(t, syscall, na, prog);
-	repeat *r = c ? &c->rep : &t->conn_other;
-	if (!repeat_count(t, r)) {
-		if (!repeat_due(r))
+	uint64_t *count = c ? &c->count : &t->conn_other;
+	if (!repeat_count(t, count)) {
+		if (!repeat_due(*count))
 			return;
 		if (c)
 			conn_repeated(t, c, now, false);
 		else
-			other_repeated(t, "connect", r, now, false);
+			other_repeated(t, "connect", *count, now, false);
 		return;
 	}
 	long pid, ppid;
@@ -759,10 +754,10 @@ static int on_denied(sg_trace *t, int listener, const struct seccomp_notif *n, u
 	int family = sg_denied_socket_family(nr, a);
 	sg_autofree char *prog = program_of(hpid);
 	viol_rec *v = viol_find(t, nr, family, prog);
-	const repeat *seen = v ? &v->rep : t->n_viols == SG_AGG_MAX ? &t->viol_other : NULL;
+	const uint64_t *seen = v ? &v->count : t->n_viols == SG_AGG_MAX ? &t->viol_other : NULL;
 	/* the arguments of a denial that will only be counted are not read (a flood stays
 	 * cheap); the others' paths and names are read, then the notification re-validated */
-	bool quiet = seen && seen->count >= SG_REPEAT_KEEP && (!fails || t->failing);
+	bool quiet = seen && *seen >= SG_REPEAT_KEEP && (!fails || t->failing);
 	sg_autofree char *args = quiet ? NULL : sg_denied_args_describe(hpid, nr, a);
 	if (!still_valid(listener, n->id))
 		return errnum;
@@ -776,13 +771,13 @@ static int on_denied(sg_trace *t, int listener, const struct seccomp_notif *n, u
 	sg_autofree char *name = v ? sg_xstrdup(v->name) : syscall_name(nr);
 	if (fails && !t->failing)
 		t->failing = sg_xasprintf("denied %s (%s) by %s", name, args, prog);
-	repeat *r = v ? &v->rep : &t->viol_other;
-	if (!repeat_count(t, r)) {
-		if (repeat_due(r)) {
+	uint64_t *count = v ? &v->count : &t->viol_other;
+	if (!repeat_count(t, count)) {
+		if (repeat_due(*count)) {
 			if (v)
 				viol_repeated(t, v, now, false);
 			else
-				other_repeated(t, "denied", r, now, false);
+				other_repeated(t, "denied", *count, now, false);
 		}
 		return errnum;
 	}
@@ -843,15 +838,15 @@ void sg_trace_finish(sg_trace *t)
 	t->finished = true;
 	uint64_t now = sg_monotonic_ns();
 	for (size_t i = 0; i < t->n_viols; i++)
-		if (t->viols[i].rep.count > SG_REPEAT_KEEP)
+		if (t->viols[i].count > SG_REPEAT_KEEP)
 			viol_repeated(t, &t->viols[i], now, true);
 	for (size_t i = 0; i < t->n_conns; i++)
-		if (t->conns[i].rep.count > SG_REPEAT_KEEP)
+		if (t->conns[i].count > SG_REPEAT_KEEP)
 			conn_repeated(t, &t->conns[i], now, true);
-	if (t->viol_other.count > SG_REPEAT_KEEP)
-		other_repeated(t, "denied", &t->viol_other, now, true);
-	if (t->conn_other.count > SG_REPEAT_KEEP)
-		other_repeated(t, "connect", &t->conn_other, now, true);
+	if (t->viol_other > SG_REPEAT_KEEP)
+		other_repeated(t, "denied", t->viol_other, now, true);
+	if (t->conn_other > SG_REPEAT_KEEP)
+		other_repeated(t, "connect", t->conn_other, now, true);
 	if (t->f) {
 		fclose(t->f);
 		t->f = NULL;
@@ -907,7 +902,7 @@ cJSON *sg_trace_violations_json(const sg_trace *t)
 				cJSON_AddNumberToObject(o, "family", v->family);
 		}
 		add_clean_string(o, "program", v->program);
-		cJSON_AddNumberToObject(o, "count", (double)v->rep.count);
+		cJSON_AddNumberToObject(o, "count", (double)v->count);
 		cJSON_AddStringToObject(o, "errno", strerrorname_np(v->errnum) ? strerrorname_np(v->errnum) : "?");
 		cJSON_AddBoolToObject(o, "fails", v->fails);
 		add_clean_string(o, "first_args", v->args);
@@ -930,7 +925,7 @@ cJSON *sg_trace_connects_json(const sg_trace *t)
 		cJSON_AddNumberToObject(o, "port", c->port);
 		cJSON_AddBoolToObject(o, "dns", c->dns);
 		add_clean_string(o, "program", c->program);
-		cJSON_AddNumberToObject(o, "count", (double)c->rep.count);
+		cJSON_AddNumberToObject(o, "count", (double)c->count);
 		cJSON_AddItemToArray(a, o);
 	}
 	return a;
