@@ -197,6 +197,7 @@ is "$(tq "$work/t10.jsonl" '[e["path"] for e in ev if e["event"] == "exit"][:3]'
 	'["/usr/bin/echo", "/memfd:innocent (deleted)", "/usr/bin/echo"]' \
 	"fileless: their exits name the same programs"
 
+# ... and a relative path that climbs out of the cwd names a program all the same
 sg_exec --workspace "$work" --trace "$work/t10b.jsonl" -- sh -c 'mkdir -p sub && cd sub && ../probe spawn=up'
 is "$(tq "$work/t10b.jsonl" '[e["path"] for e in ev if e["event"] == "exec"][2:]')" '["../probe", "/bin/echo"]' \
 	"relative: an exec of ../probe from a subdirectory is a program (resolved against the cwd, not inside it)"
