@@ -1,5 +1,6 @@
 /* control.c: see control.h. */
 #include "control.h"
+#include "policy.h"
 #include "util.h"
 
 #include <string.h>
@@ -16,6 +17,8 @@ int sg_ctl_send(int fd, const struct sg_ctl_msg *m, const void *payload, size_t 
 	return n == (ssize_t)(sizeof(*m) + len) ? 0 : -1;
 }
 
+_Static_assert(SG_TRACE_HANDOVER_SEND_FLAGS == (MSG_NOSIGNAL | MSG_CMSG_CLOEXEC), "the handover's flags");
+
 int sg_ctl_send_fd(int fd, const struct sg_ctl_msg *m, int passed)
 {
 	struct iovec iov = {(void *)m, sizeof(*m)};
@@ -31,7 +34,9 @@ int sg_ctl_send_fd(int fd, const struct sg_ctl_msg *m, int passed)
 	c->cmsg_type = SCM_RIGHTS;
 	c->cmsg_len = CMSG_LEN(sizeof(int));
 	memcpy(CMSG_DATA(c), &passed, sizeof(int));
-	ssize_t n = SG_RETRY(sendmsg(fd, &mh, MSG_NOSIGNAL));
+	/* the traced filter lets exactly these flags through unobserved: this send is how
+	 * the supervisor gets the listener that would observe it */
+	ssize_t n = SG_RETRY(sendmsg(fd, &mh, SG_TRACE_HANDOVER_SEND_FLAGS));
 	return n == (ssize_t)sizeof(*m) ? 0 : -1;
 }
 

@@ -62,7 +62,8 @@ struct sg_ctl_msg {
 
 /* Send a message with an optional payload in one datagram. */
 int sg_ctl_send(int fd, const struct sg_ctl_msg *m, const void *payload, size_t len);
-/* Send a message carrying one file descriptor. */
+/* Send a message carrying one file descriptor: the trace listener's handover, sent with
+ * the flags the traced filter does not observe (SG_TRACE_HANDOVER_SEND_FLAGS). */
 int sg_ctl_send_fd(int fd, const struct sg_ctl_msg *m, int passed);
 /* Receive one message; returns the payload length (0..cap), -1 on error, -2 at EOF.
  * A descriptor that came with it is stored in *passed (close-on-exec), else -1; passed

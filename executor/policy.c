@@ -1359,7 +1359,50 @@ static bool sg_traced_denial(uint32_t action)
 static bool sg_traced_allow(int nr, bool with_connect)
 {
 	return nr == SCMP_SYS(execve) || nr == SCMP_SYS(execveat) || nr == SCMP_SYS(exit_group) ||
-	       (with_connect && nr == SCMP_SYS(connect));
+	       (with_connect && (nr == SCMP_SYS(connect) || nr == SCMP_SYS(sendmmsg)));
+}
+
+static bool sg_rule_has_arg(const struct sg_rule *r, unsigned arg)
+{
+	for (unsigned i = 0; i < r->nargs; i++)
+		if (r->args[i].arg == arg)
+			return true;
+	return false;
+}
+
+/* An allowing rule of sendto or sendmsg, observed only where it can name a destination,
+ * so that the sends of a connected socket, by far the most common, cost nothing: sendto
+ * when dest_addr (argument 4) is not NULL; sendmsg (whose msg_name the filter cannot
+ * read) except the listener's own handover, recognised by its flags (see policy.h).
+ * Split into the rule's own conditions plus "is observed" -> NOTIFY and plus "is not" ->
+ * the rule's action. Returns 0 when the rule is not one of those (or already looks at
+ * that argument, and is left as it is), 1 when added, <0 as seccomp_rule_add_array. */
+static int sg_traced_add_send(scmp_filter_ctx ctx, const struct sg_rule *r, uint32_t action, bool with_connect)
+{
+	unsigned arg;
+	scmp_datum_t quiet;
+	if (!with_connect || !sg_action_allows(action))
+		return 0;
+	if (r->nr == SCMP_SYS(sendto)) {
+		arg = 4;
+		quiet = 0;
+	} else if (r->nr == SCMP_SYS(sendmsg)) {
+		arg = 2;
+		quiet = SG_TRACE_HANDOVER_SEND_FLAGS;
+	} else {
+		return 0;
+	}
+	if (r->nargs >= SG_ARGS_MAX || sg_rule_has_arg(r, arg))
+		return 0;
+	struct scmp_arg_cmp args[SG_ARGS_MAX];
+	memcpy(args, r->args, r->nargs * sizeof(args[0]));
+	args[r->nargs] = (struct scmp_arg_cmp){.arg = arg, .op = SCMP_CMP_EQ, .datum_a = quiet};
+	int rc = seccomp_rule_add_array(ctx, action, r->nr, r->nargs + 1, args);
+	if (rc < 0)
+		return rc;
+	args[r->nargs].op = SCMP_CMP_NE;
+	rc = seccomp_rule_add_array(ctx, SCMP_ACT_NOTIFY, r->nr, r->nargs + 1, args);
+	return rc < 0 ? rc : 1;
 }
 
 const struct sock_fprog *sg_policy_bpf_traced(sg_policy *p, bool with_connect, sg_error *err)
@@ -1395,7 +1438,9 @@ const struct sock_fprog *sg_policy_bpf_traced(sg_policy *p, bool with_connect, s
 		/* a rule equal to the default is skipped: the default gives the same answer */
 		if (r->skip)
 			continue;
-		rc = seccomp_rule_add_array(ctx, action, r->nr, r->nargs, r->args);
+		rc = sg_traced_add_send(ctx, r, action, with_connect);
+		if (rc == 0)
+			rc = seccomp_rule_add_array(ctx, action, r->nr, r->nargs, r->args);
 		if (rc < 0) {
 			char path[96];
 			sg_rule_path(r, path, sizeof(path));

@@ -55,11 +55,18 @@ bool sg_policy_default_denies(const sg_policy *p);
 const struct sock_fprog *sg_policy_bpf(sg_policy *p, sg_error *err);
 
 /* The traced variant (see trace.c): the same decisions, but execve, execveat and
- * exit_group (and connect, with_connect) are answered by the supervisor's seccomp user
- * notification listener, which lets them continue, and every denial except ENOSYS
- * probes goes to the listener too, which records it and answers with the policy's errno
- * (sg_policy_deny_errno). Load it with SECCOMP_FILTER_FLAG_NEW_LISTENER. */
+ * exit_group (and, with_connect, connect, sendmmsg, sendto with a dest_addr and sendmsg)
+ * are answered by the supervisor's seccomp user notification listener, which lets them
+ * continue, and every denial except ENOSYS probes goes to the listener too, which
+ * records it and answers with the policy's errno (sg_policy_deny_errno). Load it with
+ * SECCOMP_FILTER_FLAG_NEW_LISTENER. */
 const struct sock_fprog *sg_policy_bpf_traced(sg_policy *p, bool with_connect, sg_error *err);
+/* The flags of the one sendmsg the traced filter lets through unobserved: the command's
+ * handover of the listener itself (control.c), which could not wait for an answer from a
+ * supervisor that does not hold the listener yet. MSG_CMSG_CLOEXEC means nothing to a
+ * send: no ordinary program sends with exactly these flags (a program that knows them can
+ * hide a sendmsg from the trace, as it can race it; see trace.h). */
+#define SG_TRACE_HANDOVER_SEND_FLAGS (0x4000 /* MSG_NOSIGNAL */ | 0x40000000 /* MSG_CMSG_CLOEXEC */)
 int sg_policy_deny_errno(const sg_policy *p, int nr);
 /* Does the policy allow this syscall whatever its arguments? (The traced command must
  * be able to call sendmsg to hand its listener over before it execs.) */

@@ -2,28 +2,39 @@
 #include "trace.h"
 #include "digest.h"
 #include "evidence.h"
+#include "trace_args.h"
 #include "util.h"
 
 #include <arpa/inet.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <linux/openat2.h>
 #include <linux/seccomp.h>
 #include <netinet/in.h>
 #include <seccomp.h>
 #include <string.h>
+#include <sys/auxv.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
-#include <sys/un.h>
+#include <sys/uio.h>
 
 #define SG_ARG_MAX 256       /* bytes kept of one argument string */
 #define SG_ARGV_MAX 64       /* arguments kept of one exec */
 #define SG_PROC_SLOTS 4096   /* programs remembered for their exit (open addressing) */
 #define SG_AGG_MAX 256       /* distinct violations / connects kept */
+#define SG_NET_PER_CALL 16   /* distinct destinations recorded of one sendmmsg */
+#define SG_MMSG_MAX 1024     /* messages of one sendmmsg the kernel sends (UIO_MAXIOV) */
+/* Of identical denials (or connects), the first SG_REPEAT_KEEP are written one by one;
+ * the rest are counted, and a "repeated" line gives the count each time it doubles (32,
+ * 64, 128...) and once more at the end: a flood of a million identical denials costs
+ * some twenty lines, not the cap, and what follows it is still written. */
+#define SG_REPEAT_KEEP 16
 
 typedef struct viol_rec {
 	int nr;
+	int family; /* socket and socketpair: one violation per family; else -1 */
 	char *name, *program, *args;
 	int errnum;
 	bool fails;
@@ -31,16 +42,27 @@ typedef struct viol_rec {
 } viol_rec;
 
 typedef struct conn_rec {
-	char *family, *address, *program;
+	char *syscall, *family, *address, *program;
 	int port;
 	bool dns;
+	int invalid_errno; /* refused by the kernel: in the file, not in the verdict */
 	uint64_t count;
 } conn_rec;
 
+#define SG_IMAGE_ID 24 /* the address of a process image's AT_RANDOM bytes, and the 16 bytes */
+
+/* A process that made an exec, by host pid. An exec is only known to have worked when a
+ * later call of the same process (its exit_group, its next exec) finds a new image:
+ * until then it is pending. */
 typedef struct proc_slot {
 	pid_t pid;
-	uint64_t t_ns;
-	char *path;
+	uint64_t t_ns;   /* the current program's exec */
+	char *path;      /* the current program, NULL before a first exec is confirmed */
+	bool pending;    /* an exec not confirmed yet: */
+	bool image_known;
+	uint64_t pending_t_ns;
+	char *pending_path;
+	uint8_t image[SG_IMAGE_ID]; /* the image it was made from */
 } proc_slot;
 
 struct sg_trace {
@@ -53,11 +75,13 @@ struct sg_trace {
 	struct seccomp_notif_sizes sizes;
 	struct seccomp_notif *req;
 	struct seccomp_notif_resp *resp;
-	uint64_t events, execs, exits, connects, violations, samples;
+	uint64_t events, execs, execs_failed, exits, connects, violations, samples;
 	viol_rec *viols;
 	size_t n_viols;
 	conn_rec *conns;
 	size_t n_conns;
+	/* events of kinds beyond the SG_AGG_MAX kept: folded together the same way */
+	uint64_t viol_other, conn_other;
 	char *failing;
 	proc_slot *procs;
 	char sha256[SG_SHA256_HEX_LEN];
@@ -66,9 +90,9 @@ struct sg_trace {
 
 /* ---- the file ---------------------------------------------------------------------- */
 
-static void emit(sg_trace *t, cJSON *ev)
+/* Write one line (a "repeated" line is not an event of its own: see emit). */
+static void write_line(sg_trace *t, cJSON *ev)
 {
-	t->events++;
 	if (t->truncated || !t->f) {
 		cJSON_Delete(ev);
 		return;
@@ -87,6 +111,12 @@ static void emit(sg_trace *t, cJSON *ev)
 	cJSON_free(line);
 }
 
+static void emit(sg_trace *t, cJSON *ev)
+{
+	t->events++;
+	write_line(t, ev);
+}
+
 static cJSON *event(sg_trace *t, const char *kind, uint64_t now_ns)
 {
 	cJSON *ev = cJSON_CreateObject();
@@ -99,6 +129,79 @@ static void add_clean_string(cJSON *o, const char *key, const char *s)
 {
 	sg_autofree char *clean = sg_utf8_sanitize(s, strlen(s));
 	cJSON_AddStringToObject(o, key, clean);
+}
+
+/* Count one more event of a kind: should it be written one by one? */
+static bool repeat_count(sg_trace *t, uint64_t *count)
+{
+	if (++*count <= SG_REPEAT_KEEP)
+		return true;
+	t->events++; /* observed, folded into the "repeated" lines */
+	return false;
+}
+
+/* A "repeated" line is due at each doubling past SG_REPEAT_KEEP. */
+static bool repeat_due(uint64_t count)
+{
+	uint64_t k = count / SG_REPEAT_KEEP;
+	return count > SG_REPEAT_KEEP && count % SG_REPEAT_KEEP == 0 && (k & (k - 1)) == 0;
+}
+
+/* {"event":"repeated","of":KIND, ...the kind's own fields..., "count", "written", "final"}:
+ * count is every event of the kind so far, written the first of them one by one. */
+static cJSON *repeated_line(sg_trace *t, const char *of, uint64_t now)
+{
+	cJSON *ev = event(t, "repeated", now);
+	cJSON_AddStringToObject(ev, "of", of);
+	return ev;
+}
+
+static void repeated_end(cJSON *ev, uint64_t count, bool final)
+{
+	cJSON_AddNumberToObject(ev, "count", (double)count);
+	cJSON_AddNumberToObject(ev, "written", SG_REPEAT_KEEP);
+	cJSON_AddBoolToObject(ev, "final", final);
+}
+
+static void viol_repeated(sg_trace *t, viol_rec *v, uint64_t now, bool final)
+{
+	cJSON *ev = repeated_line(t, "denied", now);
+	cJSON_AddStringToObject(ev, "syscall", v->name);
+	add_clean_string(ev, "program", v->program);
+	if (v->family >= 0) {
+		const char *fam = sg_socket_family_name(v->family);
+		if (fam)
+			cJSON_AddStringToObject(ev, "family", fam);
+		else
+			cJSON_AddNumberToObject(ev, "family", v->family);
+	}
+	repeated_end(ev, v->count, final);
+	write_line(t, ev);
+}
+
+static void conn_repeated(sg_trace *t, conn_rec *c, uint64_t now, bool final)
+{
+	cJSON *ev = repeated_line(t, "connect", now);
+	cJSON_AddStringToObject(ev, "syscall", c->syscall);
+	cJSON_AddStringToObject(ev, "family", c->family);
+	if (c->address[0]) {
+		cJSON_AddStringToObject(ev, "address", c->address);
+		cJSON_AddNumberToObject(ev, "port", c->port);
+	}
+	if (c->invalid_errno)
+		cJSON_AddTrueToObject(ev, "invalid");
+	add_clean_string(ev, "program", c->program);
+	repeated_end(ev, c->count, final);
+	write_line(t, ev);
+}
+
+/* Kinds beyond the SG_AGG_MAX kept: "other": true, no fields of their own. */
+static void other_repeated(sg_trace *t, const char *of, uint64_t count, uint64_t now, bool final)
+{
+	cJSON *ev = repeated_line(t, of, now);
+	cJSON_AddTrueToObject(ev, "other");
+	repeated_end(ev, count, final);
+	write_line(t, ev);
 }
 
 sg_trace *sg_trace_open(const char *path, uint64_t cap, const sg_policy *policy, uint64_t t0_ns, sg_error *err)
@@ -129,36 +232,6 @@ sg_trace *sg_trace_open(const char *path, uint64_t cap, const sg_policy *policy,
 }
 
 /* ---- reading the stopped process -------------------------------------------------- */
-
-static int open_mem(pid_t pid)
-{
-	char p[64];
-	snprintf(p, sizeof(p), "/proc/%d/mem", (int)pid);
-	return open(p, O_RDONLY | O_CLOEXEC);
-}
-
-/* A NUL-terminated string at addr, at most SG_ARG_MAX bytes; *cut when longer. */
-static char *read_string(int mem, uint64_t addr, bool *cut)
-{
-	char buf[SG_ARG_MAX + 1];
-	if (cut)
-		*cut = false;
-	if (mem < 0 || !addr)
-		return NULL;
-	ssize_t n = pread(mem, buf, SG_ARG_MAX, (off_t)addr);
-	if (n <= 0) {
-		/* the string may end close to an unmapped page: retry byte-wise */
-		n = 0;
-		while (n < SG_ARG_MAX && pread(mem, buf + n, 1, (off_t)(addr + (uint64_t)n)) == 1 && buf[n])
-			n++;
-		if (n == 0)
-			return NULL;
-	}
-	size_t len = strnlen(buf, (size_t)n);
-	if (len == (size_t)n && cut && n == SG_ARG_MAX)
-		*cut = true;
-	return sg_xstrndup(buf, len);
-}
 
 /* The pid as the sandbox sees it (last NSpid), and the parent's. */
 static void ns_pids(pid_t pid, long *nspid, long *nsppid)
@@ -206,21 +279,91 @@ static char *program_of(pid_t pid)
 	return sg_xstrdup("?");
 }
 
-/* Would this exec start a program: does the path name an executable regular file in
- * the process's own root? (execvp tries every PATH entry: the misses are not programs.) */
+/* Would this exec start a program: does the absolute path name an executable regular
+ * file in the process's own root? (execvp tries every PATH entry: the misses are not
+ * programs.) */
 static bool exec_target_exists(pid_t pid, const char *path)
 {
 	char p[64];
-	snprintf(p, sizeof(p), "/proc/%d/%s", (int)pid, path[0] == '/' ? "root" : "cwd");
+	snprintf(p, sizeof(p), "/proc/%d/root", (int)pid);
 	sg_autoclose int dir = open(p, O_PATH | O_DIRECTORY | O_CLOEXEC);
 	if (dir < 0)
 		return true; /* cannot tell: count it */
 	struct open_how how = {.flags = O_PATH | O_CLOEXEC, .resolve = RESOLVE_IN_ROOT};
-	sg_autoclose int fd = (int)syscall(SYS_openat2, dir, path[0] == '/' ? path + 1 : path, &how, sizeof(how));
+	sg_autoclose int fd = (int)syscall(SYS_openat2, dir, path + strspn(path, "/"), &how, sizeof(how));
 	if (fd < 0)
 		return false;
 	struct stat st;
 	return fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && (st.st_mode & 0111);
+}
+
+/* The file a descriptor of pid refers to, as pid's file system names it ("/usr/bin/echo",
+ * "/memfd:x (deleted)"), or NULL when it has none. */
+static char *fd_target(pid_t pid, int fd, struct stat *st)
+{
+	char p[64], target[PATH_MAX];
+	snprintf(p, sizeof(p), "/proc/%d/fd/%d", (int)pid, fd);
+	ssize_t n = readlink(p, target, sizeof(target) - 1);
+	if (n <= 0 || (st && stat(p, st) < 0))
+		return NULL;
+	target[n] = '\0';
+	return sg_xstrdup(target);
+}
+
+/* What an exec would run. */
+typedef struct exec_target {
+	char *path;    /* as recorded: the path given, or what it resolves against, or the fd's file */
+	int fd;        /* the descriptor executed (execveat with AT_EMPTY_PATH, fexecve), or -1 */
+	bool fileless; /* a file without a name (memfd, deleted, O_TMPFILE) */
+} exec_target;
+
+/* execve runs the path it is given (relative to the cwd); execveat resolves a relative
+ * path against its directory fd, or with AT_EMPTY_PATH and "" runs the fd itself (what
+ * fexecve does): then the fd's file is what ran, by name, or by no name (a memfd). false
+ * when it would not start a program (no such file, not executable). */
+static bool exec_target_resolve(pid_t pid, const struct seccomp_notif *n, const char *path, exec_target *x)
+{
+	bool at = n->data.nr == SCMP_SYS(execveat);
+	int dirfd = at ? (int)n->data.args[0] : AT_FDCWD;
+	int flags = at ? (int)n->data.args[4] : 0;
+	*x = (exec_target){.fd = -1};
+	if (!path[0]) {
+		struct stat st;
+		if (!(flags & AT_EMPTY_PATH) || !(x->path = fd_target(pid, dirfd, &st)))
+			return false;
+		if (!S_ISREG(st.st_mode) || !(st.st_mode & 0111)) {
+			free(sg_steal_ptr(&x->path));
+			return false;
+		}
+		x->fd = dirfd;
+		x->fileless = st.st_nlink == 0;
+		return true;
+	}
+	if (path[0] == '/') {
+		if (!exec_target_exists(pid, path))
+			return false;
+		x->path = sg_xstrdup(path);
+		return true;
+	}
+	/* relative: to the cwd (recorded as given) or to the directory fd (recorded whole) */
+	char p[64], dir[PATH_MAX];
+	if (dirfd == AT_FDCWD)
+		snprintf(p, sizeof(p), "/proc/%d/cwd", (int)pid);
+	else
+		snprintf(p, sizeof(p), "/proc/%d/fd/%d", (int)pid, dirfd);
+	ssize_t len = readlink(p, dir, sizeof(dir) - 1);
+	if (len <= 0 && dirfd == AT_FDCWD) {
+		x->path = sg_xstrdup(path); /* cannot tell: count it */
+		return true;
+	}
+	if (len <= 0 || dir[0] != '/')
+		return false;
+	dir[len] = '\0';
+	sg_autofree char *full = sg_xasprintf("%s%s%s", dir, len > 1 ? "/" : "", path);
+	if (!exec_target_exists(pid, full))
+		return false;
+	x->path = dirfd == AT_FDCWD ? sg_xstrdup(path) : sg_steal_ptr(&full);
+	return true;
 }
 
 static bool still_valid(int listener, uint64_t id)
@@ -249,64 +392,165 @@ static proc_slot *proc_find(sg_trace *t, pid_t pid, bool insert)
 		return tomb;
 	proc_slot *s = &t->procs[h]; /* full of live programs: forget one */
 	free(s->path);
-	s->path = NULL;
-	s->pid = 0;
+	free(s->pending_path);
+	*s = (proc_slot){0};
 	return s;
+}
+
+/* What identifies a process image: the kernel writes 16 random bytes (AT_RANDOM) on the
+ * new stack at every exec, so the address and the bytes differ once an exec has replaced
+ * the image, and stay the same when it failed (a vfork child shares its parent's until
+ * then: the same). false when it cannot be read. */
+static bool image_id(pid_t pid, uint8_t id[SG_IMAGE_ID])
+{
+	char p[64];
+	snprintf(p, sizeof(p), "/proc/%d/auxv", (int)pid);
+	sg_autoclose int fd = open(p, O_RDONLY | O_CLOEXEC);
+	uint64_t auxv[2 * 64];
+	ssize_t n = fd >= 0 ? sg_read_all(fd, auxv, sizeof(auxv)) : -1;
+	for (size_t i = 0; n > 0 && i + 1 < (size_t)n / sizeof(auxv[0]); i += 2) {
+		if (auxv[i] != AT_RANDOM)
+			continue;
+		memcpy(id, &auxv[i + 1], sizeof(auxv[i + 1]));
+		return sg_proc_read(pid, auxv[i + 1], id + sizeof(auxv[i + 1]), 16) == 16;
+	}
+	return false;
+}
+
+/* A later call of a process with a pending exec: did that exec replace the image? If so
+ * its program is now the current one; if not, it failed (the kernel refused it after we
+ * saw it: ENOEXEC, EACCES, E2BIG...): an "exec_failed" line, and it is not counted. When
+ * the image cannot be read, the exec is taken to have worked. */
+static void exec_settle(sg_trace *t, proc_slot *s, pid_t hpid, uint64_t now)
+{
+	if (!s->pending)
+		return;
+	s->pending = false;
+	uint8_t id[SG_IMAGE_ID];
+	if (s->image_known && image_id(hpid, id) && !memcmp(id, s->image, sizeof(id))) {
+		t->execs--;
+		t->execs_failed++;
+		long pid, ppid;
+		ns_pids(hpid, &pid, &ppid);
+		cJSON *ev = event(t, "exec_failed", now);
+		cJSON_AddNumberToObject(ev, "pid", (double)pid);
+		add_clean_string(ev, "path", s->pending_path);
+		emit(t, ev);
+		free(sg_steal_ptr(&s->pending_path));
+		return;
+	}
+	free(s->path);
+	s->path = sg_steal_ptr(&s->pending_path);
+	s->t_ns = s->pending_t_ns;
 }
 
 /* ---- the notifications --------------------------------------------------------------- */
 
-static void on_exec(sg_trace *t, int listener, const struct seccomp_notif *n, uint64_t now)
+/* argv as the kernel copies it: the pointer array up to its NULL, each string up to its
+ * NUL, into argv (SG_ARGV_MAX arguments of SG_ARG_MAX bytes; *cut when there is more).
+ * Returns 0, EFAULT when the array or a string runs into unmapped memory (the kernel
+ * will refuse the exec), -1 when the memory could not be read at all. */
+static int read_argv(pid_t pid, uint64_t addr, cJSON *argv, bool *cut)
 {
-	bool at = n->data.nr == SCMP_SYS(execveat);
-	uint64_t path_addr = at ? n->data.args[1] : n->data.args[0];
-	uint64_t argv_addr = at ? n->data.args[2] : n->data.args[1];
-	sg_autoclose int mem = open_mem((pid_t)n->pid);
-	bool cut = false;
-	sg_autofree char *path = read_string(mem, path_addr, &cut);
-	cJSON *argv = cJSON_CreateArray();
-	bool argv_cut = false;
-	for (unsigned i = 0; mem >= 0 && argv_addr; i++) {
+	*cut = false;
+	if (!addr)
+		return 0; /* the kernel runs it with an empty argv */
+	uint64_t ptrs[SG_ARGV_MAX + 1];
+	ssize_t got = sg_proc_read(pid, addr, ptrs, sizeof(ptrs));
+	if (got < 0)
+		return -1;
+	size_t readable = (size_t)got / sizeof(ptrs[0]);
+	for (size_t i = 0;; i++) {
+		if (i == readable)
+			return EFAULT;
+		if (!ptrs[i])
+			return 0;
 		if (i == SG_ARGV_MAX) {
-			argv_cut = true;
-			break;
+			*cut = true;
+			return 0;
 		}
-		uint64_t p = 0;
-		if (pread(mem, &p, sizeof(p), (off_t)(argv_addr + i * sizeof(p))) != (ssize_t)sizeof(p) || !p)
-			break;
-		bool c = false;
-		sg_autofree char *arg = read_string(mem, p, &c);
-		if (!arg)
-			break;
-		argv_cut = argv_cut || c;
+		sg_autofree char *arg = NULL;
+		sg_str_status st = sg_proc_read_string(pid, ptrs[i], SG_ARG_MAX, &arg);
+		if (st == SG_STR_FAULT)
+			return EFAULT;
+		if (st == SG_STR_UNKNOWN)
+			return -1;
+		*cut = *cut || st == SG_STR_LONG;
 		sg_autofree char *clean = sg_utf8_sanitize(arg, strlen(arg));
 		cJSON_AddItemToArray(argv, cJSON_CreateString(clean));
 	}
+}
+
+/* An exec is recorded when it is made (the kernel has not run it yet): as a program
+ * when its path and argv are readable and name an executable file; as "invalid" with the
+ * errno the kernel will answer when they are not (a path or argv in unmapped memory:
+ * EFAULT; a path without its NUL within PATH_MAX: ENAMETOOLONG), and then not counted;
+ * an execvp miss (no such file) not at all. */
+static void on_exec(sg_trace *t, int listener, const struct seccomp_notif *n, uint64_t now)
+{
+	pid_t hpid = (pid_t)n->pid;
+	bool at = n->data.nr == SCMP_SYS(execveat);
+	uint64_t path_addr = at ? n->data.args[1] : n->data.args[0];
+	uint64_t argv_addr = at ? n->data.args[2] : n->data.args[1];
+	sg_autofree char *path = NULL;
+	sg_str_status path_st = sg_proc_read_string(hpid, path_addr, PATH_MAX, &path);
+	cJSON *argv = cJSON_CreateArray();
+	bool argv_cut = false;
+	int argv_err = path_st != SG_STR_UNKNOWN ? read_argv(hpid, argv_addr, argv, &argv_cut) : -1;
+	int invalid = path_st == SG_STR_FAULT ? EFAULT : path_st == SG_STR_LONG ? ENAMETOOLONG
+						: argv_err > 0 ? argv_err : 0;
+	bool unreadable = path_st == SG_STR_UNKNOWN || argv_err < 0;
+	exec_target x = {.fd = -1};
+	bool program = invalid || unreadable || exec_target_resolve(hpid, n, path, &x);
 	/* only now, after reading: is it still the same task waiting in the same call? */
-	if (!still_valid(listener, n->id) || !path) {
+	if (!still_valid(listener, n->id) || !program) {
+		free(x.path);
 		cJSON_Delete(argv);
 		return;
 	}
-	if (!at && !exec_target_exists((pid_t)n->pid, path)) {
-		cJSON_Delete(argv);
-		return;
-	}
-	t->execs++;
+	/* a later call of this process: did its previous exec work? (before this one's line) */
+	proc_slot *s = proc_find(t, hpid, false);
+	if (s)
+		exec_settle(t, s, hpid, now);
 	long pid, ppid;
-	ns_pids((pid_t)n->pid, &pid, &ppid);
+	ns_pids(hpid, &pid, &ppid);
 	cJSON *ev = event(t, "exec", now);
 	cJSON_AddNumberToObject(ev, "pid", (double)pid);
 	cJSON_AddNumberToObject(ev, "ppid", (double)ppid);
-	add_clean_string(ev, "path", path);
+	if (x.path)
+		add_clean_string(ev, "path", x.path);
+	else if (path && invalid == ENAMETOOLONG) {
+		path[SG_ARG_MAX] = '\0'; /* its start tells what it was */
+		add_clean_string(ev, "path", path);
+	} else
+		cJSON_AddNullToObject(ev, "path");
+	if (x.fd >= 0)
+		cJSON_AddNumberToObject(ev, "fd", x.fd);
+	if (x.fileless)
+		cJSON_AddTrueToObject(ev, "fileless");
 	cJSON_AddItemToObject(ev, "argv", argv);
-	if (argv_cut || cut)
+	if (argv_cut || invalid == ENAMETOOLONG)
 		cJSON_AddTrueToObject(ev, "truncated");
+	if (invalid) {
+		cJSON_AddTrueToObject(ev, "invalid");
+		cJSON_AddStringToObject(ev, "errno", strerrorname_np(invalid));
+		emit(t, ev);
+		return;
+	}
+	if (unreadable)
+		cJSON_AddTrueToObject(ev, "unreadable");
 	emit(t, ev);
-	proc_slot *s = proc_find(t, (pid_t)n->pid, true);
-	s->pid = (pid_t)n->pid;
-	s->t_ns = now;
-	free(s->path);
-	s->path = sg_xstrdup(path);
+	t->execs++;
+	if (!s) {
+		s = proc_find(t, hpid, true);
+		free(s->path);
+		free(s->pending_path);
+		*s = (proc_slot){.pid = hpid};
+	}
+	s->pending = true;
+	s->pending_t_ns = now;
+	s->pending_path = x.path ? x.path : sg_xstrdup("?");
+	s->image_known = image_id(hpid, s->image);
 }
 
 static void on_exit_group(sg_trace *t, const struct seccomp_notif *n, uint64_t now)
@@ -314,6 +558,12 @@ static void on_exit_group(sg_trace *t, const struct seccomp_notif *n, uint64_t n
 	proc_slot *s = proc_find(t, (pid_t)n->pid, false);
 	if (!s)
 		return; /* not a program we saw start (a thread, or init's probes' helpers) */
+	exec_settle(t, s, (pid_t)n->pid, now);
+	if (!s->path) {
+		/* its only exec failed: the program that exits is a fork we never saw start */
+		*s = (proc_slot){.pid = -1};
+		return;
+	}
 	t->exits++;
 	long pid, ppid;
 	ns_pids((pid_t)n->pid, &pid, &ppid);
@@ -324,104 +574,170 @@ static void on_exit_group(sg_trace *t, const struct seccomp_notif *n, uint64_t n
 	add_clean_string(ev, "path", s->path ? s->path : "?");
 	emit(t, ev);
 	free(s->path);
-	s->path = NULL;
 	/* keep the slot's pid so that probing continues past it; mark it free-able */
-	s->pid = -1;
+	*s = (proc_slot){.pid = -1};
 }
 
-static bool is_loopback(const struct sockaddr_storage *ss)
+static conn_rec *conn_find(sg_trace *t, const char *syscall, const sg_netaddr *na, const char *prog)
 {
-	if (ss->ss_family == AF_INET) {
-		const struct sockaddr_in *in = (const struct sockaddr_in *)ss;
-		return (ntohl(in->sin_addr.s_addr) >> 24) == 127;
-	}
-	if (ss->ss_family == AF_INET6) {
-		const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)ss;
-		if (IN6_IS_ADDR_LOOPBACK(&in6->sin6_addr))
-			return true;
-		return IN6_IS_ADDR_V4MAPPED(&in6->sin6_addr) && in6->sin6_addr.s6_addr[12] == 127;
-	}
-	return true; /* unix and others: not network attempts */
-}
-
-static void on_connect(sg_trace *t, int listener, const struct seccomp_notif *n, uint64_t now)
-{
-	struct sockaddr_storage ss;
-	memset(&ss, 0, sizeof(ss));
-	uint64_t len = n->data.args[2] < sizeof(ss) ? n->data.args[2] : sizeof(ss);
-	sg_autoclose int mem = open_mem((pid_t)n->pid);
-	if (mem < 0 || len < sizeof(sa_family_t) ||
-	    pread(mem, &ss, (size_t)len, (off_t)n->data.args[1]) != (ssize_t)len || !still_valid(listener, n->id))
-		return;
-	if (is_loopback(&ss))
-		return;
-	char addr[INET6_ADDRSTRLEN] = "?";
-	int port = 0;
-	const char *family = ss.ss_family == AF_INET ? "inet" : "inet6";
-	if (ss.ss_family == AF_INET) {
-		const struct sockaddr_in *in = (const struct sockaddr_in *)&ss;
-		inet_ntop(AF_INET, &in->sin_addr, addr, sizeof(addr));
-		port = ntohs(in->sin_port);
-	} else {
-		const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)&ss;
-		inet_ntop(AF_INET6, &in6->sin6_addr, addr, sizeof(addr));
-		port = ntohs(in6->sin6_port);
-	}
-	t->connects++;
-	sg_autofree char *prog = program_of((pid_t)n->pid);
-	long pid, ppid;
-	ns_pids((pid_t)n->pid, &pid, &ppid);
-	cJSON *ev = event(t, "connect", now);
-	cJSON_AddNumberToObject(ev, "pid", (double)pid);
-	cJSON_AddStringToObject(ev, "family", family);
-	cJSON_AddStringToObject(ev, "address", addr);
-	cJSON_AddNumberToObject(ev, "port", port);
-	if (port == 53)
-		cJSON_AddTrueToObject(ev, "dns");
-	add_clean_string(ev, "program", prog);
-	emit(t, ev);
 	for (size_t i = 0; i < t->n_conns; i++) {
 		conn_rec *c = &t->conns[i];
-		if (c->port == port && !strcmp(c->address, addr) && !strcmp(c->program, prog)) {
-			c->count++;
-			return;
-		}
+		if (c->port == na->port && c->invalid_errno == na->invalid_errno && !strcmp(c->syscall, syscall) &&
+		    !strcmp(c->address, na->address) && !strcmp(c->program, prog))
+			return c;
 	}
 	if (t->n_conns == SG_AGG_MAX)
-		return;
+		return NULL;
 	t->conns = sg_xrealloc(t->conns, (t->n_conns + 1) * sizeof(*t->conns));
-	t->conns[t->n_conns++] = (conn_rec){sg_xstrdup(family), sg_xstrdup(addr), sg_xstrdup(prog), port, port == 53, 1};
+	conn_rec *c = &t->conns[t->n_conns++];
+	*c = (conn_rec){.syscall = sg_xstrdup(syscall), .family = sg_xstrdup(na->family == AF_INET ? "inet" : "inet6"),
+			.address = sg_xstrdup(na->address), .program = sg_xstrdup(prog), .port = na->port,
+			.dns = na->address[0] && na->port == 53, .invalid_errno = na->invalid_errno};
+	return c;
 }
 
-/* Useful first arguments of a denied call: a path, a socket family, flags. */
-static char *describe_args(int mem, const struct seccomp_notif *n)
+/* One destination of a connect or a send: record it (a network attempt outside this
+ * host) unless it is local; a destination the kernel refuses (invalid_errno) is written
+ * to the file as such, but is neither counted nor listed as a connect. */
+static void record_net(sg_trace *t, const char *syscall, const sg_netaddr *na, bool fastopen, pid_t hpid,
+		       uint64_t now)
 {
+	if (na->local)
+		return;
+	bool valid = na->invalid_errno == 0;
+	if (valid)
+		t->connects++;
+	sg_autofree char *prog = program_of(hpid);
+	conn_rec *c = conn_find(t, syscall, na, prog);
+	uint64_t *count = c ? &c->count : &t->conn_other;
+	if (!repeat_count(t, count)) {
+		if (!repeat_due(*count))
+			return;
+		if (c)
+			conn_repeated(t, c, now, false);
+		else
+			other_repeated(t, "connect", *count, now, false);
+		return;
+	}
+	long pid, ppid;
+	ns_pids(hpid, &pid, &ppid);
+	cJSON *ev = event(t, "connect", now);
+	cJSON_AddStringToObject(ev, "syscall", syscall);
+	cJSON_AddNumberToObject(ev, "pid", (double)pid);
+	cJSON_AddStringToObject(ev, "family", na->family == AF_INET ? "inet" : "inet6");
+	if (na->address[0]) {
+		cJSON_AddStringToObject(ev, "address", na->address);
+		cJSON_AddNumberToObject(ev, "port", na->port);
+	} else {
+		cJSON_AddNullToObject(ev, "address");
+		cJSON_AddNullToObject(ev, "port");
+	}
+	if (na->address[0] && na->port == 53)
+		cJSON_AddTrueToObject(ev, "dns");
+	if (fastopen)
+		cJSON_AddTrueToObject(ev, "fastopen");
+	if (!valid) {
+		cJSON_AddTrueToObject(ev, "invalid");
+		cJSON_AddStringToObject(ev, "errno", strerrorname_np(na->invalid_errno));
+	}
+	add_clean_string(ev, "program", prog);
+	emit(t, ev);
+}
+
+/* The socket address at addr of the length the caller gave: an internet address? (The
+ * length is an int to the kernel; sendmsg's has already been clamped as it clamps it.) */
+static bool read_netaddr(pid_t hpid, uint64_t addr, int64_t len, sg_netaddr *na)
+{
+	struct sockaddr_storage ss;
+	size_t want = len < 0 || len > (int64_t)sizeof(ss) ? sizeof(ss) : (size_t)len;
+	ssize_t got = addr ? sg_proc_read(hpid, addr, &ss, want) : -1;
+	return got >= 0 && sg_netaddr_inspect(&ss, (size_t)got, len, na);
+}
+
+/* msg_name of a msghdr, with the kernel's treatment of msg_namelen (an int: negative is
+ * EINVAL, more than a sockaddr_storage is cut to one). */
+static bool msghdr_netaddr(pid_t hpid, const struct msghdr *mh, sg_netaddr *na)
+{
+	if (!mh->msg_name)
+		return false;
+	int64_t len = (int)mh->msg_namelen;
+	if (len > (int64_t)sizeof(struct sockaddr_storage))
+		len = sizeof(struct sockaddr_storage);
+	return read_netaddr(hpid, (uint64_t)(uintptr_t)mh->msg_name, len, na);
+}
+
+/* connect, and the sends that carry a destination: sendto with dest_addr (the filter
+ * notifies only those), sendmsg with msg_name, each message of sendmmsg. The call always
+ * continues: what the supervisor read is what the caller had in memory then; the kernel
+ * reads it again (see trace.h). */
+static void on_net(sg_trace *t, int listener, const struct seccomp_notif *n, uint64_t now)
+{
+	pid_t hpid = (pid_t)n->pid;
 	int nr = n->data.nr;
 	const __u64 *a = n->data.args;
-	if (nr == SCMP_SYS(mount)) {
-		sg_autofree char *src = read_string(mem, a[0], NULL);
-		sg_autofree char *dst = read_string(mem, a[1], NULL);
-		return sg_xasprintf("source=%s target=%s", src ? src : "?", dst ? dst : "?");
+	sg_netaddr found[SG_NET_PER_CALL];
+	size_t nfound = 0;
+	const char *syscall = "connect";
+	bool fastopen = false;
+	if (nr == SCMP_SYS(connect)) {
+		nfound = read_netaddr(hpid, a[1], (int)a[2], &found[0]) ? 1 : 0;
+	} else if (nr == SCMP_SYS(sendto)) {
+		syscall = "sendto";
+		fastopen = (a[3] & MSG_FASTOPEN) != 0;
+		nfound = read_netaddr(hpid, a[4], (int)a[5], &found[0]) ? 1 : 0;
+	} else if (nr == SCMP_SYS(sendmsg)) {
+		syscall = "sendmsg";
+		struct msghdr mh;
+		fastopen = (a[2] & MSG_FASTOPEN) != 0;
+		if (sg_proc_read(hpid, a[1], &mh, sizeof(mh)) == (ssize_t)sizeof(mh))
+			nfound = msghdr_netaddr(hpid, &mh, &found[0]) ? 1 : 0;
+	} else if (nr == SCMP_SYS(sendmmsg)) {
+		syscall = "sendmmsg";
+		fastopen = (a[3] & MSG_FASTOPEN) != 0;
+		size_t vlen = a[2] < SG_MMSG_MAX ? (size_t)a[2] : SG_MMSG_MAX;
+		sg_autofree struct mmsghdr *v = sg_xcalloc(vlen ? vlen : 1, sizeof(*v));
+		ssize_t got = sg_proc_read(hpid, a[1], v, vlen * sizeof(*v));
+		size_t readable = got > 0 ? (size_t)got / sizeof(*v) : 0;
+		for (size_t i = 0; i < readable && nfound < SG_NET_PER_CALL; i++) {
+			sg_netaddr na;
+			if (!msghdr_netaddr(hpid, &v[i].msg_hdr, &na))
+				continue;
+			bool seen = false;
+			for (size_t k = 0; k < nfound && !seen; k++)
+				seen = found[k].port == na.port && found[k].invalid_errno == na.invalid_errno &&
+				       !strcmp(found[k].address, na.address);
+			if (!seen)
+				found[nfound++] = na;
+		}
 	}
-	if (nr == SCMP_SYS(umount2) || nr == SCMP_SYS(chroot) || nr == SCMP_SYS(swapon) ||
-	    nr == SCMP_SYS(swapoff) || nr == SCMP_SYS(acct) || nr == SCMP_SYS(pivot_root)) {
-		sg_autofree char *p = read_string(mem, a[0], NULL);
-		return sg_xasprintf("path=%s", p ? p : "?");
+	if (nfound == 0 || !still_valid(listener, n->id))
+		return;
+	for (size_t i = 0; i < nfound; i++)
+		record_net(t, syscall, &found[i], fastopen, hpid, now);
+}
+
+static void notif_args(const struct seccomp_notif *n, uint64_t a[6])
+{
+	for (int i = 0; i < 6; i++)
+		a[i] = n->data.args[i];
+}
+
+static char *syscall_name(int nr)
+{
+	char *raw = seccomp_syscall_resolve_num_arch(SCMP_ARCH_NATIVE, nr);
+	char *name = raw ? sg_xstrdup(raw) : sg_xasprintf("syscall_%d", nr);
+	free(raw);
+	return name;
+}
+
+static viol_rec *viol_find(sg_trace *t, int nr, int family, const char *prog)
+{
+	for (size_t i = 0; i < t->n_viols; i++) {
+		viol_rec *v = &t->viols[i];
+		if (v->nr == nr && v->family == family && !strcmp(v->program, prog))
+			return v;
 	}
-	if (nr == SCMP_SYS(open_by_handle_at) || nr == SCMP_SYS(name_to_handle_at))
-		return sg_xasprintf("dirfd=%d", (int)a[0]);
-	if (nr == SCMP_SYS(socket) || nr == SCMP_SYS(socketpair))
-		return sg_xasprintf("family=%d type=%d", (int)a[0], (int)(a[1] & 0xff));
-	if (nr == SCMP_SYS(clone) || nr == SCMP_SYS(unshare))
-		return sg_xasprintf("flags=0x%llx", (unsigned long long)a[0]);
-	if (nr == SCMP_SYS(ptrace))
-		return sg_xasprintf("request=%lld pid=%lld", (long long)a[0], (long long)a[1]);
-	if (nr == SCMP_SYS(ioctl))
-		return sg_xasprintf("fd=%d request=0x%llx", (int)a[0], (unsigned long long)(a[1] & 0xffffffffu));
-	if (nr == SCMP_SYS(personality))
-		return sg_xasprintf("persona=0x%llx", (unsigned long long)a[0]);
-	return sg_xasprintf("0x%llx, 0x%llx, 0x%llx", (unsigned long long)a[0], (unsigned long long)a[1],
-			    (unsigned long long)a[2]);
+	return NULL;
 }
 
 static int on_denied(sg_trace *t, int listener, const struct seccomp_notif *n, uint64_t now)
@@ -431,18 +747,42 @@ static int on_denied(sg_trace *t, int listener, const struct seccomp_notif *n, u
 	sg_violation_class cls = sg_policy_violation_class(t->policy, nr);
 	if (cls == SG_VIOLATION_IGNORE)
 		return errnum;
-	sg_autoclose int mem = open_mem((pid_t)n->pid);
-	sg_autofree char *args = describe_args(mem, n);
+	pid_t hpid = (pid_t)n->pid;
+	bool fails = cls == SG_VIOLATION_FAIL;
+	uint64_t a[6];
+	notif_args(n, a);
+	int family = sg_denied_socket_family(nr, a);
+	sg_autofree char *prog = program_of(hpid);
+	viol_rec *v = viol_find(t, nr, family, prog);
+	const uint64_t *seen = v ? &v->count : t->n_viols == SG_AGG_MAX ? &t->viol_other : NULL;
+	/* the arguments of a denial that will only be counted are not read (a flood stays
+	 * cheap); the others' paths and names are read, then the notification re-validated */
+	bool quiet = seen && *seen >= SG_REPEAT_KEEP && (!fails || t->failing);
+	sg_autofree char *args = quiet ? NULL : sg_denied_args_describe(hpid, nr, a);
 	if (!still_valid(listener, n->id))
 		return errnum;
-	char *name_raw = seccomp_syscall_resolve_num_arch(SCMP_ARCH_NATIVE, nr);
-	sg_autofree char *name = name_raw ? sg_xstrdup(name_raw) : sg_xasprintf("syscall_%d", nr);
-	free(name_raw);
-	sg_autofree char *prog = program_of((pid_t)n->pid);
-	bool fails = cls == SG_VIOLATION_FAIL;
 	t->violations++;
+	if (!v && t->n_viols < SG_AGG_MAX) {
+		t->viols = sg_xrealloc(t->viols, (t->n_viols + 1) * sizeof(*t->viols));
+		v = &t->viols[t->n_viols++];
+		*v = (viol_rec){.nr = nr, .family = family, .name = syscall_name(nr), .program = sg_xstrdup(prog),
+				.args = sg_xstrdup(args), .errnum = errnum, .fails = fails};
+	}
+	sg_autofree char *name = v ? sg_xstrdup(v->name) : syscall_name(nr);
+	if (fails && !t->failing)
+		t->failing = sg_xasprintf("denied %s (%s) by %s", name, args, prog);
+	uint64_t *count = v ? &v->count : &t->viol_other;
+	if (!repeat_count(t, count)) {
+		if (repeat_due(*count)) {
+			if (v)
+				viol_repeated(t, v, now, false);
+			else
+				other_repeated(t, "denied", *count, now, false);
+		}
+		return errnum;
+	}
 	long pid, ppid;
-	ns_pids((pid_t)n->pid, &pid, &ppid);
+	ns_pids(hpid, &pid, &ppid);
 	cJSON *ev = event(t, "denied", now);
 	cJSON_AddStringToObject(ev, "syscall", name);
 	cJSON_AddNumberToObject(ev, "pid", (double)pid);
@@ -451,19 +791,6 @@ static int on_denied(sg_trace *t, int listener, const struct seccomp_notif *n, u
 	cJSON_AddStringToObject(ev, "errno", strerrorname_np(errnum) ? strerrorname_np(errnum) : "?");
 	cJSON_AddBoolToObject(ev, "fails", fails);
 	emit(t, ev);
-	if (fails && !t->failing)
-		t->failing = sg_xasprintf("denied %s (%s) by %s", name, args, prog);
-	for (size_t i = 0; i < t->n_viols; i++) {
-		viol_rec *v = &t->viols[i];
-		if (v->nr == nr && !strcmp(v->program, prog)) {
-			v->count++;
-			return errnum;
-		}
-	}
-	if (t->n_viols < SG_AGG_MAX) {
-		t->viols = sg_xrealloc(t->viols, (t->n_viols + 1) * sizeof(*t->viols));
-		t->viols[t->n_viols++] = (viol_rec){nr, sg_xstrdup(name), sg_xstrdup(prog), sg_xstrdup(args), errnum, fails, 1};
-	}
 	return errnum;
 }
 
@@ -483,8 +810,9 @@ int sg_trace_handle(sg_trace *t, int listener)
 	} else if (nr == SCMP_SYS(exit_group)) {
 		on_exit_group(t, n, now);
 		t->resp->flags = SECCOMP_USER_NOTIF_FLAG_CONTINUE;
-	} else if (nr == SCMP_SYS(connect)) {
-		on_connect(t, listener, n, now);
+	} else if (nr == SCMP_SYS(connect) || nr == SCMP_SYS(sendto) || nr == SCMP_SYS(sendmsg) ||
+		   nr == SCMP_SYS(sendmmsg)) {
+		on_net(t, listener, n, now);
 		t->resp->flags = SECCOMP_USER_NOTIF_FLAG_CONTINUE;
 	} else {
 		t->resp->error = -on_denied(t, listener, n, now);
@@ -508,6 +836,17 @@ void sg_trace_finish(sg_trace *t)
 	if (t->finished)
 		return;
 	t->finished = true;
+	uint64_t now = sg_monotonic_ns();
+	for (size_t i = 0; i < t->n_viols; i++)
+		if (t->viols[i].count > SG_REPEAT_KEEP)
+			viol_repeated(t, &t->viols[i], now, true);
+	for (size_t i = 0; i < t->n_conns; i++)
+		if (t->conns[i].count > SG_REPEAT_KEEP)
+			conn_repeated(t, &t->conns[i], now, true);
+	if (t->viol_other > SG_REPEAT_KEEP)
+		other_repeated(t, "denied", t->viol_other, now, true);
+	if (t->conn_other > SG_REPEAT_KEEP)
+		other_repeated(t, "connect", t->conn_other, now, true);
 	if (t->f) {
 		fclose(t->f);
 		t->f = NULL;
@@ -538,6 +877,7 @@ cJSON *sg_trace_summary_json(const sg_trace *t, const char *relpath)
 	cJSON_AddStringToObject(o, "sha256", t->sha256);
 	cJSON_AddNumberToObject(o, "events", (double)t->events);
 	cJSON_AddNumberToObject(o, "execs", (double)t->execs);
+	cJSON_AddNumberToObject(o, "execs_failed", (double)t->execs_failed);
 	cJSON_AddNumberToObject(o, "exits", (double)t->exits);
 	cJSON_AddNumberToObject(o, "violations", (double)t->violations);
 	cJSON_AddNumberToObject(o, "connects", (double)t->connects);
@@ -554,6 +894,13 @@ cJSON *sg_trace_violations_json(const sg_trace *t)
 		const viol_rec *v = &t->viols[i];
 		cJSON *o = cJSON_CreateObject();
 		cJSON_AddStringToObject(o, "syscall", v->name);
+		if (v->family >= 0) {
+			const char *fam = sg_socket_family_name(v->family);
+			if (fam)
+				cJSON_AddStringToObject(o, "family", fam);
+			else
+				cJSON_AddNumberToObject(o, "family", v->family);
+		}
 		add_clean_string(o, "program", v->program);
 		cJSON_AddNumberToObject(o, "count", (double)v->count);
 		cJSON_AddStringToObject(o, "errno", strerrorname_np(v->errnum) ? strerrorname_np(v->errnum) : "?");
@@ -569,7 +916,10 @@ cJSON *sg_trace_connects_json(const sg_trace *t)
 	cJSON *a = cJSON_CreateArray();
 	for (size_t i = 0; i < t->n_conns; i++) {
 		const conn_rec *c = &t->conns[i];
+		if (c->invalid_errno)
+			continue;
 		cJSON *o = cJSON_CreateObject();
+		cJSON_AddStringToObject(o, "syscall", c->syscall);
 		cJSON_AddStringToObject(o, "family", c->family);
 		cJSON_AddStringToObject(o, "address", c->address);
 		cJSON_AddNumberToObject(o, "port", c->port);
@@ -594,13 +944,16 @@ void sg_trace_free(sg_trace *t)
 	}
 	free(t->viols);
 	for (size_t i = 0; i < t->n_conns; i++) {
+		free(t->conns[i].syscall);
 		free(t->conns[i].family);
 		free(t->conns[i].address);
 		free(t->conns[i].program);
 	}
 	free(t->conns);
-	for (size_t i = 0; t->procs && i < SG_PROC_SLOTS; i++)
+	for (size_t i = 0; t->procs && i < SG_PROC_SLOTS; i++) {
 		free(t->procs[i].path);
+		free(t->procs[i].pending_path);
+	}
 	free(t->procs);
 	free(t->req);
 	free(t->resp);

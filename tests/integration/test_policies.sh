@@ -141,7 +141,7 @@ fi
 json_is "$work/strict/shipgate-out/statement.json" 'e["predicate"]["steps"][1]["network"]' "none" \
 	"strict: network none by default"
 strict_job ", '--socket'" strict
-expect 1 "step 'compute' violation: denied socket (family=2 type=1) by /workspace/compute" \
+expect 1 "step 'compute' violation: denied socket (family=AF_INET type=SOCK_STREAM) by /workspace/compute" \
 	"strict: the same program opening a socket fails, a violation naming the call" \
 	sg_run "$work/strict/job.json"
 json_is "$work/strict/shipgate-out/statement.json" \

@@ -4,8 +4,11 @@
 # their names and the program, and fail the step when the policy says so; network
 # attempts under `none` are recorded; heavy forking loses nothing and does not hang; the
 # cap holds; the candidate cannot write the trace; the memory timeline shows growth.
+# Then what a sceptical reader would try (trace_probe does each): sends with an address,
+# fileless execs, denied calls on paths and sockets of several families, a flood of
+# denials, and calls the kernel refuses (a bad pointer, a bad length).
 . "$(dirname "$0")/lib.sh"
-plan 29
+plan 60
 
 work=$(new_tmp trace)
 
@@ -142,4 +145,117 @@ fi
 sg_exec --workspace "$work" --evidence "$work/e8.json" -- true
 is "$(jget "$work/e8.json" '"execs" in d')" false "exec: no trace unless --trace"
 is "$(jget "$self/shipgate-out/statement.json" 'd["predicate"]["steps"][0]["execs"]')" 1 "run: traced by default (execs counted)"
+# tq FILE EXPR: the Python expression EXPR over ev, the trace's events (one per line)
+tq() {
+	"$PY" - "$1" "$2" <<'EOF'
+import json, sys
+try:
+    ev = [json.loads(l) for l in open(sys.argv[1])]
+    v = eval(sys.argv[2], {"ev": ev})
+    print(v if isinstance(v, str) else json.dumps(v))
+except Exception as e:
+    print("<error %s: %s>" % (type(e).__name__, e))
+EOF
+}
+probe="$work/probe"
+cp "$SHIPGATE_TRACE_PROBE" "$probe"
+
+# 9. sends with an address are network attempts like connects (UDP DNS as musl's resolver
+#    sends it, sendmsg with msg_name, sendmmsg, TCP fast open); sends on a connected
+#    socket, and anything to loopback, are not; and the kernel, not the listener, answers
+sg_exec --workspace "$work" --trace "$work/t9.jsonl" --evidence "$work/e9.json" -- \
+	./probe sendto_dns sendmsg_name sendto_fastopen sendmmsg_name send_connected=200
+is "$(echo "$SG_OUT" | tr '\n' ' ')" "sendto_dns ENETUNREACH sendmsg_name ENETUNREACH sendto_fastopen ENETUNREACH sendmmsg_name ENETUNREACH send_connected OK " \
+	"sends: each call got the kernel's own answer (observed, never answered by the listener)"
+is "$(jget "$work/e9.json" 'sorted((c["syscall"], c["address"], c["port"], c["dns"]) for c in d["connects"])')" \
+	'[["sendmmsg", "1.1.1.1", 123, false], ["sendmmsg", "9.9.9.9", 123, false], ["sendmsg", "1.1.1.1", 443, false], ["sendto", "1.1.1.1", 53, true], ["sendto", "1.1.1.1", 443, false]]' \
+	"sends: sendto 1.1.1.1:53 (DNS), sendmsg 1.1.1.1:443, both sendmmsg destinations and the fast open are in the verdict's connects"
+is "$(tq "$work/t9.jsonl" '[(e["syscall"], e["address"], e["port"], e.get("fastopen", False)) for e in ev if e["event"] == "connect"]')" \
+	'[["sendto", "1.1.1.1", 53, false], ["sendmsg", "1.1.1.1", 443, false], ["sendto", "1.1.1.1", 443, true], ["sendmmsg", "9.9.9.9", 123, false], ["sendmmsg", "1.1.1.1", 123, false]]' \
+	"sends: the trace has each one as a connect event naming its syscall, in order; the fast open says so; 600 sends without an address and one to loopback are not there"
+is "$(jget "$work/e9.json" '[c["program"] for c in d["connects"] if c["dns"]]')" '["/workspace/probe"]' \
+	"sends: the DNS query is attributed to its program"
+
+# ... and a connect the kernel refuses is not a connect: addrlen 1000 (EINVAL) is written
+# as invalid, an address in unmapped memory (EFAULT) names no family and is left out
+sg_exec --workspace "$work" --trace "$work/t9b.jsonl" --evidence "$work/e9b.json" -- ./probe connect_badlen connect_fault
+is "$(echo "$SG_OUT" | tr '\n' ' ')" "connect_badlen EINVAL connect_fault EFAULT " "bad connects: the kernel refused both"
+is "$(jget "$work/e9b.json" 'd["connects"]')" '[]' "bad connects: the verdict lists neither"
+is "$(tq "$work/t9b.jsonl" '[(e["syscall"], e["address"], e["invalid"], e["errno"]) for e in ev if e["event"] == "connect"]')" \
+	'[["connect", "1.1.1.1", true, "EINVAL"]]' "bad connects: the trace marks the one with a bad length invalid (EINVAL)"
+
+# 10. fileless execs: execveat(fd, "", AT_EMPTY_PATH), fexecve of a memfd, and execveat
+#     relative to a directory fd
+sg_exec --workspace "$work" --trace "$work/t10.jsonl" -- ./probe execveat_empty fexecve_memfd execveat_dirfd
+like "$SG_OUT" "via-execveat-empty-path" "fileless: execveat of an fd ran"
+is "$(tq "$work/t10.jsonl" '[(e["path"], e.get("fileless", False)) for e in ev if e["event"] == "exec"][1:]')" \
+	'[["/usr/bin/echo", false], ["/memfd:innocent (deleted)", true], ["/usr/bin/echo", false]]' \
+	"fileless: each exec names what ran (the fd's file, the memfd, the dirfd's entry), and the memfd is marked fileless"
+is "$(tq "$work/t10.jsonl" '[e.get("fd") for e in ev if e["event"] == "exec"][1:]')" '[3, 5, null]' \
+	"fileless: an exec of a descriptor says which"
+is "$(tq "$work/t10.jsonl" '[e["path"] for e in ev if e["event"] == "exit"][:3]')" \
+	'["/usr/bin/echo", "/memfd:innocent (deleted)", "/usr/bin/echo"]' \
+	"fileless: their exits name the same programs"
+
+# ... and a relative path that climbs out of the cwd names a program all the same
+sg_exec --workspace "$work" --trace "$work/t10b.jsonl" -- sh -c 'mkdir -p sub && cd sub && ../probe spawn=up'
+is "$(tq "$work/t10b.jsonl" '[e["path"] for e in ev if e["event"] == "exec"][2:]')" '["../probe", "/bin/echo"]' \
+	"relative: an exec of ../probe from a subdirectory is a program (resolved against the cwd, not inside it)"
+
+# 11. denied calls on paths show the paths; denied sockets show their family, and
+#     different families are different violations
+sg_exec --workspace "$work" --policy launch --trace "$work/t11.jsonl" --evidence "$work/e11.json" -- \
+	./probe chown mknodat setxattr
+is "$(echo "$SG_OUT" | tr '\n' ' ')" "chown EPERM mknodat EPERM setxattr EPERM " "paths: the launch policy denies chown, mknodat, setxattr"
+is "$(tq "$work/t11.jsonl" '[e["syscall"] + ": " + e["args"] for e in ev if e["event"] == "denied"]')" \
+	'["chown: path=/tmp/trace-probe-file uid=5 gid=5", "mknodat: dirfd=AT_FDCWD path=/tmp/trace-probe-node mode=010600 dev=0x0", "setxattr: path=/tmp/trace-probe-file name=user.probe size=1 flags=0x0"]' \
+	"paths: each denial shows the path (and the name, owner, mode) read from the process, no raw pointer"
+is "$(jget "$work/e11.json" '[v["first_args"].split()[0] for v in d["violations"]]')" \
+	'["path=/tmp/trace-probe-file", "dirfd=AT_FDCWD", "path=/tmp/trace-probe-file"]' \
+	"paths: so does the verdict's first_args"
+sg_exec --workspace "$work" --trace "$work/t11b.jsonl" --evidence "$work/e11b.json" -- \
+	./probe socket=17 socket=38 socket=40 socket=17
+is "$(echo "$SG_OUT" | tr '\n' ' ')" "socket EPERM socket EPERM socket EPERM socket EPERM " "sockets: packet, alg and vsock sockets are denied"
+is "$(jget "$work/e11b.json" '[(v["syscall"], v.get("family"), v["count"]) for v in d["violations"]]')" \
+	'[["socket", "AF_PACKET", 2], ["socket", "AF_ALG", 1], ["socket", "AF_VSOCK", 1]]' \
+	"sockets: one violation per family, named, with exact counts"
+is "$(tq "$work/t11b.jsonl" '[e["args"] for e in ev if e["event"] == "denied"]')" \
+	'["family=AF_PACKET type=SOCK_DGRAM", "family=AF_ALG type=SOCK_DGRAM", "family=AF_VSOCK type=SOCK_DGRAM", "family=AF_PACKET type=SOCK_DGRAM"]' \
+	"sockets: the trace names each family and type"
+
+# 12. a flood of denials does not push what follows out of the trace: the first 16 of a
+#     kind are written, then summary lines; the counts stay exact
+sg_exec --workspace "$work" --trace "$work/t12.jsonl" --trace-cap 64 --evidence "$work/e12.json" -- \
+	./probe flood=20000 spawn=after-flood
+is "$(echo "$SG_OUT" | tr '\n' ' ')" "flood EPERM after-flood spawn OK " "flood: 20000 denied unshare calls, then a program"
+is "$(tq "$work/t12.jsonl" 'sum(1 for e in ev if e["event"] == "denied")')" 16 "flood: 16 denials are written one by one"
+is "$(tq "$work/t12.jsonl" '[e["count"] for e in ev if e["event"] == "repeated"][-1]')" 20000 \
+	"flood: the last summary line counts all 20000"
+is "$(tq "$work/t12.jsonl" '[(e["of"], e["syscall"], e["program"], e["final"]) for e in ev if e["event"] == "repeated"][-1]')" \
+	'["denied", "unshare", "/workspace/probe", true]' "flood: it says what was repeated, by which program, and that it is final"
+is "$(tq "$work/t12.jsonl" '[e["argv"] for e in ev if e["event"] == "exec"][-1]')" '["/bin/echo", "after-flood"]' \
+	"flood: the program started after the flood is in the trace"
+is "$(tq "$work/t12.jsonl" '[e["path"] for e in ev if e["event"] == "exit"]')" '["/bin/echo", "./probe"]' \
+	"flood: so are its exit and the main program's"
+is "$(tq "$work/t12.jsonl" 'any(e["event"] == "truncated" for e in ev)')" false "flood: the trace is not cut"
+is "$(jget "$work/e12.json" '[(v["syscall"], v["count"]) for v in d["violations"]]')" '[["unshare", 20000]]' \
+	"flood: the verdict's count is exact"
+
+# 13. execs the kernel refuses are not recorded as if they happened: an execve of a path
+#     that runs into unmapped memory (EFAULT) is an invalid exec, not an exec of /bin/tr;
+#     an execve of a file that is no program (ENOEXEC) is followed by exec_failed, as
+#     soon as the same process shows it still has its old image
+printf 'hello\n' >"$work/notabin"
+chmod 0755 "$work/notabin"
+sg_exec --workspace "$work" --trace "$work/t13.jsonl" --evidence "$work/e13.json" -- \
+	./probe execve_fault execve=./notabin spawn=after
+is "$(echo "$SG_OUT" | tr '\n' ' ')" "execve_fault EFAULT execve ENOEXEC after spawn OK " "failed execs: the kernel refused both"
+is "$(tq "$work/t13.jsonl" '[(e["path"], e.get("invalid", False), e.get("errno")) for e in ev if e["event"] == "exec"]')" \
+	'[["./probe", false, null], [null, true, "EFAULT"], ["./notabin", false, null], ["/bin/echo", false, null]]' \
+	"failed execs: the EFAULT one is recorded as invalid, its path unreadable"
+is "$(tq "$work/t13.jsonl" '[(e["event"], e["path"]) for e in ev if e["event"] in ("exec", "exec_failed")][2:4]')" \
+	'[["exec", "./notabin"], ["exec_failed", "./notabin"]]' "failed execs: the ENOEXEC one is followed by exec_failed"
+is "$(tq "$work/t13.jsonl" '[e["path"] for e in ev if e["event"] == "exit"]')" '["/bin/echo", "./probe"]' \
+	"failed execs: no exit of a program that never started"
+is "$(jget "$work/e13.json" 'd["execs"]')" 2 "failed execs: the verdict counts neither"
 done_testing

@@ -3,7 +3,9 @@
  * Parsing: the shipped default policy, a bare Docker-style OCI profile, and one bad file
  * per kind of mistake, each with its own message naming the file and the JSON path.
  * Behaviour: a forked child installs the compiled default policy with prctl (no root
- * needed under no_new_privs) and reports what each probe observed. */
+ * needed under no_new_privs) and reports what each probe observed; the same for the
+ * traced variant, whose notifications fail with ENOSYS once its listener is closed, which
+ * shows which calls it hands to the supervisor. */
 #include "policy.h"
 #include "tap.h"
 #include "util.h"
@@ -23,6 +25,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/uio.h>
 #include <sys/wait.h>
 #include <time.h>
 
@@ -488,6 +491,113 @@ static void test_behaviour(void)
 	sg_policy_free(p);
 }
 
+/* ---- the traced variant: which sends reach the listener ------------------------------ */
+
+/* With its listener closed, a call the traced filter would hand to the supervisor fails
+ * with ENOSYS at once: so a child can tell which calls are observed without a listener. */
+static bool observed(long rc)
+{
+	return rc == -1 && errno == ENOSYS;
+}
+
+static void traced_send_probes(int fd, bool with_connect)
+{
+	int s = socket(AF_INET, SOCK_DGRAM, 0);
+	struct sockaddr_in lo = {.sin_family = AF_INET, .sin_port = htons(9), .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	/* whether each call would succeed does not matter: only whether it reached the filter's
+	 * (closed) listener */
+	struct iovec iov = {(void *)"x", 1};
+	struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1};
+	struct mmsghdr mm = {.msg_hdr = mh};
+	int sp[2];
+	bool pair = socketpair(AF_UNIX, SOCK_SEQPACKET, 0, sp) == 0;
+	if (with_connect) {
+		report(fd, "connect is observed", observed(connect(s, (struct sockaddr *)&lo, sizeof(lo))));
+		report(fd, "sendto with an address is observed",
+		       observed(sendto(s, "x", 1, 0, (struct sockaddr *)&lo, sizeof(lo))));
+		report(fd, "sendmsg is observed", observed(sendmsg(s, &mh, 0)));
+		report(fd, "sendmmsg is observed", observed(sendmmsg(s, &mm, 1, 0)));
+	} else {
+		report(fd, "sendto with an address is not observed without connects",
+		       !observed(sendto(s, "x", 1, 0, (struct sockaddr *)&lo, sizeof(lo))));
+		report(fd, "sendmsg is not observed without connects", !observed(sendmsg(s, &mh, 0)));
+		report(fd, "sendmmsg is not observed without connects", !observed(sendmmsg(s, &mm, 1, 0)));
+	}
+	report(fd, "sendto without an address (a connected socket) is not observed", !observed(sendto(s, "x", 1, 0, NULL, 0)));
+	report(fd, "send is not observed", !observed(send(s, "x", 1, 0)));
+	report(fd, "the listener's handover (sendmsg with its flags) is not observed",
+	       pair && sendmsg(sp[0], &mh, SG_TRACE_HANDOVER_SEND_FLAGS) == 1);
+}
+
+static void traced_send_probes_with(int fd)
+{
+	traced_send_probes(fd, true);
+}
+
+static void traced_send_probes_without(int fd)
+{
+	traced_send_probes(fd, false);
+}
+
+#define TRACED_SEND_CHECKS_WITH 7
+#define TRACED_SEND_CHECKS_WITHOUT 6
+
+static void run_traced(bool with_connect)
+{
+	const char *what = with_connect ? "traced with connects" : "traced without connects";
+	sg_error err = {0};
+	sg_autofree char *path = default_path();
+	sg_policy *p = sg_policy_load(path, &err);
+	const struct sock_fprog *prog = p ? sg_policy_bpf_traced(p, with_connect, &err) : NULL;
+	int fds[2];
+	if (!prog || pipe2(fds, O_CLOEXEC) < 0) {
+		tap_ok(false, "%s: compiled (%s)", what, err.msg);
+		sg_policy_free(p);
+		return;
+	}
+	fflush(stdout);
+	pid_t pid = fork();
+	if (pid == 0) {
+		close(fds[0]);
+		int lfd = prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) == 0
+				  ? (int)syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, SECCOMP_FILTER_FLAG_NEW_LISTENER, prog)
+				  : -1;
+		if (lfd < 0) {
+			dprintf(fds[1], "0 install the traced filter (errno %d)\n", errno);
+			syscall(SYS_exit, 99);
+		}
+		close(lfd);
+		(with_connect ? traced_send_probes_with : traced_send_probes_without)(fds[1]);
+		syscall(SYS_exit, 0); /* exit_group would be observed: ENOSYS */
+	}
+	close(fds[1]);
+	sg_buf out = {0};
+	char chunk[4096];
+	ssize_t n;
+	while ((n = SG_RETRY(read(fds[0], chunk, sizeof(chunk)))) > 0)
+		sg_buf_append(&out, chunk, (size_t)n);
+	close(fds[0]);
+	int status = 0, lines = 0;
+	waitpid(pid, &status, 0);
+	for (char *line = out.data, *next; line && *line; line = next) {
+		next = strchr(line, '\n');
+		if (next)
+			*next++ = '\0';
+		tap_ok(line[0] == '1', "%s: %s", what, line + 2);
+		lines++;
+	}
+	int want = with_connect ? TRACED_SEND_CHECKS_WITH : TRACED_SEND_CHECKS_WITHOUT;
+	tap_ok(lines == want, "%s: every probe reported (%d of %d)", what, lines, want);
+	sg_buf_free(&out);
+	sg_policy_free(p);
+}
+
+static void test_traced_sends(void)
+{
+	run_traced(true);
+	run_traced(false);
+}
+
 /* ---- the shipped policies for kinds of steps --------------------------------------- */
 
 typedef void (*probe_fn)(int fd);
@@ -657,6 +767,7 @@ int main(void)
 	test_sha256();
 	test_policy_dir();
 	test_behaviour();
+	test_traced_sends();
 	test_shipped();
 	test_speed();
 	return tap_done();
