@@ -235,12 +235,14 @@ int sg_cli_run_job(const sg_job *job, const sg_cli_run_opts *a, const sg_key *ke
 	}
 	cJSON *statement = sg_verdict_statement(&run);
 	sg_published pub;
+	sg_timing_mark("cli: statement built");
 	if (sg_publish_verdict(&run, statement, key, a->vsa, &pub, &err) < 0) {
 		fprintf(stderr, "shipgate run: writing the verdict: %s\n", err.msg);
 		sg_error_prefix(&err, "writing the verdict");
 		sg_event_error(&sink, &err);
 		exit_code = 3;
 	} else {
+		sg_timing_mark("cli: verdict signed and written");
 		written = true;
 		sg_event_verdict_written(&sink, &run, &pub, sg_key_id(key));
 		exit_code = run.result == SG_RESULT_PASSED ? 0 : run.result == SG_RESULT_FAILED ? 1 : 3;
@@ -325,7 +327,9 @@ int sg_cli_run(int argc, char **argv)
 		return 2;
 	}
 	sg_autofree char *key_path = NULL;
+	sg_timing_mark("cli: job loaded");
 	sg_key *key = sg_cli_load_signing_key(job, a.key_path, &key_path, &err);
+	sg_timing_mark("cli: key loaded");
 	if (!key || sg_key_check_hidden(job, a.key_path ? "--key" : "default signing key", key_path,
 					&err) < 0) {
 		fprintf(stderr, "shipgate run: %s\n", err.msg);

@@ -757,12 +757,15 @@ int sg_run_job(const sg_job *job, const sg_run_options *opts, sg_run *run, sg_er
 	run->os_release = sg_os_release(strcmp(job->rootfs, "host") ? job->rootfs : "/");
 	run->out_dir = opts && opts->out_dir ? sg_xstrdup(opts->out_dir) : default_out_dir(job);
 
+	sg_timing_mark("run: start");
 	if (load_policies(run, err) < 0)
 		return -1;
 	sg_cgroup_host cgroups;
+	sg_timing_mark("run: policies loaded");
 	if (sg_cgroup_detect(&cgroups, err) < 0)
 		return -1;
 	run->cgroup_layout = sg_xstrdup(cgroups.layout);
+	sg_timing_mark("run: cgroups detected");
 	if (prepare_out_dir(run, err) < 0 || prepare_scratch(run, err) < 0) {
 		sg_cgroup_host_free(&cgroups);
 		return -1;
@@ -779,12 +782,14 @@ int sg_run_job(const sg_job *job, const sg_run_options *opts, sg_run *run, sg_er
 	/* the subject is the workspace as the job found it, digested before the first step
 	 * and again after the last: a tree changed on the host meanwhile is no verdict */
 	compute_excludes(run);
+	sg_timing_mark("run: out dir, scratch, mounts digested");
 	if (digest_workspace(run, run->subject_sha256, err) < 0) {
 		err->kind = SG_ERR_USAGE;
 		sg_error_prefix(err, "workspace digest (nothing ran)");
 		sg_cgroup_host_free(&cgroups);
 		return -1;
 	}
+	sg_timing_mark("run: workspace digested");
 	if (sg_protect_dirs_scan(job->workspace, job->protect, &run->protect_dirs, err) < 0) {
 		err->kind = SG_ERR_USAGE;
 		sg_error_prefix(err, "nothing ran");
@@ -819,6 +824,7 @@ int sg_run_job(const sg_job *job, const sg_run_options *opts, sg_run *run, sg_er
 		run->steps[i].reason = sg_xstrdup("an earlier step did not pass");
 	sg_cgroup_host_free(&cgroups);
 
+	sg_timing_mark("run: steps done");
 	check_mounts(run);
 	sg_autofree char *upper = upper_dir(run);
 	sg_error cerr = {0};
@@ -831,6 +837,7 @@ int sg_run_job(const sg_job *job, const sg_run_options *opts, sg_run *run, sg_er
 	sg_error derr = {0};
 	char after[SG_SHA256_HEX_LEN];
 	bool digest_ok = digest_workspace(run, after, &derr) == 0;
+	sg_timing_mark("run: workspace digested again");
 	sg_rfc3339_now(run->finished, sizeof(run->finished));
 
 	if (run->interrupted) {
