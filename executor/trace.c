@@ -292,9 +292,43 @@ static bool exec_target_exists(pid_t pid, const char *path)
 	struct open_how how = {.flags = O_PATH | O_CLOEXEC, .resolve = RESOLVE_IN_ROOT};
 	sg_autoclose int fd = (int)syscall(SYS_openat2, dir, path + strspn(path, "/"), &how, sizeof(how));
 	if (fd < 0)
-		return false;
+		/* a magic link on the way (/proc/N/fd/M, /proc/N/exe) cannot be followed in a
+		 * scoped lookup (EXDEV, ELOOP): cannot tell, so count it; a refused exec is
+		 * reported as exec_failed later. Only a plain miss (an execvp PATH entry) is
+		 * not a program. */
+		return errno == EXDEV || errno == ELOOP;
 	struct stat st;
 	return fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && (st.st_mode & 0111);
+}
+
+/* The host's name for a path by which a process names itself: /proc/self/..., 
+ * /proc/thread-self/..., /proc/<its own pid>/..., /dev/fd/N, /dev/stdin|stdout|stderr.
+ * NULL for any other path. */
+static char *self_alias(pid_t hpid, const char *path)
+{
+	const char *rest = NULL;
+	char fdbuf[32];
+	if (!strncmp(path, "/proc/self/", 11))
+		rest = path + 11;
+	else if (!strncmp(path, "/proc/thread-self/", 18))
+		rest = path + 18;
+	else if (!strncmp(path, "/dev/fd/", 8)) {
+		snprintf(fdbuf, sizeof(fdbuf), "fd/%s", path + 8);
+		rest = fdbuf;
+	} else if (!strcmp(path, "/dev/stdin") || !strcmp(path, "/dev/stdout") || !strcmp(path, "/dev/stderr")) {
+		snprintf(fdbuf, sizeof(fdbuf), "fd/%d", path[8] == 'i' ? 0 : path[8] == 'o' ? 1 : 2);
+		rest = fdbuf;
+	} else if (!strncmp(path, "/proc/", 6)) {
+		long nspid, nsppid;
+		ns_pids(hpid, &nspid, &nsppid);
+		char own[32];
+		int n = snprintf(own, sizeof(own), "/proc/%ld/", nspid);
+		if (nspid > 0 && n > 0 && !strncmp(path, own, (size_t)n))
+			rest = path + n;
+	}
+	if (!rest || strstr(rest, ".."))
+		return NULL;
+	return sg_xasprintf("/proc/%d/%s", (int)hpid, rest);
 }
 
 /* The file a descriptor of pid refers to, as pid's file system names it ("/usr/bin/echo",
@@ -340,6 +374,24 @@ static bool exec_target_resolve(pid_t pid, const struct seccomp_notif *n, const 
 		return true;
 	}
 	if (path[0] == '/') {
+		/* the process naming itself or its descriptors (an exec of /proc/self/fd/N is
+		 * fexecve's other spelling): what the host's procfs says it is */
+		sg_autofree char *alias = self_alias(pid, path);
+		struct stat st;
+		if (alias && stat(alias, &st) == 0) {
+			if (!S_ISREG(st.st_mode) || !(st.st_mode & 0111))
+				return false;
+			char target[PATH_MAX];
+			ssize_t tl = readlink(alias, target, sizeof(target) - 1);
+			if (tl > 0) {
+				target[tl] = '\0';
+				x->path = sg_xstrdup(target);
+			} else {
+				x->path = sg_xstrdup(path);
+			}
+			x->fileless = st.st_nlink == 0;
+			return true;
+		}
 		if (!exec_target_exists(pid, path))
 			return false;
 		x->path = sg_xstrdup(path);

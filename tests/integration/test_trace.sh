@@ -8,7 +8,7 @@
 # fileless execs, denied calls on paths and sockets of several families, a flood of
 # denials, and calls the kernel refuses (a bad pointer, a bad length).
 . "$(dirname "$0")/lib.sh"
-plan 60
+plan 62
 
 work=$(new_tmp trace)
 
@@ -196,6 +196,14 @@ is "$(tq "$work/t10.jsonl" '[e.get("fd") for e in ev if e["event"] == "exec"][1:
 is "$(tq "$work/t10.jsonl" '[e["path"] for e in ev if e["event"] == "exit"][:3]')" \
 	'["/usr/bin/echo", "/memfd:innocent (deleted)", "/usr/bin/echo"]' \
 	"fileless: their exits name the same programs"
+
+# ... and the same memfd run by a path to its descriptor (/proc/self/fd/N, /dev/fd/N,
+# /proc/<pid>/fd/N: magic links the supervisor cannot follow from outside)
+sg_exec --workspace "$work" --trace "$work/t10b.jsonl" -- ./probe execve_procfd=self execve_procfd=devfd execve_procfd=pid
+is "$(printf '%s\n' "$SG_OUT" | grep -c via-procfd)" 3 "fileless by path: all three ran"
+is "$(tq "$work/t10b.jsonl" '[(e["path"], e.get("fileless", False)) for e in ev if e["event"] == "exec"][1:]')" \
+	'[["/memfd:viaproc (deleted)", true], ["/memfd:viaproc (deleted)", true], ["/memfd:viaproc (deleted)", true]]' \
+	"fileless by path: each is in the trace, named by the memfd and marked fileless"
 
 # ... and a relative path that climbs out of the cwd names a program all the same
 sg_exec --workspace "$work" --trace "$work/t10b.jsonl" -- sh -c 'mkdir -p sub && cd sub && ../probe spawn=up'

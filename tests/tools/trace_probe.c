@@ -211,6 +211,31 @@ static int p_fexecve_memfd(const char *arg)
 	return errno;
 }
 
+/* execve of a memfd by a path to it: arg "self" /proc/self/fd/N, "devfd" /dev/fd/N,
+ * "pid" /proc/<own pid>/fd/N (fexecve's other spellings) */
+static int p_execve_procfd(const char *arg)
+{
+	int src = open("/bin/echo", O_RDONLY | O_CLOEXEC);
+	int m = memfd_create("viaproc", 0);
+	if (src < 0 || m < 0)
+		return -errno;
+	char buf[65536];
+	ssize_t n;
+	while ((n = read(src, buf, sizeof(buf))) > 0)
+		if (write(m, buf, (size_t)n) != n)
+			return -EIO;
+	char path[64];
+	if (arg && !strcmp(arg, "devfd"))
+		snprintf(path, sizeof(path), "/dev/fd/%d", m);
+	else if (arg && !strcmp(arg, "pid"))
+		snprintf(path, sizeof(path), "/proc/%d/fd/%d", (int)getpid(), m);
+	else
+		snprintf(path, sizeof(path), "/proc/self/fd/%d", m);
+	char *argv[] = {(char *)"echo", (char *)"via-procfd", NULL};
+	execve(path, argv, environ);
+	return errno;
+}
+
 static int p_execveat_dirfd(const char *arg)
 {
 	(void)arg;
@@ -297,6 +322,7 @@ static const struct {
 	{"connect_fault", p_connect_fault},   {"execve_fault", p_execve_fault},
 	{"execveat_empty", p_execveat_empty}, {"fexecve_memfd", p_fexecve_memfd},
 	{"execveat_dirfd", p_execveat_dirfd}, {"execve", p_execve},
+	{"execve_procfd", p_execve_procfd},
 	{"chown", p_chown},
 	{"mknodat", p_mknodat},               {"setxattr", p_setxattr},
 	{"socket", p_socket},                 {"flood", p_flood},
