@@ -67,18 +67,23 @@ typedef struct agent_outcome {
 	int signal;
 	bool timed_out;
 	bool interrupted;
+	bool leftovers;  /* what it left running could not be stopped */
 	uint64_t wall_ms;
 } agent_outcome;
 
 /* Kill every process of ours but the ones we mean to keep: after the agent exits, what it
  * left running (daemons, setsid'd children: as a child subreaper we inherit them all)
  * must not go on changing the workspace while the job is verified. */
-static void kill_leftover_children(void)
+static bool kill_leftover_children(void)
 {
-	for (int round = 0; round < 50; round++) {
+	/* each round kills our children; their children become ours (child subreaper) and
+	 * go in the next one: a chain of any depth, or a fork loop, is down in at most a few
+	 * seconds, or we say we could not stop it */
+	uint64_t deadline = sg_monotonic_ms() + 10000;
+	while (sg_monotonic_ms() < deadline) {
 		DIR *d = opendir("/proc");
 		if (!d)
-			return;
+			return false;
 		int found = 0;
 		pid_t self = getpid();
 		struct dirent *de;
@@ -102,12 +107,15 @@ static void kill_leftover_children(void)
 			found++;
 		}
 		closedir(d);
+		/* done only when a whole scan finds no child: a killed one's children become
+		 * ours only as it dies, after the scan that saw it */
+		if (found == 0)
+			return true;
 		while (waitpid(-1, NULL, WNOHANG) > 0)
-			found--;
-		if (found <= 0)
-			return;
-		usleep(10000);
+			;
+		usleep(1000);
 	}
+	return false;
 }
 
 /* Run the agent (in the foreground: it may be interactive), with a timeout; ^C stops it. */
@@ -170,7 +178,7 @@ static void run_agent(const loop_args *a, const sg_job *job, unsigned attempt, c
 	}
 	if (pidfd >= 0)
 		close(pidfd);
-	kill_leftover_children();
+	out->leftovers = !kill_leftover_children();
 	out->wall_ms = sg_monotonic_ms() - t0;
 	if (WIFEXITED(status))
 		out->exit_code = WEXITSTATUS(status);
@@ -358,6 +366,14 @@ int sg_cli_loop(int argc, char **argv)
 		if (ag.interrupted || sg_cli_interrupted) {
 			fprintf(stderr, "shipgate loop: interrupted\n");
 			exit_code = 130;
+			break;
+		}
+		if (ag.leftovers) {
+			/* something of the agent's still runs and could change the workspace while
+			 * it is judged: no verification is honest now */
+			fprintf(stderr, "shipgate loop: processes the agent left running could not be stopped within "
+					"10 s; stopping\n");
+			exit_code = 3;
 			break;
 		}
 		if (!ag.started || ag.timed_out || ag.signal) {

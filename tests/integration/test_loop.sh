@@ -196,6 +196,25 @@ expect 1 "" "loop: an agent that leaves a daemon behind" \
 	"$SHIPGATE" loop "$work/d5/job.json" --agent "setsid sleep 300 </dev/null >/dev/null 2>&1 & echo \$! >'$work/d5/daemon.pid'" --max-attempts 1 $WEAK
 check "loop: the agent's daemon was killed" sh -c "pid=\$(cat '$work/d5/daemon.pid'); ! kill -0 \$pid 2>/dev/null"
 
+# ... also a chain of 100 nested processes, whose deepest writes into the workspace later
+demo d7
+cat >"$work/chain.sh" <<AGENT
+#!/bin/sh
+"$PY" -c '
+import os, sys, time
+for depth in range(100):
+    if os.fork() != 0:
+        time.sleep(60); os._exit(0)
+time.sleep(3)
+open(sys.argv[1], "w").write("late")
+' "$work/d7/calc/late.txt" </dev/null >/dev/null 2>&1 &
+AGENT
+chmod +x "$work/chain.sh"
+expect 1 "DIAGNOSE" "loop: an agent that leaves a 100-deep process chain behind" \
+	"$SHIPGATE" loop "$work/d7/job.json" --agent "$work/chain.sh" --max-attempts 1 $WEAK
+sleep 4
+check "loop: the whole chain was killed before verifying (nothing wrote late)" test ! -e "$work/d7/calc/late.txt"
+
 # 8. one loop per job at a time
 exec 9>"$work/d5/.shipgate/loop.lock"
 flock -n 9
