@@ -480,6 +480,20 @@ static void test_tap_problems(void)
 	counts("tap unclosed YAML", &r, 2, 1, 1, 0, 0);
 	sg_test_report_free(&r);
 
+	/* output without a newline glues the runner's "not ok" onto a forged "ok" */
+	static const char *const glued[] = {"1..2\nok 1 - a\nok 2 - not ok 2 - b\n",
+					    "1..2\nok 1 - a\nok 2 - b\rnot ok 2 - b\n",
+					    "1..2\nok 1 - a\nok 2 - x # TODO not ok 2 - b\n"};
+	for (size_t i = 0; i < sizeof(glued) / sizeof(glued[0]); i++) {
+		tap_text(glued[i], &r);
+		tap_ok(r.problem && strstr(r.problem, "line 3 holds a second test point"),
+		       "tap glued \"not ok\" (%zu): a problem, the report is not trusted", i);
+		sg_test_report_free(&r);
+	}
+	tap_text("1..1\nok 1 - prints \"not ok\" but no number\n", &r);
+	no_problem("tap \"not ok\" without a number in a description", &r);
+	sg_test_report_free(&r);
+
 	/* output of the code under test opens a block to swallow the runner's failure */
 	tap_text("1..3\nok 1 - one\nok 2 - two\n  ---\nnot ok 2 - two\n  ---\n  message: 'expected 4 got 5'\n"
 		 "  ...\nok 3 - three\n", &r);
