@@ -57,6 +57,14 @@ int sg_key_check_hidden(const sg_job *job, const char *what, const char *key_pat
 						    key_path + (cut - copy) + 1) >= (int)(sizeof(real) - strlen(real)))
 			return sg_error_set(err, SG_ERR_USAGE, e, "%s %s", what, key_path);
 	}
+	/* a hard link elsewhere (in the workspace) is the same key under a name no path
+	 * check sees: a key file must have exactly one */
+	struct stat kst;
+	if (lstat(real, &kst) == 0 && S_ISREG(kst.st_mode) && kst.st_nlink > 1)
+		return sg_error_set(err, SG_ERR_USAGE, 0,
+				    "%s %s: the private key file has %ju hard links; one of them could lie where "
+				    "the job's steps can read it: keep a single link",
+				    what, key_path, (uintmax_t)kst.st_nlink);
 	const char *where = NULL, *dir = NULL;
 	if (path_within(real, job->workspace)) {
 		where = "the workspace";

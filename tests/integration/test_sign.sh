@@ -352,5 +352,12 @@ expect 2 "where the job's steps could read it" "run: a default key directory ins
 	sh -c "XDG_STATE_HOME='$work/keyws/ws/state' '$SHIPGATE' run '$work/keyws/job.json' --out '$work/keyws/out'"
 check "run: ... and no key was created there" test ! -e "$work/keyws/ws/state"
 
+# a hard link to the key inside the workspace is the key there, whatever path --key names
+"$SHIPGATE" keygen "$work/linkkey" >/dev/null
+ln "$work/linkkey/shipgate.key" "$work/keyws/ws/stolen.key"
+expect 2 "hard links" "run: a key file with a hard link (in the workspace) is refused" \
+	"$SHIPGATE" run "$work/keyws/job.json" --key "$work/linkkey/shipgate.key" --out "$work/keyws/out2"
+rm -f "$work/keyws/ws/stolen.key"
+
 echo "1..$n"
 [ "$failed" -eq 0 ] || { echo "# $failed of $n failed"; exit 1; }
