@@ -161,6 +161,9 @@ int sg_cli_decide_verdict(const sg_cli_decide_opts *o, sg_cli_decision *out)
 	if (ledger) {
 		cJSON *f = cJSON_CreateObject();
 		cJSON_AddStringToObject(f, "loop", o->loop_id ? o->loop_id : "decide");
+		/* job files in one directory share a ledger: say whose decision this is */
+		if (cJSON_IsString(job_path))
+			cJSON_AddStringToObject(f, "job", job_path->valuestring);
 		cJSON_AddNumberToObject(f, "attempt", o->attempt);
 		cJSON_AddStringToObject(f, "result", v.result ? v.result : "?");
 		cJSON_AddStringToObject(f, "decision", out->d.kind == SG_SHIP ? "SHIP" : "DIAGNOSE");

@@ -494,6 +494,10 @@ void sg_decide(const cJSON *statement, const sg_ship_policy *policy, sg_decision
 signature:;
 	/* category + step + the normalised first error line (or failing test names) */
 	const char *line = jstr(d->evidence, "error_line");
+	/* no error line (a verdict-level failure: isolation below the minimum, a malformed
+	 * statement): the summary tells one such failure from another */
+	if (!line || !*line)
+		line = d->summary;
 	sg_autofree char *norm = sg_normalise_error_line(line ? line : "");
 	sg_autofree char *basis = sg_xasprintf("%s\n%s\n%s", sg_diag_category_name(d->category),
 					       d->step ? d->step : "", norm);

@@ -180,6 +180,25 @@ static void test_categories(void)
 	cJSON_Delete(st);
 }
 
+static void test_isolation_signatures(void)
+{
+	/* two different isolation failures are two different failures for the ledger */
+	cJSON *a = statement(), *b = statement();
+	cJSON_ReplaceItemInObject(cJSON_GetObjectItem(cJSON_GetObjectItem(cJSON_GetObjectItem(a, "predicate"), "enforced"),
+						      "seccomp"),
+				  "default_deny", cJSON_CreateFalse());
+	cJSON_ReplaceItemInObject(cJSON_GetObjectItem(cJSON_GetObjectItem(b, "predicate"), "enforced"), "network",
+				  cJSON_CreateString("host"));
+	sg_decision da = decide(a), db = decide(b);
+	tap_ok(da.category == SG_DIAG_INFRASTRUCTURE && db.category == SG_DIAG_INFRASTRUCTURE &&
+		       strcmp(da.signature, db.signature) != 0,
+	       "isolation failures of different kinds have different signatures (%s, %s)", da.signature, db.signature);
+	sg_decision_free(&da);
+	sg_decision_free(&db);
+	cJSON_Delete(a);
+	cJSON_Delete(b);
+}
+
 static void test_isolation_minimum(void)
 {
 	cJSON *st = statement();
@@ -308,6 +327,7 @@ int main(void)
 {
 	test_categories();
 	test_unusable_report_and_limits();
+	test_isolation_signatures();
 	test_isolation_minimum();
 	test_signatures();
 	test_ledger();
