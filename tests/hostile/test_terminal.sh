@@ -20,7 +20,9 @@ exec 3<>"$TEST_TMP/tty.in"
 on_tty() {
 	_f=$1
 	shift
-	timeout -k 5 60 script -qec "$1" /dev/null <"$TEST_TMP/tty.in" >"$_f" 2>&1
+	# script(1) runs the command with $SHELL, else /bin/sh: CI has no SHELL and Debian's sh
+	# (dash) has no read -t, so name the shell, or the reads below fail and prove nothing
+	SHELL=/bin/bash timeout -k 5 60 script -qec "$1" /dev/null <"$TEST_TMP/tty.in" >"$_f" 2>&1
 }
 have_script=false
 command -v script >/dev/null && have_script=true
