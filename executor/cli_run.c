@@ -17,6 +17,7 @@
 #include <getopt.h>
 #include <limits.h>
 #include <string.h>
+#include <sys/stat.h>
 
 static void run_usage(FILE *out)
 {
@@ -37,7 +38,9 @@ static void run_usage(FILE *out)
 		"                    Summary Attestation of the verdict\n"
 		"  --json            print the verdict's statement on stdout instead of a summary\n"
 		"  --events FD|FILE  stream the job's progress as JSON, one object per line, to\n"
-		"                    file descriptor FD (digits) or FILE (docs/events.md)\n"
+		"                    file descriptor FD (digits) or FILE: a file (truncated), or a\n"
+		"                    FIFO whose reader is running (docs/events.md; ./NAME for a\n"
+		"                    name that starts with a digit, '-' or '+')\n"
 		"  --base-dir DIR    with JOB.json \"-\": read the job from stdin, its paths\n"
 		"                    relative to DIR\n"
 		"  --allow-weaker    run even if a limit cannot be enforced (recorded in the verdict)\n"
@@ -269,11 +272,18 @@ int sg_cli_run_job(const sg_job *job, const sg_cli_run_opts *a, const sg_key *ke
 	return exit_code;
 }
 
-/* --events: digits name an open file descriptor, anything else a file to create. */
+/* --events: an open file descriptor (digits), else a file or FIFO to write. What starts
+ * like a number (a digit, '-', '+') must be a descriptor: "-1" or "3x" is a slip, not a
+ * file to create (./3x is the file). A FIFO is opened without waiting for its reader,
+ * which would hold the job before it starts: no reader is an error. */
 static int open_events(const char *arg, sg_error *err)
 {
-	uint64_t fd;
-	if (sg_parse_u64(arg, &fd)) {
+	if ((arg[0] >= '0' && arg[0] <= '9') || arg[0] == '-' || arg[0] == '+') {
+		uint64_t fd;
+		if (!sg_parse_u64(arg, &fd))
+			return sg_error_set(err, SG_ERR_USAGE, 0,
+					    "--events %s: not a file descriptor (digits only; a file of that name is "
+					    "./%s)", arg, arg);
 		if (fd > INT32_MAX || fcntl((int)fd, F_GETFL) < 0)
 			return sg_error_set(err, SG_ERR_USAGE, EBADF, "--events %s", arg);
 		if (fd <= 2)
@@ -283,10 +293,66 @@ static int open_events(const char *arg, sg_error *err)
 		(void)fcntl((int)fd, F_SETFD, FD_CLOEXEC);
 		return (int)fd;
 	}
-	int fd2 = open(arg, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOCTTY, 0644);
-	if (fd2 < 0)
+	static const char what[] = "not a regular file, a FIFO or a character device";
+	struct stat st;
+	/* before opening it: opening a device can do something */
+	if (stat(arg, &st) == 0 && !S_ISREG(st.st_mode) && !S_ISFIFO(st.st_mode) && !S_ISCHR(st.st_mode))
+		return sg_error_set(err, SG_ERR_USAGE, 0, "--events %s: %s", arg, what);
+	sg_autoclose int fd = open(arg, O_WRONLY | O_CREAT | O_NONBLOCK | O_CLOEXEC | O_NOCTTY, 0644);
+	if (fd < 0 && errno == ENXIO)
+		return sg_error_set(err, SG_ERR_USAGE, 0,
+				    "--events %s: a FIFO with no reader (start the reader first)", arg);
+	if (fd < 0)
 		return sg_error_set(err, SG_ERR_USAGE, errno, "--events %s", arg);
-	return fd2;
+	if (fstat(fd, &st) < 0)
+		return sg_error_set(err, SG_ERR_USAGE, errno, "--events %s", arg);
+	if (!S_ISREG(st.st_mode) && !S_ISFIFO(st.st_mode) && !S_ISCHR(st.st_mode))
+		return sg_error_set(err, SG_ERR_USAGE, 0, "--events %s: %s", arg, what);
+	if (S_ISREG(st.st_mode) && ftruncate(fd, 0) < 0)
+		return sg_error_set(err, SG_ERR_USAGE, errno, "--events %s: truncate", arg);
+	/* written as a file descriptor given with digits is: a slow reader slows the job
+	 * down, one that goes away ends the stream */
+	int fl = fcntl(fd, F_GETFL);
+	if (fl < 0 || fcntl(fd, F_SETFL, fl & ~O_NONBLOCK) < 0)
+		return sg_error_set(err, SG_ERR_USAGE, errno, "--events %s", arg);
+	return sg_steal_fd(&fd);
+}
+
+/* The job: from its file, or (`-`) its text on stdin with the paths relative to
+ * --base-dir (what libshipgate's sg_job_run hands its runner). */
+static sg_job *read_job(const run_args *a, sg_error *err)
+{
+	if (!a->base_dir)
+		return sg_job_load(a->job_path, err);
+	sg_buf text = {0};
+	char buf[65536];
+	ssize_t got;
+	while ((got = SG_RETRY(read(0, buf, sizeof(buf)))) > 0 && text.len <= SG_JOB_MAX_BYTES)
+		sg_buf_append(&text, buf, (size_t)got);
+	sg_autofree char *origin = sg_xasprintf("%s/<inline job>", a->base_dir);
+	sg_job *job = NULL;
+	if (got < 0)
+		sg_error_set(err, SG_ERR_USAGE, errno, "reading the job from stdin");
+	else if (text.len > SG_JOB_MAX_BYTES)
+		sg_error_set(err, SG_ERR_USAGE, 0, "the job on stdin: more than %u bytes (1 MiB)", SG_JOB_MAX_BYTES);
+	else
+		job = sg_job_parse(origin, text.data ? text.data : "", text.len, err);
+	sg_buf_free(&text);
+	return job;
+}
+
+/* Say why the job ends before it started: on stderr, and as the one `error` event. */
+static int refuse(const run_args *a, const sg_job *job, const sg_error *err)
+{
+	fprintf(stderr, "shipgate run: %s\n", err->msg);
+	if (a->o.events_fd > 0) {
+		sg_event_sink sink;
+		sg_event_sink_init(&sink);
+		sink.fd = a->o.events_fd;
+		sink.job_name = job ? job->name : NULL;
+		sg_event_error(&sink, err);
+	}
+	return 2;
 }
 
 int sg_cli_run(int argc, char **argv)
@@ -297,52 +363,24 @@ int sg_cli_run(int argc, char **argv)
 	if (done)
 		return rc;
 	sg_error err = {0};
-	sg_job *job = NULL;
-	if (a.base_dir) {
-		/* the job's text on stdin (what libshipgate's sg_job_run hands a job made with
-		 * sg_job_from_json), its paths relative to --base-dir */
-		sg_buf text = {0};
-		char buf[65536];
-		ssize_t got;
-		while ((got = SG_RETRY(read(0, buf, sizeof(buf)))) > 0 && text.len <= SG_JOB_MAX_BYTES)
-			sg_buf_append(&text, buf, (size_t)got);
-		sg_autofree char *origin = sg_xasprintf("%s/<inline job>", a.base_dir);
-		if (got < 0)
-			sg_error_set(&err, SG_ERR_USAGE, errno, "reading the job from stdin");
-		else if (text.len > SG_JOB_MAX_BYTES)
-			sg_error_set(&err, SG_ERR_USAGE, 0, "the job on stdin: more than %u bytes (1 MiB)", SG_JOB_MAX_BYTES);
-		else
-			job = sg_job_parse(origin, text.data ? text.data : "", text.len, &err);
-		sg_buf_free(&text);
-	} else {
-		job = sg_job_load(a.job_path, &err);
-	}
-	if (!job) {
-		fprintf(stderr, "shipgate run: %s\n", err.msg);
-		return 2;
-	}
+	/* first, so that a job file that does not parse is told there too */
 	if (a.events && (a.o.events_fd = open_events(a.events, &err)) < 0) {
 		fprintf(stderr, "shipgate run: %s\n", err.msg);
-		sg_job_free(job);
 		return 2;
 	}
+	sg_job *job = read_job(&a, &err);
+	if (!job)
+		return refuse(&a, NULL, &err);
 	sg_autofree char *key_path = NULL;
 	sg_timing_mark("cli: job loaded");
 	sg_key *key = sg_cli_load_signing_key(job, a.key_path, &key_path, &err);
 	sg_timing_mark("cli: key loaded");
 	if (!key || sg_key_check_hidden(job, a.key_path ? "--key" : "default signing key", key_path,
 					&err) < 0) {
-		fprintf(stderr, "shipgate run: %s\n", err.msg);
-		if (a.o.events_fd > 0) {
-			sg_event_sink sink;
-			sg_event_sink_init(&sink);
-			sink.fd = a.o.events_fd;
-			sink.job_name = job->name;
-			sg_event_error(&sink, &err);
-		}
+		rc = refuse(&a, job, &err);
 		sg_key_free(key);
 		sg_job_free(job);
-		return 2;
+		return rc;
 	}
 	rc = sg_cli_run_job(job, &a.o, key, NULL);
 	sg_key_free(key);
