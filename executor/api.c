@@ -18,6 +18,8 @@
 #include "sign.h"
 #include "util.h"
 #include "verify.h"
+/* last: its macros rename OpenSSL's functions (crypto.h) */
+#include "crypto.h"
 
 #include <dlfcn.h>
 #include <fcntl.h>
@@ -65,6 +67,15 @@ static int null_arg(sg_error *err, const char *fn, const char *what)
 	return sg_error_set(err, SG_ERR_USAGE, 0, "%s: %s is NULL", fn, what);
 }
 
+/* Checked by every call that digests or signs before it does: where libcrypto cannot be
+ * loaded the command line exits, but a library must not end its caller's process. */
+static int need_crypto(sg_error *err, const char *fn)
+{
+	if (sg_crypto_available(err) == 0)
+		return 0;
+	return sg_error_prefix(err, "%s", fn);
+}
+
 SG_API int sg_api_version(void)
 {
 	return SHIPGATE_API_VERSION;
@@ -92,6 +103,8 @@ SG_API sg_job_t *sg_job_open(const char *path, sg_error *err)
 		null_arg(err, "sg_job_open", "path");
 		return NULL;
 	}
+	if (need_crypto(err, "sg_job_open") < 0) /* the job's sha256 */
+		return NULL;
 	return wrap_job(sg_job_load(path, err));
 }
 
@@ -101,6 +114,8 @@ SG_API sg_job_t *sg_job_from_json(const char *json, size_t len, const char *base
 		null_arg(err, "sg_job_from_json", json ? "base_dir" : "json");
 		return NULL;
 	}
+	if (need_crypto(err, "sg_job_from_json") < 0)
+		return NULL;
 	if (len > SG_JOB_MAX_BYTES) {
 		sg_error_set(err, SG_ERR_USAGE, 0, "inline job: %zu bytes, expected at most %u (1 MiB)", len,
 			     SG_JOB_MAX_BYTES);
@@ -174,6 +189,8 @@ SG_API sg_key_t *sg_key_open_private(const char *path, sg_error *err)
 		null_arg(err, "sg_key_open_private", "path");
 		return NULL;
 	}
+	if (need_crypto(err, "sg_key_open_private") < 0)
+		return NULL;
 	return wrap_key(sg_key_load_private(path, err), path);
 }
 
@@ -183,11 +200,15 @@ SG_API sg_key_t *sg_key_open_public(const char *path, sg_error *err)
 		null_arg(err, "sg_key_open_public", "path");
 		return NULL;
 	}
+	if (need_crypto(err, "sg_key_open_public") < 0)
+		return NULL;
 	return wrap_key(sg_key_load_public(path, err), NULL);
 }
 
 SG_API sg_key_t *sg_key_open_default(bool create, sg_error *err)
 {
+	if (need_crypto(err, "sg_key_open_default") < 0)
+		return NULL;
 	sg_autofree char *dir = sg_key_default_dir(err);
 	if (!dir)
 		return NULL;
@@ -602,6 +623,8 @@ SG_API sg_verified_t *sg_verify_envelope(const void *envelope, size_t len, const
 		null_arg(err, "sg_verify_envelope", envelope ? "trusted" : "envelope");
 		return NULL;
 	}
+	if (need_crypto(err, "sg_verify_envelope") < 0)
+		return NULL;
 	return verify_bytes("envelope", envelope, len, trusted, err);
 }
 
@@ -611,6 +634,8 @@ SG_API sg_verified_t *sg_verify_file(const char *path, const sg_key_t *trusted, 
 		null_arg(err, "sg_verify_file", path ? "trusted" : "path");
 		return NULL;
 	}
+	if (need_crypto(err, "sg_verify_file") < 0)
+		return NULL;
 	sg_autofree char *text = NULL;
 	size_t len = 0;
 	if (sg_read_file(path, SG_ENVELOPE_MAX, &text, &len, err) < 0)

@@ -8,10 +8,13 @@
 #   `shipgate run` on another copy, and its verdict verifies with `shipgate verify`;
 # - the library exports exactly the public API, and the public headers compile alone;
 # - two threads run two jobs through the library at once, and an interrupt flag stops a
-#   running step (tests/tools/api_threads.c), leaving no process behind.
+#   running step (tests/tools/api_threads.c), leaving no process behind;
+# - where libcrypto cannot be loaded (hidden in a mount namespace), the calls that need it
+#   return an error and the program goes on, while the CLI exits 3
+#   (tests/tools/api_handles.c).
 #
 # Environment (ctest sets it): SHIPGATE, SHIPGATE_SOURCE_DIR, SHIPGATE_BUILD_DIR,
-# SHIPGATE_API_THREADS, SHIPGATE_SANITIZE.
+# SHIPGATE_API_THREADS, SHIPGATE_API_HANDLES, SHIPGATE_SANITIZE.
 set -eu
 : "${SHIPGATE:?set SHIPGATE to the shipgate binary}"
 : "${SHIPGATE_BUILD_DIR:?set SHIPGATE_BUILD_DIR to the build directory}"
@@ -173,6 +176,33 @@ JEOF
 	check "api_threads: two jobs in two threads, and an interrupt flag (see above)" test "$trc" -eq 0
 	sleep 0.2
 	check "no sandbox process is left (no 'sleep 299.731')" sh -c "! pgrep -f '^sleep 299[.]731\$' >/dev/null"
+fi
+
+# ---- without libcrypto: the library says so, the CLI exits 3 -------------------------------
+# libcrypto is hidden in a mount namespace of this test's own (a bind mount of /dev/null
+# over it): dlopen() fails as on a host without it.
+soname=$(strings -a "$libdir/libshipgate.so.1" | grep -m 1 '^libcrypto[.]so[.][0-9]*$' || true)
+ns=""
+if [ "$(id -u)" -eq 0 ]; then ns="unshare -m"; else ns="unshare -rm"; fi
+if [ -n "${SHIPGATE_API_HANDLES:-}" ] && [ -n "$soname" ] && command -v unshare >/dev/null 2>&1 &&
+	$ns true 2>/dev/null; then
+	libs=$(ldconfig -p | awk -v s="$soname" '$1 == s {print $NF}' | while read -r f; do readlink -f "$f"; done | sort -u)
+	hide=""
+	for f in $libs; do hide="$hide mount --bind /dev/null '$f' &&"; done
+	set +e
+	$ns sh -c "$hide unset LD_LIBRARY_PATH && exec '$SHIPGATE_API_HANDLES' nocrypto '$work/keys/shipgate.key' \
+		'$work/keys/shipgate.pub' '$work/api/job.json'" >"$work/nocrypto.tap" 2>&1
+	ncrc=$?
+	$ns sh -c "$hide exec '$SHIPGATE' keygen '$work/nocrypto-keys'" >/dev/null 2>"$work/nocrypto-cli.err"
+	clirc=$?
+	set -e
+	sed 's/^/#   /' "$work/nocrypto.tap"
+	check "without libcrypto, every API call that needs it returns an error and the program lives ($ncrc)" \
+		test "$ncrc" -eq 0
+	check "without libcrypto, the CLI exits 3 and names it ($clirc)" \
+		sh -c "test $clirc -eq 3 && grep -q '$soname' '$work/nocrypto-cli.err'"
+else
+	echo "# skipped the libcrypto checks (no unshare, or no namespace allowed)"
 fi
 
 echo "1..$n"
