@@ -42,7 +42,12 @@ static void run_usage(FILE *out)
 		"                    FIFO whose reader is running (docs/events.md; ./NAME for a\n"
 		"                    name that starts with a digit, '-' or '+')\n"
 		"  --base-dir DIR    with JOB.json \"-\": read the job from stdin, its paths\n"
-		"                    relative to DIR\n"
+		"                    relative to DIR (its name DIR/<inline job>)\n"
+		"  --job-path PATH   with JOB.json \"-\": read the job from stdin as if it were\n"
+		"                    the file PATH (its name, its paths relative to PATH's dir)\n"
+		"  --key-fd N        read the signing key's PEM from descriptor N (a pipe) instead\n"
+		"                    of a file; whoever sends it checks that the steps cannot\n"
+		"                    read where it came from\n"
 		"  --allow-weaker    run even if a limit cannot be enforced (recorded in the verdict)\n"
 		"  --no-trace        do not write the runtime trace (trace/STEP.jsonl; on by default)\n"
 		"  -q, --quiet       print nothing but errors (and, once, that a key was made)\n"
@@ -142,7 +147,9 @@ sg_key *sg_cli_load_signing_key(const sg_job *job, const char *path, char **used
 typedef struct run_args {
 	const char *job_path;
 	const char *base_dir;  /* with job "-": the directory the job's paths start from */
+	const char *stdin_path; /* with job "-": the job file it stands for (--job-path) */
 	const char *key_path;
+	const char *key_fd;    /* the key's PEM on this descriptor (--key-fd) */
 	const char *events;
 	sg_cli_run_opts o;
 } run_args;
@@ -157,6 +164,8 @@ static int parse_args(int argc, char **argv, run_args *a, bool *done)
 		{"json", no_argument, NULL, 'j'},
 		{"events", required_argument, NULL, 'e'},
 		{"base-dir", required_argument, NULL, 'B'},
+		{"job-path", required_argument, NULL, 'P'},
+		{"key-fd", required_argument, NULL, 'K'},
 		{"allow-weaker", no_argument, NULL, 'w'},
 		{"no-trace", no_argument, NULL, 'T'},
 		{"quiet", no_argument, NULL, 'q'},
@@ -174,6 +183,8 @@ static int parse_args(int argc, char **argv, run_args *a, bool *done)
 		case 'j': a->o.json = true; break;
 		case 'e': a->events = optarg; break;
 		case 'B': a->base_dir = optarg; break;
+		case 'P': a->stdin_path = optarg; break;
+		case 'K': a->key_fd = optarg; break;
 		case 'w': a->o.allow_weaker = true; break;
 		case 'T': a->o.no_trace = true; break;
 		case 'q': a->o.quiet = true; break;
@@ -189,9 +200,19 @@ static int parse_args(int argc, char **argv, run_args *a, bool *done)
 		return 2;
 	}
 	a->job_path = argv[optind];
-	if ((strcmp(a->job_path, "-") == 0) != (a->base_dir != NULL)) {
-		fprintf(stderr, "shipgate run: %s\n", a->base_dir ? "--base-dir goes with the job read from stdin (-)"
-								  : "a job read from stdin (-) needs --base-dir DIR");
+	bool from_stdin = !strcmp(a->job_path, "-");
+	const char *wrong = NULL;
+	if (a->base_dir && a->stdin_path)
+		wrong = "--base-dir and --job-path are two ways to say one thing: give one";
+	else if (!from_stdin && (a->base_dir || a->stdin_path))
+		wrong = a->base_dir ? "--base-dir goes with the job read from stdin (-)"
+				    : "--job-path goes with the job read from stdin (-)";
+	else if (from_stdin && !a->base_dir && !a->stdin_path)
+		wrong = "a job read from stdin (-) needs --base-dir DIR or --job-path PATH";
+	else if (a->key_path && a->key_fd)
+		wrong = "--key and --key-fd are two keys: give one";
+	if (wrong) {
+		fprintf(stderr, "shipgate run: %s\n", wrong);
 		*done = true;
 		return 2;
 	}
@@ -318,18 +339,20 @@ static int open_events(const char *arg, sg_error *err)
 	return sg_steal_fd(&fd);
 }
 
-/* The job: from its file, or (`-`) its text on stdin with the paths relative to
- * --base-dir (what libshipgate's sg_job_run hands its runner). */
+/* The job: from its file, or (`-`) its text on stdin, as if it were the file --job-path
+ * names or a file in --base-dir (libshipgate's sg_job_run hands its runner the job's
+ * bytes so: what runs is what the caller's handle holds). */
 static sg_job *read_job(const run_args *a, sg_error *err)
 {
-	if (!a->base_dir)
+	if (strcmp(a->job_path, "-"))
 		return sg_job_load(a->job_path, err);
 	sg_buf text = {0};
 	char buf[65536];
 	ssize_t got;
 	while ((got = SG_RETRY(read(0, buf, sizeof(buf)))) > 0 && text.len <= SG_JOB_MAX_BYTES)
 		sg_buf_append(&text, buf, (size_t)got);
-	sg_autofree char *origin = sg_xasprintf("%s/<inline job>", a->base_dir);
+	sg_autofree char *origin =
+		a->stdin_path ? sg_xstrdup(a->stdin_path) : sg_xasprintf("%s/<inline job>", a->base_dir);
 	sg_job *job = NULL;
 	if (got < 0)
 		sg_error_set(err, SG_ERR_USAGE, errno, "reading the job from stdin");
@@ -339,6 +362,20 @@ static sg_job *read_job(const run_args *a, sg_error *err)
 		job = sg_job_parse(origin, text.data ? text.data : "", text.len, err);
 	sg_buf_free(&text);
 	return job;
+}
+
+/* --key-fd N: the private key's PEM text on descriptor N, read to its end and closed. */
+static sg_key *read_key_fd(const char *arg, sg_error *err)
+{
+	uint64_t fd;
+	if (!sg_parse_u64(arg, &fd) || fd > INT32_MAX || fd <= 2 || fcntl((int)fd, F_GETFD) < 0) {
+		sg_error_set(err, SG_ERR_USAGE, 0, "--key-fd %s: not an open file descriptor above 2", arg);
+		return NULL;
+	}
+	sg_autofree char *origin = sg_xasprintf("--key-fd %s", arg);
+	sg_key *key = sg_key_read_private_fd((int)fd, origin, err);
+	close((int)fd);
+	return key;
 }
 
 /* Say why the job ends before it started: on stderr, and as the one `error` event. */
@@ -373,10 +410,12 @@ int sg_cli_run(int argc, char **argv)
 		return refuse(&a, NULL, &err);
 	sg_autofree char *key_path = NULL;
 	sg_timing_mark("cli: job loaded");
-	sg_key *key = sg_cli_load_signing_key(job, a.key_path, &key_path, &err);
+	sg_key *key = a.key_fd ? read_key_fd(a.key_fd, &err) : sg_cli_load_signing_key(job, a.key_path, &key_path, &err);
 	sg_timing_mark("cli: key loaded");
-	if (!key || sg_key_check_hidden(job, a.key_path ? "--key" : "default signing key", key_path,
-					&err) < 0) {
+	/* a key from a descriptor has no file here to check: its sender checked the one it
+	 * read (libshipgate's sg_job_run does) */
+	if (!key || (key_path && sg_key_check_hidden(job, a.key_path ? "--key" : "default signing key", key_path,
+						     &err) < 0)) {
 		rc = refuse(&a, job, &err);
 		sg_key_free(key);
 		sg_job_free(job);

@@ -9,6 +9,9 @@
 # - the library exports exactly the public API, and the public headers compile alone;
 # - two threads run two jobs through the library at once, and an interrupt flag stops a
 #   running step (tests/tools/api_threads.c), leaving no process behind;
+# - a handle is what runs: a job file rewritten after sg_job_open, a chdir() after a key
+#   was opened by a relative path change neither the job, nor the key that signs, nor the
+#   file the key's hiding place is checked on (tests/tools/api_handles.c);
 # - where libcrypto cannot be loaded (hidden in a mount namespace), the calls that need it
 #   return an error and the program goes on, while the CLI exits 3
 #   (tests/tools/api_handles.c).
@@ -154,6 +157,26 @@ set -e
 check "a bad job: exit 2 and the JSON path in the message" \
 	sh -c "test $bad_rc -eq 2 && grep -q 'steps\[0\].run' '$work/bad.err'"
 
+# the runner's interface: the job's bytes on stdin as if they were a file, the key on a pipe
+mkdir -p "$work/stdin/ws"
+printf '%s\n' '{"version": 1, "name": "piped", "workspace": "ws", "limits": {"memory_mb": 128, "pids": 32},' \
+	' "steps": [{"name": "t", "run": ["true"]}]}' >"$work/stdin/job.json"
+set +e
+# shellcheck disable=SC2086
+"$SHIPGATE" run $WEAK - --job-path "$work/stdin/as-if.json" --key-fd 5 --quiet --out "$work/stdin/out" \
+	<"$work/stdin/job.json" 5<"$work/keys/shipgate.key"
+pipe_rc=$?
+set -e
+check "run - --job-path PATH --key-fd 5: passes ($pipe_rc), named PATH, signed by the key from fd 5" \
+	sh -c "test $pipe_rc -eq 0 && grep -q '\"path\":.*\"$work/stdin/as-if.json\"' '$work/stdin/out/statement.json' &&
+		'$SHIPGATE' verify '$work/stdin/out/verdict.dsse.json' --pub '$work/keys/shipgate.pub' --quiet"
+set +e
+"$SHIPGATE" run - --job-path "$work/stdin/job.json" --key-fd 5 --key "$work/keys/shipgate.key" \
+	<"$work/stdin/job.json" 5<"$work/keys/shipgate.key" 2>/dev/null
+both_rc=$?
+set -e
+check "run --key and --key-fd together: exit 2" test "$both_rc" -eq 2
+
 # ---- threads ---------------------------------------------------------------------------
 if [ -n "${SHIPGATE_API_THREADS:-}" ]; then
 	mkdir -p "$work/t1" "$work/t2" "$work/slow/ws"
@@ -176,6 +199,25 @@ JEOF
 	check "api_threads: two jobs in two threads, and an interrupt flag (see above)" test "$trc" -eq 0
 	sleep 0.2
 	check "no sandbox process is left (no 'sleep 299.731')" sh -c "! pgrep -f '^sleep 299[.]731\$' >/dev/null"
+fi
+
+# ---- a handle is what runs ---------------------------------------------------------------
+if [ -n "${SHIPGATE_API_HANDLES:-}" ]; then
+	h="$work/handles"
+	mkdir -p "$h/a" "$h/b" "$h/proj/ws/leak" "$h/leak"
+	"$SHIPGATE" keygen "$h/a/keys" >/dev/null
+	"$SHIPGATE" keygen "$h/b/keys" >/dev/null
+	cp "$h/a/keys/shipgate.key" "$h/proj/ws/leak/shipgate.key"
+	cp "$h/a/keys/shipgate.key" "$h/leak/shipgate.key"
+	printf '%s\n' '{"version": 1, "name": "orig", "workspace": "ws", "limits": {"memory_mb": 128, "pids": 32},' \
+		' "steps": [{"name": "t", "run": ["true"]}]}' >"$h/proj/job.json"
+	cp "$h/proj/job.json" "$h/proj/toc.json"
+	set +e
+	(unset LD_LIBRARY_PATH; "$SHIPGATE_API_HANDLES" handles "$h") >"$work/handles.tap" 2>&1
+	hrc=$?
+	set -e
+	sed 's/^/#   /' "$work/handles.tap"
+	check "api_handles: the job and the key that run are the handles' (see above)" test "$hrc" -eq 0
 fi
 
 # ---- without libcrypto: the library says so, the CLI exits 3 -------------------------------
