@@ -493,9 +493,10 @@ SG_API sg_result_t *sg_job_run(const sg_job_t *job, const sg_key_t *key, const s
 	if (!runner)
 		return NULL;
 
-	/* shipgate run - --job-path PATH --events=3 --key-fd=4 --quiet [--out DIR] ...: the
+	/* shipgate run - --job-path PATH --events=3 --key-fd=4 --quiet --die-with-parent=PID
+	 * [--out DIR] ...: the
 	 * handle's job bytes on stdin, as if they were the file it was opened from */
-	const char *argv[16];
+	const char *argv[20];
 	size_t n = 0;
 	argv[n++] = runner;
 	argv[n++] = "run";
@@ -505,6 +506,11 @@ SG_API sg_result_t *sg_job_run(const sg_job_t *job, const sg_key_t *key, const s
 	argv[n++] = "--events=3";
 	argv[n++] = "--key-fd=4";
 	argv[n++] = "--quiet";
+	/* the caller killed (even with SIGKILL) takes its job with it: posix_spawn cannot
+	 * set PR_SET_PDEATHSIG, the runner does it first thing (docs/api.md) */
+	char parent[32];
+	snprintf(parent, sizeof(parent), "--die-with-parent=%d", (int)getpid());
+	argv[n++] = parent;
 	if (cfg.out_dir) {
 		argv[n++] = "--out";
 		argv[n++] = cfg.out_dir;

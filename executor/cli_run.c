@@ -17,6 +17,8 @@
 #include <getopt.h>
 #include <limits.h>
 #include <string.h>
+#include <signal.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 
 static void run_usage(FILE *out)
@@ -48,6 +50,9 @@ static void run_usage(FILE *out)
 		"  --key-fd N        read the signing key's PEM from descriptor N (a pipe) instead\n"
 		"                    of a file; whoever sends it checks that the steps cannot\n"
 		"                    read where it came from\n"
+		"  --die-with-parent PID\n"
+		"                    PID is our parent: when it ends, stop as on SIGTERM (the\n"
+		"                    step killed, an ERROR verdict); exit 3 if it already has\n"
 		"  --allow-weaker    run even if a limit cannot be enforced (recorded in the verdict)\n"
 		"  --no-trace        do not write the runtime trace (trace/STEP.jsonl; on by default)\n"
 		"  -q, --quiet       print nothing but errors (and, once, that a key was made)\n"
@@ -151,6 +156,7 @@ typedef struct run_args {
 	const char *key_path;
 	const char *key_fd;    /* the key's PEM on this descriptor (--key-fd) */
 	const char *events;
+	const char *parent;    /* --die-with-parent PID */
 	sg_cli_run_opts o;
 } run_args;
 
@@ -166,6 +172,7 @@ static int parse_args(int argc, char **argv, run_args *a, bool *done)
 		{"base-dir", required_argument, NULL, 'B'},
 		{"job-path", required_argument, NULL, 'P'},
 		{"key-fd", required_argument, NULL, 'K'},
+		{"die-with-parent", required_argument, NULL, 'D'},
 		{"allow-weaker", no_argument, NULL, 'w'},
 		{"no-trace", no_argument, NULL, 'T'},
 		{"quiet", no_argument, NULL, 'q'},
@@ -185,6 +192,7 @@ static int parse_args(int argc, char **argv, run_args *a, bool *done)
 		case 'B': a->base_dir = optarg; break;
 		case 'P': a->stdin_path = optarg; break;
 		case 'K': a->key_fd = optarg; break;
+		case 'D': a->parent = optarg; break;
 		case 'w': a->o.allow_weaker = true; break;
 		case 'T': a->o.no_trace = true; break;
 		case 'q': a->o.quiet = true; break;
@@ -364,6 +372,27 @@ static sg_job *read_job(const run_args *a, sg_error *err)
 	return job;
 }
 
+/* --die-with-parent PID: be sent SIGTERM when the parent ends, which does what ^C does
+ * (the running step's sandbox killed, an ERROR verdict, interrupted). The parent is
+ * checked after the request: had it ended before, the signal would never come. */
+static int die_with_parent(const char *arg)
+{
+	uint64_t pid;
+	if (!sg_parse_u64(arg, &pid) || pid < 1 || pid > INT32_MAX) {
+		fprintf(stderr, "shipgate run: --die-with-parent %s: not a process id\n", arg);
+		return 2;
+	}
+	if (prctl(PR_SET_PDEATHSIG, SIGTERM, 0, 0, 0) < 0) {
+		fprintf(stderr, "shipgate run: --die-with-parent: prctl PR_SET_PDEATHSIG: %s\n", strerror(errno));
+		return 3;
+	}
+	if (getppid() != (pid_t)pid) {
+		fprintf(stderr, "shipgate run: --die-with-parent %s: that process is not our parent (any more)\n", arg);
+		return 3;
+	}
+	return 0;
+}
+
 /* --key-fd N: the private key's PEM text on descriptor N, read to its end and closed. */
 static sg_key *read_key_fd(const char *arg, sg_error *err)
 {
@@ -398,6 +427,9 @@ int sg_cli_run(int argc, char **argv)
 	bool done;
 	int rc = parse_args(argc, argv, &a, &done);
 	if (done)
+		return rc;
+	/* before anything else: from here on, the caller's end is ours */
+	if (a.parent && (rc = die_with_parent(a.parent)) != 0)
 		return rc;
 	sg_error err = {0};
 	/* first, so that a job file that does not parse is told there too */

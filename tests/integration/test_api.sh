@@ -9,6 +9,8 @@
 # - the library exports exactly the public API, and the public headers compile alone;
 # - two threads run two jobs through the library at once, and an interrupt flag stops a
 #   running step (tests/tools/api_threads.c), leaving no process behind;
+# - a caller killed with SIGKILL takes its job with it: the runner tears the step down as
+#   on SIGTERM (an ERROR verdict, interrupted), nothing is left running;
 # - a handle is what runs: a job file rewritten after sg_job_open, a chdir() after a key
 #   was opened by a relative path change neither the job, nor the key that signs, nor the
 #   file the key's hiding place is checked on (tests/tools/api_handles.c);
@@ -176,6 +178,12 @@ set +e
 both_rc=$?
 set -e
 check "run --key and --key-fd together: exit 2" test "$both_rc" -eq 2
+set +e
+"$SHIPGATE" run "$work/stdin/job.json" --die-with-parent 1 --key "$work/keys/shipgate.key" --quiet 2>"$work/dwp.err"
+dwp_rc=$?
+set -e
+check "run --die-with-parent PID, PID not the parent (it ended first): exit 3 before anything ran ($dwp_rc)" \
+	sh -c "test $dwp_rc -eq 3 && grep -q 'not our parent' '$work/dwp.err' && test ! -e '$work/stdin/shipgate-out'"
 
 # ---- threads ---------------------------------------------------------------------------
 if [ -n "${SHIPGATE_API_THREADS:-}" ]; then
@@ -200,6 +208,38 @@ JEOF
 	sleep 0.2
 	check "no sandbox process is left (no 'sleep 299.731')" sh -c "! pgrep -f '^sleep 299[.]731\$' >/dev/null"
 fi
+
+# ---- the caller dies: its job goes with it -------------------------------------------------
+mkdir -p "$work/orphan/ws"
+cat >"$work/orphan/job.json" <<'JEOF'
+{ "version": 1, "name": "orphan", "workspace": "ws", "network": "none",
+  "limits": { "memory_mb": 256, "pids": 64, "timeout_s": 120 },
+  "steps": [ { "name": "sleep", "run": ["sleep", "298.417"] } ] }
+JEOF
+LD_LIBRARY_PATH="$libdir" "$work/run_job" "$work/orphan/job.json" "$work/keys/shipgate.key" \
+	"$work/keys/shipgate.pub" "$work/orphan/out" >/dev/null 2>"$work/orphan.err" &
+caller=$!
+i=0
+while ! pgrep -f '^sleep 298[.]417$' >/dev/null && [ "$i" -lt 200 ]; do sleep 0.1; i=$((i + 1)); done
+runner=$(pgrep -P "$caller" || true)
+kill -KILL "$caller"
+wait "$caller" 2>/dev/null || true
+gone() { # PID: no such process, or a zombie waiting for init
+	[ -z "$(ps -o stat= -p "$1" 2>/dev/null | grep -v Z)" ]
+}
+i=0
+while { pgrep -f '^sleep 298[.]417$' >/dev/null || { [ -n "$runner" ] && ! gone "$runner"; }; } && [ "$i" -lt 100 ]; do
+	sleep 0.1
+	i=$((i + 1))
+done
+check "the caller killed (-9) mid-step: its sandbox is gone within 10 s" sh -c "! pgrep -f '^sleep 298[.]417\$' >/dev/null"
+check "... and its runner ($runner) too" sh -c "test -n '$runner' && { ! ps -o stat= -p '$runner' | grep -qv Z; }"
+check "... which tore the step down as on SIGTERM: a signed ERROR verdict, interrupted" \
+	sh -c "grep -q 'interrupted' '$work/orphan/out/statement.json' &&
+		'$SHIPGATE' verify '$work/orphan/out/verdict.dsse.json' --pub '$work/keys/shipgate.pub' --quiet"
+# whatever the outcome, nothing this test started is left behind
+[ -n "$runner" ] && ! gone "$runner" && kill -TERM "$runner" 2>/dev/null
+sleep 0.2
 
 # ---- a handle is what runs ---------------------------------------------------------------
 if [ -n "${SHIPGATE_API_HANDLES:-}" ]; then
