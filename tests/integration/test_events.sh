@@ -236,8 +236,26 @@ rc=$?
 set -e
 check "--events FIFO without a reader: exit 2 at once ($rc), says so" \
 	sh -c "test $rc -eq 2 && grep -q 'no reader' '$work/fifo.err'"
-cat "$work/events.fifo" >"$work/fifo.jsonl" &
+# the reader has the FIFO open before the job starts (else run rightly finds no reader):
+# opened without waiting for a writer, then it waits for data and reads to the end
+cat >"$work/fifo_reader.py" <<'PYEOF'
+import os, select, sys
+fd = os.open(sys.argv[1], os.O_RDONLY | os.O_NONBLOCK)
+open(sys.argv[2], "w").close()
+out = open(sys.argv[3], "wb")
+p = select.poll()
+p.register(fd, select.POLLIN)
+while p.poll(60000):
+    data = os.read(fd, 65536)
+    if not data:
+        break
+    out.write(data)
+PYEOF
+rm -f "$work/fifo.ready"
+"$PY" "$work/fifo_reader.py" "$work/events.fifo" "$work/fifo.ready" "$work/fifo.jsonl" &
 reader=$!
+i=0
+while [ ! -e "$work/fifo.ready" ] && [ "$i" -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
 set +e
 timeout 60 "$SHIPGATE" run $WEAK "$work/tiny/job.json" --events "$work/events.fifo" --key "$KEY" --quiet
 rc=$?
