@@ -210,17 +210,20 @@ JEOF
 fi
 
 # ---- the caller dies: its job goes with it -------------------------------------------------
+# the sleep's argument names this test's sandbox among any other test's (this pid)
+nap="298.$$"
+pat="^sleep 298[.]$$\$"
 mkdir -p "$work/orphan/ws"
-cat >"$work/orphan/job.json" <<'JEOF'
+cat >"$work/orphan/job.json" <<JEOF
 { "version": 1, "name": "orphan", "workspace": "ws", "network": "none",
   "limits": { "memory_mb": 256, "pids": 64, "timeout_s": 120 },
-  "steps": [ { "name": "sleep", "run": ["sleep", "298.417"] } ] }
+  "steps": [ { "name": "sleep", "run": ["sleep", "$nap"] } ] }
 JEOF
 LD_LIBRARY_PATH="$libdir" "$work/run_job" "$work/orphan/job.json" "$work/keys/shipgate.key" \
 	"$work/keys/shipgate.pub" "$work/orphan/out" >/dev/null 2>"$work/orphan.err" &
 caller=$!
 i=0
-while ! pgrep -f '^sleep 298[.]417$' >/dev/null && [ "$i" -lt 200 ]; do sleep 0.1; i=$((i + 1)); done
+while ! pgrep -f "$pat" >/dev/null && [ "$i" -lt 200 ]; do sleep 0.1; i=$((i + 1)); done
 runner=$(pgrep -P "$caller" || true)
 kill -KILL "$caller"
 wait "$caller" 2>/dev/null || true
@@ -228,11 +231,11 @@ gone() { # PID: no such process, or a zombie waiting for init
 	[ -z "$(ps -o stat= -p "$1" 2>/dev/null | grep -v Z)" ]
 }
 i=0
-while { pgrep -f '^sleep 298[.]417$' >/dev/null || { [ -n "$runner" ] && ! gone "$runner"; }; } && [ "$i" -lt 100 ]; do
+while { pgrep -f "$pat" >/dev/null || { [ -n "$runner" ] && ! gone "$runner"; }; } && [ "$i" -lt 100 ]; do
 	sleep 0.1
 	i=$((i + 1))
 done
-check "the caller killed (-9) mid-step: its sandbox is gone within 10 s" sh -c "! pgrep -f '^sleep 298[.]417\$' >/dev/null"
+check "the caller killed (-9) mid-step: its sandbox is gone within 10 s" sh -c "! pgrep -f '$pat' >/dev/null"
 check "... and its runner ($runner) too" sh -c "test -n '$runner' && { ! ps -o stat= -p '$runner' | grep -qv Z; }"
 check "... which tore the step down as on SIGTERM: a signed ERROR verdict, interrupted" \
 	sh -c "grep -q 'interrupted' '$work/orphan/out/statement.json' &&
