@@ -4,9 +4,11 @@
  * public handle wraps an internal object, every public call checks its arguments and
  * copies what it returns into the handle, and nothing internal leaks through a public
  * type. Jobs, keys, verifying and deciding run here, in the caller's thread. Running a
- * job does not: sg_job_run starts `shipgate run --events=3` with posix_spawn and reads
- * its events and verdict, because a threaded program cannot clone sandboxes safely
- * (docs/api.md, "Threads, and where a job runs").
+ * job does not: sg_job_run starts `shipgate run -` with posix_spawn, hands it the job
+ * handle's bytes on stdin and the key's PEM on a pipe (what runs is what the handles
+ * hold, not what their files say by then), and reads its events and verdict, because a
+ * threaded program cannot clone sandboxes safely (docs/api.md, "Threads, and where a
+ * job runs").
  */
 #include <shipgate/shipgate.h>
 
@@ -18,6 +20,8 @@
 #include "sign.h"
 #include "util.h"
 #include "verify.h"
+/* last: its macros rename OpenSSL's functions (crypto.h) */
+#include "crypto.h"
 
 #include <dlfcn.h>
 #include <fcntl.h>
@@ -26,18 +30,22 @@
 #include <signal.h>
 #include <spawn.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/wait.h>
 
 struct sg_api_job {
 	sg_job *job;
-	char *json;      /* a job made from text: the text, handed to `shipgate run -` */
-	size_t json_len;
-	char *base_dir;
+	/* the exact bytes it was parsed from: what sg_job_run hands `shipgate run -`, so
+	 * that what runs is this handle, whatever became of the file since */
+	char *bytes;
+	size_t len;
 };
 
 struct sg_api_key {
 	sg_key *key;
-	char *path; /* where a private key was read from, to keep it out of the sandbox */
+	/* where a private key was read from, resolved when it was (absolute, canonical), to
+	 * check that it lies out of the sandbox's sight */
+	char *path;
 };
 
 struct sg_api_result {
@@ -65,6 +73,15 @@ static int null_arg(sg_error *err, const char *fn, const char *what)
 	return sg_error_set(err, SG_ERR_USAGE, 0, "%s: %s is NULL", fn, what);
 }
 
+/* Checked by every call that digests or signs before it does: where libcrypto cannot be
+ * loaded the command line exits, but a library must not end its caller's process. */
+static int need_crypto(sg_error *err, const char *fn)
+{
+	if (sg_crypto_available(err) == 0)
+		return 0;
+	return sg_error_prefix(err, "%s", fn);
+}
+
 SG_API int sg_api_version(void)
 {
 	return SHIPGATE_API_VERSION;
@@ -77,12 +94,18 @@ SG_API const char *sg_version(void)
 
 /* ---- jobs ------------------------------------------------------------------------ */
 
-static sg_job_t *wrap_job(sg_job *job)
+/* Parse the bytes (taken over) as if from path. */
+static sg_job_t *make_job(const char *path, char *bytes, size_t len, sg_error *err)
 {
-	if (!job)
+	sg_job *job = sg_job_parse(path, bytes, len, err);
+	if (!job) {
+		free(bytes);
 		return NULL;
+	}
 	sg_job_t *j = sg_xcalloc(1, sizeof(*j));
 	j->job = job;
+	j->bytes = bytes;
+	j->len = len;
 	return j;
 }
 
@@ -92,7 +115,15 @@ SG_API sg_job_t *sg_job_open(const char *path, sg_error *err)
 		null_arg(err, "sg_job_open", "path");
 		return NULL;
 	}
-	return wrap_job(sg_job_load(path, err));
+	if (need_crypto(err, "sg_job_open") < 0) /* the job's sha256 */
+		return NULL;
+	char *bytes = NULL;
+	size_t len = 0;
+	if (sg_job_read(path, &bytes, &len, err) < 0)
+		return NULL;
+	/* sg_job_read's buffer is as large as a job may be */
+	char *fit = realloc(bytes, len ? len : 1);
+	return make_job(path, fit ? fit : bytes, len, err);
 }
 
 SG_API sg_job_t *sg_job_from_json(const char *json, size_t len, const char *base_dir, sg_error *err)
@@ -101,19 +132,17 @@ SG_API sg_job_t *sg_job_from_json(const char *json, size_t len, const char *base
 		null_arg(err, "sg_job_from_json", json ? "base_dir" : "json");
 		return NULL;
 	}
+	if (need_crypto(err, "sg_job_from_json") < 0)
+		return NULL;
 	if (len > SG_JOB_MAX_BYTES) {
 		sg_error_set(err, SG_ERR_USAGE, 0, "inline job: %zu bytes, expected at most %u (1 MiB)", len,
 			     SG_JOB_MAX_BYTES);
 		return NULL;
 	}
 	sg_autofree char *path = sg_xasprintf("%s/<inline job>", base_dir);
-	sg_job_t *j = wrap_job(sg_job_parse(path, json, len, err));
-	if (j) {
-		j->json = sg_xstrndup(json, len);
-		j->json_len = len;
-		j->base_dir = sg_xstrdup(base_dir);
-	}
-	return j;
+	char *bytes = sg_xmalloc(len ? len : 1);
+	memcpy(bytes, json, len);
+	return make_job(path, bytes, len, err);
 }
 
 SG_API void sg_job_close(sg_job_t *job)
@@ -121,8 +150,7 @@ SG_API void sg_job_close(sg_job_t *job)
 	if (!job)
 		return;
 	sg_job_free(job->job);
-	free(job->json);
-	free(job->base_dir);
+	free(job->bytes);
 	free(job);
 }
 
@@ -158,14 +186,28 @@ SG_API const char *sg_job_get_step_name(const sg_job_t *job, size_t index)
 
 /* ---- keys ------------------------------------------------------------------------ */
 
-static sg_key_t *wrap_key(sg_key *key, const char *path)
+static sg_key_t *wrap_key(sg_key *key, char *path)
 {
-	if (!key)
+	if (!key) {
+		free(path);
 		return NULL;
+	}
 	sg_key_t *k = sg_xcalloc(1, sizeof(*k));
 	k->key = key;
-	k->path = path ? sg_xstrdup(path) : NULL;
+	k->path = path;
 	return k;
+}
+
+/* A private key file, resolved before it is read: the handle knows the file it holds
+ * whatever the working directory or the path's symlinks become. */
+static sg_key_t *open_private(const char *path, sg_error *err)
+{
+	char *real = realpath(path, NULL);
+	if (!real) {
+		sg_error_set(err, SG_ERR_USAGE, errno, "%s", path);
+		return NULL;
+	}
+	return wrap_key(sg_key_load_private(real, err), real);
 }
 
 SG_API sg_key_t *sg_key_open_private(const char *path, sg_error *err)
@@ -174,7 +216,9 @@ SG_API sg_key_t *sg_key_open_private(const char *path, sg_error *err)
 		null_arg(err, "sg_key_open_private", "path");
 		return NULL;
 	}
-	return wrap_key(sg_key_load_private(path, err), path);
+	if (need_crypto(err, "sg_key_open_private") < 0)
+		return NULL;
+	return open_private(path, err);
 }
 
 SG_API sg_key_t *sg_key_open_public(const char *path, sg_error *err)
@@ -183,27 +227,33 @@ SG_API sg_key_t *sg_key_open_public(const char *path, sg_error *err)
 		null_arg(err, "sg_key_open_public", "path");
 		return NULL;
 	}
+	if (need_crypto(err, "sg_key_open_public") < 0)
+		return NULL;
 	return wrap_key(sg_key_load_public(path, err), NULL);
 }
 
 SG_API sg_key_t *sg_key_open_default(bool create, sg_error *err)
 {
+	if (need_crypto(err, "sg_key_open_default") < 0)
+		return NULL;
 	sg_autofree char *dir = sg_key_default_dir(err);
 	if (!dir)
 		return NULL;
 	sg_autofree char *path = sg_xasprintf("%s/" SG_KEY_FILE_NAME, dir);
-	if (!create) {
-		sg_key *key = sg_key_load_private(path, err);
-		if (!key)
+	if (create) {
+		bool created = false;
+		sg_autofree char *used = NULL;
+		sg_key *made = sg_key_load_or_create(dir, &created, &used, NULL, err);
+		if (!made) {
 			sg_error_prefix(err, "default signing key");
-		return wrap_key(key, path);
+			return NULL;
+		}
+		sg_key_free(made); /* read again below, as a key the caller names is */
 	}
-	bool created = false;
-	sg_autofree char *used = NULL;
-	sg_key *key = sg_key_load_or_create(dir, &created, &used, NULL, err);
+	sg_key_t *key = open_private(path, err);
 	if (!key)
 		sg_error_prefix(err, "default signing key");
-	return wrap_key(key, used);
+	return key;
 }
 
 SG_API void sg_key_close(sg_key_t *key)
@@ -337,77 +387,70 @@ static const char *jstr(const cJSON *o, const char *key)
 	return cJSON_IsString(v) ? v->valuestring : NULL;
 }
 
-SG_API sg_result_t *sg_job_run(const sg_job_t *job, const sg_key_t *key, const sg_run_config *cfg_in,
-			       sg_error *err)
+/* fd, moved to a number of at least min (the child's dup2s onto 0..4 must not overwrite
+ * one another's sources); -1 on failure (err set, unless fd was already -1). */
+static int fd_at_least(int fd, int min, sg_error *err)
 {
-	if (!job || !key) {
-		null_arg(err, "sg_job_run", job ? "key" : "job");
-		return NULL;
-	}
-	if (!sg_key_has_private(key->key) || !key->path) {
-		sg_error_set(err, SG_ERR_USAGE, 0, "sg_job_run: the key %s is a public key; signing needs the private one",
-			     sg_key_id(key->key));
-		return NULL;
-	}
-	sg_run_config cfg;
-	read_config(cfg_in, &cfg);
-	/* checked here too, so that the caller hears of it before anything starts */
-	if (sg_key_check_hidden(job->job, "signing key", key->path, err) < 0)
-		return NULL;
-	sg_autofree char *runner = find_runner(err);
-	if (!runner)
-		return NULL;
+	if (fd < 0 || fd >= min)
+		return fd;
+	int moved = fcntl(fd, F_DUPFD_CLOEXEC, min);
+	if (moved < 0)
+		sg_error_set(err, SG_ERR_SANDBOX, errno, "sg_job_run: fcntl F_DUPFD_CLOEXEC");
+	close(fd);
+	return moved;
+}
 
-	/* shipgate run JOB|- [--base-dir DIR] --events 3 --quiet --key KEY [--out DIR] ... */
-	const char *argv[16];
-	size_t n = 0;
-	argv[n++] = runner;
-	argv[n++] = "run";
-	argv[n++] = job->json ? "-" : job->job->path;
-	if (job->json) {
-		argv[n++] = "--base-dir";
-		argv[n++] = job->base_dir;
-	}
-	argv[n++] = "--events=3";
-	argv[n++] = "--quiet";
-	argv[n++] = "--key";
-	argv[n++] = key->path;
-	if (cfg.out_dir) {
-		argv[n++] = "--out";
-		argv[n++] = cfg.out_dir;
-	}
-	if (cfg.allow_weaker)
-		argv[n++] = "--allow-weaker";
-	if (cfg.vsa)
-		argv[n++] = "--vsa";
-	if (cfg.no_trace)
-		argv[n++] = "--no-trace";
-	argv[n] = NULL;
+/* The job's bytes in a memfd, at offset 0: the runner's stdin. Nothing is written while
+ * the runner runs, so no size of job can block either side. */
+static int job_bytes_fd(const sg_job_t *job, sg_error *err)
+{
+	sg_autoclose int fd = memfd_create("shipgate-job", MFD_CLOEXEC);
+	if (fd < 0 || sg_write_all(fd, job->bytes, job->len) < 0 || lseek(fd, 0, SEEK_SET) < 0)
+		return sg_error_set(err, SG_ERR_SANDBOX, errno, "sg_job_run: the job's bytes for the runner");
+	return sg_steal_fd(&fd);
+}
 
-	int evp[2] = {-1, -1}, inp[2] = {-1, -1};
-	if (pipe2(evp, O_CLOEXEC) < 0 || (job->json && pipe2(inp, O_CLOEXEC) < 0)) {
-		sg_error_set(err, SG_ERR_SANDBOX, errno, "sg_job_run: pipe");
-		for (int i = 0; i < 2; i++) {
-			if (evp[i] >= 0)
-				close(evp[i]);
-			if (inp[i] >= 0)
-				close(inp[i]);
-		}
-		return NULL;
+/* A pipe's read end holding the key's PEM text, then EOF: the runner's --key-fd. Written
+ * whole before the runner starts (the text is a few hundred bytes, far less than a pipe
+ * holds; non-blocking, so that it could never hang here), and read once by the runner:
+ * the key is in no file the runner opens. */
+static int key_pem_fd(const sg_key_t *key, sg_error *err)
+{
+	size_t len = 0;
+	char *pem = sg_key_private_pem(key->key, &len, err);
+	if (!pem)
+		return -1;
+	int p[2];
+	int rc = pipe2(p, O_CLOEXEC);
+	if (rc == 0) {
+		rc = fcntl(p[1], F_SETFL, O_NONBLOCK) < 0 || sg_write_all(p[1], pem, len) < 0 ? -1 : 0;
+		int e = errno;
+		close(p[1]);
+		if (rc < 0)
+			close(p[0]);
+		errno = e;
 	}
-	/* posix_spawn: the child execs at once, so nothing of this process's threads,
-	 * locks or heap is used in it; it gets the events pipe as fd 3, the job text (if
-	 * any) on stdin, nothing else of ours, and signals as a fresh process has them */
+	sg_key_pem_free(pem, len);
+	if (rc < 0)
+		return sg_error_set(err, SG_ERR_SANDBOX, errno, "sg_job_run: the key for the runner");
+	return p[0];
+}
+
+/* posix_spawn: the child execs at once, so nothing of this process's threads, locks or
+ * heap is used in it. It gets the job's bytes on stdin, /dev/null as stdout and stderr,
+ * the events pipe as fd 3 and the key as fd 4, nothing else of ours, and signals as a
+ * fresh process has them. Returns 0 or an errno. */
+static int spawn_runner(const char *runner, const char *const *argv, int job_fd, int events_fd, int key_fd,
+			pid_t *pid)
+{
 	posix_spawn_file_actions_t fa;
 	posix_spawn_file_actions_init(&fa);
-	if (inp[0] >= 0)
-		posix_spawn_file_actions_adddup2(&fa, inp[0], 0);
-	else
-		posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+	posix_spawn_file_actions_adddup2(&fa, job_fd, 0);
 	posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
 	posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
-	posix_spawn_file_actions_adddup2(&fa, evp[1], 3);
-	posix_spawn_file_actions_addclosefrom_np(&fa, 4);
+	posix_spawn_file_actions_adddup2(&fa, events_fd, 3);
+	posix_spawn_file_actions_adddup2(&fa, key_fd, 4);
+	posix_spawn_file_actions_addclosefrom_np(&fa, 5);
 	posix_spawnattr_t at;
 	posix_spawnattr_init(&at);
 	sigset_t none, defaults;
@@ -422,24 +465,89 @@ SG_API sg_result_t *sg_job_run(const sg_job_t *job, const sg_key_t *key, const s
 	posix_spawnattr_setsigdefault(&at, &defaults);
 	posix_spawnattr_setflags(&at, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
 	extern char **environ;
-	pid_t pid;
-	int rc = posix_spawn(&pid, runner, &fa, &at, (char *const *)argv, environ);
+	int rc = posix_spawn(pid, runner, &fa, &at, (char *const *)argv, environ);
 	posix_spawn_file_actions_destroy(&fa);
 	posix_spawnattr_destroy(&at);
-	close(evp[1]);
-	if (inp[0] >= 0)
-		close(inp[0]);
-	if (rc != 0) {
-		close(evp[0]);
-		if (inp[1] >= 0)
-			close(inp[1]);
-		sg_error_set(err, SG_ERR_SANDBOX, rc, "sg_job_run: start %s", runner);
+	return rc;
+}
+
+SG_API sg_result_t *sg_job_run(const sg_job_t *job, const sg_key_t *key, const sg_run_config *cfg_in,
+			       sg_error *err)
+{
+	if (!job || !key) {
+		null_arg(err, "sg_job_run", job ? "key" : "job");
 		return NULL;
 	}
-	if (inp[1] >= 0) {
-		/* the runner reads the whole job before it does anything: no deadlock */
-		(void)sg_write_all(inp[1], job->json, job->json_len);
-		close(inp[1]);
+	if (!sg_key_has_private(key->key) || !key->path) {
+		sg_error_set(err, SG_ERR_USAGE, 0, "sg_job_run: the key %s is a public key; signing needs the private one",
+			     sg_key_id(key->key));
+		return NULL;
+	}
+	sg_run_config cfg;
+	read_config(cfg_in, &cfg);
+	/* the file the key was read from, as it was resolved then; the runner gets the key
+	 * itself and has no file to check */
+	if (sg_key_check_hidden(job->job, "signing key", key->path, err) < 0)
+		return NULL;
+	sg_autofree char *runner = find_runner(err);
+	if (!runner)
+		return NULL;
+
+	/* shipgate run - --job-path PATH --events=3 --key-fd=4 --quiet --die-with-parent=PID
+	 * [--out DIR] ...: the
+	 * handle's job bytes on stdin, as if they were the file it was opened from */
+	const char *argv[20];
+	size_t n = 0;
+	argv[n++] = runner;
+	argv[n++] = "run";
+	argv[n++] = "-";
+	argv[n++] = "--job-path";
+	argv[n++] = job->job->path;
+	argv[n++] = "--events=3";
+	argv[n++] = "--key-fd=4";
+	argv[n++] = "--quiet";
+	/* the caller killed (even with SIGKILL) takes its job with it: posix_spawn cannot
+	 * set PR_SET_PDEATHSIG, the runner does it first thing (docs/api.md) */
+	char parent[32];
+	snprintf(parent, sizeof(parent), "--die-with-parent=%d", (int)getpid());
+	argv[n++] = parent;
+	if (cfg.out_dir) {
+		argv[n++] = "--out";
+		argv[n++] = cfg.out_dir;
+	}
+	if (cfg.allow_weaker)
+		argv[n++] = "--allow-weaker";
+	if (cfg.vsa)
+		argv[n++] = "--vsa";
+	if (cfg.no_trace)
+		argv[n++] = "--no-trace";
+	argv[n] = NULL;
+
+	int evp[2] = {-1, -1};
+	if (pipe2(evp, O_CLOEXEC) < 0) {
+		sg_error_set(err, SG_ERR_SANDBOX, errno, "sg_job_run: pipe");
+		return NULL;
+	}
+	evp[1] = fd_at_least(evp[1], 5, err);
+	int job_fd = evp[1] >= 0 ? fd_at_least(job_bytes_fd(job, err), 5, err) : -1;
+	int key_fd = job_fd >= 0 ? fd_at_least(key_pem_fd(key, err), 5, err) : -1;
+	pid_t pid = -1;
+	int rc = -1;
+	if (key_fd >= 0) {
+		rc = spawn_runner(runner, argv, job_fd, evp[1], key_fd, &pid);
+		if (rc != 0)
+			sg_error_set(err, SG_ERR_SANDBOX, rc, "sg_job_run: start %s", runner);
+	}
+	/* the runner has its copies (or there is no runner) */
+	if (job_fd >= 0)
+		close(job_fd);
+	if (key_fd >= 0)
+		close(key_fd);
+	if (evp[1] >= 0)
+		close(evp[1]);
+	if (rc != 0) {
+		close(evp[0]);
+		return NULL;
 	}
 
 	run_watch w = {.cfg = &cfg};
@@ -602,6 +710,8 @@ SG_API sg_verified_t *sg_verify_envelope(const void *envelope, size_t len, const
 		null_arg(err, "sg_verify_envelope", envelope ? "trusted" : "envelope");
 		return NULL;
 	}
+	if (need_crypto(err, "sg_verify_envelope") < 0)
+		return NULL;
 	return verify_bytes("envelope", envelope, len, trusted, err);
 }
 
@@ -611,6 +721,8 @@ SG_API sg_verified_t *sg_verify_file(const char *path, const sg_key_t *trusted, 
 		null_arg(err, "sg_verify_file", path ? "trusted" : "path");
 		return NULL;
 	}
+	if (need_crypto(err, "sg_verify_file") < 0)
+		return NULL;
 	sg_autofree char *text = NULL;
 	size_t len = 0;
 	if (sg_read_file(path, SG_ENVELOPE_MAX, &text, &len, err) < 0)

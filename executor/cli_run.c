@@ -17,6 +17,9 @@
 #include <getopt.h>
 #include <limits.h>
 #include <string.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
 
 static void run_usage(FILE *out)
 {
@@ -37,9 +40,19 @@ static void run_usage(FILE *out)
 		"                    Summary Attestation of the verdict\n"
 		"  --json            print the verdict's statement on stdout instead of a summary\n"
 		"  --events FD|FILE  stream the job's progress as JSON, one object per line, to\n"
-		"                    file descriptor FD (digits) or FILE (docs/events.md)\n"
+		"                    file descriptor FD (digits) or FILE: a file (truncated), or a\n"
+		"                    FIFO whose reader is running (docs/events.md; ./NAME for a\n"
+		"                    name that starts with a digit, '-' or '+')\n"
 		"  --base-dir DIR    with JOB.json \"-\": read the job from stdin, its paths\n"
-		"                    relative to DIR\n"
+		"                    relative to DIR (its name DIR/<inline job>)\n"
+		"  --job-path PATH   with JOB.json \"-\": read the job from stdin as if it were\n"
+		"                    the file PATH (its name, its paths relative to PATH's dir)\n"
+		"  --key-fd N        read the signing key's PEM from descriptor N (a pipe) instead\n"
+		"                    of a file; whoever sends it checks that the steps cannot\n"
+		"                    read where it came from\n"
+		"  --die-with-parent PID\n"
+		"                    PID is our parent: when it ends, stop as on SIGTERM (the\n"
+		"                    step killed, an ERROR verdict); exit 3 if it already has\n"
 		"  --allow-weaker    run even if a limit cannot be enforced (recorded in the verdict)\n"
 		"  --no-trace        do not write the runtime trace (trace/STEP.jsonl; on by default)\n"
 		"  -q, --quiet       print nothing but errors (and, once, that a key was made)\n"
@@ -139,8 +152,11 @@ sg_key *sg_cli_load_signing_key(const sg_job *job, const char *path, char **used
 typedef struct run_args {
 	const char *job_path;
 	const char *base_dir;  /* with job "-": the directory the job's paths start from */
+	const char *stdin_path; /* with job "-": the job file it stands for (--job-path) */
 	const char *key_path;
+	const char *key_fd;    /* the key's PEM on this descriptor (--key-fd) */
 	const char *events;
+	const char *parent;    /* --die-with-parent PID */
 	sg_cli_run_opts o;
 } run_args;
 
@@ -154,6 +170,9 @@ static int parse_args(int argc, char **argv, run_args *a, bool *done)
 		{"json", no_argument, NULL, 'j'},
 		{"events", required_argument, NULL, 'e'},
 		{"base-dir", required_argument, NULL, 'B'},
+		{"job-path", required_argument, NULL, 'P'},
+		{"key-fd", required_argument, NULL, 'K'},
+		{"die-with-parent", required_argument, NULL, 'D'},
 		{"allow-weaker", no_argument, NULL, 'w'},
 		{"no-trace", no_argument, NULL, 'T'},
 		{"quiet", no_argument, NULL, 'q'},
@@ -171,6 +190,9 @@ static int parse_args(int argc, char **argv, run_args *a, bool *done)
 		case 'j': a->o.json = true; break;
 		case 'e': a->events = optarg; break;
 		case 'B': a->base_dir = optarg; break;
+		case 'P': a->stdin_path = optarg; break;
+		case 'K': a->key_fd = optarg; break;
+		case 'D': a->parent = optarg; break;
 		case 'w': a->o.allow_weaker = true; break;
 		case 'T': a->o.no_trace = true; break;
 		case 'q': a->o.quiet = true; break;
@@ -186,9 +208,19 @@ static int parse_args(int argc, char **argv, run_args *a, bool *done)
 		return 2;
 	}
 	a->job_path = argv[optind];
-	if ((strcmp(a->job_path, "-") == 0) != (a->base_dir != NULL)) {
-		fprintf(stderr, "shipgate run: %s\n", a->base_dir ? "--base-dir goes with the job read from stdin (-)"
-								  : "a job read from stdin (-) needs --base-dir DIR");
+	bool from_stdin = !strcmp(a->job_path, "-");
+	const char *wrong = NULL;
+	if (a->base_dir && a->stdin_path)
+		wrong = "--base-dir and --job-path are two ways to say one thing: give one";
+	else if (!from_stdin && (a->base_dir || a->stdin_path))
+		wrong = a->base_dir ? "--base-dir goes with the job read from stdin (-)"
+				    : "--job-path goes with the job read from stdin (-)";
+	else if (from_stdin && !a->base_dir && !a->stdin_path)
+		wrong = "a job read from stdin (-) needs --base-dir DIR or --job-path PATH";
+	else if (a->key_path && a->key_fd)
+		wrong = "--key and --key-fd are two keys: give one";
+	if (wrong) {
+		fprintf(stderr, "shipgate run: %s\n", wrong);
 		*done = true;
 		return 2;
 	}
@@ -269,11 +301,18 @@ int sg_cli_run_job(const sg_job *job, const sg_cli_run_opts *a, const sg_key *ke
 	return exit_code;
 }
 
-/* --events: digits name an open file descriptor, anything else a file to create. */
+/* --events: an open file descriptor (digits), else a file or FIFO to write. What starts
+ * like a number (a digit, '-', '+') must be a descriptor: "-1" or "3x" is a slip, not a
+ * file to create (./3x is the file). A FIFO is opened without waiting for its reader,
+ * which would hold the job before it starts: no reader is an error. */
 static int open_events(const char *arg, sg_error *err)
 {
-	uint64_t fd;
-	if (sg_parse_u64(arg, &fd)) {
+	if ((arg[0] >= '0' && arg[0] <= '9') || arg[0] == '-' || arg[0] == '+') {
+		uint64_t fd;
+		if (!sg_parse_u64(arg, &fd))
+			return sg_error_set(err, SG_ERR_USAGE, 0,
+					    "--events %s: not a file descriptor (digits only; a file of that name is "
+					    "./%s)", arg, arg);
 		if (fd > INT32_MAX || fcntl((int)fd, F_GETFL) < 0)
 			return sg_error_set(err, SG_ERR_USAGE, EBADF, "--events %s", arg);
 		if (fd <= 2)
@@ -283,10 +322,103 @@ static int open_events(const char *arg, sg_error *err)
 		(void)fcntl((int)fd, F_SETFD, FD_CLOEXEC);
 		return (int)fd;
 	}
-	int fd2 = open(arg, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOCTTY, 0644);
-	if (fd2 < 0)
+	static const char what[] = "not a regular file, a FIFO or a character device";
+	struct stat st;
+	/* before opening it: opening a device can do something */
+	if (stat(arg, &st) == 0 && !S_ISREG(st.st_mode) && !S_ISFIFO(st.st_mode) && !S_ISCHR(st.st_mode))
+		return sg_error_set(err, SG_ERR_USAGE, 0, "--events %s: %s", arg, what);
+	sg_autoclose int fd = open(arg, O_WRONLY | O_CREAT | O_NONBLOCK | O_CLOEXEC | O_NOCTTY, 0644);
+	if (fd < 0 && errno == ENXIO)
+		return sg_error_set(err, SG_ERR_USAGE, 0,
+				    "--events %s: a FIFO with no reader (start the reader first)", arg);
+	if (fd < 0)
 		return sg_error_set(err, SG_ERR_USAGE, errno, "--events %s", arg);
-	return fd2;
+	if (fstat(fd, &st) < 0)
+		return sg_error_set(err, SG_ERR_USAGE, errno, "--events %s", arg);
+	if (!S_ISREG(st.st_mode) && !S_ISFIFO(st.st_mode) && !S_ISCHR(st.st_mode))
+		return sg_error_set(err, SG_ERR_USAGE, 0, "--events %s: %s", arg, what);
+	if (S_ISREG(st.st_mode) && ftruncate(fd, 0) < 0)
+		return sg_error_set(err, SG_ERR_USAGE, errno, "--events %s: truncate", arg);
+	/* written as a file descriptor given with digits is: a slow reader slows the job
+	 * down, one that goes away ends the stream */
+	int fl = fcntl(fd, F_GETFL);
+	if (fl < 0 || fcntl(fd, F_SETFL, fl & ~O_NONBLOCK) < 0)
+		return sg_error_set(err, SG_ERR_USAGE, errno, "--events %s", arg);
+	return sg_steal_fd(&fd);
+}
+
+/* The job: from its file, or (`-`) its text on stdin, as if it were the file --job-path
+ * names or a file in --base-dir (libshipgate's sg_job_run hands its runner the job's
+ * bytes so: what runs is what the caller's handle holds). */
+static sg_job *read_job(const run_args *a, sg_error *err)
+{
+	if (strcmp(a->job_path, "-"))
+		return sg_job_load(a->job_path, err);
+	sg_buf text = {0};
+	char buf[65536];
+	ssize_t got;
+	while ((got = SG_RETRY(read(0, buf, sizeof(buf)))) > 0 && text.len <= SG_JOB_MAX_BYTES)
+		sg_buf_append(&text, buf, (size_t)got);
+	sg_autofree char *origin =
+		a->stdin_path ? sg_xstrdup(a->stdin_path) : sg_xasprintf("%s/<inline job>", a->base_dir);
+	sg_job *job = NULL;
+	if (got < 0)
+		sg_error_set(err, SG_ERR_USAGE, errno, "reading the job from stdin");
+	else if (text.len > SG_JOB_MAX_BYTES)
+		sg_error_set(err, SG_ERR_USAGE, 0, "the job on stdin: more than %u bytes (1 MiB)", SG_JOB_MAX_BYTES);
+	else
+		job = sg_job_parse(origin, text.data ? text.data : "", text.len, err);
+	sg_buf_free(&text);
+	return job;
+}
+
+/* --die-with-parent PID: be sent SIGTERM when the parent ends, which does what ^C does
+ * (the running step's sandbox killed, an ERROR verdict, interrupted). The parent is
+ * checked after the request: had it ended before, the signal would never come. */
+static int die_with_parent(const char *arg)
+{
+	uint64_t pid;
+	if (!sg_parse_u64(arg, &pid) || pid < 1 || pid > INT32_MAX) {
+		fprintf(stderr, "shipgate run: --die-with-parent %s: not a process id\n", arg);
+		return 2;
+	}
+	if (prctl(PR_SET_PDEATHSIG, SIGTERM, 0, 0, 0) < 0) {
+		fprintf(stderr, "shipgate run: --die-with-parent: prctl PR_SET_PDEATHSIG: %s\n", strerror(errno));
+		return 3;
+	}
+	if (getppid() != (pid_t)pid) {
+		fprintf(stderr, "shipgate run: --die-with-parent %s: that process is not our parent (any more)\n", arg);
+		return 3;
+	}
+	return 0;
+}
+
+/* --key-fd N: the private key's PEM text on descriptor N, read to its end and closed. */
+static sg_key *read_key_fd(const char *arg, sg_error *err)
+{
+	uint64_t fd;
+	if (!sg_parse_u64(arg, &fd) || fd > INT32_MAX || fd <= 2 || fcntl((int)fd, F_GETFD) < 0) {
+		sg_error_set(err, SG_ERR_USAGE, 0, "--key-fd %s: not an open file descriptor above 2", arg);
+		return NULL;
+	}
+	sg_autofree char *origin = sg_xasprintf("--key-fd %s", arg);
+	sg_key *key = sg_key_read_private_fd((int)fd, origin, err);
+	close((int)fd);
+	return key;
+}
+
+/* Say why the job ends before it started: on stderr, and as the one `error` event. */
+static int refuse(const run_args *a, const sg_job *job, const sg_error *err)
+{
+	fprintf(stderr, "shipgate run: %s\n", err->msg);
+	if (a->o.events_fd > 0) {
+		sg_event_sink sink;
+		sg_event_sink_init(&sink);
+		sink.fd = a->o.events_fd;
+		sink.job_name = job ? job->name : NULL;
+		sg_event_error(&sink, err);
+	}
+	return 2;
 }
 
 int sg_cli_run(int argc, char **argv)
@@ -296,53 +428,30 @@ int sg_cli_run(int argc, char **argv)
 	int rc = parse_args(argc, argv, &a, &done);
 	if (done)
 		return rc;
+	/* before anything else: from here on, the caller's end is ours */
+	if (a.parent && (rc = die_with_parent(a.parent)) != 0)
+		return rc;
 	sg_error err = {0};
-	sg_job *job = NULL;
-	if (a.base_dir) {
-		/* the job's text on stdin (what libshipgate's sg_job_run hands a job made with
-		 * sg_job_from_json), its paths relative to --base-dir */
-		sg_buf text = {0};
-		char buf[65536];
-		ssize_t got;
-		while ((got = SG_RETRY(read(0, buf, sizeof(buf)))) > 0 && text.len <= SG_JOB_MAX_BYTES)
-			sg_buf_append(&text, buf, (size_t)got);
-		sg_autofree char *origin = sg_xasprintf("%s/<inline job>", a.base_dir);
-		if (got < 0)
-			sg_error_set(&err, SG_ERR_USAGE, errno, "reading the job from stdin");
-		else if (text.len > SG_JOB_MAX_BYTES)
-			sg_error_set(&err, SG_ERR_USAGE, 0, "the job on stdin: more than %u bytes (1 MiB)", SG_JOB_MAX_BYTES);
-		else
-			job = sg_job_parse(origin, text.data ? text.data : "", text.len, &err);
-		sg_buf_free(&text);
-	} else {
-		job = sg_job_load(a.job_path, &err);
-	}
-	if (!job) {
-		fprintf(stderr, "shipgate run: %s\n", err.msg);
-		return 2;
-	}
+	/* first, so that a job file that does not parse is told there too */
 	if (a.events && (a.o.events_fd = open_events(a.events, &err)) < 0) {
 		fprintf(stderr, "shipgate run: %s\n", err.msg);
-		sg_job_free(job);
 		return 2;
 	}
+	sg_job *job = read_job(&a, &err);
+	if (!job)
+		return refuse(&a, NULL, &err);
 	sg_autofree char *key_path = NULL;
 	sg_timing_mark("cli: job loaded");
-	sg_key *key = sg_cli_load_signing_key(job, a.key_path, &key_path, &err);
+	sg_key *key = a.key_fd ? read_key_fd(a.key_fd, &err) : sg_cli_load_signing_key(job, a.key_path, &key_path, &err);
 	sg_timing_mark("cli: key loaded");
-	if (!key || sg_key_check_hidden(job, a.key_path ? "--key" : "default signing key", key_path,
-					&err) < 0) {
-		fprintf(stderr, "shipgate run: %s\n", err.msg);
-		if (a.o.events_fd > 0) {
-			sg_event_sink sink;
-			sg_event_sink_init(&sink);
-			sink.fd = a.o.events_fd;
-			sink.job_name = job->name;
-			sg_event_error(&sink, &err);
-		}
+	/* a key from a descriptor has no file here to check: its sender checked the one it
+	 * read (libshipgate's sg_job_run does) */
+	if (!key || (key_path && sg_key_check_hidden(job, a.key_path ? "--key" : "default signing key", key_path,
+						     &err) < 0)) {
+		rc = refuse(&a, job, &err);
 		sg_key_free(key);
 		sg_job_free(job);
-		return 2;
+		return rc;
 	}
 	rc = sg_cli_run_job(job, &a.o, key, NULL);
 	sg_key_free(key);

@@ -16,35 +16,55 @@
 static sg_crypto_table sg_crypto_fns;
 static pthread_once_t sg_crypto_once = PTHREAD_ONCE_INIT;
 static int sg_crypto_is_loaded;
+/* why it could not be loaded (written once, under sg_crypto_once) */
+static char sg_crypto_failure[512];
 
 static void sg_crypto_load(void)
 {
 	void *lib = dlopen(SG_LIBCRYPTO_SONAME, RTLD_NOW | RTLD_LOCAL);
 	if (!lib) {
-		fprintf(stderr, "shipgate: cannot load OpenSSL's %s: %s (scripts/setup installs it)\n",
-			SG_LIBCRYPTO_SONAME, dlerror());
-		exit(3);
+		snprintf(sg_crypto_failure, sizeof(sg_crypto_failure),
+			 "cannot load OpenSSL's %s: %s (scripts/setup installs it)", SG_LIBCRYPTO_SONAME, dlerror());
+		return;
 	}
 	/* memcpy: ISO C has no cast from an object pointer to a function pointer */
-#define SG_CRYPTO_RESOLVE(name)                                                                   \
-	do {                                                                                      \
-		void *sym = dlsym(lib, #name);                                                    \
-		if (!sym) {                                                                       \
-			fprintf(stderr, "shipgate: %s has no %s\n", SG_LIBCRYPTO_SONAME, #name); \
-			exit(3);                                                                  \
-		}                                                                                 \
-		memcpy(&sg_crypto_fns.name, &sym, sizeof(sym));                                   \
+#define SG_CRYPTO_RESOLVE(name)                                                                       \
+	do {                                                                                          \
+		void *sym = dlsym(lib, #name);                                                        \
+		if (!sym) {                                                                           \
+			snprintf(sg_crypto_failure, sizeof(sg_crypto_failure), "%s has no %s",        \
+				 SG_LIBCRYPTO_SONAME, #name);                                         \
+			return;                                                                       \
+		}                                                                                     \
+		memcpy(&sg_crypto_fns.name, &sym, sizeof(sym));                                       \
 	} while (0);
 	SG_CRYPTO_FUNCS(SG_CRYPTO_RESOLVE)
 #undef SG_CRYPTO_RESOLVE
 	__atomic_store_n(&sg_crypto_is_loaded, 1, __ATOMIC_RELEASE);
 }
 
-const sg_crypto_table *sg_crypto(void)
+/* Load it once; whether that worked. */
+static int sg_crypto_try(void)
 {
 	if (!__atomic_load_n(&sg_crypto_is_loaded, __ATOMIC_ACQUIRE))
 		pthread_once(&sg_crypto_once, sg_crypto_load);
+	return __atomic_load_n(&sg_crypto_is_loaded, __ATOMIC_ACQUIRE);
+}
+
+const sg_crypto_table *sg_crypto(void)
+{
+	if (!sg_crypto_try()) {
+		fprintf(stderr, "shipgate: %s\n", sg_crypto_failure);
+		exit(3);
+	}
 	return &sg_crypto_fns;
+}
+
+int sg_crypto_available(sg_error *err)
+{
+	if (sg_crypto_try())
+		return 0;
+	return sg_error_set(err, SG_ERR_INTERNAL, 0, "%s", sg_crypto_failure);
 }
 
 int sg_crypto_loaded(void)

@@ -4,14 +4,18 @@
  * the supervisor's RSS once it is mapped and relocated), and a plain `shipgate exec`
  * never needs it: only digests and signatures do. So shipgate does not link it; the
  * first call to one of the functions below dlopen()s it (thread-safe, once) and
- * resolves the 32 functions used here. A libcrypto that cannot be loaded is fatal, with
- * a message: it is a declared dependency (scripts/setup installs it).
+ * resolves the 32 functions used here. A libcrypto that cannot be loaded is fatal for the
+ * command line, with a message: it is a declared dependency (scripts/setup installs it).
+ * The library must not end its caller's process: its entry points that need libcrypto
+ * ask sg_crypto_available() first and report an error instead.
  *
  * Include this header instead of the OpenSSL headers, after any other header that may
  * include them: the function names become macros that call through the table.
  */
 #ifndef SHIPGATE_CRYPTO_H
 #define SHIPGATE_CRYPTO_H
+
+#include <shipgate/error.h>
 
 #include <openssl/bio.h>
 #include <openssl/crypto.h>
@@ -36,8 +40,11 @@ typedef struct sg_crypto_table {
 #undef SG_CRYPTO_PTR
 } sg_crypto_table;
 
-/* The table, libcrypto loaded on the first call. */
+/* The table, libcrypto loaded on the first call; exit(3) with a message if it cannot be. */
 const sg_crypto_table *sg_crypto(void);
+/* Load libcrypto if need be: 0, or -1 with SG_ERR_INTERNAL saying why it cannot be (the
+ * process goes on; sg_crypto() would then exit). */
+int sg_crypto_available(sg_error *err);
 /* Has libcrypto been loaded in this process? (For tests and the benchmark.) */
 int sg_crypto_loaded(void);
 

@@ -1332,8 +1332,7 @@ sg_job *sg_job_parse(const char *path, const char *data, size_t len, sg_error *e
 	return job;
 }
 
-/* Read the job file: a regular file of at most SG_JOB_MAX_BYTES. */
-static int job_read(const char *path, char **data, size_t *len, sg_error *err)
+int sg_job_read(const char *path, char **data, size_t *len, sg_error *err)
 {
 	sg_autoclose int fd = SG_RETRY(open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK));
 	struct stat st;
@@ -1350,8 +1349,12 @@ static int job_read(const char *path, char **data, size_t *len, sg_error *err)
 	/* one byte more than allowed, in case the file grew since fstat: parse refuses it */
 	*data = sg_xmalloc(SG_JOB_MAX_BYTES + 1);
 	ssize_t n = sg_read_all(fd, *data, SG_JOB_MAX_BYTES + 1);
-	if (n < 0)
-		return sg_error_set(err, SG_ERR_USAGE, errno, "%s: cannot read", path);
+	if (n < 0) {
+		int e = errno;
+		free(*data);
+		*data = NULL;
+		return sg_error_set(err, SG_ERR_USAGE, e, "%s: cannot read", path);
+	}
 	*len = (size_t)n;
 	return 0;
 }
@@ -1360,7 +1363,7 @@ sg_job *sg_job_load(const char *path, sg_error *err)
 {
 	sg_autofree char *data = NULL;
 	size_t len = 0;
-	if (job_read(path, &data, &len, err) < 0)
+	if (sg_job_read(path, &data, &len, err) < 0)
 		return NULL;
 	return sg_job_parse(path, data, len, err);
 }

@@ -127,6 +127,9 @@ typedef struct sg_job {
  * (kind SG_ERR_USAGE). Relative paths in the file are resolved against the directory of
  * `path`, which must exist; the files they name are checked now (existence, type). */
 sg_job *sg_job_load(const char *path, sg_error *err);
+/* Read a job file's bytes: a regular file of at most SG_JOB_MAX_BYTES (one byte more
+ * when it grew while read: sg_job_parse refuses that). *data is malloc'd. */
+int sg_job_read(const char *path, char **data, size_t *len, sg_error *err);
 /* Parse job bytes as if they came from `path` (used by tests and the API). */
 sg_job *sg_job_parse(const char *path, const char *data, size_t len, sg_error *err);
 void sg_job_free(sg_job *job);

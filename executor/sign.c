@@ -275,7 +275,28 @@ sg_key *sg_key_from_pem(const char *origin, const char *pem, size_t len, bool pr
 	return key_wrap(pkey, private_key, origin, err);
 }
 
-/* Read a key file into a buffer that is wiped when freed. */
+/* Read a key from fd (origin names it) into a buffer that is wiped when freed. */
+static char *read_key_fd(int fd, const char *origin, size_t *len, sg_error *err)
+{
+	char *buf = sg_xmalloc(SG_KEY_FILE_MAX + 1);
+	ssize_t n = sg_read_all(fd, buf, SG_KEY_FILE_MAX + 1);
+	if (n < 0 || (size_t)n > SG_KEY_FILE_MAX) {
+		int e = n < 0 ? errno : 0;
+		OPENSSL_cleanse(buf, SG_KEY_FILE_MAX + 1);
+		free(buf);
+		if (e)
+			sg_error_set(err, SG_ERR_USAGE, e, "read %s", origin);
+		else
+			sg_error_set(err, SG_ERR_USAGE, 0, "%s: larger than %u bytes: not a key file",
+				     origin, SG_KEY_FILE_MAX);
+		return NULL;
+	}
+	buf[n] = '\0';
+	*len = (size_t)n;
+	return buf;
+}
+
+/* Read a key file: a regular file, never a FIFO or a device to wait on. */
 static char *read_key_file(const char *path, size_t *len, sg_error *err)
 {
 	sg_autoclose int fd = SG_RETRY(open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK));
@@ -292,31 +313,14 @@ static char *read_key_file(const char *path, size_t *len, sg_error *err)
 		sg_error_set(err, SG_ERR_USAGE, 0, "%s: not a regular file", path);
 		return NULL;
 	}
-	char *buf = sg_xmalloc(SG_KEY_FILE_MAX + 1);
-	ssize_t n = sg_read_all(fd, buf, SG_KEY_FILE_MAX + 1);
-	if (n < 0 || (size_t)n > SG_KEY_FILE_MAX) {
-		int e = n < 0 ? errno : 0;
-		OPENSSL_cleanse(buf, SG_KEY_FILE_MAX + 1);
-		free(buf);
-		if (e)
-			sg_error_set(err, SG_ERR_USAGE, e, "read %s", path);
-		else
-			sg_error_set(err, SG_ERR_USAGE, 0, "%s: larger than %u bytes: not a key file",
-				     path, SG_KEY_FILE_MAX);
-		return NULL;
-	}
-	buf[n] = '\0';
-	*len = (size_t)n;
-	return buf;
+	return read_key_fd(fd, path, len, err);
 }
 
-static sg_key *key_load(const char *path, bool private_key, sg_error *err)
+static sg_key *key_from_text(const char *origin, char *pem, size_t len, bool private_key, sg_error *err)
 {
-	size_t len = 0;
-	char *pem = read_key_file(path, &len, err);
 	if (!pem)
 		return NULL;
-	sg_key *key = sg_key_from_pem(path, pem, len, private_key, err);
+	sg_key *key = sg_key_from_pem(origin, pem, len, private_key, err);
 	OPENSSL_cleanse(pem, len);
 	free(pem);
 	return key;
@@ -324,12 +328,23 @@ static sg_key *key_load(const char *path, bool private_key, sg_error *err)
 
 sg_key *sg_key_load_private(const char *path, sg_error *err)
 {
-	return key_load(path, true, err);
+	size_t len = 0;
+	char *pem = read_key_file(path, &len, err);
+	return key_from_text(path, pem, len, true, err);
+}
+
+sg_key *sg_key_read_private_fd(int fd, const char *origin, sg_error *err)
+{
+	size_t len = 0;
+	char *pem = read_key_fd(fd, origin, &len, err);
+	return key_from_text(origin, pem, len, true, err);
 }
 
 sg_key *sg_key_load_public(const char *path, sg_error *err)
 {
-	return key_load(path, false, err);
+	size_t len = 0;
+	char *pem = read_key_file(path, &len, err);
+	return key_from_text(path, pem, len, false, err);
 }
 
 void sg_key_free(sg_key *key)
@@ -496,8 +511,14 @@ sg_key *sg_key_load_or_create(const char *dir, bool *created, char **key_path,
 	sg_autofree char *kp = sg_xasprintf("%s/" SG_KEY_FILE_NAME, dir);
 	sg_autofree char *pp = sg_xasprintf("%s/" SG_PUB_FILE_NAME, dir);
 	*created = false;
-	sg_key *key = sg_key_load_private(kp, err);
-	if (!key && err->errnum == ENOENT) {
+	sg_error first = {0}; /* err may be NULL (the C API allows it) */
+	sg_key *key = sg_key_load_private(kp, &first);
+	if (!key && first.errnum != ENOENT) {
+		if (err)
+			*err = first;
+		return NULL;
+	}
+	if (!key) {
 		if (sg_mkdir_p(dir, 0700, err) < 0)
 			return NULL;
 		key = sg_key_generate(err);

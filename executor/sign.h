@@ -64,6 +64,9 @@ sg_key *sg_key_from_pem(const char *origin, const char *pem, size_t len, bool pr
 			sg_error *err);
 sg_key *sg_key_load_private(const char *path, sg_error *err);
 sg_key *sg_key_load_public(const char *path, sg_error *err);
+/* A private key's PEM text read from fd until EOF (a pipe: `run --key-fd`); origin names
+ * it in errors. The text is wiped once parsed. */
+sg_key *sg_key_read_private_fd(int fd, const char *origin, sg_error *err);
 void sg_key_free(sg_key *key);
 
 bool sg_key_has_private(const sg_key *key);

@@ -56,7 +56,9 @@ typedef struct sg_api_decision sg_decision_t;
 /* ---- jobs ------------------------------------------------------------------------ */
 
 /* A job file (docs/job-file.md), parsed and checked strictly: on a bad file NULL with
- * SG_ERR_USAGE and a message naming the file and the JSON path at fault. */
+ * SG_ERR_USAGE and a message naming the file and the JSON path at fault. The handle
+ * keeps the bytes read here: they are what sg_job_run runs, whatever becomes of the
+ * file; its directory is resolved here too. */
 SG_API sg_job_t *sg_job_open(const char *path, sg_error *err);
 /* The same from JSON text: len bytes (no NUL needed), paths in it relative to base_dir,
  * which must exist. The job's path (in the statement and in messages) is
@@ -73,7 +75,8 @@ SG_API const char *sg_job_get_step_name(const sg_job_t *job, size_t index); /* N
 
 /* ---- keys (Ed25519, PEM; docs/verdict.md) ------------------------------------------ */
 
-/* A private key (PKCS#8 PEM) that signs verdicts. */
+/* A private key (PKCS#8 PEM) that signs verdicts. path is resolved here (absolute,
+ * canonical): that file is the one sg_job_run checks no step can read. */
 SG_API sg_key_t *sg_key_open_private(const char *path, sg_error *err);
 /* A public key (SPKI PEM) that verdicts are checked against. */
 SG_API sg_key_t *sg_key_open_public(const char *path, sg_error *err);

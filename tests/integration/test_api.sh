@@ -8,10 +8,18 @@
 #   `shipgate run` on another copy, and its verdict verifies with `shipgate verify`;
 # - the library exports exactly the public API, and the public headers compile alone;
 # - two threads run two jobs through the library at once, and an interrupt flag stops a
-#   running step (tests/tools/api_threads.c), leaving no process behind.
+#   running step (tests/tools/api_threads.c), leaving no process behind;
+# - a caller killed with SIGKILL takes its job with it: the runner tears the step down as
+#   on SIGTERM (an ERROR verdict, interrupted), nothing is left running;
+# - a handle is what runs: a job file rewritten after sg_job_open, a chdir() after a key
+#   was opened by a relative path change neither the job, nor the key that signs, nor the
+#   file the key's hiding place is checked on (tests/tools/api_handles.c);
+# - where libcrypto cannot be loaded (hidden in a mount namespace), the calls that need it
+#   return an error and the program goes on, while the CLI exits 3
+#   (tests/tools/api_handles.c).
 #
 # Environment (ctest sets it): SHIPGATE, SHIPGATE_SOURCE_DIR, SHIPGATE_BUILD_DIR,
-# SHIPGATE_API_THREADS, SHIPGATE_SANITIZE.
+# SHIPGATE_API_THREADS, SHIPGATE_API_HANDLES, SHIPGATE_SANITIZE.
 set -eu
 : "${SHIPGATE:?set SHIPGATE to the shipgate binary}"
 : "${SHIPGATE_BUILD_DIR:?set SHIPGATE_BUILD_DIR to the build directory}"
@@ -151,6 +159,32 @@ set -e
 check "a bad job: exit 2 and the JSON path in the message" \
 	sh -c "test $bad_rc -eq 2 && grep -q 'steps\[0\].run' '$work/bad.err'"
 
+# the runner's interface: the job's bytes on stdin as if they were a file, the key on a pipe
+mkdir -p "$work/stdin/ws"
+printf '%s\n' '{"version": 1, "name": "piped", "workspace": "ws", "limits": {"memory_mb": 128, "pids": 32},' \
+	' "steps": [{"name": "t", "run": ["true"]}]}' >"$work/stdin/job.json"
+set +e
+# shellcheck disable=SC2086
+"$SHIPGATE" run $WEAK - --job-path "$work/stdin/as-if.json" --key-fd 5 --quiet --out "$work/stdin/out" \
+	<"$work/stdin/job.json" 5<"$work/keys/shipgate.key"
+pipe_rc=$?
+set -e
+check "run - --job-path PATH --key-fd 5: passes ($pipe_rc), named PATH, signed by the key from fd 5" \
+	sh -c "test $pipe_rc -eq 0 && grep -q '\"path\":.*\"$work/stdin/as-if.json\"' '$work/stdin/out/statement.json' &&
+		'$SHIPGATE' verify '$work/stdin/out/verdict.dsse.json' --pub '$work/keys/shipgate.pub' --quiet"
+set +e
+"$SHIPGATE" run - --job-path "$work/stdin/job.json" --key-fd 5 --key "$work/keys/shipgate.key" \
+	<"$work/stdin/job.json" 5<"$work/keys/shipgate.key" 2>/dev/null
+both_rc=$?
+set -e
+check "run --key and --key-fd together: exit 2" test "$both_rc" -eq 2
+set +e
+"$SHIPGATE" run "$work/stdin/job.json" --die-with-parent 1 --key "$work/keys/shipgate.key" --quiet 2>"$work/dwp.err"
+dwp_rc=$?
+set -e
+check "run --die-with-parent PID, PID not the parent (it ended first): exit 3 before anything ran ($dwp_rc)" \
+	sh -c "test $dwp_rc -eq 3 && grep -q 'not our parent' '$work/dwp.err' && test ! -e '$work/stdin/shipgate-out'"
+
 # ---- threads ---------------------------------------------------------------------------
 if [ -n "${SHIPGATE_API_THREADS:-}" ]; then
 	mkdir -p "$work/t1" "$work/t2" "$work/slow/ws"
@@ -173,6 +207,87 @@ JEOF
 	check "api_threads: two jobs in two threads, and an interrupt flag (see above)" test "$trc" -eq 0
 	sleep 0.2
 	check "no sandbox process is left (no 'sleep 299.731')" sh -c "! pgrep -f '^sleep 299[.]731\$' >/dev/null"
+fi
+
+# ---- the caller dies: its job goes with it -------------------------------------------------
+# the sleep's argument names this test's sandbox among any other test's (this pid)
+nap="298.$$"
+pat="^sleep 298[.]$$\$"
+mkdir -p "$work/orphan/ws"
+cat >"$work/orphan/job.json" <<JEOF
+{ "version": 1, "name": "orphan", "workspace": "ws", "network": "none",
+  "limits": { "memory_mb": 256, "pids": 64, "timeout_s": 120 },
+  "steps": [ { "name": "sleep", "run": ["sleep", "$nap"] } ] }
+JEOF
+LD_LIBRARY_PATH="$libdir" "$work/run_job" "$work/orphan/job.json" "$work/keys/shipgate.key" \
+	"$work/keys/shipgate.pub" "$work/orphan/out" >/dev/null 2>"$work/orphan.err" &
+caller=$!
+i=0
+while ! pgrep -f "$pat" >/dev/null && [ "$i" -lt 200 ]; do sleep 0.1; i=$((i + 1)); done
+runner=$(pgrep -P "$caller" || true)
+kill -KILL "$caller"
+wait "$caller" 2>/dev/null || true
+gone() { # PID: no such process, or a zombie waiting for init
+	[ -z "$(ps -o stat= -p "$1" 2>/dev/null | grep -v Z)" ]
+}
+i=0
+while { pgrep -f "$pat" >/dev/null || { [ -n "$runner" ] && ! gone "$runner"; }; } && [ "$i" -lt 100 ]; do
+	sleep 0.1
+	i=$((i + 1))
+done
+check "the caller killed (-9) mid-step: its sandbox is gone within 10 s" sh -c "! pgrep -f '$pat' >/dev/null"
+check "... and its runner ($runner) too" sh -c "test -n '$runner' && { ! ps -o stat= -p '$runner' | grep -qv Z; }"
+check "... which tore the step down as on SIGTERM: a signed ERROR verdict, interrupted" \
+	sh -c "grep -q 'interrupted' '$work/orphan/out/statement.json' &&
+		'$SHIPGATE' verify '$work/orphan/out/verdict.dsse.json' --pub '$work/keys/shipgate.pub' --quiet"
+# whatever the outcome, nothing this test started is left behind
+[ -n "$runner" ] && ! gone "$runner" && kill -TERM "$runner" 2>/dev/null
+sleep 0.2
+
+# ---- a handle is what runs ---------------------------------------------------------------
+if [ -n "${SHIPGATE_API_HANDLES:-}" ]; then
+	h="$work/handles"
+	mkdir -p "$h/a" "$h/b" "$h/proj/ws/leak" "$h/leak"
+	"$SHIPGATE" keygen "$h/a/keys" >/dev/null
+	"$SHIPGATE" keygen "$h/b/keys" >/dev/null
+	cp "$h/a/keys/shipgate.key" "$h/proj/ws/leak/shipgate.key"
+	cp "$h/a/keys/shipgate.key" "$h/leak/shipgate.key"
+	printf '%s\n' '{"version": 1, "name": "orig", "workspace": "ws", "limits": {"memory_mb": 128, "pids": 32},' \
+		' "steps": [{"name": "t", "run": ["true"]}]}' >"$h/proj/job.json"
+	cp "$h/proj/job.json" "$h/proj/toc.json"
+	set +e
+	(unset LD_LIBRARY_PATH; "$SHIPGATE_API_HANDLES" handles "$h") >"$work/handles.tap" 2>&1
+	hrc=$?
+	set -e
+	sed 's/^/#   /' "$work/handles.tap"
+	check "api_handles: the job and the key that run are the handles' (see above)" test "$hrc" -eq 0
+fi
+
+# ---- without libcrypto: the library says so, the CLI exits 3 -------------------------------
+# libcrypto is hidden in a mount namespace of this test's own (a bind mount of /dev/null
+# over it): dlopen() fails as on a host without it.
+soname=$(strings -a "$libdir/libshipgate.so.1" | grep -m 1 '^libcrypto[.]so[.][0-9]*$' || true)
+ns=""
+if [ "$(id -u)" -eq 0 ]; then ns="unshare -m"; else ns="unshare -rm"; fi
+if [ -n "${SHIPGATE_API_HANDLES:-}" ] && [ -n "$soname" ] && command -v unshare >/dev/null 2>&1 &&
+	$ns true 2>/dev/null; then
+	libs=$(ldconfig -p | awk -v s="$soname" '$1 == s {print $NF}' | while read -r f; do readlink -f "$f"; done | sort -u)
+	hide=""
+	for f in $libs; do hide="$hide mount --bind /dev/null '$f' &&"; done
+	set +e
+	$ns sh -c "$hide unset LD_LIBRARY_PATH && exec '$SHIPGATE_API_HANDLES' nocrypto '$work/keys/shipgate.key' \
+		'$work/keys/shipgate.pub' '$work/api/job.json'" >"$work/nocrypto.tap" 2>&1
+	ncrc=$?
+	$ns sh -c "$hide exec '$SHIPGATE' keygen '$work/nocrypto-keys'" >/dev/null 2>"$work/nocrypto-cli.err"
+	clirc=$?
+	set -e
+	sed 's/^/#   /' "$work/nocrypto.tap"
+	check "without libcrypto, every API call that needs it returns an error and the program lives ($ncrc)" \
+		test "$ncrc" -eq 0
+	check "without libcrypto, the CLI exits 3 and names it ($clirc)" \
+		sh -c "test $clirc -eq 3 && grep -q '$soname' '$work/nocrypto-cli.err'"
+else
+	echo "# skipped the libcrypto checks (no unshare, or no namespace allowed)"
 fi
 
 echo "1..$n"

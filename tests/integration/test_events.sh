@@ -2,8 +2,10 @@
 # test_events.sh: `shipgate run --events` (docs/events.md). Each line is one JSON object;
 # seq counts 1, 2, 3...; the kinds come in the documented order with their fields; a
 # protected path written gives `violation`, a failing test `tests` with the counts, a
-# service `service_ready` before its step ends; a job that cannot start gives `error`;
-# a reader that goes away does not stop the job.
+# service `service_ready` before its step ends; a job that cannot start gives `error`,
+# a job file that does not parse too; `--events` takes digits as a descriptor and refuses
+# what only looks like one (-1, 3x), opens a FIFO without waiting for a reader (none: exit
+# 2 at once); a reader that goes away does not stop the job.
 #
 # Environment (ctest sets it): SHIPGATE, SHIPGATE_SOURCE_DIR, SHIPGATE_TRY_SYSCALL.
 set -eu
@@ -51,7 +53,8 @@ assert kinds == want, "kinds %s, want %s" % (kinds, want)
 for i, e in enumerate(evs, 1):
     assert e["seq"] == i, "seq %r at line %d" % (e.get("seq"), i)
     assert e["time"].endswith("Z") and "T" in e["time"], e["time"]
-    assert isinstance(e.get("job"), str)
+    # the job's name; an error before the job file was read has none
+    assert isinstance(e.get("job"), str) or (e["event"] == "error" and "job" not in e), e
 need = {
     "job_started": ["path", "sha256", "workspace", "out_dir", "mode", "cgroup_layout", "steps", "started"],
     "step_started": ["index", "step", "run", "timeout_s"],
@@ -177,12 +180,96 @@ check "a key inside the workspace: exit 2" test "$rc" -eq 2
 expect_events "a key inside the workspace: one error event" "$work/nokey.jsonl" error \
 	'evs[0]["kind"] == "usage" and "workspace" in evs[0]["message"]'
 
+# 5b. a job file that does not parse: only error, naming what is wrong
+mkdir -p "$work/badjob/ws"
+printf '%s\n' '{"version":1,"name":"badjob","workspace":"ws","steps":[{"name":"s","run":"true","colour":"red"}]}' \
+	>"$work/badjob/job.json"
+set +e
+"$SHIPGATE" run "$work/badjob/job.json" --key "$KEY" --quiet --events "$work/badjob.jsonl" 2>/dev/null
+rc=$?
+set -e
+check "a bad job file: exit 2" test "$rc" -eq 2
+expect_events "a bad job file: one error event naming the unknown key" "$work/badjob.jsonl" error \
+	'evs[0]["kind"] == "usage" and "colour" in evs[0]["message"]'
+# the same from stdin (what libshipgate hands its runner)
+set +e
+"$SHIPGATE" run - --base-dir "$work/badjob" --key "$KEY" --quiet --events 7 7>"$work/badjob-stdin.jsonl" \
+	<"$work/badjob/job.json" 2>/dev/null
+rc=$?
+set -e
+check "a bad job on stdin: exit 2" test "$rc" -eq 2
+expect_events "a bad job on stdin: one error event" "$work/badjob-stdin.jsonl" error \
+	'evs[0]["kind"] == "usage" and "colour" in evs[0]["message"]'
+
 # 6. a bad --events
 set +e
 "$SHIPGATE" run "$work/demo/job.json" --events 99 --key "$KEY" --quiet 2>"$work/badfd.err"
 rc=$?
 set -e
 check "--events on a closed fd: exit 2, named" sh -c "test $rc -eq 2 && grep -q 'events 99' '$work/badfd.err'"
+# what looks like a descriptor but is not one is refused, never made a file of that name
+mkdir -p "$work/cwd"
+for arg in -1 3x +4; do
+	set +e
+	(cd "$work/cwd" && "$SHIPGATE" run "$work/demo/job.json" --events "$arg" --key "$KEY" --quiet 2>"$work/badarg.err")
+	rc=$?
+	set -e
+	check "--events '$arg': exit 2 ($rc), not a descriptor, and no file made" \
+		sh -c "test $rc -eq 2 && grep -q 'not a file descriptor' '$work/badarg.err' && test -z \"\$(ls -A '$work/cwd')\""
+done
+# a file whose name starts with a digit is written as ./NAME
+mkdir -p "$work/tiny/ws"
+printf '%s\n' '{"version":1,"name":"tiny","workspace":"ws","limits":{"memory_mb":128,"pids":32},"steps":[{"name":"t","run":["true"]}]}' \
+	>"$work/tiny/job.json"
+set +e
+(cd "$work/cwd" && "$SHIPGATE" run $WEAK "$work/tiny/job.json" --events ./3x --key "$KEY" --quiet)
+rc=$?
+set -e
+expect_events "--events ./3x writes the file 3x (exit $rc)" "$work/cwd/3x" job_started,step_started,step_finished,verdict_written
+rm -f "$work/cwd/3x"
+# a FIFO: no reader is an error at once (not a wait forever); with a reader, the events
+mkfifo "$work/events.fifo"
+set +e
+timeout 10 "$SHIPGATE" run $WEAK "$work/tiny/job.json" --events "$work/events.fifo" --key "$KEY" --quiet \
+	2>"$work/fifo.err"
+rc=$?
+set -e
+check "--events FIFO without a reader: exit 2 at once ($rc), says so" \
+	sh -c "test $rc -eq 2 && grep -q 'no reader' '$work/fifo.err'"
+# the reader has the FIFO open before the job starts (else run rightly finds no reader):
+# opened without waiting for a writer, then it waits for data and reads to the end
+cat >"$work/fifo_reader.py" <<'PYEOF'
+import os, select, sys
+fd = os.open(sys.argv[1], os.O_RDONLY | os.O_NONBLOCK)
+open(sys.argv[2], "w").close()
+out = open(sys.argv[3], "wb")
+p = select.poll()
+p.register(fd, select.POLLIN)
+while p.poll(60000):
+    data = os.read(fd, 65536)
+    if not data:
+        break
+    out.write(data)
+PYEOF
+rm -f "$work/fifo.ready"
+"$PY" "$work/fifo_reader.py" "$work/events.fifo" "$work/fifo.ready" "$work/fifo.jsonl" &
+reader=$!
+i=0
+while [ ! -e "$work/fifo.ready" ] && [ "$i" -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
+set +e
+timeout 60 "$SHIPGATE" run $WEAK "$work/tiny/job.json" --events "$work/events.fifo" --key "$KEY" --quiet
+rc=$?
+set -e
+wait "$reader" || true
+check "--events FIFO with a reader: the job passes ($rc)" test "$rc" -eq 0
+expect_events "--events FIFO with a reader: the reader gets the events" "$work/fifo.jsonl" \
+	job_started,step_started,step_finished,verdict_written
+# a directory, a socket: not a place for events
+set +e
+"$SHIPGATE" run "$work/tiny/job.json" --events "$work/cwd" --key "$KEY" --quiet 2>"$work/dir.err"
+rc=$?
+set -e
+check "--events DIR: exit 2 ($rc)" test "$rc" -eq 2
 
 # 7. a reader that goes away: the job goes on and writes its verdict
 rm -rf "$work/demo/shipgate-out"
