@@ -862,15 +862,74 @@ static void op_ping(serve *sv, client *c, const cJSON *req)
 	client_send(c, r);
 }
 
+static int key_compare(const void *a, const void *b)
+{
+	return strcmp((*(const cJSON *const *)a)->string, (*(const cJSON *const *)b)->string);
+}
+
+/* The first key that an object of the request (at any depth) has twice, or NULL. cJSON
+ * keeps both and finds the first: a request must not say two things at once. Sorting
+ * keeps a large object from costing n^2. */
+static const char *duplicate_key(const cJSON *item)
+{
+	size_t n = 0;
+	for (const cJSON *m = item->child; m; m = m->next) {
+		const char *dup = cJSON_IsArray(m) || cJSON_IsObject(m) ? duplicate_key(m) : NULL;
+		if (dup)
+			return dup;
+		n++;
+	}
+	if (!cJSON_IsObject(item) || n < 2)
+		return NULL;
+	sg_autofree const cJSON **keys = sg_xcalloc(n, sizeof(*keys));
+	n = 0;
+	for (const cJSON *m = item->child; m; m = m->next)
+		keys[n++] = m;
+	qsort(keys, n, sizeof(*keys), key_compare);
+	for (size_t i = 1; i < n; i++)
+		if (!strcmp(keys[i - 1]->string, keys[i]->string))
+			return keys[i]->string;
+	return NULL;
+}
+
+/* A request is exactly one JSON object on its line: nothing after it but blanks, no
+ * NUL (cJSON would stop there and ignore the rest), no key twice. */
+static cJSON *parse_request(client *c, const char *line, size_t len)
+{
+	if (memchr(line, '\0', len)) {
+		reply_error(c, NULL, "bad_json", "a NUL byte in the request: a request is one JSON object on one line");
+		return NULL;
+	}
+	const char *end = NULL;
+	cJSON *req = cJSON_ParseWithLengthOpts(line, len, &end, false);
+	if (!req) {
+		reply_error(c, NULL, "bad_json", "not a JSON object: a request is one JSON object on one line");
+		return NULL;
+	}
+	while (end && end < line + len && (*end == ' ' || *end == '\t' || *end == '\r'))
+		end++;
+	if (!end || end != line + len) {
+		cJSON_Delete(req);
+		reply_error(c, NULL, "bad_json", "bytes after the JSON object: one request per line");
+		return NULL;
+	}
+	const char *dup = duplicate_key(req);
+	if (dup) {
+		sg_autofree char *clean = sg_utf8_sanitize(dup, strnlen(dup, 64));
+		reply_error(c, NULL, "bad_json", "the key \"%s\" appears twice in one object", clean);
+		cJSON_Delete(req);
+		return NULL;
+	}
+	return req;
+}
+
 static void handle_request(serve *sv, client *c, const char *line, size_t len)
 {
 	if (len == 0)
 		return; /* an empty line is nothing, not an error */
-	cJSON *req = cJSON_ParseWithLength(line, len);
-	if (!req) {
-		reply_error(c, NULL, "bad_json", "not a JSON object: a request is one JSON object on one line");
+	cJSON *req = parse_request(c, line, len);
+	if (!req)
 		return;
-	}
 	const char *op = cJSON_IsObject(req) ? jstring(req, "op") : NULL;
 	if (!op) {
 		reply_error(c, NULL, "bad_request", "a request is a JSON object with \"op\" a string");

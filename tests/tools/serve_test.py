@@ -83,11 +83,17 @@ def keygen(dst, owner=None):
 
 
 class Daemon:
-    def __init__(self, work, jobs, grace=30):
-        self.sock = os.path.join(work, "serve-%d.sock" % jobs)
-        self.log = open(os.path.join(work, "serve-%d.log" % jobs), "w")
-        self.p = subprocess.Popen([SHIPGATE, "serve", "--socket", self.sock, "--jobs", str(jobs), "--grace", str(grace)],
-                                  stderr=self.log, stdout=self.log)
+    def __init__(self, work, jobs, grace=30, name=None, args=(), env=None, nofile=None):
+        name = name or str(jobs)
+        self.sock = os.path.join(work, "serve-%s.sock" % name)
+        self.log = open(os.path.join(work, "serve-%s.log" % name), "w")
+
+        def limit_fds():
+            if nofile:
+                import resource
+                resource.setrlimit(resource.RLIMIT_NOFILE, (nofile, nofile))
+        self.p = subprocess.Popen([SHIPGATE, "serve", "--socket", self.sock, "--jobs", str(jobs), "--grace", str(grace)] +
+                                  list(args), stderr=self.log, stdout=self.log, env=env, preexec_fn=limit_fds)
         for _ in range(100):
             if os.path.exists(self.sock):
                 try:
@@ -95,8 +101,14 @@ class Daemon:
                     return
                 except OSError:
                     pass
+            if self.p.poll() is not None:
+                break
             time.sleep(0.05)
-        raise RuntimeError("the daemon did not come up")
+        if self.p.poll() is None:
+            self.p.kill()
+            self.p.wait()
+        self.log.flush()
+        raise RuntimeError("the daemon did not come up: " + open(self.log.name).read()[-500:])
 
     def client(self):
         return Client(self.sock)
@@ -240,6 +252,19 @@ def run_tests(work, daemons):
     other.send(b'{"op": "submit", "job": "/x.json", "jbo": 1}\n')
     r = other.reply()
     ok(not r["ok"] and "jbo" in r["error"], "an unknown key gets an error naming it", r)
+    # exactly one JSON object per line: nothing after it, no NUL, no key twice
+    for raw, what in ((b'{"op": "ping"} {"op": "ping"}\n', "two objects on one line"),
+                      (b'{"op": "ping"}\x00garbage\n', "an object, a NUL and garbage"),
+                      (b'{"op": "ping"} x\n', "bytes after the object"),
+                      (b'{"op": "ping", "op": "submit"}\n', "a duplicate key"),
+                      (b'{"op": "submit", "job_json": {"version": 1, "version": 2}, "workspace": "/"}\n',
+                       "a duplicate key inside job_json")):
+        other.send(raw)
+        r = other.reply()
+        ok(not r["ok"] and r["code"] == "bad_json", "%s gets an error (bad_json)" % what, r)
+    other.send(b'{"op": "ping"} \t\r\n')
+    r = other.reply()
+    ok(r["ok"] and r["op"] == "ping", "trailing blanks are no error, and no request got a second reply", r)
     # a 100 MB line, sent while the others' jobs run
     busy = rc.request({"op": "submit", "job": os.path.join(work, "root-a/job.json"), "key": root_key})
     big = b'{"op": "ping", "pad": "' + b"x" * (100 << 20) + b'"}\n'
