@@ -34,6 +34,10 @@ int sg_cli_serve(int argc, char **argv)
 		{"grace", required_argument, NULL, 'g'},  {"quiet", no_argument, NULL, 'q'},
 		{"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0},
 	};
+	/* the daemon's own worker, a fresh image it execs for each job (serve_worker.c);
+	 * not for people: it reads its request from fd 4 */
+	if (argc >= 2 && !strcmp(argv[1], "--worker"))
+		sg_serve_worker_main();
 	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
 	sg_serve_options o = {.max_jobs = ncpu > 0 ? (unsigned)ncpu : 1, .grace_s = 30};
 	optind = 1;

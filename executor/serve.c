@@ -13,9 +13,12 @@
  *   job      submitted by a client, owned by its uid for good: only a client of the same
  *            uid can see it, follow it, fetch its verdict or cancel it. Queued until one
  *            of the N slots is free, then run by a worker.
- *   worker   a forked process (serve_worker.c) that takes the client's identity before
- *            it opens anything of the job and runs it as `shipgate run` would, writing
- *            events and finally the verdict's envelope to a pipe. For a client that is
+ *   worker   a process of its own (serve_worker.c): a fork of the daemon that at once
+ *            execs this program afresh (nothing of the daemon's memory or environment
+ *            may reach the client), reads its request from a memfd, takes the client's
+ *            identity before it opens anything of the job and runs it as `shipgate run`
+ *            would, writing events and finally the verdict's envelope to a pipe. The
+ *            job ends when the worker is reaped. For a client that is
  *            not root, a root daemon first makes the job a cgroup below its own, owned
  *            by the client (delegation), so the job's limits are enforced although it
  *            runs rootless; and a TMPDIR of its own for the scratch layers. Both are
@@ -37,6 +40,8 @@
 #include <signal.h>
 #include <stdarg.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -117,6 +122,8 @@ typedef struct serve {
 	sg_cgroup_host cg;
 	bool cg_known;
 	char *tmp_base;
+	int exe_fd;               /* this program, opened at start: each worker execs it */
+	char **worker_env;        /* the workers' whole environment (worker_environment) */
 } serve;
 
 static void logf_(const serve *sv, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -527,14 +534,75 @@ static void job_delegate(serve *sv, serve_job *j, char ***procs_out)
 	}
 }
 
+/* In the fork, before anything else: exec the worker afresh, so that nothing of the
+ * daemon's memory or environment reaches the process the client will own. fds: 3 the
+ * events pipe, 4 the request, 0-2 /dev/null; nothing else. Still the daemon's identity
+ * here (root's, for other users' jobs): the client cannot look into this process. */
+__attribute__((noreturn)) static void worker_exec(const serve *sv, const char *id, int ev_fd, int req_fd)
+{
+	int hi_ev = fcntl(ev_fd, F_DUPFD, 16), hi_req = fcntl(req_fd, F_DUPFD, 16);
+	int hi_exe = fcntl(sv->exe_fd, F_DUPFD_CLOEXEC, 16);
+	int null = open("/dev/null", O_RDWR);
+	if (hi_ev < 0 || hi_req < 0 || hi_exe < 0 || null < 0 || dup2(hi_ev, SG_SERVE_WORKER_EVENTS_FD) < 0 ||
+	    dup2(hi_req, SG_SERVE_WORKER_REQUEST_FD) < 0 || dup2(null, 0) < 0 || dup2(null, 1) < 0 || dup2(null, 2) < 0)
+		_exit(3);
+	int exe = SG_SERVE_WORKER_REQUEST_FD + 1;
+	if (dup2(hi_exe, exe) < 0 || fcntl(exe, F_SETFD, FD_CLOEXEC) < 0)
+		_exit(3);
+	close_range((unsigned)exe + 1, ~0U, 0);
+	/* what exec keeps of this process: the signal mask and ignored signals (the
+	 * daemon's signalfd and SIGPIPE); give the defaults back */
+	sigset_t none;
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+	for (int sig = 1; sig < NSIG; sig++)
+		if (sig != SIGKILL && sig != SIGSTOP)
+			signal(sig, SIG_DFL);
+	prctl(PR_SET_PDEATHSIG, SIGTERM, 0, 0, 0);
+	if (getppid() != sv->pid)
+		_exit(3);
+	char *const argv[] = {(char *)"shipgate", (char *)"serve", (char *)"--worker", (char *)id, NULL};
+	fexecve(exe, argv, sv->worker_env);
+	/* tell the daemon why, as the worker would have */
+	char line[512];
+	int len = snprintf(line, sizeof(line),
+			   "{\"worker\":\"result\",\"exit_code\":3,\"error\":\"exec the worker: %s\"}\n", strerror(errno));
+	if (len > 0 && (size_t)len < sizeof(line))
+		(void)sg_write_all(SG_SERVE_WORKER_EVENTS_FD, line, (size_t)len);
+	_exit(3);
+}
+
+/* The request, in a memfd the worker reads: the daemon never blocks on it. */
+static int request_fd(const sg_serve_request *req, sg_error *err)
+{
+	sg_autofree char *text = sg_serve_request_to_json(req);
+	if (!text)
+		return sg_error_set(err, SG_ERR_SANDBOX, ENOMEM, "the worker's request");
+	int fd = memfd_create("shipgate-serve-request", MFD_CLOEXEC);
+	if (fd < 0)
+		return sg_error_set(err, SG_ERR_SANDBOX, errno, "memfd_create");
+	if (sg_write_all(fd, text, strlen(text)) < 0) {
+		int e = errno;
+		close(fd);
+		return sg_error_set(err, SG_ERR_SANDBOX, e, "write the worker's request");
+	}
+	return fd;
+}
+
+static void job_start_failed(serve *sv, serve_job *j, char *error)
+{
+	j->state = JOB_FAILED;
+	j->error = error;
+	j->exit_code = 3;
+	(void)job_release(sv, j, 0);
+	job_finish(sv, j);
+}
+
 static void job_start(serve *sv, serve_job *j)
 {
 	int p[2];
 	if (pipe2(p, O_CLOEXEC) < 0) {
-		j->state = JOB_FAILED;
-		j->error = sg_xasprintf("pipe: %s", strerror(errno));
-		j->exit_code = 3;
-		job_finish(sv, j);
+		job_start_failed(sv, j, sg_xasprintf("pipe: %s", strerror(errno)));
 		return;
 	}
 	char **procs = NULL;
@@ -553,28 +621,28 @@ static void job_start(serve *sv, serve_job *j)
 		.groups_known = j->groups_known, .job_path = j->job_path, .job_json = j->job_json,
 		.job_json_len = j->job_json_len, .workspace = j->workspace, .out_dir = j->out_dir,
 		.key_path = j->key_path, .allow_weaker = j->allow_weaker, .vsa = j->vsa,
-		.no_trace = j->no_trace, .tmp_dir = j->tmp_dir, .cgroup_procs = procs,
+		.no_trace = j->no_trace, .tmp_dir = j->tmp_dir, .cgroup_procs = procs, .daemon_pid = sv->pid,
 	};
-	pid_t pid = fork();
-	if (pid == 0) {
-		/* the worker: the pipe's write end becomes fd 3, everything else goes */
-		if (p[1] != 3 && dup2(p[1], 3) < 0)
-			_exit(3);
-		sg_serve_worker_main(&req, sv->pid);
-	}
-	close(p[1]);
+	sg_error err = {0};
+	int req_fd = request_fd(&req, &err);
 	for (size_t i = 0; procs[i]; i++)
 		free(procs[i]);
 	free(procs);
+	pid_t pid = req_fd < 0 ? -1 : fork();
+	if (pid == 0)
+		worker_exec(sv, j->id, p[1], req_fd);
+	int fork_errno = errno;
+	close(p[1]);
+	if (req_fd >= 0)
+		close(req_fd);
 	if (pid < 0) {
 		close(p[0]);
-		j->state = JOB_FAILED;
-		j->error = sg_xasprintf("fork: %s", strerror(errno));
-		j->exit_code = 3;
-		(void)job_release(sv, j, 0);
-		job_finish(sv, j);
+		job_start_failed(sv, j, req_fd < 0 ? sg_xstrdup(err.msg) : sg_xasprintf("fork: %s", strerror(fork_errno)));
 		return;
 	}
+	/* the worker has the request now: the daemon keeps no copy of the inline job */
+	free(j->job_json);
+	j->job_json = NULL;
 	(void)fcntl(p[0], F_SETFL, O_NONBLOCK);
 	j->ev_fd = p[0];
 	j->worker = pid;
@@ -1222,11 +1290,38 @@ static void serve_free(serve *sv)
 		rmdir(sv->tmp_base);
 		free(sv->tmp_base);
 	}
+	for (size_t i = 0; sv->worker_env && sv->worker_env[i]; i++)
+		free(sv->worker_env[i]);
+	free(sv->worker_env);
+	if (sv->exe_fd >= 0)
+		close(sv->exe_fd);
+}
+
+/* The workers' environment, whole: nothing of the daemon's own (it may hold anything:
+ * credentials of the service manager, of the operator) but shipgate's settings. The
+ * worker adds the user's HOME, USER, LOGNAME and the job's TMPDIR. */
+static char **worker_environment(void)
+{
+	static const char *const passed[] = {
+		"SHIPGATE_POLICY_DIR", /* the operator's policies are the workers' too */
+#if defined(__SANITIZE_ADDRESS__)
+		"ASAN_OPTIONS", "LSAN_OPTIONS", "UBSAN_OPTIONS", /* a sanitizer build, tested */
+#endif
+	};
+	char **env = sg_xcalloc(SG_ARRAY_LEN(passed) + 2, sizeof(char *));
+	size_t n = 0;
+	env[n++] = sg_xstrdup("PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
+	for (size_t i = 0; i < SG_ARRAY_LEN(passed); i++) {
+		const char *v = getenv(passed[i]);
+		if (v)
+			env[n++] = sg_xasprintf("%s=%s", passed[i], v);
+	}
+	return env;
 }
 
 int sg_serve_main(const sg_serve_options *opts)
 {
-	serve sv = {.o = *opts, .listen_fd = -1, .sig_fd = -1, .pid = getpid()};
+	serve sv = {.o = *opts, .listen_fd = -1, .sig_fd = -1, .pid = getpid(), .exe_fd = -1};
 	sg_error err = {0};
 	sigset_t sigs;
 	sigemptyset(&sigs);
@@ -1237,12 +1332,21 @@ int sg_serve_main(const sg_serve_options *opts)
 	sigprocmask(SIG_BLOCK, &sigs, NULL);
 	signal(SIGPIPE, SIG_IGN);
 	sv.sig_fd = signalfd(-1, &sigs, SFD_CLOEXEC | SFD_NONBLOCK);
-	if (sv.sig_fd < 0 || make_listener(&sv, &err) < 0) {
-		if (sv.sig_fd < 0)
-			sg_error_set(&err, SG_ERR_SANDBOX, errno, "signalfd");
+	if (sv.sig_fd < 0)
+		sg_error_set(&err, SG_ERR_SANDBOX, errno, "signalfd");
+	/* the program as it is now: an upgrade that replaces the file does not change
+	 * what the workers of this daemon run */
+	else if ((sv.exe_fd = open("/proc/self/exe", O_RDONLY | O_CLOEXEC)) < 0)
+		sg_error_set(&err, SG_ERR_SANDBOX, errno, "open /proc/self/exe");
+	if (sv.sig_fd < 0 || sv.exe_fd < 0 || make_listener(&sv, &err) < 0) {
 		fprintf(stderr, "shipgate serve: %s\n", err.msg);
+		if (sv.exe_fd >= 0)
+			close(sv.exe_fd);
+		if (sv.sig_fd >= 0)
+			close(sv.sig_fd);
 		return err.kind == SG_ERR_USAGE ? 2 : 3;
 	}
+	sv.worker_env = worker_environment();
 	sg_error cerr = {0};
 	sv.cg_known = sg_cgroup_detect(&sv.cg, &cerr) == 0;
 	/* each job's scratch under a directory of the daemon's own, removed with the job */

@@ -11,7 +11,8 @@ Needs root (to be the daemon that serves other uids) and setpriv (to be uid 6553
 4. 50 jobs at once with --jobs 4: all verdicts verify, never more than 4 ran at once
    (from the events), and 4 did;
 5. SIGTERM in the middle of jobs: the daemon drains and leaves no process, mount,
-   cgroup, scratch directory or socket behind.
+   cgroup, scratch directory or socket behind;
+6. a client reads its own worker's memory and environment: nothing of the daemon's.
 Prints TAP.
 """
 import glob
@@ -434,6 +435,124 @@ def run_tests(work, daemons):
     ok(ends and ends[0]["state"] == "cancelled" and ends[0].get("result") == "ERROR",
        "the running job was stopped with an ERROR verdict and its follower told", evs[-2:])
     ok("job_end" in nb_out and '"cancelled"' in nb_out, "65534's follower was told too", nb_out[-400:])
+
+    ctx = {"root_key": root_key, "nb_key": nb_key, "nb_home": nb_home, "root_slow": os.path.join(slow, "job.json"),
+           "slow_ws": os.path.join(slow, "ws"), "nb_slow": os.path.join(nb_slow, "job.json")}
+    section("6. worker memory", test_worker_memory, work, daemons, ctx)
+
+
+# ---- hostile clients: small programs run as uid 65534 ------------------------------------
+
+# peek.py PID MARKER...: what of the markers can a client read in its own worker's memory
+# and environment (/proc/PID/mem, /proc/PID/environ)? Prints {"read": bytes, "found": [...]}.
+PEEK = r"""
+import json, sys
+pid = int(sys.argv[1])
+markers = [m.encode() for m in sys.argv[2:]]
+out = {"read": 0, "found": [], "errors": []}
+def look(data):
+    out["read"] += len(data)
+    out["found"] += [m.decode() for m in markers if m in data and m.decode() not in out["found"]]
+try:
+    look(open("/proc/%d/environ" % pid, "rb").read())
+except OSError as e:
+    out["errors"].append("environ: %s" % e)
+try:
+    with open("/proc/%d/mem" % pid, "rb", buffering=0) as mem:
+        for line in open("/proc/%d/maps" % pid):
+            f = line.split()
+            lo, hi = (int(x, 16) for x in f[0].split("-"))
+            if "r" not in f[1] or hi - lo > (256 << 20):  # not readable, or a sanitizer's shadow
+                continue
+            try:
+                mem.seek(lo)
+                look(mem.read(hi - lo))
+            except OSError:
+                pass
+except OSError as e:
+    out["errors"].append("mem: %s" % e)
+print(json.dumps(out))
+"""
+
+
+def helper(work, name, text):
+    path = os.path.join(work, name)
+    if not os.path.exists(path):
+        with open(path, "w") as f:
+            f.write(text)
+        os.chmod(path, 0o644)
+    return path
+
+
+def children_of(pid, uid=None):
+    out = []
+    for p in os.listdir("/proc"):
+        try:
+            st = open("/proc/%s/status" % p).read()
+        except OSError:
+            continue
+        fields = dict(l.split(":", 1) for l in st.splitlines() if ":" in l)
+        if int(fields["PPid"]) == pid and (uid is None or int(fields["Uid"].split()[0]) == uid):
+            out.append(int(p))
+    return out
+
+
+def section(name, fn, *args):
+    import traceback
+    try:
+        fn(*args)
+    except Exception:
+        ok(False, "%s: the section ran to its end" % name, traceback.format_exc())
+
+
+def slow_inline(name, env=None):
+    job = {"version": 1, "name": name, "workspace": ".", "network": "none",
+           "limits": {"memory_mb": 128, "pids": 32, "timeout_s": 600},
+           "steps": [{"name": "sleep", "run": ["sleep", "299.5"]}]}
+    if env:
+        job["env"] = env
+    return job
+
+
+def test_worker_memory(work, daemons, ctx):
+    """6. A client reads its own worker's memory and environment (it may: the worker is
+    the client, and dumpable); it must find nothing of the daemon's there: not the
+    daemon's environment, not another user's job held by the daemon."""
+    secret = "daemon-secret-%d" % os.getpid()
+    marker = "root-inline-marker-%d" % os.getpid()
+    d = Daemon(work, 2, grace=1, name="peek", env=dict(os.environ, SG_TEST_DAEMON_SECRET=secret))
+    daemons.append(d)
+    rc = d.client()
+    r = rc.request({"op": "submit", "job_json": slow_inline("rootsecret", {"ROOT_MARKER": marker}),
+                    "workspace": ctx["slow_ws"], "key": ctx["root_key"], "out": os.path.join(work, "peek-root")})
+    ok(r["ok"], "root submits an inline job holding a marker", r)
+    nb = subprocess.Popen(["setpriv", "--reuid", str(NOBODY), "--regid", str(NOBODY), "--clear-groups", PY, CLIENT,
+                           d.sock, "--run", json.dumps({"job": ctx["nb_slow"], "key": ctx["nb_key"],
+                                                        "out": os.path.join(ctx["nb_home"], "peek-out")})],
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    worker = None
+    for _ in range(200):
+        ws = children_of(d.p.pid, NOBODY)
+        if ws and children_of(ws[0]):
+            worker = ws[0]
+            break
+        time.sleep(0.1)
+    time.sleep(0.5)
+    ok(worker, "65534's worker is running", worker)
+    res, p = {}, None
+    if worker:
+        p = as_nobody([PY, helper(work, "peek.py", PEEK), str(worker), secret, marker], timeout=120)
+        try:
+            res = json.loads(p.stdout)
+        except ValueError:
+            res = {}
+    ok(res.get("read", 0) > 1 << 20, "65534 can read its worker's memory (%d bytes)" % res.get("read", 0),
+       p and (p.stdout + p.stderr))
+    ok(res and not res["found"], "and finds neither the daemon's environment nor root's job in it", res)
+    d.stop()
+    nb.communicate(timeout=60)
+
+
 
 
 if __name__ == "__main__":
