@@ -403,7 +403,9 @@ static void job_finish(serve *sv, serve_job *j)
 	j->job_json = NULL;
 }
 
-/* A line from the worker: an event (kept and forwarded) or its result. */
+/* A line from the worker: an event (kept and forwarded) or its result. The client can
+ * write into this pipe too (its worker is its own: pidfd_getfd), so a line counts only
+ * for this job: an event must carry its id, and its followers are of its uid anyway. */
 static void worker_line(serve *sv, serve_job *j, const char *line, size_t len)
 {
 	cJSON *o = cJSON_ParseWithLength(line, len);
@@ -435,6 +437,12 @@ static void worker_line(serve *sv, serve_job *j, const char *line, size_t len)
 		cJSON_Delete(o);
 		return;
 	}
+	const cJSON *event = cJSON_GetObjectItemCaseSensitive(o, "event");
+	const cJSON *id = cJSON_GetObjectItemCaseSensitive(o, "id");
+	if (!cJSON_IsString(event) || !cJSON_IsString(id) || strcmp(id->valuestring, j->id) != 0) {
+		cJSON_Delete(o);
+		return;
+	}
 	const cJSON *seq = cJSON_GetObjectItemCaseSensitive(o, "seq");
 	if (cJSON_IsNumber(seq) && seq->valuedouble > (double)j->last_seq)
 		j->last_seq = (uint64_t)seq->valuedouble;
@@ -449,16 +457,18 @@ static void worker_line(serve *sv, serve_job *j, const char *line, size_t len)
 	sg_buf_free(&copy);
 }
 
-static void worker_read(serve *sv, serve_job *j)
+/* Read what the pipe holds: > 0 bytes were read, 0 at EOF (the pipe is then closed),
+ * < 0 nothing there now. */
+static ssize_t worker_read(serve *sv, serve_job *j)
 {
 	char buf[65536];
 	ssize_t n = SG_RETRY(read(j->ev_fd, buf, sizeof(buf)));
 	if (n < 0 && errno == EAGAIN)
-		return;
+		return -1;
 	if (n <= 0) {
 		close(j->ev_fd);
 		j->ev_fd = -1;
-		return;
+		return 0;
 	}
 	size_t start = 0;
 	for (size_t i = 0; i < (size_t)n; i++) {
@@ -480,6 +490,49 @@ static void worker_read(serve *sv, serve_job *j)
 			sg_buf_free(&j->ev_in);
 		}
 	}
+	return n;
+}
+
+/* The worker is reaped: everything it wrote is in the pipe by now. Read that, then close
+ * the pipe, whatever else holds its write end: the client may keep a copy (taken from
+ * its worker) open, and write into it, for as long as it likes; that must not keep its
+ * job running, nor the daemon from draining. A bound in time, since what the holder
+ * writes meanwhile would be read too. */
+static void worker_pipe_close(serve *sv, serve_job *j)
+{
+	uint64_t until = sg_monotonic_ms() + SG_SERVE_PIPE_LINGER_MS;
+	while (j->ev_fd >= 0 && worker_read(sv, j) > 0 && sg_monotonic_ms() < until)
+		;
+	if (j->ev_fd >= 0) {
+		close(j->ev_fd);
+		j->ev_fd = -1;
+	}
+	sg_buf_free(&j->ev_in); /* a last line without its newline is no line */
+	j->ev_overflow = false;
+}
+
+/* Take back the cgroups delegated to the job's client once its worker is gone: the
+ * client could otherwise keep moving processes of its own into them, and the daemon
+ * could never remove them. Whatever is left inside is killed after a few seconds.
+ * False if something could not be taken back (it is logged). */
+static bool revoke_tree(const char *dir)
+{
+	bool ok = lchown(dir, geteuid(), getegid()) == 0 || errno == ENOENT;
+	DIR *d = opendir(dir);
+	if (!d)
+		return ok;
+	struct dirent *de;
+	while ((de = readdir(d)) != NULL) {
+		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+			continue;
+		sg_autofree char *sub = sg_xasprintf("%s/%s", dir, de->d_name);
+		if (de->d_type == DT_DIR)
+			ok = revoke_tree(sub) && ok;
+		else if (lchown(sub, geteuid(), getegid()) < 0 && errno != ENOENT)
+			ok = false;
+	}
+	closedir(d);
+	return ok;
 }
 
 /* ---- starting a job ---------------------------------------------------------------- */
@@ -1134,6 +1187,11 @@ static void reap(serve *sv)
 				j->worker = 0;
 				j->wait_status = status;
 				j->cleanup_deadline_ms = sg_monotonic_ms() + 5000;
+				for (int i = 0; j->cg_dirs[i]; i++)
+					if (!revoke_tree(j->cg_dirs[i]))
+						logf_(sv, "%s: could not take back %s from uid %u", j->id, j->cg_dirs[i],
+						      (unsigned)j->uid);
+				worker_pipe_close(sv, j);
 			}
 	}
 }
@@ -1366,7 +1424,7 @@ int sg_serve_main(const sg_serve_options *opts)
 	for (;;) {
 		uint64_t now = sg_monotonic_ms();
 		drain_step(&sv, now);
-		/* jobs whose worker is reaped and whose pipe is at EOF are over */
+		/* jobs whose worker is reaped (its pipe is closed then) are over */
 		bool pending_cleanup = false;
 		for (serve_job *j = sv.jobs; j; j = j->next) {
 			if (j->state == JOB_RUNNING && j->worker == 0 && j->ev_fd < 0) {
@@ -1451,9 +1509,12 @@ int sg_serve_main(const sg_serve_options *opts)
 					client_write(c);
 				break;
 			}
-			case 3:
-				worker_read(&sv, who[i]);
+			case 3: {
+				serve_job *j = who[i];
+				if (j->ev_fd >= 0) /* not closed by a reap a moment ago */
+					(void)worker_read(&sv, j);
 				break;
+			}
 			default:
 				break;
 			}

@@ -27,6 +27,7 @@ struct cJSON;
 #define SG_SERVE_WORKER_LINE_MAX (16u << 20) /* a worker's line: its result carries the
 					      * envelope; a larger verdict stays in the out dir */
 #define SG_SERVE_KEEP_ENDED 1000            /* ended jobs remembered for status/verdict */
+#define SG_SERVE_PIPE_LINGER_MS 200       /* a reaped worker's pipe: read for at most */
 #define SG_SERVE_REQUEST_MAX (8u << 20)     /* a request as the worker reads it: the
 					     * inline job, escaped, and the paths */
 

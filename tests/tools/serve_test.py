@@ -12,7 +12,9 @@ Needs root (to be the daemon that serves other uids) and setpriv (to be uid 6553
    (from the events), and 4 did;
 5. SIGTERM in the middle of jobs: the daemon drains and leaves no process, mount,
    cgroup, scratch directory or socket behind;
-6. a client reads its own worker's memory and environment: nothing of the daemon's.
+6. a client reads its own worker's memory and environment: nothing of the daemon's;
+7. a client keeps a copy of its worker's event pipe: its job still ends, the drain
+   still finishes, and its forged lines reach no one.
 Prints TAP.
 """
 import glob
@@ -172,6 +174,11 @@ def main():
     finally:
         for d in daemons:
             d.stop(5)
+        for pid in holders:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except OSError:
+                pass
         subprocess.run(["rm", "-rf", work])
     print("1..%d" % n)
     return 1 if failed else 0
@@ -439,6 +446,7 @@ def run_tests(work, daemons):
     ctx = {"root_key": root_key, "nb_key": nb_key, "nb_home": nb_home, "root_slow": os.path.join(slow, "job.json"),
            "slow_ws": os.path.join(slow, "ws"), "nb_slow": os.path.join(nb_slow, "job.json")}
     section("6. worker memory", test_worker_memory, work, daemons, ctx)
+    section("7. held pipe", test_held_pipe, work, daemons, ctx)
 
 
 # ---- hostile clients: small programs run as uid 65534 ------------------------------------
@@ -473,6 +481,74 @@ except OSError as e:
     out["errors"].append("mem: %s" % e)
 print(json.dumps(out))
 """
+
+# hold.py SOCKET REQUEST OTHER_ID DAEMON_PID MODE: submit REQUEST, wait for its step to
+# start, take a copy of the worker's event pipe (pidfd_getfd), hand it to a process of
+# its own that keeps it open (the holder), write two forged lines into it (one without
+# an id, one with OTHER_ID, another job's). MODE "cancel": cancel the job and time its
+# job_end. MODE "hold": print, then follow the job to its job_end (or EOF).
+HOLD = r"""
+import ctypes, json, os, socket, sys, time
+sock, req, other_id, dpid, mode = sys.argv[1], json.loads(sys.argv[2]), sys.argv[3], int(sys.argv[4]), sys.argv[5]
+s = socket.socket(socket.AF_UNIX)
+s.settimeout(40)
+s.connect(sock)
+f = s.makefile("rb")
+def send(o):
+    s.sendall((json.dumps(o) + "\n").encode())
+def line():
+    l = f.readline()
+    if not l:
+        raise EOFError("the daemon closed the connection")
+    return json.loads(l)
+send(req)
+jid = line()["id"]
+send({"op": "events", "id": jid})
+line()
+seen = []
+while not any(e.get("event") == "step_started" for e in seen):
+    seen.append(line())
+worker = None
+for p in os.listdir("/proc"):
+    try:
+        st = open("/proc/%s/status" % p).read()
+    except OSError:
+        continue
+    fields = dict(l.split(":", 1) for l in st.splitlines() if ":" in l)
+    if int(fields["PPid"]) == dpid and int(fields["Uid"].split()[0]) == os.getuid():
+        worker = int(p)
+pfd = os.pidfd_open(worker)
+fd = ctypes.CDLL(None, use_errno=True).syscall(438, pfd, 3, 0)  # pidfd_getfd
+if fd < 0:
+    raise OSError(ctypes.get_errno(), "pidfd_getfd")
+holder = os.fork()
+if holder == 0:
+    os.setsid()
+    os.closerange(0, fd)
+    os.closerange(fd + 1, 1024)
+    time.sleep(600)
+    os._exit(0)
+os.write(fd, b'{"event":"step_finished","seq":990,"job":"forged-noid"}\n')
+os.write(fd, b'{"event":"step_finished","id":"%s","seq":991,"job":"forged-other"}\n' % other_id.encode())
+os.close(fd)
+out = {"holder": holder, "worker": worker, "id": jid}
+t0 = time.time()
+if mode == "cancel":
+    send({"op": "cancel", "id": jid})
+else:
+    print(json.dumps(out), flush=True)
+try:
+    while seen[-1].get("event") != "job_end":
+        seen.append(line())
+except (EOFError, OSError) as e:
+    out["error"] = str(e)
+out["end_s"] = time.time() - t0
+out["end"] = seen[-1]
+out["forged_seen"] = [e for e in seen if str(e.get("job", "")).startswith("forged")]
+print(json.dumps(out), flush=True)
+"""
+
+holders = []
 
 
 def helper(work, name, text):
@@ -551,6 +627,48 @@ def test_worker_memory(work, daemons, ctx):
     ok(res and not res["found"], "and finds neither the daemon's environment nor root's job in it", res)
     d.stop()
     nb.communicate(timeout=60)
+
+
+def test_held_pipe(work, daemons, ctx):
+    """7. A client takes a copy of its worker's event pipe and keeps it open: the job
+    still ends when its worker is gone, the drain still finishes in time, and what the
+    client writes into the pipe reaches no one, not even itself, unless it is an event
+    of that very job."""
+    d = Daemon(work, 2, grace=1, name="hold")
+    daemons.append(d)
+    rc = d.client()
+    root_job = rc.request({"op": "submit", "job": ctx["root_slow"], "key": ctx["root_key"],
+                           "out": os.path.join(work, "hold-root")})
+    hold = helper(work, "hold.py", HOLD)
+    req = {"op": "submit", "job": ctx["nb_slow"], "key": ctx["nb_key"], "out": os.path.join(ctx["nb_home"], "hold-1")}
+    p = as_nobody([PY, hold, d.sock, json.dumps(req), root_job["id"], str(d.p.pid), "cancel"], timeout=120)
+    try:
+        res = json.loads(p.stdout.splitlines()[-1])
+    except (ValueError, IndexError):
+        res = {}
+    if res.get("holder"):
+        holders.append(res["holder"])
+    ok(res.get("end", {}).get("event") == "job_end" and res["end"]["state"] == "cancelled" and res["end_s"] < 10,
+       "a job whose pipe another process holds open ends when its worker does (%.1f s after cancel)" % res.get("end_s", -1),
+       p.stdout + p.stderr)
+    ok(res and not res.get("forged_seen"), "lines forged into the pipe without the job's id reach no follower", res)
+    req["out"] = os.path.join(ctx["nb_home"], "hold-2")
+    h = subprocess.Popen(["setpriv", "--reuid", str(NOBODY), "--regid", str(NOBODY), "--clear-groups", PY, hold, d.sock,
+                          json.dumps(req), root_job["id"], str(d.p.pid), "hold"],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    first = h.stdout.readline()
+    try:
+        holders.append(json.loads(first)["holder"])
+    except (ValueError, KeyError):
+        pass
+    ok(first, "a second job's pipe is held", h.stderr.read() if not first else None)
+    t0 = time.time()
+    code = d.stop(60)
+    took = time.time() - t0
+    out, _ = h.communicate(timeout=60)
+    ok(code == 0 and took < 1 + 15, "SIGTERM drains in %.1f s (grace 1 s) although a client holds a worker's pipe" % took,
+       code)
+    ok('"job_end"' in out, "and the holder's own follower got its job_end", out[-300:])
 
 
 
