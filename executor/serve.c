@@ -42,6 +42,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -124,6 +125,12 @@ typedef struct serve {
 	char *tmp_base;
 	int exe_fd;               /* this program, opened at start: each worker execs it */
 	char **worker_env;        /* the workers' whole environment (worker_environment) */
+	struct rlimit nofile;     /* the fd limit the daemon was given: its workers' */
+	int spare_fd;             /* kept to accept (and refuse) a client when out of fds */
+	uint64_t accept_paused_until_ms; /* out of fds even so: the listener rests */
+	unsigned refused;         /* connections refused since the last log line */
+	char refused_why[96];     /* the last one's reason */
+	uint64_t refused_logged_ms;
 } serve;
 
 static void logf_(const serve *sv, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -604,7 +611,9 @@ __attribute__((noreturn)) static void worker_exec(const serve *sv, const char *i
 		_exit(3);
 	close_range((unsigned)exe + 1, ~0U, 0);
 	/* what exec keeps of this process: the signal mask and ignored signals (the
-	 * daemon's signalfd and SIGPIPE); give the defaults back */
+	 * daemon's signalfd and SIGPIPE), the raised fd limit; give the defaults back */
+	if (sv->nofile.rlim_cur)
+		(void)setrlimit(RLIMIT_NOFILE, &sv->nofile);
 	sigset_t none;
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
@@ -1126,33 +1135,109 @@ static void client_write(client *c)
 	c->out_off = 0;
 }
 
+/* Refuse a connection: one error line, sent if the socket takes it at once, and close. */
+static void refuse(int fd, const char *code, const char *msg)
+{
+	char line[512];
+	int n = snprintf(line, sizeof(line), "{\"ok\":false,\"code\":\"%s\",\"error\":\"%s\"}\n", code, msg);
+	if (n > 0 && (size_t)n < sizeof(line))
+		(void)send(fd, line, (size_t)n, MSG_NOSIGNAL | MSG_DONTWAIT);
+	close(fd);
+}
+
+/* Refusals are logged at most every ten seconds: a client must not flood the log. */
+static void log_refusals(serve *sv, bool now_anyway)
+{
+	uint64_t now = sg_monotonic_ms();
+	if (!sv->refused || (!now_anyway && sv->refused_logged_ms && now - sv->refused_logged_ms < 10000))
+		return;
+	logf_(sv, "refused %u connection%s (the last: %s)", sv->refused, sv->refused == 1 ? "" : "s",
+	      sv->refused_why);
+	sv->refused = 0;
+	sv->refused_logged_ms = now;
+}
+
+static void note_refusal(serve *sv, uid_t uid, const char *why)
+{
+	sv->refused++;
+	if (uid == (uid_t)-1)
+		snprintf(sv->refused_why, sizeof(sv->refused_why), "%s", why);
+	else
+		snprintf(sv->refused_why, sizeof(sv->refused_why), "uid %u, %s", (unsigned)uid, why);
+	log_refusals(sv, false);
+}
+
+/* No descriptor left to accept with. The pending connection would keep the listener
+ * readable, and poll would wake the loop at once, for ever: give up the spare fd kept
+ * for this, accept with it, refuse, and take a spare again. If even that fails, the
+ * listener rests a moment. The connections the daemon has are served on. */
+static void accept_without_fds(serve *sv)
+{
+	if (sv->spare_fd >= 0) {
+		close(sv->spare_fd);
+		sv->spare_fd = -1;
+	}
+	int fd = accept4(sv->listen_fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+	if (fd >= 0)
+		refuse(fd, "busy", "the daemon has no file descriptor left for a new connection: try again later");
+	sv->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	if (fd < 0 || sv->spare_fd < 0)
+		sv->accept_paused_until_ms = sg_monotonic_ms() + 100;
+	note_refusal(sv, (uid_t)-1, "no file descriptor left");
+}
+
+static unsigned connections_of(const serve *sv, uid_t uid)
+{
+	unsigned n = 0;
+	for (const client *c = sv->clients; c; c = c->next)
+		n += c->uid == uid && !c->dead;
+	return n;
+}
+
 static void client_accept(serve *sv)
 {
-	int fd = accept4(sv->listen_fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
-	if (fd < 0)
-		return;
-	struct ucred cred;
-	socklen_t len = sizeof(cred);
-	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0) {
-		close(fd);
-		return;
+	/* a few at a time: the others are served between bursts */
+	for (int burst = 0; burst < 32 && !sv->accept_paused_until_ms; burst++) {
+		int fd = accept4(sv->listen_fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+		if (fd < 0) {
+			if (errno == EMFILE || errno == ENFILE)
+				accept_without_fds(sv);
+			else if (errno != EINTR && errno != ECONNABORTED)
+				return; /* EAGAIN: no one else waiting */
+			continue;
+		}
+		struct ucred cred;
+		socklen_t len = sizeof(cred);
+		if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0) {
+			close(fd);
+			continue;
+		}
+		/* one uid cannot take every descriptor the daemon has (its other users') */
+		if (connections_of(sv, cred.uid) >= sv->o.max_conns_per_uid) {
+			char msg[160];
+			snprintf(msg, sizeof(msg), "uid %u has %u connections open, the most this daemon allows",
+				 (unsigned)cred.uid, sv->o.max_conns_per_uid);
+			refuse(fd, "too_many_connections", msg);
+			note_refusal(sv, cred.uid, "too many connections");
+			continue;
+		}
+		client *c = sg_xcalloc(1, sizeof(*c));
+		c->fd = fd;
+		c->uid = cred.uid;
+		c->gid = cred.gid;
+		c->pid = cred.pid;
+		/* the client's supplementary groups as the kernel has them (Linux 4.13) */
+		gid_t groups[256];
+		socklen_t glen = sizeof(groups);
+		if (getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, groups, &glen) == 0) {
+			c->n_groups = glen / sizeof(gid_t);
+			c->groups = sg_xcalloc(c->n_groups + 1, sizeof(gid_t));
+			memcpy(c->groups, groups, c->n_groups * sizeof(gid_t));
+			c->groups_known = true;
+		}
+		c->next = sv->clients;
+		sv->clients = c;
 	}
-	client *c = sg_xcalloc(1, sizeof(*c));
-	c->fd = fd;
-	c->uid = cred.uid;
-	c->gid = cred.gid;
-	c->pid = cred.pid;
-	/* the client's supplementary groups as the kernel has them (Linux 4.13) */
-	gid_t groups[256];
-	socklen_t glen = sizeof(groups);
-	if (getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, groups, &glen) == 0) {
-		c->n_groups = glen / sizeof(gid_t);
-		c->groups = sg_xcalloc(c->n_groups + 1, sizeof(gid_t));
-		memcpy(c->groups, groups, c->n_groups * sizeof(gid_t));
-		c->groups_known = true;
-	}
-	c->next = sv->clients;
-	sv->clients = c;
 }
 
 static void client_free(serve *sv, client *c)
@@ -1353,6 +1438,8 @@ static void serve_free(serve *sv)
 	free(sv->worker_env);
 	if (sv->exe_fd >= 0)
 		close(sv->exe_fd);
+	if (sv->spare_fd >= 0)
+		close(sv->spare_fd);
 }
 
 /* The workers' environment, whole: nothing of the daemon's own (it may hold anything:
@@ -1379,7 +1466,7 @@ static char **worker_environment(void)
 
 int sg_serve_main(const sg_serve_options *opts)
 {
-	serve sv = {.o = *opts, .listen_fd = -1, .sig_fd = -1, .pid = getpid(), .exe_fd = -1};
+	serve sv = {.o = *opts, .listen_fd = -1, .sig_fd = -1, .pid = getpid(), .exe_fd = -1, .spare_fd = -1};
 	sg_error err = {0};
 	sigset_t sigs;
 	sigemptyset(&sigs);
@@ -1405,6 +1492,13 @@ int sg_serve_main(const sg_serve_options *opts)
 		return err.kind == SG_ERR_USAGE ? 2 : 3;
 	}
 	sv.worker_env = worker_environment();
+	/* each client is a descriptor: take all the kernel allows (the workers get back the
+	 * limit the daemon was given), and keep one spare for when they run out anyway */
+	if (getrlimit(RLIMIT_NOFILE, &sv.nofile) == 0 && sv.nofile.rlim_cur < sv.nofile.rlim_max) {
+		struct rlimit raised = {.rlim_cur = sv.nofile.rlim_max, .rlim_max = sv.nofile.rlim_max};
+		(void)setrlimit(RLIMIT_NOFILE, &raised);
+	}
+	sv.spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
 	sg_error cerr = {0};
 	sv.cg_known = sg_cgroup_detect(&sv.cg, &cerr) == 0;
 	/* each job's scratch under a directory of the daemon's own, removed with the job */
@@ -1424,6 +1518,7 @@ int sg_serve_main(const sg_serve_options *opts)
 	for (;;) {
 		uint64_t now = sg_monotonic_ms();
 		drain_step(&sv, now);
+		log_refusals(&sv, false);
 		/* jobs whose worker is reaped (its pipe is closed then) are over */
 		bool pending_cleanup = false;
 		for (serve_job *j = sv.jobs; j; j = j->next) {
@@ -1464,7 +1559,9 @@ int sg_serve_main(const sg_serve_options *opts)
 		size_t n = 0;
 		pfd[n] = (struct pollfd){.fd = sv.sig_fd, .events = POLLIN};
 		kind[n++] = 0;
-		if (sv.listen_fd >= 0) {
+		if (sv.accept_paused_until_ms && now >= sv.accept_paused_until_ms)
+			sv.accept_paused_until_ms = 0;
+		if (sv.listen_fd >= 0 && !sv.accept_paused_until_ms) {
 			pfd[n] = (struct pollfd){.fd = sv.listen_fd, .events = POLLIN};
 			kind[n++] = 1;
 		}
@@ -1480,6 +1577,8 @@ int sg_serve_main(const sg_serve_options *opts)
 				kind[n++] = 3;
 			}
 		int timeout = sv.draining || pending_cleanup ? 200 : -1;
+		if (sv.accept_paused_until_ms && sv.listen_fd >= 0)
+			timeout = (int)(sv.accept_paused_until_ms - now) + 1;
 		int ready = poll(pfd, (nfds_t)n, timeout);
 		if (ready < 0 && errno != EINTR)
 			break;
@@ -1536,6 +1635,7 @@ int sg_serve_main(const sg_serve_options *opts)
 		if (pending)
 			usleep(10000);
 	}
+	log_refusals(&sv, true);
 	logf_(&sv, "drained: exiting");
 	if (sv.listen_fd >= 0) {
 		close(sv.listen_fd);

@@ -31,10 +31,13 @@ struct cJSON;
 #define SG_SERVE_REQUEST_MAX (8u << 20)     /* a request as the worker reads it: the
 					     * inline job, escaped, and the paths */
 
+#define SG_SERVE_DEFAULT_CONNS_PER_UID 64
+
 typedef struct sg_serve_options {
 	const char *socket_path;
 	unsigned max_jobs;     /* jobs running at once */
 	unsigned grace_s;      /* after SIGTERM: how long running jobs may go on */
+	unsigned max_conns_per_uid; /* connections open at once, per uid */
 	bool quiet;
 } sg_serve_options;
 

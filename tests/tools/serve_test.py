@@ -14,7 +14,9 @@ Needs root (to be the daemon that serves other uids) and setpriv (to be uid 6553
    cgroup, scratch directory or socket behind;
 6. a client reads its own worker's memory and environment: nothing of the daemon's;
 7. a client keeps a copy of its worker's event pipe: its job still ends, the drain
-   still finishes, and its forged lines reach no one.
+   still finishes, and its forged lines reach no one;
+8. one uid opens hundreds of connections: capped per uid; a daemon out of descriptors
+   refuses without spinning and serves the connections it has.
 Prints TAP.
 """
 import glob
@@ -447,6 +449,7 @@ def run_tests(work, daemons):
            "slow_ws": os.path.join(slow, "ws"), "nb_slow": os.path.join(nb_slow, "job.json")}
     section("6. worker memory", test_worker_memory, work, daemons, ctx)
     section("7. held pipe", test_held_pipe, work, daemons, ctx)
+    section("8. connections", test_connections, work, daemons, ctx)
 
 
 # ---- hostile clients: small programs run as uid 65534 ------------------------------------
@@ -548,6 +551,49 @@ out["forged_seen"] = [e for e in seen if str(e.get("job", "")).startswith("forge
 print(json.dumps(out), flush=True)
 """
 
+# conns.py SOCKET N HOLD_S: open N connections and hold them; prints how many connected
+# and how many the daemon refused (an error line, or closed at once), with the codes.
+CONNS = r"""
+import json, resource, socket, sys, time
+sock, n, hold = sys.argv[1], int(sys.argv[2]), float(sys.argv[3])
+soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+conns = []
+for i in range(n):
+    c = socket.socket(socket.AF_UNIX)
+    c.setblocking(False)
+    until = time.time() + 5
+    while True:
+        try:
+            c.connect(sock)
+            conns.append(c)
+            break
+        except BlockingIOError:  # the daemon's backlog is full: wait for it to accept
+            if time.time() > until:
+                c.close()
+                break
+            time.sleep(0.01)
+        except OSError:
+            c.close()
+            break
+time.sleep(1.0)
+refused, codes = 0, {}
+for c in conns:
+    c.setblocking(False)
+    try:
+        data = c.recv(4096)
+    except BlockingIOError:
+        continue
+    except OSError:
+        data = b""
+    refused += 1
+    if data:
+        code = json.loads(data.split(b"\n")[0]).get("code")
+        codes[code] = codes.get(code, 0) + 1
+print(json.dumps({"connected": len(conns), "refused": refused, "codes": codes}), flush=True)
+time.sleep(hold)
+"""
+
 holders = []
 
 
@@ -571,6 +617,12 @@ def children_of(pid, uid=None):
         if int(fields["PPid"]) == pid and (uid is None or int(fields["Uid"].split()[0]) == uid):
             out.append(int(p))
     return out
+
+
+def cpu_s(pid):
+    """utime + stime of a process, in seconds."""
+    f = open("/proc/%d/stat" % pid).read().rsplit(")", 1)[1].split()
+    return (int(f[11]) + int(f[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def section(name, fn, *args):
@@ -669,6 +721,64 @@ def test_held_pipe(work, daemons, ctx):
     ok(code == 0 and took < 1 + 15, "SIGTERM drains in %.1f s (grace 1 s) although a client holds a worker's pipe" % took,
        code)
     ok('"job_end"' in out, "and the holder's own follower got its job_end", out[-300:])
+
+
+def test_connections(work, daemons, ctx):
+    """8. One uid opens hundreds of connections: past its cap (default 64) each is
+    refused with an error; when the daemon runs out of descriptors it refuses new ones
+    without spinning and goes on serving the connections it has."""
+    conns = helper(work, "conns.py", CONNS)
+    d = Daemon(work, 1, grace=1, name="conns", nofile=256)
+    daemons.append(d)
+    h = subprocess.Popen(["setpriv", "--reuid", str(NOBODY), "--regid", str(NOBODY), "--clear-groups", PY, conns,
+                          d.sock, "200", "3"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    first = h.stdout.readline()
+    res = json.loads(first) if first.strip() else {}
+    ok(res.get("connected") == 200 and res["connected"] - res["refused"] == 64 and
+       res["codes"] == {"too_many_connections": 136},
+       "uid 65534 opening 200 connections: 64 are served, 136 refused (too_many_connections)", [res, h.stderr.read() if not first else ""])
+    try:
+        r = Client(d.sock, timeout=5).request({"op": "ping"})
+    except (OSError, EOFError) as e:
+        r = {"error": str(e)}
+    ok(r.get("ok"), "meanwhile root connects and is served", r)
+    h.communicate(timeout=30)
+    d.stop()
+
+    d = Daemon(work, 1, grace=1, name="emfile", nofile=40)
+    daemons.append(d)
+    rc = d.client()
+    h = subprocess.Popen(["setpriv", "--reuid", str(NOBODY), "--regid", str(NOBODY), "--clear-groups", PY, conns,
+                          d.sock, "60", "4"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    first = h.stdout.readline()
+    res = json.loads(first) if first.strip() else {}
+    c0 = cpu_s(d.p.pid)
+    time.sleep(2)
+    cpu = cpu_s(d.p.pid) - c0
+    ok(res.get("refused", 0) > 0 and set(res["codes"]) <= {"busy"},
+       "a daemon out of descriptors refuses new connections (busy)", [res, h.stderr.read() if not first else ""])
+    ok(cpu < 0.5, "and does not spin (%.2f s of CPU in 2 s)" % cpu)
+    r = rc.request({"op": "ping"})
+    ok(r["ok"], "a connection it had is still served", r)
+    try:
+        r = Client(d.sock, timeout=5).line()  # the refusal comes unasked
+    except EOFError as e:
+        r = {"code": "closed", "error": str(e)}
+    except OSError as e:
+        r = {"error": str(e)}
+    ok(r.get("code") in ("busy", "closed"), "a new one is refused at once, not left waiting", r)
+    h.communicate(timeout=30)
+    r = {}
+    for _ in range(50):
+        try:
+            r = Client(d.sock, timeout=5).request({"op": "ping"})
+        except (OSError, EOFError) as e:
+            r = {"error": str(e)}
+        if r.get("ok"):
+            break
+        time.sleep(0.1)
+    ok(r.get("ok"), "once they are closed, new connections are served again", r)
+    d.stop()
 
 
 
