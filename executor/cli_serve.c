@@ -23,8 +23,11 @@ static void serve_usage(FILE *out)
 		"  --socket PATH   where to listen (made mode 0666: anyone may connect)\n"
 		"  --jobs N        jobs running at once (default: the number of CPUs); the rest queue\n"
 		"  --grace S       after SIGTERM, seconds running jobs may go on (default 30)\n"
+		"  --max-conns-per-uid N\n"
+		"                  connections one uid may have open at once (default %u)\n"
 		"  -q, --quiet     no log lines on stderr\n"
-		"  -h, --help      this help\n");
+		"  -h, --help      this help\n",
+		SG_SERVE_DEFAULT_CONNS_PER_UID);
 }
 
 int sg_cli_serve(int argc, char **argv)
@@ -32,10 +35,16 @@ int sg_cli_serve(int argc, char **argv)
 	static const struct option opts[] = {
 		{"socket", required_argument, NULL, 's'}, {"jobs", required_argument, NULL, 'j'},
 		{"grace", required_argument, NULL, 'g'},  {"quiet", no_argument, NULL, 'q'},
+		{"max-conns-per-uid", required_argument, NULL, 'C'},
 		{"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0},
 	};
+	/* the daemon's own worker, a fresh image it execs for each job (serve_worker.c);
+	 * not for people: it reads its request from fd 4 */
+	if (argc >= 2 && !strcmp(argv[1], "--worker"))
+		sg_serve_worker_main();
 	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
-	sg_serve_options o = {.max_jobs = ncpu > 0 ? (unsigned)ncpu : 1, .grace_s = 30};
+	sg_serve_options o = {.max_jobs = ncpu > 0 ? (unsigned)ncpu : 1, .grace_s = 30,
+			      .max_conns_per_uid = SG_SERVE_DEFAULT_CONNS_PER_UID};
 	optind = 1;
 	int c;
 	uint64_t v;
@@ -56,6 +65,14 @@ int sg_cli_serve(int argc, char **argv)
 				return 2;
 			}
 			o.grace_s = (unsigned)v;
+			break;
+		case 'C':
+			if (!sg_parse_u64(optarg, &v) || v < 1 || v > 65536) {
+				fprintf(stderr, "shipgate serve: --max-conns-per-uid: expected 1 to 65536, got '%s'\n",
+					optarg);
+				return 2;
+			}
+			o.max_conns_per_uid = (unsigned)v;
 			break;
 		case 'q': o.quiet = true; break;
 		case 'h': serve_usage(stdout); return 0;

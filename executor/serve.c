@@ -13,9 +13,12 @@
  *   job      submitted by a client, owned by its uid for good: only a client of the same
  *            uid can see it, follow it, fetch its verdict or cancel it. Queued until one
  *            of the N slots is free, then run by a worker.
- *   worker   a forked process (serve_worker.c) that takes the client's identity before
- *            it opens anything of the job and runs it as `shipgate run` would, writing
- *            events and finally the verdict's envelope to a pipe. For a client that is
+ *   worker   a process of its own (serve_worker.c): a fork of the daemon that at once
+ *            execs this program afresh (nothing of the daemon's memory or environment
+ *            may reach the client), reads its request from a memfd, takes the client's
+ *            identity before it opens anything of the job and runs it as `shipgate run`
+ *            would, writing events and finally the verdict's envelope to a pipe. The
+ *            job ends when the worker is reaped. For a client that is
  *            not root, a root daemon first makes the job a cgroup below its own, owned
  *            by the client (delegation), so the job's limits are enforced although it
  *            runs rootless; and a TMPDIR of its own for the scratch layers. Both are
@@ -37,6 +40,9 @@
 #include <signal.h>
 #include <stdarg.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -117,6 +123,14 @@ typedef struct serve {
 	sg_cgroup_host cg;
 	bool cg_known;
 	char *tmp_base;
+	int exe_fd;               /* this program, opened at start: each worker execs it */
+	char **worker_env;        /* the workers' whole environment (worker_environment) */
+	struct rlimit nofile;     /* the fd limit the daemon was given: its workers' */
+	int spare_fd;             /* kept to accept (and refuse) a client when out of fds */
+	uint64_t accept_paused_until_ms; /* out of fds even so: the listener rests */
+	unsigned refused;         /* connections refused since the last log line */
+	char refused_why[96];     /* the last one's reason */
+	uint64_t refused_logged_ms;
 } serve;
 
 static void logf_(const serve *sv, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -396,7 +410,9 @@ static void job_finish(serve *sv, serve_job *j)
 	j->job_json = NULL;
 }
 
-/* A line from the worker: an event (kept and forwarded) or its result. */
+/* A line from the worker: an event (kept and forwarded) or its result. The client can
+ * write into this pipe too (its worker is its own: pidfd_getfd), so a line counts only
+ * for this job: an event must carry its id, and its followers are of its uid anyway. */
 static void worker_line(serve *sv, serve_job *j, const char *line, size_t len)
 {
 	cJSON *o = cJSON_ParseWithLength(line, len);
@@ -428,6 +444,12 @@ static void worker_line(serve *sv, serve_job *j, const char *line, size_t len)
 		cJSON_Delete(o);
 		return;
 	}
+	const cJSON *event = cJSON_GetObjectItemCaseSensitive(o, "event");
+	const cJSON *id = cJSON_GetObjectItemCaseSensitive(o, "id");
+	if (!cJSON_IsString(event) || !cJSON_IsString(id) || strcmp(id->valuestring, j->id) != 0) {
+		cJSON_Delete(o);
+		return;
+	}
 	const cJSON *seq = cJSON_GetObjectItemCaseSensitive(o, "seq");
 	if (cJSON_IsNumber(seq) && seq->valuedouble > (double)j->last_seq)
 		j->last_seq = (uint64_t)seq->valuedouble;
@@ -442,16 +464,18 @@ static void worker_line(serve *sv, serve_job *j, const char *line, size_t len)
 	sg_buf_free(&copy);
 }
 
-static void worker_read(serve *sv, serve_job *j)
+/* Read what the pipe holds: > 0 bytes were read, 0 at EOF (the pipe is then closed),
+ * < 0 nothing there now. */
+static ssize_t worker_read(serve *sv, serve_job *j)
 {
 	char buf[65536];
 	ssize_t n = SG_RETRY(read(j->ev_fd, buf, sizeof(buf)));
 	if (n < 0 && errno == EAGAIN)
-		return;
+		return -1;
 	if (n <= 0) {
 		close(j->ev_fd);
 		j->ev_fd = -1;
-		return;
+		return 0;
 	}
 	size_t start = 0;
 	for (size_t i = 0; i < (size_t)n; i++) {
@@ -473,6 +497,49 @@ static void worker_read(serve *sv, serve_job *j)
 			sg_buf_free(&j->ev_in);
 		}
 	}
+	return n;
+}
+
+/* The worker is reaped: everything it wrote is in the pipe by now. Read that, then close
+ * the pipe, whatever else holds its write end: the client may keep a copy (taken from
+ * its worker) open, and write into it, for as long as it likes; that must not keep its
+ * job running, nor the daemon from draining. A bound in time, since what the holder
+ * writes meanwhile would be read too. */
+static void worker_pipe_close(serve *sv, serve_job *j)
+{
+	uint64_t until = sg_monotonic_ms() + SG_SERVE_PIPE_LINGER_MS;
+	while (j->ev_fd >= 0 && worker_read(sv, j) > 0 && sg_monotonic_ms() < until)
+		;
+	if (j->ev_fd >= 0) {
+		close(j->ev_fd);
+		j->ev_fd = -1;
+	}
+	sg_buf_free(&j->ev_in); /* a last line without its newline is no line */
+	j->ev_overflow = false;
+}
+
+/* Take back the cgroups delegated to the job's client once its worker is gone: the
+ * client could otherwise keep moving processes of its own into them, and the daemon
+ * could never remove them. Whatever is left inside is killed after a few seconds.
+ * False if something could not be taken back (it is logged). */
+static bool revoke_tree(const char *dir)
+{
+	bool ok = lchown(dir, geteuid(), getegid()) == 0 || errno == ENOENT;
+	DIR *d = opendir(dir);
+	if (!d)
+		return ok;
+	struct dirent *de;
+	while ((de = readdir(d)) != NULL) {
+		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+			continue;
+		sg_autofree char *sub = sg_xasprintf("%s/%s", dir, de->d_name);
+		if (de->d_type == DT_DIR)
+			ok = revoke_tree(sub) && ok;
+		else if (lchown(sub, geteuid(), getegid()) < 0 && errno != ENOENT)
+			ok = false;
+	}
+	closedir(d);
+	return ok;
 }
 
 /* ---- starting a job ---------------------------------------------------------------- */
@@ -527,14 +594,77 @@ static void job_delegate(serve *sv, serve_job *j, char ***procs_out)
 	}
 }
 
+/* In the fork, before anything else: exec the worker afresh, so that nothing of the
+ * daemon's memory or environment reaches the process the client will own. fds: 3 the
+ * events pipe, 4 the request, 0-2 /dev/null; nothing else. Still the daemon's identity
+ * here (root's, for other users' jobs): the client cannot look into this process. */
+__attribute__((noreturn)) static void worker_exec(const serve *sv, const char *id, int ev_fd, int req_fd)
+{
+	int hi_ev = fcntl(ev_fd, F_DUPFD, 16), hi_req = fcntl(req_fd, F_DUPFD, 16);
+	int hi_exe = fcntl(sv->exe_fd, F_DUPFD_CLOEXEC, 16);
+	int null = open("/dev/null", O_RDWR);
+	if (hi_ev < 0 || hi_req < 0 || hi_exe < 0 || null < 0 || dup2(hi_ev, SG_SERVE_WORKER_EVENTS_FD) < 0 ||
+	    dup2(hi_req, SG_SERVE_WORKER_REQUEST_FD) < 0 || dup2(null, 0) < 0 || dup2(null, 1) < 0 || dup2(null, 2) < 0)
+		_exit(3);
+	int exe = SG_SERVE_WORKER_REQUEST_FD + 1;
+	if (dup2(hi_exe, exe) < 0 || fcntl(exe, F_SETFD, FD_CLOEXEC) < 0)
+		_exit(3);
+	close_range((unsigned)exe + 1, ~0U, 0);
+	/* what exec keeps of this process: the signal mask and ignored signals (the
+	 * daemon's signalfd and SIGPIPE), the raised fd limit; give the defaults back */
+	if (sv->nofile.rlim_cur)
+		(void)setrlimit(RLIMIT_NOFILE, &sv->nofile);
+	sigset_t none;
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+	for (int sig = 1; sig < NSIG; sig++)
+		if (sig != SIGKILL && sig != SIGSTOP)
+			signal(sig, SIG_DFL);
+	prctl(PR_SET_PDEATHSIG, SIGTERM, 0, 0, 0);
+	if (getppid() != sv->pid)
+		_exit(3);
+	char *const argv[] = {(char *)"shipgate", (char *)"serve", (char *)"--worker", (char *)id, NULL};
+	fexecve(exe, argv, sv->worker_env);
+	/* tell the daemon why, as the worker would have */
+	char line[512];
+	int len = snprintf(line, sizeof(line),
+			   "{\"worker\":\"result\",\"exit_code\":3,\"error\":\"exec the worker: %s\"}\n", strerror(errno));
+	if (len > 0 && (size_t)len < sizeof(line))
+		(void)sg_write_all(SG_SERVE_WORKER_EVENTS_FD, line, (size_t)len);
+	_exit(3);
+}
+
+/* The request, in a memfd the worker reads: the daemon never blocks on it. */
+static int request_fd(const sg_serve_request *req, sg_error *err)
+{
+	sg_autofree char *text = sg_serve_request_to_json(req);
+	if (!text)
+		return sg_error_set(err, SG_ERR_SANDBOX, ENOMEM, "the worker's request");
+	int fd = memfd_create("shipgate-serve-request", MFD_CLOEXEC);
+	if (fd < 0)
+		return sg_error_set(err, SG_ERR_SANDBOX, errno, "memfd_create");
+	if (sg_write_all(fd, text, strlen(text)) < 0) {
+		int e = errno;
+		close(fd);
+		return sg_error_set(err, SG_ERR_SANDBOX, e, "write the worker's request");
+	}
+	return fd;
+}
+
+static void job_start_failed(serve *sv, serve_job *j, char *error)
+{
+	j->state = JOB_FAILED;
+	j->error = error;
+	j->exit_code = 3;
+	(void)job_release(sv, j, 0);
+	job_finish(sv, j);
+}
+
 static void job_start(serve *sv, serve_job *j)
 {
 	int p[2];
 	if (pipe2(p, O_CLOEXEC) < 0) {
-		j->state = JOB_FAILED;
-		j->error = sg_xasprintf("pipe: %s", strerror(errno));
-		j->exit_code = 3;
-		job_finish(sv, j);
+		job_start_failed(sv, j, sg_xasprintf("pipe: %s", strerror(errno)));
 		return;
 	}
 	char **procs = NULL;
@@ -553,28 +683,28 @@ static void job_start(serve *sv, serve_job *j)
 		.groups_known = j->groups_known, .job_path = j->job_path, .job_json = j->job_json,
 		.job_json_len = j->job_json_len, .workspace = j->workspace, .out_dir = j->out_dir,
 		.key_path = j->key_path, .allow_weaker = j->allow_weaker, .vsa = j->vsa,
-		.no_trace = j->no_trace, .tmp_dir = j->tmp_dir, .cgroup_procs = procs,
+		.no_trace = j->no_trace, .tmp_dir = j->tmp_dir, .cgroup_procs = procs, .daemon_pid = sv->pid,
 	};
-	pid_t pid = fork();
-	if (pid == 0) {
-		/* the worker: the pipe's write end becomes fd 3, everything else goes */
-		if (p[1] != 3 && dup2(p[1], 3) < 0)
-			_exit(3);
-		sg_serve_worker_main(&req, sv->pid);
-	}
-	close(p[1]);
+	sg_error err = {0};
+	int req_fd = request_fd(&req, &err);
 	for (size_t i = 0; procs[i]; i++)
 		free(procs[i]);
 	free(procs);
+	pid_t pid = req_fd < 0 ? -1 : fork();
+	if (pid == 0)
+		worker_exec(sv, j->id, p[1], req_fd);
+	int fork_errno = errno;
+	close(p[1]);
+	if (req_fd >= 0)
+		close(req_fd);
 	if (pid < 0) {
 		close(p[0]);
-		j->state = JOB_FAILED;
-		j->error = sg_xasprintf("fork: %s", strerror(errno));
-		j->exit_code = 3;
-		(void)job_release(sv, j, 0);
-		job_finish(sv, j);
+		job_start_failed(sv, j, req_fd < 0 ? sg_xstrdup(err.msg) : sg_xasprintf("fork: %s", strerror(fork_errno)));
 		return;
 	}
+	/* the worker has the request now: the daemon keeps no copy of the inline job */
+	free(j->job_json);
+	j->job_json = NULL;
 	(void)fcntl(p[0], F_SETFL, O_NONBLOCK);
 	j->ev_fd = p[0];
 	j->worker = pid;
@@ -862,15 +992,74 @@ static void op_ping(serve *sv, client *c, const cJSON *req)
 	client_send(c, r);
 }
 
+static int key_compare(const void *a, const void *b)
+{
+	return strcmp((*(const cJSON *const *)a)->string, (*(const cJSON *const *)b)->string);
+}
+
+/* The first key that an object of the request (at any depth) has twice, or NULL. cJSON
+ * keeps both and finds the first: a request must not say two things at once. Sorting
+ * keeps a large object from costing n^2. */
+static const char *duplicate_key(const cJSON *item)
+{
+	size_t n = 0;
+	for (const cJSON *m = item->child; m; m = m->next) {
+		const char *dup = cJSON_IsArray(m) || cJSON_IsObject(m) ? duplicate_key(m) : NULL;
+		if (dup)
+			return dup;
+		n++;
+	}
+	if (!cJSON_IsObject(item) || n < 2)
+		return NULL;
+	sg_autofree const cJSON **keys = sg_xcalloc(n, sizeof(*keys));
+	n = 0;
+	for (const cJSON *m = item->child; m; m = m->next)
+		keys[n++] = m;
+	qsort(keys, n, sizeof(*keys), key_compare);
+	for (size_t i = 1; i < n; i++)
+		if (!strcmp(keys[i - 1]->string, keys[i]->string))
+			return keys[i]->string;
+	return NULL;
+}
+
+/* A request is exactly one JSON object on its line: nothing after it but blanks, no
+ * NUL (cJSON would stop there and ignore the rest), no key twice. */
+static cJSON *parse_request(client *c, const char *line, size_t len)
+{
+	if (memchr(line, '\0', len)) {
+		reply_error(c, NULL, "bad_json", "a NUL byte in the request: a request is one JSON object on one line");
+		return NULL;
+	}
+	const char *end = NULL;
+	cJSON *req = cJSON_ParseWithLengthOpts(line, len, &end, false);
+	if (!req) {
+		reply_error(c, NULL, "bad_json", "not a JSON object: a request is one JSON object on one line");
+		return NULL;
+	}
+	while (end && end < line + len && (*end == ' ' || *end == '\t' || *end == '\r'))
+		end++;
+	if (!end || end != line + len) {
+		cJSON_Delete(req);
+		reply_error(c, NULL, "bad_json", "bytes after the JSON object: one request per line");
+		return NULL;
+	}
+	const char *dup = duplicate_key(req);
+	if (dup) {
+		sg_autofree char *clean = sg_utf8_sanitize(dup, strnlen(dup, 64));
+		reply_error(c, NULL, "bad_json", "the key \"%s\" appears twice in one object", clean);
+		cJSON_Delete(req);
+		return NULL;
+	}
+	return req;
+}
+
 static void handle_request(serve *sv, client *c, const char *line, size_t len)
 {
 	if (len == 0)
 		return; /* an empty line is nothing, not an error */
-	cJSON *req = cJSON_ParseWithLength(line, len);
-	if (!req) {
-		reply_error(c, NULL, "bad_json", "not a JSON object: a request is one JSON object on one line");
+	cJSON *req = parse_request(c, line, len);
+	if (!req)
 		return;
-	}
 	const char *op = cJSON_IsObject(req) ? jstring(req, "op") : NULL;
 	if (!op) {
 		reply_error(c, NULL, "bad_request", "a request is a JSON object with \"op\" a string");
@@ -946,33 +1135,109 @@ static void client_write(client *c)
 	c->out_off = 0;
 }
 
+/* Refuse a connection: one error line, sent if the socket takes it at once, and close. */
+static void refuse(int fd, const char *code, const char *msg)
+{
+	char line[512];
+	int n = snprintf(line, sizeof(line), "{\"ok\":false,\"code\":\"%s\",\"error\":\"%s\"}\n", code, msg);
+	if (n > 0 && (size_t)n < sizeof(line))
+		(void)send(fd, line, (size_t)n, MSG_NOSIGNAL | MSG_DONTWAIT);
+	close(fd);
+}
+
+/* Refusals are logged at most every ten seconds: a client must not flood the log. */
+static void log_refusals(serve *sv, bool now_anyway)
+{
+	uint64_t now = sg_monotonic_ms();
+	if (!sv->refused || (!now_anyway && sv->refused_logged_ms && now - sv->refused_logged_ms < 10000))
+		return;
+	logf_(sv, "refused %u connection%s (the last: %s)", sv->refused, sv->refused == 1 ? "" : "s",
+	      sv->refused_why);
+	sv->refused = 0;
+	sv->refused_logged_ms = now;
+}
+
+static void note_refusal(serve *sv, uid_t uid, const char *why)
+{
+	sv->refused++;
+	if (uid == (uid_t)-1)
+		snprintf(sv->refused_why, sizeof(sv->refused_why), "%s", why);
+	else
+		snprintf(sv->refused_why, sizeof(sv->refused_why), "uid %u, %s", (unsigned)uid, why);
+	log_refusals(sv, false);
+}
+
+/* No descriptor left to accept with. The pending connection would keep the listener
+ * readable, and poll would wake the loop at once, for ever: give up the spare fd kept
+ * for this, accept with it, refuse, and take a spare again. If even that fails, the
+ * listener rests a moment. The connections the daemon has are served on. */
+static void accept_without_fds(serve *sv)
+{
+	if (sv->spare_fd >= 0) {
+		close(sv->spare_fd);
+		sv->spare_fd = -1;
+	}
+	int fd = accept4(sv->listen_fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+	if (fd >= 0)
+		refuse(fd, "busy", "the daemon has no file descriptor left for a new connection: try again later");
+	sv->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	if (fd < 0 || sv->spare_fd < 0)
+		sv->accept_paused_until_ms = sg_monotonic_ms() + 100;
+	note_refusal(sv, (uid_t)-1, "no file descriptor left");
+}
+
+static unsigned connections_of(const serve *sv, uid_t uid)
+{
+	unsigned n = 0;
+	for (const client *c = sv->clients; c; c = c->next)
+		n += c->uid == uid && !c->dead;
+	return n;
+}
+
 static void client_accept(serve *sv)
 {
-	int fd = accept4(sv->listen_fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
-	if (fd < 0)
-		return;
-	struct ucred cred;
-	socklen_t len = sizeof(cred);
-	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0) {
-		close(fd);
-		return;
+	/* a few at a time: the others are served between bursts */
+	for (int burst = 0; burst < 32 && !sv->accept_paused_until_ms; burst++) {
+		int fd = accept4(sv->listen_fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+		if (fd < 0) {
+			if (errno == EMFILE || errno == ENFILE)
+				accept_without_fds(sv);
+			else if (errno != EINTR && errno != ECONNABORTED)
+				return; /* EAGAIN: no one else waiting */
+			continue;
+		}
+		struct ucred cred;
+		socklen_t len = sizeof(cred);
+		if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0) {
+			close(fd);
+			continue;
+		}
+		/* one uid cannot take every descriptor the daemon has (its other users') */
+		if (connections_of(sv, cred.uid) >= sv->o.max_conns_per_uid) {
+			char msg[160];
+			snprintf(msg, sizeof(msg), "uid %u has %u connections open, the most this daemon allows",
+				 (unsigned)cred.uid, sv->o.max_conns_per_uid);
+			refuse(fd, "too_many_connections", msg);
+			note_refusal(sv, cred.uid, "too many connections");
+			continue;
+		}
+		client *c = sg_xcalloc(1, sizeof(*c));
+		c->fd = fd;
+		c->uid = cred.uid;
+		c->gid = cred.gid;
+		c->pid = cred.pid;
+		/* the client's supplementary groups as the kernel has them (Linux 4.13) */
+		gid_t groups[256];
+		socklen_t glen = sizeof(groups);
+		if (getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, groups, &glen) == 0) {
+			c->n_groups = glen / sizeof(gid_t);
+			c->groups = sg_xcalloc(c->n_groups + 1, sizeof(gid_t));
+			memcpy(c->groups, groups, c->n_groups * sizeof(gid_t));
+			c->groups_known = true;
+		}
+		c->next = sv->clients;
+		sv->clients = c;
 	}
-	client *c = sg_xcalloc(1, sizeof(*c));
-	c->fd = fd;
-	c->uid = cred.uid;
-	c->gid = cred.gid;
-	c->pid = cred.pid;
-	/* the client's supplementary groups as the kernel has them (Linux 4.13) */
-	gid_t groups[256];
-	socklen_t glen = sizeof(groups);
-	if (getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, groups, &glen) == 0) {
-		c->n_groups = glen / sizeof(gid_t);
-		c->groups = sg_xcalloc(c->n_groups + 1, sizeof(gid_t));
-		memcpy(c->groups, groups, c->n_groups * sizeof(gid_t));
-		c->groups_known = true;
-	}
-	c->next = sv->clients;
-	sv->clients = c;
 }
 
 static void client_free(serve *sv, client *c)
@@ -1007,6 +1272,11 @@ static void reap(serve *sv)
 				j->worker = 0;
 				j->wait_status = status;
 				j->cleanup_deadline_ms = sg_monotonic_ms() + 5000;
+				for (int i = 0; j->cg_dirs[i]; i++)
+					if (!revoke_tree(j->cg_dirs[i]))
+						logf_(sv, "%s: could not take back %s from uid %u", j->id, j->cg_dirs[i],
+						      (unsigned)j->uid);
+				worker_pipe_close(sv, j);
 			}
 	}
 }
@@ -1163,11 +1433,40 @@ static void serve_free(serve *sv)
 		rmdir(sv->tmp_base);
 		free(sv->tmp_base);
 	}
+	for (size_t i = 0; sv->worker_env && sv->worker_env[i]; i++)
+		free(sv->worker_env[i]);
+	free(sv->worker_env);
+	if (sv->exe_fd >= 0)
+		close(sv->exe_fd);
+	if (sv->spare_fd >= 0)
+		close(sv->spare_fd);
+}
+
+/* The workers' environment, whole: nothing of the daemon's own (it may hold anything:
+ * credentials of the service manager, of the operator) but shipgate's settings. The
+ * worker adds the user's HOME, USER, LOGNAME and the job's TMPDIR. */
+static char **worker_environment(void)
+{
+	static const char *const passed[] = {
+		"SHIPGATE_POLICY_DIR", /* the operator's policies are the workers' too */
+#if defined(__SANITIZE_ADDRESS__)
+		"ASAN_OPTIONS", "LSAN_OPTIONS", "UBSAN_OPTIONS", /* a sanitizer build, tested */
+#endif
+	};
+	char **env = sg_xcalloc(SG_ARRAY_LEN(passed) + 2, sizeof(char *));
+	size_t n = 0;
+	env[n++] = sg_xstrdup("PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
+	for (size_t i = 0; i < SG_ARRAY_LEN(passed); i++) {
+		const char *v = getenv(passed[i]);
+		if (v)
+			env[n++] = sg_xasprintf("%s=%s", passed[i], v);
+	}
+	return env;
 }
 
 int sg_serve_main(const sg_serve_options *opts)
 {
-	serve sv = {.o = *opts, .listen_fd = -1, .sig_fd = -1, .pid = getpid()};
+	serve sv = {.o = *opts, .listen_fd = -1, .sig_fd = -1, .pid = getpid(), .exe_fd = -1, .spare_fd = -1};
 	sg_error err = {0};
 	sigset_t sigs;
 	sigemptyset(&sigs);
@@ -1178,12 +1477,28 @@ int sg_serve_main(const sg_serve_options *opts)
 	sigprocmask(SIG_BLOCK, &sigs, NULL);
 	signal(SIGPIPE, SIG_IGN);
 	sv.sig_fd = signalfd(-1, &sigs, SFD_CLOEXEC | SFD_NONBLOCK);
-	if (sv.sig_fd < 0 || make_listener(&sv, &err) < 0) {
-		if (sv.sig_fd < 0)
-			sg_error_set(&err, SG_ERR_SANDBOX, errno, "signalfd");
+	if (sv.sig_fd < 0)
+		sg_error_set(&err, SG_ERR_SANDBOX, errno, "signalfd");
+	/* the program as it is now: an upgrade that replaces the file does not change
+	 * what the workers of this daemon run */
+	else if ((sv.exe_fd = open("/proc/self/exe", O_RDONLY | O_CLOEXEC)) < 0)
+		sg_error_set(&err, SG_ERR_SANDBOX, errno, "open /proc/self/exe");
+	if (sv.sig_fd < 0 || sv.exe_fd < 0 || make_listener(&sv, &err) < 0) {
 		fprintf(stderr, "shipgate serve: %s\n", err.msg);
+		if (sv.exe_fd >= 0)
+			close(sv.exe_fd);
+		if (sv.sig_fd >= 0)
+			close(sv.sig_fd);
 		return err.kind == SG_ERR_USAGE ? 2 : 3;
 	}
+	sv.worker_env = worker_environment();
+	/* each client is a descriptor: take all the kernel allows (the workers get back the
+	 * limit the daemon was given), and keep one spare for when they run out anyway */
+	if (getrlimit(RLIMIT_NOFILE, &sv.nofile) == 0 && sv.nofile.rlim_cur < sv.nofile.rlim_max) {
+		struct rlimit raised = {.rlim_cur = sv.nofile.rlim_max, .rlim_max = sv.nofile.rlim_max};
+		(void)setrlimit(RLIMIT_NOFILE, &raised);
+	}
+	sv.spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
 	sg_error cerr = {0};
 	sv.cg_known = sg_cgroup_detect(&sv.cg, &cerr) == 0;
 	/* each job's scratch under a directory of the daemon's own, removed with the job */
@@ -1203,7 +1518,8 @@ int sg_serve_main(const sg_serve_options *opts)
 	for (;;) {
 		uint64_t now = sg_monotonic_ms();
 		drain_step(&sv, now);
-		/* jobs whose worker is reaped and whose pipe is at EOF are over */
+		log_refusals(&sv, false);
+		/* jobs whose worker is reaped (its pipe is closed then) are over */
 		bool pending_cleanup = false;
 		for (serve_job *j = sv.jobs; j; j = j->next) {
 			if (j->state == JOB_RUNNING && j->worker == 0 && j->ev_fd < 0) {
@@ -1243,7 +1559,9 @@ int sg_serve_main(const sg_serve_options *opts)
 		size_t n = 0;
 		pfd[n] = (struct pollfd){.fd = sv.sig_fd, .events = POLLIN};
 		kind[n++] = 0;
-		if (sv.listen_fd >= 0) {
+		if (sv.accept_paused_until_ms && now >= sv.accept_paused_until_ms)
+			sv.accept_paused_until_ms = 0;
+		if (sv.listen_fd >= 0 && !sv.accept_paused_until_ms) {
 			pfd[n] = (struct pollfd){.fd = sv.listen_fd, .events = POLLIN};
 			kind[n++] = 1;
 		}
@@ -1259,6 +1577,8 @@ int sg_serve_main(const sg_serve_options *opts)
 				kind[n++] = 3;
 			}
 		int timeout = sv.draining || pending_cleanup ? 200 : -1;
+		if (sv.accept_paused_until_ms && sv.listen_fd >= 0)
+			timeout = (int)(sv.accept_paused_until_ms - now) + 1;
 		int ready = poll(pfd, (nfds_t)n, timeout);
 		if (ready < 0 && errno != EINTR)
 			break;
@@ -1288,9 +1608,12 @@ int sg_serve_main(const sg_serve_options *opts)
 					client_write(c);
 				break;
 			}
-			case 3:
-				worker_read(&sv, who[i]);
+			case 3: {
+				serve_job *j = who[i];
+				if (j->ev_fd >= 0) /* not closed by a reap a moment ago */
+					(void)worker_read(&sv, j);
 				break;
+			}
 			default:
 				break;
 			}
@@ -1312,6 +1635,7 @@ int sg_serve_main(const sg_serve_options *opts)
 		if (pending)
 			usleep(10000);
 	}
+	log_refusals(&sv, true);
 	logf_(&sv, "drained: exiting");
 	if (sv.listen_fd >= 0) {
 		close(sv.listen_fd);

@@ -14,6 +14,8 @@
 
 #include <shipgate/error.h>
 
+struct cJSON;
+
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -25,11 +27,17 @@
 #define SG_SERVE_WORKER_LINE_MAX (16u << 20) /* a worker's line: its result carries the
 					      * envelope; a larger verdict stays in the out dir */
 #define SG_SERVE_KEEP_ENDED 1000            /* ended jobs remembered for status/verdict */
+#define SG_SERVE_PIPE_LINGER_MS 200       /* a reaped worker's pipe: read for at most */
+#define SG_SERVE_REQUEST_MAX (8u << 20)     /* a request as the worker reads it: the
+					     * inline job, escaped, and the paths */
+
+#define SG_SERVE_DEFAULT_CONNS_PER_UID 64
 
 typedef struct sg_serve_options {
 	const char *socket_path;
 	unsigned max_jobs;     /* jobs running at once */
 	unsigned grace_s;      /* after SIGTERM: how long running jobs may go on */
+	unsigned max_conns_per_uid; /* connections open at once, per uid */
 	bool quiet;
 } sg_serve_options;
 
@@ -37,6 +45,12 @@ typedef struct sg_serve_options {
 int sg_serve_main(const sg_serve_options *opts);
 
 /* ---- the worker (serve_worker.c) ---------------------------------------------------- */
+
+/* The worker is a fresh image of this program (`shipgate serve --worker ID`), exec'd by
+ * a fork of the daemon before it is anything of the client's: it starts with these fds
+ * and nothing else of the daemon's (no memory, no environment but a minimal one). */
+#define SG_SERVE_WORKER_EVENTS_FD 3  /* write end of the pipe back to the daemon */
+#define SG_SERVE_WORKER_REQUEST_FD 4 /* the request (a memfd), read then closed */
 
 /* What a worker needs: the request as the client gave it, and who the client is. */
 typedef struct sg_serve_request {
@@ -55,10 +69,17 @@ typedef struct sg_serve_request {
 	bool allow_weaker, vsa, no_trace;
 	const char *tmp_dir;   /* TMPDIR for the job (made by the daemon, owned by uid) */
 	char *const *cgroup_procs; /* cgroup.procs files to join before dropping, NULL-ended */
+	pid_t daemon_pid;      /* the worker's parent: if it is gone, so is the job */
 } sg_serve_request;
 
-/* In the forked worker: join the cgroups, become the client, run the job, write events
- * then one result line to fd 3. Never returns. */
-__attribute__((noreturn)) void sg_serve_worker_main(const sg_serve_request *req, pid_t daemon_pid);
+/* The request as the daemon hands it to the worker (one JSON object; pure). */
+char *sg_serve_request_to_json(const sg_serve_request *req);
+/* Read it back; the strings point into *tree, which the caller keeps. */
+int sg_serve_request_from_json(const char *text, size_t len, sg_serve_request *req, struct cJSON **tree,
+			       sg_error *err);
+
+/* `shipgate serve --worker ID`: read the request from fd 4, join the cgroups, become the
+ * client, run the job, write events then one result line to fd 3. Never returns. */
+__attribute__((noreturn)) void sg_serve_worker_main(void);
 
 #endif

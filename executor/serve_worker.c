@@ -1,12 +1,20 @@
 /* serve_worker.c: one job of `shipgate serve`, in a process of its own (see serve.h).
  *
- * The daemon forks the worker with fd 3 the write end of a pipe back to it. In order:
- *   1. signals back to the defaults of the `shipgate` command, every other fd closed;
+ * The daemon forks, and the fork at once execs this program afresh (`shipgate serve
+ * --worker ID`, from an fd the daemon opened on its own executable): a fork would carry
+ * the daemon's whole memory (other users' jobs and requests, their events and verdicts)
+ * and its environment, and the worker is about to become the client, who may then read
+ * its memory (it is dumpable, so that it can write its sandbox's uid map as the client's
+ * own `shipgate run` does). The fresh image has fd 3, the write end of a pipe back to
+ * the daemon, fd 4, the request (a memfd), and a minimal environment. In order:
+ *   1. the request read from fd 4, and fd 4 closed; signals back to the defaults of
+ *      the `shipgate` command, every other fd closed;
  *   2. the job's cgroups joined (the daemon made them for this client: delegation, so
  *      that limits hold although the job runs rootless);
  *   3. the client's identity taken for good: supplementary groups, then gid, then uid,
- *      all three of each (setresgid/setresuid), and checked; the environment reset to
- *      the user's (HOME, USER, LOGNAME; TMPDIR the job's own directory);
+ *      all three of each (setresgid/setresuid), and checked; only now is the process
+ *      made dumpable again, holding nothing but the client's own request; the
+ *      environment set to the user's (HOME, USER, LOGNAME; TMPDIR the job's own);
  *   4. only now anything of the job is opened: the job file or the inline text with its
  *      workspace, the key, the out dir. The kernel checks each as it would for the
  *      client's own `shipgate run`: a path the client cannot read fails here.
@@ -20,14 +28,16 @@
 #include "serve.h"
 #include "util.h"
 
+#include <cjson/cJSON.h>
 #include <fcntl.h>
 #include <grp.h>
 #include <pwd.h>
 #include <signal.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/stat.h>
 
-#define WORKER_FD 3
+#define WORKER_FD SG_SERVE_WORKER_EVENTS_FD
 
 static void put_result(cJSON *r)
 {
@@ -66,7 +76,8 @@ static void reset_process(void)
 			signal(s, SIG_DFL);
 	sg_cli_install_signals();
 	/* nothing of the daemon's: not even its log (the client may ptrace its worker);
-	 * what the worker has to say goes into the job's events */
+	 * what the worker has to say goes into the job's events. The daemon gave /dev/null
+	 * already; this holds when the program is started otherwise. */
 	int null = open("/dev/null", O_RDWR | O_CLOEXEC);
 	if (null >= 0) {
 		dup2(null, 0);
@@ -76,6 +87,136 @@ static void reset_process(void)
 	}
 	close_range(WORKER_FD + 1, ~0U, 0);
 	(void)fcntl(WORKER_FD, F_SETFD, FD_CLOEXEC);
+}
+
+/* ---- the request, from the daemon to the worker ----------------------------------- */
+
+static void put_str(cJSON *o, const char *key, const char *v)
+{
+	if (v)
+		cJSON_AddStringToObject(o, key, v);
+}
+
+char *sg_serve_request_to_json(const sg_serve_request *req)
+{
+	cJSON *o = cJSON_CreateObject();
+	put_str(o, "id", req->id);
+	cJSON_AddNumberToObject(o, "uid", (double)req->uid);
+	cJSON_AddNumberToObject(o, "gid", (double)req->gid);
+	if (req->groups_known) {
+		cJSON *g = cJSON_AddArrayToObject(o, "groups");
+		for (size_t i = 0; i < req->n_groups; i++)
+			cJSON_AddItemToArray(g, cJSON_CreateNumber((double)req->groups[i]));
+	}
+	put_str(o, "job_path", req->job_path);
+	put_str(o, "job_json", req->job_json);
+	put_str(o, "workspace", req->workspace);
+	put_str(o, "out_dir", req->out_dir);
+	put_str(o, "key_path", req->key_path);
+	cJSON_AddBoolToObject(o, "allow_weaker", req->allow_weaker);
+	cJSON_AddBoolToObject(o, "vsa", req->vsa);
+	cJSON_AddBoolToObject(o, "no_trace", req->no_trace);
+	put_str(o, "tmp_dir", req->tmp_dir);
+	cJSON *procs = cJSON_AddArrayToObject(o, "cgroup_procs");
+	for (size_t i = 0; req->cgroup_procs && req->cgroup_procs[i]; i++)
+		cJSON_AddItemToArray(procs, cJSON_CreateString(req->cgroup_procs[i]));
+	cJSON_AddNumberToObject(o, "daemon_pid", (double)req->daemon_pid);
+	char *text = cJSON_PrintUnformatted(o);
+	cJSON_Delete(o);
+	if (!text)
+		return NULL;
+	char *copy = sg_xstrdup(text); /* the caller frees with free(), not cJSON_free() */
+	cJSON_free(text);
+	return copy;
+}
+
+static bool get_id(const cJSON *o, const char *key, uint64_t max, uint64_t *out)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+	if (!cJSON_IsNumber(v) || v->valuedouble < 0 || v->valuedouble > (double)max ||
+	    v->valuedouble != (double)(uint64_t)v->valuedouble)
+		return false;
+	*out = (uint64_t)v->valuedouble;
+	return true;
+}
+
+static const char *get_str(const cJSON *o, const char *key)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+	return cJSON_IsString(v) ? v->valuestring : NULL;
+}
+
+int sg_serve_request_from_json(const char *text, size_t len, sg_serve_request *req, struct cJSON **tree,
+			       sg_error *err)
+{
+	*req = (sg_serve_request){0};
+	cJSON *o = cJSON_ParseWithLength(text, len);
+	*tree = o;
+	uint64_t uid, gid, pid;
+	if (!cJSON_IsObject(o) || !get_str(o, "id") || !get_id(o, "uid", UINT32_MAX - 1, &uid) ||
+	    !get_id(o, "gid", UINT32_MAX - 1, &gid) || !get_id(o, "daemon_pid", INT32_MAX, &pid))
+		return sg_error_set(err, SG_ERR_SANDBOX, 0, "the daemon's request: not what a worker expects");
+	if (!get_str(o, "job_path") == !get_str(o, "job_json") || (get_str(o, "job_json") && !get_str(o, "workspace")))
+		return sg_error_set(err, SG_ERR_SANDBOX, 0, "the daemon's request: no job");
+	req->id = get_str(o, "id");
+	req->uid = (uid_t)uid;
+	req->gid = (gid_t)gid;
+	req->daemon_pid = (pid_t)pid;
+	const cJSON *groups = cJSON_GetObjectItemCaseSensitive(o, "groups");
+	if (cJSON_IsArray(groups)) {
+		size_t n = (size_t)cJSON_GetArraySize(groups);
+		gid_t *g = sg_xcalloc(n + 1, sizeof(gid_t));
+		size_t i = 0;
+		for (const cJSON *m = groups->child; m; m = m->next) {
+			if (!cJSON_IsNumber(m) || m->valuedouble < 0 || m->valuedouble > (double)(UINT32_MAX - 1)) {
+				free(g);
+				return sg_error_set(err, SG_ERR_SANDBOX, 0, "the daemon's request: a bad group");
+			}
+			g[i++] = (gid_t)m->valuedouble;
+		}
+		req->groups = g;
+		req->n_groups = i;
+		req->groups_known = true;
+	}
+	req->job_path = get_str(o, "job_path");
+	req->job_json = get_str(o, "job_json");
+	req->job_json_len = req->job_json ? strlen(req->job_json) : 0;
+	req->workspace = get_str(o, "workspace");
+	req->out_dir = get_str(o, "out_dir");
+	req->key_path = get_str(o, "key_path");
+	req->allow_weaker = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(o, "allow_weaker"));
+	req->vsa = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(o, "vsa"));
+	req->no_trace = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(o, "no_trace"));
+	req->tmp_dir = get_str(o, "tmp_dir");
+	const cJSON *procs = cJSON_GetObjectItemCaseSensitive(o, "cgroup_procs");
+	size_t np = cJSON_IsArray(procs) ? (size_t)cJSON_GetArraySize(procs) : 0;
+	char **p = sg_xcalloc(np + 1, sizeof(char *));
+	size_t k = 0;
+	for (const cJSON *m = np ? procs->child : NULL; m; m = m->next)
+		if (cJSON_IsString(m))
+			p[k++] = m->valuestring;
+	req->cgroup_procs = p;
+	return 0;
+}
+
+/* The request from fd 4 (a memfd the daemon wrote: its offset is at the end). */
+static int read_request(sg_serve_request *req, cJSON **tree, sg_error *err)
+{
+	int fd = SG_SERVE_WORKER_REQUEST_FD;
+	struct stat st;
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_size <= 0 || st.st_size > (off_t)SG_SERVE_REQUEST_MAX ||
+	    lseek(fd, 0, SEEK_SET) < 0) {
+		int e = errno;
+		close(fd);
+		return sg_error_set(err, SG_ERR_SANDBOX, e, "the daemon's request (fd %d)", fd);
+	}
+	sg_autofree char *text = sg_xcalloc(1, (size_t)st.st_size + 1);
+	ssize_t n = sg_read_all(fd, text, (size_t)st.st_size);
+	int e = errno;
+	close(fd);
+	if (n != (ssize_t)st.st_size)
+		return sg_error_set(err, SG_ERR_SANDBOX, n < 0 ? e : 0, "read the daemon's request");
+	return sg_serve_request_from_json(text, (size_t)n, req, tree, err);
 }
 
 static int join_cgroups(char *const *procs, sg_error *err)
@@ -149,10 +290,18 @@ static void user_environment(const sg_serve_request *req, const struct passwd *p
 		unsetenv("TMPDIR");
 }
 
-void sg_serve_worker_main(const sg_serve_request *req, pid_t daemon_pid)
+void sg_serve_worker_main(void)
 {
-	reset_process();
 	sg_error err = {0};
+	sg_serve_request request;
+	const sg_serve_request *req = &request;
+	cJSON *tree = NULL;
+	int rc = read_request(&request, &tree, &err);
+	if (rc < 0) /* started by hand? (the daemon gives /dev/null as stderr) */
+		fprintf(stderr, "shipgate serve --worker: the daemon's own worker: %s\n", err.msg);
+	reset_process();
+	if (rc < 0)
+		fail(NULL, &err, 3);
 	if (join_cgroups(req->cgroup_procs, &err) < 0)
 		fail(NULL, &err, 3);
 	struct passwd pwbuf, *pw = NULL;
@@ -163,10 +312,12 @@ void sg_serve_worker_main(const sg_serve_request *req, pid_t daemon_pid)
 		fail(NULL, &err, err.kind == SG_ERR_USAGE ? 2 : 3);
 	/* credentials changed, and with them two process attributes: the kernel made us
 	 * non-dumpable (our /proc files root's: we could not write our sandbox's uid map as
-	 * the client's own `shipgate run` does), and reset the parent-death signal */
+	 * the client's own `shipgate run` does), and reset the parent-death signal. Being
+	 * dumpable gives the client our memory: it holds only this fresh image and the
+	 * client's own request. */
 	prctl(PR_SET_DUMPABLE, 1, 0, 0, 0);
 	prctl(PR_SET_PDEATHSIG, SIGTERM, 0, 0, 0);
-	if (getppid() != daemon_pid)
+	if (getppid() != req->daemon_pid)
 		_exit(3);
 	user_environment(req, pw);
 

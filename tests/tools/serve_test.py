@@ -11,7 +11,12 @@ Needs root (to be the daemon that serves other uids) and setpriv (to be uid 6553
 4. 50 jobs at once with --jobs 4: all verdicts verify, never more than 4 ran at once
    (from the events), and 4 did;
 5. SIGTERM in the middle of jobs: the daemon drains and leaves no process, mount,
-   cgroup, scratch directory or socket behind.
+   cgroup, scratch directory or socket behind;
+6. a client reads its own worker's memory and environment: nothing of the daemon's;
+7. a client keeps a copy of its worker's event pipe: its job still ends, the drain
+   still finishes, and its forged lines reach no one;
+8. one uid opens hundreds of connections: capped per uid; a daemon out of descriptors
+   refuses without spinning and serves the connections it has.
 Prints TAP.
 """
 import glob
@@ -83,11 +88,17 @@ def keygen(dst, owner=None):
 
 
 class Daemon:
-    def __init__(self, work, jobs, grace=30):
-        self.sock = os.path.join(work, "serve-%d.sock" % jobs)
-        self.log = open(os.path.join(work, "serve-%d.log" % jobs), "w")
-        self.p = subprocess.Popen([SHIPGATE, "serve", "--socket", self.sock, "--jobs", str(jobs), "--grace", str(grace)],
-                                  stderr=self.log, stdout=self.log)
+    def __init__(self, work, jobs, grace=30, name=None, args=(), env=None, nofile=None):
+        name = name or str(jobs)
+        self.sock = os.path.join(work, "serve-%s.sock" % name)
+        self.log = open(os.path.join(work, "serve-%s.log" % name), "w")
+
+        def limit_fds():
+            if nofile:
+                import resource
+                resource.setrlimit(resource.RLIMIT_NOFILE, (nofile, nofile))
+        self.p = subprocess.Popen([SHIPGATE, "serve", "--socket", self.sock, "--jobs", str(jobs), "--grace", str(grace)] +
+                                  list(args), stderr=self.log, stdout=self.log, env=env, preexec_fn=limit_fds)
         for _ in range(100):
             if os.path.exists(self.sock):
                 try:
@@ -95,8 +106,14 @@ class Daemon:
                     return
                 except OSError:
                     pass
+            if self.p.poll() is not None:
+                break
             time.sleep(0.05)
-        raise RuntimeError("the daemon did not come up")
+        if self.p.poll() is None:
+            self.p.kill()
+            self.p.wait()
+        self.log.flush()
+        raise RuntimeError("the daemon did not come up: " + open(self.log.name).read()[-500:])
 
     def client(self):
         return Client(self.sock)
@@ -159,6 +176,11 @@ def main():
     finally:
         for d in daemons:
             d.stop(5)
+        for pid in holders:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except OSError:
+                pass
         subprocess.run(["rm", "-rf", work])
     print("1..%d" % n)
     return 1 if failed else 0
@@ -240,6 +262,19 @@ def run_tests(work, daemons):
     other.send(b'{"op": "submit", "job": "/x.json", "jbo": 1}\n')
     r = other.reply()
     ok(not r["ok"] and "jbo" in r["error"], "an unknown key gets an error naming it", r)
+    # exactly one JSON object per line: nothing after it, no NUL, no key twice
+    for raw, what in ((b'{"op": "ping"} {"op": "ping"}\n', "two objects on one line"),
+                      (b'{"op": "ping"}\x00garbage\n', "an object, a NUL and garbage"),
+                      (b'{"op": "ping"} x\n', "bytes after the object"),
+                      (b'{"op": "ping", "op": "submit"}\n', "a duplicate key"),
+                      (b'{"op": "submit", "job_json": {"version": 1, "version": 2}, "workspace": "/"}\n',
+                       "a duplicate key inside job_json")):
+        other.send(raw)
+        r = other.reply()
+        ok(not r["ok"] and r["code"] == "bad_json", "%s gets an error (bad_json)" % what, r)
+    other.send(b'{"op": "ping"} \t\r\n')
+    r = other.reply()
+    ok(r["ok"] and r["op"] == "ping", "trailing blanks are no error, and no request got a second reply", r)
     # a 100 MB line, sent while the others' jobs run
     busy = rc.request({"op": "submit", "job": os.path.join(work, "root-a/job.json"), "key": root_key})
     big = b'{"op": "ping", "pad": "' + b"x" * (100 << 20) + b'"}\n'
@@ -409,6 +444,343 @@ def run_tests(work, daemons):
     ok(ends and ends[0]["state"] == "cancelled" and ends[0].get("result") == "ERROR",
        "the running job was stopped with an ERROR verdict and its follower told", evs[-2:])
     ok("job_end" in nb_out and '"cancelled"' in nb_out, "65534's follower was told too", nb_out[-400:])
+
+    ctx = {"root_key": root_key, "nb_key": nb_key, "nb_home": nb_home, "root_slow": os.path.join(slow, "job.json"),
+           "slow_ws": os.path.join(slow, "ws"), "nb_slow": os.path.join(nb_slow, "job.json")}
+    section("6. worker memory", test_worker_memory, work, daemons, ctx)
+    section("7. held pipe", test_held_pipe, work, daemons, ctx)
+    section("8. connections", test_connections, work, daemons, ctx)
+
+
+# ---- hostile clients: small programs run as uid 65534 ------------------------------------
+
+# peek.py PID MARKER...: what of the markers can a client read in its own worker's memory
+# and environment (/proc/PID/mem, /proc/PID/environ)? Prints {"read": bytes, "found": [...]}.
+PEEK = r"""
+import json, sys
+pid = int(sys.argv[1])
+markers = [m.encode() for m in sys.argv[2:]]
+out = {"read": 0, "found": [], "errors": []}
+def look(data):
+    out["read"] += len(data)
+    out["found"] += [m.decode() for m in markers if m in data and m.decode() not in out["found"]]
+try:
+    look(open("/proc/%d/environ" % pid, "rb").read())
+except OSError as e:
+    out["errors"].append("environ: %s" % e)
+try:
+    with open("/proc/%d/mem" % pid, "rb", buffering=0) as mem:
+        for line in open("/proc/%d/maps" % pid):
+            f = line.split()
+            lo, hi = (int(x, 16) for x in f[0].split("-"))
+            if "r" not in f[1] or hi - lo > (256 << 20):  # not readable, or a sanitizer's shadow
+                continue
+            try:
+                mem.seek(lo)
+                look(mem.read(hi - lo))
+            except OSError:
+                pass
+except OSError as e:
+    out["errors"].append("mem: %s" % e)
+print(json.dumps(out))
+"""
+
+# hold.py SOCKET REQUEST OTHER_ID DAEMON_PID MODE: submit REQUEST, wait for its step to
+# start, take a copy of the worker's event pipe (pidfd_getfd), hand it to a process of
+# its own that keeps it open (the holder), write two forged lines into it (one without
+# an id, one with OTHER_ID, another job's). MODE "cancel": cancel the job and time its
+# job_end. MODE "hold": print, then follow the job to its job_end (or EOF).
+HOLD = r"""
+import ctypes, json, os, socket, sys, time
+sock, req, other_id, dpid, mode = sys.argv[1], json.loads(sys.argv[2]), sys.argv[3], int(sys.argv[4]), sys.argv[5]
+s = socket.socket(socket.AF_UNIX)
+s.settimeout(40)
+s.connect(sock)
+f = s.makefile("rb")
+def send(o):
+    s.sendall((json.dumps(o) + "\n").encode())
+def line():
+    l = f.readline()
+    if not l:
+        raise EOFError("the daemon closed the connection")
+    return json.loads(l)
+send(req)
+jid = line()["id"]
+send({"op": "events", "id": jid})
+line()
+seen = []
+while not any(e.get("event") == "step_started" for e in seen):
+    seen.append(line())
+worker = None
+for p in os.listdir("/proc"):
+    try:
+        st = open("/proc/%s/status" % p).read()
+    except OSError:
+        continue
+    fields = dict(l.split(":", 1) for l in st.splitlines() if ":" in l)
+    if int(fields["PPid"]) == dpid and int(fields["Uid"].split()[0]) == os.getuid():
+        worker = int(p)
+pfd = os.pidfd_open(worker)
+fd = ctypes.CDLL(None, use_errno=True).syscall(438, pfd, 3, 0)  # pidfd_getfd
+if fd < 0:
+    raise OSError(ctypes.get_errno(), "pidfd_getfd")
+holder = os.fork()
+if holder == 0:
+    os.setsid()
+    os.closerange(0, fd)
+    os.closerange(fd + 1, 1024)
+    time.sleep(600)
+    os._exit(0)
+os.write(fd, b'{"event":"step_finished","seq":990,"job":"forged-noid"}\n')
+os.write(fd, b'{"event":"step_finished","id":"%s","seq":991,"job":"forged-other"}\n' % other_id.encode())
+os.close(fd)
+out = {"holder": holder, "worker": worker, "id": jid}
+t0 = time.time()
+if mode == "cancel":
+    send({"op": "cancel", "id": jid})
+else:
+    print(json.dumps(out), flush=True)
+try:
+    while seen[-1].get("event") != "job_end":
+        seen.append(line())
+except (EOFError, OSError) as e:
+    out["error"] = str(e)
+out["end_s"] = time.time() - t0
+out["end"] = seen[-1]
+out["forged_seen"] = [e for e in seen if str(e.get("job", "")).startswith("forged")]
+print(json.dumps(out), flush=True)
+"""
+
+# conns.py SOCKET N HOLD_S: open N connections and hold them; prints how many connected
+# and how many the daemon refused (an error line, or closed at once), with the codes.
+CONNS = r"""
+import json, resource, socket, sys, time
+sock, n, hold = sys.argv[1], int(sys.argv[2]), float(sys.argv[3])
+soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+conns = []
+for i in range(n):
+    c = socket.socket(socket.AF_UNIX)
+    c.setblocking(False)
+    until = time.time() + 5
+    while True:
+        try:
+            c.connect(sock)
+            conns.append(c)
+            break
+        except BlockingIOError:  # the daemon's backlog is full: wait for it to accept
+            if time.time() > until:
+                c.close()
+                break
+            time.sleep(0.01)
+        except OSError:
+            c.close()
+            break
+time.sleep(1.0)
+refused, codes = 0, {}
+for c in conns:
+    c.setblocking(False)
+    try:
+        data = c.recv(4096)
+    except BlockingIOError:
+        continue
+    except OSError:
+        data = b""
+    refused += 1
+    if data:
+        code = json.loads(data.split(b"\n")[0]).get("code")
+        codes[code] = codes.get(code, 0) + 1
+print(json.dumps({"connected": len(conns), "refused": refused, "codes": codes}), flush=True)
+time.sleep(hold)
+"""
+
+holders = []
+
+
+def helper(work, name, text):
+    path = os.path.join(work, name)
+    if not os.path.exists(path):
+        with open(path, "w") as f:
+            f.write(text)
+        os.chmod(path, 0o644)
+    return path
+
+
+def children_of(pid, uid=None):
+    out = []
+    for p in os.listdir("/proc"):
+        try:
+            st = open("/proc/%s/status" % p).read()
+        except OSError:
+            continue
+        fields = dict(l.split(":", 1) for l in st.splitlines() if ":" in l)
+        if int(fields["PPid"]) == pid and (uid is None or int(fields["Uid"].split()[0]) == uid):
+            out.append(int(p))
+    return out
+
+
+def cpu_s(pid):
+    """utime + stime of a process, in seconds."""
+    f = open("/proc/%d/stat" % pid).read().rsplit(")", 1)[1].split()
+    return (int(f[11]) + int(f[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def section(name, fn, *args):
+    import traceback
+    try:
+        fn(*args)
+    except Exception:
+        ok(False, "%s: the section ran to its end" % name, traceback.format_exc())
+
+
+def slow_inline(name, env=None):
+    job = {"version": 1, "name": name, "workspace": ".", "network": "none",
+           "limits": {"memory_mb": 128, "pids": 32, "timeout_s": 600},
+           "steps": [{"name": "sleep", "run": ["sleep", "299.5"]}]}
+    if env:
+        job["env"] = env
+    return job
+
+
+def test_worker_memory(work, daemons, ctx):
+    """6. A client reads its own worker's memory and environment (it may: the worker is
+    the client, and dumpable); it must find nothing of the daemon's there: not the
+    daemon's environment, not another user's job held by the daemon."""
+    secret = "daemon-secret-%d" % os.getpid()
+    marker = "root-inline-marker-%d" % os.getpid()
+    d = Daemon(work, 2, grace=1, name="peek", env=dict(os.environ, SG_TEST_DAEMON_SECRET=secret))
+    daemons.append(d)
+    rc = d.client()
+    r = rc.request({"op": "submit", "job_json": slow_inline("rootsecret", {"ROOT_MARKER": marker}),
+                    "workspace": ctx["slow_ws"], "key": ctx["root_key"], "out": os.path.join(work, "peek-root")})
+    ok(r["ok"], "root submits an inline job holding a marker", r)
+    nb = subprocess.Popen(["setpriv", "--reuid", str(NOBODY), "--regid", str(NOBODY), "--clear-groups", PY, CLIENT,
+                           d.sock, "--run", json.dumps({"job": ctx["nb_slow"], "key": ctx["nb_key"],
+                                                        "out": os.path.join(ctx["nb_home"], "peek-out")})],
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    worker = None
+    for _ in range(200):
+        ws = children_of(d.p.pid, NOBODY)
+        if ws and children_of(ws[0]):
+            worker = ws[0]
+            break
+        time.sleep(0.1)
+    time.sleep(0.5)
+    ok(worker, "65534's worker is running", worker)
+    res, p = {}, None
+    if worker:
+        p = as_nobody([PY, helper(work, "peek.py", PEEK), str(worker), secret, marker], timeout=120)
+        try:
+            res = json.loads(p.stdout)
+        except ValueError:
+            res = {}
+    ok(res.get("read", 0) > 1 << 20, "65534 can read its worker's memory (%d bytes)" % res.get("read", 0),
+       p and (p.stdout + p.stderr))
+    ok(res and not res["found"], "and finds neither the daemon's environment nor root's job in it", res)
+    d.stop()
+    nb.communicate(timeout=60)
+
+
+def test_held_pipe(work, daemons, ctx):
+    """7. A client takes a copy of its worker's event pipe and keeps it open: the job
+    still ends when its worker is gone, the drain still finishes in time, and what the
+    client writes into the pipe reaches no one, not even itself, unless it is an event
+    of that very job."""
+    d = Daemon(work, 2, grace=1, name="hold")
+    daemons.append(d)
+    rc = d.client()
+    root_job = rc.request({"op": "submit", "job": ctx["root_slow"], "key": ctx["root_key"],
+                           "out": os.path.join(work, "hold-root")})
+    hold = helper(work, "hold.py", HOLD)
+    req = {"op": "submit", "job": ctx["nb_slow"], "key": ctx["nb_key"], "out": os.path.join(ctx["nb_home"], "hold-1")}
+    p = as_nobody([PY, hold, d.sock, json.dumps(req), root_job["id"], str(d.p.pid), "cancel"], timeout=120)
+    try:
+        res = json.loads(p.stdout.splitlines()[-1])
+    except (ValueError, IndexError):
+        res = {}
+    if res.get("holder"):
+        holders.append(res["holder"])
+    ok(res.get("end", {}).get("event") == "job_end" and res["end"]["state"] == "cancelled" and res["end_s"] < 10,
+       "a job whose pipe another process holds open ends when its worker does (%.1f s after cancel)" % res.get("end_s", -1),
+       p.stdout + p.stderr)
+    ok(res and not res.get("forged_seen"), "lines forged into the pipe without the job's id reach no follower", res)
+    req["out"] = os.path.join(ctx["nb_home"], "hold-2")
+    h = subprocess.Popen(["setpriv", "--reuid", str(NOBODY), "--regid", str(NOBODY), "--clear-groups", PY, hold, d.sock,
+                          json.dumps(req), root_job["id"], str(d.p.pid), "hold"],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    first = h.stdout.readline()
+    try:
+        holders.append(json.loads(first)["holder"])
+    except (ValueError, KeyError):
+        pass
+    ok(first, "a second job's pipe is held", h.stderr.read() if not first else None)
+    t0 = time.time()
+    code = d.stop(60)
+    took = time.time() - t0
+    out, _ = h.communicate(timeout=60)
+    ok(code == 0 and took < 1 + 15, "SIGTERM drains in %.1f s (grace 1 s) although a client holds a worker's pipe" % took,
+       code)
+    ok('"job_end"' in out, "and the holder's own follower got its job_end", out[-300:])
+
+
+def test_connections(work, daemons, ctx):
+    """8. One uid opens hundreds of connections: past its cap (default 64) each is
+    refused with an error; when the daemon runs out of descriptors it refuses new ones
+    without spinning and goes on serving the connections it has."""
+    conns = helper(work, "conns.py", CONNS)
+    d = Daemon(work, 1, grace=1, name="conns", nofile=256)
+    daemons.append(d)
+    h = subprocess.Popen(["setpriv", "--reuid", str(NOBODY), "--regid", str(NOBODY), "--clear-groups", PY, conns,
+                          d.sock, "200", "3"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    first = h.stdout.readline()
+    res = json.loads(first) if first.strip() else {}
+    ok(res.get("connected") == 200 and res["connected"] - res["refused"] == 64 and
+       res["codes"] == {"too_many_connections": 136},
+       "uid 65534 opening 200 connections: 64 are served, 136 refused (too_many_connections)", [res, h.stderr.read() if not first else ""])
+    try:
+        r = Client(d.sock, timeout=5).request({"op": "ping"})
+    except (OSError, EOFError) as e:
+        r = {"error": str(e)}
+    ok(r.get("ok"), "meanwhile root connects and is served", r)
+    h.communicate(timeout=30)
+    d.stop()
+
+    d = Daemon(work, 1, grace=1, name="emfile", nofile=40)
+    daemons.append(d)
+    rc = d.client()
+    h = subprocess.Popen(["setpriv", "--reuid", str(NOBODY), "--regid", str(NOBODY), "--clear-groups", PY, conns,
+                          d.sock, "60", "4"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    first = h.stdout.readline()
+    res = json.loads(first) if first.strip() else {}
+    c0 = cpu_s(d.p.pid)
+    time.sleep(2)
+    cpu = cpu_s(d.p.pid) - c0
+    ok(res.get("refused", 0) > 0 and set(res["codes"]) <= {"busy"},
+       "a daemon out of descriptors refuses new connections (busy)", [res, h.stderr.read() if not first else ""])
+    ok(cpu < 0.5, "and does not spin (%.2f s of CPU in 2 s)" % cpu)
+    r = rc.request({"op": "ping"})
+    ok(r["ok"], "a connection it had is still served", r)
+    try:
+        r = Client(d.sock, timeout=5).line()  # the refusal comes unasked
+    except EOFError as e:
+        r = {"code": "closed", "error": str(e)}
+    except OSError as e:
+        r = {"error": str(e)}
+    ok(r.get("code") in ("busy", "closed"), "a new one is refused at once, not left waiting", r)
+    h.communicate(timeout=30)
+    r = {}
+    for _ in range(50):
+        try:
+            r = Client(d.sock, timeout=5).request({"op": "ping"})
+        except (OSError, EOFError) as e:
+            r = {"error": str(e)}
+        if r.get("ok"):
+            break
+        time.sleep(0.1)
+    ok(r.get("ok"), "once they are closed, new connections are served again", r)
+    d.stop()
+
+
 
 
 if __name__ == "__main__":
