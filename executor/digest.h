@@ -15,6 +15,8 @@
 #include <stdint.h>
 
 #define SG_SHA256_HEX_LEN 65
+/* sha256 of no bytes: a constant, so an empty stream needs no libcrypto (exec never loads it) */
+#define SG_SHA256_EMPTY_HEX "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
 
 /* Streaming SHA-256 (OpenSSL EVP underneath). */
 typedef struct sg_sha256 sg_sha256;

@@ -599,7 +599,7 @@ static int job_field_u64(job_ctx *c, const cJSON *item, void *obj, const job_fie
 static int job_field_int(job_ctx *c, const cJSON *item, void *obj, const job_field *f)
 {
 	int *dst = job_at(obj, f);
-	uint64_t v;
+	uint64_t v = 0;
 	if (job_u64(c, item, f->min, f->max, &v) < 0)
 		return -1;
 	*dst = (int)v;
@@ -999,7 +999,7 @@ static int job_service_ready(job_ctx *c, const cJSON *item, void *obj, const job
 static int job_expect_exit(job_ctx *c, const cJSON *item, void *obj, const job_field *f)
 {
 	sg_probe_expect *e = obj;
-	uint64_t v;
+	uint64_t v = 0;
 	if (job_u64(c, item, f->min, f->max, &v) < 0)
 		return -1;
 	e->has_exit = true;

@@ -136,7 +136,7 @@ static void stream_flush_end(stream_state *s, uint64_t deadline_ns)
 static void stream_finish(stream_state *s, sg_stream_evidence *ev)
 {
 	if (!s->hash) {
-		sg_sha256_hex("", 0, ev->sha256);
+		memcpy(ev->sha256, SG_SHA256_EMPTY_HEX, SG_SHA256_HEX_LEN);
 		ev->tail = sg_xstrdup("");
 		return;
 	}

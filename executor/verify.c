@@ -24,23 +24,25 @@ static const cJSON *find_duplicate_key(const cJSON *item)
 	return NULL;
 }
 
-static int expect_string(const char *origin, const cJSON *obj, const char *key,
-			 const char *path, const cJSON **out, sg_error *err)
+/* The string at KEY, or NULL with ERR set. */
+static const cJSON *expect_string(const char *origin, const cJSON *obj, const char *key,
+				  const char *path, sg_error *err)
 {
 	const cJSON *item = cJSON_GetObjectItemCaseSensitive(obj, key);
 	if (!item)
-		return sg_error_set(err, SG_ERR_INPUT, 0, "%s: %s: missing", origin, path);
-	if (!cJSON_IsString(item))
-		return sg_error_set(err, SG_ERR_INPUT, 0, "%s: %s: expected a string", origin, path);
-	*out = item;
-	return 0;
+		sg_error_set(err, SG_ERR_INPUT, 0, "%s: %s: missing", origin, path);
+	else if (!cJSON_IsString(item))
+		sg_error_set(err, SG_ERR_INPUT, 0, "%s: %s: expected a string", origin, path);
+	else
+		return item;
+	return NULL;
 }
 
 static int expect_value(const char *origin, const cJSON *obj, const char *key,
 			const char *path, const char *want, sg_error *err)
 {
-	const cJSON *item;
-	if (expect_string(origin, obj, key, path, &item, err) < 0)
+	const cJSON *item = expect_string(origin, obj, key, path, err);
+	if (!item)
 		return -1;
 	if (strcmp(item->valuestring, want))
 		return sg_error_set(err, SG_ERR_INPUT, 0, "%s: %s: expected \"%s\": not a shipgate verdict",
@@ -72,8 +74,8 @@ static int parse_subject(const char *origin, const cJSON *st, sg_verdict *v, sg_
 	if (!cJSON_IsObject(digest))
 		return sg_error_set(err, SG_ERR_INPUT, 0, "%s: subject[0].digest: expected an object",
 				    origin);
-	const cJSON *sha;
-	if (expect_string(origin, digest, "sha256", "subject[0].digest.sha256", &sha, err) < 0)
+	const cJSON *sha = expect_string(origin, digest, "sha256", "subject[0].digest.sha256", err);
+	if (!sha)
 		return -1;
 	if (!is_sha256_hex(sha->valuestring))
 		return sg_error_set(err, SG_ERR_INPUT, 0,
@@ -112,8 +114,8 @@ static int parse_predicate(const char *origin, const cJSON *st, sg_verdict *v, s
 	const cJSON *pred = cJSON_GetObjectItemCaseSensitive(st, "predicate");
 	if (!cJSON_IsObject(pred))
 		return sg_error_set(err, SG_ERR_INPUT, 0, "%s: predicate: expected an object", origin);
-	const cJSON *result;
-	if (expect_string(origin, pred, "result", "predicate.result", &result, err) < 0)
+	const cJSON *result = expect_string(origin, pred, "result", "predicate.result", err);
+	if (!result)
 		return -1;
 	const char *r = result->valuestring;
 	if (strcmp(r, "PASSED") && strcmp(r, "FAILED") && strcmp(r, "ERROR"))

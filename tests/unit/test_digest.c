@@ -226,6 +226,7 @@ static void test_sha256_vectors(void)
 	sg_sha256_hex("", 0, hex);
 	tap_is_str(hex, "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855",
 		   "sha256(\"\")");
+	tap_is_str(SG_SHA256_EMPTY_HEX, hex, "SG_SHA256_EMPTY_HEX is sha256 of no bytes");
 
 	sg_sha256 *h = sg_sha256_new();
 	sg_sha256_update(h, "a", 1);
