@@ -361,7 +361,10 @@ static void driver_exited(void *ctx, uint64_t now)
 {
 	(void)now;
 	sg_service_run *sr = ctx;
-	sr->exited_early = true;
+	/* early only while readiness or probes were still going: once they are done, the end
+	 * is our own stop (SIGTERM), and no part of why the step failed */
+	if (sr->phase != SG_SVC_DONE)
+		sr->exited_early = true;
 	sr->wake_ms = 0; /* nothing left to wait for */
 	if (sr->phase == SG_SVC_READY) {
 		fail_ready(sr, "the service exited before it was ready");

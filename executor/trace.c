@@ -574,7 +574,9 @@ static void on_exec(sg_trace *t, int listener, const struct seccomp_notif *n, ui
 	else if (path && invalid == ENAMETOOLONG) {
 		path[SG_ARG_MAX] = '\0'; /* its start tells what it was */
 		add_clean_string(ev, "path", path);
-	} else
+	} else if (path && path_st == SG_STR_OK)
+		add_clean_string(ev, "path", path); /* as given: its argv was the fault */
+	else
 		cJSON_AddNullToObject(ev, "path");
 	if (x.fd >= 0)
 		cJSON_AddNumberToObject(ev, "fd", x.fd);

@@ -256,12 +256,13 @@ is "$(jget "$work/e12.json" '[(v["syscall"], v["count"]) for v in d["violations"
 printf 'hello\n' >"$work/notabin"
 chmod 0755 "$work/notabin"
 sg_exec --workspace "$work" --trace "$work/t13.jsonl" --evidence "$work/e13.json" -- \
-	./probe execve_fault execve=./notabin spawn=after
-is "$(echo "$SG_OUT" | tr '\n' ' ')" "execve_fault EFAULT execve ENOEXEC after spawn OK " "failed execs: the kernel refused both"
+	./probe execve_fault execve_badargv execve=./notabin spawn=after
+is "$(echo "$SG_OUT" | tr '\n' ' ')" "execve_fault EFAULT execve_badargv EFAULT execve ENOEXEC after spawn OK " \
+	"failed execs: the kernel refused all three"
 is "$(tq "$work/t13.jsonl" '[(e["path"], e.get("invalid", False), e.get("errno")) for e in ev if e["event"] == "exec"]')" \
-	'[["./probe", false, null], [null, true, "EFAULT"], ["./notabin", false, null], ["/bin/echo", false, null]]' \
-	"failed execs: the EFAULT one is recorded as invalid, its path unreadable"
-is "$(tq "$work/t13.jsonl" '[(e["event"], e["path"]) for e in ev if e["event"] in ("exec", "exec_failed")][2:4]')" \
+	'[["./probe", false, null], [null, true, "EFAULT"], ["/bin/true", true, "EFAULT"], ["./notabin", false, null], ["/bin/echo", false, null]]' \
+	"failed execs: the EFAULT ones are recorded as invalid; a path that could be read is kept, one that could not is null"
+is "$(tq "$work/t13.jsonl" '[(e["event"], e["path"]) for e in ev if e["event"] in ("exec", "exec_failed")][3:5]')" \
 	'[["exec", "./notabin"], ["exec_failed", "./notabin"]]' "failed execs: the ENOEXEC one is followed by exec_failed"
 is "$(tq "$work/t13.jsonl" '[e["path"] for e in ev if e["event"] == "exit"]')" '["/bin/echo", "./probe"]' \
 	"failed execs: no exit of a program that never started"

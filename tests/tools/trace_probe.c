@@ -18,6 +18,7 @@
  *   connect_fault     connect to an address in unmapped memory (EFAULT)
  *   execve_fault      execve of "/bin/tr" written without its NUL at a page's end, the
  *                     next page unmapped (EFAULT)
+ *   execve_badargv    execve of "/bin/true" (a readable path) with argv in unmapped memory (EFAULT)
  *   execveat_empty    execveat(open("/bin/echo"), "", AT_EMPTY_PATH)
  *   fexecve_memfd     fexecve of a memfd named "innocent" holding /bin/echo
  *   execveat_dirfd    execveat(open("/usr/bin"), "echo", 0)
@@ -184,6 +185,16 @@ static int p_execve_fault(const char *arg)
 	return result_of(syscall(SYS_execve, end - 7, argv, environ));
 }
 
+static int p_execve_badargv(const char *arg)
+{
+	(void)arg;
+	char *end = page_end();
+	if (!end)
+		return -errno;
+	/* the argv array lies on the unmapped page after END */
+	return result_of(syscall(SYS_execve, "/bin/true", (char **)(void *)end, environ));
+}
+
 static int p_execveat_empty(const char *arg)
 {
 	(void)arg;
@@ -320,6 +331,7 @@ static const struct {
 	{"sendto_fastopen", p_sendto_fastopen}, {"sendmmsg_name", p_sendmmsg_name},
 	{"send_connected", p_send_connected}, {"connect_badlen", p_connect_badlen},
 	{"connect_fault", p_connect_fault},   {"execve_fault", p_execve_fault},
+	{"execve_badargv", p_execve_badargv},
 	{"execveat_empty", p_execveat_empty}, {"fexecve_memfd", p_fexecve_memfd},
 	{"execveat_dirfd", p_execveat_dirfd}, {"execve", p_execve},
 	{"execve_procfd", p_execve_procfd},

@@ -70,6 +70,9 @@ static void test_tcp_ready_then_probes(void)
 	struct sg_ctl_msg r2 = run_result(0, 6);
 	d.reply(d.ctx, 1160, &r2, "v1.2.3", 6);
 	tap_is_int(d.next(d.ctx, 1161, &req, payload, &len, &wake), -1, "done after the last probe");
+	/* then shipgate stops it: that end is ours, not the service exiting early */
+	d.exited(d.ctx, 1200);
+	tap_ok(!sr.exited_early, "the end after the last probe (our stop) is not an early exit");
 	char *why = NULL;
 	tap_is_int(sg_service_run_status(&sr, &why), SG_STEP_PASSED, "all probes passed");
 	TAP_OK(why == NULL);
