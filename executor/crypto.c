@@ -18,6 +18,13 @@ static pthread_once_t sg_crypto_once = PTHREAD_ONCE_INIT;
 static int sg_crypto_is_loaded;
 /* why it could not be loaded (written once, under sg_crypto_once) */
 static char sg_crypto_failure[512];
+/* set by the command line before anything loads libcrypto */
+static int sg_crypto_no_config;
+
+void sg_crypto_skip_config_file(void)
+{
+	__atomic_store_n(&sg_crypto_no_config, 1, __ATOMIC_RELEASE);
+}
 
 static void sg_crypto_load(void)
 {
@@ -40,6 +47,14 @@ static void sg_crypto_load(void)
 	} while (0);
 	SG_CRYPTO_FUNCS(SG_CRYPTO_RESOLVE)
 #undef SG_CRYPTO_RESOLVE
+	/* before any other call: once libcrypto has initialised itself, with the config. Only
+	 * for our own command line: in another program, OpenSSL's set-up is that program's */
+	if (__atomic_load_n(&sg_crypto_no_config, __ATOMIC_ACQUIRE) &&
+	    sg_crypto_fns.OPENSSL_init_crypto(OPENSSL_INIT_NO_LOAD_CONFIG, NULL) != 1) {
+		snprintf(sg_crypto_failure, sizeof(sg_crypto_failure), "%s: OPENSSL_init_crypto failed",
+			 SG_LIBCRYPTO_SONAME);
+		return;
+	}
 	__atomic_store_n(&sg_crypto_is_loaded, 1, __ATOMIC_RELEASE);
 }
 

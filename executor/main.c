@@ -1,6 +1,7 @@
 /* main.c: command dispatch only. Each command lives in cli_*.c over libshipgate. */
 #include "cli.h"
 #include "cli_common.h"
+#include "crypto.h"
 #include "util.h"
 
 #include <stdio.h>
@@ -34,6 +35,7 @@ static void usage(FILE *out)
 int main(int argc, char **argv)
 {
 	sg_timing_mark("main");
+	sg_crypto_skip_config_file();
 	sg_cli_install_signals();
 	if (argc < 2) {
 		usage(stderr);

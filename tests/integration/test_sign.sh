@@ -359,5 +359,13 @@ expect 2 "hard links" "run: a key file with a hard link (in the workspace) is re
 	"$SHIPGATE" run "$work/keyws/job.json" --key "$work/linkkey/shipgate.key" --out "$work/keyws/out2"
 rm -f "$work/keyws/ws/stolen.key"
 
+# no OpenSSL configuration is read: $OPENSSL_CONF (or openssl.cnf) would let something
+# outside shipgate load providers into the signer. A FIFO there blocks whoever opens it.
+mkfifo "$work/openssl.cnf"
+expect 0 "verdict valid" "verify: \$OPENSSL_CONF is never opened (a FIFO there would hang it)" \
+	env OPENSSL_CONF="$work/openssl.cnf" timeout 20 "$SHIPGATE" verify "$V" --pub "$PUB"
+expect 0 "SHA256:" "keygen: \$OPENSSL_CONF is never opened" \
+	env OPENSSL_CONF="$work/openssl.cnf" timeout 20 "$SHIPGATE" keygen "$work/cnfkey"
+
 echo "1..$n"
 [ "$failed" -eq 0 ] || { echo "# $failed of $n failed"; exit 1; }
