@@ -40,9 +40,10 @@ static void run_usage(FILE *out)
 		"                    Summary Attestation of the verdict\n"
 		"  --json            print the verdict's statement on stdout instead of a summary\n"
 		"  --events FD|FILE  stream the job's progress as JSON, one object per line, to\n"
-		"                    file descriptor FD (digits) or FILE: a file (truncated), or a\n"
-		"                    FIFO whose reader is running (docs/events.md; ./NAME for a\n"
-		"                    name that starts with a digit, '-' or '+')\n"
+		"                    file descriptor FD (digits, open for writing) or FILE: a file\n"
+		"                    (truncated), or a FIFO whose reader is running\n"
+		"                    (docs/events.md; ./NAME for a name that starts with a digit,\n"
+		"                    '-' or '+')\n"
 		"  --base-dir DIR    with JOB.json \"-\": read the job from stdin, its paths\n"
 		"                    relative to DIR (its name DIR/<inline job>)\n"
 		"  --job-path PATH   with JOB.json \"-\": read the job from stdin as if it were\n"
@@ -313,11 +314,19 @@ static int open_events(const char *arg, sg_error *err)
 			return sg_error_set(err, SG_ERR_USAGE, 0,
 					    "--events %s: not a file descriptor (digits only; a file of that name is "
 					    "./%s)", arg, arg);
-		if (fd > INT32_MAX || fcntl((int)fd, F_GETFL) < 0)
+		int fl = fd > INT32_MAX ? -1 : fcntl((int)fd, F_GETFL);
+		if (fl < 0)
 			return sg_error_set(err, SG_ERR_USAGE, EBADF, "--events %s", arg);
 		if (fd <= 2)
 			return sg_error_set(err, SG_ERR_USAGE, 0,
 					    "--events %s: use a descriptor above 2 (or a file name)", arg);
+		/* a descriptor open only for reading would take no event and say nothing:
+		 * refused before anything runs (an O_PATH one has no access mode at all) */
+		if ((fl & O_PATH) || ((fl & O_ACCMODE) != O_WRONLY && (fl & O_ACCMODE) != O_RDWR))
+			return sg_error_set(err, SG_ERR_USAGE, 0,
+					    "--events %s: file descriptor %s is not open for writing (open it "
+					    "with %s>FILE or %s<>FILE)",
+					    arg, arg, arg, arg);
 		/* the steps' sandboxes never see it */
 		(void)fcntl((int)fd, F_SETFD, FD_CLOEXEC);
 		return (int)fd;
