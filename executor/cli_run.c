@@ -48,9 +48,10 @@ static void run_usage(FILE *out)
 		"                    relative to DIR (its name DIR/<inline job>)\n"
 		"  --job-path PATH   with JOB.json \"-\": read the job from stdin as if it were\n"
 		"                    the file PATH (its name, its paths relative to PATH's dir)\n"
-		"  --key-fd N        read the signing key's PEM from descriptor N (a pipe) instead\n"
-		"                    of a file; whoever sends it checks that the steps cannot\n"
-		"                    read where it came from\n"
+		"  --key-fd N        read the signing key's PEM from descriptor N instead of a\n"
+		"                    file: a pipe (whoever sends it checks that the steps cannot\n"
+		"                    read where it came from), or a file open on N, held to\n"
+		"                    --key's rules (outside what the steps see, one hard link)\n"
 		"  --die-with-parent PID\n"
 		"                    PID is our parent: when it ends, stop as on SIGTERM (the\n"
 		"                    step killed, an ERROR verdict); exit 3 if it already has\n"
@@ -402,8 +403,11 @@ static int die_with_parent(const char *arg)
 	return 0;
 }
 
-/* --key-fd N: the private key's PEM text on descriptor N, read to its end and closed. */
-static sg_key *read_key_fd(const char *arg, sg_error *err)
+/* --key-fd N: the private key's PEM text on descriptor N, read to its end and closed.
+ * A pipe has no place the steps could read; a descriptor on a file (anything with a
+ * path) is held to --key's rule, at the file it is open on: the command line must not
+ * be a way round it. */
+static sg_key *read_key_fd(const sg_job *job, const char *arg, sg_error *err)
 {
 	uint64_t fd;
 	if (!sg_parse_u64(arg, &fd) || fd > INT32_MAX || fd <= 2 || fcntl((int)fd, F_GETFD) < 0) {
@@ -411,7 +415,9 @@ static sg_key *read_key_fd(const char *arg, sg_error *err)
 		return NULL;
 	}
 	sg_autofree char *origin = sg_xasprintf("--key-fd %s", arg);
-	sg_key *key = sg_key_read_private_fd((int)fd, origin, err);
+	sg_key *key = NULL;
+	if (sg_key_check_hidden_fd(job, origin, (int)fd, err) == 0)
+		key = sg_key_read_private_fd((int)fd, origin, err);
 	close((int)fd);
 	return key;
 }
@@ -451,10 +457,11 @@ int sg_cli_run(int argc, char **argv)
 		return refuse(&a, NULL, &err);
 	sg_autofree char *key_path = NULL;
 	sg_timing_mark("cli: job loaded");
-	sg_key *key = a.key_fd ? read_key_fd(a.key_fd, &err) : sg_cli_load_signing_key(job, a.key_path, &key_path, &err);
+	sg_key *key = a.key_fd ? read_key_fd(job, a.key_fd, &err)
+			       : sg_cli_load_signing_key(job, a.key_path, &key_path, &err);
 	sg_timing_mark("cli: key loaded");
-	/* a key from a descriptor has no file here to check: its sender checked the one it
-	 * read (libshipgate's sg_job_run does) */
+	/* a key from a descriptor was checked in read_key_fd (a pipe has no place to check:
+	 * its sender checks the file it read, as libshipgate's sg_job_run does) */
 	if (!key || (key_path && sg_key_check_hidden(job, a.key_path ? "--key" : "default signing key", key_path,
 						     &err) < 0)) {
 		rc = refuse(&a, job, &err);
