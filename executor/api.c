@@ -273,16 +273,25 @@ SG_API const char *sg_key_get_id(const sg_key_t *key)
 /* ---- running --------------------------------------------------------------------- */
 
 /* The caller's config, field by field as far as its struct reaches: a program built
- * against an older, shorter sg_run_config gets the defaults for what it does not know. */
-static void read_config(const sg_run_config *in, sg_run_config *out)
+ * against an older, shorter sg_run_config gets the defaults for what it does not know.
+ * A size below the first version's is a config whose size was never set (a struct
+ * cleared with memset, then filled in): refused, since reading none of its fields would
+ * run with another out dir, no events and no interrupt, and say nothing. */
+static int read_config(const sg_run_config *in, sg_run_config *out, sg_error *err)
 {
 	memset(out, 0, sizeof(*out));
 	out->size = sizeof(*out);
 	if (!in)
-		return;
+		return 0;
+	if (in->size < SG_RUN_CONFIG_SIZE_V1)
+		return sg_error_set(err, SG_ERR_USAGE, 0,
+				    "sg_job_run: cfg->size is %zu, less than any sg_run_config (%zu): set the "
+				    "size field to sizeof(sg_run_config), or start from SG_RUN_CONFIG_INIT",
+				    in->size, (size_t)SG_RUN_CONFIG_SIZE_V1);
 	size_t n = in->size < sizeof(*out) ? in->size : sizeof(*out);
 	memcpy(out, in, n);
 	out->size = sizeof(*out);
+	return 0;
 }
 
 /* The `shipgate` program that runs jobs for the library: $SHIPGATE_BIN, else the one
@@ -484,7 +493,8 @@ SG_API sg_result_t *sg_job_run(const sg_job_t *job, const sg_key_t *key, const s
 		return NULL;
 	}
 	sg_run_config cfg;
-	read_config(cfg_in, &cfg);
+	if (read_config(cfg_in, &cfg, err) < 0)
+		return NULL;
 	/* the file the key was read from, as it was resolved then; the runner gets the key
 	 * itself and has no file to check */
 	if (sg_key_check_hidden(job->job, "signing key", key->path, err) < 0)

@@ -40,16 +40,18 @@ static void run_usage(FILE *out)
 		"                    Summary Attestation of the verdict\n"
 		"  --json            print the verdict's statement on stdout instead of a summary\n"
 		"  --events FD|FILE  stream the job's progress as JSON, one object per line, to\n"
-		"                    file descriptor FD (digits) or FILE: a file (truncated), or a\n"
-		"                    FIFO whose reader is running (docs/events.md; ./NAME for a\n"
-		"                    name that starts with a digit, '-' or '+')\n"
+		"                    file descriptor FD (digits, open for writing) or FILE: a file\n"
+		"                    (truncated), or a FIFO whose reader is running\n"
+		"                    (docs/events.md; ./NAME for a name that starts with a digit,\n"
+		"                    '-' or '+')\n"
 		"  --base-dir DIR    with JOB.json \"-\": read the job from stdin, its paths\n"
 		"                    relative to DIR (its name DIR/<inline job>)\n"
 		"  --job-path PATH   with JOB.json \"-\": read the job from stdin as if it were\n"
 		"                    the file PATH (its name, its paths relative to PATH's dir)\n"
-		"  --key-fd N        read the signing key's PEM from descriptor N (a pipe) instead\n"
-		"                    of a file; whoever sends it checks that the steps cannot\n"
-		"                    read where it came from\n"
+		"  --key-fd N        read the signing key's PEM from descriptor N instead of a\n"
+		"                    file: a pipe (whoever sends it checks that the steps cannot\n"
+		"                    read where it came from), or a file open on N, held to\n"
+		"                    --key's rules (outside what the steps see, one hard link)\n"
 		"  --die-with-parent PID\n"
 		"                    PID is our parent: when it ends, stop as on SIGTERM (the\n"
 		"                    step killed, an ERROR verdict); exit 3 if it already has\n"
@@ -313,11 +315,19 @@ static int open_events(const char *arg, sg_error *err)
 			return sg_error_set(err, SG_ERR_USAGE, 0,
 					    "--events %s: not a file descriptor (digits only; a file of that name is "
 					    "./%s)", arg, arg);
-		if (fd > INT32_MAX || fcntl((int)fd, F_GETFL) < 0)
+		int fl = fd > INT32_MAX ? -1 : fcntl((int)fd, F_GETFL);
+		if (fl < 0)
 			return sg_error_set(err, SG_ERR_USAGE, EBADF, "--events %s", arg);
 		if (fd <= 2)
 			return sg_error_set(err, SG_ERR_USAGE, 0,
 					    "--events %s: use a descriptor above 2 (or a file name)", arg);
+		/* a descriptor open only for reading would take no event and say nothing:
+		 * refused before anything runs (an O_PATH one has no access mode at all) */
+		if ((fl & O_PATH) || ((fl & O_ACCMODE) != O_WRONLY && (fl & O_ACCMODE) != O_RDWR))
+			return sg_error_set(err, SG_ERR_USAGE, 0,
+					    "--events %s: file descriptor %s is not open for writing (open it "
+					    "with %s>FILE or %s<>FILE)",
+					    arg, arg, arg, arg);
 		/* the steps' sandboxes never see it */
 		(void)fcntl((int)fd, F_SETFD, FD_CLOEXEC);
 		return (int)fd;
@@ -393,8 +403,11 @@ static int die_with_parent(const char *arg)
 	return 0;
 }
 
-/* --key-fd N: the private key's PEM text on descriptor N, read to its end and closed. */
-static sg_key *read_key_fd(const char *arg, sg_error *err)
+/* --key-fd N: the private key's PEM text on descriptor N, read to its end and closed.
+ * A pipe has no place the steps could read; a descriptor on a file (anything with a
+ * path) is held to --key's rule, at the file it is open on: the command line must not
+ * be a way round it. */
+static sg_key *read_key_fd(const sg_job *job, const char *arg, sg_error *err)
 {
 	uint64_t fd;
 	if (!sg_parse_u64(arg, &fd) || fd > INT32_MAX || fd <= 2 || fcntl((int)fd, F_GETFD) < 0) {
@@ -402,7 +415,9 @@ static sg_key *read_key_fd(const char *arg, sg_error *err)
 		return NULL;
 	}
 	sg_autofree char *origin = sg_xasprintf("--key-fd %s", arg);
-	sg_key *key = sg_key_read_private_fd((int)fd, origin, err);
+	sg_key *key = NULL;
+	if (sg_key_check_hidden_fd(job, origin, (int)fd, err) == 0)
+		key = sg_key_read_private_fd((int)fd, origin, err);
 	close((int)fd);
 	return key;
 }
@@ -442,10 +457,11 @@ int sg_cli_run(int argc, char **argv)
 		return refuse(&a, NULL, &err);
 	sg_autofree char *key_path = NULL;
 	sg_timing_mark("cli: job loaded");
-	sg_key *key = a.key_fd ? read_key_fd(a.key_fd, &err) : sg_cli_load_signing_key(job, a.key_path, &key_path, &err);
+	sg_key *key = a.key_fd ? read_key_fd(job, a.key_fd, &err)
+			       : sg_cli_load_signing_key(job, a.key_path, &key_path, &err);
 	sg_timing_mark("cli: key loaded");
-	/* a key from a descriptor has no file here to check: its sender checked the one it
-	 * read (libshipgate's sg_job_run does) */
+	/* a key from a descriptor was checked in read_key_fd (a pipe has no place to check:
+	 * its sender checks the file it read, as libshipgate's sg_job_run does) */
 	if (!key || (key_path && sg_key_check_hidden(job, a.key_path ? "--key" : "default signing key", key_path,
 						     &err) < 0)) {
 		rc = refuse(&a, job, &err);

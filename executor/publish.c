@@ -9,6 +9,8 @@
 
 #include <limits.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 /* ---- the signing key ----------------------------------------------------------------- */
 
@@ -89,6 +91,48 @@ int sg_key_check_hidden(const sg_job *job, const char *what, const char *key_pat
 			    "%s %s: the private key lies in %s (%s), where the job's steps could "
 			    "read it; keep it outside",
 			    what, key_path, where, dir);
+}
+
+int sg_key_check_hidden_fd(const sg_job *job, const char *what, int fd, sg_error *err)
+{
+	struct stat st;
+	if (fstat(fd, &st) < 0)
+		return sg_error_set(err, SG_ERR_USAGE, errno, "%s", what);
+	char proc[64], target[PATH_MAX];
+	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
+	ssize_t n = readlink(proc, target, sizeof(target) - 1);
+	if (n < 0 || (size_t)n >= sizeof(target) - 1) {
+		/* no /proc: only what has no name anywhere (a pipe, a socket) is safe to take */
+		if (S_ISFIFO(st.st_mode) || S_ISSOCK(st.st_mode))
+			return 0;
+		return sg_error_set(err, SG_ERR_USAGE, n < 0 ? errno : ENAMETOOLONG,
+				    "%s: cannot tell which file the descriptor is (%s), so not where it lies; "
+				    "send the key through a pipe",
+				    what, proc);
+	}
+	target[n] = '\0';
+	/* "pipe:[N]", "socket:[N]", "anon_inode:...": no path a step could open */
+	if (target[0] != '/')
+		return 0;
+	/* an unlinked file (or a memfd) has no name left for a step to open it by */
+	if (st.st_nlink == 0)
+		return 0;
+	if (S_ISREG(st.st_mode) && st.st_nlink > 1)
+		return sg_error_set(err, SG_ERR_USAGE, 0,
+				    "%s (%s): the private key file has %ju hard links; one of them could lie "
+				    "where the job's steps can read it: keep a single link",
+				    what, target, (uintmax_t)st.st_nlink);
+	/* the name must still lead to this very file: the descriptor could come from another
+	 * mount namespace, or the file be renamed over since; a name that is not the key's
+	 * says nothing about where the key is */
+	struct stat named;
+	if (stat(target, &named) < 0 || named.st_dev != st.st_dev || named.st_ino != st.st_ino)
+		return sg_error_set(err, SG_ERR_USAGE, 0,
+				    "%s: the file it is open on (%s) is not found by that name, so where it "
+				    "lies cannot be checked; send the key through a pipe",
+				    what, target);
+	sg_autofree char *named_what = sg_xasprintf("%s, the file", what);
+	return sg_key_check_hidden(job, named_what, target, err);
 }
 
 /* ---- the out dir ---------------------------------------------------------------------- */

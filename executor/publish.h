@@ -56,5 +56,10 @@ void sg_run_outcome_free(sg_run_outcome *o);
  * job, its rootfs, or the host directories the default root shows. `what` names the key
  * in the message ("--key", "default signing key"). SG_ERR_USAGE. */
 int sg_key_check_hidden(const sg_job *job, const char *what, const char *key_path, sg_error *err);
+/* The same for a key read from a descriptor (`run --key-fd`): a pipe, a socket or a file
+ * with no name left passes; anything with a path (a regular file, a named FIFO, a device)
+ * is checked at the file it refers to (/proc/self/fd), which must still be found by that
+ * name (same st_dev/st_ino) and have a single hard link. SG_ERR_USAGE. */
+int sg_key_check_hidden_fd(const sg_job *job, const char *what, int fd, sg_error *err);
 
 #endif

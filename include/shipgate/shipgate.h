@@ -105,6 +105,10 @@ typedef enum sg_event_kind {
 } sg_event_kind;
 typedef void (*sg_event_fn)(void *ctx, sg_event_kind kind, const char *json, size_t len);
 
+/* size must be set (SG_RUN_CONFIG_INIT does): sizeof(sg_run_config) as the caller was
+ * built with, at least SG_RUN_CONFIG_SIZE_V1. sg_job_run refuses a config whose size is 0
+ * or less (SG_ERR_USAGE) rather than guess: a struct cleared with memset and filled in
+ * field by field would otherwise run with none of its fields. */
 typedef struct sg_run_config {
 	size_t size;               /* sizeof(sg_run_config) as the caller knows it */
 	const char *out_dir;       /* NULL: shipgate-out/ beside the job file */
@@ -120,6 +124,9 @@ typedef struct sg_run_config {
 	/* new fields are added here, at the end, and default to zero */
 } sg_run_config;
 #define SG_RUN_CONFIG_INIT { .size = sizeof(sg_run_config) }
+/* The size of the first sg_run_config of API version 1 (through event_ctx): the smallest
+ * size sg_job_run accepts. */
+#define SG_RUN_CONFIG_SIZE_V1 (offsetof(sg_run_config, event_ctx) + sizeof(void *))
 
 typedef enum sg_outcome {
 	SG_OUTCOME_PASSED = 0,  /* every step passed */
@@ -133,6 +140,8 @@ typedef enum sg_outcome {
  * The job runs in a `shipgate run` process of its own, started with posix_spawn from
  * the `shipgate` installed beside the library (docs/api.md, "Threads": a threaded
  * program cannot clone sandboxes itself safely); events come back over a pipe.
+ * A cfg whose size is below SG_RUN_CONFIG_SIZE_V1 (0: never set) is refused with
+ * SG_ERR_USAGE before anything runs.
  * Returns the result whatever the candidate did (PASSED, FAILED or ERROR); NULL when
  * nothing could be run or the verdict could not be written, with err's kind saying
  * whose fault it was: SG_ERR_USAGE or SG_ERR_INPUT (the job, the key: `shipgate run`

@@ -14,6 +14,8 @@
 # - a handle is what runs: a job file rewritten after sg_job_open, a chdir() after a key
 #   was opened by a relative path change neither the job, nor the key that signs, nor the
 #   file the key's hiding place is checked on (tests/tools/api_handles.c);
+# - a run config whose size was never set (memset to 0, then filled in) is refused with
+#   SG_ERR_USAGE naming `size`, before anything runs (tests/tools/api_handles.c);
 # - where libcrypto cannot be loaded (hidden in a mount namespace), the calls that need it
 #   return an error and the program goes on, while the CLI exits 3
 #   (tests/tools/api_handles.c).

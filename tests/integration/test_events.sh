@@ -4,8 +4,9 @@
 # protected path written gives `violation`, a failing test `tests` with the counts, a
 # service `service_ready` before its step ends; a job that cannot start gives `error`,
 # a job file that does not parse too; `--events` takes digits as a descriptor and refuses
-# what only looks like one (-1, 3x), opens a FIFO without waiting for a reader (none: exit
-# 2 at once); a reader that goes away does not stop the job.
+# what only looks like one (-1, 3x) and a descriptor not open for writing (3</dev/null),
+# opens a FIFO without waiting for a reader (none: exit 2 at once); a reader that goes
+# away does not stop the job.
 #
 # Environment (ctest sets it): SHIPGATE, SHIPGATE_SOURCE_DIR, SHIPGATE_TRY_SYSCALL.
 set -eu
@@ -207,6 +208,28 @@ set +e
 rc=$?
 set -e
 check "--events on a closed fd: exit 2, named" sh -c "test $rc -eq 2 && grep -q 'events 99' '$work/badfd.err'"
+# a descriptor open only for reading takes no event: refused before anything runs
+rm -rf "$work/demo/shipgate-out"
+set +e
+"$SHIPGATE" run "$work/demo/job.json" --events 3 --key "$KEY" --quiet 3</dev/null 2>"$work/rdonly.err"
+rc=$?
+set -e
+check "--events 3 with 3</dev/null: exit 2 ($rc), names --events and fd 3, nothing ran" \
+	sh -c "test $rc -eq 2 && grep -q -- '--events 3: file descriptor 3 is not open for writing' '$work/rdonly.err' &&
+		test ! -e '$work/demo/shipgate-out'"
+sed 's/^/#   /' "$work/rdonly.err"
+# open for reading and writing is a place to write
+mkdir -p "$work/rw/ws"
+printf '%s\n' '{"version":1,"name":"rw","workspace":"ws","limits":{"memory_mb":128,"pids":32},"steps":[{"name":"t","run":["true"]}]}' \
+	>"$work/rw/job.json"
+: >"$work/rw.jsonl"
+set +e
+# shellcheck disable=SC2086
+"$SHIPGATE" run $WEAK "$work/rw/job.json" --events 3 --key "$KEY" --quiet 3<>"$work/rw.jsonl"
+rc=$?
+set -e
+expect_events "--events 3 with 3<>FILE: the events (exit $rc)" "$work/rw.jsonl" \
+	job_started,step_started,step_finished,verdict_written
 # what looks like a descriptor but is not one is refused, never made a file of that name
 mkdir -p "$work/cwd"
 for arg in -1 3x +4; do

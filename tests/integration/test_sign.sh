@@ -359,6 +359,35 @@ expect 2 "hard links" "run: a key file with a hard link (in the workspace) is re
 	"$SHIPGATE" run "$work/keyws/job.json" --key "$work/linkkey/shipgate.key" --out "$work/keyws/out2"
 rm -f "$work/keyws/ws/stolen.key"
 
+# --key-fd N is held to --key's rules when N is open on a file: the file it refers to
+# must lie outside what the steps see and have one link; a pipe has no place to check
+mkdir -p "$work/kf/ws/k"
+"$SHIPGATE" keygen "$work/kf/ws/k" >/dev/null
+printf '%s\n' '{"version":1,"name":"kf","workspace":"ws","limits":{"memory_mb":128,"pids":32},' \
+	' "steps":[{"name":"show","run":"cat /workspace/k/shipgate.key; echo step-ran"}]}' >"$work/kf/job.json"
+expect 2 "the private key lies in the workspace" "run --key-fd 5 5<KEY-IN-WORKSPACE: refused as --key is" \
+	sg_run "$work/kf/job.json" --key-fd 5 --quiet 5<"$work/kf/ws/k/shipgate.key"
+expect 2 "--key-fd 5, the file $work/kf/ws/k/shipgate.key" "run --key-fd: the message names the fd and the file" \
+	sg_run "$work/kf/job.json" --key-fd 5 --quiet 5<"$work/kf/ws/k/shipgate.key"
+check "run --key-fd: nothing ran for the refused key (no out dir)" test ! -e "$work/kf/shipgate-out"
+expect 2 "the private key lies in the workspace" "run --key KEY-IN-WORKSPACE: the same rule" \
+	sg_run "$work/kf/job.json" --key "$work/kf/ws/k/shipgate.key" --quiet
+ln "$work/linkkey/shipgate.key" "$work/kf/ws/stolen.key"
+expect 2 "hard links" "run --key-fd 5 5<KEY with a hard link (in the workspace): refused" \
+	sg_run "$work/kf/job.json" --key-fd 5 --quiet 5<"$work/linkkey/shipgate.key"
+rm -f "$work/kf/ws/stolen.key"
+check "run --key-fd: still nothing ran (no out dir)" test ! -e "$work/kf/shipgate-out"
+# a key file outside everything the steps see, on an fd: signs
+check "run --key-fd 5 5<KEY outside the workspace: passes" \
+	sg_run "$work/kf/job.json" --key-fd 5 --quiet --out "$work/kf/out-file" 5<"$KEY"
+check "... signed by that key" "$SHIPGATE" verify "$work/kf/out-file/verdict.dsse.json" --pub "$PUB" --quiet
+# a pipe passes: its sender answers for where the key came from
+pipe_run() { # OUT: the key on a pipe as fd 5
+	cat "$KEY" | sg_run "$work/kf/job.json" --key-fd 5 --quiet --out "$1" 5<&0
+}
+check "run --key-fd 5 on a pipe: passes" pipe_run "$work/kf/out-pipe"
+check "... signed by that key" "$SHIPGATE" verify "$work/kf/out-pipe/verdict.dsse.json" --pub "$PUB" --quiet
+
 # no OpenSSL configuration is read: $OPENSSL_CONF (or openssl.cnf) would let something
 # outside shipgate load providers into the signer. A FIFO there blocks whoever opens it.
 mkfifo "$work/openssl.cnf"

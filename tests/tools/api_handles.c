@@ -15,7 +15,12 @@
  *      same relative path is outside it: still refused (the check is on the file the
  *      handle was read from);
  *   4. sg_job_from_json with a relative base_dir, then chdir("/"): runs, its paths from
- *      the base_dir as it was when the handle was made.
+ *      the base_dir as it was when the handle was made;
+ *   5. a config whose size was never set (memset to 0, then out_dir and on_event) or is
+ *      smaller than any sg_run_config: refused with SG_ERR_USAGE naming `size`, nothing
+ *      run, neither its out dir nor the default one written, no event; one of exactly
+ *      SG_RUN_CONFIG_SIZE_V1 bytes (a program built against the first struct) runs with
+ *      its out dir and its events.
  * nocrypto: run where libcrypto cannot be loaded: every call that needs it fails with an
  * error that says so, and the process lives on (the library never exits for its caller).
  * Prints TAP. Links libshipgate.so and sees only the public headers. */
@@ -45,7 +50,10 @@ static const char *dir_path(const char *dir, const char *rel)
 	static char buf[8][PATH_MAX];
 	static int next;
 	char *out = buf[next++ % 8];
-	snprintf(out, PATH_MAX, "%s/%s", dir, rel);
+	if (snprintf(out, PATH_MAX, "%s/%s", dir, rel) >= PATH_MAX) {
+		fprintf(stderr, "api_handles: %s/%s: too long\n", dir, rel);
+		exit(2);
+	}
 	return out;
 }
 
@@ -59,12 +67,14 @@ static void cd(const char *path)
 
 typedef struct seen {
 	char started_sha[80];
+	int events;
 } seen;
 
 /* the job_started event's "sha256" */
 static void on_event(void *ctx, sg_event_kind kind, const char *json, size_t len)
 {
 	seen *s = ctx;
+	s->events++;
 	const char key[] = "\"sha256\":\"";
 	const char *p = kind == SG_EVENT_JOB_STARTED ? memmem(json, len, key, sizeof(key) - 1) : NULL;
 	if (p)
@@ -120,7 +130,7 @@ static int handles(const char *dir_arg)
 	fputs("{\"version\": 1, \"name\": \"swapped\", \"workspace\": \"ws\", \"steps\": [{\"name\": \"evil\", "
 	      "\"run\": \"exit 7\"}]}\n", f);
 	fclose(f);
-	seen s = {{0}};
+	seen s = {{0}, 0};
 	sg_result_t *res = run(job, key_a, dir_path(dir, "out-toc"), &s, &err);
 	if (!res)
 		printf("# toc: %s\n", err.msg);
@@ -179,6 +189,49 @@ static int handles(const char *dir_arg)
 	ok(res && sg_result_get_outcome(res) == SG_OUTCOME_PASSED && statement_has(res, want),
 	   "sg_job_from_json(\"proj\"), then chdir(\"/\"): runs, BASE_DIR as it was at open");
 	sg_result_close(res);
+	sg_job_close(job);
+
+	/* 5. the config's size */
+	job = sg_job_open(dir_path(dir, "proj/job.json"), &err);
+	static const size_t bad_sizes[] = {0, 1, SG_RUN_CONFIG_SIZE_V1 - 1};
+	for (size_t i = 0; job && i < sizeof(bad_sizes) / sizeof(bad_sizes[0]); i++) {
+		sg_run_config cfg;
+		memset(&cfg, 0, sizeof(cfg));
+		cfg.size = bad_sizes[i];
+		cfg.out_dir = dir_path(dir, "out-nosize");
+		cfg.on_event = on_event;
+		seen s5 = {{0}, 0};
+		cfg.event_ctx = &s5;
+		sg_error cerr = {0};
+		res = sg_job_run(job, key_a, &cfg, &cerr);
+		printf("# size %zu: %s\n", bad_sizes[i], res ? "it ran" : cerr.msg);
+		char what[200];
+		snprintf(what, sizeof(what),
+			 "cfg.size = %zu: SG_ERR_USAGE naming `size`, nothing run, no out dir, no event",
+			 bad_sizes[i]);
+		ok(!res && cerr.kind == SG_ERR_USAGE && strstr(cerr.msg, "size") &&
+			   access(dir_path(dir, "out-nosize"), F_OK) < 0 &&
+			   access(dir_path(dir, "proj/shipgate-out"), F_OK) < 0 && s5.events == 0,
+		   what);
+		sg_result_close(res);
+	}
+	if (job) {
+		/* the first struct of API version 1: everything through event_ctx */
+		sg_run_config cfg = SG_RUN_CONFIG_INIT;
+		cfg.size = SG_RUN_CONFIG_SIZE_V1;
+		cfg.out_dir = dir_path(dir, "out-v1");
+		cfg.allow_weaker = getenv("SHIPGATE_ALLOW_WEAKER") != NULL;
+		cfg.on_event = on_event;
+		seen s5 = {{0}, 0};
+		cfg.event_ctx = &s5;
+		res = sg_job_run(job, key_a, &cfg, &err);
+		if (!res)
+			printf("# size v1: %s\n", err.msg);
+		ok(res && sg_result_get_outcome(res) == SG_OUTCOME_PASSED && s5.events > 0 &&
+			   !strcmp(sg_result_get_out_dir(res), dir_path(dir, "out-v1")),
+		   "cfg.size = SG_RUN_CONFIG_SIZE_V1: runs, in its out dir, with its events");
+		sg_result_close(res);
+	}
 	sg_job_close(job);
 
 	sg_key_close(pub_a);
