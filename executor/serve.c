@@ -123,6 +123,8 @@ typedef struct serve {
 	sg_cgroup_host cg;
 	bool cg_known;
 	char *tmp_base;
+	struct serve_cleanup *cleanups; /* of ended jobs, not done yet */
+	uint64_t drain_idle_ms;   /* draining, and no job running since */
 	int exe_fd;               /* this program, opened at start: each worker execs it */
 	char **worker_env;        /* the workers' whole environment (worker_environment) */
 	struct rlimit nofile;     /* the fd limit the daemon was given: its workers' */
@@ -298,80 +300,108 @@ static cJSON *job_status_json(const serve_job *j)
 	return o;
 }
 
-/* Remove a cgroup directory and everything below it, deepest first (cgroupfs: the
- * files go with their directory; a directory with processes is EBUSY). */
-static int rmdir_tree(const char *dir)
+/* What the daemon made for a job and removes when its worker is gone: the delegated
+ * cgroups and the scratch. The job ends without waiting for it (a client can make a
+ * cgroup hard to remove, it must not hold a slot or a drain with that): what cannot be
+ * removed at once is kept here and tried again, backing off, and logged. */
+typedef struct serve_cleanup {
+	char id[32];
+	uid_t uid;
+	char *cg_dirs[SG_CG_NCTRL + 1]; /* "" once removed */
+	char *tmp_dir;
+	uint64_t kill_at_ms;            /* from then on, what is inside is SIGKILLed */
+	uint64_t next_try_ms, retry_ms;
+	unsigned tries;
+	struct serve_cleanup *next;
+} serve_cleanup;
+
+static void cleanup_free(serve_cleanup *cl)
 {
-	DIR *d = opendir(dir);
-	if (d) {
-		struct dirent *de;
-		while ((de = readdir(d)) != NULL) {
-			if (de->d_type != DT_DIR || !strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
-				continue;
-			sg_autofree char *sub = sg_xasprintf("%s/%s", dir, de->d_name);
-			(void)rmdir_tree(sub);
-		}
-		closedir(d);
-	}
-	return rmdir(dir) < 0 && errno != ENOENT ? -1 : 0;
+	for (int i = 0; cl->cg_dirs[i]; i++)
+		free(cl->cg_dirs[i]);
+	free(cl->tmp_dir);
+	free(cl);
 }
 
-/* SIGKILL every process left in a cgroup tree the daemon made for a job. */
-static void kill_tree(const char *dir)
-{
-	sg_autofree char *procs = sg_xasprintf("%s/cgroup.procs", dir);
-	sg_autofree char *text = NULL;
-	if (sg_read_file(procs, 1 << 20, &text, NULL, NULL) == 0) {
-		char *save = NULL;
-		for (char *p = strtok_r(text, "\n", &save); p; p = strtok_r(NULL, "\n", &save)) {
-			uint64_t pid;
-			if (sg_parse_u64(p, &pid) && pid > 1)
-				kill((pid_t)pid, SIGKILL);
-		}
-	}
-	DIR *d = opendir(dir);
-	if (!d)
-		return;
-	struct dirent *de;
-	while ((de = readdir(d)) != NULL) {
-		if (de->d_type != DT_DIR || !strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
-			continue;
-		sg_autofree char *sub = sg_xasprintf("%s/%s", dir, de->d_name);
-		kill_tree(sub);
-	}
-	closedir(d);
-}
-
-/* Release what the daemon made for the job; false while a cgroup is still busy. */
-static bool job_release(serve *sv, serve_job *j, uint64_t now_ms)
+/* One attempt; true when everything is gone. */
+static bool cleanup_try(serve *sv, serve_cleanup *cl, uint64_t now_ms)
 {
 	bool all = true;
-	for (int i = 0; j->cg_dirs[i]; i++) {
-		if (rmdir_tree(j->cg_dirs[i]) == 0) {
-			free(j->cg_dirs[i]);
-			j->cg_dirs[i] = sg_xstrdup(""); /* done: an empty name */
+	for (int i = 0; cl->cg_dirs[i]; i++) {
+		if (!cl->cg_dirs[i][0])
+			continue;
+		if (now_ms >= cl->kill_at_ms)
+			(void)sg_serve_cgroup_kill(cl->cg_dirs[i]);
+		if (sg_serve_cgroup_remove(cl->cg_dirs[i]) == 0) {
+			cl->cg_dirs[i][0] = '\0';
 			continue;
 		}
-		if (!j->cg_dirs[i][0])
-			continue;
 		all = false;
-		if (now_ms > j->cleanup_deadline_ms)
-			kill_tree(j->cg_dirs[i]);
 	}
-	if (!all)
+	cl->tries++;
+	if (!all) {
+		/* the first failures are the normal ones (processes still dying); say so
+		 * once it lasts, then at each doubling of the wait */
+		cl->retry_ms = cl->retry_ms ? cl->retry_ms * 2 : 200;
+		if (cl->retry_ms > SG_SERVE_CG_RETRY_MAX_MS)
+			cl->retry_ms = SG_SERVE_CG_RETRY_MAX_MS;
+		cl->next_try_ms = now_ms + cl->retry_ms;
+		if (now_ms >= cl->kill_at_ms && (cl->tries & (cl->tries - 1)) == 0)
+			for (int i = 0; cl->cg_dirs[i]; i++)
+				if (cl->cg_dirs[i][0])
+					logf_(sv, "%s (uid %u): cannot remove its cgroup %s yet (attempt %u): trying again in %llu ms",
+					      cl->id, (unsigned)cl->uid, cl->cg_dirs[i], cl->tries,
+					      (unsigned long long)cl->retry_ms);
 		return false;
-	for (int i = 0; j->cg_dirs[i]; i++) {
-		free(j->cg_dirs[i]);
-		j->cg_dirs[i] = NULL;
 	}
-	if (j->tmp_dir) {
+	if (cl->tmp_dir) {
 		sg_error err = {0};
-		if (sg_rm_rf(j->tmp_dir, &err) < 0)
-			logf_(sv, "%s: could not remove %s: %s", j->id, j->tmp_dir, err.msg);
-		free(j->tmp_dir);
-		j->tmp_dir = NULL;
+		if (sg_rm_rf(cl->tmp_dir, &err) < 0)
+			logf_(sv, "%s: could not remove %s: %s", cl->id, cl->tmp_dir, err.msg);
 	}
 	return true;
+}
+
+/* Hand what the daemon made for the job to a cleanup, and try it once. */
+static void job_release(serve *sv, serve_job *j, uint64_t now_ms)
+{
+	serve_cleanup *cl = sg_xcalloc(1, sizeof(*cl));
+	memcpy(cl->id, j->id, sizeof(cl->id));
+	cl->uid = j->uid;
+	for (int i = 0; j->cg_dirs[i]; i++) {
+		cl->cg_dirs[i] = j->cg_dirs[i];
+		j->cg_dirs[i] = NULL;
+	}
+	cl->tmp_dir = j->tmp_dir;
+	j->tmp_dir = NULL;
+	cl->kill_at_ms = j->cleanup_deadline_ms;
+	if (cleanup_try(sv, cl, now_ms)) {
+		cleanup_free(cl);
+		return;
+	}
+	cl->next = sv->cleanups;
+	sv->cleanups = cl;
+}
+
+/* Try again what is due; the earliest next try, or 0 when nothing is pending. */
+static uint64_t cleanup_step(serve *sv, uint64_t now_ms)
+{
+	uint64_t next = 0;
+	for (serve_cleanup **pc = &sv->cleanups; *pc;) {
+		serve_cleanup *cl = *pc;
+		if (now_ms >= cl->next_try_ms && cleanup_try(sv, cl, now_ms)) {
+			if (cl->tries > 1)
+				logf_(sv, "%s (uid %u): its cgroups are removed (attempt %u)", cl->id, (unsigned)cl->uid,
+				      cl->tries);
+			*pc = cl->next;
+			cleanup_free(cl);
+			continue;
+		}
+		if (!next || cl->next_try_ms < next)
+			next = cl->next_try_ms;
+		pc = &cl->next;
+	}
+	return next;
 }
 
 /* The worker wrote its last line and was reaped: the job's end. */
@@ -518,30 +548,6 @@ static void worker_pipe_close(serve *sv, serve_job *j)
 	j->ev_overflow = false;
 }
 
-/* Take back the cgroups delegated to the job's client once its worker is gone: the
- * client could otherwise keep moving processes of its own into them, and the daemon
- * could never remove them. Whatever is left inside is killed after a few seconds.
- * False if something could not be taken back (it is logged). */
-static bool revoke_tree(const char *dir)
-{
-	bool ok = lchown(dir, geteuid(), getegid()) == 0 || errno == ENOENT;
-	DIR *d = opendir(dir);
-	if (!d)
-		return ok;
-	struct dirent *de;
-	while ((de = readdir(d)) != NULL) {
-		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
-			continue;
-		sg_autofree char *sub = sg_xasprintf("%s/%s", dir, de->d_name);
-		if (de->d_type == DT_DIR)
-			ok = revoke_tree(sub) && ok;
-		else if (lchown(sub, geteuid(), getegid()) < 0 && errno != ENOENT)
-			ok = false;
-	}
-	closedir(d);
-	return ok;
-}
-
 /* ---- starting a job ---------------------------------------------------------------- */
 
 /* A root daemon makes a non-root client's job a cgroup of its own below the daemon's,
@@ -656,7 +662,7 @@ static void job_start_failed(serve *sv, serve_job *j, char *error)
 	j->state = JOB_FAILED;
 	j->error = error;
 	j->exit_code = 3;
-	(void)job_release(sv, j, 0);
+	job_release(sv, j, 0);
 	job_finish(sv, j);
 }
 
@@ -1271,11 +1277,13 @@ static void reap(serve *sv)
 			if (j->worker == pid) {
 				j->worker = 0;
 				j->wait_status = status;
-				j->cleanup_deadline_ms = sg_monotonic_ms() + 5000;
+				j->cleanup_deadline_ms = sg_monotonic_ms() + SG_SERVE_CG_KILL_AFTER_MS;
+				/* the client could otherwise keep moving processes of its own
+				 * into them, and make cgroups below them for ever */
 				for (int i = 0; j->cg_dirs[i]; i++)
-					if (!revoke_tree(j->cg_dirs[i]))
-						logf_(sv, "%s: could not take back %s from uid %u", j->id, j->cg_dirs[i],
-						      (unsigned)j->uid);
+					if (sg_serve_cgroup_revoke(j->cg_dirs[i]) < 0)
+						logf_(sv, "%s: could not take back all of %s from uid %u", j->id,
+						      j->cg_dirs[i], (unsigned)j->uid);
 				worker_pipe_close(sv, j);
 			}
 	}
@@ -1427,6 +1435,11 @@ static void serve_free(serve *sv)
 		sv->jobs = j->next;
 		job_free(j);
 	}
+	while (sv->cleanups) {
+		serve_cleanup *cl = sv->cleanups;
+		sv->cleanups = cl->next;
+		cleanup_free(cl);
+	}
 	if (sv->cg_known)
 		sg_cgroup_host_free(&sv->cg);
 	if (sv->tmp_base) {
@@ -1519,17 +1532,21 @@ int sg_serve_main(const sg_serve_options *opts)
 		uint64_t now = sg_monotonic_ms();
 		drain_step(&sv, now);
 		log_refusals(&sv, false);
-		/* jobs whose worker is reaped (its pipe is closed then) are over */
-		bool pending_cleanup = false;
+		/* jobs whose worker is reaped (its pipe is closed then) are over, whether or
+		 * not what was made for them can be removed yet */
 		for (serve_job *j = sv.jobs; j; j = j->next) {
 			if (j->state == JOB_RUNNING && j->worker == 0 && j->ev_fd < 0) {
-				if (!job_release(&sv, j, now)) {
-					pending_cleanup = true;
-					continue;
-				}
+				job_release(&sv, j, now);
 				job_finish(&sv, j);
 			}
 		}
+		if (sv.draining && sv.running == 0 && !sv.drain_idle_ms) {
+			/* nothing runs any more: what is left in a cgroup is killed now */
+			sv.drain_idle_ms = now;
+			for (serve_cleanup *cl = sv.cleanups; cl; cl = cl->next)
+				cl->kill_at_ms = cl->next_try_ms = now;
+		}
+		uint64_t next_cleanup = cleanup_step(&sv, now);
 		schedule(&sv);
 		forget_old_jobs(&sv);
 		/* clients that are gone or done */
@@ -1542,7 +1559,8 @@ int sg_serve_main(const sg_serve_options *opts)
 			}
 			pc = &c->next;
 		}
-		if (sv.draining && sv.running == 0 && !pending_cleanup)
+		/* a cgroup the client made impossible to remove holds the drain a bounded time */
+		if (sv.draining && sv.running == 0 && (!sv.cleanups || now >= sv.drain_idle_ms + SG_SERVE_DRAIN_CLEANUP_MS))
 			break;
 
 		size_t need = 2;
@@ -1576,7 +1594,9 @@ int sg_serve_main(const sg_serve_options *opts)
 				who[n] = j;
 				kind[n++] = 3;
 			}
-		int timeout = sv.draining || pending_cleanup ? 200 : -1;
+		int timeout = sv.draining ? 200 : -1;
+		if (next_cleanup && (timeout < 0 || next_cleanup - now < (uint64_t)timeout))
+			timeout = next_cleanup > now ? (int)(next_cleanup - now) + 1 : 1;
 		if (sv.accept_paused_until_ms && sv.listen_fd >= 0)
 			timeout = (int)(sv.accept_paused_until_ms - now) + 1;
 		int ready = poll(pfd, (nfds_t)n, timeout);
@@ -1636,6 +1656,11 @@ int sg_serve_main(const sg_serve_options *opts)
 			usleep(10000);
 	}
 	log_refusals(&sv, true);
+	for (serve_cleanup *cl = sv.cleanups; cl; cl = cl->next)
+		for (int i = 0; cl->cg_dirs[i]; i++)
+			if (cl->cg_dirs[i][0])
+				logf_(&sv, "%s (uid %u): left behind: %s (could not be removed)", cl->id, (unsigned)cl->uid,
+				      cl->cg_dirs[i]);
 	logf_(&sv, "drained: exiting");
 	if (sv.listen_fd >= 0) {
 		close(sv.listen_fd);

@@ -33,6 +33,23 @@ struct cJSON;
 
 #define SG_SERVE_DEFAULT_CONNS_PER_UID 64
 
+/* A delegated cgroup, once its worker is gone (serve_cgroup.c): the client may have
+ * built anything below it. Walks go down by descriptor, never by path, at most this
+ * deep and through at most this many directories; what they cannot finish is tried
+ * again later, a drain waits for it at most SG_SERVE_DRAIN_CLEANUP_MS. */
+#define SG_SERVE_CG_DEPTH_MAX 200
+#define SG_SERVE_CG_VISIT_MAX 20000
+#define SG_SERVE_CG_KILL_AFTER_MS 5000   /* after the worker is reaped */
+#define SG_SERVE_CG_RETRY_MAX_MS 60000   /* retries back off up to this */
+#define SG_SERVE_DRAIN_CLEANUP_MS 10000  /* after the drain's SIGKILL */
+
+/* Give the tree back to the daemon (owner root again); kill every process listed in
+ * any of its cgroup.procs; remove it, deepest first. 0 when done, -1 when something is
+ * left (a busy cgroup, a tree past the bounds). */
+int sg_serve_cgroup_revoke(const char *dir);
+int sg_serve_cgroup_kill(const char *dir);
+int sg_serve_cgroup_remove(const char *dir);
+
 typedef struct sg_serve_options {
 	const char *socket_path;
 	unsigned max_jobs;     /* jobs running at once */

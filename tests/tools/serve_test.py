@@ -450,6 +450,7 @@ def run_tests(work, daemons):
     section("6. worker memory", test_worker_memory, work, daemons, ctx)
     section("7. held pipe", test_held_pipe, work, daemons, ctx)
     section("8. connections", test_connections, work, daemons, ctx)
+    section("9. deep cgroups", test_deep_cgroups, work, daemons, ctx)
 
 
 # ---- hostile clients: small programs run as uid 65534 ------------------------------------
@@ -592,6 +593,63 @@ for c in conns:
         codes[code] = codes.get(code, 0) + 1
 print(json.dumps({"connected": len(conns), "refused": refused, "codes": codes}), flush=True)
 time.sleep(hold)
+"""
+
+# deep.py SOCKET REQUEST DAEMON_PID: submit REQUEST, wait for its step to start, then in
+# the job's delegated cgroups build a tree deeper than PATH_MAX (20 levels of 250-char
+# names, by descriptor) and move a process of its own to the bottom of it. Prints
+# {"id", "sleeper", "dirs"}, then follows the job to its job_end.
+DEEP = r"""
+import glob, json, os, socket, sys, time
+sock, req, dpid = sys.argv[1], json.loads(sys.argv[2]), int(sys.argv[3])
+s = socket.socket(socket.AF_UNIX)
+s.settimeout(60)
+s.connect(sock)
+f = s.makefile("rb")
+def send(o):
+    s.sendall((json.dumps(o) + "\n").encode())
+def line():
+    l = f.readline()
+    if not l:
+        raise EOFError("the daemon closed the connection")
+    return json.loads(l)
+send(req)
+jid = line()["id"]
+send({"op": "events", "id": jid})
+line()
+seen = []
+while not any(e.get("event") == "step_started" for e in seen):
+    seen.append(line())
+dirs = [d for d in glob.glob("/sys/fs/cgroup/*/shipgate-serve-%d-%s" % (dpid, jid)) if not os.path.islink(d)]
+r, w = os.pipe()
+sleeper = os.fork()
+if sleeper == 0:
+    os.setsid()
+    os.read(r, 1)
+    time.sleep(600)
+    os._exit(0)
+depth = 0
+for d in dirs:
+    fd = os.open(d, os.O_RDONLY | os.O_DIRECTORY)
+    for i in range(20):
+        name = ("%02d" % i) * 125
+        os.mkdir(name, dir_fd=fd)
+        nfd = os.open(name, os.O_RDONLY | os.O_DIRECTORY, dir_fd=fd)
+        os.close(fd)
+        fd = nfd
+        depth += 1
+    pf = os.open("cgroup.procs", os.O_WRONLY, dir_fd=fd)
+    os.write(pf, b"%d" % sleeper)
+    os.close(pf)
+    os.close(fd)
+os.write(w, b"x")
+print(json.dumps({"id": jid, "sleeper": sleeper, "dirs": dirs, "levels": depth}), flush=True)
+try:
+    while seen[-1].get("event") != "job_end":
+        seen.append(line())
+except (EOFError, OSError) as e:
+    pass
+print(json.dumps(seen[-1]), flush=True)
 """
 
 holders = []
@@ -781,6 +839,54 @@ def test_connections(work, daemons, ctx):
     d.stop()
 
 
+
+def test_deep_cgroups(work, daemons, ctx):
+    """9. A client builds a cgroup tree deeper than PATH_MAX in its job's delegated
+    cgroups and parks a process at its bottom: cancel still ends the job within
+    seconds and frees its slot, the daemon kills the process and removes the tree (by
+    descriptor), and a drain still finishes in time."""
+    d = Daemon(work, 1, grace=1, name="deep")
+    daemons.append(d)
+    deep = helper(work, "deep.py", DEEP)
+    req = {"op": "submit", "job": ctx["nb_slow"], "key": ctx["nb_key"], "out": os.path.join(ctx["nb_home"], "deep-1")}
+    h = subprocess.Popen(["setpriv", "--reuid", str(NOBODY), "--regid", str(NOBODY), "--clear-groups", PY, deep, d.sock,
+                          json.dumps(req), str(d.p.pid)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    first = h.stdout.readline()
+    try:
+        info = json.loads(first)
+    except ValueError:
+        info = {}
+    if info.get("sleeper"):
+        holders.append(info["sleeper"])
+    if not ok(info.get("levels", 0) >= 20 and info.get("dirs"),
+              "65534 built a cgroup tree deeper than PATH_MAX in its delegated cgroups", [first, h.stderr.read() if not first else ""]):
+        h.kill()
+        return
+    nb = Client(d.sock)  # root's connection, but the cancel must come from 65534
+    t0 = time.time()
+    r, _ = nobody_requests(d.sock, {"op": "cancel", "id": info["id"]})
+    out, _ = h.communicate(timeout=60)
+    took = time.time() - t0
+    end = json.loads(out.splitlines()[-1]) if out.strip() else {}
+    ok(end.get("event") == "job_end" and end.get("state") == "cancelled" and took < 10,
+       "cancel ends the job in %.1f s although its cgroups cannot be removed at once" % took, [r, end])
+    q = nb.request({"op": "submit", "job": ctx["root_slow"], "key": ctx["root_key"], "out": os.path.join(work, "deep-root")})
+    st = nb.request({"op": "status", "id": q.get("id", "")})
+    ok(q.get("ok") and q.get("state") == "running" and st.get("job", {}).get("state") == "running",
+       "its slot is free: the next job runs (--jobs 1)", [q, st])
+    gone = False
+    for _ in range(150):
+        gone = not os.path.exists("/proc/%d" % info["sleeper"]) and not any(os.path.exists(p) for p in info["dirs"])
+        if gone:
+            break
+        time.sleep(0.1)
+    ok(gone, "the process parked at the bottom is killed and the deep tree removed",
+       [os.path.exists("/proc/%d" % info["sleeper"])] + [p for p in info["dirs"] if os.path.exists(p)])
+    t0 = time.time()
+    code = d.stop(60)
+    took = time.time() - t0
+    ok(code == 0 and took < 1 + 20, "and the drain finishes in %.1f s (grace 1 s)" % took, code)
+    ok(not cgroup_leftovers(d.p.pid), "leaving no cgroup", cgroup_leftovers(d.p.pid))
 
 
 if __name__ == "__main__":
