@@ -128,6 +128,7 @@ typedef struct serve {
 	int exe_fd;               /* this program, opened at start: each worker execs it */
 	char **worker_env;        /* the workers' whole environment (worker_environment) */
 	struct rlimit nofile;     /* the fd limit the daemon was given: its workers' */
+	char *socket_abs;         /* a relative --socket made absolute */
 	int spare_fd;             /* kept to accept (and refuse) a client when out of fds */
 	uint64_t accept_paused_until_ms; /* out of fds even so: the listener rests */
 	unsigned refused;         /* connections refused since the last log line */
@@ -1453,6 +1454,7 @@ static void serve_free(serve *sv)
 		close(sv->exe_fd);
 	if (sv->spare_fd >= 0)
 		close(sv->spare_fd);
+	free(sv->socket_abs);
 }
 
 /* The workers' environment, whole: nothing of the daemon's own (it may hold anything:
@@ -1471,8 +1473,11 @@ static char **worker_environment(void)
 	env[n++] = sg_xstrdup("PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
 	for (size_t i = 0; i < SG_ARRAY_LEN(passed); i++) {
 		const char *v = getenv(passed[i]);
-		if (v)
-			env[n++] = sg_xasprintf("%s=%s", passed[i], v);
+		if (!v)
+			continue;
+		/* a relative policy directory was the daemon's cwd's: the workers start in / */
+		sg_autofree char *abs = !strcmp(passed[i], "SHIPGATE_POLICY_DIR") && v[0] != '/' ? realpath(v, NULL) : NULL;
+		env[n++] = sg_xasprintf("%s=%s", passed[i], abs ? abs : v);
 	}
 	return env;
 }
@@ -1481,6 +1486,16 @@ int sg_serve_main(const sg_serve_options *opts)
 {
 	serve sv = {.o = *opts, .listen_fd = -1, .sig_fd = -1, .pid = getpid(), .exe_fd = -1, .spare_fd = -1};
 	sg_error err = {0};
+	if (sv.o.socket_path[0] != '/') {
+		char cwd[4096];
+		if (!getcwd(cwd, sizeof(cwd))) {
+			fprintf(stderr, "shipgate serve: --socket %s is relative and the current directory is unknown: %s\n",
+				sv.o.socket_path, strerror(errno));
+			return 3;
+		}
+		sv.socket_abs = sg_xasprintf("%s/%s", cwd, sv.o.socket_path);
+		sv.o.socket_path = sv.socket_abs;
+	}
 	sigset_t sigs;
 	sigemptyset(&sigs);
 	sigaddset(&sigs, SIGCHLD);
@@ -1502,9 +1517,20 @@ int sg_serve_main(const sg_serve_options *opts)
 			close(sv.exe_fd);
 		if (sv.sig_fd >= 0)
 			close(sv.sig_fd);
+		free(sv.socket_abs);
 		return err.kind == SG_ERR_USAGE ? 2 : 3;
 	}
 	sv.worker_env = worker_environment();
+	/* the daemon's cwd is no one's business, and its workers (dumpable once they are
+	 * the client) would show it in /proc/PID/cwd: every path is absolute by now */
+	if (chdir("/") < 0) {
+		fprintf(stderr, "shipgate serve: chdir /: %s\n", strerror(errno));
+		close(sv.listen_fd);
+		unlink(sv.o.socket_path);
+		serve_free(&sv);
+		close(sv.sig_fd);
+		return 3;
+	}
 	/* each client is a descriptor: take all the kernel allows (the workers get back the
 	 * limit the daemon was given), and keep one spare for when they run out anyway */
 	if (getrlimit(RLIMIT_NOFILE, &sv.nofile) == 0 && sv.nofile.rlim_cur < sv.nofile.rlim_max) {

@@ -304,6 +304,13 @@ void sg_serve_worker_main(void)
 		fail(NULL, &err, 3);
 	if (join_cgroups(req->cgroup_procs, &err) < 0)
 		fail(NULL, &err, 3);
+	/* the cwd we were given is the daemon's: once dumpable, the client would reach it
+	 * through /proc/PID/cwd, past any directory closed to it. Every path of the request
+	 * is absolute. */
+	if (chdir("/") < 0) {
+		sg_error_set(&err, SG_ERR_SANDBOX, errno, "chdir /");
+		fail(NULL, &err, 3);
+	}
 	struct passwd pwbuf, *pw = NULL;
 	char pwtext[16384];
 	if (getpwuid_r(req->uid, &pwbuf, pwtext, sizeof(pwtext), &pw) != 0)

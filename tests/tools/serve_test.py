@@ -88,7 +88,7 @@ def keygen(dst, owner=None):
 
 
 class Daemon:
-    def __init__(self, work, jobs, grace=30, name=None, args=(), env=None, nofile=None):
+    def __init__(self, work, jobs, grace=30, name=None, args=(), env=None, nofile=None, cwd=None):
         name = name or str(jobs)
         self.sock = os.path.join(work, "serve-%s.sock" % name)
         self.log = open(os.path.join(work, "serve-%s.log" % name), "w")
@@ -98,7 +98,7 @@ class Daemon:
                 import resource
                 resource.setrlimit(resource.RLIMIT_NOFILE, (nofile, nofile))
         self.p = subprocess.Popen([SHIPGATE, "serve", "--socket", self.sock, "--jobs", str(jobs), "--grace", str(grace)] +
-                                  list(args), stderr=self.log, stdout=self.log, env=env, preexec_fn=limit_fds)
+                                  list(args), stderr=self.log, stdout=self.log, env=env, preexec_fn=limit_fds, cwd=cwd)
         for _ in range(100):
             if os.path.exists(self.sock):
                 try:
@@ -451,6 +451,7 @@ def run_tests(work, daemons):
     section("7. held pipe", test_held_pipe, work, daemons, ctx)
     section("8. connections", test_connections, work, daemons, ctx)
     section("9. deep cgroups", test_deep_cgroups, work, daemons, ctx)
+    section("10. cwd", test_cwd, work, daemons, ctx)
 
 
 # ---- hostile clients: small programs run as uid 65534 ------------------------------------
@@ -887,6 +888,48 @@ def test_deep_cgroups(work, daemons, ctx):
     took = time.time() - t0
     ok(code == 0 and took < 1 + 20, "and the drain finishes in %.1f s (grace 1 s)" % took, code)
     ok(not cgroup_leftovers(d.p.pid), "leaving no cgroup", cgroup_leftovers(d.p.pid))
+
+def test_cwd(work, daemons, ctx):
+    """10. The daemon started in a directory behind one closed to other users (0700): its
+    client's worker, dumpable once it is the client, must not be a way into it through
+    /proc/WORKER/cwd; the daemon's own relative --socket still works."""
+    closed = os.path.join(work, "closed")
+    inner = os.path.join(closed, "inner")  # open itself, but behind a 0700 parent
+    os.makedirs(inner)
+    os.chmod(closed, 0o700)
+    os.chmod(inner, 0o755)
+    with open(os.path.join(inner, "f"), "w") as f:
+        f.write("root's file behind a closed directory\n")
+    os.chmod(os.path.join(inner, "f"), 0o644)
+    d = Daemon(work, 2, grace=1, name="cwd", cwd=inner)
+    daemons.append(d)
+    rel = Daemon(work, 1, grace=1, name="rel2", cwd=work, args=["--socket", "serve-rel2.sock"])
+    daemons.append(rel)
+    r = Client(os.path.join(work, "serve-rel2.sock")).request({"op": "ping"})
+    ok(r.get("ok"), "a relative --socket is where it was asked for, although the daemon works in /", r)
+    code = rel.stop(30)
+    ok(code == 0 and not os.path.exists(os.path.join(work, "serve-rel2.sock")), "and is removed at the drain", code)
+    nb = subprocess.Popen(["setpriv", "--reuid", str(NOBODY), "--regid", str(NOBODY), "--clear-groups", PY, CLIENT,
+                           d.sock, "--run", json.dumps({"job": ctx["nb_slow"], "key": ctx["nb_key"],
+                                                        "out": os.path.join(ctx["nb_home"], "cwd-out")})],
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    worker = None
+    for _ in range(200):
+        ws = children_of(d.p.pid, NOBODY)
+        if ws and children_of(ws[0]):
+            worker = ws[0]
+            break
+        time.sleep(0.1)
+    ok(worker, "65534's worker is running", worker)
+    if worker:
+        p = as_nobody([PY, "-c", "import sys\ntry:\n print(open('/proc/%d/cwd/f').read(), end='')\nexcept OSError as e:\n print('refused', e)" % worker],
+                      timeout=60)
+        ok("closed directory" not in p.stdout, "65534 cannot read a file of the daemon's cwd through /proc/WORKER/cwd",
+           p.stdout + p.stderr)
+        ok(os.readlink("/proc/%d/cwd" % worker) == "/" and os.readlink("/proc/%d/cwd" % d.p.pid) == "/",
+           "the worker and the daemon work in /")
+    d.stop()
+    nb.communicate(timeout=60)
 
 
 if __name__ == "__main__":
