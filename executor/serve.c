@@ -77,6 +77,7 @@ typedef struct serve_job {
 	bool ev_overflow;        /* skipping an over-long worker line */
 	sg_buf events;           /* every event line so far, for replay */
 	bool events_truncated;
+	bool too_large;          /* a result (or a line) over the caps: the job is an ERROR */
 	uint64_t last_seq;
 	char *job_name;
 	char *result, *reason, *error, *envelope, *out_dir_final, *verdict_path, *keyid;
@@ -125,6 +126,8 @@ typedef struct serve {
 	char *tmp_base;
 	struct serve_cleanup *cleanups; /* of ended jobs, not done yet */
 	uint64_t drain_idle_ms;   /* draining, and no job running since */
+	bool forget_pending;      /* jobs ended: forget the oldest of a uid over its caps */
+	uid_t last_started_uid;   /* round robin across uids (schedule) */
 	int exe_fd;               /* this program, opened at start: each worker execs it */
 	char **worker_env;        /* the workers' whole environment (worker_environment) */
 	struct rlimit nofile;     /* the fd limit the daemon was given: its workers' */
@@ -234,7 +237,7 @@ static void unsubscribe(client *c, const serve_job *j)
 /* A line of events (newline included) for the job: kept, and sent to its followers. */
 static void job_event_line(serve *sv, serve_job *j, const char *line, size_t len)
 {
-	if (j->events.len + len <= SG_SERVE_EVENTS_MAX)
+	if (j->events.len + len <= sv->o.max_events_bytes)
 		sg_buf_append(&j->events, line, len);
 	else
 		j->events_truncated = true;
@@ -408,6 +411,21 @@ static uint64_t cleanup_step(serve *sv, uint64_t now_ms)
 /* The worker wrote its last line and was reaped: the job's end. */
 static void job_finish(serve *sv, serve_job *j)
 {
+	if (j->state == JOB_RUNNING && j->too_large) {
+		/* more than the daemon keeps of a job: it is not carried, and not half carried */
+		free(j->envelope);
+		j->envelope = NULL;
+		free(j->result);
+		j->result = sg_xstrdup("ERROR");
+		free(j->error);
+		j->error = sg_xasprintf("result too large: the worker's result was over what the daemon keeps (a verdict "
+					"of at most %llu bytes, other fields of at most %u); the verdict, if any, is in "
+					"the job's out dir",
+					(unsigned long long)sv->o.max_envelope_bytes, SG_SERVE_RESULT_FIELD_MAX);
+		j->exit_code = 3;
+		j->state = JOB_FAILED;
+		sv->running--;
+	}
 	if (j->state == JOB_RUNNING) {
 		if (!j->result && !j->error) {
 			/* no result line: the worker died (SIGKILL at the end of a drain, a crash) */
@@ -439,6 +457,9 @@ static void job_finish(serve *sv, serve_job *j)
 	/* the request's inputs are no longer needed */
 	free(j->job_json);
 	j->job_json = NULL;
+	j->job_json_len = 0;
+	sg_buf_free(&j->ev_in);
+	sv->forget_pending = true;
 }
 
 /* A line from the worker: an event (kept and forwarded) or its result. The client can
@@ -453,12 +474,20 @@ static void worker_line(serve *sv, serve_job *j, const char *line, size_t len)
 	}
 	const cJSON *w = cJSON_GetObjectItemCaseSensitive(o, "worker");
 	if (cJSON_IsString(w) && !strcmp(w->valuestring, "result")) {
+		/* what is kept of a job is bounded: a field over its cap is not taken, an
+		 * envelope over its cap makes the job an ERROR (job_finish) */
 #define TAKE(field, key)                                                                          \
 	do {                                                                                      \
 		const cJSON *v_ = cJSON_GetObjectItemCaseSensitive(o, key);                       \
 		if (cJSON_IsString(v_)) {                                                         \
-			free(j->field);                                                           \
-			j->field = sg_xstrdup(v_->valuestring);                                   \
+			size_t n_ = strlen(v_->valuestring);                                      \
+			if (n_ > (!strcmp(key, "envelope") ? sv->o.max_envelope_bytes              \
+							   : SG_SERVE_RESULT_FIELD_MAX)) {         \
+				j->too_large = true;                                              \
+			} else {                                                                  \
+				free(j->field);                                                   \
+				j->field = sg_xstrdup(v_->valuestring);                           \
+			}                                                                         \
 		}                                                                                 \
 	} while (0)
 		TAKE(result, "result");
@@ -485,7 +514,7 @@ static void worker_line(serve *sv, serve_job *j, const char *line, size_t len)
 	if (cJSON_IsNumber(seq) && seq->valuedouble > (double)j->last_seq)
 		j->last_seq = (uint64_t)seq->valuedouble;
 	const cJSON *name = cJSON_GetObjectItemCaseSensitive(o, "job");
-	if (!j->job_name && cJSON_IsString(name))
+	if (!j->job_name && cJSON_IsString(name) && strlen(name->valuestring) <= 256)
 		j->job_name = sg_xstrdup(name->valuestring);
 	cJSON_Delete(o);
 	sg_buf copy = {0};
@@ -493,6 +522,13 @@ static void worker_line(serve *sv, serve_job *j, const char *line, size_t len)
 	sg_buf_append(&copy, "\n", 1);
 	job_event_line(sv, j, copy.data, copy.len);
 	sg_buf_free(&copy);
+}
+
+/* A line from the worker: its result carries the envelope, escaped (at most twice as
+ * long: the envelope is JSON text, its only control characters \n and \t). */
+static size_t worker_line_max(const serve *sv)
+{
+	return (size_t)sv->o.max_envelope_bytes * 2 + SG_SERVE_RESULT_FIELD_MAX * 8;
 }
 
 /* Read what the pipe holds: > 0 bytes were read, 0 at EOF (the pipe is then closed),
@@ -523,8 +559,9 @@ static ssize_t worker_read(serve *sv, serve_job *j)
 	if (start < (size_t)n && !j->ev_overflow) {
 		sg_buf_append(&j->ev_in, buf + start, (size_t)n - start);
 		/* the result line carries the envelope: allow it room, but not without end */
-		if (j->ev_in.len > SG_SERVE_WORKER_LINE_MAX) {
+		if (j->ev_in.len > worker_line_max(sv)) {
 			j->ev_overflow = true;
+			j->too_large = true; /* whatever it was, it was not what a worker writes */
 			sg_buf_free(&j->ev_in);
 		}
 	}
@@ -721,11 +758,58 @@ static void job_start(serve *sv, serve_job *j)
 	logf_(sv, "%s (uid %u): started, worker %d", j->id, (unsigned)j->uid, (int)pid);
 }
 
+/* The queued job to start next, round robin across uids: the oldest of the first uid
+ * after `after` (in uid order, wrapping) that has one; `skip` holds jobs taken already
+ * (queued_ahead's simulation), or NULL. One uid's long queue cannot starve another's. */
+static serve_job *next_queued(const serve *sv, uid_t after, serve_job *const *skip, size_t n_skip)
+{
+	serve_job *best = NULL, *first = NULL; /* best: uid > after; first: lowest uid */
+	for (serve_job *j = sv->jobs; j; j = j->next) {
+		if (j->state != JOB_QUEUED)
+			continue;
+		bool skipped = false;
+		for (size_t i = 0; i < n_skip && !skipped; i++)
+			skipped = skip[i] == j;
+		if (skipped)
+			continue;
+		if (j->uid > after && (!best || j->uid < best->uid))
+			best = j;
+		if (!first || j->uid < first->uid)
+			first = j;
+	}
+	return best ? best : first;
+}
+
 static void schedule(serve *sv)
 {
-	for (serve_job *j = sv->jobs; j && sv->running < sv->o.max_jobs; j = j->next)
-		if (j->state == JOB_QUEUED && !sv->draining)
-			job_start(sv, j);
+	while (!sv->draining && sv->running < sv->o.max_jobs) {
+		serve_job *j = next_queued(sv, sv->last_started_uid, NULL, 0);
+		if (!j)
+			return;
+		sv->last_started_uid = j->uid;
+		job_start(sv, j);
+	}
+}
+
+/* How many queued jobs start before j, as schedule would pick them. */
+static unsigned queued_ahead(const serve *sv, const serve_job *j)
+{
+	size_t cap = 0, n = 0;
+	serve_job **taken = NULL;
+	uid_t after = sv->last_started_uid;
+	for (;;) {
+		serve_job *q = next_queued(sv, after, taken, n);
+		if (!q || q == j)
+			break;
+		if (n == cap) {
+			cap = cap ? cap * 2 : 16;
+			taken = sg_xrealloc(taken, cap * sizeof(*taken));
+		}
+		taken[n++] = q;
+		after = q->uid;
+	}
+	free(taken);
+	return (unsigned)n;
 }
 
 /* ---- requests ---------------------------------------------------------------------- */
@@ -814,6 +898,20 @@ static void op_submit(serve *sv, client *c, const cJSON *req)
 		reply_error(c, "submit", "bad_request", "submit: workspace goes with job_json; a job file names its own");
 		return;
 	}
+	/* one uid's queue is bounded, in jobs and in the inline jobs' bytes it holds */
+	unsigned queued = 0;
+	uint64_t queued_bytes = 0;
+	for (const serve_job *q = sv->jobs; q; q = q->next)
+		if (q->state == JOB_QUEUED && q->uid == c->uid) {
+			queued++;
+			queued_bytes += q->job_json_len;
+		}
+	if (queued >= sv->o.max_queued_per_uid) {
+		reply_error(c, "submit", "too_many_jobs",
+			    "submit: uid %u has %u jobs waiting for a slot, the most this daemon queues for one uid",
+			    (unsigned)c->uid, queued);
+		return;
+	}
 	char *json_text = NULL;
 	if (inline_job) {
 		/* the job as an object, or its text as a string: the worker parses it strictly */
@@ -822,6 +920,19 @@ static void op_submit(serve *sv, client *c, const cJSON *req)
 							  : NULL;
 		if (!json_text) {
 			reply_error(c, "submit", "bad_request", "submit: job_json: expected an object or a string");
+			return;
+		}
+		size_t len = strlen(json_text);
+		if (queued_bytes + len > sv->o.max_queued_bytes_per_uid) {
+			reply_error(c, "submit", "too_many_jobs",
+				    "submit: uid %u would have %llu bytes of inline jobs waiting for a slot, more than "
+				    "the %llu this daemon queues for one uid",
+				    (unsigned)c->uid, (unsigned long long)(queued_bytes + len),
+				    (unsigned long long)sv->o.max_queued_bytes_per_uid);
+			if (cJSON_IsObject(inline_job))
+				cJSON_free(json_text);
+			else
+				free(json_text);
 			return;
 		}
 	}
@@ -859,17 +970,13 @@ static void op_submit(serve *sv, client *c, const cJSON *req)
 	else
 		sv->jobs = j;
 	sv->jobs_tail = j;
-	unsigned ahead = 0;
-	for (serve_job *q = sv->jobs; q != j; q = q->next)
-		if (q->state == JOB_QUEUED)
-			ahead++;
 	logf_(sv, "%s (uid %u, pid %d): submitted", j->id, (unsigned)c->uid, (int)c->pid);
 	schedule(sv);
 	cJSON *r = reply_ok("submit");
 	cJSON_AddStringToObject(r, "id", j->id);
 	cJSON_AddStringToObject(r, "state", state_names[j->state]);
 	if (j->state == JOB_QUEUED)
-		cJSON_AddNumberToObject(r, "queued_ahead", ahead);
+		cJSON_AddNumberToObject(r, "queued_ahead", queued_ahead(sv, j));
 	client_send(c, r);
 }
 
@@ -1402,16 +1509,33 @@ static void job_free(serve_job *j)
 	free(j);
 }
 
-/* A long-lived daemon remembers only the last SG_SERVE_KEEP_ENDED ended jobs. */
-static void forget_old_jobs(serve *sv)
+/* What the daemon keeps of an ended job, in bytes (about). */
+static size_t job_kept_bytes(const serve_job *j)
 {
-	size_t ended = 0;
+	size_t n = sizeof(*j) + j->events.cap;
+	const char *const fields[] = {j->job_name, j->result, j->reason, j->error, j->envelope,
+				      j->out_dir_final, j->verdict_path, j->keyid, j->job_path, j->workspace,
+				      j->out_dir, j->key_path};
+	for (size_t i = 0; i < SG_ARRAY_LEN(fields); i++)
+		n += fields[i] ? strlen(fields[i]) : 0;
+	return n;
+}
+
+/* A long-lived daemon remembers, per uid, its last max_ended_per_uid ended jobs and no
+ * more than max_kept_bytes_per_uid of them: what goes is the oldest of the SAME uid, so
+ * that no uid can make the daemon forget another's jobs. */
+static void forget_old_jobs(serve *sv, uid_t uid)
+{
+	size_t ended = 0, bytes = 0;
 	for (serve_job *j = sv->jobs; j; j = j->next)
-		ended += j->ended;
+		if (j->ended && j->uid == uid) {
+			ended++;
+			bytes += job_kept_bytes(j);
+		}
 	serve_job **pj = &sv->jobs, *prev = NULL;
-	while (*pj && ended > SG_SERVE_KEEP_ENDED) {
+	while (*pj && (ended > sv->o.max_ended_per_uid || bytes > sv->o.max_kept_bytes_per_uid)) {
 		serve_job *j = *pj;
-		if (!j->ended) {
+		if (!j->ended || j->uid != uid) {
 			prev = j;
 			pj = &j->next;
 			continue;
@@ -1419,9 +1543,33 @@ static void forget_old_jobs(serve *sv)
 		*pj = j->next;
 		if (sv->jobs_tail == j)
 			sv->jobs_tail = prev;
+		for (client *c = sv->clients; c; c = c->next)
+			unsubscribe(c, j);
+		bytes -= job_kept_bytes(j);
 		job_free(j);
 		ended--;
 	}
+}
+
+/* After jobs ended: each uid that has ended jobs, within its caps. */
+static void forget_old_jobs_all(serve *sv)
+{
+	uid_t *uids = NULL;
+	size_t n = 0;
+	for (serve_job *j = sv->jobs; j; j = j->next) {
+		if (!j->ended)
+			continue;
+		bool seen = false;
+		for (size_t i = 0; i < n && !seen; i++)
+			seen = uids[i] == j->uid;
+		if (!seen) {
+			uids = sg_xrealloc(uids, (n + 1) * sizeof(*uids));
+			uids[n++] = j->uid;
+		}
+	}
+	for (size_t i = 0; i < n; i++)
+		forget_old_jobs(sv, uids[i]);
+	free(uids);
 }
 
 static void serve_free(serve *sv)
@@ -1574,7 +1722,10 @@ int sg_serve_main(const sg_serve_options *opts)
 		}
 		uint64_t next_cleanup = cleanup_step(&sv, now);
 		schedule(&sv);
-		forget_old_jobs(&sv);
+		if (sv.forget_pending) {
+			sv.forget_pending = false;
+			forget_old_jobs_all(&sv);
+		}
 		/* clients that are gone or done */
 		for (client **pc = &sv.clients; *pc;) {
 			client *c = *pc;

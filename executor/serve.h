@@ -22,16 +22,21 @@ struct cJSON;
 #include <sys/types.h>
 
 #define SG_SERVE_LINE_MAX (1u << 20)        /* a request line, newline excluded */
-#define SG_SERVE_EVENTS_MAX (4u << 20)      /* events kept per job for replay */
 #define SG_SERVE_CLIENT_OUT_MAX (32u << 20) /* unread replies before a client is dropped */
-#define SG_SERVE_WORKER_LINE_MAX (16u << 20) /* a worker's line: its result carries the
-					      * envelope; a larger verdict stays in the out dir */
-#define SG_SERVE_KEEP_ENDED 1000            /* ended jobs remembered for status/verdict */
+#define SG_SERVE_RESULT_FIELD_MAX (64u << 10) /* a result's field but the envelope */
 #define SG_SERVE_PIPE_LINGER_MS 200       /* a reaped worker's pipe: read for at most */
 #define SG_SERVE_REQUEST_MAX (8u << 20)     /* a request as the worker reads it: the
 					     * inline job, escaped, and the paths */
 
+/* What one uid may take of the daemon (options, docs/serve.md): no uid can starve
+ * another nor grow the daemon without bound. */
 #define SG_SERVE_DEFAULT_CONNS_PER_UID 64
+#define SG_SERVE_DEFAULT_QUEUED_PER_UID 64          /* jobs waiting for a slot */
+#define SG_SERVE_DEFAULT_QUEUED_BYTES_PER_UID (16u << 20) /* inline jobs' text, queued */
+#define SG_SERVE_DEFAULT_ENDED_PER_UID 1000         /* ended jobs remembered */
+#define SG_SERVE_DEFAULT_KEPT_BYTES_PER_UID (64u << 20) /* events and envelopes of them */
+#define SG_SERVE_DEFAULT_EVENTS_BYTES (1u << 20)    /* events kept per job for replay */
+#define SG_SERVE_DEFAULT_ENVELOPE_BYTES (8u << 20)  /* a verdict carried; larger: ERROR */
 
 /* A delegated cgroup, once its worker is gone (serve_cgroup.c): the client may have
  * built anything below it. Walks go down by descriptor, never by path, at most this
@@ -55,6 +60,12 @@ typedef struct sg_serve_options {
 	unsigned max_jobs;     /* jobs running at once */
 	unsigned grace_s;      /* after SIGTERM: how long running jobs may go on */
 	unsigned max_conns_per_uid; /* connections open at once, per uid */
+	unsigned max_queued_per_uid;
+	uint64_t max_queued_bytes_per_uid;
+	unsigned max_ended_per_uid;
+	uint64_t max_kept_bytes_per_uid;
+	uint64_t max_events_bytes;  /* per job */
+	uint64_t max_envelope_bytes;
 	bool quiet;
 } sg_serve_options;
 

@@ -452,6 +452,8 @@ def run_tests(work, daemons):
     section("8. connections", test_connections, work, daemons, ctx)
     section("9. deep cgroups", test_deep_cgroups, work, daemons, ctx)
     section("10. cwd", test_cwd, work, daemons, ctx)
+    section("11. per-uid caps", test_caps, work, daemons, ctx)
+    section("12. bytes kept per job", test_kept_bytes, work, daemons, ctx)
 
 
 # ---- hostile clients: small programs run as uid 65534 ------------------------------------
@@ -651,6 +653,53 @@ try:
 except (EOFError, OSError) as e:
     pass
 print(json.dumps(seen[-1]), flush=True)
+"""
+
+# forge.py SOCKET REQUEST DAEMON_PID EVENTS_BYTES ENVELOPE_BYTES: submit REQUEST, wait
+# for its step, take a copy of the worker's event pipe and write EVENTS_BYTES of events
+# of the job (with its id), then a result line whose envelope is ENVELOPE_BYTES long.
+# Prints {"id", "worker"}.
+FORGE = r"""
+import ctypes, json, os, socket, sys, time
+sock, req, dpid, ev_bytes, env_bytes = sys.argv[1], json.loads(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5])
+s = socket.socket(socket.AF_UNIX)
+s.settimeout(60)
+s.connect(sock)
+f = s.makefile("rb")
+def send(o):
+    s.sendall((json.dumps(o) + "\n").encode())
+def line():
+    l = f.readline()
+    if not l:
+        raise EOFError("the daemon closed the connection")
+    return json.loads(l)
+send(req)
+jid = line()["id"]
+send({"op": "events", "id": jid})
+line()
+seen = []
+while not any(e.get("event") == "step_started" for e in seen):
+    seen.append(line())
+worker = None
+for p in os.listdir("/proc"):
+    try:
+        st = open("/proc/%s/status" % p).read()
+    except OSError:
+        continue
+    fields = dict(l.split(":", 1) for l in st.splitlines() if ":" in l)
+    if int(fields["PPid"]) == dpid and int(fields["Uid"].split()[0]) == os.getuid():
+        worker = int(p)
+pfd = os.pidfd_open(worker)
+fd = ctypes.CDLL(None, use_errno=True).syscall(438, pfd, 3, 0)  # pidfd_getfd
+if fd < 0:
+    raise OSError(ctypes.get_errno(), "pidfd_getfd")
+ev = (json.dumps({"event": "step_output", "id": jid, "seq": 5000, "pad": "e" * 1000}) + "\n").encode()
+for _ in range(ev_bytes // len(ev) + 1):
+    os.write(fd, ev)
+res = (json.dumps({"worker": "result", "result": "PASSED", "exit_code": 0, "envelope": "v" * env_bytes}) + "\n").encode()
+os.write(fd, res)
+os.close(fd)
+print(json.dumps({"id": jid, "worker": worker}), flush=True)
 """
 
 holders = []
@@ -930,6 +979,111 @@ def test_cwd(work, daemons, ctx):
            "the worker and the daemon work in /")
     d.stop()
     nb.communicate(timeout=60)
+
+def test_caps(work, daemons, ctx):
+    """11. One uid can starve no other: its queue is capped (in jobs and in inline
+    bytes), the slots go round robin across uids, and the ended jobs it piles up make
+    the daemon forget only its own."""
+    d = Daemon(work, 1, grace=1, name="caps", args=["--max-queued-per-uid", "3", "--max-ended-per-uid", "3",
+                                                   "--max-queued-bytes-per-uid", "100000"])
+    daemons.append(d)
+    rc = d.client()
+    gone = rc.request({"op": "submit", "job": "/nonexistent/root.json", "key": ctx["root_key"]})
+    end = rc.follow(gone["id"])[-1]
+    ok(end.get("state") == "failed", "root's job (a missing file) has ended", end)
+    nb = []
+    for i in range(8):  # each to its end: the queue cap is not what this is about
+        lines, _ = nobody_run(d.sock, {"job": "/nonexistent/nobody-%d.json" % i})
+        nb.append(lines[0] if lines else {})
+    ok(len(nb) == 8 and all(r.get("ok") for r in nb), "65534 submits 8 jobs one after another", nb)
+    st = rc.request({"op": "status", "id": gone["id"]})
+    ok(st["ok"] and st["job"]["state"] == "failed", "65534's pile of ended jobs did not make the daemon forget root's", st)
+    mine, _ = nobody_requests(d.sock, {"op": "status"})
+    ids = [j["id"] for j in mine[0].get("jobs", [])] if mine else []
+    ok(ids == [r["id"] for r in nb[-3:]], "65534 keeps its own last 3 (--max-ended-per-uid 3)", ids)
+
+    busy = rc.request({"op": "submit", "job": ctx["root_slow"], "key": ctx["root_key"], "out": os.path.join(work, "caps-1")})
+    pad = "p" * 60000
+    q = [dict(op="submit", job_json=slow_inline("q0", {"PAD": pad}), workspace=ctx["nb_home"], key=ctx["nb_key"]),
+         dict(op="submit", job_json=slow_inline("q1", {"PAD": pad}), workspace=ctx["nb_home"], key=ctx["nb_key"])] + \
+        [dict(op="submit", job_json=slow_inline("q%d" % i), workspace=ctx["nb_home"], key=ctx["nb_key"]) for i in (2, 3, 4)]
+    nbc = subprocess.Popen(["setpriv", "--reuid", str(NOBODY), "--regid", str(NOBODY), "--clear-groups", PY, "-c",
+                            "import sys, json, time\nsys.path.insert(0, %r)\nfrom serve_client import Client\n"
+                            "c = Client(%r)\nfor r in json.loads(sys.argv[1]):\n    print(json.dumps(c.request(r)), flush=True)\n"
+                            "time.sleep(600)\n" % (os.path.dirname(CLIENT), d.sock), json.dumps(q)],
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    got = [json.loads(nbc.stdout.readline() or "{}") for _ in q]
+    codes = [r.get("code") if not r.get("ok") else r.get("state") for r in got]
+    ok(codes == ["queued", "too_many_jobs", "queued", "queued", "too_many_jobs"],
+       "65534's queue is capped: 100000 bytes of inline jobs, then 3 jobs (too_many_jobs)", got)
+    r2 = rc.request({"op": "submit", "job": ctx["root_slow"], "key": ctx["root_key"], "out": os.path.join(work, "caps-2")})
+    ok(r2.get("state") == "queued" and r2.get("queued_ahead") == 1,
+       "a root job submitted after them waits for one of 65534's, not three (round robin)", r2)
+    rc.request({"op": "cancel", "id": busy["id"]})
+    rc.follow(busy["id"])
+    first = got[0].get("id")
+    states = {}
+    for _ in range(100):
+        mine, _ = nobody_requests(d.sock, {"op": "status"})
+        states = {j["id"]: j["state"] for j in mine[0]["jobs"]} if mine else {}
+        if states.get(first) == "running":
+            break
+        time.sleep(0.1)
+    ok(states.get(first) == "running", "65534's first queued job runs next", states)
+    nobody_requests(d.sock, {"op": "cancel", "id": first})
+    st = {}
+    for _ in range(100):
+        st = rc.request({"op": "status", "id": r2["id"]})
+        if st["job"]["state"] == "running":
+            break
+        time.sleep(0.1)
+    mine, _ = nobody_requests(d.sock, {"op": "status"})
+    queued = [j["id"] for j in mine[0]["jobs"] if j["state"] == "queued"] if mine else []
+    ok(st["job"]["state"] == "running" and len(queued) == 2, "then root's, while 65534's other two wait", [st, queued])
+    nbc.kill()
+    nbc.communicate()
+    d.stop()
+
+
+def test_kept_bytes(work, daemons, ctx):
+    """12. Through its own worker's pipe a client writes 4 MiB of events and a 15 MiB
+    envelope: the daemon keeps 1 MiB of events (and says they were cut), and the job is
+    an ERROR, result too large, its envelope not kept."""
+    d = Daemon(work, 2, grace=1, name="kept")
+    daemons.append(d)
+    forge = helper(work, "forge.py", FORGE)
+    req = {"op": "submit", "job": ctx["nb_slow"], "key": ctx["nb_key"], "out": os.path.join(ctx["nb_home"], "kept-1")}
+    p = as_nobody([PY, forge, d.sock, json.dumps(req), str(d.p.pid), str(4 << 20), str(15 << 20)], timeout=120)
+    try:
+        info = json.loads(p.stdout.splitlines()[-1])
+    except (ValueError, IndexError):
+        info = {}
+    ok(info.get("id"), "65534 wrote 4 MiB of events and a 15 MiB envelope into its worker's pipe", p.stdout + p.stderr)
+    if not info.get("id"):
+        return
+    time.sleep(1.0)
+    script = ("import sys, json\nsys.path.insert(0, %r)\nfrom serve_client import Client\nc = Client(%r)\n"
+              "r = c.request({'op': 'events', 'id': %r, 'follow': False})\nc.send({'op': 'ping'})\nn = 0\n"
+              "while True:\n    l = c.line()\n    if 'ok' in l: break\n    n += len(json.dumps(l)) + 1\n"
+              "print(json.dumps({'reply': r, 'bytes': n}))\n") % (os.path.dirname(CLIENT), d.sock, info["id"])
+    r = as_nobody([PY, "-c", script], timeout=60)
+    try:
+        ev = json.loads(r.stdout)
+    except ValueError:
+        ev = {}
+    ok(ev.get("reply", {}).get("truncated") is True and 0 < ev.get("bytes", 0) <= (1 << 20) + 4096,
+       "the daemon kept %d bytes of its events, and says they were cut" % ev.get("bytes", 0), [ev.get("reply"), r.stderr])
+    nobody_requests(d.sock, {"op": "cancel", "id": info["id"]})
+    st = {}
+    for _ in range(100):
+        got, _ = nobody_requests(d.sock, {"op": "status", "id": info["id"]}, {"op": "verdict", "id": info["id"]})
+        st = got[0]["job"] if got and got[0].get("ok") else {}
+        if st.get("finished"):
+            break
+        time.sleep(0.2)
+    ok(st.get("result") == "ERROR" and "too large" in st.get("error", "") and got[1].get("code") == "no_verdict",
+       "the job is an ERROR (result too large) and its envelope is not kept", [st, got[1:] if got else None])
+    d.stop()
 
 
 if __name__ == "__main__":
