@@ -170,6 +170,8 @@ static void client_put(client *c, const char *line, size_t len)
 
 static void client_send(client *c, cJSON *j)
 {
+	/* a reply is valid JSON whatever a client or its worker wrote into its strings */
+	sg_serve_json_sanitize(j);
 	char *text = cJSON_PrintUnformatted(j);
 	cJSON_Delete(j);
 	if (!text)
@@ -516,9 +518,22 @@ static void worker_line(serve *sv, serve_job *j, const char *line, size_t len)
 	const cJSON *name = cJSON_GetObjectItemCaseSensitive(o, "job");
 	if (!j->job_name && cJSON_IsString(name) && strlen(name->valuestring) <= 256)
 		j->job_name = sg_xstrdup(name->valuestring);
-	cJSON_Delete(o);
 	sg_buf copy = {0};
-	sg_buf_append(&copy, line, len);
+	if (sg_serve_utf8_valid(line, len, NULL) && !memchr(line, '\0', len)) {
+		sg_buf_append(&copy, line, len);
+	} else {
+		/* its followers get valid JSON: the line as cJSON read it, made valid */
+		sg_serve_json_sanitize(o);
+		char *text = cJSON_PrintUnformatted(o);
+		if (text)
+			sg_buf_puts(&copy, text);
+		cJSON_free(text);
+	}
+	cJSON_Delete(o);
+	if (!copy.len) {
+		sg_buf_free(&copy);
+		return;
+	}
 	sg_buf_append(&copy, "\n", 1);
 	job_event_line(sv, j, copy.data, copy.len);
 	sg_buf_free(&copy);
@@ -1096,7 +1111,9 @@ static void op_cancel(serve *sv, client *c, const cJSON *req)
 
 static void op_ping(serve *sv, client *c, const cJSON *req)
 {
-	(void)req;
+	static const char *const allowed[] = {NULL};
+	if (!keys_allowed(c, "ping", req, allowed))
+		return;
 	cJSON *r = reply_ok("ping");
 	cJSON_AddStringToObject(r, "version", SHIPGATE_VERSION);
 	cJSON_AddNumberToObject(r, "uid", (double)c->uid);
@@ -1140,8 +1157,9 @@ static const char *duplicate_key(const cJSON *item)
  * NUL (cJSON would stop there and ignore the rest), no key twice. */
 static cJSON *parse_request(client *c, const char *line, size_t len)
 {
-	if (memchr(line, '\0', len)) {
-		reply_error(c, NULL, "bad_json", "a NUL byte in the request: a request is one JSON object on one line");
+	sg_error err = {0};
+	if (sg_serve_request_line_check(line, len, &err) < 0) {
+		reply_error(c, NULL, "bad_json", "%s", err.msg);
 		return NULL;
 	}
 	const char *end = NULL;
@@ -1214,6 +1232,9 @@ static void client_read(serve *sv, client *c)
 			continue;
 		if (c->skipping) {
 			c->skipping = false;
+		} else if (c->in.len + (i - start) > SG_SERVE_LINE_MAX) {
+			/* the cap is exact: the line's bytes before its newline */
+			reply_error(c, NULL, "too_long", "request longer than %u bytes: skipped", SG_SERVE_LINE_MAX);
 		} else {
 			sg_buf_append(&c->in, buf + start, i - start);
 			handle_request(sv, c, c->in.data ? c->in.data : "", c->in.len);

@@ -69,6 +69,14 @@ typedef struct sg_serve_options {
 	bool quiet;
 } sg_serve_options;
 
+/* A request line (newline excluded) before it is parsed (serve_line.c; pure): valid
+ * UTF-8, no NUL byte, no escaped NUL (\u0000) in a string. -1 with err saying why. */
+int sg_serve_request_line_check(const char *line, size_t len, sg_error *err);
+/* Whether s is valid UTF-8; if not, *bad_at (if given) is the offset of the first bad byte. */
+bool sg_serve_utf8_valid(const char *s, size_t len, size_t *bad_at);
+/* Every string value in the tree made valid UTF-8 (U+FFFD for what is not). */
+void sg_serve_json_sanitize(struct cJSON *item);
+
 /* Run the daemon until SIGTERM/SIGINT has drained it. Returns the exit code. */
 int sg_serve_main(const sg_serve_options *opts);
 

@@ -201,6 +201,13 @@ def run_tests(work, daemons):
     copy_demo(secret)
     os.chmod(secret, 0o700)
 
+    h = subprocess.run([SHIPGATE, "serve", "--help"], capture_output=True, text=True)
+    usage, _, rest = h.stdout.partition("\n\n")
+    import re
+    opts = sorted(set(re.findall(r"^  (?:-\w, )?(--[a-z-]+)", rest, re.M)) - {"--help", "--quiet"})
+    ok(h.returncode == 0 and len(opts) >= 9 and all(o in usage for o in opts),
+       "serve --help: the usage line names every option (%d)" % len(opts), [o for o in opts if o not in usage])
+
     d = Daemon(work, 2)
     daemons.append(d)
 
@@ -275,6 +282,26 @@ def run_tests(work, daemons):
     other.send(b'{"op": "ping"} \t\r\n')
     r = other.reply()
     ok(r["ok"] and r["op"] == "ping", "trailing blanks are no error, and no request got a second reply", r)
+    # an escaped NUL would cut a string where cJSON stores it; invalid UTF-8 would be
+    # echoed back raw (an invalid reply): both are refused before parsing
+    for raw, what in ((b'{"op":"status","id":"job-8\\u0000xyz"}\n', "an id with an escaped NUL"),
+                      (b'{"op":"submit","job":"/x/quick.json\\u0000/../evil.json"}\n', "a path with an escaped NUL"),
+                      (b'{"op":"ping","x":"\xff\xfe"}\n', "invalid UTF-8 in a string"),
+                      (b'{"op":"fr\xc3ob"}\n', "invalid UTF-8 in the op")):
+        other.send(raw)
+        try:
+            r = other.reply()
+        except ValueError as e:  # the reply itself not valid JSON (UTF-8)
+            r = {"ok": None, "error": str(e)}
+        ok(r["ok"] is False and r["code"] == "bad_json", "%s gets bad_json, in a valid reply" % what, r)
+    r = other.request({"op": "ping", "op2": 1})
+    ok(not r["ok"] and r["code"] == "bad_request" and "op2" in r["error"], "ping with an unknown key gets bad_request naming it", r)
+    # the line cap (1 MiB, its newline not counted) is exact
+    head, tail = b'{"op": "ping", "pad": "', b'"}'
+    for size, want in (((1 << 20), "bad_request"), ((1 << 20) + 1, "too_long")):
+        other.s.sendall(head + b"x" * (size - len(head) - len(tail)) + tail + b"\n")
+        r = other.reply()
+        ok(not r["ok"] and r["code"] == want, "a line of %d bytes gets %s" % (size, want), r)
     # a 100 MB line, sent while the others' jobs run
     busy = rc.request({"op": "submit", "job": os.path.join(work, "root-a/job.json"), "key": root_key})
     big = b'{"op": "ping", "pad": "' + b"x" * (100 << 20) + b'"}\n'
