@@ -77,6 +77,7 @@ typedef struct serve_job {
 	bool ev_overflow;        /* skipping an over-long worker line */
 	sg_buf events;           /* every event line so far, for replay */
 	bool events_truncated;
+	bool limits_set;         /* the delegated cgroups have the job's limits */
 	bool too_large;          /* a result (or a line) over the caps: the job is an ERROR */
 	uint64_t last_seq;
 	char *job_name;
@@ -464,6 +465,38 @@ static void job_finish(serve *sv, serve_job *j)
 	sv->forget_pending = true;
 }
 
+/* The job's limits, as its worker read them from the job, on its delegated cgroups:
+ * what the client moves into a cgroup it makes below them counts against them. Once
+ * per job: the client could write this line too (its worker's pipe), but no more than
+ * a job of its own could ask for. */
+static void job_limit_delegated(serve *sv, serve_job *j, const cJSON *o)
+{
+	if (j->limits_set)
+		return;
+	j->limits_set = true;
+	const cJSON *mem = cJSON_GetObjectItemCaseSensitive(o, "memory_bytes");
+	const cJSON *pids = cJSON_GetObjectItemCaseSensitive(o, "pids");
+	if (!cJSON_IsNumber(mem) || !cJSON_IsNumber(pids) || mem->valuedouble < 0 || mem->valuedouble > 0x1p53 ||
+	    pids->valuedouble < 0 || pids->valuedouble > 0x1p31) {
+		logf_(sv, "%s: its worker asked for limits that are not numbers: none set", j->id);
+		return;
+	}
+	char mem_text[32], pids_text[32];
+	snprintf(mem_text, sizeof(mem_text), "%llu", (unsigned long long)mem->valuedouble);
+	snprintf(pids_text, sizeof(pids_text), "%llu", (unsigned long long)pids->valuedouble);
+	static const char *const files[] = {"memory.limit_in_bytes", "memory.max", "pids.max"};
+	for (int i = 0; j->cg_dirs[i]; i++)
+		for (size_t k = 0; k < SG_ARRAY_LEN(files); k++) {
+			const char *value = k < 2 ? mem_text : pids_text;
+			if (!strcmp(value, "0"))
+				continue; /* no such limit in the job */
+			sg_autofree char *path = sg_xasprintf("%s/%s", j->cg_dirs[i], files[k]);
+			sg_error err = {0};
+			if (access(path, F_OK) == 0 && sg_write_file(path, value, &err) < 0)
+				logf_(sv, "%s: delegation: %s", j->id, err.msg); /* the worker then refuses to run */
+		}
+}
+
 /* A line from the worker: an event (kept and forwarded) or its result. The client can
  * write into this pipe too (its worker is its own: pidfd_getfd), so a line counts only
  * for this job: an event must carry its id, and its followers are of its uid anyway. */
@@ -475,6 +508,11 @@ static void worker_line(serve *sv, serve_job *j, const char *line, size_t len)
 		return;
 	}
 	const cJSON *w = cJSON_GetObjectItemCaseSensitive(o, "worker");
+	if (cJSON_IsString(w) && !strcmp(w->valuestring, "limits")) {
+		job_limit_delegated(sv, j, o);
+		cJSON_Delete(o);
+		return;
+	}
 	if (cJSON_IsString(w) && !strcmp(w->valuestring, "result")) {
 		/* what is kept of a job is bounded: a field over its cap is not taken, an
 		 * envelope over its cap makes the job an ERROR (job_finish) */

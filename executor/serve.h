@@ -48,6 +48,14 @@ struct cJSON;
 #define SG_SERVE_CG_RETRY_MAX_MS 60000   /* retries back off up to this */
 #define SG_SERVE_DRAIN_CLEANUP_MS 10000  /* after the drain's SIGKILL */
 
+/* The delegated cgroup of a job carries the job's own memory and pids limits (plus a
+ * margin for the worker itself): a process the client moves into a cgroup it makes
+ * below counts against them. The worker, once it has read the job, asks the daemon
+ * for them ({"worker":"limits",...}) and runs nothing until it sees them in place. */
+#define SG_SERVE_DELEG_MEMORY_MARGIN_MB 64
+#define SG_SERVE_DELEG_PIDS_MARGIN 16
+#define SG_SERVE_DELEG_LIMITS_WAIT_MS 5000
+
 /* Give the tree back to the daemon (owner root again); kill every process listed in
  * any of its cgroup.procs; remove it, deepest first. 0 when done, -1 when something is
  * left (a busy cgroup, a tree past the bounds). */

@@ -481,6 +481,7 @@ def run_tests(work, daemons):
     section("10. cwd", test_cwd, work, daemons, ctx)
     section("11. per-uid caps", test_caps, work, daemons, ctx)
     section("12. bytes kept per job", test_kept_bytes, work, daemons, ctx)
+    section("13. escape into the delegated cgroup", test_escape, work, daemons, ctx)
 
 
 # ---- hostile clients: small programs run as uid 65534 ------------------------------------
@@ -727,6 +728,32 @@ res = (json.dumps({"worker": "result", "result": "PASSED", "exit_code": 0, "enve
 os.write(fd, res)
 os.close(fd)
 print(json.dumps({"id": jid, "worker": worker}), flush=True)
+"""
+
+# escape.py DELEGATED_PIDS_DIR N: move this process into a cgroup of its own making below
+# a job's delegated pids cgroup, where no limit of the job's step cgroups holds, and
+# start N sleeping children there. Prints {"moved", "started"}.
+ESCAPE = r"""
+import json, os, signal, sys, time
+deleg, n = sys.argv[1], int(sys.argv[2])
+os.mkdir(os.path.join(deleg, "escape"))
+with open(os.path.join(deleg, "escape/cgroup.procs"), "w") as f:
+    f.write(str(os.getpid()))
+moved = str(os.getpid()) in open(os.path.join(deleg, "escape/cgroup.procs")).read().split()
+kids = []
+for i in range(n):
+    try:
+        pid = os.fork()
+    except OSError:
+        break
+    if pid == 0:
+        time.sleep(60)
+        os._exit(0)
+    kids.append(pid)
+for k in kids:
+    os.kill(k, signal.SIGKILL)
+    os.waitpid(k, 0)
+print(json.dumps({"moved": moved, "started": len(kids)}), flush=True)
 """
 
 holders = []
@@ -1111,6 +1138,44 @@ def test_kept_bytes(work, daemons, ctx):
     ok(st.get("result") == "ERROR" and "too large" in st.get("error", "") and got[1].get("code") == "no_verdict",
        "the job is an ERROR (result too large) and its envelope is not kept", [st, got[1:] if got else None])
     d.stop()
+
+def test_escape(work, daemons, ctx):
+    """13. A client moves a process of its own into a cgroup it makes below its job's
+    delegated cgroup (cgroup v1 lets it: it owns what it makes there): what it starts
+    there counts against the job's own pids limit (32, and 16 for the worker), which
+    the delegated cgroup carries, as it does the job's memory limit."""
+    d = Daemon(work, 1, grace=1, name="escape")
+    daemons.append(d)
+    nb = subprocess.Popen(["setpriv", "--reuid", str(NOBODY), "--regid", str(NOBODY), "--clear-groups", PY, CLIENT,
+                           d.sock, "--run", json.dumps({"job": ctx["nb_slow"], "key": ctx["nb_key"],
+                                                        "out": os.path.join(ctx["nb_home"], "escape-out")})],
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deleg = []
+    for _ in range(200):
+        ws = children_of(d.p.pid, NOBODY)
+        if ws and children_of(ws[0]):
+            deleg = cgroup_leftovers(d.p.pid)
+            break
+        time.sleep(0.1)
+    pids_dir = [p for p in deleg if os.path.exists(p + "/pids.max")]
+    mem_dir = [p for p in deleg if os.path.exists(p + "/memory.limit_in_bytes")]
+    if not ok(pids_dir and mem_dir, "65534's job runs in delegated pids and memory cgroups", deleg):
+        nb.kill()
+        return
+    pmax = open(pids_dir[0] + "/pids.max").read().strip()
+    mmax = int(open(mem_dir[0] + "/memory.limit_in_bytes").read())
+    ok(pmax == "48" and mmax == (128 + 64) << 20,
+       "the delegated cgroups carry the job's limits (pids 32+16, memory 128+64 MiB)", [pmax, mmax])
+    p = as_nobody([PY, helper(work, "escape.py", ESCAPE), pids_dir[0], "100"], timeout=60)
+    try:
+        res = json.loads(p.stdout)
+    except ValueError:
+        res = {}
+    ok(res.get("moved") and res.get("started", 100) < 48,
+       "a process moved below it starts %s of 100 children: the job's pids limit holds there" % res.get("started"),
+       p.stdout + p.stderr)
+    d.stop()
+    nb.communicate(timeout=60)
 
 
 if __name__ == "__main__":
