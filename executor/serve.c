@@ -333,12 +333,16 @@ static void cleanup_free(serve_cleanup *cl)
 /* One attempt; true when everything is gone. */
 static bool cleanup_try(serve *sv, serve_cleanup *cl, uint64_t now_ms)
 {
-	bool all = true;
+	bool all = true, scanned = false;
 	for (int i = 0; cl->cg_dirs[i]; i++) {
 		if (!cl->cg_dirs[i][0])
 			continue;
-		if (now_ms >= cl->kill_at_ms)
-			(void)sg_serve_cgroup_kill(cl->cg_dirs[i]);
+		if (now_ms >= cl->kill_at_ms && sg_serve_cgroup_kill(cl->cg_dirs[i]) < 0 && !scanned) {
+			/* the walk did not reach everything: the processes deeper still */
+			const char *name = strrchr(cl->cg_dirs[i], '/');
+			(void)sg_serve_cgroup_kill_by_name(name ? name + 1 : cl->cg_dirs[i]);
+			scanned = true;
+		}
 		if (sg_serve_cgroup_remove(cl->cg_dirs[i]) == 0) {
 			cl->cg_dirs[i][0] = '\0';
 			continue;
@@ -1892,11 +1896,16 @@ int sg_serve_main(const sg_serve_options *opts)
 			usleep(10000);
 	}
 	log_refusals(&sv, true);
-	for (serve_cleanup *cl = sv.cleanups; cl; cl = cl->next)
+	for (serve_cleanup *cl = sv.cleanups; cl; cl = cl->next) {
 		for (int i = 0; cl->cg_dirs[i]; i++)
 			if (cl->cg_dirs[i][0])
 				logf_(&sv, "%s (uid %u): left behind: %s (could not be removed)", cl->id, (unsigned)cl->uid,
 				      cl->cg_dirs[i]);
+		/* what is left in those cgroups was killed: the scratch goes anyway */
+		sg_error rm_err = {0};
+		if (cl->tmp_dir && sg_rm_rf(cl->tmp_dir, &rm_err) < 0)
+			logf_(&sv, "%s: could not remove %s: %s", cl->id, cl->tmp_dir, rm_err.msg);
+	}
 	logf_(&sv, "drained: exiting");
 	if (sv.listen_fd >= 0) {
 		close(sv.listen_fd);

@@ -62,6 +62,9 @@ struct cJSON;
 int sg_serve_cgroup_revoke(const char *dir);
 int sg_serve_cgroup_kill(const char *dir);
 int sg_serve_cgroup_remove(const char *dir);
+/* Kill every process in a cgroup (any hierarchy, any depth) with `name` in its path;
+ * how many were killed, -1 if /proc cannot be read. */
+int sg_serve_cgroup_kill_by_name(const char *name);
 
 typedef struct sg_serve_options {
 	const char *socket_path;

@@ -120,6 +120,36 @@ int sg_serve_cgroup_kill(const char *dir)
 	return walk(dir, CG_KILL);
 }
 
+/* Past the walks' depth a process could hide: find every process whose cgroup path
+ * (any hierarchy, /proc/PID/cgroup) has `name` as a component, at any depth, and kill
+ * it. The name is the daemon's own for one job (shipgate-serve-DPID-JOBID). */
+int sg_serve_cgroup_kill_by_name(const char *name)
+{
+	DIR *d = opendir("/proc");
+	if (!d)
+		return -1;
+	size_t nlen = strlen(name);
+	int killed = 0;
+	struct dirent *de;
+	while ((de = readdir(d)) != NULL) {
+		uint64_t pid;
+		if (!sg_parse_u64(de->d_name, &pid) || pid <= 1 || pid > INT32_MAX || (pid_t)pid == getpid())
+			continue;
+		sg_autofree char *path = sg_xasprintf("/proc/%s/cgroup", de->d_name);
+		sg_autofree char *text = NULL;
+		if (sg_read_file(path, 1 << 20, &text, NULL, NULL) < 0)
+			continue;
+		for (const char *p = strstr(text, name); p; p = strstr(p + 1, name))
+			if (p > text && p[-1] == '/' && (p[nlen] == '/' || p[nlen] == '\n' || p[nlen] == '\0')) {
+				if (kill((pid_t)pid, SIGKILL) == 0)
+					killed++;
+				break;
+			}
+	}
+	closedir(d);
+	return killed;
+}
+
 int sg_serve_cgroup_remove(const char *dir)
 {
 	return walk(dir, CG_REMOVE);

@@ -633,6 +633,7 @@ time.sleep(hold)
 DEEP = r"""
 import glob, json, os, socket, sys, time
 sock, req, dpid = sys.argv[1], json.loads(sys.argv[2]), int(sys.argv[3])
+levels, width = int(sys.argv[4]), int(sys.argv[5])
 s = socket.socket(socket.AF_UNIX)
 s.settimeout(60)
 s.connect(sock)
@@ -662,8 +663,8 @@ if sleeper == 0:
 depth = 0
 for d in dirs:
     fd = os.open(d, os.O_RDONLY | os.O_DIRECTORY)
-    for i in range(20):
-        name = ("%02d" % i) * 125
+    for i in range(levels):
+        name = (("%04d" % i) * 125)[:width]
         os.mkdir(name, dir_fd=fd)
         nfd = os.open(name, os.O_RDONLY | os.O_DIRECTORY, dir_fd=fd)
         os.close(fd)
@@ -944,6 +945,23 @@ def test_connections(work, daemons, ctx):
 
 
 
+def rmdir_deep(top):
+    """Remove a cgroup tree of any depth, by descriptor (the test's own clean-up)."""
+    def down(fd):
+        for name in os.listdir(fd):
+            sub = os.path.join("/proc/self/fd/%d" % fd, name)
+            if os.path.isdir(sub) and not os.path.islink(sub):
+                nfd = os.open(name, os.O_RDONLY | os.O_DIRECTORY, dir_fd=fd)
+                down(nfd)
+                os.close(nfd)
+                os.rmdir(name, dir_fd=fd)
+    if os.path.isdir(top):
+        fd = os.open(top, os.O_RDONLY | os.O_DIRECTORY)
+        down(fd)
+        os.close(fd)
+        os.rmdir(top)
+
+
 def test_deep_cgroups(work, daemons, ctx):
     """9. A client builds a cgroup tree deeper than PATH_MAX in its job's delegated
     cgroups and parks a process at its bottom: cancel still ends the job within
@@ -954,7 +972,7 @@ def test_deep_cgroups(work, daemons, ctx):
     deep = helper(work, "deep.py", DEEP)
     req = {"op": "submit", "job": ctx["nb_slow"], "key": ctx["nb_key"], "out": os.path.join(ctx["nb_home"], "deep-1")}
     h = subprocess.Popen(["setpriv", "--reuid", str(NOBODY), "--regid", str(NOBODY), "--clear-groups", PY, deep, d.sock,
-                          json.dumps(req), str(d.p.pid)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                          json.dumps(req), str(d.p.pid), "20", "250"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     first = h.stdout.readline()
     try:
         info = json.loads(first)
@@ -991,6 +1009,43 @@ def test_deep_cgroups(work, daemons, ctx):
     took = time.time() - t0
     ok(code == 0 and took < 1 + 20, "and the drain finishes in %.1f s (grace 1 s)" % took, code)
     ok(not cgroup_leftovers(d.p.pid), "leaving no cgroup", cgroup_leftovers(d.p.pid))
+
+    # deeper than the daemon walks (200 levels): the process parked at the bottom is
+    # still found (by its cgroup path) and killed; the drain still ends in time
+    d = Daemon(work, 1, grace=1, name="deeper")
+    daemons.append(d)
+    req["out"] = os.path.join(ctx["nb_home"], "deep-2")
+    h = subprocess.Popen(["setpriv", "--reuid", str(NOBODY), "--regid", str(NOBODY), "--clear-groups", PY, deep, d.sock,
+                          json.dumps(req), str(d.p.pid), "260", "8"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    first = h.stdout.readline()
+    try:
+        info = json.loads(first)
+    except ValueError:
+        info = {}
+    if info.get("sleeper"):
+        holders.append(info["sleeper"])
+    ok(info.get("levels", 0) >= 260, "65534 built a tree 260 levels deep and parked a process at its bottom",
+       [first, h.stderr.read() if not first else ""])
+    if info.get("id"):
+        nobody_requests(d.sock, {"op": "cancel", "id": info["id"]})
+        out, _ = h.communicate(timeout=60)
+        dead = False
+        for _ in range(150):
+            dead = not os.path.exists("/proc/%d" % info["sleeper"])
+            if dead:
+                break
+            time.sleep(0.1)
+        ok(dead, "the parked process is killed")
+    t0 = time.time()
+    code = d.stop(60)
+    took = time.time() - t0
+    ok(code == 0 and took < 1 + 20, "the drain finishes in %.1f s (grace 1 s)" % took, code)
+    d.log.flush()
+    log = open(d.log.name).read()
+    ok("left behind" in log and not os.path.exists("/var/tmp/shipgate-serve-%d" % d.p.pid),
+       "says what it left behind, and removes the job's scratch anyway", log[-600:])
+    for top in cgroup_leftovers(d.p.pid):
+        rmdir_deep(top)
 
 def test_cwd(work, daemons, ctx):
     """10. The daemon started in a directory behind one closed to other users (0700): its
