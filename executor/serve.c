@@ -21,13 +21,22 @@
  *            job ends when the worker is reaped. For a client that is
  *            not root, a root daemon first makes the job a cgroup below its own, owned
  *            by the client (delegation), so the job's limits are enforced although it
- *            runs rootless; and a TMPDIR of its own for the scratch layers. Both are
- *            removed when the worker is gone, whatever became of it.
+ *            runs rootless (the worker asks for the job's limits on that cgroup too,
+ *            once it has read the job); and a TMPDIR of its own for the scratch
+ *            layers. Both are removed when the worker is gone, whatever became of it:
+ *            the job ends then, and what cannot be removed yet (a client can make a
+ *            cgroup hard to remove) is a cleanup, tried again with back-off
+ *            (serve_cgroup.c walks it by descriptor).
+ *   caps     per uid (serve.h): connections, queued jobs and their inline bytes, ended
+ *            jobs remembered and their bytes, events and verdict kept per job. A free
+ *            slot goes round robin across uids. No uid can starve another or make the
+ *            daemon forget another's jobs.
  *
  * Draining: SIGTERM (or SIGINT) stops new submissions, cancels what is queued, lets the
  * running jobs go on for the grace period, then SIGTERMs their workers (each kills its
  * sandbox and signs an ERROR verdict), and after ten more seconds SIGKILLs what is left;
- * the daemon exits once every worker is reaped and its cgroups and scratch are removed.
+ * the daemon exits once every worker is reaped and its cgroups and scratch are removed
+ * (waiting for the cgroups ten seconds at most).
  */
 #include "serve.h"
 #include "cli_common.h"

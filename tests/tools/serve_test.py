@@ -17,6 +17,14 @@ Needs root (to be the daemon that serves other uids) and setpriv (to be uid 6553
    still finishes, and its forged lines reach no one;
 8. one uid opens hundreds of connections: capped per uid; a daemon out of descriptors
    refuses without spinning and serves the connections it has.
+9. a client builds a cgroup tree deeper than PATH_MAX (and than the daemon walks) in its
+   delegated cgroup, with a process at the bottom: the job still ends, its slot frees,
+   the process is killed, the drain finishes in time;
+10. the daemon's starting directory is not reachable through /proc/WORKER/cwd;
+11. per-uid caps: queued jobs and bytes, ended jobs (one uid never evicts another's),
+    round robin across uids;
+12. events and the envelope a client forges through its worker's pipe are capped;
+13. a process moved into a cgroup below the delegated one counts against the job's limits.
 Prints TAP.
 """
 import glob
