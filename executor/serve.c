@@ -275,6 +275,7 @@ static void job_event(serve *sv, serve_job *j, const char *kind, cJSON *fields)
 		cJSON_AddItemToObject(ev, item->string, item);
 	}
 	cJSON_Delete(fields);
+	sg_serve_json_sanitize(ev); /* its fields may come from the worker: valid JSON anyway */
 	char *text = cJSON_PrintUnformatted(ev);
 	cJSON_Delete(ev);
 	if (!text)

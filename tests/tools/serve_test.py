@@ -730,6 +730,7 @@ pfd = os.pidfd_open(worker)
 fd = ctypes.CDLL(None, use_errno=True).syscall(438, pfd, 3, 0)  # pidfd_getfd
 if fd < 0:
     raise OSError(ctypes.get_errno(), "pidfd_getfd")
+os.write(fd, b'{"event":"step_output","id":"%s","seq":4999,"pad":"\xff\xfe bad UTF-8"}\n' % jid.encode())
 ev = (json.dumps({"event": "step_output", "id": jid, "seq": 5000, "pad": "e" * 1000}) + "\n").encode()
 for _ in range(ev_bytes // len(ev) + 1):
     os.write(fd, ev)
@@ -1189,7 +1190,8 @@ def test_kept_bytes(work, daemons, ctx):
     except ValueError:
         ev = {}
     ok(ev.get("reply", {}).get("truncated") is True and 0 < ev.get("bytes", 0) <= (1 << 20) + 4096,
-       "the daemon kept %d bytes of its events, and says they were cut" % ev.get("bytes", 0), [ev.get("reply"), r.stderr])
+       "the daemon kept %d bytes of its events, and says they were cut; each line valid JSON, a forged one with "
+       "invalid UTF-8 included" % ev.get("bytes", 0), [ev.get("reply"), r.stderr[-600:]])
     nobody_requests(d.sock, {"op": "cancel", "id": info["id"]})
     st = {}
     for _ in range(100):
