@@ -246,10 +246,11 @@ static void unsubscribe(client *c, const serve_job *j)
 		}
 }
 
-/* A line of events (newline included) for the job: kept, and sent to its followers. */
-static void job_event_line(serve *sv, serve_job *j, const char *line, size_t len)
+/* A line of events (newline included) for the job: kept, and sent to its followers.
+ * The daemon's job_end is kept past the cap: a replay always ends with it. */
+static void job_event_line(serve *sv, serve_job *j, const char *line, size_t len, bool keep_anyway)
 {
-	if (j->events.len + len <= sv->o.max_events_bytes)
+	if (keep_anyway || j->events.len + len <= sv->o.max_events_bytes)
 		sg_buf_append(&j->events, line, len);
 	else
 		j->events_truncated = true;
@@ -284,7 +285,7 @@ static void job_event(serve *sv, serve_job *j, const char *kind, cJSON *fields)
 	sg_buf_puts(&line, text);
 	sg_buf_append(&line, "\n", 1);
 	cJSON_free(text);
-	job_event_line(sv, j, line.data, line.len);
+	job_event_line(sv, j, line.data, line.len, !strcmp(kind, "job_end"));
 	sg_buf_free(&line);
 }
 
@@ -587,7 +588,7 @@ static void worker_line(serve *sv, serve_job *j, const char *line, size_t len)
 		return;
 	}
 	sg_buf_append(&copy, "\n", 1);
-	job_event_line(sv, j, copy.data, copy.len);
+	job_event_line(sv, j, copy.data, copy.len, false);
 	sg_buf_free(&copy);
 }
 

@@ -291,13 +291,12 @@ static void user_environment(const sg_serve_request *req, const struct passwd *p
 }
 
 /* Whether the limit file `name` of dir holds want (a file that is not there: true). */
-static bool limit_in_place(const char *dir, const char *name, uint64_t want, bool *present)
+static bool limit_in_place(const char *dir, const char *name, uint64_t want)
 {
 	sg_autofree char *path = sg_xasprintf("%s/%s", dir, name);
 	sg_autofree char *text = NULL;
 	if (sg_read_file(path, 64, &text, NULL, NULL) < 0)
 		return errno == ENOENT;
-	*present = true;
 	uint64_t v;
 	text[strcspn(text, "\n")] = '\0';
 	return sg_parse_u64(text, &v) && v == want;
@@ -309,8 +308,11 @@ static int delegated_limits(const sg_serve_request *req, const sg_job *job, sg_e
 {
 	if (!req->cgroup_procs || !req->cgroup_procs[0])
 		return 0;
-	uint64_t mem = job->limits.memory_mb ? (job->limits.memory_mb + SG_SERVE_DELEG_MEMORY_MARGIN_MB) << 20 : 0;
-	uint64_t pids = job->limits.pids ? job->limits.pids + SG_SERVE_DELEG_PIDS_MARGIN : 0;
+	/* a limit past what the kernel takes is no limit: capped at 2^50 bytes, 2^30 pids */
+	uint64_t mem_mb = job->limits.memory_mb < (1ull << 30) ? job->limits.memory_mb : 1ull << 30;
+	uint64_t pids = job->limits.pids < (1ull << 30) ? job->limits.pids : 1ull << 30;
+	uint64_t mem = mem_mb ? (mem_mb + SG_SERVE_DELEG_MEMORY_MARGIN_MB) << 20 : 0;
+	pids = pids ? pids + SG_SERVE_DELEG_PIDS_MARGIN : 0;
 	char line[160];
 	int n = snprintf(line, sizeof(line), "{\"worker\":\"limits\",\"memory_bytes\":%llu,\"pids\":%llu}\n",
 			 (unsigned long long)mem, (unsigned long long)pids);
@@ -324,11 +326,10 @@ static int delegated_limits(const sg_serve_request *req, const sg_job *job, sg_e
 			char *slash = strrchr(dir, '/');
 			if (slash)
 				*slash = '\0';
-			bool present = false;
-			if (mem && (!limit_in_place(dir, "memory.limit_in_bytes", mem, &present) ||
-				    !limit_in_place(dir, "memory.max", mem, &present)))
+			if (mem && (!limit_in_place(dir, "memory.limit_in_bytes", mem) ||
+				    !limit_in_place(dir, "memory.max", mem)))
 				missing = "memory";
-			if (!missing && pids && !limit_in_place(dir, "pids.max", pids, &present))
+			if (!missing && pids && !limit_in_place(dir, "pids.max", pids))
 				missing = "pids";
 			if (missing && sg_monotonic_ms() > until)
 				return sg_error_set(err, SG_ERR_SANDBOX, 0,

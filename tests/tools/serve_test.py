@@ -1202,6 +1202,16 @@ def test_kept_bytes(work, daemons, ctx):
         time.sleep(0.2)
     ok(st.get("result") == "ERROR" and "too large" in st.get("error", "") and got[1].get("code") == "no_verdict",
        "the job is an ERROR (result too large) and its envelope is not kept", [st, got[1:] if got else None])
+    script = ("import sys, json\nsys.path.insert(0, %r)\nfrom serve_client import Client\nc = Client(%r)\n"
+              "c.request({'op': 'events', 'id': %r, 'follow': False})\nc.send({'op': 'ping'})\nlast = None\n"
+              "while True:\n    l = c.line()\n    if 'ok' in l: break\n    last = l\n"
+              "print(json.dumps(last))\n") % (os.path.dirname(CLIENT), d.sock, info["id"])
+    r = as_nobody([PY, "-c", script], timeout=60)
+    try:
+        last = json.loads(r.stdout) or {}
+    except ValueError:
+        last = {}
+    ok(last.get("event") == "job_end", "a replay of its cut events still ends with its job_end", [last, r.stderr[-300:]])
     d.stop()
 
 def test_escape(work, daemons, ctx):
