@@ -689,7 +689,11 @@ static void job_delegate(serve *sv, serve_job *j, char ***procs_out)
 			logf_(sv, "%s: delegation: mkdir %s: %s", j->id, dir, strerror(errno));
 			continue;
 		}
-		static const char *const v1_files[] = {"cgroup.procs", "tasks", NULL};
+		/* v1: the directory only. The worker joins it as root, and its steps' cgroups,
+		 * made below it by the client, are the client's; a cgroup.procs of the client's
+		 * here would let it move any process of its own in (docs/serve.md). v2 moves
+		 * need the common ancestor's cgroup.procs: the worker's move into a leaf. */
+		static const char *const v1_files[] = {NULL};
 		static const char *const v2_files[] = {"cgroup.procs", "cgroup.threads", "cgroup.subtree_control", NULL};
 		bool ok = chown(dir, j->uid, j->gid) == 0;
 		for (const char *const *f = v2 ? v2_files : v1_files; ok && *f; f++) {

@@ -1241,6 +1241,9 @@ def test_escape(work, daemons, ctx):
     mmax = int(open(mem_dir[0] + "/memory.limit_in_bytes").read())
     ok(pmax == "48" and mmax == (128 + 64) << 20,
        "the delegated cgroups carry the job's limits (pids 32+16, memory 128+64 MiB)", [pmax, mmax])
+    w = as_nobody([PY, "-c", "import sys\ntry:\n import os; open(sys.argv[1], 'w').write(str(os.getpid()))\n print('written')\n"
+                        "except OSError as e:\n print(e.errno)", pids_dir[0] + "/cgroup.procs"], timeout=60)
+    ok(w.stdout.strip() == "13", "65534 cannot move a process into the delegated cgroup itself (EACCES)", w.stdout + w.stderr)
     p = as_nobody([PY, helper(work, "escape.py", ESCAPE), pids_dir[0], "100"], timeout=60)
     try:
         res = json.loads(p.stdout)
