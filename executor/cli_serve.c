@@ -1,4 +1,4 @@
-/* cli_serve.c: `shipgate serve --socket PATH [--jobs N] [--grace S]`: the local daemon
+/* cli_serve.c: `shipgate serve --socket PATH [--jobs N] [--grace S] [caps]`: the local daemon
  * (serve.c, docs/serve.md). Exit codes: 0 drained after SIGTERM/SIGINT, 2 usage (or the
  * socket is taken), 3 infrastructure. */
 #include "cli.h"
@@ -11,7 +11,10 @@
 static void serve_usage(FILE *out)
 {
 	fprintf(out,
-		"usage: shipgate serve --socket PATH [--jobs N] [--grace S] [--quiet]\n"
+		"usage: shipgate serve --socket PATH [--jobs N] [--grace S] [--max-conns-per-uid N]\n"
+		"                      [--max-queued-per-uid N] [--max-queued-bytes-per-uid B]\n"
+		"                      [--max-ended-per-uid N] [--max-kept-bytes-per-uid B]\n"
+		"                      [--max-events-bytes B] [--max-envelope-bytes B] [--quiet]\n"
 		"\n"
 		"Run jobs for local clients: requests are JSON lines on the unix socket PATH\n"
 		"(submit, status, events, verdict, cancel, ping; docs/serve.md). Each client is\n"
@@ -21,13 +24,39 @@ static void serve_usage(FILE *out)
 		"\n"
 		"options:\n"
 		"  --socket PATH   where to listen (made mode 0666: anyone may connect)\n"
-		"  --jobs N        jobs running at once (default: the number of CPUs); the rest queue\n"
+		"  --jobs N        jobs running at once (default: the number of CPUs); the rest queue,\n"
+		"                  served round robin across uids\n"
 		"  --grace S       after SIGTERM, seconds running jobs may go on (default 30)\n"
 		"  --max-conns-per-uid N\n"
 		"                  connections one uid may have open at once (default %u)\n"
+		"  --max-queued-per-uid N\n"
+		"                  jobs one uid may have waiting for a slot (default %u)\n"
+		"  --max-queued-bytes-per-uid B\n"
+		"                  bytes of inline jobs one uid may have waiting (default %u)\n"
+		"  --max-ended-per-uid N\n"
+		"                  ended jobs remembered per uid; its oldest go first (default %u)\n"
+		"  --max-kept-bytes-per-uid B\n"
+		"                  events and verdicts kept of one uid's ended jobs (default %u)\n"
+		"  --max-events-bytes B\n"
+		"                  events kept per job for replay; more are cut (default %u)\n"
+		"  --max-envelope-bytes B\n"
+		"                  largest verdict carried back; a larger one is an ERROR (default %u)\n"
 		"  -q, --quiet     no log lines on stderr\n"
 		"  -h, --help      this help\n",
-		SG_SERVE_DEFAULT_CONNS_PER_UID);
+		SG_SERVE_DEFAULT_CONNS_PER_UID, SG_SERVE_DEFAULT_QUEUED_PER_UID, SG_SERVE_DEFAULT_QUEUED_BYTES_PER_UID,
+		SG_SERVE_DEFAULT_ENDED_PER_UID, SG_SERVE_DEFAULT_KEPT_BYTES_PER_UID, SG_SERVE_DEFAULT_EVENTS_BYTES,
+		SG_SERVE_DEFAULT_ENVELOPE_BYTES);
+}
+
+/* A cap's value: optarg as a number from lo to hi, or a usage error naming the option. */
+static bool cap_option(const char *name, uint64_t lo, uint64_t hi, uint64_t *out)
+{
+	if (!sg_parse_u64(optarg, out) || *out < lo || *out > hi) {
+		fprintf(stderr, "shipgate serve: %s: expected %llu to %llu, got '%s'\n", name, (unsigned long long)lo,
+			(unsigned long long)hi, optarg);
+		return false;
+	}
+	return true;
 }
 
 int sg_cli_serve(int argc, char **argv)
@@ -36,6 +65,12 @@ int sg_cli_serve(int argc, char **argv)
 		{"socket", required_argument, NULL, 's'}, {"jobs", required_argument, NULL, 'j'},
 		{"grace", required_argument, NULL, 'g'},  {"quiet", no_argument, NULL, 'q'},
 		{"max-conns-per-uid", required_argument, NULL, 'C'},
+		{"max-queued-per-uid", required_argument, NULL, 'Q'},
+		{"max-queued-bytes-per-uid", required_argument, NULL, 'B'},
+		{"max-ended-per-uid", required_argument, NULL, 'E'},
+		{"max-kept-bytes-per-uid", required_argument, NULL, 'K'},
+		{"max-events-bytes", required_argument, NULL, 'V'},
+		{"max-envelope-bytes", required_argument, NULL, 'L'},
 		{"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0},
 	};
 	/* the daemon's own worker, a fresh image it execs for each job (serve_worker.c);
@@ -44,7 +79,13 @@ int sg_cli_serve(int argc, char **argv)
 		sg_serve_worker_main();
 	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
 	sg_serve_options o = {.max_jobs = ncpu > 0 ? (unsigned)ncpu : 1, .grace_s = 30,
-			      .max_conns_per_uid = SG_SERVE_DEFAULT_CONNS_PER_UID};
+			      .max_conns_per_uid = SG_SERVE_DEFAULT_CONNS_PER_UID,
+			      .max_queued_per_uid = SG_SERVE_DEFAULT_QUEUED_PER_UID,
+			      .max_queued_bytes_per_uid = SG_SERVE_DEFAULT_QUEUED_BYTES_PER_UID,
+			      .max_ended_per_uid = SG_SERVE_DEFAULT_ENDED_PER_UID,
+			      .max_kept_bytes_per_uid = SG_SERVE_DEFAULT_KEPT_BYTES_PER_UID,
+			      .max_events_bytes = SG_SERVE_DEFAULT_EVENTS_BYTES,
+			      .max_envelope_bytes = SG_SERVE_DEFAULT_ENVELOPE_BYTES};
 	optind = 1;
 	int c;
 	uint64_t v;
@@ -73,6 +114,37 @@ int sg_cli_serve(int argc, char **argv)
 				return 2;
 			}
 			o.max_conns_per_uid = (unsigned)v;
+			break;
+		case 'Q':
+			if (!cap_option("--max-queued-per-uid", 1, 1u << 20, &v))
+				return 2;
+			o.max_queued_per_uid = (unsigned)v;
+			break;
+		case 'B':
+			if (!cap_option("--max-queued-bytes-per-uid", 1, 1ull << 40, &v))
+				return 2;
+			o.max_queued_bytes_per_uid = v;
+			break;
+		case 'E':
+			if (!cap_option("--max-ended-per-uid", 1, 1u << 20, &v))
+				return 2;
+			o.max_ended_per_uid = (unsigned)v;
+			break;
+		case 'K':
+			if (!cap_option("--max-kept-bytes-per-uid", 1, 1ull << 40, &v))
+				return 2;
+			o.max_kept_bytes_per_uid = v;
+			break;
+		case 'V':
+			if (!cap_option("--max-events-bytes", 0, 1ull << 32, &v))
+				return 2;
+			o.max_events_bytes = v;
+			break;
+		case 'L':
+			/* the result line carries it escaped: keep that within what a line may be */
+			if (!cap_option("--max-envelope-bytes", 4096, 256u << 20, &v))
+				return 2;
+			o.max_envelope_bytes = v;
 			break;
 		case 'q': o.quiet = true; break;
 		case 'h': serve_usage(stdout); return 0;

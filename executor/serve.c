@@ -21,13 +21,22 @@
  *            job ends when the worker is reaped. For a client that is
  *            not root, a root daemon first makes the job a cgroup below its own, owned
  *            by the client (delegation), so the job's limits are enforced although it
- *            runs rootless; and a TMPDIR of its own for the scratch layers. Both are
- *            removed when the worker is gone, whatever became of it.
+ *            runs rootless (the worker asks for the job's limits on that cgroup too,
+ *            once it has read the job); and a TMPDIR of its own for the scratch
+ *            layers. Both are removed when the worker is gone, whatever became of it:
+ *            the job ends then, and what cannot be removed yet (a client can make a
+ *            cgroup hard to remove) is a cleanup, tried again with back-off
+ *            (serve_cgroup.c walks it by descriptor).
+ *   caps     per uid (serve.h): connections, queued jobs and their inline bytes, ended
+ *            jobs remembered and their bytes, events and verdict kept per job. A free
+ *            slot goes round robin across uids. No uid can starve another or make the
+ *            daemon forget another's jobs.
  *
  * Draining: SIGTERM (or SIGINT) stops new submissions, cancels what is queued, lets the
  * running jobs go on for the grace period, then SIGTERMs their workers (each kills its
  * sandbox and signs an ERROR verdict), and after ten more seconds SIGKILLs what is left;
- * the daemon exits once every worker is reaped and its cgroups and scratch are removed.
+ * the daemon exits once every worker is reaped and its cgroups and scratch are removed
+ * (waiting for the cgroups ten seconds at most).
  */
 #include "serve.h"
 #include "cli_common.h"
@@ -77,6 +86,8 @@ typedef struct serve_job {
 	bool ev_overflow;        /* skipping an over-long worker line */
 	sg_buf events;           /* every event line so far, for replay */
 	bool events_truncated;
+	bool limits_set;         /* the delegated cgroups have the job's limits */
+	bool too_large;          /* a result (or a line) over the caps: the job is an ERROR */
 	uint64_t last_seq;
 	char *job_name;
 	char *result, *reason, *error, *envelope, *out_dir_final, *verdict_path, *keyid;
@@ -123,9 +134,14 @@ typedef struct serve {
 	sg_cgroup_host cg;
 	bool cg_known;
 	char *tmp_base;
+	struct serve_cleanup *cleanups; /* of ended jobs, not done yet */
+	uint64_t drain_idle_ms;   /* draining, and no job running since */
+	bool forget_pending;      /* jobs ended: forget the oldest of a uid over its caps */
+	uid_t last_started_uid;   /* round robin across uids (schedule) */
 	int exe_fd;               /* this program, opened at start: each worker execs it */
 	char **worker_env;        /* the workers' whole environment (worker_environment) */
 	struct rlimit nofile;     /* the fd limit the daemon was given: its workers' */
+	char *socket_abs;         /* a relative --socket made absolute */
 	int spare_fd;             /* kept to accept (and refuse) a client when out of fds */
 	uint64_t accept_paused_until_ms; /* out of fds even so: the listener rests */
 	unsigned refused;         /* connections refused since the last log line */
@@ -164,6 +180,8 @@ static void client_put(client *c, const char *line, size_t len)
 
 static void client_send(client *c, cJSON *j)
 {
+	/* a reply is valid JSON whatever a client or its worker wrote into its strings */
+	sg_serve_json_sanitize(j);
 	char *text = cJSON_PrintUnformatted(j);
 	cJSON_Delete(j);
 	if (!text)
@@ -228,10 +246,11 @@ static void unsubscribe(client *c, const serve_job *j)
 		}
 }
 
-/* A line of events (newline included) for the job: kept, and sent to its followers. */
-static void job_event_line(serve *sv, serve_job *j, const char *line, size_t len)
+/* A line of events (newline included) for the job: kept, and sent to its followers.
+ * The daemon's job_end is kept past the cap: a replay always ends with it. */
+static void job_event_line(serve *sv, serve_job *j, const char *line, size_t len, bool keep_anyway)
 {
-	if (j->events.len + len <= SG_SERVE_EVENTS_MAX)
+	if (keep_anyway || j->events.len + len <= sv->o.max_events_bytes)
 		sg_buf_append(&j->events, line, len);
 	else
 		j->events_truncated = true;
@@ -257,6 +276,7 @@ static void job_event(serve *sv, serve_job *j, const char *kind, cJSON *fields)
 		cJSON_AddItemToObject(ev, item->string, item);
 	}
 	cJSON_Delete(fields);
+	sg_serve_json_sanitize(ev); /* its fields may come from the worker: valid JSON anyway */
 	char *text = cJSON_PrintUnformatted(ev);
 	cJSON_Delete(ev);
 	if (!text)
@@ -265,7 +285,7 @@ static void job_event(serve *sv, serve_job *j, const char *kind, cJSON *fields)
 	sg_buf_puts(&line, text);
 	sg_buf_append(&line, "\n", 1);
 	cJSON_free(text);
-	job_event_line(sv, j, line.data, line.len);
+	job_event_line(sv, j, line.data, line.len, !strcmp(kind, "job_end"));
 	sg_buf_free(&line);
 }
 
@@ -298,85 +318,132 @@ static cJSON *job_status_json(const serve_job *j)
 	return o;
 }
 
-/* Remove a cgroup directory and everything below it, deepest first (cgroupfs: the
- * files go with their directory; a directory with processes is EBUSY). */
-static int rmdir_tree(const char *dir)
+/* What the daemon made for a job and removes when its worker is gone: the delegated
+ * cgroups and the scratch. The job ends without waiting for it (a client can make a
+ * cgroup hard to remove, it must not hold a slot or a drain with that): what cannot be
+ * removed at once is kept here and tried again, backing off, and logged. */
+typedef struct serve_cleanup {
+	char id[32];
+	uid_t uid;
+	char *cg_dirs[SG_CG_NCTRL + 1]; /* "" once removed */
+	char *tmp_dir;
+	uint64_t kill_at_ms;            /* from then on, what is inside is SIGKILLed */
+	uint64_t next_try_ms, retry_ms;
+	unsigned tries;
+	struct serve_cleanup *next;
+} serve_cleanup;
+
+static void cleanup_free(serve_cleanup *cl)
 {
-	DIR *d = opendir(dir);
-	if (d) {
-		struct dirent *de;
-		while ((de = readdir(d)) != NULL) {
-			if (de->d_type != DT_DIR || !strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
-				continue;
-			sg_autofree char *sub = sg_xasprintf("%s/%s", dir, de->d_name);
-			(void)rmdir_tree(sub);
-		}
-		closedir(d);
-	}
-	return rmdir(dir) < 0 && errno != ENOENT ? -1 : 0;
+	for (int i = 0; cl->cg_dirs[i]; i++)
+		free(cl->cg_dirs[i]);
+	free(cl->tmp_dir);
+	free(cl);
 }
 
-/* SIGKILL every process left in a cgroup tree the daemon made for a job. */
-static void kill_tree(const char *dir)
+/* One attempt; true when everything is gone. */
+static bool cleanup_try(serve *sv, serve_cleanup *cl, uint64_t now_ms)
 {
-	sg_autofree char *procs = sg_xasprintf("%s/cgroup.procs", dir);
-	sg_autofree char *text = NULL;
-	if (sg_read_file(procs, 1 << 20, &text, NULL, NULL) == 0) {
-		char *save = NULL;
-		for (char *p = strtok_r(text, "\n", &save); p; p = strtok_r(NULL, "\n", &save)) {
-			uint64_t pid;
-			if (sg_parse_u64(p, &pid) && pid > 1)
-				kill((pid_t)pid, SIGKILL);
-		}
-	}
-	DIR *d = opendir(dir);
-	if (!d)
-		return;
-	struct dirent *de;
-	while ((de = readdir(d)) != NULL) {
-		if (de->d_type != DT_DIR || !strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+	bool all = true, scanned = false;
+	for (int i = 0; cl->cg_dirs[i]; i++) {
+		if (!cl->cg_dirs[i][0])
 			continue;
-		sg_autofree char *sub = sg_xasprintf("%s/%s", dir, de->d_name);
-		kill_tree(sub);
-	}
-	closedir(d);
-}
-
-/* Release what the daemon made for the job; false while a cgroup is still busy. */
-static bool job_release(serve *sv, serve_job *j, uint64_t now_ms)
-{
-	bool all = true;
-	for (int i = 0; j->cg_dirs[i]; i++) {
-		if (rmdir_tree(j->cg_dirs[i]) == 0) {
-			free(j->cg_dirs[i]);
-			j->cg_dirs[i] = sg_xstrdup(""); /* done: an empty name */
+		if (now_ms >= cl->kill_at_ms && sg_serve_cgroup_kill(cl->cg_dirs[i]) < 0 && !scanned) {
+			/* the walk did not reach everything: the processes deeper still */
+			const char *name = strrchr(cl->cg_dirs[i], '/');
+			(void)sg_serve_cgroup_kill_by_name(name ? name + 1 : cl->cg_dirs[i]);
+			scanned = true;
+		}
+		if (sg_serve_cgroup_remove(cl->cg_dirs[i]) == 0) {
+			cl->cg_dirs[i][0] = '\0';
 			continue;
 		}
-		if (!j->cg_dirs[i][0])
-			continue;
 		all = false;
-		if (now_ms > j->cleanup_deadline_ms)
-			kill_tree(j->cg_dirs[i]);
 	}
-	if (!all)
+	cl->tries++;
+	if (!all) {
+		/* the first failures are the normal ones (processes still dying); say so
+		 * once it lasts, then at each doubling of the wait */
+		cl->retry_ms = cl->retry_ms ? cl->retry_ms * 2 : 200;
+		if (cl->retry_ms > SG_SERVE_CG_RETRY_MAX_MS)
+			cl->retry_ms = SG_SERVE_CG_RETRY_MAX_MS;
+		cl->next_try_ms = now_ms + cl->retry_ms;
+		if (now_ms >= cl->kill_at_ms && (cl->tries & (cl->tries - 1)) == 0)
+			for (int i = 0; cl->cg_dirs[i]; i++)
+				if (cl->cg_dirs[i][0])
+					logf_(sv, "%s (uid %u): cannot remove its cgroup %s yet (attempt %u): trying again in %llu ms",
+					      cl->id, (unsigned)cl->uid, cl->cg_dirs[i], cl->tries,
+					      (unsigned long long)cl->retry_ms);
 		return false;
-	for (int i = 0; j->cg_dirs[i]; i++) {
-		free(j->cg_dirs[i]);
-		j->cg_dirs[i] = NULL;
 	}
-	if (j->tmp_dir) {
+	if (cl->tmp_dir) {
 		sg_error err = {0};
-		if (sg_rm_rf(j->tmp_dir, &err) < 0)
-			logf_(sv, "%s: could not remove %s: %s", j->id, j->tmp_dir, err.msg);
-		free(j->tmp_dir);
-		j->tmp_dir = NULL;
+		if (sg_rm_rf(cl->tmp_dir, &err) < 0)
+			logf_(sv, "%s: could not remove %s: %s", cl->id, cl->tmp_dir, err.msg);
 	}
 	return true;
+}
+
+/* Hand what the daemon made for the job to a cleanup, and try it once. */
+static void job_release(serve *sv, serve_job *j, uint64_t now_ms)
+{
+	serve_cleanup *cl = sg_xcalloc(1, sizeof(*cl));
+	memcpy(cl->id, j->id, sizeof(cl->id));
+	cl->uid = j->uid;
+	for (int i = 0; j->cg_dirs[i]; i++) {
+		cl->cg_dirs[i] = j->cg_dirs[i];
+		j->cg_dirs[i] = NULL;
+	}
+	cl->tmp_dir = j->tmp_dir;
+	j->tmp_dir = NULL;
+	cl->kill_at_ms = j->cleanup_deadline_ms;
+	if (cleanup_try(sv, cl, now_ms)) {
+		cleanup_free(cl);
+		return;
+	}
+	cl->next = sv->cleanups;
+	sv->cleanups = cl;
+}
+
+/* Try again what is due; the earliest next try, or 0 when nothing is pending. */
+static uint64_t cleanup_step(serve *sv, uint64_t now_ms)
+{
+	uint64_t next = 0;
+	for (serve_cleanup **pc = &sv->cleanups; *pc;) {
+		serve_cleanup *cl = *pc;
+		if (now_ms >= cl->next_try_ms && cleanup_try(sv, cl, now_ms)) {
+			if (cl->tries > 1)
+				logf_(sv, "%s (uid %u): its cgroups are removed (attempt %u)", cl->id, (unsigned)cl->uid,
+				      cl->tries);
+			*pc = cl->next;
+			cleanup_free(cl);
+			continue;
+		}
+		if (!next || cl->next_try_ms < next)
+			next = cl->next_try_ms;
+		pc = &cl->next;
+	}
+	return next;
 }
 
 /* The worker wrote its last line and was reaped: the job's end. */
 static void job_finish(serve *sv, serve_job *j)
 {
+	if (j->state == JOB_RUNNING && j->too_large) {
+		/* more than the daemon keeps of a job: it is not carried, and not half carried */
+		free(j->envelope);
+		j->envelope = NULL;
+		free(j->result);
+		j->result = sg_xstrdup("ERROR");
+		free(j->error);
+		j->error = sg_xasprintf("result too large: the worker's result was over what the daemon keeps (a verdict "
+					"of at most %llu bytes, other fields of at most %u); the verdict, if any, is in "
+					"the job's out dir",
+					(unsigned long long)sv->o.max_envelope_bytes, SG_SERVE_RESULT_FIELD_MAX);
+		j->exit_code = 3;
+		j->state = JOB_FAILED;
+		sv->running--;
+	}
 	if (j->state == JOB_RUNNING) {
 		if (!j->result && !j->error) {
 			/* no result line: the worker died (SIGKILL at the end of a drain, a crash) */
@@ -408,6 +475,41 @@ static void job_finish(serve *sv, serve_job *j)
 	/* the request's inputs are no longer needed */
 	free(j->job_json);
 	j->job_json = NULL;
+	j->job_json_len = 0;
+	sg_buf_free(&j->ev_in);
+	sv->forget_pending = true;
+}
+
+/* The job's limits, as its worker read them from the job, on its delegated cgroups:
+ * what the client moves into a cgroup it makes below them counts against them. Once
+ * per job: the client could write this line too (its worker's pipe), but no more than
+ * a job of its own could ask for. */
+static void job_limit_delegated(serve *sv, serve_job *j, const cJSON *o)
+{
+	if (j->limits_set)
+		return;
+	j->limits_set = true;
+	const cJSON *mem = cJSON_GetObjectItemCaseSensitive(o, "memory_bytes");
+	const cJSON *pids = cJSON_GetObjectItemCaseSensitive(o, "pids");
+	if (!cJSON_IsNumber(mem) || !cJSON_IsNumber(pids) || mem->valuedouble < 0 || mem->valuedouble > 0x1p53 ||
+	    pids->valuedouble < 0 || pids->valuedouble > 0x1p31) {
+		logf_(sv, "%s: its worker asked for limits that are not numbers: none set", j->id);
+		return;
+	}
+	char mem_text[32], pids_text[32];
+	snprintf(mem_text, sizeof(mem_text), "%llu", (unsigned long long)mem->valuedouble);
+	snprintf(pids_text, sizeof(pids_text), "%llu", (unsigned long long)pids->valuedouble);
+	static const char *const files[] = {"memory.limit_in_bytes", "memory.max", "pids.max"};
+	for (int i = 0; j->cg_dirs[i]; i++)
+		for (size_t k = 0; k < SG_ARRAY_LEN(files); k++) {
+			const char *value = k < 2 ? mem_text : pids_text;
+			if (!strcmp(value, "0"))
+				continue; /* no such limit in the job */
+			sg_autofree char *path = sg_xasprintf("%s/%s", j->cg_dirs[i], files[k]);
+			sg_error err = {0};
+			if (access(path, F_OK) == 0 && sg_write_file(path, value, &err) < 0)
+				logf_(sv, "%s: delegation: %s", j->id, err.msg); /* the worker then refuses to run */
+		}
 }
 
 /* A line from the worker: an event (kept and forwarded) or its result. The client can
@@ -421,13 +523,26 @@ static void worker_line(serve *sv, serve_job *j, const char *line, size_t len)
 		return;
 	}
 	const cJSON *w = cJSON_GetObjectItemCaseSensitive(o, "worker");
+	if (cJSON_IsString(w) && !strcmp(w->valuestring, "limits")) {
+		job_limit_delegated(sv, j, o);
+		cJSON_Delete(o);
+		return;
+	}
 	if (cJSON_IsString(w) && !strcmp(w->valuestring, "result")) {
+		/* what is kept of a job is bounded: a field over its cap is not taken, an
+		 * envelope over its cap makes the job an ERROR (job_finish) */
 #define TAKE(field, key)                                                                          \
 	do {                                                                                      \
 		const cJSON *v_ = cJSON_GetObjectItemCaseSensitive(o, key);                       \
 		if (cJSON_IsString(v_)) {                                                         \
-			free(j->field);                                                           \
-			j->field = sg_xstrdup(v_->valuestring);                                   \
+			size_t n_ = strlen(v_->valuestring);                                      \
+			if (n_ > (!strcmp(key, "envelope") ? sv->o.max_envelope_bytes              \
+							   : SG_SERVE_RESULT_FIELD_MAX)) {         \
+				j->too_large = true;                                              \
+			} else {                                                                  \
+				free(j->field);                                                   \
+				j->field = sg_xstrdup(v_->valuestring);                           \
+			}                                                                         \
 		}                                                                                 \
 	} while (0)
 		TAKE(result, "result");
@@ -454,14 +569,34 @@ static void worker_line(serve *sv, serve_job *j, const char *line, size_t len)
 	if (cJSON_IsNumber(seq) && seq->valuedouble > (double)j->last_seq)
 		j->last_seq = (uint64_t)seq->valuedouble;
 	const cJSON *name = cJSON_GetObjectItemCaseSensitive(o, "job");
-	if (!j->job_name && cJSON_IsString(name))
+	if (!j->job_name && cJSON_IsString(name) && strlen(name->valuestring) <= 256)
 		j->job_name = sg_xstrdup(name->valuestring);
-	cJSON_Delete(o);
 	sg_buf copy = {0};
-	sg_buf_append(&copy, line, len);
+	if (sg_serve_utf8_valid(line, len, NULL) && !memchr(line, '\0', len)) {
+		sg_buf_append(&copy, line, len);
+	} else {
+		/* its followers get valid JSON: the line as cJSON read it, made valid */
+		sg_serve_json_sanitize(o);
+		char *text = cJSON_PrintUnformatted(o);
+		if (text)
+			sg_buf_puts(&copy, text);
+		cJSON_free(text);
+	}
+	cJSON_Delete(o);
+	if (!copy.len) {
+		sg_buf_free(&copy);
+		return;
+	}
 	sg_buf_append(&copy, "\n", 1);
-	job_event_line(sv, j, copy.data, copy.len);
+	job_event_line(sv, j, copy.data, copy.len, false);
 	sg_buf_free(&copy);
+}
+
+/* A line from the worker: its result carries the envelope, escaped (at most twice as
+ * long: the envelope is JSON text, its only control characters \n and \t). */
+static size_t worker_line_max(const serve *sv)
+{
+	return (size_t)sv->o.max_envelope_bytes * 2 + SG_SERVE_RESULT_FIELD_MAX * 8;
 }
 
 /* Read what the pipe holds: > 0 bytes were read, 0 at EOF (the pipe is then closed),
@@ -492,8 +627,9 @@ static ssize_t worker_read(serve *sv, serve_job *j)
 	if (start < (size_t)n && !j->ev_overflow) {
 		sg_buf_append(&j->ev_in, buf + start, (size_t)n - start);
 		/* the result line carries the envelope: allow it room, but not without end */
-		if (j->ev_in.len > SG_SERVE_WORKER_LINE_MAX) {
+		if (j->ev_in.len > worker_line_max(sv)) {
 			j->ev_overflow = true;
+			j->too_large = true; /* whatever it was, it was not what a worker writes */
 			sg_buf_free(&j->ev_in);
 		}
 	}
@@ -516,30 +652,6 @@ static void worker_pipe_close(serve *sv, serve_job *j)
 	}
 	sg_buf_free(&j->ev_in); /* a last line without its newline is no line */
 	j->ev_overflow = false;
-}
-
-/* Take back the cgroups delegated to the job's client once its worker is gone: the
- * client could otherwise keep moving processes of its own into them, and the daemon
- * could never remove them. Whatever is left inside is killed after a few seconds.
- * False if something could not be taken back (it is logged). */
-static bool revoke_tree(const char *dir)
-{
-	bool ok = lchown(dir, geteuid(), getegid()) == 0 || errno == ENOENT;
-	DIR *d = opendir(dir);
-	if (!d)
-		return ok;
-	struct dirent *de;
-	while ((de = readdir(d)) != NULL) {
-		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
-			continue;
-		sg_autofree char *sub = sg_xasprintf("%s/%s", dir, de->d_name);
-		if (de->d_type == DT_DIR)
-			ok = revoke_tree(sub) && ok;
-		else if (lchown(sub, geteuid(), getegid()) < 0 && errno != ENOENT)
-			ok = false;
-	}
-	closedir(d);
-	return ok;
 }
 
 /* ---- starting a job ---------------------------------------------------------------- */
@@ -577,7 +689,11 @@ static void job_delegate(serve *sv, serve_job *j, char ***procs_out)
 			logf_(sv, "%s: delegation: mkdir %s: %s", j->id, dir, strerror(errno));
 			continue;
 		}
-		static const char *const v1_files[] = {"cgroup.procs", "tasks", NULL};
+		/* v1: the directory only. The worker joins it as root, and its steps' cgroups,
+		 * made below it by the client, are the client's; a cgroup.procs of the client's
+		 * here would let it move any process of its own in (docs/serve.md). v2 moves
+		 * need the common ancestor's cgroup.procs: the worker's move into a leaf. */
+		static const char *const v1_files[] = {NULL};
 		static const char *const v2_files[] = {"cgroup.procs", "cgroup.threads", "cgroup.subtree_control", NULL};
 		bool ok = chown(dir, j->uid, j->gid) == 0;
 		for (const char *const *f = v2 ? v2_files : v1_files; ok && *f; f++) {
@@ -656,7 +772,7 @@ static void job_start_failed(serve *sv, serve_job *j, char *error)
 	j->state = JOB_FAILED;
 	j->error = error;
 	j->exit_code = 3;
-	(void)job_release(sv, j, 0);
+	job_release(sv, j, 0);
 	job_finish(sv, j);
 }
 
@@ -714,11 +830,58 @@ static void job_start(serve *sv, serve_job *j)
 	logf_(sv, "%s (uid %u): started, worker %d", j->id, (unsigned)j->uid, (int)pid);
 }
 
+/* The queued job to start next, round robin across uids: the oldest of the first uid
+ * after `after` (in uid order, wrapping) that has one; `skip` holds jobs taken already
+ * (queued_ahead's simulation), or NULL. One uid's long queue cannot starve another's. */
+static serve_job *next_queued(const serve *sv, uid_t after, serve_job *const *skip, size_t n_skip)
+{
+	serve_job *best = NULL, *first = NULL; /* best: uid > after; first: lowest uid */
+	for (serve_job *j = sv->jobs; j; j = j->next) {
+		if (j->state != JOB_QUEUED)
+			continue;
+		bool skipped = false;
+		for (size_t i = 0; i < n_skip && !skipped; i++)
+			skipped = skip[i] == j;
+		if (skipped)
+			continue;
+		if (j->uid > after && (!best || j->uid < best->uid))
+			best = j;
+		if (!first || j->uid < first->uid)
+			first = j;
+	}
+	return best ? best : first;
+}
+
 static void schedule(serve *sv)
 {
-	for (serve_job *j = sv->jobs; j && sv->running < sv->o.max_jobs; j = j->next)
-		if (j->state == JOB_QUEUED && !sv->draining)
-			job_start(sv, j);
+	while (!sv->draining && sv->running < sv->o.max_jobs) {
+		serve_job *j = next_queued(sv, sv->last_started_uid, NULL, 0);
+		if (!j)
+			return;
+		sv->last_started_uid = j->uid;
+		job_start(sv, j);
+	}
+}
+
+/* How many queued jobs start before j, as schedule would pick them. */
+static unsigned queued_ahead(const serve *sv, const serve_job *j)
+{
+	size_t cap = 0, n = 0;
+	serve_job **taken = NULL;
+	uid_t after = sv->last_started_uid;
+	for (;;) {
+		serve_job *q = next_queued(sv, after, taken, n);
+		if (!q || q == j)
+			break;
+		if (n == cap) {
+			cap = cap ? cap * 2 : 16;
+			taken = sg_xrealloc(taken, cap * sizeof(*taken));
+		}
+		taken[n++] = q;
+		after = q->uid;
+	}
+	free(taken);
+	return (unsigned)n;
 }
 
 /* ---- requests ---------------------------------------------------------------------- */
@@ -807,6 +970,20 @@ static void op_submit(serve *sv, client *c, const cJSON *req)
 		reply_error(c, "submit", "bad_request", "submit: workspace goes with job_json; a job file names its own");
 		return;
 	}
+	/* one uid's queue is bounded, in jobs and in the inline jobs' bytes it holds */
+	unsigned queued = 0;
+	uint64_t queued_bytes = 0;
+	for (const serve_job *q = sv->jobs; q; q = q->next)
+		if (q->state == JOB_QUEUED && q->uid == c->uid) {
+			queued++;
+			queued_bytes += q->job_json_len;
+		}
+	if (queued >= sv->o.max_queued_per_uid) {
+		reply_error(c, "submit", "too_many_jobs",
+			    "submit: uid %u has %u jobs waiting for a slot, the most this daemon queues for one uid",
+			    (unsigned)c->uid, queued);
+		return;
+	}
 	char *json_text = NULL;
 	if (inline_job) {
 		/* the job as an object, or its text as a string: the worker parses it strictly */
@@ -815,6 +992,19 @@ static void op_submit(serve *sv, client *c, const cJSON *req)
 							  : NULL;
 		if (!json_text) {
 			reply_error(c, "submit", "bad_request", "submit: job_json: expected an object or a string");
+			return;
+		}
+		size_t len = strlen(json_text);
+		if (queued_bytes + len > sv->o.max_queued_bytes_per_uid) {
+			reply_error(c, "submit", "too_many_jobs",
+				    "submit: uid %u would have %llu bytes of inline jobs waiting for a slot, more than "
+				    "the %llu this daemon queues for one uid",
+				    (unsigned)c->uid, (unsigned long long)(queued_bytes + len),
+				    (unsigned long long)sv->o.max_queued_bytes_per_uid);
+			if (cJSON_IsObject(inline_job))
+				cJSON_free(json_text);
+			else
+				free(json_text);
 			return;
 		}
 	}
@@ -852,17 +1042,13 @@ static void op_submit(serve *sv, client *c, const cJSON *req)
 	else
 		sv->jobs = j;
 	sv->jobs_tail = j;
-	unsigned ahead = 0;
-	for (serve_job *q = sv->jobs; q != j; q = q->next)
-		if (q->state == JOB_QUEUED)
-			ahead++;
 	logf_(sv, "%s (uid %u, pid %d): submitted", j->id, (unsigned)c->uid, (int)c->pid);
 	schedule(sv);
 	cJSON *r = reply_ok("submit");
 	cJSON_AddStringToObject(r, "id", j->id);
 	cJSON_AddStringToObject(r, "state", state_names[j->state]);
 	if (j->state == JOB_QUEUED)
-		cJSON_AddNumberToObject(r, "queued_ahead", ahead);
+		cJSON_AddNumberToObject(r, "queued_ahead", queued_ahead(sv, j));
 	client_send(c, r);
 }
 
@@ -982,7 +1168,9 @@ static void op_cancel(serve *sv, client *c, const cJSON *req)
 
 static void op_ping(serve *sv, client *c, const cJSON *req)
 {
-	(void)req;
+	static const char *const allowed[] = {NULL};
+	if (!keys_allowed(c, "ping", req, allowed))
+		return;
 	cJSON *r = reply_ok("ping");
 	cJSON_AddStringToObject(r, "version", SHIPGATE_VERSION);
 	cJSON_AddNumberToObject(r, "uid", (double)c->uid);
@@ -1026,8 +1214,9 @@ static const char *duplicate_key(const cJSON *item)
  * NUL (cJSON would stop there and ignore the rest), no key twice. */
 static cJSON *parse_request(client *c, const char *line, size_t len)
 {
-	if (memchr(line, '\0', len)) {
-		reply_error(c, NULL, "bad_json", "a NUL byte in the request: a request is one JSON object on one line");
+	sg_error err = {0};
+	if (sg_serve_request_line_check(line, len, &err) < 0) {
+		reply_error(c, NULL, "bad_json", "%s", err.msg);
 		return NULL;
 	}
 	const char *end = NULL;
@@ -1100,6 +1289,9 @@ static void client_read(serve *sv, client *c)
 			continue;
 		if (c->skipping) {
 			c->skipping = false;
+		} else if (c->in.len + (i - start) > SG_SERVE_LINE_MAX) {
+			/* the cap is exact: the line's bytes before its newline */
+			reply_error(c, NULL, "too_long", "request longer than %u bytes: skipped", SG_SERVE_LINE_MAX);
 		} else {
 			sg_buf_append(&c->in, buf + start, i - start);
 			handle_request(sv, c, c->in.data ? c->in.data : "", c->in.len);
@@ -1271,11 +1463,13 @@ static void reap(serve *sv)
 			if (j->worker == pid) {
 				j->worker = 0;
 				j->wait_status = status;
-				j->cleanup_deadline_ms = sg_monotonic_ms() + 5000;
+				j->cleanup_deadline_ms = sg_monotonic_ms() + SG_SERVE_CG_KILL_AFTER_MS;
+				/* the client could otherwise keep moving processes of its own
+				 * into them, and make cgroups below them for ever */
 				for (int i = 0; j->cg_dirs[i]; i++)
-					if (!revoke_tree(j->cg_dirs[i]))
-						logf_(sv, "%s: could not take back %s from uid %u", j->id, j->cg_dirs[i],
-						      (unsigned)j->uid);
+					if (sg_serve_cgroup_revoke(j->cg_dirs[i]) < 0)
+						logf_(sv, "%s: could not take back all of %s from uid %u", j->id,
+						      j->cg_dirs[i], (unsigned)j->uid);
 				worker_pipe_close(sv, j);
 			}
 	}
@@ -1393,16 +1587,33 @@ static void job_free(serve_job *j)
 	free(j);
 }
 
-/* A long-lived daemon remembers only the last SG_SERVE_KEEP_ENDED ended jobs. */
-static void forget_old_jobs(serve *sv)
+/* What the daemon keeps of an ended job, in bytes (about). */
+static size_t job_kept_bytes(const serve_job *j)
 {
-	size_t ended = 0;
+	size_t n = sizeof(*j) + j->events.cap;
+	const char *const fields[] = {j->job_name, j->result, j->reason, j->error, j->envelope,
+				      j->out_dir_final, j->verdict_path, j->keyid, j->job_path, j->workspace,
+				      j->out_dir, j->key_path};
+	for (size_t i = 0; i < SG_ARRAY_LEN(fields); i++)
+		n += fields[i] ? strlen(fields[i]) : 0;
+	return n;
+}
+
+/* A long-lived daemon remembers, per uid, its last max_ended_per_uid ended jobs and no
+ * more than max_kept_bytes_per_uid of them: what goes is the oldest of the SAME uid, so
+ * that no uid can make the daemon forget another's jobs. */
+static void forget_old_jobs(serve *sv, uid_t uid)
+{
+	size_t ended = 0, bytes = 0;
 	for (serve_job *j = sv->jobs; j; j = j->next)
-		ended += j->ended;
+		if (j->ended && j->uid == uid) {
+			ended++;
+			bytes += job_kept_bytes(j);
+		}
 	serve_job **pj = &sv->jobs, *prev = NULL;
-	while (*pj && ended > SG_SERVE_KEEP_ENDED) {
+	while (*pj && (ended > sv->o.max_ended_per_uid || bytes > sv->o.max_kept_bytes_per_uid)) {
 		serve_job *j = *pj;
-		if (!j->ended) {
+		if (!j->ended || j->uid != uid) {
 			prev = j;
 			pj = &j->next;
 			continue;
@@ -1410,9 +1621,33 @@ static void forget_old_jobs(serve *sv)
 		*pj = j->next;
 		if (sv->jobs_tail == j)
 			sv->jobs_tail = prev;
+		for (client *c = sv->clients; c; c = c->next)
+			unsubscribe(c, j);
+		bytes -= job_kept_bytes(j);
 		job_free(j);
 		ended--;
 	}
+}
+
+/* After jobs ended: each uid that has ended jobs, within its caps. */
+static void forget_old_jobs_all(serve *sv)
+{
+	uid_t *uids = NULL;
+	size_t n = 0;
+	for (serve_job *j = sv->jobs; j; j = j->next) {
+		if (!j->ended)
+			continue;
+		bool seen = false;
+		for (size_t i = 0; i < n && !seen; i++)
+			seen = uids[i] == j->uid;
+		if (!seen) {
+			uids = sg_xrealloc(uids, (n + 1) * sizeof(*uids));
+			uids[n++] = j->uid;
+		}
+	}
+	for (size_t i = 0; i < n; i++)
+		forget_old_jobs(sv, uids[i]);
+	free(uids);
 }
 
 static void serve_free(serve *sv)
@@ -1427,6 +1662,11 @@ static void serve_free(serve *sv)
 		sv->jobs = j->next;
 		job_free(j);
 	}
+	while (sv->cleanups) {
+		serve_cleanup *cl = sv->cleanups;
+		sv->cleanups = cl->next;
+		cleanup_free(cl);
+	}
 	if (sv->cg_known)
 		sg_cgroup_host_free(&sv->cg);
 	if (sv->tmp_base) {
@@ -1440,6 +1680,7 @@ static void serve_free(serve *sv)
 		close(sv->exe_fd);
 	if (sv->spare_fd >= 0)
 		close(sv->spare_fd);
+	free(sv->socket_abs);
 }
 
 /* The workers' environment, whole: nothing of the daemon's own (it may hold anything:
@@ -1458,8 +1699,11 @@ static char **worker_environment(void)
 	env[n++] = sg_xstrdup("PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
 	for (size_t i = 0; i < SG_ARRAY_LEN(passed); i++) {
 		const char *v = getenv(passed[i]);
-		if (v)
-			env[n++] = sg_xasprintf("%s=%s", passed[i], v);
+		if (!v)
+			continue;
+		/* a relative policy directory was the daemon's cwd's: the workers start in / */
+		sg_autofree char *abs = !strcmp(passed[i], "SHIPGATE_POLICY_DIR") && v[0] != '/' ? realpath(v, NULL) : NULL;
+		env[n++] = sg_xasprintf("%s=%s", passed[i], abs ? abs : v);
 	}
 	return env;
 }
@@ -1468,6 +1712,16 @@ int sg_serve_main(const sg_serve_options *opts)
 {
 	serve sv = {.o = *opts, .listen_fd = -1, .sig_fd = -1, .pid = getpid(), .exe_fd = -1, .spare_fd = -1};
 	sg_error err = {0};
+	if (sv.o.socket_path[0] != '/') {
+		char cwd[4096];
+		if (!getcwd(cwd, sizeof(cwd))) {
+			fprintf(stderr, "shipgate serve: --socket %s is relative and the current directory is unknown: %s\n",
+				sv.o.socket_path, strerror(errno));
+			return 3;
+		}
+		sv.socket_abs = sg_xasprintf("%s/%s", cwd, sv.o.socket_path);
+		sv.o.socket_path = sv.socket_abs;
+	}
 	sigset_t sigs;
 	sigemptyset(&sigs);
 	sigaddset(&sigs, SIGCHLD);
@@ -1489,9 +1743,20 @@ int sg_serve_main(const sg_serve_options *opts)
 			close(sv.exe_fd);
 		if (sv.sig_fd >= 0)
 			close(sv.sig_fd);
+		free(sv.socket_abs);
 		return err.kind == SG_ERR_USAGE ? 2 : 3;
 	}
 	sv.worker_env = worker_environment();
+	/* the daemon's cwd is no one's business, and its workers (dumpable once they are
+	 * the client) would show it in /proc/PID/cwd: every path is absolute by now */
+	if (chdir("/") < 0) {
+		fprintf(stderr, "shipgate serve: chdir /: %s\n", strerror(errno));
+		close(sv.listen_fd);
+		unlink(sv.o.socket_path);
+		serve_free(&sv);
+		close(sv.sig_fd);
+		return 3;
+	}
 	/* each client is a descriptor: take all the kernel allows (the workers get back the
 	 * limit the daemon was given), and keep one spare for when they run out anyway */
 	if (getrlimit(RLIMIT_NOFILE, &sv.nofile) == 0 && sv.nofile.rlim_cur < sv.nofile.rlim_max) {
@@ -1519,19 +1784,26 @@ int sg_serve_main(const sg_serve_options *opts)
 		uint64_t now = sg_monotonic_ms();
 		drain_step(&sv, now);
 		log_refusals(&sv, false);
-		/* jobs whose worker is reaped (its pipe is closed then) are over */
-		bool pending_cleanup = false;
+		/* jobs whose worker is reaped (its pipe is closed then) are over, whether or
+		 * not what was made for them can be removed yet */
 		for (serve_job *j = sv.jobs; j; j = j->next) {
 			if (j->state == JOB_RUNNING && j->worker == 0 && j->ev_fd < 0) {
-				if (!job_release(&sv, j, now)) {
-					pending_cleanup = true;
-					continue;
-				}
+				job_release(&sv, j, now);
 				job_finish(&sv, j);
 			}
 		}
+		if (sv.draining && sv.running == 0 && !sv.drain_idle_ms) {
+			/* nothing runs any more: what is left in a cgroup is killed now */
+			sv.drain_idle_ms = now;
+			for (serve_cleanup *cl = sv.cleanups; cl; cl = cl->next)
+				cl->kill_at_ms = cl->next_try_ms = now;
+		}
+		uint64_t next_cleanup = cleanup_step(&sv, now);
 		schedule(&sv);
-		forget_old_jobs(&sv);
+		if (sv.forget_pending) {
+			sv.forget_pending = false;
+			forget_old_jobs_all(&sv);
+		}
 		/* clients that are gone or done */
 		for (client **pc = &sv.clients; *pc;) {
 			client *c = *pc;
@@ -1542,7 +1814,8 @@ int sg_serve_main(const sg_serve_options *opts)
 			}
 			pc = &c->next;
 		}
-		if (sv.draining && sv.running == 0 && !pending_cleanup)
+		/* a cgroup the client made impossible to remove holds the drain a bounded time */
+		if (sv.draining && sv.running == 0 && (!sv.cleanups || now >= sv.drain_idle_ms + SG_SERVE_DRAIN_CLEANUP_MS))
 			break;
 
 		size_t need = 2;
@@ -1576,7 +1849,9 @@ int sg_serve_main(const sg_serve_options *opts)
 				who[n] = j;
 				kind[n++] = 3;
 			}
-		int timeout = sv.draining || pending_cleanup ? 200 : -1;
+		int timeout = sv.draining ? 200 : -1;
+		if (next_cleanup && (timeout < 0 || next_cleanup - now < (uint64_t)timeout))
+			timeout = next_cleanup > now ? (int)(next_cleanup - now) + 1 : 1;
 		if (sv.accept_paused_until_ms && sv.listen_fd >= 0)
 			timeout = (int)(sv.accept_paused_until_ms - now) + 1;
 		int ready = poll(pfd, (nfds_t)n, timeout);
@@ -1636,6 +1911,16 @@ int sg_serve_main(const sg_serve_options *opts)
 			usleep(10000);
 	}
 	log_refusals(&sv, true);
+	for (serve_cleanup *cl = sv.cleanups; cl; cl = cl->next) {
+		for (int i = 0; cl->cg_dirs[i]; i++)
+			if (cl->cg_dirs[i][0])
+				logf_(&sv, "%s (uid %u): left behind: %s (could not be removed)", cl->id, (unsigned)cl->uid,
+				      cl->cg_dirs[i]);
+		/* what is left in those cgroups was killed: the scratch goes anyway */
+		sg_error rm_err = {0};
+		if (cl->tmp_dir && sg_rm_rf(cl->tmp_dir, &rm_err) < 0)
+			logf_(&sv, "%s: could not remove %s: %s", cl->id, cl->tmp_dir, rm_err.msg);
+	}
 	logf_(&sv, "drained: exiting");
 	if (sv.listen_fd >= 0) {
 		close(sv.listen_fd);

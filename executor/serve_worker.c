@@ -290,6 +290,59 @@ static void user_environment(const sg_serve_request *req, const struct passwd *p
 		unsetenv("TMPDIR");
 }
 
+/* Whether the limit file `name` of dir holds want (a file that is not there: true). */
+static bool limit_in_place(const char *dir, const char *name, uint64_t want)
+{
+	sg_autofree char *path = sg_xasprintf("%s/%s", dir, name);
+	sg_autofree char *text = NULL;
+	if (sg_read_file(path, 64, &text, NULL, NULL) < 0)
+		return errno == ENOENT;
+	uint64_t v;
+	text[strcspn(text, "\n")] = '\0';
+	return sg_parse_u64(text, &v) && v == want;
+}
+
+/* The job's memory and pids limits on its delegated cgroups (see serve.h): asked of the
+ * daemon, then waited for; without them, no step runs (fail closed). */
+static int delegated_limits(const sg_serve_request *req, const sg_job *job, sg_error *err)
+{
+	if (!req->cgroup_procs || !req->cgroup_procs[0])
+		return 0;
+	/* a limit past what the kernel takes is no limit: capped at 2^50 bytes, 2^30 pids */
+	uint64_t mem_mb = job->limits.memory_mb < (1ull << 30) ? job->limits.memory_mb : 1ull << 30;
+	uint64_t pids = job->limits.pids < (1ull << 30) ? job->limits.pids : 1ull << 30;
+	uint64_t mem = mem_mb ? (mem_mb + SG_SERVE_DELEG_MEMORY_MARGIN_MB) << 20 : 0;
+	pids = pids ? pids + SG_SERVE_DELEG_PIDS_MARGIN : 0;
+	char line[160];
+	int n = snprintf(line, sizeof(line), "{\"worker\":\"limits\",\"memory_bytes\":%llu,\"pids\":%llu}\n",
+			 (unsigned long long)mem, (unsigned long long)pids);
+	if (sg_write_all(WORKER_FD, line, (size_t)n) < 0)
+		return sg_error_set(err, SG_ERR_SANDBOX, errno, "ask the daemon for the job's limits");
+	uint64_t until = sg_monotonic_ms() + SG_SERVE_DELEG_LIMITS_WAIT_MS;
+	for (;;) {
+		const char *missing = NULL;
+		for (size_t i = 0; req->cgroup_procs[i] && !missing; i++) {
+			sg_autofree char *dir = sg_xstrdup(req->cgroup_procs[i]);
+			char *slash = strrchr(dir, '/');
+			if (slash)
+				*slash = '\0';
+			if (mem && (!limit_in_place(dir, "memory.limit_in_bytes", mem) ||
+				    !limit_in_place(dir, "memory.max", mem)))
+				missing = "memory";
+			if (!missing && pids && !limit_in_place(dir, "pids.max", pids))
+				missing = "pids";
+			if (missing && sg_monotonic_ms() > until)
+				return sg_error_set(err, SG_ERR_SANDBOX, 0,
+						    "the job's %s limit is not on its delegated cgroup %s after %u ms: "
+						    "refusing to run without it",
+						    missing, dir, SG_SERVE_DELEG_LIMITS_WAIT_MS);
+		}
+		if (!missing)
+			return 0;
+		usleep(10000);
+	}
+}
+
 void sg_serve_worker_main(void)
 {
 	sg_error err = {0};
@@ -304,6 +357,13 @@ void sg_serve_worker_main(void)
 		fail(NULL, &err, 3);
 	if (join_cgroups(req->cgroup_procs, &err) < 0)
 		fail(NULL, &err, 3);
+	/* the cwd we were given is the daemon's: once dumpable, the client would reach it
+	 * through /proc/PID/cwd, past any directory closed to it. Every path of the request
+	 * is absolute. */
+	if (chdir("/") < 0) {
+		sg_error_set(&err, SG_ERR_SANDBOX, errno, "chdir /");
+		fail(NULL, &err, 3);
+	}
 	struct passwd pwbuf, *pw = NULL;
 	char pwtext[16384];
 	if (getpwuid_r(req->uid, &pwbuf, pwtext, sizeof(pwtext), &pw) != 0)
@@ -336,6 +396,8 @@ void sg_serve_worker_main(void)
 	if (!job)
 		fail(&sink, &err, 2);
 	sink.job_name = job->name;
+	if (delegated_limits(req, job, &err) < 0)
+		fail(&sink, &err, 3);
 	sg_autofree char *key_path = NULL;
 	sg_key *key = NULL;
 	if (req->key_path) {

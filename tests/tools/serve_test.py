@@ -17,6 +17,14 @@ Needs root (to be the daemon that serves other uids) and setpriv (to be uid 6553
    still finishes, and its forged lines reach no one;
 8. one uid opens hundreds of connections: capped per uid; a daemon out of descriptors
    refuses without spinning and serves the connections it has.
+9. a client builds a cgroup tree deeper than PATH_MAX (and than the daemon walks) in its
+   delegated cgroup, with a process at the bottom: the job still ends, its slot frees,
+   the process is killed, the drain finishes in time;
+10. the daemon's starting directory is not reachable through /proc/WORKER/cwd;
+11. per-uid caps: queued jobs and bytes, ended jobs (one uid never evicts another's),
+    round robin across uids;
+12. events and the envelope a client forges through its worker's pipe are capped;
+13. a process moved into a cgroup below the delegated one counts against the job's limits.
 Prints TAP.
 """
 import glob
@@ -88,7 +96,7 @@ def keygen(dst, owner=None):
 
 
 class Daemon:
-    def __init__(self, work, jobs, grace=30, name=None, args=(), env=None, nofile=None):
+    def __init__(self, work, jobs, grace=30, name=None, args=(), env=None, nofile=None, cwd=None):
         name = name or str(jobs)
         self.sock = os.path.join(work, "serve-%s.sock" % name)
         self.log = open(os.path.join(work, "serve-%s.log" % name), "w")
@@ -98,7 +106,7 @@ class Daemon:
                 import resource
                 resource.setrlimit(resource.RLIMIT_NOFILE, (nofile, nofile))
         self.p = subprocess.Popen([SHIPGATE, "serve", "--socket", self.sock, "--jobs", str(jobs), "--grace", str(grace)] +
-                                  list(args), stderr=self.log, stdout=self.log, env=env, preexec_fn=limit_fds)
+                                  list(args), stderr=self.log, stdout=self.log, env=env, preexec_fn=limit_fds, cwd=cwd)
         for _ in range(100):
             if os.path.exists(self.sock):
                 try:
@@ -201,6 +209,13 @@ def run_tests(work, daemons):
     copy_demo(secret)
     os.chmod(secret, 0o700)
 
+    h = subprocess.run([SHIPGATE, "serve", "--help"], capture_output=True, text=True)
+    usage, _, rest = h.stdout.partition("\n\n")
+    import re
+    opts = sorted(set(re.findall(r"^  (?:-\w, )?(--[a-z-]+)", rest, re.M)) - {"--help", "--quiet"})
+    ok(h.returncode == 0 and len(opts) >= 9 and all(o in usage for o in opts),
+       "serve --help: the usage line names every option (%d)" % len(opts), [o for o in opts if o not in usage])
+
     d = Daemon(work, 2)
     daemons.append(d)
 
@@ -275,6 +290,26 @@ def run_tests(work, daemons):
     other.send(b'{"op": "ping"} \t\r\n')
     r = other.reply()
     ok(r["ok"] and r["op"] == "ping", "trailing blanks are no error, and no request got a second reply", r)
+    # an escaped NUL would cut a string where cJSON stores it; invalid UTF-8 would be
+    # echoed back raw (an invalid reply): both are refused before parsing
+    for raw, what in ((b'{"op":"status","id":"job-8\\u0000xyz"}\n', "an id with an escaped NUL"),
+                      (b'{"op":"submit","job":"/x/quick.json\\u0000/../evil.json"}\n', "a path with an escaped NUL"),
+                      (b'{"op":"ping","x":"\xff\xfe"}\n', "invalid UTF-8 in a string"),
+                      (b'{"op":"fr\xc3ob"}\n', "invalid UTF-8 in the op")):
+        other.send(raw)
+        try:
+            r = other.reply()
+        except ValueError as e:  # the reply itself not valid JSON (UTF-8)
+            r = {"ok": None, "error": str(e)}
+        ok(r["ok"] is False and r["code"] == "bad_json", "%s gets bad_json, in a valid reply" % what, r)
+    r = other.request({"op": "ping", "op2": 1})
+    ok(not r["ok"] and r["code"] == "bad_request" and "op2" in r["error"], "ping with an unknown key gets bad_request naming it", r)
+    # the line cap (1 MiB, its newline not counted) is exact
+    head, tail = b'{"op": "ping", "pad": "', b'"}'
+    for size, want in (((1 << 20), "bad_request"), ((1 << 20) + 1, "too_long")):
+        other.s.sendall(head + b"x" * (size - len(head) - len(tail)) + tail + b"\n")
+        r = other.reply()
+        ok(not r["ok"] and r["code"] == want, "a line of %d bytes gets %s" % (size, want), r)
     # a 100 MB line, sent while the others' jobs run
     busy = rc.request({"op": "submit", "job": os.path.join(work, "root-a/job.json"), "key": root_key})
     big = b'{"op": "ping", "pad": "' + b"x" * (100 << 20) + b'"}\n'
@@ -450,6 +485,11 @@ def run_tests(work, daemons):
     section("6. worker memory", test_worker_memory, work, daemons, ctx)
     section("7. held pipe", test_held_pipe, work, daemons, ctx)
     section("8. connections", test_connections, work, daemons, ctx)
+    section("9. deep cgroups", test_deep_cgroups, work, daemons, ctx)
+    section("10. cwd", test_cwd, work, daemons, ctx)
+    section("11. per-uid caps", test_caps, work, daemons, ctx)
+    section("12. bytes kept per job", test_kept_bytes, work, daemons, ctx)
+    section("13. escape into the delegated cgroup", test_escape, work, daemons, ctx)
 
 
 # ---- hostile clients: small programs run as uid 65534 ------------------------------------
@@ -592,6 +632,138 @@ for c in conns:
         codes[code] = codes.get(code, 0) + 1
 print(json.dumps({"connected": len(conns), "refused": refused, "codes": codes}), flush=True)
 time.sleep(hold)
+"""
+
+# deep.py SOCKET REQUEST DAEMON_PID: submit REQUEST, wait for its step to start, then in
+# the job's delegated cgroups build a tree deeper than PATH_MAX (20 levels of 250-char
+# names, by descriptor) and move a process of its own to the bottom of it. Prints
+# {"id", "sleeper", "dirs"}, then follows the job to its job_end.
+DEEP = r"""
+import glob, json, os, socket, sys, time
+sock, req, dpid = sys.argv[1], json.loads(sys.argv[2]), int(sys.argv[3])
+levels, width = int(sys.argv[4]), int(sys.argv[5])
+s = socket.socket(socket.AF_UNIX)
+s.settimeout(60)
+s.connect(sock)
+f = s.makefile("rb")
+def send(o):
+    s.sendall((json.dumps(o) + "\n").encode())
+def line():
+    l = f.readline()
+    if not l:
+        raise EOFError("the daemon closed the connection")
+    return json.loads(l)
+send(req)
+jid = line()["id"]
+send({"op": "events", "id": jid})
+line()
+seen = []
+while not any(e.get("event") == "step_started" for e in seen):
+    seen.append(line())
+dirs = [d for d in glob.glob("/sys/fs/cgroup/*/shipgate-serve-%d-%s" % (dpid, jid)) if not os.path.islink(d)]
+r, w = os.pipe()
+sleeper = os.fork()
+if sleeper == 0:
+    os.setsid()
+    os.read(r, 1)
+    time.sleep(600)
+    os._exit(0)
+depth = 0
+for d in dirs:
+    fd = os.open(d, os.O_RDONLY | os.O_DIRECTORY)
+    for i in range(levels):
+        name = (("%04d" % i) * 125)[:width]
+        os.mkdir(name, dir_fd=fd)
+        nfd = os.open(name, os.O_RDONLY | os.O_DIRECTORY, dir_fd=fd)
+        os.close(fd)
+        fd = nfd
+        depth += 1
+    pf = os.open("cgroup.procs", os.O_WRONLY, dir_fd=fd)
+    os.write(pf, b"%d" % sleeper)
+    os.close(pf)
+    os.close(fd)
+os.write(w, b"x")
+print(json.dumps({"id": jid, "sleeper": sleeper, "dirs": dirs, "levels": depth}), flush=True)
+try:
+    while seen[-1].get("event") != "job_end":
+        seen.append(line())
+except (EOFError, OSError) as e:
+    pass
+print(json.dumps(seen[-1]), flush=True)
+"""
+
+# forge.py SOCKET REQUEST DAEMON_PID EVENTS_BYTES ENVELOPE_BYTES: submit REQUEST, wait
+# for its step, take a copy of the worker's event pipe and write EVENTS_BYTES of events
+# of the job (with its id), then a result line whose envelope is ENVELOPE_BYTES long.
+# Prints {"id", "worker"}.
+FORGE = r"""
+import ctypes, json, os, socket, sys, time
+sock, req, dpid, ev_bytes, env_bytes = sys.argv[1], json.loads(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5])
+s = socket.socket(socket.AF_UNIX)
+s.settimeout(60)
+s.connect(sock)
+f = s.makefile("rb")
+def send(o):
+    s.sendall((json.dumps(o) + "\n").encode())
+def line():
+    l = f.readline()
+    if not l:
+        raise EOFError("the daemon closed the connection")
+    return json.loads(l)
+send(req)
+jid = line()["id"]
+send({"op": "events", "id": jid})
+line()
+seen = []
+while not any(e.get("event") == "step_started" for e in seen):
+    seen.append(line())
+worker = None
+for p in os.listdir("/proc"):
+    try:
+        st = open("/proc/%s/status" % p).read()
+    except OSError:
+        continue
+    fields = dict(l.split(":", 1) for l in st.splitlines() if ":" in l)
+    if int(fields["PPid"]) == dpid and int(fields["Uid"].split()[0]) == os.getuid():
+        worker = int(p)
+pfd = os.pidfd_open(worker)
+fd = ctypes.CDLL(None, use_errno=True).syscall(438, pfd, 3, 0)  # pidfd_getfd
+if fd < 0:
+    raise OSError(ctypes.get_errno(), "pidfd_getfd")
+os.write(fd, b'{"event":"step_output","id":"%s","seq":4999,"pad":"\xff\xfe bad UTF-8"}\n' % jid.encode())
+ev = (json.dumps({"event": "step_output", "id": jid, "seq": 5000, "pad": "e" * 1000}) + "\n").encode()
+for _ in range(ev_bytes // len(ev) + 1):
+    os.write(fd, ev)
+res = (json.dumps({"worker": "result", "result": "PASSED", "exit_code": 0, "envelope": "v" * env_bytes}) + "\n").encode()
+os.write(fd, res)
+os.close(fd)
+print(json.dumps({"id": jid, "worker": worker}), flush=True)
+"""
+
+# escape.py DELEGATED_PIDS_DIR N: move this process into a cgroup of its own making below
+# a job's delegated pids cgroup, where no limit of the job's step cgroups holds, and
+# start N sleeping children there. Prints {"moved", "started"}.
+ESCAPE = r"""
+import json, os, signal, sys, time
+deleg, n = sys.argv[1], int(sys.argv[2])
+os.mkdir(os.path.join(deleg, "escape"))
+with open(os.path.join(deleg, "escape/cgroup.procs"), "w") as f:
+    f.write(str(os.getpid()))
+moved = str(os.getpid()) in open(os.path.join(deleg, "escape/cgroup.procs")).read().split()
+kids = []
+for i in range(n):
+    try:
+        pid = os.fork()
+    except OSError:
+        break
+    if pid == 0:
+        time.sleep(60)
+        os._exit(0)
+    kids.append(pid)
+for k in kids:
+    os.kill(k, signal.SIGKILL)
+    os.waitpid(k, 0)
+print(json.dumps({"moved": moved, "started": len(kids)}), flush=True)
 """
 
 holders = []
@@ -781,6 +953,307 @@ def test_connections(work, daemons, ctx):
     d.stop()
 
 
+
+def rmdir_deep(top):
+    """Remove a cgroup tree of any depth, by descriptor (the test's own clean-up)."""
+    def down(fd):
+        for name in os.listdir(fd):
+            sub = os.path.join("/proc/self/fd/%d" % fd, name)
+            if os.path.isdir(sub) and not os.path.islink(sub):
+                nfd = os.open(name, os.O_RDONLY | os.O_DIRECTORY, dir_fd=fd)
+                down(nfd)
+                os.close(nfd)
+                os.rmdir(name, dir_fd=fd)
+    if os.path.isdir(top):
+        fd = os.open(top, os.O_RDONLY | os.O_DIRECTORY)
+        down(fd)
+        os.close(fd)
+        os.rmdir(top)
+
+
+def test_deep_cgroups(work, daemons, ctx):
+    """9. A client builds a cgroup tree deeper than PATH_MAX in its job's delegated
+    cgroups and parks a process at its bottom: cancel still ends the job within
+    seconds and frees its slot, the daemon kills the process and removes the tree (by
+    descriptor), and a drain still finishes in time."""
+    d = Daemon(work, 1, grace=1, name="deep")
+    daemons.append(d)
+    deep = helper(work, "deep.py", DEEP)
+    req = {"op": "submit", "job": ctx["nb_slow"], "key": ctx["nb_key"], "out": os.path.join(ctx["nb_home"], "deep-1")}
+    h = subprocess.Popen(["setpriv", "--reuid", str(NOBODY), "--regid", str(NOBODY), "--clear-groups", PY, deep, d.sock,
+                          json.dumps(req), str(d.p.pid), "20", "250"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    first = h.stdout.readline()
+    try:
+        info = json.loads(first)
+    except ValueError:
+        info = {}
+    if info.get("sleeper"):
+        holders.append(info["sleeper"])
+    if not ok(info.get("levels", 0) >= 20 and info.get("dirs"),
+              "65534 built a cgroup tree deeper than PATH_MAX in its delegated cgroups", [first, h.stderr.read() if not first else ""]):
+        h.kill()
+        return
+    nb = Client(d.sock)  # root's connection, but the cancel must come from 65534
+    t0 = time.time()
+    r, _ = nobody_requests(d.sock, {"op": "cancel", "id": info["id"]})
+    out, _ = h.communicate(timeout=60)
+    took = time.time() - t0
+    end = json.loads(out.splitlines()[-1]) if out.strip() else {}
+    ok(end.get("event") == "job_end" and end.get("state") == "cancelled" and took < 10,
+       "cancel ends the job in %.1f s although its cgroups cannot be removed at once" % took, [r, end])
+    q = nb.request({"op": "submit", "job": ctx["root_slow"], "key": ctx["root_key"], "out": os.path.join(work, "deep-root")})
+    st = nb.request({"op": "status", "id": q.get("id", "")})
+    ok(q.get("ok") and q.get("state") == "running" and st.get("job", {}).get("state") == "running",
+       "its slot is free: the next job runs (--jobs 1)", [q, st])
+    gone = False
+    for _ in range(150):
+        gone = not os.path.exists("/proc/%d" % info["sleeper"]) and not any(os.path.exists(p) for p in info["dirs"])
+        if gone:
+            break
+        time.sleep(0.1)
+    ok(gone, "the process parked at the bottom is killed and the deep tree removed",
+       [os.path.exists("/proc/%d" % info["sleeper"])] + [p for p in info["dirs"] if os.path.exists(p)])
+    t0 = time.time()
+    code = d.stop(60)
+    took = time.time() - t0
+    ok(code == 0 and took < 1 + 20, "and the drain finishes in %.1f s (grace 1 s)" % took, code)
+    ok(not cgroup_leftovers(d.p.pid), "leaving no cgroup", cgroup_leftovers(d.p.pid))
+
+    # deeper than the daemon walks (200 levels): the process parked at the bottom is
+    # still found (by its cgroup path) and killed; the drain still ends in time
+    d = Daemon(work, 1, grace=1, name="deeper")
+    daemons.append(d)
+    req["out"] = os.path.join(ctx["nb_home"], "deep-2")
+    h = subprocess.Popen(["setpriv", "--reuid", str(NOBODY), "--regid", str(NOBODY), "--clear-groups", PY, deep, d.sock,
+                          json.dumps(req), str(d.p.pid), "260", "8"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    first = h.stdout.readline()
+    try:
+        info = json.loads(first)
+    except ValueError:
+        info = {}
+    if info.get("sleeper"):
+        holders.append(info["sleeper"])
+    ok(info.get("levels", 0) >= 260, "65534 built a tree 260 levels deep and parked a process at its bottom",
+       [first, h.stderr.read() if not first else ""])
+    if info.get("id"):
+        nobody_requests(d.sock, {"op": "cancel", "id": info["id"]})
+        out, _ = h.communicate(timeout=60)
+        dead = False
+        for _ in range(150):
+            dead = not os.path.exists("/proc/%d" % info["sleeper"])
+            if dead:
+                break
+            time.sleep(0.1)
+        ok(dead, "the parked process is killed")
+    t0 = time.time()
+    code = d.stop(60)
+    took = time.time() - t0
+    ok(code == 0 and took < 1 + 20, "the drain finishes in %.1f s (grace 1 s)" % took, code)
+    d.log.flush()
+    log = open(d.log.name).read()
+    ok("left behind" in log and not os.path.exists("/var/tmp/shipgate-serve-%d" % d.p.pid),
+       "says what it left behind, and removes the job's scratch anyway", log[-600:])
+    for top in cgroup_leftovers(d.p.pid):
+        rmdir_deep(top)
+
+def test_cwd(work, daemons, ctx):
+    """10. The daemon started in a directory behind one closed to other users (0700): its
+    client's worker, dumpable once it is the client, must not be a way into it through
+    /proc/WORKER/cwd; the daemon's own relative --socket still works."""
+    closed = os.path.join(work, "closed")
+    inner = os.path.join(closed, "inner")  # open itself, but behind a 0700 parent
+    os.makedirs(inner)
+    os.chmod(closed, 0o700)
+    os.chmod(inner, 0o755)
+    with open(os.path.join(inner, "f"), "w") as f:
+        f.write("root's file behind a closed directory\n")
+    os.chmod(os.path.join(inner, "f"), 0o644)
+    d = Daemon(work, 2, grace=1, name="cwd", cwd=inner)
+    daemons.append(d)
+    rel = Daemon(work, 1, grace=1, name="rel2", cwd=work, args=["--socket", "serve-rel2.sock"])
+    daemons.append(rel)
+    r = Client(os.path.join(work, "serve-rel2.sock")).request({"op": "ping"})
+    ok(r.get("ok"), "a relative --socket is where it was asked for, although the daemon works in /", r)
+    code = rel.stop(30)
+    ok(code == 0 and not os.path.exists(os.path.join(work, "serve-rel2.sock")), "and is removed at the drain", code)
+    nb = subprocess.Popen(["setpriv", "--reuid", str(NOBODY), "--regid", str(NOBODY), "--clear-groups", PY, CLIENT,
+                           d.sock, "--run", json.dumps({"job": ctx["nb_slow"], "key": ctx["nb_key"],
+                                                        "out": os.path.join(ctx["nb_home"], "cwd-out")})],
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    worker = None
+    for _ in range(200):
+        ws = children_of(d.p.pid, NOBODY)
+        if ws and children_of(ws[0]):
+            worker = ws[0]
+            break
+        time.sleep(0.1)
+    ok(worker, "65534's worker is running", worker)
+    if worker:
+        p = as_nobody([PY, "-c", "import sys\ntry:\n print(open('/proc/%d/cwd/f').read(), end='')\nexcept OSError as e:\n print('refused', e)" % worker],
+                      timeout=60)
+        ok("closed directory" not in p.stdout, "65534 cannot read a file of the daemon's cwd through /proc/WORKER/cwd",
+           p.stdout + p.stderr)
+        ok(os.readlink("/proc/%d/cwd" % worker) == "/" and os.readlink("/proc/%d/cwd" % d.p.pid) == "/",
+           "the worker and the daemon work in /")
+    d.stop()
+    nb.communicate(timeout=60)
+
+def test_caps(work, daemons, ctx):
+    """11. One uid can starve no other: its queue is capped (in jobs and in inline
+    bytes), the slots go round robin across uids, and the ended jobs it piles up make
+    the daemon forget only its own."""
+    d = Daemon(work, 1, grace=1, name="caps", args=["--max-queued-per-uid", "3", "--max-ended-per-uid", "3",
+                                                   "--max-queued-bytes-per-uid", "100000"])
+    daemons.append(d)
+    rc = d.client()
+    gone = rc.request({"op": "submit", "job": "/nonexistent/root.json", "key": ctx["root_key"]})
+    end = rc.follow(gone["id"])[-1]
+    ok(end.get("state") == "failed", "root's job (a missing file) has ended", end)
+    nb = []
+    for i in range(8):  # each to its end: the queue cap is not what this is about
+        lines, _ = nobody_run(d.sock, {"job": "/nonexistent/nobody-%d.json" % i})
+        nb.append(lines[0] if lines else {})
+    ok(len(nb) == 8 and all(r.get("ok") for r in nb), "65534 submits 8 jobs one after another", nb)
+    st = rc.request({"op": "status", "id": gone["id"]})
+    ok(st["ok"] and st["job"]["state"] == "failed", "65534's pile of ended jobs did not make the daemon forget root's", st)
+    mine, _ = nobody_requests(d.sock, {"op": "status"})
+    ids = [j["id"] for j in mine[0].get("jobs", [])] if mine else []
+    ok(ids == [r["id"] for r in nb[-3:]], "65534 keeps its own last 3 (--max-ended-per-uid 3)", ids)
+
+    busy = rc.request({"op": "submit", "job": ctx["root_slow"], "key": ctx["root_key"], "out": os.path.join(work, "caps-1")})
+    pad = "p" * 60000
+    q = [dict(op="submit", job_json=slow_inline("q0", {"PAD": pad}), workspace=ctx["nb_home"], key=ctx["nb_key"]),
+         dict(op="submit", job_json=slow_inline("q1", {"PAD": pad}), workspace=ctx["nb_home"], key=ctx["nb_key"])] + \
+        [dict(op="submit", job_json=slow_inline("q%d" % i), workspace=ctx["nb_home"], key=ctx["nb_key"]) for i in (2, 3, 4)]
+    nbc = subprocess.Popen(["setpriv", "--reuid", str(NOBODY), "--regid", str(NOBODY), "--clear-groups", PY, "-c",
+                            "import sys, json, time\nsys.path.insert(0, %r)\nfrom serve_client import Client\n"
+                            "c = Client(%r)\nfor r in json.loads(sys.argv[1]):\n    print(json.dumps(c.request(r)), flush=True)\n"
+                            "time.sleep(600)\n" % (os.path.dirname(CLIENT), d.sock), json.dumps(q)],
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    got = [json.loads(nbc.stdout.readline() or "{}") for _ in q]
+    codes = [r.get("code") if not r.get("ok") else r.get("state") for r in got]
+    ok(codes == ["queued", "too_many_jobs", "queued", "queued", "too_many_jobs"],
+       "65534's queue is capped: 100000 bytes of inline jobs, then 3 jobs (too_many_jobs)", got)
+    r2 = rc.request({"op": "submit", "job": ctx["root_slow"], "key": ctx["root_key"], "out": os.path.join(work, "caps-2")})
+    ok(r2.get("state") == "queued" and r2.get("queued_ahead") == 1,
+       "a root job submitted after them waits for one of 65534's, not three (round robin)", r2)
+    rc.request({"op": "cancel", "id": busy["id"]})
+    rc.follow(busy["id"])
+    first = got[0].get("id")
+    states = {}
+    for _ in range(100):
+        mine, _ = nobody_requests(d.sock, {"op": "status"})
+        states = {j["id"]: j["state"] for j in mine[0]["jobs"]} if mine else {}
+        if states.get(first) == "running":
+            break
+        time.sleep(0.1)
+    ok(states.get(first) == "running", "65534's first queued job runs next", states)
+    nobody_requests(d.sock, {"op": "cancel", "id": first})
+    st = {}
+    for _ in range(100):
+        st = rc.request({"op": "status", "id": r2["id"]})
+        if st["job"]["state"] == "running":
+            break
+        time.sleep(0.1)
+    mine, _ = nobody_requests(d.sock, {"op": "status"})
+    queued = [j["id"] for j in mine[0]["jobs"] if j["state"] == "queued"] if mine else []
+    ok(st["job"]["state"] == "running" and len(queued) == 2, "then root's, while 65534's other two wait", [st, queued])
+    nbc.kill()
+    nbc.communicate()
+    d.stop()
+
+
+def test_kept_bytes(work, daemons, ctx):
+    """12. Through its own worker's pipe a client writes 4 MiB of events and a 15 MiB
+    envelope: the daemon keeps 1 MiB of events (and says they were cut), and the job is
+    an ERROR, result too large, its envelope not kept."""
+    d = Daemon(work, 2, grace=1, name="kept")
+    daemons.append(d)
+    forge = helper(work, "forge.py", FORGE)
+    req = {"op": "submit", "job": ctx["nb_slow"], "key": ctx["nb_key"], "out": os.path.join(ctx["nb_home"], "kept-1")}
+    p = as_nobody([PY, forge, d.sock, json.dumps(req), str(d.p.pid), str(4 << 20), str(15 << 20)], timeout=120)
+    try:
+        info = json.loads(p.stdout.splitlines()[-1])
+    except (ValueError, IndexError):
+        info = {}
+    ok(info.get("id"), "65534 wrote 4 MiB of events and a 15 MiB envelope into its worker's pipe", p.stdout + p.stderr)
+    if not info.get("id"):
+        return
+    time.sleep(1.0)
+    script = ("import sys, json\nsys.path.insert(0, %r)\nfrom serve_client import Client\nc = Client(%r)\n"
+              "r = c.request({'op': 'events', 'id': %r, 'follow': False})\nc.send({'op': 'ping'})\nn = 0\n"
+              "while True:\n    l = c.line()\n    if 'ok' in l: break\n    n += len(json.dumps(l)) + 1\n"
+              "print(json.dumps({'reply': r, 'bytes': n}))\n") % (os.path.dirname(CLIENT), d.sock, info["id"])
+    r = as_nobody([PY, "-c", script], timeout=60)
+    try:
+        ev = json.loads(r.stdout)
+    except ValueError:
+        ev = {}
+    ok(ev.get("reply", {}).get("truncated") is True and 0 < ev.get("bytes", 0) <= (1 << 20) + 4096,
+       "the daemon kept %d bytes of its events, and says they were cut; each line valid JSON, a forged one with "
+       "invalid UTF-8 included" % ev.get("bytes", 0), [ev.get("reply"), r.stderr[-600:]])
+    nobody_requests(d.sock, {"op": "cancel", "id": info["id"]})
+    st = {}
+    for _ in range(100):
+        got, _ = nobody_requests(d.sock, {"op": "status", "id": info["id"]}, {"op": "verdict", "id": info["id"]})
+        st = got[0]["job"] if got and got[0].get("ok") else {}
+        if st.get("finished"):
+            break
+        time.sleep(0.2)
+    ok(st.get("result") == "ERROR" and "too large" in st.get("error", "") and got[1].get("code") == "no_verdict",
+       "the job is an ERROR (result too large) and its envelope is not kept", [st, got[1:] if got else None])
+    script = ("import sys, json\nsys.path.insert(0, %r)\nfrom serve_client import Client\nc = Client(%r)\n"
+              "c.request({'op': 'events', 'id': %r, 'follow': False})\nc.send({'op': 'ping'})\nlast = None\n"
+              "while True:\n    l = c.line()\n    if 'ok' in l: break\n    last = l\n"
+              "print(json.dumps(last))\n") % (os.path.dirname(CLIENT), d.sock, info["id"])
+    r = as_nobody([PY, "-c", script], timeout=60)
+    try:
+        last = json.loads(r.stdout) or {}
+    except ValueError:
+        last = {}
+    ok(last.get("event") == "job_end", "a replay of its cut events still ends with its job_end", [last, r.stderr[-300:]])
+    d.stop()
+
+def test_escape(work, daemons, ctx):
+    """13. A client moves a process of its own into a cgroup it makes below its job's
+    delegated cgroup (cgroup v1 lets it: it owns what it makes there): what it starts
+    there counts against the job's own pids limit (32, and 16 for the worker), which
+    the delegated cgroup carries, as it does the job's memory limit."""
+    d = Daemon(work, 1, grace=1, name="escape")
+    daemons.append(d)
+    nb = subprocess.Popen(["setpriv", "--reuid", str(NOBODY), "--regid", str(NOBODY), "--clear-groups", PY, CLIENT,
+                           d.sock, "--run", json.dumps({"job": ctx["nb_slow"], "key": ctx["nb_key"],
+                                                        "out": os.path.join(ctx["nb_home"], "escape-out")})],
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deleg = []
+    for _ in range(200):
+        ws = children_of(d.p.pid, NOBODY)
+        if ws and children_of(ws[0]):
+            deleg = cgroup_leftovers(d.p.pid)
+            break
+        time.sleep(0.1)
+    pids_dir = [p for p in deleg if os.path.exists(p + "/pids.max")]
+    mem_dir = [p for p in deleg if os.path.exists(p + "/memory.limit_in_bytes")]
+    if not ok(pids_dir and mem_dir, "65534's job runs in delegated pids and memory cgroups", deleg):
+        nb.kill()
+        return
+    pmax = open(pids_dir[0] + "/pids.max").read().strip()
+    mmax = int(open(mem_dir[0] + "/memory.limit_in_bytes").read())
+    ok(pmax == "48" and mmax == (128 + 64) << 20,
+       "the delegated cgroups carry the job's limits (pids 32+16, memory 128+64 MiB)", [pmax, mmax])
+    w = as_nobody([PY, "-c", "import sys\ntry:\n import os; open(sys.argv[1], 'w').write(str(os.getpid()))\n print('written')\n"
+                        "except OSError as e:\n print(e.errno)", pids_dir[0] + "/cgroup.procs"], timeout=60)
+    ok(w.stdout.strip() == "13", "65534 cannot move a process into the delegated cgroup itself (EACCES)", w.stdout + w.stderr)
+    p = as_nobody([PY, helper(work, "escape.py", ESCAPE), pids_dir[0], "100"], timeout=60)
+    try:
+        res = json.loads(p.stdout)
+    except ValueError:
+        res = {}
+    ok(res.get("moved") and res.get("started", 100) < 48,
+       "a process moved below it starts %s of 100 children: the job's pids limit holds there" % res.get("started"),
+       p.stdout + p.stderr)
+    d.stop()
+    nb.communicate(timeout=60)
 
 
 if __name__ == "__main__":

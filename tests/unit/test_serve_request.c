@@ -60,8 +60,52 @@ static void refused(const char *text, const char *what)
 	cJSON_Delete(tree);
 }
 
+static void line(const char *text, size_t len, bool good, const char *what)
+{
+	sg_error err = {0};
+	int rc = sg_serve_request_line_check(text, len, &err);
+	tap_ok(good ? rc == 0 : rc < 0, "request line %s: %s%s%s", good ? "taken" : "refused", what, rc < 0 ? ": " : "",
+	       rc < 0 ? err.msg : "");
+}
+
+#define LINE(lit, good, what) line(lit, sizeof(lit) - 1, good, what)
+
+static void request_lines(void)
+{
+	LINE("{\"op\":\"ping\"}", true, "a plain request");
+	LINE("{\"op\":\"status\",\"id\":\"job-8\\u0000xyz\"}", false, "an escaped NUL in a string");
+	LINE("{\"op\":\"submit\",\"job\":\"/x/quick.json\\u0000/../evil.json\"}", false, "an escaped NUL in a path");
+	LINE("{\"op\":\"status\",\"id\":\"a\\\\u0000\"}", true, "an escaped backslash, then the text u0000");
+	LINE("{\"op\":\"status\",\"id\":\"a\\\\\\u0000\"}", false, "an escaped backslash, then an escaped NUL");
+	LINE("{\"op\":\"status\",\"id\":\"\\\"\\u0000\"}", false, "an escaped quote, then an escaped NUL");
+	LINE("{\"op\":\"status\",\"id\":\"\\u00000\"}", false, "\\u0000 followed by a digit");
+	LINE("{\"op\":\"status\",\"id\":\"\\u0001\"}", true, "an escaped U+0001 (not NUL)");
+	LINE("{\"op\":\"ping\"}\0x", false, "a raw NUL");
+	LINE("{\"op\":\"p\xc3\xa9\"}", true, "valid UTF-8 (e acute)");
+	LINE("{\"op\":\"\xf0\x9f\x98\x80\"}", true, "valid UTF-8 (4 bytes)");
+	LINE("{\"op\":\"p\xe9\"}", false, "Latin-1, not UTF-8");
+	LINE("{\"op\":\"\xc0\xaf\"}", false, "an overlong form");
+	LINE("{\"op\":\"\xed\xa0\x80\"}", false, "an encoded surrogate");
+	LINE("{\"op\":\"\xf4\x90\x80\x80\"}", false, "past U+10FFFF");
+	LINE("{\"op\":\"\xe2\x82\"}", false, "a truncated sequence");
+	LINE("{\"op\":\"x\"}\xff", false, "a bad byte outside the strings");
+
+	/* replies: every string made valid UTF-8 */
+	cJSON *o = cJSON_CreateObject();
+	cJSON_AddStringToObject(o, "error", "bad \xff byte");
+	cJSON *a = cJSON_AddArrayToObject(o, "list");
+	cJSON_AddItemToArray(a, cJSON_CreateString("\xc3"));
+	sg_serve_json_sanitize(o);
+	char *text = cJSON_PrintUnformatted(o);
+	tap_ok(text && sg_serve_utf8_valid(text, strlen(text), NULL), "a reply with invalid UTF-8 is made valid (%s)", text);
+	tap_is_str(cJSON_GetObjectItem(o, "error")->valuestring, "bad \xef\xbf\xbd byte", "a bad byte becomes U+FFFD");
+	cJSON_free(text);
+	cJSON_Delete(o);
+}
+
 int main(void)
 {
+	request_lines();
 	round_trip();
 	refused("", "empty");
 	refused("[1]", "not an object");
