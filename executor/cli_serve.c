@@ -14,7 +14,8 @@ static void serve_usage(FILE *out)
 		"usage: shipgate serve --socket PATH [--jobs N] [--grace S] [--max-conns-per-uid N]\n"
 		"                      [--max-queued-per-uid N] [--max-queued-bytes-per-uid B]\n"
 		"                      [--max-ended-per-uid N] [--max-kept-bytes-per-uid B]\n"
-		"                      [--max-events-bytes B] [--max-envelope-bytes B] [--quiet]\n"
+		"                      [--max-events-bytes B] [--max-envelope-bytes B]\n"
+		"                      [--max-output-bytes-per-uid B] [--quiet]\n"
 		"\n"
 		"Run jobs for local clients: requests are JSON lines on the unix socket PATH\n"
 		"(submit, status, events, verdict, cancel, ping; docs/serve.md). Each client is\n"
@@ -41,11 +42,14 @@ static void serve_usage(FILE *out)
 		"                  events kept per job for replay; more are cut (default %u)\n"
 		"  --max-envelope-bytes B\n"
 		"                  largest verdict carried back; a larger one is an ERROR (default %u)\n"
+		"  --max-output-bytes-per-uid B\n"
+		"                  replies held for one uid's connections, read or not; past it the\n"
+		"                  connection is closed (default %u; a connection holds at most %u)\n"
 		"  -q, --quiet     no log lines on stderr\n"
 		"  -h, --help      this help\n",
 		SG_SERVE_DEFAULT_CONNS_PER_UID, SG_SERVE_DEFAULT_QUEUED_PER_UID, SG_SERVE_DEFAULT_QUEUED_BYTES_PER_UID,
 		SG_SERVE_DEFAULT_ENDED_PER_UID, SG_SERVE_DEFAULT_KEPT_BYTES_PER_UID, SG_SERVE_DEFAULT_EVENTS_BYTES,
-		SG_SERVE_DEFAULT_ENVELOPE_BYTES);
+		SG_SERVE_DEFAULT_ENVELOPE_BYTES, SG_SERVE_DEFAULT_OUTPUT_BYTES_PER_UID, SG_SERVE_CLIENT_OUT_MAX);
 }
 
 /* A cap's value: optarg as a number from lo to hi, or a usage error naming the option. */
@@ -71,6 +75,7 @@ int sg_cli_serve(int argc, char **argv)
 		{"max-kept-bytes-per-uid", required_argument, NULL, 'K'},
 		{"max-events-bytes", required_argument, NULL, 'V'},
 		{"max-envelope-bytes", required_argument, NULL, 'L'},
+		{"max-output-bytes-per-uid", required_argument, NULL, 'O'},
 		{"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0},
 	};
 	/* the daemon's own worker, a fresh image it execs for each job (serve_worker.c);
@@ -85,7 +90,8 @@ int sg_cli_serve(int argc, char **argv)
 			      .max_ended_per_uid = SG_SERVE_DEFAULT_ENDED_PER_UID,
 			      .max_kept_bytes_per_uid = SG_SERVE_DEFAULT_KEPT_BYTES_PER_UID,
 			      .max_events_bytes = SG_SERVE_DEFAULT_EVENTS_BYTES,
-			      .max_envelope_bytes = SG_SERVE_DEFAULT_ENVELOPE_BYTES};
+			      .max_envelope_bytes = SG_SERVE_DEFAULT_ENVELOPE_BYTES,
+			      .max_output_bytes_per_uid = SG_SERVE_DEFAULT_OUTPUT_BYTES_PER_UID};
 	optind = 1;
 	int c;
 	uint64_t v;
@@ -145,6 +151,11 @@ int sg_cli_serve(int argc, char **argv)
 			if (!cap_option("--max-envelope-bytes", 4096, 256u << 20, &v))
 				return 2;
 			o.max_envelope_bytes = v;
+			break;
+		case 'O':
+			if (!cap_option("--max-output-bytes-per-uid", 1u << 20, 1ull << 40, &v))
+				return 2;
+			o.max_output_bytes_per_uid = v;
 			break;
 		case 'q': o.quiet = true; break;
 		case 'h': serve_usage(stdout); return 0;

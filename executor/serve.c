@@ -63,6 +63,7 @@ typedef enum job_state { JOB_QUEUED, JOB_RUNNING, JOB_DONE, JOB_FAILED, JOB_CANC
 static const char *const state_names[] = {"queued", "running", "done", "failed", "cancelled"};
 
 typedef struct client client;
+struct serve;
 
 typedef struct serve_job {
 	char id[32];
@@ -110,8 +111,10 @@ struct client {
 	bool groups_known;
 	sg_buf in;
 	bool skipping;           /* inside an over-long line */
-	sg_buf out;
+	sg_buf out;              /* replies, sent up to out_off; compacted as they go */
 	size_t out_off;
+	sg_buf raw;              /* requests read but not handled yet (backpressure) */
+	struct serve *sv;
 	bool closing;            /* close once out is flushed */
 	bool dead;
 	serve_job **subs;        /* jobs whose events it follows */
@@ -149,6 +152,16 @@ typedef struct serve {
 	uint64_t refused_logged_ms;
 } serve;
 
+/* The output all of a uid's connections hold, sent or not. */
+static uint64_t output_of_uid(const serve *sv, uid_t uid)
+{
+	uint64_t n = 0;
+	for (const client *c = sv->clients; c; c = c->next)
+		if (c->uid == uid && !c->dead)
+			n += c->out.len;
+	return n;
+}
+
 static void logf_(const serve *sv, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void logf_(const serve *sv, const char *fmt, ...)
 {
@@ -166,12 +179,38 @@ static void logf_(const serve *sv, const char *fmt, ...)
 
 /* ---- output to clients ------------------------------------------------------------- */
 
+/* What a client's output buffer holds that it has not read yet. */
+static size_t client_pending(const client *c)
+{
+	return c->out.len - c->out_off;
+}
+
+/* Drop the part of the output already sent, once it is at least half of what is held:
+ * a connection that always leaves a little unread still holds only about what it has
+ * not read. */
+static void client_compact(client *c, bool always)
+{
+	if (!c->out_off || (!always && c->out_off < c->out.len / 2))
+		return;
+	size_t left = c->out.len - c->out_off;
+	memmove(c->out.data, c->out.data + c->out_off, left);
+	c->out.len = left;
+	c->out.data[left] = '\0';
+	c->out_off = 0;
+}
+
+static uint64_t output_of_uid(const struct serve *sv, uid_t uid);
+
 static void client_put(client *c, const char *line, size_t len)
 {
 	if (c->dead || c->closing)
 		return;
-	if (c->out.len - c->out_off + len > SG_SERVE_CLIENT_OUT_MAX) {
-		/* it does not read what it asked for: drop it rather than grow without end */
+	if (c->out.len + len > SG_SERVE_CLIENT_OUT_MAX)
+		client_compact(c, true);
+	/* what the connection holds, sent or not, never goes past its cap, nor what all
+	 * of its uid's connections hold past the uid's: it does not read what it asked
+	 * for, drop it rather than grow without end */
+	if (c->out.len + len > SG_SERVE_CLIENT_OUT_MAX || output_of_uid(c->sv, c->uid) + len > c->sv->o.max_output_bytes_per_uid) {
 		c->dead = true;
 		return;
 	}
@@ -1272,21 +1311,18 @@ static void handle_request(serve *sv, client *c, const char *line, size_t len)
 	cJSON_Delete(req);
 }
 
-/* Split what came into lines; a line over the cap is answered once and skipped. */
-static void client_read(serve *sv, client *c)
+/* Split what came into lines; a line over the cap is answered once and skipped. While
+ * the client's unread replies are over SG_SERVE_CLIENT_OUT_LOW, the rest waits in raw
+ * (and nothing more is read from it): it is handled once the client has read them. */
+static void client_process(serve *sv, client *c)
 {
-	char buf[65536];
-	ssize_t n = SG_RETRY(read(c->fd, buf, sizeof(buf)));
-	if (n < 0 && errno == EAGAIN)
-		return;
-	if (n <= 0) {
-		c->dead = true;
-		return;
-	}
-	size_t start = 0;
-	for (size_t i = 0; i < (size_t)n; i++) {
+	const char *buf = c->raw.data;
+	size_t n = c->raw.len, start = 0;
+	for (size_t i = 0; i < n; i++) {
 		if (buf[i] != '\n')
 			continue;
+		if (c->dead || client_pending(c) >= SG_SERVE_CLIENT_OUT_LOW)
+			break;
 		if (c->skipping) {
 			c->skipping = false;
 		} else if (c->in.len + (i - start) > SG_SERVE_LINE_MAX) {
@@ -1299,8 +1335,15 @@ static void client_read(serve *sv, client *c)
 		sg_buf_free(&c->in);
 		start = i + 1;
 	}
-	if (start < (size_t)n && !c->skipping) {
-		sg_buf_append(&c->in, buf + start, (size_t)n - start);
+	if (memchr(buf + start, '\n', n - start)) {
+		/* a complete line is left: it waits for the replies to be read */
+		memmove(c->raw.data, buf + start, n - start);
+		c->raw.len = n - start;
+		c->raw.data[c->raw.len] = '\0';
+		return;
+	}
+	if (start < n && !c->skipping) {
+		sg_buf_append(&c->in, buf + start, n - start);
 		if (c->in.len > SG_SERVE_LINE_MAX) {
 			reply_error(c, NULL, "too_long", "request longer than %u bytes: skipped to its end",
 				    SG_SERVE_LINE_MAX);
@@ -1308,6 +1351,27 @@ static void client_read(serve *sv, client *c)
 			c->skipping = true;
 		}
 	}
+	sg_buf_free(&c->raw);
+}
+
+static void client_read(serve *sv, client *c)
+{
+	char buf[65536];
+	ssize_t n = SG_RETRY(read(c->fd, buf, sizeof(buf)));
+	if (n < 0 && errno == EAGAIN)
+		return;
+	if (n <= 0) {
+		c->dead = true;
+		return;
+	}
+	sg_buf_append(&c->raw, buf, (size_t)n);
+	client_process(sv, c);
+}
+
+/* Whether the daemon reads more from the client: not while its replies pile up. */
+static bool client_wants_input(const client *c)
+{
+	return !c->raw.len && client_pending(c) < SG_SERVE_CLIENT_OUT_LOW;
 }
 
 static void client_write(client *c)
@@ -1322,6 +1386,7 @@ static void client_write(client *c)
 			return;
 		}
 		c->out_off += (size_t)n;
+		client_compact(c, false);
 	}
 	sg_buf_free(&c->out);
 	c->out_off = 0;
@@ -1415,6 +1480,7 @@ static void client_accept(serve *sv)
 		}
 		client *c = sg_xcalloc(1, sizeof(*c));
 		c->fd = fd;
+		c->sv = sv;
 		c->uid = cred.uid;
 		c->gid = cred.gid;
 		c->pid = cred.pid;
@@ -1444,6 +1510,7 @@ static void client_free(serve *sv, client *c)
 		}
 	close(c->fd);
 	sg_buf_free(&c->in);
+	sg_buf_free(&c->raw);
 	sg_buf_free(&c->out);
 	free(c->subs);
 	free(c->groups);
@@ -1839,7 +1906,10 @@ int sg_serve_main(const sg_serve_options *opts)
 			kind[n++] = 1;
 		}
 		for (client *c = sv.clients; c; c = c->next) {
-			pfd[n] = (struct pollfd){.fd = c->fd, .events = (short)(POLLIN | (c->out.len > c->out_off ? POLLOUT : 0))};
+			/* POLLHUP and POLLERR come even without POLLIN */
+			pfd[n] = (struct pollfd){.fd = c->fd,
+						 .events = (short)((client_wants_input(c) ? POLLIN : 0) |
+								   (c->out.len > c->out_off ? POLLOUT : 0))};
 			who[n] = c;
 			kind[n++] = 2;
 		}
@@ -1877,8 +1947,10 @@ int sg_serve_main(const sg_serve_options *opts)
 				break;
 			case 2: {
 				client *c = who[i];
-				if (pfd[i].revents & (POLLIN | POLLHUP | POLLERR))
+				if ((pfd[i].revents & POLLIN) || ((pfd[i].revents & (POLLHUP | POLLERR)) && client_wants_input(c)))
 					client_read(&sv, c);
+				else if (pfd[i].revents & POLLERR)
+					c->dead = true;
 				if (!c->dead && c->out.len > c->out_off)
 					client_write(c);
 				break;
@@ -1893,10 +1965,18 @@ int sg_serve_main(const sg_serve_options *opts)
 				break;
 			}
 		}
-		/* replies made while handling others' input go out without waiting for POLLOUT */
-		for (client *c = sv.clients; c; c = c->next)
+		/* replies made while handling others' input go out without waiting for POLLOUT;
+		 * requests held back while a client's replies piled up are handled once it has
+		 * read them */
+		for (client *c = sv.clients; c; c = c->next) {
 			if (!c->dead && c->out.len > c->out_off)
 				client_write(c);
+			if (!c->dead && c->raw.len && client_pending(c) < SG_SERVE_CLIENT_OUT_LOW) {
+				client_process(&sv, c);
+				if (!c->dead && c->out.len > c->out_off)
+					client_write(c);
+			}
+		}
 	}
 	/* flush what the clients are owed (job_end lines), briefly */
 	uint64_t until = sg_monotonic_ms() + 1000;

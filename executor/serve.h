@@ -22,7 +22,8 @@ struct cJSON;
 #include <sys/types.h>
 
 #define SG_SERVE_LINE_MAX (1u << 20)        /* a request line, newline excluded */
-#define SG_SERVE_CLIENT_OUT_MAX (32u << 20) /* unread replies before a client is dropped */
+#define SG_SERVE_CLIENT_OUT_MAX (32u << 20) /* output a connection holds before it is dropped */
+#define SG_SERVE_CLIENT_OUT_LOW (1u << 20)  /* unread output over this: its requests wait */
 #define SG_SERVE_RESULT_FIELD_MAX (64u << 10) /* a result's field but the envelope */
 #define SG_SERVE_PIPE_LINGER_MS 200       /* a reaped worker's pipe: read for at most */
 #define SG_SERVE_REQUEST_MAX (8u << 20)     /* a request as the worker reads it: the
@@ -37,6 +38,7 @@ struct cJSON;
 #define SG_SERVE_DEFAULT_KEPT_BYTES_PER_UID (64u << 20) /* events and envelopes of them */
 #define SG_SERVE_DEFAULT_EVENTS_BYTES (1u << 20)    /* events kept per job for replay */
 #define SG_SERVE_DEFAULT_ENVELOPE_BYTES (8u << 20)  /* a verdict carried; larger: ERROR */
+#define SG_SERVE_DEFAULT_OUTPUT_BYTES_PER_UID (64u << 20) /* replies held for its connections */
 
 /* A delegated cgroup, once its worker is gone (serve_cgroup.c): the client may have
  * built anything below it. Walks go down by descriptor, never by path, at most this
@@ -77,6 +79,7 @@ typedef struct sg_serve_options {
 	uint64_t max_kept_bytes_per_uid;
 	uint64_t max_events_bytes;  /* per job */
 	uint64_t max_envelope_bytes;
+	uint64_t max_output_bytes_per_uid; /* output held for all of a uid's connections */
 	bool quiet;
 } sg_serve_options;
 

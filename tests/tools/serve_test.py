@@ -24,7 +24,10 @@ Needs root (to be the daemon that serves other uids) and setpriv (to be uid 6553
 11. per-uid caps: queued jobs and bytes, ended jobs (one uid never evicts another's),
     round robin across uids;
 12. events and the envelope a client forges through its worker's pipe are capped;
-13. a process moved into a cgroup below the delegated one counts against the job's limits.
+13. a process moved into a cgroup below the delegated one counts against the job's limits;
+14. one connection asks for a 1 MiB replay 400 times, always leaving a few unread, then
+    sends 400 at once without reading: the daemon's memory stays bounded (what it sent
+    is dropped, and it reads no more requests while the replies pile up).
 Prints TAP.
 """
 import glob
@@ -208,6 +211,24 @@ def run_tests(work, daemons):
     secret = os.path.join(work, "secret")
     copy_demo(secret)
     os.chmod(secret, 0o700)
+
+    only = os.environ.get("SERVE_TEST_SECTIONS")  # e.g. "14,15": just those (for development)
+    if only:
+        slow = os.path.join(work, "slow")
+        os.makedirs(os.path.join(slow, "ws"))
+        nb_slow = os.path.join(nb_home, "slow")
+        os.makedirs(os.path.join(nb_slow, "ws"))
+        for dst in (slow, nb_slow):
+            with open(os.path.join(dst, "job.json"), "w") as f:
+                json.dump(slow_inline("slow"), f)
+        for p in (nb_slow, nb_slow + "/ws", nb_slow + "/job.json"):
+            os.chown(p, NOBODY, NOBODY)
+        ctx = {"root_key": root_key, "nb_key": nb_key, "nb_home": nb_home, "root_slow": os.path.join(slow, "job.json"),
+               "slow_ws": os.path.join(slow, "ws"), "nb_slow": os.path.join(nb_slow, "job.json")}
+        for name, fn in SECTIONS:
+            if name.split(".")[0] in only.split(","):
+                section(name, fn, work, daemons, ctx)
+        return
 
     h = subprocess.run([SHIPGATE, "serve", "--help"], capture_output=True, text=True)
     usage, _, rest = h.stdout.partition("\n\n")
@@ -496,6 +517,7 @@ def run_tests(work, daemons):
     section("11. per-uid caps", test_caps, work, daemons, ctx)
     section("12. bytes kept per job", test_kept_bytes, work, daemons, ctx)
     section("13. escape into the delegated cgroup", test_escape, work, daemons, ctx)
+    section("14. output held per connection", test_output_held, work, daemons, ctx)
 
 
 # ---- hostile clients: small programs run as uid 65534 ------------------------------------
@@ -1260,6 +1282,94 @@ def test_escape(work, daemons, ctx):
        p.stdout + p.stderr)
     d.stop()
     nb.communicate(timeout=60)
+
+
+REPLAYS = r"""
+import json, socket, sys, threading, time
+sock, job, pid = sys.argv[1], sys.argv[2], int(sys.argv[3])
+def hwm():
+    for l in open("/proc/%d/status" % pid):
+        if l.startswith("VmHWM:"):
+            return int(l.split()[1]) << 10
+def rss():
+    for l in open("/proc/%d/status" % pid):
+        if l.startswith("VmRSS:"):
+            return int(l.split()[1]) << 10
+s = socket.socket(socket.AF_UNIX)
+s.connect(sock)
+f = s.makefile("rb")
+req = (json.dumps({"op": "events", "id": job, "follow": False}) + "\n").encode()
+done = 0
+def read_one():
+    global done
+    l = f.readline()
+    if not l:
+        raise EOFError("the daemon closed the connection after %d replays" % done)
+    if b'"job_end"' in l or b'"ok":false' in l:
+        done += 1
+out = {"before": hwm()}
+for i in range(400):
+    s.sendall(req)
+    while done < i - 8:
+        read_one()
+while done < 400:
+    read_one()
+out["kept_few_unread"] = hwm()
+# all at once, nothing read for 3 s
+t = threading.Thread(target=lambda: s.sendall(req * 400))
+t.start()
+time.sleep(3)
+out["unread_rss"] = rss()
+while done < 800:
+    read_one()
+t.join()
+out["all_at_once"] = hwm()
+out["replays"] = done
+print(json.dumps(out), flush=True)
+"""
+
+
+def test_output_held(work, daemons, ctx):
+    """14. What a connection holds, sent or not, is bounded: the sent part of its
+    output is dropped, its requests wait while its unread replies are over 1 MiB."""
+    env = dict(os.environ)
+    env["ASAN_OPTIONS"] = env.get("ASAN_OPTIONS", "") + ":quarantine_size_mb=4"
+    d = Daemon(work, 2, grace=1, name="held", env=env)
+    daemons.append(d)
+    job = {"version": 1, "name": "big-events", "workspace": ".", "network": "none",
+           "limits": {"memory_mb": 128, "pids": 32, "timeout_s": 600},
+           "steps": [{"name": "s%d" % i, "run": ["true", "A" * 24000]} for i in range(40)]}
+    big = os.path.join(ctx["nb_home"], "big-events")
+    os.makedirs(big, exist_ok=True)
+    with open(os.path.join(big, "job.json"), "w") as f:
+        json.dump(job, f)
+    for path in (big, big + "/job.json"):
+        os.chown(path, NOBODY, NOBODY)
+    lines, p = nobody_run(d.sock, {"job": big + "/job.json", "key": ctx["nb_key"]})
+    jid = lines[0].get("id") if lines else None
+    ends = [l for l in lines if l.get("event") == "job_end"]
+    if not ok(jid and ends, "65534 runs a job with about 1 MiB of events", (p.stdout + p.stderr)[-600:]):
+        return
+    r = as_nobody([PY, helper(work, "replays.py", REPLAYS), d.sock, jid, str(d.p.pid)], timeout=300)
+    try:
+        m = json.loads(r.stdout)
+    except ValueError:
+        m = {}
+    grew = (m.get("kept_few_unread", 1 << 40) - m.get("before", 0)) >> 20
+    ok(m.get("replays") == 800 and grew < 64,
+       "400 replays of 1 MiB on one connection, a few always unread: the daemon grew %d MiB" % grew,
+       [m, r.stderr[-600:]])
+    unread = (m.get("unread_rss", 1 << 40) - m.get("before", 0)) >> 20
+    ok(m.get("replays") == 800 and unread < 64,
+       "400 more sent at once and left unread: the daemon holds %d MiB more, then answers them all" % unread,
+       [m, r.stderr[-600:]])
+    d.stop()
+
+
+SECTIONS = [("6. worker memory", test_worker_memory), ("7. held pipe", test_held_pipe),
+            ("8. connections", test_connections), ("9. deep cgroups", test_deep_cgroups), ("10. cwd", test_cwd),
+            ("11. per-uid caps", test_caps), ("12. bytes kept per job", test_kept_bytes),
+            ("13. escape into the delegated cgroup", test_escape), ("14. output held per connection", test_output_held)]
 
 
 if __name__ == "__main__":
