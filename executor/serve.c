@@ -537,7 +537,8 @@ static void job_limit_delegated(serve *sv, serve_job *j, const cJSON *o)
 	}
 	char mem_text[32], pids_text[32];
 	snprintf(mem_text, sizeof(mem_text), "%llu", (unsigned long long)mem->valuedouble);
-	snprintf(pids_text, sizeof(pids_text), "%llu", (unsigned long long)pids->valuedouble);
+	unsigned long long pids_n = (unsigned long long)pids->valuedouble;
+	snprintf(pids_text, sizeof(pids_text), "%llu", pids_n < SG_SERVE_PID_MAX_LIMIT ? pids_n : SG_SERVE_PID_MAX_LIMIT);
 	static const char *const files[] = {"memory.limit_in_bytes", "memory.max", "pids.max"};
 	for (int i = 0; j->cg_dirs[i]; i++)
 		for (size_t k = 0; k < SG_ARRAY_LEN(files); k++) {

@@ -56,6 +56,9 @@ struct cJSON;
  * for them ({"worker":"limits",...}) and runs nothing until it sees them in place. */
 #define SG_SERVE_DELEG_MEMORY_MARGIN_MB 64
 #define SG_SERVE_DELEG_PIDS_MARGIN 16
+/* pids.max takes at most the kernel's PID_MAX_LIMIT (no more processes can exist): the
+ * job's pids and the margin are clamped to it, a larger value is EINVAL */
+#define SG_SERVE_PID_MAX_LIMIT 4194304u
 #define SG_SERVE_DELEG_LIMITS_WAIT_MS 5000
 
 /* Give the tree back to the daemon (owner root again); kill every process listed in

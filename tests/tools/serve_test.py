@@ -27,7 +27,9 @@ Needs root (to be the daemon that serves other uids) and setpriv (to be uid 6553
 13. a process moved into a cgroup below the delegated one counts against the job's limits;
 14. one connection asks for a 1 MiB replay 400 times, always leaving a few unread, then
     sends 400 at once without reading: the daemon's memory stays bounded (what it sent
-    is dropped, and it reads no more requests while the replies pile up).
+    is dropped, and it reads no more requests while the replies pile up);
+15. a job of 65534 with pids 4194300 (the kernel's limit is 4194304): its delegated
+    cgroup's pids.max is clamped, the job passes.
 Prints TAP.
 """
 import glob
@@ -518,6 +520,7 @@ def run_tests(work, daemons):
     section("12. bytes kept per job", test_kept_bytes, work, daemons, ctx)
     section("13. escape into the delegated cgroup", test_escape, work, daemons, ctx)
     section("14. output held per connection", test_output_held, work, daemons, ctx)
+    section("15. pids near the kernel's limit", test_pids_max, work, daemons, ctx)
 
 
 # ---- hostile clients: small programs run as uid 65534 ------------------------------------
@@ -1366,10 +1369,25 @@ def test_output_held(work, daemons, ctx):
     d.stop()
 
 
+def test_pids_max(work, daemons, ctx):
+    """15. pids 4194300 is a valid limit: the worker's margin on the delegated cgroup
+    must not push pids.max past the kernel's PID_MAX_LIMIT (EINVAL: the job an ERROR)."""
+    d = Daemon(work, 1, grace=1, name="pidsmax")
+    daemons.append(d)
+    job = {"version": 1, "name": "many-pids", "workspace": ".", "network": "none",
+           "limits": {"memory_mb": 128, "pids": 4194300, "timeout_s": 600},
+           "steps": [{"name": "true", "run": ["true"]}]}
+    lines, p = nobody_run(d.sock, {"job_json": job, "workspace": ctx["nb_home"], "key": ctx["nb_key"]})
+    end = [l for l in lines if l.get("event") == "job_end"]
+    ok(end and end[0].get("result") == "PASSED", "65534's job with pids 4194300 passes", lines[-3:] or p.stderr)
+    d.stop()
+
+
 SECTIONS = [("6. worker memory", test_worker_memory), ("7. held pipe", test_held_pipe),
             ("8. connections", test_connections), ("9. deep cgroups", test_deep_cgroups), ("10. cwd", test_cwd),
             ("11. per-uid caps", test_caps), ("12. bytes kept per job", test_kept_bytes),
-            ("13. escape into the delegated cgroup", test_escape), ("14. output held per connection", test_output_held)]
+            ("13. escape into the delegated cgroup", test_escape), ("14. output held per connection", test_output_held),
+            ("15. pids near the kernel's limit", test_pids_max)]
 
 
 if __name__ == "__main__":
