@@ -29,7 +29,9 @@ Needs root (to be the daemon that serves other uids) and setpriv (to be uid 6553
     sends 400 at once without reading: the daemon's memory stays bounded (what it sent
     is dropped, and it reads no more requests while the replies pile up);
 15. a job of 65534 with pids 4194300 (the kernel's limit is 4194304): its delegated
-    cgroup's pids.max is clamped, the job passes.
+    cgroup's pids.max is clamped, the job passes;
+16. a thread (not its process's leader) parked 260 levels deep, in a `tasks` file: the
+    daemon finds it by its own cgroup path and kills its process.
 Prints TAP.
 """
 import glob
@@ -521,6 +523,7 @@ def run_tests(work, daemons):
     section("13. escape into the delegated cgroup", test_escape, work, daemons, ctx)
     section("14. output held per connection", test_output_held, work, daemons, ctx)
     section("15. pids near the kernel's limit", test_pids_max, work, daemons, ctx)
+    section("16. a thread parked deeper than the walks", test_deep_thread, work, daemons, ctx)
 
 
 # ---- hostile clients: small programs run as uid 65534 ------------------------------------
@@ -692,13 +695,20 @@ seen = []
 while not any(e.get("event") == "step_started" for e in seen):
     seen.append(line())
 dirs = [d for d in glob.glob("/sys/fs/cgroup/*/shipgate-serve-%d-%s" % (dpid, jid)) if not os.path.islink(d)]
+thread = len(sys.argv) > 6 and sys.argv[6] == "thread"  # park a thread (not its leader)
 r, w = os.pipe()
+tr, tw = os.pipe()
 sleeper = os.fork()
 if sleeper == 0:
     os.setsid()
+    if thread:
+        import threading
+        threading.Thread(target=lambda: (os.write(tw, b"%d" % threading.get_native_id()), time.sleep(600)),
+                         daemon=True).start()
     os.read(r, 1)
     time.sleep(600)
     os._exit(0)
+tid = int(os.read(tr, 32)) if thread else sleeper
 depth = 0
 for d in dirs:
     fd = os.open(d, os.O_RDONLY | os.O_DIRECTORY)
@@ -709,12 +719,12 @@ for d in dirs:
         os.close(fd)
         fd = nfd
         depth += 1
-    pf = os.open("cgroup.procs", os.O_WRONLY, dir_fd=fd)
-    os.write(pf, b"%d" % sleeper)
+    pf = os.open("tasks" if thread else "cgroup.procs", os.O_WRONLY, dir_fd=fd)
+    os.write(pf, b"%d" % tid)
     os.close(pf)
     os.close(fd)
 os.write(w, b"x")
-print(json.dumps({"id": jid, "sleeper": sleeper, "dirs": dirs, "levels": depth}), flush=True)
+print(json.dumps({"id": jid, "sleeper": sleeper, "tid": tid, "dirs": dirs, "levels": depth}), flush=True)
 try:
     while seen[-1].get("event") != "job_end":
         seen.append(line())
@@ -1383,11 +1393,49 @@ def test_pids_max(work, daemons, ctx):
     d.stop()
 
 
+def test_deep_thread(work, daemons, ctx):
+    """16. cgroup v1 takes a thread alone into a cgroup (its `tasks` file): a thread
+    parked below the walks' depth, its leader elsewhere, is found by the thread's own
+    /proc/PID/task/TID/cgroup and its process killed."""
+    d = Daemon(work, 1, grace=1, name="deep-thread")
+    daemons.append(d)
+    req = {"op": "submit", "job": ctx["nb_slow"], "key": ctx["nb_key"], "out": os.path.join(ctx["nb_home"], "deep-3")}
+    h = subprocess.Popen(["setpriv", "--reuid", str(NOBODY), "--regid", str(NOBODY), "--clear-groups", PY,
+                          helper(work, "deep.py", DEEP), d.sock, json.dumps(req), str(d.p.pid), "260", "8", "thread"],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    first = h.stdout.readline()
+    try:
+        info = json.loads(first)
+    except ValueError:
+        info = {}
+    if info.get("sleeper"):
+        holders.append(info["sleeper"])
+    if not ok(info.get("levels", 0) >= 260 and info.get("tid") != info.get("sleeper"),
+              "65534 built a tree 260 levels deep and parked a thread (not its leader) at its bottom",
+              [first, h.stderr.read() if not first else ""]):
+        h.kill()
+        d.stop()
+        return
+    nobody_requests(d.sock, {"op": "cancel", "id": info["id"]})
+    h.communicate(timeout=60)
+    dead = False
+    for _ in range(150):
+        dead = not os.path.exists("/proc/%d" % info["sleeper"])
+        if dead:
+            break
+        time.sleep(0.1)
+    ok(dead, "the parked thread's process is killed")
+    d.stop(60)
+    for top in cgroup_leftovers(d.p.pid):
+        rmdir_deep(top)
+
+
 SECTIONS = [("6. worker memory", test_worker_memory), ("7. held pipe", test_held_pipe),
             ("8. connections", test_connections), ("9. deep cgroups", test_deep_cgroups), ("10. cwd", test_cwd),
             ("11. per-uid caps", test_caps), ("12. bytes kept per job", test_kept_bytes),
             ("13. escape into the delegated cgroup", test_escape), ("14. output held per connection", test_output_held),
-            ("15. pids near the kernel's limit", test_pids_max)]
+            ("15. pids near the kernel's limit", test_pids_max),
+            ("16. a thread parked deeper than the walks", test_deep_thread)]
 
 
 if __name__ == "__main__":
