@@ -11,7 +11,8 @@
 static void serve_usage(FILE *out)
 {
 	fprintf(out,
-		"usage: shipgate serve --socket PATH [--jobs N] [--grace S] [--max-conns-per-uid N]\n"
+		"usage: shipgate serve --socket PATH [--jobs N] [--max-running-per-uid K] [--grace S]\n"
+		"                      [--max-conns-per-uid N]\n"
 		"                      [--max-queued-per-uid N] [--max-queued-bytes-per-uid B]\n"
 		"                      [--max-ended-per-uid N] [--max-kept-bytes-per-uid B]\n"
 		"                      [--max-events-bytes B] [--max-envelope-bytes B]\n"
@@ -27,6 +28,9 @@ static void serve_usage(FILE *out)
 		"  --socket PATH   where to listen (made mode 0666: anyone may connect)\n"
 		"  --jobs N        jobs running at once (default: the number of CPUs); the rest queue,\n"
 		"                  served round robin across uids\n"
+		"  --max-running-per-uid K\n"
+		"                  jobs one uid may have running at once (default: N, all of them);\n"
+		"                  K < N keeps a slot for others on a shared daemon\n"
 		"  --grace S       after SIGTERM, seconds running jobs may go on (default 30)\n"
 		"  --max-conns-per-uid N\n"
 		"                  connections one uid may have open at once (default %u)\n"
@@ -69,6 +73,7 @@ int sg_cli_serve(int argc, char **argv)
 		{"socket", required_argument, NULL, 's'}, {"jobs", required_argument, NULL, 'j'},
 		{"grace", required_argument, NULL, 'g'},  {"quiet", no_argument, NULL, 'q'},
 		{"max-conns-per-uid", required_argument, NULL, 'C'},
+		{"max-running-per-uid", required_argument, NULL, 'R'},
 		{"max-queued-per-uid", required_argument, NULL, 'Q'},
 		{"max-queued-bytes-per-uid", required_argument, NULL, 'B'},
 		{"max-ended-per-uid", required_argument, NULL, 'E'},
@@ -112,6 +117,11 @@ int sg_cli_serve(int argc, char **argv)
 				return 2;
 			}
 			o.grace_s = (unsigned)v;
+			break;
+		case 'R':
+			if (!cap_option("--max-running-per-uid", 1, 4096, &v))
+				return 2;
+			o.max_running_per_uid = (unsigned)v;
 			break;
 		case 'C':
 			if (!sg_parse_u64(optarg, &v) || v < 1 || v > 65536) {
@@ -167,5 +177,7 @@ int sg_cli_serve(int argc, char **argv)
 		serve_usage(stderr);
 		return 2;
 	}
+	if (!o.max_running_per_uid || o.max_running_per_uid > o.max_jobs)
+		o.max_running_per_uid = o.max_jobs;
 	return sg_serve_main(&o);
 }

@@ -873,11 +873,22 @@ static void job_start(serve *sv, serve_job *j)
 /* The queued job to start next, round robin across uids: the oldest of the first uid
  * after `after` (in uid order, wrapping) that has one; `skip` holds jobs taken already
  * (queued_ahead's simulation), or NULL. One uid's long queue cannot starve another's. */
-static serve_job *next_queued(const serve *sv, uid_t after, serve_job *const *skip, size_t n_skip)
+static unsigned running_of(const serve *sv, uid_t uid)
+{
+	unsigned n = 0;
+	for (const serve_job *j = sv->jobs; j; j = j->next)
+		n += j->state == JOB_RUNNING && j->uid == uid;
+	return n;
+}
+
+static serve_job *next_queued(const serve *sv, uid_t after, serve_job *const *skip, size_t n_skip, bool capped)
 {
 	serve_job *best = NULL, *first = NULL; /* best: uid > after; first: lowest uid */
 	for (serve_job *j = sv->jobs; j; j = j->next) {
 		if (j->state != JOB_QUEUED)
+			continue;
+		/* a uid with --max-running-per-uid jobs running waits for one of them to end */
+		if (capped && running_of(sv, j->uid) >= sv->o.max_running_per_uid)
 			continue;
 		bool skipped = false;
 		for (size_t i = 0; i < n_skip && !skipped; i++)
@@ -895,7 +906,7 @@ static serve_job *next_queued(const serve *sv, uid_t after, serve_job *const *sk
 static void schedule(serve *sv)
 {
 	while (!sv->draining && sv->running < sv->o.max_jobs) {
-		serve_job *j = next_queued(sv, sv->last_started_uid, NULL, 0);
+		serve_job *j = next_queued(sv, sv->last_started_uid, NULL, 0, true);
 		if (!j)
 			return;
 		sv->last_started_uid = j->uid;
@@ -903,14 +914,15 @@ static void schedule(serve *sv)
 	}
 }
 
-/* How many queued jobs start before j, as schedule would pick them. */
+/* How many queued jobs start before j, as schedule would pick them (not counting
+ * --max-running-per-uid: who is at it changes as jobs end). */
 static unsigned queued_ahead(const serve *sv, const serve_job *j)
 {
 	size_t cap = 0, n = 0;
 	serve_job **taken = NULL;
 	uid_t after = sv->last_started_uid;
 	for (;;) {
-		serve_job *q = next_queued(sv, after, taken, n);
+		serve_job *q = next_queued(sv, after, taken, n, false);
 		if (!q || q == j)
 			break;
 		if (n == cap) {

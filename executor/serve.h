@@ -74,6 +74,7 @@ int sg_serve_cgroup_kill_by_name(const char *name);
 typedef struct sg_serve_options {
 	const char *socket_path;
 	unsigned max_jobs;     /* jobs running at once */
+	unsigned max_running_per_uid; /* of them, one uid's (default: max_jobs) */
 	unsigned grace_s;      /* after SIGTERM: how long running jobs may go on */
 	unsigned max_conns_per_uid; /* connections open at once, per uid */
 	unsigned max_queued_per_uid;

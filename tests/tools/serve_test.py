@@ -31,7 +31,8 @@ Needs root (to be the daemon that serves other uids) and setpriv (to be uid 6553
 15. a job of 65534 with pids 4194300 (the kernel's limit is 4194304): its delegated
     cgroup's pids.max is clamped, the job passes;
 16. a thread (not its process's leader) parked 260 levels deep, in a `tasks` file: the
-    daemon finds it by its own cgroup path and kills its process.
+    daemon finds it by its own cgroup path and kills its process;
+17. --jobs 2 --max-running-per-uid 1: 65534 submits two jobs, one runs; root's runs at once.
 Prints TAP.
 """
 import glob
@@ -524,6 +525,7 @@ def run_tests(work, daemons):
     section("14. output held per connection", test_output_held, work, daemons, ctx)
     section("15. pids near the kernel's limit", test_pids_max, work, daemons, ctx)
     section("16. a thread parked deeper than the walks", test_deep_thread, work, daemons, ctx)
+    section("17. running jobs per uid", test_running_per_uid, work, daemons, ctx)
 
 
 # ---- hostile clients: small programs run as uid 65534 ------------------------------------
@@ -1430,12 +1432,42 @@ def test_deep_thread(work, daemons, ctx):
         rmdir_deep(top)
 
 
+def test_running_per_uid(work, daemons, ctx):
+    """17. One uid cannot hold every slot: with --max-running-per-uid 1, 65534's second
+    job waits although a slot is free, and root's job takes that slot at once."""
+    d = Daemon(work, 2, grace=1, name="per-uid", args=["--max-running-per-uid", "1"])
+    daemons.append(d)
+    q = [{"op": "submit", "job": ctx["nb_slow"], "key": ctx["nb_key"], "out": os.path.join(ctx["nb_home"], "per-uid-%d" % i)}
+         for i in range(2)]
+    nbc = subprocess.Popen(["setpriv", "--reuid", str(NOBODY), "--regid", str(NOBODY), "--clear-groups", PY, "-c",
+                            "import sys, json, time\nsys.path.insert(0, %r)\nfrom serve_client import Client\n"
+                            "c = Client(%r)\nfor r in json.loads(sys.argv[1]):\n    print(json.dumps(c.request(r)), flush=True)\n"
+                            "time.sleep(600)\n" % (os.path.dirname(CLIENT), d.sock), json.dumps(q)],
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    got = [json.loads(nbc.stdout.readline() or "{}") for _ in q]
+    ok([r.get("state") for r in got] == ["running", "queued"],
+       "65534 submits two jobs: one runs, the other waits although a slot is free", got)
+    rc = d.client()
+    r = rc.request({"op": "submit", "job": ctx["root_slow"], "key": ctx["root_key"], "out": os.path.join(work, "per-uid-root")})
+    ok(r.get("state") == "running", "root's job starts at once (--jobs 2 --max-running-per-uid 1)", r)
+    rc.request({"op": "cancel", "id": r.get("id", "")})
+    nobody_requests(d.sock, *[{"op": "cancel", "id": g.get("id", "")} for g in got])
+    nbc.kill()
+    nbc.communicate()
+    code = d.stop(60)
+    bad = subprocess.run([SHIPGATE, "serve", "--socket", os.path.join(work, "x.sock"), "--max-running-per-uid", "0"],
+                         capture_output=True, text=True)
+    ok(code == 0 and bad.returncode == 2 and "--max-running-per-uid" in bad.stderr,
+       "the daemon drains; --max-running-per-uid 0 is refused", [code, bad.returncode, bad.stderr])
+
+
 SECTIONS = [("6. worker memory", test_worker_memory), ("7. held pipe", test_held_pipe),
             ("8. connections", test_connections), ("9. deep cgroups", test_deep_cgroups), ("10. cwd", test_cwd),
             ("11. per-uid caps", test_caps), ("12. bytes kept per job", test_kept_bytes),
             ("13. escape into the delegated cgroup", test_escape), ("14. output held per connection", test_output_held),
             ("15. pids near the kernel's limit", test_pids_max),
-            ("16. a thread parked deeper than the walks", test_deep_thread)]
+            ("16. a thread parked deeper than the walks", test_deep_thread),
+            ("17. running jobs per uid", test_running_per_uid)]
 
 
 if __name__ == "__main__":
