@@ -177,6 +177,16 @@ int sg_cli_serve(int argc, char **argv)
 		serve_usage(stderr);
 		return 2;
 	}
+	if (o.max_kept_bytes_per_uid < o.max_events_bytes + o.max_envelope_bytes) {
+		/* a job's own events and verdict would be over its uid's cap: forgotten as soon
+		 * as the uid's next job ends */
+		fprintf(stderr,
+			"shipgate serve: --max-kept-bytes-per-uid (%llu) is less than --max-events-bytes (%llu) plus "
+			"--max-envelope-bytes (%llu): one job's events and verdict would not fit\n",
+			(unsigned long long)o.max_kept_bytes_per_uid, (unsigned long long)o.max_events_bytes,
+			(unsigned long long)o.max_envelope_bytes);
+		return 2;
+	}
 	if (!o.max_running_per_uid || o.max_running_per_uid > o.max_jobs)
 		o.max_running_per_uid = o.max_jobs;
 	return sg_serve_main(&o);

@@ -98,6 +98,7 @@ typedef struct serve_job {
 	char *tmp_dir;
 	uint64_t cleanup_deadline_ms;
 	bool ended;              /* job_end sent, resources released */
+	uint64_t ended_seq;      /* in which order jobs ended (forget_old_jobs) */
 	struct serve_job *next;
 } serve_job;
 
@@ -131,6 +132,7 @@ typedef struct serve {
 	serve_job *jobs, *jobs_tail;
 	unsigned running;
 	uint64_t seq;
+	uint64_t ended_seq;
 	bool draining;
 	uint64_t drain_term_ms, drain_kill_ms;
 	bool termed, killed;
@@ -509,6 +511,7 @@ static void job_finish(serve *sv, serve_job *j)
 	for (client *c = sv->clients; c; c = c->next)
 		unsubscribe(c, j);
 	j->ended = true;
+	j->ended_seq = ++sv->ended_seq;
 	logf_(sv, "%s (uid %u): %s%s%s", j->id, (unsigned)j->uid, state_names[j->state], j->result ? " " : "",
 	      j->result ? j->result : "");
 	/* the request's inputs are no longer needed */
@@ -1685,15 +1688,20 @@ static size_t job_kept_bytes(const serve_job *j)
 static void forget_old_jobs(serve *sv, uid_t uid)
 {
 	size_t ended = 0, bytes = 0;
+	const serve_job *newest = NULL;
 	for (serve_job *j = sv->jobs; j; j = j->next)
 		if (j->ended && j->uid == uid) {
 			ended++;
 			bytes += job_kept_bytes(j);
+			if (!newest || j->ended_seq > newest->ended_seq)
+				newest = j;
 		}
+	/* the job that ended last stays, whatever it holds, until the uid's next job ends:
+	 * its client can still ask for its verdict right after its job_end */
 	serve_job **pj = &sv->jobs, *prev = NULL;
 	while (*pj && (ended > sv->o.max_ended_per_uid || bytes > sv->o.max_kept_bytes_per_uid)) {
 		serve_job *j = *pj;
-		if (!j->ended || j->uid != uid) {
+		if (!j->ended || j->uid != uid || j == newest) {
 			prev = j;
 			pj = &j->next;
 			continue;

@@ -32,7 +32,8 @@ Needs root (to be the daemon that serves other uids) and setpriv (to be uid 6553
     cgroup's pids.max is clamped, the job passes;
 16. a thread (not its process's leader) parked 260 levels deep, in a `tasks` file: the
     daemon finds it by its own cgroup path and kills its process;
-17. --jobs 2 --max-running-per-uid 1: 65534 submits two jobs, one runs; root's runs at once.
+17. --jobs 2 --max-running-per-uid 1: 65534 submits two jobs, one runs; root's runs at once;
+18. --max-kept-bytes-per-uid below --max-events-bytes + --max-envelope-bytes is refused.
 Prints TAP.
 """
 import glob
@@ -526,6 +527,7 @@ def run_tests(work, daemons):
     section("15. pids near the kernel's limit", test_pids_max, work, daemons, ctx)
     section("16. a thread parked deeper than the walks", test_deep_thread, work, daemons, ctx)
     section("17. running jobs per uid", test_running_per_uid, work, daemons, ctx)
+    section("18. contradictory caps", test_contradictory_caps, work, daemons, ctx)
 
 
 # ---- hostile clients: small programs run as uid 65534 ------------------------------------
@@ -1461,13 +1463,30 @@ def test_running_per_uid(work, daemons, ctx):
        "the daemon drains; --max-running-per-uid 0 is refused", [code, bad.returncode, bad.stderr])
 
 
+def test_contradictory_caps(work, daemons, ctx):
+    """18. A uid's kept bytes smaller than one job's events and verdict would make a
+    verdict vanish right after its job_end: refused at start-up, naming both."""
+    sock = os.path.join(work, "contradict.sock")
+    p = subprocess.run([SHIPGATE, "serve", "--socket", sock, "--max-kept-bytes-per-uid", "1000000",
+                        "--max-events-bytes", "1048576"], capture_output=True, text=True, timeout=10)
+    ok(p.returncode == 2 and "--max-kept-bytes-per-uid" in p.stderr and "--max-events-bytes" in p.stderr
+       and "--max-envelope-bytes" in p.stderr and not os.path.exists(sock),
+       "--max-kept-bytes-per-uid 1000000 with 1 MiB of events and an 8 MiB verdict: refused (exit 2)",
+       [p.returncode, p.stderr[-400:]])
+    d = Daemon(work, 1, grace=1, name="fit", args=["--max-kept-bytes-per-uid", "65536", "--max-events-bytes", "0",
+                                                   "--max-envelope-bytes", "65536"])
+    daemons.append(d)
+    ok(d.client().request({"op": "ping"}).get("ok") and d.stop() == 0, "caps that fit one job are taken")
+
+
 SECTIONS = [("6. worker memory", test_worker_memory), ("7. held pipe", test_held_pipe),
             ("8. connections", test_connections), ("9. deep cgroups", test_deep_cgroups), ("10. cwd", test_cwd),
             ("11. per-uid caps", test_caps), ("12. bytes kept per job", test_kept_bytes),
             ("13. escape into the delegated cgroup", test_escape), ("14. output held per connection", test_output_held),
             ("15. pids near the kernel's limit", test_pids_max),
             ("16. a thread parked deeper than the walks", test_deep_thread),
-            ("17. running jobs per uid", test_running_per_uid)]
+            ("17. running jobs per uid", test_running_per_uid),
+            ("18. contradictory caps", test_contradictory_caps)]
 
 
 if __name__ == "__main__":
