@@ -1992,7 +1992,9 @@ int sg_serve_main(const sg_serve_options *opts)
 		for (client *c = sv.clients; c; c = c->next) {
 			if (!c->dead && c->out.len > c->out_off)
 				client_write(c);
-			if (!c->dead && c->raw.len && client_pending(c) < SG_SERVE_CLIENT_OUT_LOW) {
+			/* until what is left waits for replies not sent yet: if all were sent at
+			 * once, nothing would wake the daemon for the rest (no POLLIN, no POLLOUT) */
+			while (!c->dead && c->raw.len && client_pending(c) < SG_SERVE_CLIENT_OUT_LOW) {
 				client_process(&sv, c);
 				if (!c->dead && c->out.len > c->out_off)
 					client_write(c);
