@@ -11,10 +11,12 @@
 static void serve_usage(FILE *out)
 {
 	fprintf(out,
-		"usage: shipgate serve --socket PATH [--jobs N] [--grace S] [--max-conns-per-uid N]\n"
+		"usage: shipgate serve --socket PATH [--jobs N] [--max-running-per-uid K] [--grace S]\n"
+		"                      [--max-conns-per-uid N]\n"
 		"                      [--max-queued-per-uid N] [--max-queued-bytes-per-uid B]\n"
 		"                      [--max-ended-per-uid N] [--max-kept-bytes-per-uid B]\n"
-		"                      [--max-events-bytes B] [--max-envelope-bytes B] [--quiet]\n"
+		"                      [--max-events-bytes B] [--max-envelope-bytes B]\n"
+		"                      [--max-output-bytes-per-uid B] [--quiet]\n"
 		"\n"
 		"Run jobs for local clients: requests are JSON lines on the unix socket PATH\n"
 		"(submit, status, events, verdict, cancel, ping; docs/serve.md). Each client is\n"
@@ -26,6 +28,9 @@ static void serve_usage(FILE *out)
 		"  --socket PATH   where to listen (made mode 0666: anyone may connect)\n"
 		"  --jobs N        jobs running at once (default: the number of CPUs); the rest queue,\n"
 		"                  served round robin across uids\n"
+		"  --max-running-per-uid K\n"
+		"                  jobs one uid may have running at once (default: N, all of them);\n"
+		"                  K < N keeps a slot for others on a shared daemon\n"
 		"  --grace S       after SIGTERM, seconds running jobs may go on (default 30)\n"
 		"  --max-conns-per-uid N\n"
 		"                  connections one uid may have open at once (default %u)\n"
@@ -41,11 +46,14 @@ static void serve_usage(FILE *out)
 		"                  events kept per job for replay; more are cut (default %u)\n"
 		"  --max-envelope-bytes B\n"
 		"                  largest verdict carried back; a larger one is an ERROR (default %u)\n"
+		"  --max-output-bytes-per-uid B\n"
+		"                  replies held for one uid's connections, read or not; past it the\n"
+		"                  connection is closed (default %u; a connection holds at most %u)\n"
 		"  -q, --quiet     no log lines on stderr\n"
 		"  -h, --help      this help\n",
 		SG_SERVE_DEFAULT_CONNS_PER_UID, SG_SERVE_DEFAULT_QUEUED_PER_UID, SG_SERVE_DEFAULT_QUEUED_BYTES_PER_UID,
 		SG_SERVE_DEFAULT_ENDED_PER_UID, SG_SERVE_DEFAULT_KEPT_BYTES_PER_UID, SG_SERVE_DEFAULT_EVENTS_BYTES,
-		SG_SERVE_DEFAULT_ENVELOPE_BYTES);
+		SG_SERVE_DEFAULT_ENVELOPE_BYTES, SG_SERVE_DEFAULT_OUTPUT_BYTES_PER_UID, SG_SERVE_CLIENT_OUT_MAX);
 }
 
 /* A cap's value: optarg as a number from lo to hi, or a usage error naming the option. */
@@ -65,12 +73,14 @@ int sg_cli_serve(int argc, char **argv)
 		{"socket", required_argument, NULL, 's'}, {"jobs", required_argument, NULL, 'j'},
 		{"grace", required_argument, NULL, 'g'},  {"quiet", no_argument, NULL, 'q'},
 		{"max-conns-per-uid", required_argument, NULL, 'C'},
+		{"max-running-per-uid", required_argument, NULL, 'R'},
 		{"max-queued-per-uid", required_argument, NULL, 'Q'},
 		{"max-queued-bytes-per-uid", required_argument, NULL, 'B'},
 		{"max-ended-per-uid", required_argument, NULL, 'E'},
 		{"max-kept-bytes-per-uid", required_argument, NULL, 'K'},
 		{"max-events-bytes", required_argument, NULL, 'V'},
 		{"max-envelope-bytes", required_argument, NULL, 'L'},
+		{"max-output-bytes-per-uid", required_argument, NULL, 'O'},
 		{"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0},
 	};
 	/* the daemon's own worker, a fresh image it execs for each job (serve_worker.c);
@@ -85,7 +95,8 @@ int sg_cli_serve(int argc, char **argv)
 			      .max_ended_per_uid = SG_SERVE_DEFAULT_ENDED_PER_UID,
 			      .max_kept_bytes_per_uid = SG_SERVE_DEFAULT_KEPT_BYTES_PER_UID,
 			      .max_events_bytes = SG_SERVE_DEFAULT_EVENTS_BYTES,
-			      .max_envelope_bytes = SG_SERVE_DEFAULT_ENVELOPE_BYTES};
+			      .max_envelope_bytes = SG_SERVE_DEFAULT_ENVELOPE_BYTES,
+			      .max_output_bytes_per_uid = SG_SERVE_DEFAULT_OUTPUT_BYTES_PER_UID};
 	optind = 1;
 	int c;
 	uint64_t v;
@@ -106,6 +117,11 @@ int sg_cli_serve(int argc, char **argv)
 				return 2;
 			}
 			o.grace_s = (unsigned)v;
+			break;
+		case 'R':
+			if (!cap_option("--max-running-per-uid", 1, 4096, &v))
+				return 2;
+			o.max_running_per_uid = (unsigned)v;
 			break;
 		case 'C':
 			if (!sg_parse_u64(optarg, &v) || v < 1 || v > 65536) {
@@ -146,6 +162,11 @@ int sg_cli_serve(int argc, char **argv)
 				return 2;
 			o.max_envelope_bytes = v;
 			break;
+		case 'O':
+			if (!cap_option("--max-output-bytes-per-uid", 1u << 20, 1ull << 40, &v))
+				return 2;
+			o.max_output_bytes_per_uid = v;
+			break;
 		case 'q': o.quiet = true; break;
 		case 'h': serve_usage(stdout); return 0;
 		default: serve_usage(stderr); return 2;
@@ -156,5 +177,17 @@ int sg_cli_serve(int argc, char **argv)
 		serve_usage(stderr);
 		return 2;
 	}
+	if (o.max_kept_bytes_per_uid < o.max_events_bytes + o.max_envelope_bytes) {
+		/* a job's own events and verdict would be over its uid's cap: forgotten as soon
+		 * as the uid's next job ends */
+		fprintf(stderr,
+			"shipgate serve: --max-kept-bytes-per-uid (%llu) is less than --max-events-bytes (%llu) plus "
+			"--max-envelope-bytes (%llu): one job's events and verdict would not fit\n",
+			(unsigned long long)o.max_kept_bytes_per_uid, (unsigned long long)o.max_events_bytes,
+			(unsigned long long)o.max_envelope_bytes);
+		return 2;
+	}
+	if (!o.max_running_per_uid || o.max_running_per_uid > o.max_jobs)
+		o.max_running_per_uid = o.max_jobs;
 	return sg_serve_main(&o);
 }

@@ -63,6 +63,7 @@ typedef enum job_state { JOB_QUEUED, JOB_RUNNING, JOB_DONE, JOB_FAILED, JOB_CANC
 static const char *const state_names[] = {"queued", "running", "done", "failed", "cancelled"};
 
 typedef struct client client;
+struct serve;
 
 typedef struct serve_job {
 	char id[32];
@@ -97,6 +98,7 @@ typedef struct serve_job {
 	char *tmp_dir;
 	uint64_t cleanup_deadline_ms;
 	bool ended;              /* job_end sent, resources released */
+	uint64_t ended_seq;      /* in which order jobs ended (forget_old_jobs) */
 	struct serve_job *next;
 } serve_job;
 
@@ -110,8 +112,10 @@ struct client {
 	bool groups_known;
 	sg_buf in;
 	bool skipping;           /* inside an over-long line */
-	sg_buf out;
+	sg_buf out;              /* replies, sent up to out_off; compacted as they go */
 	size_t out_off;
+	sg_buf raw;              /* requests read but not handled yet (backpressure) */
+	struct serve *sv;
 	bool closing;            /* close once out is flushed */
 	bool dead;
 	serve_job **subs;        /* jobs whose events it follows */
@@ -128,6 +132,7 @@ typedef struct serve {
 	serve_job *jobs, *jobs_tail;
 	unsigned running;
 	uint64_t seq;
+	uint64_t ended_seq;
 	bool draining;
 	uint64_t drain_term_ms, drain_kill_ms;
 	bool termed, killed;
@@ -149,6 +154,16 @@ typedef struct serve {
 	uint64_t refused_logged_ms;
 } serve;
 
+/* The output all of a uid's connections hold, sent or not. */
+static uint64_t output_of_uid(const serve *sv, uid_t uid)
+{
+	uint64_t n = 0;
+	for (const client *c = sv->clients; c; c = c->next)
+		if (c->uid == uid && !c->dead)
+			n += c->out.len;
+	return n;
+}
+
 static void logf_(const serve *sv, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void logf_(const serve *sv, const char *fmt, ...)
 {
@@ -166,12 +181,38 @@ static void logf_(const serve *sv, const char *fmt, ...)
 
 /* ---- output to clients ------------------------------------------------------------- */
 
+/* What a client's output buffer holds that it has not read yet. */
+static size_t client_pending(const client *c)
+{
+	return c->out.len - c->out_off;
+}
+
+/* Drop the part of the output already sent, once it is at least half of what is held:
+ * a connection that always leaves a little unread still holds only about what it has
+ * not read. */
+static void client_compact(client *c, bool always)
+{
+	if (!c->out_off || (!always && c->out_off < c->out.len / 2))
+		return;
+	size_t left = c->out.len - c->out_off;
+	memmove(c->out.data, c->out.data + c->out_off, left);
+	c->out.len = left;
+	c->out.data[left] = '\0';
+	c->out_off = 0;
+}
+
+static uint64_t output_of_uid(const struct serve *sv, uid_t uid);
+
 static void client_put(client *c, const char *line, size_t len)
 {
 	if (c->dead || c->closing)
 		return;
-	if (c->out.len - c->out_off + len > SG_SERVE_CLIENT_OUT_MAX) {
-		/* it does not read what it asked for: drop it rather than grow without end */
+	if (c->out.len + len > SG_SERVE_CLIENT_OUT_MAX)
+		client_compact(c, true);
+	/* what the connection holds, sent or not, never goes past its cap, nor what all
+	 * of its uid's connections hold past the uid's: it does not read what it asked
+	 * for, drop it rather than grow without end */
+	if (c->out.len + len > SG_SERVE_CLIENT_OUT_MAX || output_of_uid(c->sv, c->uid) + len > c->sv->o.max_output_bytes_per_uid) {
 		c->dead = true;
 		return;
 	}
@@ -470,6 +511,7 @@ static void job_finish(serve *sv, serve_job *j)
 	for (client *c = sv->clients; c; c = c->next)
 		unsubscribe(c, j);
 	j->ended = true;
+	j->ended_seq = ++sv->ended_seq;
 	logf_(sv, "%s (uid %u): %s%s%s", j->id, (unsigned)j->uid, state_names[j->state], j->result ? " " : "",
 	      j->result ? j->result : "");
 	/* the request's inputs are no longer needed */
@@ -498,7 +540,8 @@ static void job_limit_delegated(serve *sv, serve_job *j, const cJSON *o)
 	}
 	char mem_text[32], pids_text[32];
 	snprintf(mem_text, sizeof(mem_text), "%llu", (unsigned long long)mem->valuedouble);
-	snprintf(pids_text, sizeof(pids_text), "%llu", (unsigned long long)pids->valuedouble);
+	unsigned long long pids_n = (unsigned long long)pids->valuedouble;
+	snprintf(pids_text, sizeof(pids_text), "%llu", pids_n < SG_SERVE_PID_MAX_LIMIT ? pids_n : SG_SERVE_PID_MAX_LIMIT);
 	static const char *const files[] = {"memory.limit_in_bytes", "memory.max", "pids.max"};
 	for (int i = 0; j->cg_dirs[i]; i++)
 		for (size_t k = 0; k < SG_ARRAY_LEN(files); k++) {
@@ -833,11 +876,22 @@ static void job_start(serve *sv, serve_job *j)
 /* The queued job to start next, round robin across uids: the oldest of the first uid
  * after `after` (in uid order, wrapping) that has one; `skip` holds jobs taken already
  * (queued_ahead's simulation), or NULL. One uid's long queue cannot starve another's. */
-static serve_job *next_queued(const serve *sv, uid_t after, serve_job *const *skip, size_t n_skip)
+static unsigned running_of(const serve *sv, uid_t uid)
+{
+	unsigned n = 0;
+	for (const serve_job *j = sv->jobs; j; j = j->next)
+		n += j->state == JOB_RUNNING && j->uid == uid;
+	return n;
+}
+
+static serve_job *next_queued(const serve *sv, uid_t after, serve_job *const *skip, size_t n_skip, bool capped)
 {
 	serve_job *best = NULL, *first = NULL; /* best: uid > after; first: lowest uid */
 	for (serve_job *j = sv->jobs; j; j = j->next) {
 		if (j->state != JOB_QUEUED)
+			continue;
+		/* a uid with --max-running-per-uid jobs running waits for one of them to end */
+		if (capped && running_of(sv, j->uid) >= sv->o.max_running_per_uid)
 			continue;
 		bool skipped = false;
 		for (size_t i = 0; i < n_skip && !skipped; i++)
@@ -855,7 +909,7 @@ static serve_job *next_queued(const serve *sv, uid_t after, serve_job *const *sk
 static void schedule(serve *sv)
 {
 	while (!sv->draining && sv->running < sv->o.max_jobs) {
-		serve_job *j = next_queued(sv, sv->last_started_uid, NULL, 0);
+		serve_job *j = next_queued(sv, sv->last_started_uid, NULL, 0, true);
 		if (!j)
 			return;
 		sv->last_started_uid = j->uid;
@@ -863,14 +917,15 @@ static void schedule(serve *sv)
 	}
 }
 
-/* How many queued jobs start before j, as schedule would pick them. */
+/* How many queued jobs start before j, as schedule would pick them (not counting
+ * --max-running-per-uid: who is at it changes as jobs end). */
 static unsigned queued_ahead(const serve *sv, const serve_job *j)
 {
 	size_t cap = 0, n = 0;
 	serve_job **taken = NULL;
 	uid_t after = sv->last_started_uid;
 	for (;;) {
-		serve_job *q = next_queued(sv, after, taken, n);
+		serve_job *q = next_queued(sv, after, taken, n, false);
 		if (!q || q == j)
 			break;
 		if (n == cap) {
@@ -1272,21 +1327,18 @@ static void handle_request(serve *sv, client *c, const char *line, size_t len)
 	cJSON_Delete(req);
 }
 
-/* Split what came into lines; a line over the cap is answered once and skipped. */
-static void client_read(serve *sv, client *c)
+/* Split what came into lines; a line over the cap is answered once and skipped. While
+ * the client's unread replies are over SG_SERVE_CLIENT_OUT_LOW, the rest waits in raw
+ * (and nothing more is read from it): it is handled once the client has read them. */
+static void client_process(serve *sv, client *c)
 {
-	char buf[65536];
-	ssize_t n = SG_RETRY(read(c->fd, buf, sizeof(buf)));
-	if (n < 0 && errno == EAGAIN)
-		return;
-	if (n <= 0) {
-		c->dead = true;
-		return;
-	}
-	size_t start = 0;
-	for (size_t i = 0; i < (size_t)n; i++) {
+	const char *buf = c->raw.data;
+	size_t n = c->raw.len, start = 0;
+	for (size_t i = 0; i < n; i++) {
 		if (buf[i] != '\n')
 			continue;
+		if (c->dead || client_pending(c) >= SG_SERVE_CLIENT_OUT_LOW)
+			break;
 		if (c->skipping) {
 			c->skipping = false;
 		} else if (c->in.len + (i - start) > SG_SERVE_LINE_MAX) {
@@ -1299,8 +1351,15 @@ static void client_read(serve *sv, client *c)
 		sg_buf_free(&c->in);
 		start = i + 1;
 	}
-	if (start < (size_t)n && !c->skipping) {
-		sg_buf_append(&c->in, buf + start, (size_t)n - start);
+	if (memchr(buf + start, '\n', n - start)) {
+		/* a complete line is left: it waits for the replies to be read */
+		memmove(c->raw.data, buf + start, n - start);
+		c->raw.len = n - start;
+		c->raw.data[c->raw.len] = '\0';
+		return;
+	}
+	if (start < n && !c->skipping) {
+		sg_buf_append(&c->in, buf + start, n - start);
 		if (c->in.len > SG_SERVE_LINE_MAX) {
 			reply_error(c, NULL, "too_long", "request longer than %u bytes: skipped to its end",
 				    SG_SERVE_LINE_MAX);
@@ -1308,6 +1367,27 @@ static void client_read(serve *sv, client *c)
 			c->skipping = true;
 		}
 	}
+	sg_buf_free(&c->raw);
+}
+
+static void client_read(serve *sv, client *c)
+{
+	char buf[65536];
+	ssize_t n = SG_RETRY(read(c->fd, buf, sizeof(buf)));
+	if (n < 0 && errno == EAGAIN)
+		return;
+	if (n <= 0) {
+		c->dead = true;
+		return;
+	}
+	sg_buf_append(&c->raw, buf, (size_t)n);
+	client_process(sv, c);
+}
+
+/* Whether the daemon reads more from the client: not while its replies pile up. */
+static bool client_wants_input(const client *c)
+{
+	return !c->raw.len && client_pending(c) < SG_SERVE_CLIENT_OUT_LOW;
 }
 
 static void client_write(client *c)
@@ -1322,6 +1402,7 @@ static void client_write(client *c)
 			return;
 		}
 		c->out_off += (size_t)n;
+		client_compact(c, false);
 	}
 	sg_buf_free(&c->out);
 	c->out_off = 0;
@@ -1415,6 +1496,7 @@ static void client_accept(serve *sv)
 		}
 		client *c = sg_xcalloc(1, sizeof(*c));
 		c->fd = fd;
+		c->sv = sv;
 		c->uid = cred.uid;
 		c->gid = cred.gid;
 		c->pid = cred.pid;
@@ -1444,6 +1526,7 @@ static void client_free(serve *sv, client *c)
 		}
 	close(c->fd);
 	sg_buf_free(&c->in);
+	sg_buf_free(&c->raw);
 	sg_buf_free(&c->out);
 	free(c->subs);
 	free(c->groups);
@@ -1605,15 +1688,20 @@ static size_t job_kept_bytes(const serve_job *j)
 static void forget_old_jobs(serve *sv, uid_t uid)
 {
 	size_t ended = 0, bytes = 0;
+	const serve_job *newest = NULL;
 	for (serve_job *j = sv->jobs; j; j = j->next)
 		if (j->ended && j->uid == uid) {
 			ended++;
 			bytes += job_kept_bytes(j);
+			if (!newest || j->ended_seq > newest->ended_seq)
+				newest = j;
 		}
+	/* the job that ended last stays, whatever it holds, until the uid's next job ends:
+	 * its client can still ask for its verdict right after its job_end */
 	serve_job **pj = &sv->jobs, *prev = NULL;
 	while (*pj && (ended > sv->o.max_ended_per_uid || bytes > sv->o.max_kept_bytes_per_uid)) {
 		serve_job *j = *pj;
-		if (!j->ended || j->uid != uid) {
+		if (!j->ended || j->uid != uid || j == newest) {
 			prev = j;
 			pj = &j->next;
 			continue;
@@ -1839,7 +1927,10 @@ int sg_serve_main(const sg_serve_options *opts)
 			kind[n++] = 1;
 		}
 		for (client *c = sv.clients; c; c = c->next) {
-			pfd[n] = (struct pollfd){.fd = c->fd, .events = (short)(POLLIN | (c->out.len > c->out_off ? POLLOUT : 0))};
+			/* POLLHUP and POLLERR come even without POLLIN */
+			pfd[n] = (struct pollfd){.fd = c->fd,
+						 .events = (short)((client_wants_input(c) ? POLLIN : 0) |
+								   (c->out.len > c->out_off ? POLLOUT : 0))};
 			who[n] = c;
 			kind[n++] = 2;
 		}
@@ -1877,8 +1968,10 @@ int sg_serve_main(const sg_serve_options *opts)
 				break;
 			case 2: {
 				client *c = who[i];
-				if (pfd[i].revents & (POLLIN | POLLHUP | POLLERR))
+				if ((pfd[i].revents & POLLIN) || ((pfd[i].revents & (POLLHUP | POLLERR)) && client_wants_input(c)))
 					client_read(&sv, c);
+				else if (pfd[i].revents & POLLERR)
+					c->dead = true;
 				if (!c->dead && c->out.len > c->out_off)
 					client_write(c);
 				break;
@@ -1893,10 +1986,20 @@ int sg_serve_main(const sg_serve_options *opts)
 				break;
 			}
 		}
-		/* replies made while handling others' input go out without waiting for POLLOUT */
-		for (client *c = sv.clients; c; c = c->next)
+		/* replies made while handling others' input go out without waiting for POLLOUT;
+		 * requests held back while a client's replies piled up are handled once it has
+		 * read them */
+		for (client *c = sv.clients; c; c = c->next) {
 			if (!c->dead && c->out.len > c->out_off)
 				client_write(c);
+			/* until what is left waits for replies not sent yet: if all were sent at
+			 * once, nothing would wake the daemon for the rest (no POLLIN, no POLLOUT) */
+			while (!c->dead && c->raw.len && client_pending(c) < SG_SERVE_CLIENT_OUT_LOW) {
+				client_process(&sv, c);
+				if (!c->dead && c->out.len > c->out_off)
+					client_write(c);
+			}
+		}
 	}
 	/* flush what the clients are owed (job_end lines), briefly */
 	uint64_t until = sg_monotonic_ms() + 1000;

@@ -22,7 +22,8 @@ struct cJSON;
 #include <sys/types.h>
 
 #define SG_SERVE_LINE_MAX (1u << 20)        /* a request line, newline excluded */
-#define SG_SERVE_CLIENT_OUT_MAX (32u << 20) /* unread replies before a client is dropped */
+#define SG_SERVE_CLIENT_OUT_MAX (32u << 20) /* output a connection holds before it is dropped */
+#define SG_SERVE_CLIENT_OUT_LOW (1u << 20)  /* unread output over this: its requests wait */
 #define SG_SERVE_RESULT_FIELD_MAX (64u << 10) /* a result's field but the envelope */
 #define SG_SERVE_PIPE_LINGER_MS 200       /* a reaped worker's pipe: read for at most */
 #define SG_SERVE_REQUEST_MAX (8u << 20)     /* a request as the worker reads it: the
@@ -37,6 +38,7 @@ struct cJSON;
 #define SG_SERVE_DEFAULT_KEPT_BYTES_PER_UID (64u << 20) /* events and envelopes of them */
 #define SG_SERVE_DEFAULT_EVENTS_BYTES (1u << 20)    /* events kept per job for replay */
 #define SG_SERVE_DEFAULT_ENVELOPE_BYTES (8u << 20)  /* a verdict carried; larger: ERROR */
+#define SG_SERVE_DEFAULT_OUTPUT_BYTES_PER_UID (64u << 20) /* replies held for its connections */
 
 /* A delegated cgroup, once its worker is gone (serve_cgroup.c): the client may have
  * built anything below it. Walks go down by descriptor, never by path, at most this
@@ -54,6 +56,9 @@ struct cJSON;
  * for them ({"worker":"limits",...}) and runs nothing until it sees them in place. */
 #define SG_SERVE_DELEG_MEMORY_MARGIN_MB 64
 #define SG_SERVE_DELEG_PIDS_MARGIN 16
+/* pids.max takes at most the kernel's PID_MAX_LIMIT (no more processes can exist): the
+ * job's pids and the margin are clamped to it, a larger value is EINVAL */
+#define SG_SERVE_PID_MAX_LIMIT 4194304u
 #define SG_SERVE_DELEG_LIMITS_WAIT_MS 5000
 
 /* Give the tree back to the daemon (owner root again); kill every process listed in
@@ -69,6 +74,7 @@ int sg_serve_cgroup_kill_by_name(const char *name);
 typedef struct sg_serve_options {
 	const char *socket_path;
 	unsigned max_jobs;     /* jobs running at once */
+	unsigned max_running_per_uid; /* of them, one uid's (default: max_jobs) */
 	unsigned grace_s;      /* after SIGTERM: how long running jobs may go on */
 	unsigned max_conns_per_uid; /* connections open at once, per uid */
 	unsigned max_queued_per_uid;
@@ -77,6 +83,7 @@ typedef struct sg_serve_options {
 	uint64_t max_kept_bytes_per_uid;
 	uint64_t max_events_bytes;  /* per job */
 	uint64_t max_envelope_bytes;
+	uint64_t max_output_bytes_per_uid; /* output held for all of a uid's connections */
 	bool quiet;
 } sg_serve_options;
 

@@ -120,9 +120,42 @@ int sg_serve_cgroup_kill(const char *dir)
 	return walk(dir, CG_KILL);
 }
 
+/* Whether the cgroup file at path names a cgroup with `name` as a component. */
+static bool cgroup_file_has(const char *path, const char *name, size_t nlen)
+{
+	sg_autofree char *text = NULL;
+	if (sg_read_file(path, 1 << 20, &text, NULL, NULL) < 0)
+		return false;
+	for (const char *p = strstr(text, name); p; p = strstr(p + 1, name))
+		if (p > text && p[-1] == '/' && (p[nlen] == '/' || p[nlen] == '\n' || p[nlen] == '\0'))
+			return true;
+	return false;
+}
+
+/* Whether a thread of the process but its leader is in such a cgroup: on v1 a thread
+ * can be written into a cgroup's `tasks` alone, and /proc/PID/cgroup is the leader's. */
+static bool thread_in(const char *pid, const char *name, size_t nlen)
+{
+	sg_autofree char *dir = sg_xasprintf("/proc/%s/task", pid);
+	DIR *d = opendir(dir);
+	if (!d)
+		return false;
+	bool found = false;
+	struct dirent *de;
+	while (!found && (de = readdir(d)) != NULL) {
+		if (de->d_name[0] == '.' || !strcmp(de->d_name, pid))
+			continue;
+		sg_autofree char *path = sg_xasprintf("%s/%s/cgroup", dir, de->d_name);
+		found = cgroup_file_has(path, name, nlen);
+	}
+	closedir(d);
+	return found;
+}
+
 /* Past the walks' depth a process could hide: find every process whose cgroup path
- * (any hierarchy, /proc/PID/cgroup) has `name` as a component, at any depth, and kill
- * it. The name is the daemon's own for one job (shipgate-serve-DPID-JOBID). */
+ * (any hierarchy, /proc/PID/cgroup, or a thread's, /proc/PID/task/TID/cgroup) has
+ * `name` as a component, at any depth, and kill it. The name is the daemon's own for
+ * one job (shipgate-serve-DPID-JOBID). */
 int sg_serve_cgroup_kill_by_name(const char *name)
 {
 	DIR *d = opendir("/proc");
@@ -136,15 +169,9 @@ int sg_serve_cgroup_kill_by_name(const char *name)
 		if (!sg_parse_u64(de->d_name, &pid) || pid <= 1 || pid > INT32_MAX || (pid_t)pid == getpid())
 			continue;
 		sg_autofree char *path = sg_xasprintf("/proc/%s/cgroup", de->d_name);
-		sg_autofree char *text = NULL;
-		if (sg_read_file(path, 1 << 20, &text, NULL, NULL) < 0)
-			continue;
-		for (const char *p = strstr(text, name); p; p = strstr(p + 1, name))
-			if (p > text && p[-1] == '/' && (p[nlen] == '/' || p[nlen] == '\n' || p[nlen] == '\0')) {
-				if (kill((pid_t)pid, SIGKILL) == 0)
-					killed++;
-				break;
-			}
+		if ((cgroup_file_has(path, name, nlen) || thread_in(de->d_name, name, nlen)) &&
+		    kill((pid_t)pid, SIGKILL) == 0)
+			killed++;
 	}
 	closedir(d);
 	return killed;

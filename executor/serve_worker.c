@@ -313,6 +313,8 @@ static int delegated_limits(const sg_serve_request *req, const sg_job *job, sg_e
 	uint64_t pids = job->limits.pids < (1ull << 30) ? job->limits.pids : 1ull << 30;
 	uint64_t mem = mem_mb ? (mem_mb + SG_SERVE_DELEG_MEMORY_MARGIN_MB) << 20 : 0;
 	pids = pids ? pids + SG_SERVE_DELEG_PIDS_MARGIN : 0;
+	if (pids > SG_SERVE_PID_MAX_LIMIT)
+		pids = SG_SERVE_PID_MAX_LIMIT; /* the daemon clamps the same: see serve.h */
 	char line[160];
 	int n = snprintf(line, sizeof(line), "{\"worker\":\"limits\",\"memory_bytes\":%llu,\"pids\":%llu}\n",
 			 (unsigned long long)mem, (unsigned long long)pids);

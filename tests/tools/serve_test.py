@@ -24,7 +24,16 @@ Needs root (to be the daemon that serves other uids) and setpriv (to be uid 6553
 11. per-uid caps: queued jobs and bytes, ended jobs (one uid never evicts another's),
     round robin across uids;
 12. events and the envelope a client forges through its worker's pipe are capped;
-13. a process moved into a cgroup below the delegated one counts against the job's limits.
+13. a process moved into a cgroup below the delegated one counts against the job's limits;
+14. one connection asks for a 1 MiB replay 400 times, always leaving a few unread, then
+    sends 400 at once without reading: the daemon's memory stays bounded (what it sent
+    is dropped, and it reads no more requests while the replies pile up);
+15. a job of 65534 with pids 4194300 (the kernel's limit is 4194304): its delegated
+    cgroup's pids.max is clamped, the job passes;
+16. a thread (not its process's leader) parked 260 levels deep, in a `tasks` file: the
+    daemon finds it by its own cgroup path and kills its process;
+17. --jobs 2 --max-running-per-uid 1: 65534 submits two jobs, one runs; root's runs at once;
+18. --max-kept-bytes-per-uid below --max-events-bytes + --max-envelope-bytes is refused.
 Prints TAP.
 """
 import glob
@@ -208,6 +217,24 @@ def run_tests(work, daemons):
     secret = os.path.join(work, "secret")
     copy_demo(secret)
     os.chmod(secret, 0o700)
+
+    only = os.environ.get("SERVE_TEST_SECTIONS")  # e.g. "14,15": just those (for development)
+    if only:
+        slow = os.path.join(work, "slow")
+        os.makedirs(os.path.join(slow, "ws"))
+        nb_slow = os.path.join(nb_home, "slow")
+        os.makedirs(os.path.join(nb_slow, "ws"))
+        for dst in (slow, nb_slow):
+            with open(os.path.join(dst, "job.json"), "w") as f:
+                json.dump(slow_inline("slow"), f)
+        for p in (nb_slow, nb_slow + "/ws", nb_slow + "/job.json"):
+            os.chown(p, NOBODY, NOBODY)
+        ctx = {"root_key": root_key, "nb_key": nb_key, "nb_home": nb_home, "root_slow": os.path.join(slow, "job.json"),
+               "slow_ws": os.path.join(slow, "ws"), "nb_slow": os.path.join(nb_slow, "job.json")}
+        for name, fn in SECTIONS:
+            if name.split(".")[0] in only.split(","):
+                section(name, fn, work, daemons, ctx)
+        return
 
     h = subprocess.run([SHIPGATE, "serve", "--help"], capture_output=True, text=True)
     usage, _, rest = h.stdout.partition("\n\n")
@@ -496,6 +523,11 @@ def run_tests(work, daemons):
     section("11. per-uid caps", test_caps, work, daemons, ctx)
     section("12. bytes kept per job", test_kept_bytes, work, daemons, ctx)
     section("13. escape into the delegated cgroup", test_escape, work, daemons, ctx)
+    section("14. output held per connection", test_output_held, work, daemons, ctx)
+    section("15. pids near the kernel's limit", test_pids_max, work, daemons, ctx)
+    section("16. a thread parked deeper than the walks", test_deep_thread, work, daemons, ctx)
+    section("17. running jobs per uid", test_running_per_uid, work, daemons, ctx)
+    section("18. contradictory caps", test_contradictory_caps, work, daemons, ctx)
 
 
 # ---- hostile clients: small programs run as uid 65534 ------------------------------------
@@ -667,13 +699,20 @@ seen = []
 while not any(e.get("event") == "step_started" for e in seen):
     seen.append(line())
 dirs = [d for d in glob.glob("/sys/fs/cgroup/*/shipgate-serve-%d-%s" % (dpid, jid)) if not os.path.islink(d)]
+thread = len(sys.argv) > 6 and sys.argv[6] == "thread"  # park a thread (not its leader)
 r, w = os.pipe()
+tr, tw = os.pipe()
 sleeper = os.fork()
 if sleeper == 0:
     os.setsid()
+    if thread:
+        import threading
+        threading.Thread(target=lambda: (os.write(tw, b"%d" % threading.get_native_id()), time.sleep(600)),
+                         daemon=True).start()
     os.read(r, 1)
     time.sleep(600)
     os._exit(0)
+tid = int(os.read(tr, 32)) if thread else sleeper
 depth = 0
 for d in dirs:
     fd = os.open(d, os.O_RDONLY | os.O_DIRECTORY)
@@ -684,12 +723,12 @@ for d in dirs:
         os.close(fd)
         fd = nfd
         depth += 1
-    pf = os.open("cgroup.procs", os.O_WRONLY, dir_fd=fd)
-    os.write(pf, b"%d" % sleeper)
+    pf = os.open("tasks" if thread else "cgroup.procs", os.O_WRONLY, dir_fd=fd)
+    os.write(pf, b"%d" % tid)
     os.close(pf)
     os.close(fd)
 os.write(w, b"x")
-print(json.dumps({"id": jid, "sleeper": sleeper, "dirs": dirs, "levels": depth}), flush=True)
+print(json.dumps({"id": jid, "sleeper": sleeper, "tid": tid, "dirs": dirs, "levels": depth}), flush=True)
 try:
     while seen[-1].get("event") != "job_end":
         seen.append(line())
@@ -1260,6 +1299,194 @@ def test_escape(work, daemons, ctx):
        p.stdout + p.stderr)
     d.stop()
     nb.communicate(timeout=60)
+
+
+REPLAYS = r"""
+import json, socket, sys, threading, time
+sock, job, pid = sys.argv[1], sys.argv[2], int(sys.argv[3])
+def hwm():
+    for l in open("/proc/%d/status" % pid):
+        if l.startswith("VmHWM:"):
+            return int(l.split()[1]) << 10
+def rss():
+    for l in open("/proc/%d/status" % pid):
+        if l.startswith("VmRSS:"):
+            return int(l.split()[1]) << 10
+s = socket.socket(socket.AF_UNIX)
+s.connect(sock)
+f = s.makefile("rb")
+req = (json.dumps({"op": "events", "id": job, "follow": False}) + "\n").encode()
+done = 0
+def read_one():
+    global done
+    l = f.readline()
+    if not l:
+        raise EOFError("the daemon closed the connection after %d replays" % done)
+    if b'"job_end"' in l or b'"ok":false' in l:
+        done += 1
+out = {"before": hwm()}
+for i in range(400):
+    s.sendall(req)
+    while done < i - 8:
+        read_one()
+while done < 400:
+    read_one()
+out["kept_few_unread"] = hwm()
+# all at once, nothing read for 3 s
+t = threading.Thread(target=lambda: s.sendall(req * 400))
+t.start()
+time.sleep(3)
+out["unread_rss"] = rss()
+while done < 800:
+    read_one()
+t.join()
+out["all_at_once"] = hwm()
+out["replays"] = done
+print(json.dumps(out), flush=True)
+"""
+
+
+def test_output_held(work, daemons, ctx):
+    """14. What a connection holds, sent or not, is bounded: the sent part of its
+    output is dropped, its requests wait while its unread replies are over 1 MiB."""
+    env = dict(os.environ)
+    env["ASAN_OPTIONS"] = env.get("ASAN_OPTIONS", "") + ":quarantine_size_mb=4"
+    d = Daemon(work, 2, grace=1, name="held", env=env)
+    daemons.append(d)
+    job = {"version": 1, "name": "big-events", "workspace": ".", "network": "none",
+           "limits": {"memory_mb": 128, "pids": 32, "timeout_s": 600},
+           "steps": [{"name": "s%d" % i, "run": ["true", "A" * 24000]} for i in range(40)]}
+    big = os.path.join(ctx["nb_home"], "big-events")
+    os.makedirs(big, exist_ok=True)
+    with open(os.path.join(big, "job.json"), "w") as f:
+        json.dump(job, f)
+    for path in (big, big + "/job.json"):
+        os.chown(path, NOBODY, NOBODY)
+    lines, p = nobody_run(d.sock, {"job": big + "/job.json", "key": ctx["nb_key"]})
+    jid = lines[0].get("id") if lines else None
+    ends = [l for l in lines if l.get("event") == "job_end"]
+    if not ok(jid and ends, "65534 runs a job with about 1 MiB of events", (p.stdout + p.stderr)[-600:]):
+        return
+    r = as_nobody([PY, helper(work, "replays.py", REPLAYS), d.sock, jid, str(d.p.pid)], timeout=300)
+    try:
+        m = json.loads(r.stdout)
+    except ValueError:
+        m = {}
+    grew = (m.get("kept_few_unread", 1 << 40) - m.get("before", 0)) >> 20
+    ok(m.get("replays") == 800 and grew < 64,
+       "400 replays of 1 MiB on one connection, a few always unread: the daemon grew %d MiB" % grew,
+       [m, r.stderr[-600:]])
+    unread = (m.get("unread_rss", 1 << 40) - m.get("before", 0)) >> 20
+    ok(m.get("replays") == 800 and unread < 64,
+       "400 more sent at once and left unread: the daemon holds %d MiB more, then answers them all" % unread,
+       [m, r.stderr[-600:]])
+    d.stop()
+
+
+def test_pids_max(work, daemons, ctx):
+    """15. pids 4194300 is a valid limit: the worker's margin on the delegated cgroup
+    must not push pids.max past the kernel's PID_MAX_LIMIT (EINVAL: the job an ERROR)."""
+    d = Daemon(work, 1, grace=1, name="pidsmax")
+    daemons.append(d)
+    job = {"version": 1, "name": "many-pids", "workspace": ".", "network": "none",
+           "limits": {"memory_mb": 128, "pids": 4194300, "timeout_s": 600},
+           "steps": [{"name": "true", "run": ["true"]}]}
+    lines, p = nobody_run(d.sock, {"job_json": job, "workspace": ctx["nb_home"], "key": ctx["nb_key"]})
+    end = [l for l in lines if l.get("event") == "job_end"]
+    ok(end and end[0].get("result") == "PASSED", "65534's job with pids 4194300 passes", lines[-3:] or p.stderr)
+    d.stop()
+
+
+def test_deep_thread(work, daemons, ctx):
+    """16. cgroup v1 takes a thread alone into a cgroup (its `tasks` file): a thread
+    parked below the walks' depth, its leader elsewhere, is found by the thread's own
+    /proc/PID/task/TID/cgroup and its process killed."""
+    d = Daemon(work, 1, grace=1, name="deep-thread")
+    daemons.append(d)
+    req = {"op": "submit", "job": ctx["nb_slow"], "key": ctx["nb_key"], "out": os.path.join(ctx["nb_home"], "deep-3")}
+    h = subprocess.Popen(["setpriv", "--reuid", str(NOBODY), "--regid", str(NOBODY), "--clear-groups", PY,
+                          helper(work, "deep.py", DEEP), d.sock, json.dumps(req), str(d.p.pid), "260", "8", "thread"],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    first = h.stdout.readline()
+    try:
+        info = json.loads(first)
+    except ValueError:
+        info = {}
+    if info.get("sleeper"):
+        holders.append(info["sleeper"])
+    if not ok(info.get("levels", 0) >= 260 and info.get("tid") != info.get("sleeper"),
+              "65534 built a tree 260 levels deep and parked a thread (not its leader) at its bottom",
+              [first, h.stderr.read() if not first else ""]):
+        h.kill()
+        d.stop()
+        return
+    nobody_requests(d.sock, {"op": "cancel", "id": info["id"]})
+    h.communicate(timeout=60)
+    dead = False
+    for _ in range(150):
+        dead = not os.path.exists("/proc/%d" % info["sleeper"])
+        if dead:
+            break
+        time.sleep(0.1)
+    ok(dead, "the parked thread's process is killed")
+    d.stop(60)
+    for top in cgroup_leftovers(d.p.pid):
+        rmdir_deep(top)
+
+
+def test_running_per_uid(work, daemons, ctx):
+    """17. One uid cannot hold every slot: with --max-running-per-uid 1, 65534's second
+    job waits although a slot is free, and root's job takes that slot at once."""
+    d = Daemon(work, 2, grace=1, name="per-uid", args=["--max-running-per-uid", "1"])
+    daemons.append(d)
+    q = [{"op": "submit", "job": ctx["nb_slow"], "key": ctx["nb_key"], "out": os.path.join(ctx["nb_home"], "per-uid-%d" % i)}
+         for i in range(2)]
+    nbc = subprocess.Popen(["setpriv", "--reuid", str(NOBODY), "--regid", str(NOBODY), "--clear-groups", PY, "-c",
+                            "import sys, json, time\nsys.path.insert(0, %r)\nfrom serve_client import Client\n"
+                            "c = Client(%r)\nfor r in json.loads(sys.argv[1]):\n    print(json.dumps(c.request(r)), flush=True)\n"
+                            "time.sleep(600)\n" % (os.path.dirname(CLIENT), d.sock), json.dumps(q)],
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    got = [json.loads(nbc.stdout.readline() or "{}") for _ in q]
+    ok([r.get("state") for r in got] == ["running", "queued"],
+       "65534 submits two jobs: one runs, the other waits although a slot is free", got)
+    rc = d.client()
+    r = rc.request({"op": "submit", "job": ctx["root_slow"], "key": ctx["root_key"], "out": os.path.join(work, "per-uid-root")})
+    ok(r.get("state") == "running", "root's job starts at once (--jobs 2 --max-running-per-uid 1)", r)
+    rc.request({"op": "cancel", "id": r.get("id", "")})
+    nobody_requests(d.sock, *[{"op": "cancel", "id": g.get("id", "")} for g in got])
+    nbc.kill()
+    nbc.communicate()
+    code = d.stop(60)
+    bad = subprocess.run([SHIPGATE, "serve", "--socket", os.path.join(work, "x.sock"), "--max-running-per-uid", "0"],
+                         capture_output=True, text=True)
+    ok(code == 0 and bad.returncode == 2 and "--max-running-per-uid" in bad.stderr,
+       "the daemon drains; --max-running-per-uid 0 is refused", [code, bad.returncode, bad.stderr])
+
+
+def test_contradictory_caps(work, daemons, ctx):
+    """18. A uid's kept bytes smaller than one job's events and verdict would make a
+    verdict vanish right after its job_end: refused at start-up, naming both."""
+    sock = os.path.join(work, "contradict.sock")
+    p = subprocess.run([SHIPGATE, "serve", "--socket", sock, "--max-kept-bytes-per-uid", "1000000",
+                        "--max-events-bytes", "1048576"], capture_output=True, text=True, timeout=10)
+    ok(p.returncode == 2 and "--max-kept-bytes-per-uid" in p.stderr and "--max-events-bytes" in p.stderr
+       and "--max-envelope-bytes" in p.stderr and not os.path.exists(sock),
+       "--max-kept-bytes-per-uid 1000000 with 1 MiB of events and an 8 MiB verdict: refused (exit 2)",
+       [p.returncode, p.stderr[-400:]])
+    d = Daemon(work, 1, grace=1, name="fit", args=["--max-kept-bytes-per-uid", "65536", "--max-events-bytes", "0",
+                                                   "--max-envelope-bytes", "65536"])
+    daemons.append(d)
+    ok(d.client().request({"op": "ping"}).get("ok") and d.stop() == 0, "caps that fit one job are taken")
+
+
+SECTIONS = [("6. worker memory", test_worker_memory), ("7. held pipe", test_held_pipe),
+            ("8. connections", test_connections), ("9. deep cgroups", test_deep_cgroups), ("10. cwd", test_cwd),
+            ("11. per-uid caps", test_caps), ("12. bytes kept per job", test_kept_bytes),
+            ("13. escape into the delegated cgroup", test_escape), ("14. output held per connection", test_output_held),
+            ("15. pids near the kernel's limit", test_pids_max),
+            ("16. a thread parked deeper than the walks", test_deep_thread),
+            ("17. running jobs per uid", test_running_per_uid),
+            ("18. contradictory caps", test_contradictory_caps)]
 
 
 if __name__ == "__main__":
