@@ -16,7 +16,8 @@ static void serve_usage(FILE *out)
 		"                      [--max-queued-per-uid N] [--max-queued-bytes-per-uid B]\n"
 		"                      [--max-ended-per-uid N] [--max-kept-bytes-per-uid B]\n"
 		"                      [--max-events-bytes B] [--max-envelope-bytes B]\n"
-		"                      [--max-output-bytes-per-uid B] [--quiet]\n"
+		"                      [--max-output-bytes-per-uid B]\n"
+		"                      [--max-job-memory-mb MB] [--max-job-pids N] [--quiet]\n"
 		"\n"
 		"Run jobs for local clients: requests are JSON lines on the unix socket PATH\n"
 		"(submit, status, events, verdict, cancel, ping; docs/serve.md). Each client is\n"
@@ -49,6 +50,10 @@ static void serve_usage(FILE *out)
 		"  --max-output-bytes-per-uid B\n"
 		"                  replies held for one uid's connections, read or not; past it the\n"
 		"                  connection is closed (default %u; a connection holds at most %u)\n"
+		"  --max-job-memory-mb MB, --max-job-pids N\n"
+		"                  the most a job may ask for in limits.memory_mb / limits.pids;\n"
+		"                  a job asking for more, or for none (0), is refused (default: no\n"
+		"                  ceiling); a non-root client's delegated cgroup holds the ceiling\n"
 		"  -q, --quiet     no log lines on stderr\n"
 		"  -h, --help      this help\n",
 		SG_SERVE_DEFAULT_CONNS_PER_UID, SG_SERVE_DEFAULT_QUEUED_PER_UID, SG_SERVE_DEFAULT_QUEUED_BYTES_PER_UID,
@@ -81,6 +86,8 @@ int sg_cli_serve(int argc, char **argv)
 		{"max-events-bytes", required_argument, NULL, 'V'},
 		{"max-envelope-bytes", required_argument, NULL, 'L'},
 		{"max-output-bytes-per-uid", required_argument, NULL, 'O'},
+		{"max-job-memory-mb", required_argument, NULL, 'M'},
+		{"max-job-pids", required_argument, NULL, 'P'},
 		{"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0},
 	};
 	/* the daemon's own worker, a fresh image it execs for each job (serve_worker.c);
@@ -117,6 +124,16 @@ int sg_cli_serve(int argc, char **argv)
 				return 2;
 			}
 			o.grace_s = (unsigned)v;
+			break;
+		case 'M':
+			if (!cap_option("--max-job-memory-mb", 1, 1ull << 30, &v))
+				return 2;
+			o.max_job_memory_mb = v;
+			break;
+		case 'P':
+			if (!cap_option("--max-job-pids", 1, SG_SERVE_PID_MAX_LIMIT, &v))
+				return 2;
+			o.max_job_pids = v;
 			break;
 		case 'R':
 			if (!cap_option("--max-running-per-uid", 1, 4096, &v))

@@ -526,6 +526,37 @@ static void job_finish(serve *sv, serve_job *j)
  * what the client moves into a cgroup it makes below them counts against them. Once
  * per job: the client could write this line too (its worker's pipe), but no more than
  * a job of its own could ask for. */
+/* The daemon's ceilings (serve --max-job-memory-mb, --max-job-pids) with the worker's
+ * margin, as limit file values; 0: no ceiling. */
+static uint64_t ceiling_memory_bytes(const serve *sv)
+{
+	return sv->o.max_job_memory_mb ? (sv->o.max_job_memory_mb + SG_SERVE_DELEG_MEMORY_MARGIN_MB) << 20 : 0;
+}
+
+static uint64_t ceiling_pids(const serve *sv)
+{
+	uint64_t p = sv->o.max_job_pids ? sv->o.max_job_pids + SG_SERVE_DELEG_PIDS_MARGIN : 0;
+	return p > SG_SERVE_PID_MAX_LIMIT ? SG_SERVE_PID_MAX_LIMIT : p;
+}
+
+/* Write the limit files of dir that exist: memory (bytes) and pids; 0 leaves one alone. */
+static void write_limits(const serve *sv, const serve_job *j, const char *dir, uint64_t mem, uint64_t pids)
+{
+	char mem_text[32], pids_text[32];
+	snprintf(mem_text, sizeof(mem_text), "%llu", (unsigned long long)mem);
+	snprintf(pids_text, sizeof(pids_text), "%llu", (unsigned long long)pids);
+	static const char *const files[] = {"memory.limit_in_bytes", "memory.max", "pids.max"};
+	for (size_t k = 0; k < SG_ARRAY_LEN(files); k++) {
+		const char *value = k < 2 ? mem_text : pids_text;
+		if (!strcmp(value, "0"))
+			continue; /* no such limit */
+		sg_autofree char *path = sg_xasprintf("%s/%s", dir, files[k]);
+		sg_error err = {0};
+		if (access(path, F_OK) == 0 && sg_write_file(path, value, &err) < 0)
+			logf_(sv, "%s: delegation: %s", j->id, err.msg); /* the worker then refuses to run */
+	}
+}
+
 static void job_limit_delegated(serve *sv, serve_job *j, const cJSON *o)
 {
 	if (j->limits_set)
@@ -538,21 +569,18 @@ static void job_limit_delegated(serve *sv, serve_job *j, const cJSON *o)
 		logf_(sv, "%s: its worker asked for limits that are not numbers: none set", j->id);
 		return;
 	}
-	char mem_text[32], pids_text[32];
-	snprintf(mem_text, sizeof(mem_text), "%llu", (unsigned long long)mem->valuedouble);
-	unsigned long long pids_n = (unsigned long long)pids->valuedouble;
-	snprintf(pids_text, sizeof(pids_text), "%llu", pids_n < SG_SERVE_PID_MAX_LIMIT ? pids_n : SG_SERVE_PID_MAX_LIMIT);
-	static const char *const files[] = {"memory.limit_in_bytes", "memory.max", "pids.max"};
+	uint64_t mem_n = (uint64_t)mem->valuedouble;
+	uint64_t pids_n = (uint64_t)pids->valuedouble;
+	if (pids_n > SG_SERVE_PID_MAX_LIMIT)
+		pids_n = SG_SERVE_PID_MAX_LIMIT;
+	/* never above the daemon's ceilings, whatever this line (the client can write it) says */
+	uint64_t cm = ceiling_memory_bytes(sv), cp = ceiling_pids(sv);
+	if (cm && (!mem_n || mem_n > cm))
+		mem_n = cm;
+	if (cp && (!pids_n || pids_n > cp))
+		pids_n = cp;
 	for (int i = 0; j->cg_dirs[i]; i++)
-		for (size_t k = 0; k < SG_ARRAY_LEN(files); k++) {
-			const char *value = k < 2 ? mem_text : pids_text;
-			if (!strcmp(value, "0"))
-				continue; /* no such limit in the job */
-			sg_autofree char *path = sg_xasprintf("%s/%s", j->cg_dirs[i], files[k]);
-			sg_error err = {0};
-			if (access(path, F_OK) == 0 && sg_write_file(path, value, &err) < 0)
-				logf_(sv, "%s: delegation: %s", j->id, err.msg); /* the worker then refuses to run */
-		}
+		write_limits(sv, j, j->cg_dirs[i], mem_n, pids_n);
 }
 
 /* A line from the worker: an event (kept and forwarded) or its result. The client can
@@ -732,6 +760,8 @@ static void job_delegate(serve *sv, serve_job *j, char ***procs_out)
 			logf_(sv, "%s: delegation: mkdir %s: %s", j->id, dir, strerror(errno));
 			continue;
 		}
+		/* the daemon's ceilings hold from the start, before the worker says anything */
+		write_limits(sv, j, dir, ceiling_memory_bytes(sv), ceiling_pids(sv));
 		/* v1: the directory only. The worker joins it as root, and its steps' cgroups,
 		 * made below it by the client, are the client's; a cgroup.procs of the client's
 		 * here would let it move any process of its own in (docs/serve.md). v2 moves
@@ -843,6 +873,7 @@ static void job_start(serve *sv, serve_job *j)
 		.job_json_len = j->job_json_len, .workspace = j->workspace, .out_dir = j->out_dir,
 		.key_path = j->key_path, .allow_weaker = j->allow_weaker, .vsa = j->vsa,
 		.no_trace = j->no_trace, .tmp_dir = j->tmp_dir, .cgroup_procs = procs, .daemon_pid = sv->pid,
+		.max_job_memory_mb = sv->o.max_job_memory_mb, .max_job_pids = sv->o.max_job_pids,
 	};
 	sg_error err = {0};
 	int req_fd = request_fd(&req, &err);

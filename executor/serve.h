@@ -84,6 +84,8 @@ typedef struct sg_serve_options {
 	uint64_t max_events_bytes;  /* per job */
 	uint64_t max_envelope_bytes;
 	uint64_t max_output_bytes_per_uid; /* output held for all of a uid's connections */
+	uint64_t max_job_memory_mb; /* ceiling on a job's limits.memory_mb (0: none) */
+	uint64_t max_job_pids;      /* ceiling on a job's limits.pids (0: none) */
 	bool quiet;
 } sg_serve_options;
 
@@ -123,6 +125,8 @@ typedef struct sg_serve_request {
 	bool allow_weaker, vsa, no_trace;
 	const char *tmp_dir;   /* TMPDIR for the job (made by the daemon, owned by uid) */
 	char *const *cgroup_procs; /* cgroup.procs files to join before dropping, NULL-ended */
+	uint64_t max_job_memory_mb; /* the daemon's ceilings on the job's limits (0: none) */
+	uint64_t max_job_pids;
 	pid_t daemon_pid;      /* the worker's parent: if it is gone, so is the job */
 } sg_serve_request;
 

@@ -121,6 +121,8 @@ char *sg_serve_request_to_json(const sg_serve_request *req)
 	for (size_t i = 0; req->cgroup_procs && req->cgroup_procs[i]; i++)
 		cJSON_AddItemToArray(procs, cJSON_CreateString(req->cgroup_procs[i]));
 	cJSON_AddNumberToObject(o, "daemon_pid", (double)req->daemon_pid);
+	cJSON_AddNumberToObject(o, "max_job_memory_mb", (double)req->max_job_memory_mb);
+	cJSON_AddNumberToObject(o, "max_job_pids", (double)req->max_job_pids);
 	char *text = cJSON_PrintUnformatted(o);
 	cJSON_Delete(o);
 	if (!text)
@@ -196,6 +198,12 @@ int sg_serve_request_from_json(const char *text, size_t len, sg_serve_request *r
 		if (cJSON_IsString(m))
 			p[k++] = m->valuestring;
 	req->cgroup_procs = p;
+	const cJSON *mm = cJSON_GetObjectItemCaseSensitive(o, "max_job_memory_mb");
+	const cJSON *mp = cJSON_GetObjectItemCaseSensitive(o, "max_job_pids");
+	req->max_job_memory_mb = cJSON_IsNumber(mm) && mm->valuedouble > 0 && mm->valuedouble < 0x1p40
+					 ? (uint64_t)mm->valuedouble : 0;
+	req->max_job_pids = cJSON_IsNumber(mp) && mp->valuedouble > 0 && mp->valuedouble < 0x1p40
+				    ? (uint64_t)mp->valuedouble : 0;
 	return 0;
 }
 
@@ -302,6 +310,25 @@ static bool limit_in_place(const char *dir, const char *name, uint64_t want)
 	return sg_parse_u64(text, &v) && v == want;
 }
 
+/* The daemon's ceilings on the job's limits (serve --max-job-memory-mb, --max-job-pids):
+ * a job that asks for more, or for no limit at all, does not run. */
+static int job_within_ceilings(const sg_serve_request *req, const sg_job *job, sg_error *err)
+{
+	if (req->max_job_memory_mb && (!job->limits.memory_mb || job->limits.memory_mb > req->max_job_memory_mb))
+		return sg_error_set(err, SG_ERR_USAGE, 0,
+				    "limits.memory_mb: the job asks for %llu%s; this daemon runs jobs of at most "
+				    "%llu MB (serve --max-job-memory-mb)",
+				    (unsigned long long)job->limits.memory_mb, job->limits.memory_mb ? " MB" : " (no limit)",
+				    (unsigned long long)req->max_job_memory_mb);
+	if (req->max_job_pids && (!job->limits.pids || job->limits.pids > req->max_job_pids))
+		return sg_error_set(err, SG_ERR_USAGE, 0,
+				    "limits.pids: the job asks for %llu%s; this daemon runs jobs of at most %llu "
+				    "processes (serve --max-job-pids)",
+				    (unsigned long long)job->limits.pids, job->limits.pids ? "" : " (no limit)",
+				    (unsigned long long)req->max_job_pids);
+	return 0;
+}
+
 /* The job's memory and pids limits on its delegated cgroups (see serve.h): asked of the
  * daemon, then waited for; without them, no step runs (fail closed). */
 static int delegated_limits(const sg_serve_request *req, const sg_job *job, sg_error *err)
@@ -398,6 +425,8 @@ void sg_serve_worker_main(void)
 	if (!job)
 		fail(&sink, &err, 2);
 	sink.job_name = job->name;
+	if (job_within_ceilings(req, job, &err) < 0)
+		fail(&sink, &err, 2);
 	if (delegated_limits(req, job, &err) < 0)
 		fail(&sink, &err, 3);
 	sg_autofree char *key_path = NULL;

@@ -1479,6 +1479,44 @@ def test_contradictory_caps(work, daemons, ctx):
     ok(d.client().request({"op": "ping"}).get("ok") and d.stop() == 0, "caps that fit one job are taken")
 
 
+def test_job_ceilings(work, daemons, ctx):
+    """19. The daemon's ceilings on a job's limits (--max-job-memory-mb, --max-job-pids):
+    a job asking for more, or for none, is refused with the option named; one within them
+    runs; a non-root client's delegated cgroup holds the ceiling from the start, so no
+    process the client moves below it escapes a job that asked for no limit."""
+    d = Daemon(work, 1, grace=1, name="ceil", args=["--max-job-memory-mb", "256", "--max-job-pids", "64"])
+    daemons.append(d)
+
+    def job(mem, pids, run=("true",)):
+        return {"version": 1, "name": "ceil", "workspace": ".", "network": "none",
+                "limits": {"memory_mb": mem, "pids": pids, "timeout_s": 600},
+                "steps": [{"name": "s", "run": list(run)}]}
+    for mem, pids, what in ((0, 32, "memory_mb 0 (no limit)"), (512, 32, "memory_mb 512"),
+                            (128, 0, "pids 0 (no limit)"), (128, 100, "pids 100")):
+        lines, p = nobody_run(d.sock, {"job_json": job(mem, pids), "workspace": ctx["nb_home"], "key": ctx["nb_key"]})
+        end = [l for l in lines if l.get("event") == "job_end"]
+        opt = "--max-job-memory-mb" if "memory" in what else "--max-job-pids"
+        ok(end and end[0].get("result") != "PASSED" and opt in json.dumps(lines),
+           "a job asking for %s is refused, naming %s" % (what, opt), lines[-3:] or p.stderr)
+    lines, p = nobody_run(d.sock, {"job_json": job(128, 32), "workspace": ctx["nb_home"], "key": ctx["nb_key"]})
+    end = [l for l in lines if l.get("event") == "job_end"]
+    ok(end and end[0].get("result") == "PASSED", "a job within the ceilings runs and passes", lines[-3:] or p.stderr)
+    # root is held to them too: they are the daemon's policy
+    c = d.client()
+    r = c.request({"op": "submit", "job_json": job(0, 32), "workspace": ctx["nb_home"]})
+    ended = {}
+    if r.get("ok"):
+        c.send({"op": "events", "id": r["id"], "follow": True})
+        for _ in range(200):
+            e = c.line()
+            if e.get("event") == "job_end":
+                ended = e
+                break
+    ok(ended and ended.get("result") != "PASSED" and "--max-job-memory-mb" in json.dumps(ended),
+       "root's job asking for no memory limit is refused too", ended or r)
+    d.stop()
+
+
 SECTIONS = [("6. worker memory", test_worker_memory), ("7. held pipe", test_held_pipe),
             ("8. connections", test_connections), ("9. deep cgroups", test_deep_cgroups), ("10. cwd", test_cwd),
             ("11. per-uid caps", test_caps), ("12. bytes kept per job", test_kept_bytes),
@@ -1486,7 +1524,8 @@ SECTIONS = [("6. worker memory", test_worker_memory), ("7. held pipe", test_held
             ("15. pids near the kernel's limit", test_pids_max),
             ("16. a thread parked deeper than the walks", test_deep_thread),
             ("17. running jobs per uid", test_running_per_uid),
-            ("18. contradictory caps", test_contradictory_caps)]
+            ("18. contradictory caps", test_contradictory_caps),
+            ("19. ceilings on a job's limits", test_job_ceilings)]
 
 
 if __name__ == "__main__":
