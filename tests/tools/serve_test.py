@@ -563,18 +563,17 @@ except OSError as e:
 print(json.dumps(out))
 """
 
-# hold.py SOCKET REQUEST OTHER_ID DAEMON_PID MODE: submit REQUEST, wait for its step to
-# start, take a copy of the worker's event pipe (pidfd_getfd), hand it to a process of
-# its own that keeps it open (the holder), write two forged lines into it (one without
-# an id, one with OTHER_ID, another job's). MODE "cancel": cancel the job and time its
-# job_end. MODE "hold": print, then follow the job to its job_end (or EOF).
-HOLD = r"""
-import ctypes, json, os, socket, sys, time
-sock, req, other_id, dpid, mode = sys.argv[1], json.loads(sys.argv[2]), sys.argv[3], int(sys.argv[4]), sys.argv[5]
-s = socket.socket(socket.AF_UNIX)
-s.settimeout(40)
-s.connect(sock)
-f = s.makefile("rb")
+# What hold.py, deep.py and forge.py share: a connection to the daemon (connect, send,
+# line), a job submitted and followed until its step starts, and a copy of its worker's
+# event pipe taken with pidfd_getfd (the worker: the daemon's child of our uid).
+JOB_CLIENT = r"""
+import ctypes, glob, json, os, socket, sys, time
+def connect(path, timeout):
+    global s, f
+    s = socket.socket(socket.AF_UNIX)
+    s.settimeout(timeout)
+    s.connect(path)
+    f = s.makefile("rb")
 def send(o):
     s.sendall((json.dumps(o) + "\n").encode())
 def line():
@@ -582,26 +581,42 @@ def line():
     if not l:
         raise EOFError("the daemon closed the connection")
     return json.loads(l)
-send(req)
-jid = line()["id"]
-send({"op": "events", "id": jid})
-line()
-seen = []
-while not any(e.get("event") == "step_started" for e in seen):
-    seen.append(line())
-worker = None
-for p in os.listdir("/proc"):
-    try:
-        st = open("/proc/%s/status" % p).read()
-    except OSError:
-        continue
-    fields = dict(l.split(":", 1) for l in st.splitlines() if ":" in l)
-    if int(fields["PPid"]) == dpid and int(fields["Uid"].split()[0]) == os.getuid():
-        worker = int(p)
-pfd = os.pidfd_open(worker)
-fd = ctypes.CDLL(None, use_errno=True).syscall(438, pfd, 3, 0)  # pidfd_getfd
-if fd < 0:
-    raise OSError(ctypes.get_errno(), "pidfd_getfd")
+def submit_until_step(req):
+    send(req)
+    jid = line()["id"]
+    send({"op": "events", "id": jid})
+    line()
+    seen = []
+    while not any(e.get("event") == "step_started" for e in seen):
+        seen.append(line())
+    return jid, seen
+def steal_events_fd(dpid):
+    worker = None
+    for p in os.listdir("/proc"):
+        try:
+            st = open("/proc/%s/status" % p).read()
+        except OSError:
+            continue
+        fields = dict(l.split(":", 1) for l in st.splitlines() if ":" in l)
+        if int(fields["PPid"]) == dpid and int(fields["Uid"].split()[0]) == os.getuid():
+            worker = int(p)
+    pfd = os.pidfd_open(worker)
+    fd = ctypes.CDLL(None, use_errno=True).syscall(438, pfd, 3, 0)  # pidfd_getfd
+    if fd < 0:
+        raise OSError(ctypes.get_errno(), "pidfd_getfd")
+    return worker, fd
+"""
+
+# hold.py SOCKET REQUEST OTHER_ID DAEMON_PID MODE: submit REQUEST, wait for its step to
+# start, take a copy of the worker's event pipe (pidfd_getfd), hand it to a process of
+# its own that keeps it open (the holder), write two forged lines into it (one without
+# an id, one with OTHER_ID, another job's). MODE "cancel": cancel the job and time its
+# job_end. MODE "hold": print, then follow the job to its job_end (or EOF).
+HOLD = JOB_CLIENT + r"""
+sock, req, other_id, dpid, mode = sys.argv[1], json.loads(sys.argv[2]), sys.argv[3], int(sys.argv[4]), sys.argv[5]
+connect(sock, 40)
+jid, seen = submit_until_step(req)
+worker, fd = steal_events_fd(dpid)
 holder = os.fork()
 if holder == 0:
     os.setsid()
@@ -676,28 +691,11 @@ time.sleep(hold)
 # the job's delegated cgroups build a tree deeper than PATH_MAX (20 levels of 250-char
 # names, by descriptor) and move a process of its own to the bottom of it. Prints
 # {"id", "sleeper", "dirs"}, then follows the job to its job_end.
-DEEP = r"""
-import glob, json, os, socket, sys, time
+DEEP = JOB_CLIENT + r"""
 sock, req, dpid = sys.argv[1], json.loads(sys.argv[2]), int(sys.argv[3])
 levels, width = int(sys.argv[4]), int(sys.argv[5])
-s = socket.socket(socket.AF_UNIX)
-s.settimeout(60)
-s.connect(sock)
-f = s.makefile("rb")
-def send(o):
-    s.sendall((json.dumps(o) + "\n").encode())
-def line():
-    l = f.readline()
-    if not l:
-        raise EOFError("the daemon closed the connection")
-    return json.loads(l)
-send(req)
-jid = line()["id"]
-send({"op": "events", "id": jid})
-line()
-seen = []
-while not any(e.get("event") == "step_started" for e in seen):
-    seen.append(line())
+connect(sock, 60)
+jid, seen = submit_until_step(req)
 dirs = [d for d in glob.glob("/sys/fs/cgroup/*/shipgate-serve-%d-%s" % (dpid, jid)) if not os.path.islink(d)]
 thread = len(sys.argv) > 6 and sys.argv[6] == "thread"  # park a thread (not its leader)
 r, w = os.pipe()
@@ -741,40 +739,11 @@ print(json.dumps(seen[-1]), flush=True)
 # for its step, take a copy of the worker's event pipe and write EVENTS_BYTES of events
 # of the job (with its id), then a result line whose envelope is ENVELOPE_BYTES long.
 # Prints {"id", "worker"}.
-FORGE = r"""
-import ctypes, json, os, socket, sys, time
+FORGE = JOB_CLIENT + r"""
 sock, req, dpid, ev_bytes, env_bytes = sys.argv[1], json.loads(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5])
-s = socket.socket(socket.AF_UNIX)
-s.settimeout(60)
-s.connect(sock)
-f = s.makefile("rb")
-def send(o):
-    s.sendall((json.dumps(o) + "\n").encode())
-def line():
-    l = f.readline()
-    if not l:
-        raise EOFError("the daemon closed the connection")
-    return json.loads(l)
-send(req)
-jid = line()["id"]
-send({"op": "events", "id": jid})
-line()
-seen = []
-while not any(e.get("event") == "step_started" for e in seen):
-    seen.append(line())
-worker = None
-for p in os.listdir("/proc"):
-    try:
-        st = open("/proc/%s/status" % p).read()
-    except OSError:
-        continue
-    fields = dict(l.split(":", 1) for l in st.splitlines() if ":" in l)
-    if int(fields["PPid"]) == dpid and int(fields["Uid"].split()[0]) == os.getuid():
-        worker = int(p)
-pfd = os.pidfd_open(worker)
-fd = ctypes.CDLL(None, use_errno=True).syscall(438, pfd, 3, 0)  # pidfd_getfd
-if fd < 0:
-    raise OSError(ctypes.get_errno(), "pidfd_getfd")
+connect(sock, 60)
+jid, seen = submit_until_step(req)
+worker, fd = steal_events_fd(dpid)
 os.write(fd, b'{"event":"step_output","id":"%s","seq":4999,"pad":"\xff\xfe bad UTF-8"}\n' % jid.encode())
 ev = (json.dumps({"event": "step_output", "id": jid, "seq": 5000, "pad": "e" * 1000}) + "\n").encode()
 for _ in range(ev_bytes // len(ev) + 1):
