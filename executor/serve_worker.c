@@ -316,13 +316,15 @@ static int job_within_ceilings(const sg_serve_request *req, const sg_job *job, s
 {
 	if (req->max_job_memory_mb && (!job->limits.memory_mb || job->limits.memory_mb > req->max_job_memory_mb))
 		return sg_error_set(err, SG_ERR_USAGE, 0,
-				    "limits.memory_mb: the job asks for %llu%s; this daemon runs jobs of at most "
+				    "limits.memory_mb: the job asks for %llu%s (its own, or the default when it "
+				    "sets none); this daemon runs jobs of at most "
 				    "%llu MB (serve --max-job-memory-mb)",
 				    (unsigned long long)job->limits.memory_mb, job->limits.memory_mb ? " MB" : " (no limit)",
 				    (unsigned long long)req->max_job_memory_mb);
 	if (req->max_job_pids && (!job->limits.pids || job->limits.pids > req->max_job_pids))
 		return sg_error_set(err, SG_ERR_USAGE, 0,
-				    "limits.pids: the job asks for %llu%s; this daemon runs jobs of at most %llu "
+				    "limits.pids: the job asks for %llu%s (its own, or the default when it sets "
+				    "none); this daemon runs jobs of at most %llu "
 				    "processes (serve --max-job-pids)",
 				    (unsigned long long)job->limits.pids, job->limits.pids ? "" : " (no limit)",
 				    (unsigned long long)req->max_job_pids);
