@@ -23,6 +23,7 @@
 #include <sched.h>
 #include <signal.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/signalfd.h>
@@ -40,6 +41,47 @@ extern char **environ;
 static pid_t init_fork(void)
 {
 	return (pid_t)syscall(SYS_clone, SIGCHLD, NULL, NULL, NULL, NULL);
+}
+
+/* Start the command the way posix_spawn does: the child borrows init's memory (no copy
+ * of its page tables, no copy-on-write faults afterwards) and init sleeps until the child
+ * has exec'd or died. What the child changes before its exec is per task (fds are not
+ * shared, signal actions are copied, credentials, Landlock and seccomp are its own);
+ * it allocates nothing and writes no global (init sets `environ` to the command's
+ * environment beforehand): its errno is init's, which is asleep.
+ * Not when the command is traced (see below). */
+struct spawn_args {
+	const struct sg_init_ctx *ctx;
+	char *const *argv;
+	int in_fd, out_fd, err_fd, exec_w, landlock_fd;
+};
+
+/* these two run on init_spawn's stack, which AddressSanitizer does not know: left
+ * uninstrumented, they do not have it report a "stack switch" on the command's stderr */
+#define SPAWN_STACK_FN __attribute__((no_sanitize_address))
+SPAWN_STACK_FN __attribute__((noreturn)) static void exec_in_sandbox(const struct sg_init_ctx *ctx,
+								     char *const *argv, int in_fd, int out_fd,
+								     int err_fd, int exec_w, bool traced,
+								     int landlock_fd);
+
+SPAWN_STACK_FN __attribute__((noreturn)) static int spawn_child(void *arg)
+{
+	const struct spawn_args *a = arg;
+	exec_in_sandbox(a->ctx, a->argv, a->in_fd, a->out_fd, a->err_fd, a->exec_w, true, a->landlock_fd);
+}
+
+static pid_t init_spawn(const struct spawn_args *a)
+{
+	/* the child's stack: room for the filters' loading and the sanitizers' frames */
+	enum { STACK = 512 * 1024 };
+	void *stack = mmap(NULL, STACK, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+	if (stack == MAP_FAILED)
+		return -1;
+	pid_t pid = clone(spawn_child, (char *)stack + STACK, CLONE_VM | CLONE_VFORK | SIGCHLD, (void *)a);
+	int e = errno;
+	munmap(stack, STACK);
+	errno = e;
+	return pid;
 }
 
 /* Init's own state while it supervises from inside. */
@@ -123,9 +165,10 @@ static int load_traced(const struct sg_init_ctx *ctx)
 	return 0;
 }
 
-__attribute__((noreturn)) static void exec_in_sandbox(const struct sg_init_ctx *ctx, char *const *argv,
-						       char **envp, int in_fd, int out_fd, int err_fd, int exec_w,
-						       bool traced, int landlock_fd)
+SPAWN_STACK_FN __attribute__((noreturn)) static void exec_in_sandbox(const struct sg_init_ctx *ctx,
+								     char *const *argv, int in_fd, int out_fd,
+								     int err_fd, int exec_w, bool traced,
+								     int landlock_fd)
 {
 	sigset_t none;
 	sigemptyset(&none);
@@ -179,7 +222,7 @@ __attribute__((noreturn)) static void exec_in_sandbox(const struct sg_init_ctx *
 	}
 	sg_timing_mark("command: filters loaded");
 	if (e == 0) {
-		environ = envp;
+		/* with the environment init put in `environ` before it started us */
 		execvp(argv[0], argv);
 		e = errno;
 	}
@@ -367,7 +410,7 @@ static void serve_run(init_state *st, const struct sg_ctl_msg *req, char *payloa
 	uint64_t t0 = sg_monotonic_ms();
 	pid_t pid = init_fork();
 	if (pid == 0)
-		exec_in_sandbox(st->ctx, argv, st->envp, -1, outp[1], errp[1], execp[1], false, st->landlock_fd);
+		exec_in_sandbox(st->ctx, argv, -1, outp[1], errp[1], execp[1], false, st->landlock_fd);
 	close(outp[1]);
 	close(errp[1]);
 	close(execp[1]);
@@ -707,12 +750,18 @@ void sg_init_main(const struct sg_init_ctx *ctx)
 	init_send(ctx, &ready, NULL, 0);
 
 	sg_timing_mark("init: ready sent");
-	st.candidate = init_fork();
+	/* the command's environment, and the PATH its name is looked up in */
+	environ = st.envp;
+	struct spawn_args spawn = {.ctx = ctx, .argv = st.argv, .in_fd = cfg->stdin_fd,
+				   .out_fd = ctx->out_w, .err_fd = ctx->err_w, .exec_w = ctx->exec_w,
+				   .landlock_fd = st.landlock_fd};
+	/* traced, the child makes itself dumpable for the supervisor to read its argv: a
+	 * flag of the memory, which init's must never carry, so that child gets its own */
+	st.candidate = ctx->bpf_traced ? init_fork() : init_spawn(&spawn);
 	if (st.candidate < 0)
-		init_step(ctx, init_errno(&err, "fork the command"), &err);
+		init_step(ctx, init_errno(&err, "start the command"), &err);
 	if (st.candidate == 0)
-		exec_in_sandbox(ctx, st.argv, st.envp, cfg->stdin_fd, ctx->out_w, ctx->err_w, ctx->exec_w, true,
-				st.landlock_fd);
+		spawn_child(&spawn);
 	close(ctx->exec_w);
 	if (ctx->out_w >= 0)
 		close(ctx->out_w);

@@ -1227,6 +1227,21 @@ static uint64_t sg_fnv1a(const void *data, size_t len, uint64_t h)
 	return h;
 }
 
+/* Only the native ABI is compiled: anything else (i386 via int 0x80, x32) dies. The
+ * program is laid out as a binary tree over the syscall numbers: it is compiled once per
+ * policy (then cached), while the kernel runs it at every syscall that is not in its
+ * per-syscall cache and emulates it for every syscall number each time a sandbox loads
+ * it (seccomp_cache_prepare): a linear list of 300 numbers costs both of them the most. */
+static int sg_filter_attrs(scmp_filter_ctx ctx, sg_error *err)
+{
+	int rc = seccomp_attr_set(ctx, SCMP_FLTATR_ACT_BADARCH, SCMP_ACT_KILL_PROCESS);
+	if (rc == 0)
+		rc = seccomp_attr_set(ctx, SCMP_FLTATR_CTL_OPTIMIZE, 2);
+	if (rc < 0)
+		return sg_error_set(err, SG_ERR_INTERNAL, -rc, "seccomp: set filter attributes");
+	return 0;
+}
+
 static char *sg_bpf_cache_path(const sg_policy *p, unsigned variant, bool create)
 {
 	const char *xdg = getenv("XDG_CACHE_HOME");
@@ -1316,17 +1331,8 @@ const struct sock_fprog *sg_policy_bpf(sg_policy *p, sg_error *err)
 		sg_error_set(err, SG_ERR_INTERNAL, 0, "seccomp: libseccomp could not start a filter");
 		return NULL;
 	}
-	/* Only the native ABI is compiled: anything else (i386 via int 0x80, x32) dies.
-	 * The program stays libseccomp's linear list: since Linux 5.11 the kernel answers
-	 * syscalls that a filter allows whatever their arguments from a per-syscall cache,
-	 * without running the program, so the binary-tree layout (half as much again to
-	 * generate) or raising the priority of conditional syscalls (a fifth more) would
-	 * save some 40 ns per ioctl at the price of 0.1 ms at every sandbox start. */
-	int rc = seccomp_attr_set(ctx, SCMP_FLTATR_ACT_BADARCH, SCMP_ACT_KILL_PROCESS);
-	if (rc < 0) {
-		sg_error_set(err, SG_ERR_INTERNAL, -rc, "seccomp: set filter attributes");
+	if (sg_filter_attrs(ctx, err) < 0)
 		return NULL;
-	}
 	if (sg_policy_add_rules(p, ctx, err) < 0)
 		return NULL;
 	size_t count = 0;
@@ -1422,11 +1428,8 @@ const struct sock_fprog *sg_policy_bpf_traced(sg_policy *p, bool with_connect, s
 		sg_error_set(err, SG_ERR_INTERNAL, 0, "seccomp: libseccomp could not start a filter");
 		return NULL;
 	}
-	int rc = seccomp_attr_set(ctx, SCMP_FLTATR_ACT_BADARCH, SCMP_ACT_KILL_PROCESS);
-	if (rc < 0) {
-		sg_error_set(err, SG_ERR_INTERNAL, -rc, "seccomp: set filter attributes");
+	if (sg_filter_attrs(ctx, err) < 0)
 		return NULL;
-	}
 	bool default_traced = sg_traced_denial(p->default_action);
 	for (size_t i = p->nrules; i-- > 0;) {
 		const struct sg_rule *r = &p->rules[i];
@@ -1438,7 +1441,7 @@ const struct sock_fprog *sg_policy_bpf_traced(sg_policy *p, bool with_connect, s
 		/* a rule equal to the default is skipped: the default gives the same answer */
 		if (r->skip)
 			continue;
-		rc = sg_traced_add_send(ctx, r, action, with_connect);
+		int rc = sg_traced_add_send(ctx, r, action, with_connect);
 		if (rc == 0)
 			rc = seccomp_rule_add_array(ctx, action, r->nr, r->nargs, r->args);
 		if (rc < 0) {

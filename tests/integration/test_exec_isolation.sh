@@ -5,7 +5,7 @@
 # Every check looks at what the program inside observes or what the host's kernel shows.
 . "$(dirname "$0")/lib.sh"
 
-plan 84
+plan 86
 
 WS=$(new_tmp ws)
 cd "$WS" || exit 1
@@ -29,6 +29,13 @@ unlike "$SG_OUT" "sleep $marker" "the host's 'sleep $marker' is not visible insi
 is "$(printf '%s\n' "$SG_OUT" | cut -d: -f1 | tr '\n' ' ')" "1 2 " "inside, only pid 1 (init) and pid 2 (the command) exist"
 kill "$host_sleep"
 wait "$host_sleep" 2>/dev/null
+
+# init starts the command in its own memory until the exec (CLONE_VM|CLONE_VFORK);
+# afterwards init's memory is out of the command's reach (init is not dumpable, and
+# Landlock keeps a restricted process from tracing one outside its domain)
+sg_exec -- sh -c 'for f in environ mem; do if cat /proc/1/$f >/dev/null 2>&1; then echo "$f readable"; else echo "$f denied"; fi; done; cat /proc/self/environ | tr "\0" "\n" | grep -c "^PATH="'
+is "$(printf '%s\n' "$SG_OUT" | head -2 | tr '\n' ' ')" "environ denied mem denied " "init's environ and memory are out of the command's reach"
+is "$(printf '%s\n' "$SG_OUT" | sed -n 3p)" "1" "control: a process of the command reads its own environ (one PATH)"
 
 # every namespace is a new one: the kernel's namespace ids differ from the host's
 sg_exec -- sh -c 'for n in user pid mnt net ipc uts cgroup; do echo "$n $(readlink /proc/self/ns/$n)"; done'
