@@ -13,7 +13,9 @@
 
 enum sg_ctl_type {
 	/* supervisor -> init */
-	SG_CTL_GO = 1,        /* maps written, cgroup joined: build the sandbox and start */
+	SG_CTL_GO = 1,        /* maps written: build the sandbox */
+	SG_CTL_CGROUP_JOINED, /* init is in the step's cgroup; rlimit_as, rlimit_nproc: the
+			       * fallbacks for limits no cgroup holds (0: none). Start. */
 	SG_CTL_COUNT,         /* how many processes besides init and the command? */
 	SG_CTL_TCP_CHECK,     /* port: does 127.0.0.1:port accept a connection? */
 	SG_CTL_HTTP_GET,      /* port, payload = path: GET it, reply status and body */
@@ -55,6 +57,8 @@ struct sg_ctl_msg {
 	uint64_t err_total;
 	uint64_t elapsed_ms;
 	int32_t landlock_abi;  /* READY: the Landlock ABI applied to the command, 0 none */
+	uint64_t rlimit_as;    /* CGROUP_JOINED */
+	uint64_t rlimit_nproc;
 	char text[400];
 };
 

@@ -665,8 +665,11 @@ static void hide_cmdline(void)
 	snprintf(args, len, "shipgate-init");
 }
 
-void sg_init_main(const struct sg_init_ctx *ctx)
+void sg_init_main(const struct sg_init_ctx *ctx_in)
 {
+	/* ours to complete: the rlimits come with CGROUP_JOINED */
+	struct sg_init_ctx own_ctx = *ctx_in;
+	const struct sg_init_ctx *ctx = &own_ctx;
 	const sg_sandbox_config *cfg = ctx->cfg;
 	sg_error err = {0};
 	close_unneeded_fds(ctx);
@@ -690,11 +693,9 @@ void sg_init_main(const struct sg_init_ctx *ctx)
 		init_step(ctx, init_errno(&err, "become root in the user namespace"), &err);
 	if (ctx->root_mode && syscall(SYS_setgroups, 0, NULL) < 0)
 		init_step(ctx, init_errno(&err, "drop supplementary groups"), &err);
-	if (unshare(CLONE_NEWCGROUP) < 0)
-		init_step(ctx, init_errno(&err, "cgroup namespace"), &err);
 	if (sethostname("shipgate", 8) < 0)
 		init_step(ctx, init_errno(&err, "sethostname"), &err);
-	sg_timing_mark("init: ids, cgroupns, hostname");
+	sg_timing_mark("init: ids, hostname");
 	init_step(ctx, sg_mounts_build_root(ctx->plan, &sources, &err), &err);
 	sg_mounts_sources_close(&sources);
 	sg_timing_mark("init: root built");
@@ -706,6 +707,16 @@ void sg_init_main(const struct sg_init_ctx *ctx)
 		init_fail(ctx, &err);
 	}
 	sg_timing_mark("init: network");
+	/* the supervisor has put us in the step's cgroup (on cgroup v1 while we built the
+	 * root): only now is it the root of our cgroup namespace */
+	struct sg_ctl_msg joined;
+	if (sg_ctl_recv(ctx->ctl, &joined, NULL, 0) < 0 || joined.type != SG_CTL_CGROUP_JOINED)
+		_exit(125); /* the supervisor gave up */
+	own_ctx.rlimit_as = joined.rlimit_as;
+	own_ctx.rlimit_nproc = joined.rlimit_nproc;
+	if (unshare(CLONE_NEWCGROUP) < 0)
+		init_step(ctx, init_errno(&err, "cgroup namespace"), &err);
+	sg_timing_mark("init: cgroup joined, cgroup namespace");
 	/* the second wall: writes only where the mounts say they may go */
 	int landlock_abi = 0;
 	{

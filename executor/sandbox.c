@@ -186,6 +186,55 @@ static pid_t clone_init(uint64_t flags, int cgroup_fd, int *pidfd, bool *in_cgro
 	return (pid_t)syscall(SYS_clone, (unsigned long)(flags | CLONE_PIDFD | SIGCHLD), NULL, pidfd, NULL, NULL);
 }
 
+/* The step's cgroup with its limits, or none where that is allowed: fails closed when a
+ * limit that was asked for cannot be held. Best effort (the defaults of a job that did
+ * not ask): what cannot be held is said in r->weaker_note, a pids limit falls back to
+ * RLIMIT_NPROC (*nproc), and the limits not held are cleared from cfg. */
+static int make_cgroup(sg_sandbox_config *cfg, sg_cgroup **cgp, uint64_t *nproc, sg_sandbox_result *r,
+		       sg_error *err)
+{
+	sg_cgroup_limits cl = {.memory_bytes = cfg->limits.memory_mb * 1024 * 1024,
+			       .pids = cfg->limits.pids, .cpus = cfg->limits.cpus};
+	sg_error cg_err = {0};
+	sg_cgroup *cg = *cgp = sg_cgroup_create(cfg->cgroups, &cl, &cg_err);
+	*nproc = 0;
+	if (!cg && !cfg->allow_weaker && !cfg->limits_best_effort) {
+		sg_error_set(err, SG_ERR_SANDBOX, 0, "%s", cg_err.msg);
+		err->errnum = cg_err.errnum;
+		return -1;
+	}
+	if (!cfg->limits_best_effort)
+		return check_limits(cfg, cg, err);
+	sg_error lim_err = {0};
+	if (cg && check_limits(cfg, cg, &lim_err) == 0)
+		return 0;
+	r->weaker_note = sg_xasprintf("running without the default memory/pids cgroup limits "
+				      "(processes bounded by RLIMIT_NPROC instead): %s",
+				      cg ? lim_err.msg : cg_err.msg);
+	/* a default pids limit still holds through RLIMIT_NPROC; a default memory limit is
+	 * not turned into RLIMIT_AS (it would break runtimes that reserve address space, and
+	 * nobody asked for it) */
+	if (!sg_cgroup_enforces(cg, SG_CG_PIDS))
+		*nproc = cfg->limits.pids;
+	if (!sg_cgroup_enforces(cg, SG_CG_MEMORY))
+		cfg->limits.memory_mb = 0;
+	if (!sg_cgroup_enforces(cg, SG_CG_PIDS))
+		cfg->limits.pids = 0;
+	return 0;
+}
+
+/* Whether the step's cgroup takes a controller from cgroup v2: then it is made before
+ * init and init is cloned into it (CLONE_INTO_CGROUP). With v1 controllers only, init
+ * has to be attached by writing its pid, whatever the order, so the cgroup is made and
+ * joined while init builds the root, on the other CPU. */
+static bool cgroup_before_clone(const sg_cgroup_host *host)
+{
+	for (int i = 0; i < SG_CG_NCTRL; i++)
+		if (host->use[i] == SG_CGV_2)
+			return true;
+	return false;
+}
+
 int sg_sandbox_run(const sg_sandbox_config *cfg_in, sg_sandbox_result *r, sg_error *err)
 {
 	sg_sandbox_config cfg = *cfg_in;
@@ -220,36 +269,11 @@ int sg_sandbox_run(const sg_sandbox_config *cfg_in, sg_sandbox_result *r, sg_err
 	pid_t init_pid = -1;
 	bool clone_locked = false;
 
-	sg_cgroup_limits cl = {.memory_bytes = cfg.limits.memory_mb * 1024 * 1024,
-			       .pids = cfg.limits.pids, .cpus = cfg.limits.cpus};
-	sg_error cg_err = {0};
 	sg_timing_mark("cgroups detected");
-	cg = sg_cgroup_create(cfg.cgroups, &cl, &cg_err);
-	if (!cg && !cfg.allow_weaker && !cfg.limits_best_effort) {
-		sg_error_set(err, SG_ERR_SANDBOX, 0, "%s", cg_err.msg);
-		err->errnum = cg_err.errnum;
-		goto out;
-	}
 	uint64_t best_effort_nproc = 0;
-	if (cfg.limits_best_effort) {
-		sg_error lim_err = {0};
-		if (!cg || check_limits(&cfg, cg, &lim_err) < 0) {
-			r->weaker_note = sg_xasprintf("running without the default memory/pids cgroup limits "
-						      "(processes bounded by RLIMIT_NPROC instead): %s",
-						      cg ? lim_err.msg : cg_err.msg);
-			/* a default pids limit still holds through RLIMIT_NPROC; a default memory
-			 * limit is not turned into RLIMIT_AS (it would break runtimes that reserve
-			 * address space, and nobody asked for it) */
-			if (!sg_cgroup_enforces(cg, SG_CG_PIDS))
-				best_effort_nproc = cfg.limits.pids;
-			if (!sg_cgroup_enforces(cg, SG_CG_MEMORY))
-				cfg.limits.memory_mb = 0;
-			if (!sg_cgroup_enforces(cg, SG_CG_PIDS))
-				cfg.limits.pids = 0;
-		}
-	} else if (check_limits(&cfg, cg, err) < 0) {
+	bool cgroup_first = cgroup_before_clone(cfg.cgroups);
+	if (cgroup_first && make_cgroup(&cfg, &cg, &best_effort_nproc, r, err) < 0)
 		goto out;
-	}
 
 	sg_mount_request req = {.rootfs = cfg.rootfs, .workspace = cfg.workspace,
 				.ws_mode = cfg.workspace_mode, .scratch_dir = cfg.scratch_dir,
@@ -308,21 +332,13 @@ int sg_sandbox_run(const sg_sandbox_config *cfg_in, sg_sandbox_result *r, sg_err
 		.ctl = ctl[0], .exec_w = execp[1],
 		.out_w = outp[1], .err_w = errp[1], .root_mode = !id.rootless,
 	};
-	if (cfg.limits.memory_mb && !sg_cgroup_enforces(cg, SG_CG_MEMORY)) {
-		/* allowed to run weaker: the nearest rlimit, recorded as such */
-		ictx.rlimit_as = cfg.limits.memory_mb << 20;
-	}
-	if (cfg.limits.pids && !sg_cgroup_enforces(cg, SG_CG_PIDS))
-		ictx.rlimit_nproc = cfg.limits.pids;
-	else if (best_effort_nproc)
-		ictx.rlimit_nproc = best_effort_nproc;
 	uint64_t flags = CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWIPC | CLONE_NEWUTS;
 	if (cfg.network != SG_NET_HOST)
 		flags |= CLONE_NEWNET;
 	uint64_t t0 = sg_monotonic_ns();
 	bool in_cgroup = false;
 	sg_timing_mark("policy compiled, pipes made");
-	init_pid = clone_init(flags, sg_cgroup_clone_fd(cg), &pidfd, &in_cgroup);
+	init_pid = clone_init(flags, cgroup_first ? sg_cgroup_clone_fd(cg) : -1, &pidfd, &in_cgroup);
 	if (init_pid < 0) {
 		int e = errno;
 		if (e == EPERM || e == ENOSPC || e == EINVAL || e == EUSERS)
@@ -355,23 +371,43 @@ int sg_sandbox_run(const sg_sandbox_config *cfg_in, sg_sandbox_result *r, sg_err
 	clone_locked = false;
 	sg_timing_mark("cloned");
 	if (sg_userns_write_maps(init_pid, &id, err) < 0 || (sg_timing_mark("maps written"), 0) ||
-	    sg_cgroup_attach(cg, init_pid, !in_cgroup, err) < 0 || (sg_timing_mark("cgroup attached"), 0) ||
-	    sg_ctl_send(ctl[1], &(struct sg_ctl_msg){.type = SG_CTL_GO}, NULL, 0) < 0) {
+	    (cgroup_first && sg_cgroup_attach(cg, init_pid, !in_cgroup, err) < 0) ||
+	    sg_ctl_send(ctl[1], &(struct sg_ctl_msg){.type = SG_CTL_GO}, NULL, 0) < 0 ||
+	    (sg_timing_mark("released"), 0) ||
+	    (!cgroup_first && (make_cgroup(&cfg, &cg, &best_effort_nproc, r, err) < 0 ||
+			       sg_cgroup_attach(cg, init_pid, true, err) < 0))) {
 		if (err->kind == SG_ERR_NONE)
 			sg_error_set(err, SG_ERR_SANDBOX, errno, "release the sandbox");
 		syscall(SYS_pidfd_send_signal, pidfd, SIGKILL, NULL, 0);
 		goto reap;
 	}
+	sg_timing_mark("cgroup joined");
+	/* init starts the command once it has this: the cgroup holds init, and what no
+	 * cgroup can hold, when that is allowed, the nearest rlimits do (recorded as such) */
+	struct sg_ctl_msg joined = {.type = SG_CTL_CGROUP_JOINED};
+	if (cfg.limits.memory_mb && !sg_cgroup_enforces(cg, SG_CG_MEMORY))
+		joined.rlimit_as = cfg.limits.memory_mb << 20;
+	if (cfg.limits.pids && !sg_cgroup_enforces(cg, SG_CG_PIDS))
+		joined.rlimit_nproc = cfg.limits.pids;
+	else if (best_effort_nproc)
+		joined.rlimit_nproc = best_effort_nproc;
+	if (sg_ctl_send(ctl[1], &joined, NULL, 0) < 0 && errno != EPIPE && errno != ECONNRESET) {
+		sg_error_set(err, SG_ERR_SANDBOX, errno, "release the sandbox");
+		syscall(SYS_pidfd_send_signal, pidfd, SIGKILL, NULL, 0);
+		goto reap;
+	}
+	/* (init gone already: it failed while building the root, and its report waits
+	 * for sg_supervise below) */
 
 	fill_enforced(&cfg, &id, &plan, cg, cfg.policy, r);
 	/* what the steps write into the copy-on-write layer lands on the host's disk */
 	scratch_watch = cfg.scratch_watch ? sg_xstrdup(cfg.scratch_watch)
 		      : plan.scratch ? sg_xasprintf("%s/upper", plan.scratch)
 		      : plan.copy_dir ? sg_xstrdup(plan.copy_dir) : NULL;
-	if (ictx.rlimit_as || ictx.rlimit_nproc) {
+	if (joined.rlimit_as || joined.rlimit_nproc) {
 		r->enforced.rlimit_fallback = true;
-		r->enforced.rlimit_as_kb = ictx.rlimit_as >> 10;
-		r->enforced.rlimit_nproc = ictx.rlimit_nproc;
+		r->enforced.rlimit_as_kb = joined.rlimit_as >> 10;
+		r->enforced.rlimit_nproc = joined.rlimit_nproc;
 	}
 	sg_supervise_io io = {
 		.pidfd = pidfd, .ctl = ctl[1], .exec_r = execp[0], .service = cfg.service,
@@ -382,7 +418,6 @@ int sg_sandbox_run(const sg_sandbox_config *cfg_in, sg_sandbox_result *r, sg_err
 		.scratch_dir = scratch_watch, .scratch_limit = cfg.limits.scratch_mb << 20,
 	};
 	sg_supervise_outcome oc;
-	sg_timing_mark("released");
 	sg_supervise(&io, r, &oc);
 	/* it closed the read ends of the output pipes: closing them again could close
 	 * another thread's fd that took the same number */

@@ -5,7 +5,7 @@
 # Every check looks at what the program inside observes or what the host's kernel shows.
 . "$(dirname "$0")/lib.sh"
 
-plan 86
+plan 88
 
 WS=$(new_tmp ws)
 cd "$WS" || exit 1
@@ -48,6 +48,26 @@ for n in user pid mnt net ipc uts cgroup; do
 		fail "the command is in its own $n namespace" "inside: '$inside', host: '$host'"
 	fi
 done
+
+# its cgroup namespace is rooted at the step's cgroup: init unshares it only once the
+# supervisor has put it there (on v1, while init built the root). From the host, the
+# command is in a cgroup of shipgate's; from inside, that cgroup is "/".
+marker="3.$(unique)"
+timeout -k 5 60 "$SHIPGATE" exec -- sh -c "cat /proc/self/cgroup; sleep $marker" >"$TEST_TMP/cg.out" 2>"$TEST_TMP/cg.err" </dev/null &
+exec_pid=$!
+track_pid $exec_pid
+host_view=""
+for _ in $(seq 50); do
+	p=$(pids_with_arg "$marker" | while read -r q; do [ "$(cat /proc/$q/comm 2>/dev/null)" = sleep ] && echo "$q"; done | head -1)
+	[ -n "$p" ] && host_view=$(cat "/proc/$p/cgroup") && break
+	sleep 0.1
+done
+kill "$exec_pid" 2>/dev/null
+wait "$exec_pid" 2>/dev/null
+SG_OUT=$(cat "$TEST_TMP/cg.out")
+like "$host_view" "shipgate/sg-[0-9]+-[0-9]+" "control: from the host, the command is in a step cgroup of shipgate's"
+inside_not_root=$(printf '%s\n' "$SG_OUT" | grep -v ':/$' || true)
+is "$inside_not_root" "" "inside, every hierarchy shows the command at the root of its cgroup namespace"
 
 # ---- host uid --------------------------------------------------------------------------
 
