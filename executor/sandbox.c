@@ -268,6 +268,8 @@ int sg_sandbox_run(const sg_sandbox_config *cfg_in, sg_sandbox_result *r, sg_err
 	int pidfd = -1;
 	pid_t init_pid = -1;
 	bool clone_locked = false;
+	sg_cgroup_stats early_stats;
+	bool have_early_stats = false;
 
 	sg_timing_mark("cgroups detected");
 	uint64_t best_effort_nproc = 0;
@@ -419,6 +421,11 @@ int sg_sandbox_run(const sg_sandbox_config *cfg_in, sg_sandbox_result *r, sg_err
 	};
 	sg_supervise_outcome oc;
 	sg_supervise(&io, r, &oc);
+	if (oc.stats_taken) {
+		early_stats = oc.stats;
+		early_stats.procs = 0; /* init alone, reaped below */
+		have_early_stats = true;
+	}
 	/* it closed the read ends of the output pipes: closing them again could close
 	 * another thread's fd that took the same number */
 	outp[0] = errp[0] = -1;
@@ -461,7 +468,10 @@ reap:;
 	}
 	if (cg) {
 		sg_cgroup_stats st;
-		sg_cgroup_read_stats(cg, &st);
+		if (have_early_stats)
+			st = early_stats;
+		else
+			sg_cgroup_read_stats(cg, &st);
 		/* init's end took the pid namespace down: only a straggler needs killing (and
 		 * destroy kills whatever keeps the cgroup busy anyway) */
 		if (st.procs > 0)

@@ -208,6 +208,10 @@ static void handle_msg(const sg_supervise_io *io, const struct sg_ctl_msg *m, co
 		if (!ls->counted)
 			r->leftover_processes = m->count;
 		r->wall_ms = (now_ns - ls->start_ns) / 1000000u;
+		if (m->count == 0 && io->cgroup && !oc->stats_taken) {
+			sg_cgroup_read_stats(io->cgroup, &oc->stats);
+			oc->stats_taken = true;
+		}
 		if (ls->service_active && !ls->stopping && io->service->exited)
 			io->service->exited(io->service->ctx, now_ns / 1000000u);
 		ls->service_active = false;

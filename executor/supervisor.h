@@ -33,6 +33,11 @@ typedef struct sg_supervise_outcome {
 	unsigned caps_left;
 	bool no_new_privs;
 	int landlock_abi;
+	/* read when init reported the command's exit with nothing else left alive: from
+	 * then on only init runs in the cgroup, our code taking the namespaces down, so the
+	 * figures are final, and they are read while it does that instead of after */
+	bool stats_taken;
+	sg_cgroup_stats stats;
 } sg_supervise_outcome;
 
 /* Run the loop until the init has exited and the output is drained. Fills the result's
