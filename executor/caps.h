@@ -7,7 +7,12 @@
 #include <shipgate/error.h>
 
 int sg_caps_drop_all(sg_error *err);
+#include <stdbool.h>
+
 /* Count of capabilities left in any of the sets of the calling process. */
 unsigned sg_caps_count_left(void);
+/* The same count from the text of a /proc/PID/status: the capabilities present in any
+ * of CapInh, CapPrm, CapEff, CapBnd, CapAmb. False if one of them is missing or not hex. */
+bool sg_caps_count_status(const char *status, unsigned *count);
 
 #endif
