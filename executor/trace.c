@@ -233,32 +233,37 @@ sg_trace *sg_trace_open(const char *path, uint64_t cap, const sg_policy *policy,
 
 /* ---- reading the stopped process -------------------------------------------------- */
 
-/* The pid as the sandbox sees it (last NSpid), and the parent's. */
-static void ns_pids(pid_t pid, long *nspid, long *nsppid)
+/* A process's pid as its own pid namespace sees it (the last NSpid), and its parent's
+ * host pid (PPid): one read of /proc/PID/status. -1 when unknown. */
+static long nspid_of(pid_t pid, long *ppid)
 {
-	*nspid = *nsppid = -1;
+	if (ppid)
+		*ppid = -1;
 	char path[64];
 	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
 	sg_autofree char *st = NULL;
 	if (sg_read_file(path, 1 << 16, &st, NULL, NULL) < 0)
-		return;
-	long ppid = -1;
+		return -1;
 	char *l = strstr(st, "\nPPid:");
-	if (l)
-		ppid = strtol(l + 6, NULL, 10);
+	if (l && ppid)
+		*ppid = strtol(l + 6, NULL, 10);
 	l = strstr(st, "\nNSpid:");
-	if (l) {
-		char *end = strchr(l + 1, '\n');
-		if (end)
-			*end = '\0';
-		char *last = strrchr(l, '\t');
-		*nspid = strtol(last ? last + 1 : l + 7, NULL, 10);
-	}
-	if (ppid > 0) {
-		long dummy;
-		ns_pids((pid_t)ppid, nsppid, &dummy);
-		(void)dummy;
-	}
+	if (!l)
+		return -1;
+	char *end = strchr(l + 1, '\n');
+	if (end)
+		*end = '\0';
+	char *last = strrchr(l, '\t');
+	return strtol(last ? last + 1 : l + 7, NULL, 10);
+}
+
+/* The pid as the sandbox sees it, and the parent's: two reads (this process's status,
+ * then its parent's), not one per ancestor up to the host's init. */
+static void ns_pids(pid_t pid, long *nspid, long *nsppid)
+{
+	long ppid = -1;
+	*nspid = nspid_of(pid, &ppid);
+	*nsppid = ppid > 0 ? nspid_of((pid_t)ppid, NULL) : -1;
 }
 
 static char *program_of(pid_t pid)
@@ -319,8 +324,7 @@ static char *self_alias(pid_t hpid, const char *path)
 		snprintf(fdbuf, sizeof(fdbuf), "fd/%d", path[8] == 'i' ? 0 : path[8] == 'o' ? 1 : 2);
 		rest = fdbuf;
 	} else if (!strncmp(path, "/proc/", 6)) {
-		long nspid, nsppid;
-		ns_pids(hpid, &nspid, &nsppid);
+		long nspid = nspid_of(hpid, NULL);
 		char own[32];
 		int n = snprintf(own, sizeof(own), "/proc/%ld/", nspid);
 		if (nspid > 0 && n > 0 && !strncmp(path, own, (size_t)n))
@@ -482,8 +486,7 @@ static void exec_settle(sg_trace *t, proc_slot *s, pid_t hpid, uint64_t now)
 	if (s->image_known && image_id(hpid, id) && !memcmp(id, s->image, sizeof(id))) {
 		t->execs--;
 		t->execs_failed++;
-		long pid, ppid;
-		ns_pids(hpid, &pid, &ppid);
+		long pid = nspid_of(hpid, NULL);
 		cJSON *ev = event(t, "exec_failed", now);
 		cJSON_AddNumberToObject(ev, "pid", (double)pid);
 		add_clean_string(ev, "path", s->pending_path);
@@ -619,8 +622,7 @@ static void on_exit_group(sg_trace *t, const struct seccomp_notif *n, uint64_t n
 		return;
 	}
 	t->exits++;
-	long pid, ppid;
-	ns_pids((pid_t)n->pid, &pid, &ppid);
+	long pid = nspid_of((pid_t)n->pid, NULL);
 	cJSON *ev = event(t, "exit", now);
 	cJSON_AddNumberToObject(ev, "pid", (double)pid);
 	cJSON_AddNumberToObject(ev, "code", (double)(int)(n->data.args[0] & 0xff));
@@ -673,8 +675,7 @@ static void record_net(sg_trace *t, const char *syscall, const sg_netaddr *na, b
 			other_repeated(t, "connect", *count, now, false);
 		return;
 	}
-	long pid, ppid;
-	ns_pids(hpid, &pid, &ppid);
+	long pid = nspid_of(hpid, NULL);
 	cJSON *ev = event(t, "connect", now);
 	cJSON_AddStringToObject(ev, "syscall", syscall);
 	cJSON_AddNumberToObject(ev, "pid", (double)pid);
@@ -835,8 +836,7 @@ static int on_denied(sg_trace *t, int listener, const struct seccomp_notif *n, u
 		}
 		return errnum;
 	}
-	long pid, ppid;
-	ns_pids(hpid, &pid, &ppid);
+	long pid = nspid_of(hpid, NULL);
 	cJSON *ev = event(t, "denied", now);
 	cJSON_AddStringToObject(ev, "syscall", name);
 	cJSON_AddNumberToObject(ev, "pid", (double)pid);
