@@ -6,8 +6,9 @@
 
 #include <shipgate/error.h>
 
-int sg_caps_drop_all(sg_error *err);
 #include <stdbool.h>
+
+int sg_caps_drop_all(sg_error *err);
 
 /* Count of capabilities left in any of the sets of the calling process. */
 unsigned sg_caps_count_left(void);

@@ -48,7 +48,8 @@ static pid_t init_fork(void)
  * has exec'd or died. What the child changes before its exec is per task (fds are not
  * shared, signal actions are copied, credentials, Landlock and seccomp are its own);
  * it allocates nothing and writes no global (init sets `environ` to the command's
- * environment beforehand): its errno is init's, which is asleep.
+ * environment beforehand): its errno is init's, which is asleep. Its stack is sized
+ * for what glibc's execvp needs on it (see init_spawn), with a guard page.
  * Not when the command is traced (see below). */
 struct spawn_args {
 	const struct sg_init_ctx *ctx;
@@ -72,14 +73,30 @@ SPAWN_STACK_FN __attribute__((noreturn)) static int spawn_child(void *arg)
 
 static pid_t init_spawn(const struct spawn_args *a)
 {
-	/* the child's stack: room for the filters' loading and the sanitizers' frames */
-	enum { STACK = 512 * 1024 };
-	void *stack = mmap(NULL, STACK, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+	/* The child's stack, below it a guard page. Room for the filters' loading and the
+	 * sanitizers' frames, and for what glibc's execvp puts on the stack: the PATH
+	 * lookup's buffer (PATH plus the name) and, for a file without "#!" (ENOEXEC), a
+	 * copy of argv's pointers to run it with /bin/sh (65,000 arguments are 512 KiB). */
+	size_t argc = 0, strings = 0;
+	while (a->argv[argc])
+		strings += strlen(a->argv[argc++]);
+	const char *path = getenv("PATH");
+	size_t page = (size_t)sysconf(_SC_PAGESIZE);
+	size_t need = 512 * 1024 + (argc + 2) * sizeof(char *) + (path ? strlen(path) : 0) + strings + 2 * PATH_MAX;
+	size_t size = (need + page - 1) / page * page + page;
+	char *stack = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
 	if (stack == MAP_FAILED)
 		return -1;
-	pid_t pid = clone(spawn_child, (char *)stack + STACK, CLONE_VM | CLONE_VFORK | SIGCHLD, (void *)a);
+	/* an overflow faults here instead of writing into init's memory */
+	if (mprotect(stack, page, PROT_NONE) < 0) {
+		int e = errno;
+		munmap(stack, size);
+		errno = e;
+		return -1;
+	}
+	pid_t pid = clone(spawn_child, stack + size, CLONE_VM | CLONE_VFORK | SIGCHLD, (void *)a);
 	int e = errno;
-	munmap(stack, STACK);
+	munmap(stack, size);
 	errno = e;
 	return pid;
 }

@@ -5,18 +5,24 @@
  * Three processes take part:
  *
  *   supervisor  shipgate itself, on the host. It prepares everything that needs the
- *               host's privileges or paths (the step's cgroup, O_PATH fds of the
- *               directories to show, idmapped mounts, the compiled seccomp program),
- *               then clone3()s the init with every namespace at once.
- *   init        pid 1 of the new pid namespace, our own code, never the candidate's. It
- *               waits until the supervisor has written its uid/gid maps and attached it
- *               to its cgroup (v1; on v2 clone3 put it there with CLONE_INTO_CGROUP), so
- *               it is inside its cgroup before anything else runs. It then builds the
- *               new root and pivot_roots into it, brings lo up, drops every capability,
- *               sets no_new_privs and makes itself non-dumpable, and forks:
- *   candidate   the command. It loads the seccomp filter, resets signals, starts a new
- *               session and execs. Its exec-status pipe is close-on-exec: EOF tells the
- *               supervisor the exec happened, an errno on it says why it did not.
+ *               host's privileges or paths (O_PATH fds of the directories to show,
+ *               idmapped mounts, the compiled seccomp program, and on cgroup v2 the
+ *               step's cgroup), then clone3()s the init with its namespaces at once (v2:
+ *               into that cgroup, CLONE_INTO_CGROUP), writes its uid/gid maps and sends
+ *               GO. On cgroup v1, which has no CLONE_INTO_CGROUP, it then makes the
+ *               step's cgroup and attaches init while init builds the root. Either way
+ *               it sends CGROUP_JOINED once init is in the cgroup.
+ *   init        pid 1 of the new pid namespace, our own code, never the candidate's. On
+ *               GO it builds the new root and pivot_roots into it and brings lo up; on
+ *               CGROUP_JOINED it unshares its cgroup namespace (rooted at the step's
+ *               cgroup), drops every capability, sets no_new_privs and makes itself
+ *               non-dumpable, and starts:
+ *   candidate   the command, cloned with CLONE_VM|CLONE_VFORK (a plain fork when traced,
+ *               see init.c). It applies Landlock and loads the seccomp filters, resets
+ *               signals, starts a new session and execs. Its exec-status pipe is
+ *               close-on-exec: EOF tells the supervisor the exec happened, an errno on
+ *               it says why it did not. Nothing of the candidate's runs outside the
+ *               step's cgroup (when there is one), its cgroup namespace or its filters.
  *
  * Init reaps every orphan, and when the candidate exits it counts the processes left in
  * the namespace, reports the candidate's wait status to the supervisor on a pipe the
@@ -281,7 +287,7 @@ int sg_sandbox_run(const sg_sandbox_config *cfg_in, sg_sandbox_result *r, sg_err
 				.ws_mode = cfg.workspace_mode, .scratch_dir = cfg.scratch_dir,
 				.mounts = cfg.mounts, .n_mounts = cfg.n_mounts,
 				.tmp_mb = cfg.limits.tmp_mb, .hide = cfg.hide};
-	sg_timing_mark("cgroup created");
+	sg_timing_mark(cgroup_first ? "cgroup created" : "cgroup left for after the clone");
 	if (sg_mounts_prepare(&req, &id, &plan, err) < 0) {
 		plan_ready = true;
 		goto out;

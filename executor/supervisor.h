@@ -35,7 +35,8 @@ typedef struct sg_supervise_outcome {
 	int landlock_abi;
 	/* read when init reported the command's exit with nothing else left alive: from
 	 * then on only init runs in the cgroup, our code taking the namespaces down, so the
-	 * figures are final, and they are read while it does that instead of after */
+	 * figures are the candidate's final ones (init's own teardown CPU is left out), and
+	 * they are read while init does that instead of after */
 	bool stats_taken;
 	sg_cgroup_stats stats;
 } sg_supervise_outcome;

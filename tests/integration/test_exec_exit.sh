@@ -5,7 +5,7 @@
 # evidence file says the same.
 . "$(dirname "$0")/lib.sh"
 
-plan 32
+plan 35
 
 WS=$(new_tmp ws)
 cd "$WS" || exit 1
@@ -27,6 +27,17 @@ is "$(jget "$E" 'd["signal"]')" null "exit 42 -> evidence signal null"
 
 sg_exec -- sh -c 'exit 255'
 is "$SG_RC" 255 "exit 255 -> shipgate exec exits 255"
+
+# a file without "#!": glibc's execvp runs it with /bin/sh, copying argv's pointers onto
+# the stack of the child that execs (init's spawn stack, CLONE_VM): 70,000 arguments
+# are 560 KB of pointers, more than a fixed 512 KiB stack held (it crashed, SIGSEGV)
+printf 'echo "args: $#"\n' >nohashbang.sh
+chmod +x nohashbang.sh
+rm -f "$E"
+sg_exec --evidence "$E" -- ./nohashbang.sh $(seq 70000)
+is "$SG_RC" 0 "a #!-less script with 70,000 arguments runs"
+is "$SG_OUT" "args: 70000" "and gets all of them"
+is "$(jget "$E" 'd["signal"]')" null "and the evidence records no signal"
 
 rm -f "$E"
 sg_exec --evidence "$E" -- sh -c 'kill -SEGV $$'

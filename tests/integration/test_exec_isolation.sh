@@ -31,8 +31,9 @@ kill "$host_sleep"
 wait "$host_sleep" 2>/dev/null
 
 # init starts the command in its own memory until the exec (CLONE_VM|CLONE_VFORK);
-# afterwards init's memory is out of the command's reach (init is not dumpable, and
-# Landlock keeps a restricted process from tracing one outside its domain)
+# afterwards init's memory is out of the command's reach. Two guards hold it, and this
+# check passes while either does: init is not dumpable, and Landlock keeps a restricted
+# process from tracing one outside its domain (with init made dumpable it still passes)
 sg_exec -- sh -c 'for f in environ mem; do if cat /proc/1/$f >/dev/null 2>&1; then echo "$f readable"; else echo "$f denied"; fi; done; cat /proc/self/environ | tr "\0" "\n" | grep -c "^PATH="'
 is "$(printf '%s\n' "$SG_OUT" | head -2 | tr '\n' ' ')" "environ denied mem denied " "init's environ and memory are out of the command's reach"
 is "$(printf '%s\n' "$SG_OUT" | sed -n 3p)" "1" "control: a process of the command reads its own environ (one PATH)"
