@@ -62,6 +62,22 @@ static void serve_usage(FILE *out)
 }
 
 /* A cap's value: optarg as a number from lo to hi, or a usage error naming the option. */
+struct count_option {
+	int opt;
+	const char *name;
+	uint64_t lo, hi;
+	uint64_t *u64; /* where the value goes: one of the two */
+	unsigned *u32;
+};
+
+static const struct count_option *count_option_of(const struct count_option *t, size_t n, int opt)
+{
+	for (size_t i = 0; i < n; i++)
+		if (t[i].opt == opt)
+			return &t[i];
+	return NULL;
+}
+
 static bool cap_option(const char *name, uint64_t lo, uint64_t hi, uint64_t *out)
 {
 	if (!sg_parse_u64(optarg, out) || *out < lo || *out > hi) {
@@ -104,19 +120,28 @@ int sg_cli_serve(int argc, char **argv)
 			      .max_events_bytes = SG_SERVE_DEFAULT_EVENTS_BYTES,
 			      .max_envelope_bytes = SG_SERVE_DEFAULT_ENVELOPE_BYTES,
 			      .max_output_bytes_per_uid = SG_SERVE_DEFAULT_OUTPUT_BYTES_PER_UID};
+	/* the count and size options: their range, and where each goes (a result line carries
+	 * the envelope escaped: --max-envelope-bytes stays within what a line may be) */
+	const struct count_option counts[] = {
+		{'j', "--jobs", 1, 4096, NULL, &o.max_jobs},
+		{'M', "--max-job-memory-mb", 1, 1ull << 30, &o.max_job_memory_mb, NULL},
+		{'P', "--max-job-pids", 1, SG_SERVE_PID_MAX_LIMIT, &o.max_job_pids, NULL},
+		{'R', "--max-running-per-uid", 1, 4096, NULL, &o.max_running_per_uid},
+		{'C', "--max-conns-per-uid", 1, 65536, NULL, &o.max_conns_per_uid},
+		{'Q', "--max-queued-per-uid", 1, 1u << 20, NULL, &o.max_queued_per_uid},
+		{'B', "--max-queued-bytes-per-uid", 1, 1ull << 40, &o.max_queued_bytes_per_uid, NULL},
+		{'E', "--max-ended-per-uid", 1, 1u << 20, NULL, &o.max_ended_per_uid},
+		{'K', "--max-kept-bytes-per-uid", 1, 1ull << 40, &o.max_kept_bytes_per_uid, NULL},
+		{'V', "--max-events-bytes", 0, 1ull << 32, &o.max_events_bytes, NULL},
+		{'L', "--max-envelope-bytes", 4096, 256u << 20, &o.max_envelope_bytes, NULL},
+		{'O', "--max-output-bytes-per-uid", 1u << 20, 1ull << 40, &o.max_output_bytes_per_uid, NULL},
+	};
 	optind = 1;
 	int c;
 	uint64_t v;
 	while ((c = getopt_long(argc, argv, "qh", opts, NULL)) != -1) {
 		switch (c) {
 		case 's': o.socket_path = optarg; break;
-		case 'j':
-			if (!sg_parse_u64(optarg, &v) || v < 1 || v > 4096) {
-				fprintf(stderr, "shipgate serve: --jobs: expected 1 to 4096, got '%s'\n", optarg);
-				return 2;
-			}
-			o.max_jobs = (unsigned)v;
-			break;
 		case 'g':
 			if (!sg_parse_u64(optarg, &v) || v > 86400) {
 				fprintf(stderr, "shipgate serve: --grace: expected seconds (0 to 86400), got '%s'\n",
@@ -125,68 +150,22 @@ int sg_cli_serve(int argc, char **argv)
 			}
 			o.grace_s = (unsigned)v;
 			break;
-		case 'M':
-			if (!cap_option("--max-job-memory-mb", 1, 1ull << 30, &v))
-				return 2;
-			o.max_job_memory_mb = v;
-			break;
-		case 'P':
-			if (!cap_option("--max-job-pids", 1, SG_SERVE_PID_MAX_LIMIT, &v))
-				return 2;
-			o.max_job_pids = v;
-			break;
-		case 'R':
-			if (!cap_option("--max-running-per-uid", 1, 4096, &v))
-				return 2;
-			o.max_running_per_uid = (unsigned)v;
-			break;
-		case 'C':
-			if (!sg_parse_u64(optarg, &v) || v < 1 || v > 65536) {
-				fprintf(stderr, "shipgate serve: --max-conns-per-uid: expected 1 to 65536, got '%s'\n",
-					optarg);
+		default: {
+			const struct count_option *n = count_option_of(counts, SG_ARRAY_LEN(counts), c);
+			if (!n) {
+				serve_usage(stderr);
 				return 2;
 			}
-			o.max_conns_per_uid = (unsigned)v;
-			break;
-		case 'Q':
-			if (!cap_option("--max-queued-per-uid", 1, 1u << 20, &v))
+			if (!cap_option(n->name, n->lo, n->hi, &v))
 				return 2;
-			o.max_queued_per_uid = (unsigned)v;
+			if (n->u64)
+				*n->u64 = v;
+			else
+				*n->u32 = (unsigned)v;
 			break;
-		case 'B':
-			if (!cap_option("--max-queued-bytes-per-uid", 1, 1ull << 40, &v))
-				return 2;
-			o.max_queued_bytes_per_uid = v;
-			break;
-		case 'E':
-			if (!cap_option("--max-ended-per-uid", 1, 1u << 20, &v))
-				return 2;
-			o.max_ended_per_uid = (unsigned)v;
-			break;
-		case 'K':
-			if (!cap_option("--max-kept-bytes-per-uid", 1, 1ull << 40, &v))
-				return 2;
-			o.max_kept_bytes_per_uid = v;
-			break;
-		case 'V':
-			if (!cap_option("--max-events-bytes", 0, 1ull << 32, &v))
-				return 2;
-			o.max_events_bytes = v;
-			break;
-		case 'L':
-			/* the result line carries it escaped: keep that within what a line may be */
-			if (!cap_option("--max-envelope-bytes", 4096, 256u << 20, &v))
-				return 2;
-			o.max_envelope_bytes = v;
-			break;
-		case 'O':
-			if (!cap_option("--max-output-bytes-per-uid", 1u << 20, 1ull << 40, &v))
-				return 2;
-			o.max_output_bytes_per_uid = v;
-			break;
+		}
 		case 'q': o.quiet = true; break;
 		case 'h': serve_usage(stdout); return 0;
-		default: serve_usage(stderr); return 2;
 		}
 	}
 	if (optind != argc || !o.socket_path) {

@@ -34,8 +34,7 @@ sg_step_status sg_classify_exit(const sg_sandbox_result *r)
 	return SG_STEP_PASSED;
 }
 
-/* Length of the valid UTF-8 sequence at s (1..4), or 0 if invalid. */
-static size_t utf8_seq(const unsigned char *s, size_t left)
+size_t sg_utf8_seq_len(const unsigned char *s, size_t left)
 {
 	unsigned char c = s[0];
 	if (c < 0x80)
@@ -72,7 +71,7 @@ char *sg_utf8_sanitize(const char *s, size_t len)
 	sg_buf b = {0};
 	const unsigned char *p = (const unsigned char *)s;
 	for (size_t i = 0; i < len;) {
-		size_t n = p[i] ? utf8_seq(p + i, len - i) : 0;
+		size_t n = p[i] ? sg_utf8_seq_len(p + i, len - i) : 0;
 		if (n == 0) {
 			sg_buf_append(&b, "\xef\xbf\xbd", 3);
 			i++;

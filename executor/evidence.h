@@ -29,6 +29,9 @@ const char *sg_step_status_name(sg_step_status s);
  * OOM killer (`oom`, never `signaled`), then a signal, then the exit code. */
 sg_step_status sg_classify_exit(const sg_sandbox_result *r);
 
+/* The length (1..4) of the valid UTF-8 sequence at s, at most `left` bytes, or 0 when
+ * there is none: no overlong forms, no surrogates, nothing past U+10FFFF. */
+size_t sg_utf8_seq_len(const unsigned char *s, size_t left);
 /* A copy of s that is valid UTF-8 (invalid bytes become U+FFFD), so that a candidate's
  * bytes can never corrupt the evidence JSON. */
 char *sg_utf8_sanitize(const char *s, size_t len);

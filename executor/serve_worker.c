@@ -310,25 +310,27 @@ static bool limit_in_place(const char *dir, const char *name, uint64_t want)
 	return sg_parse_u64(text, &v) && v == want;
 }
 
+/* One of the daemon's ceilings (0: none) on a limit the job asks for (0: no limit). */
+static int over_ceiling(const char *field, uint64_t asked, const char *asked_unit, uint64_t ceiling,
+			const char *ceiling_unit, const char *option, sg_error *err)
+{
+	if (!ceiling || (asked && asked <= ceiling))
+		return 0;
+	return sg_error_set(err, SG_ERR_USAGE, 0,
+			    "limits.%s: the job asks for %llu%s (its own, or the default when it sets none); "
+			    "this daemon runs jobs of at most %llu %s (serve %s)",
+			    field, (unsigned long long)asked, asked ? asked_unit : " (no limit)",
+			    (unsigned long long)ceiling, ceiling_unit, option);
+}
+
 /* The daemon's ceilings on the job's limits (serve --max-job-memory-mb, --max-job-pids):
  * a job that asks for more, or for no limit at all, does not run. */
 static int job_within_ceilings(const sg_serve_request *req, const sg_job *job, sg_error *err)
 {
-	if (req->max_job_memory_mb && (!job->limits.memory_mb || job->limits.memory_mb > req->max_job_memory_mb))
-		return sg_error_set(err, SG_ERR_USAGE, 0,
-				    "limits.memory_mb: the job asks for %llu%s (its own, or the default when it "
-				    "sets none); this daemon runs jobs of at most "
-				    "%llu MB (serve --max-job-memory-mb)",
-				    (unsigned long long)job->limits.memory_mb, job->limits.memory_mb ? " MB" : " (no limit)",
-				    (unsigned long long)req->max_job_memory_mb);
-	if (req->max_job_pids && (!job->limits.pids || job->limits.pids > req->max_job_pids))
-		return sg_error_set(err, SG_ERR_USAGE, 0,
-				    "limits.pids: the job asks for %llu%s (its own, or the default when it sets "
-				    "none); this daemon runs jobs of at most %llu "
-				    "processes (serve --max-job-pids)",
-				    (unsigned long long)job->limits.pids, job->limits.pids ? "" : " (no limit)",
-				    (unsigned long long)req->max_job_pids);
-	return 0;
+	if (over_ceiling("memory_mb", job->limits.memory_mb, " MB", req->max_job_memory_mb, "MB",
+			 "--max-job-memory-mb", err) < 0)
+		return -1;
+	return over_ceiling("pids", job->limits.pids, "", req->max_job_pids, "processes", "--max-job-pids", err);
 }
 
 /* The job's memory and pids limits on its delegated cgroups (see serve.h): asked of the

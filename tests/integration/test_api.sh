@@ -47,15 +47,7 @@ unset XDG_STATE_HOME SHIPGATE_POLICY_DIR
 export HOME="$work/home"
 mkdir -p "$HOME"
 
-n=0
-failed=0
-ok() { n=$((n + 1)); echo "ok $n - $1"; }
-not_ok() { n=$((n + 1)); failed=$((failed + 1)); echo "not ok $n - $1"; }
-check() { # DESC CMD...
-	d=$1
-	shift
-	if "$@"; then ok "$d"; else not_ok "$d"; fi
-}
+. "$(dirname "$0")/../tap.sh"
 
 # ---- install, then build the example as an outsider would ----------------------------
 prefix="$work/prefix"
@@ -292,5 +284,4 @@ else
 	echo "# skipped the libcrypto checks (no unshare, or no namespace allowed)"
 fi
 
-echo "1..$n"
-[ "$failed" -eq 0 ]
+tap_done

@@ -40,15 +40,7 @@ WORK=$(mktemp -d "${TMPDIR:-/tmp}/sg-cgtest.XXXXXX")
 trap 'rm -rf "$WORK"' EXIT INT TERM
 mkdir "$WORK/ws"
 
-n=0
-failed=0
-ok() { n=$((n + 1)); echo "ok $n - $1"; }
-not_ok() { n=$((n + 1)); failed=$((failed + 1)); echo "not ok $n - $1"; }
-check() { # DESCRIPTION COMMAND...: ok when the command succeeds
-	d=$1
-	shift
-	if "$@"; then ok "$d"; else not_ok "$d"; fi
-}
+. "$(dirname "$0")/../tap.sh"
 
 # field FILE KEY: a top-level field of an evidence file: numbers as they are, null as
 # "null", booleans as true/false, lists joined with commas.

@@ -25,15 +25,7 @@ mkdir -p "$HOME"
 "$SHIPGATE" keygen "$work/keys" >/dev/null
 KEY="$work/keys/shipgate.key"
 
-n=0
-failed=0
-ok() { n=$((n + 1)); echo "ok $n - $1"; }
-not_ok() { n=$((n + 1)); failed=$((failed + 1)); echo "not ok $n - $1"; }
-check() { # DESC CMD...
-	d=$1
-	shift
-	if "$@"; then ok "$d"; else not_ok "$d"; fi
-}
+. "$(dirname "$0")/../tap.sh"
 sg_run() { # DIR ARGS...: run, ignore the exit code (checked separately)
 	set +e
 	# shellcheck disable=SC2086
@@ -303,5 +295,4 @@ set -e
 check "a reader that closes the stream early does not stop the job" \
 	"$SHIPGATE" verify "$work/demo/shipgate-out/verdict.dsse.json" --pub "$work/keys/shipgate.pub" --quiet
 
-echo "1..$n"
-[ "$failed" -eq 0 ]
+tap_done

@@ -22,10 +22,7 @@ if [ "$(id -u)" -ne 0 ]; then
 	exit 0
 fi
 
-n=0
-failed=0
-ok() { n=$((n + 1)); echo "ok $n - $1"; }
-not_ok() { n=$((n + 1)); failed=$((failed + 1)); echo "not ok $n - $1"; }
+. "$(dirname "$0")/../tap.sh"
 expect() { # CODE TEXT DESC CMD...: CMD exits CODE and its output contains TEXT
 	code=$1 text=$2 d=$3
 	shift 3
@@ -40,11 +37,6 @@ expect() { # CODE TEXT DESC CMD...: CMD exits CODE and its output contains TEXT
 		printf '#   exit %s (want %s), want text: %s\n' "$rc" "$code" "$text"
 		printf '%s\n' "$out" | sed 's/^/#   | /' | tail -30
 	fi
-}
-check() {
-	d=$1
-	shift
-	if "$@"; then ok "$d"; else not_ok "$d"; fi
 }
 json_get() { "$PY" -c 'import json,sys; e=json.load(open(sys.argv[1])); print(eval(sys.argv[2], {"e": e}))' "$1" "$2"; }
 
@@ -226,5 +218,4 @@ expect 2 "--agent" "loop: --agent is required" "$SHIPGATE" loop "$work/d2/job.js
 expect 2 "steps" "loop: a bad job file is exit 2 and nothing runs" \
 	sh -c "echo '{\"version\":1,\"name\":\"x\"}' > '$work/bad.json'; '$SHIPGATE' loop '$work/bad.json' --agent true"
 
-echo "1..$n"
-[ "$failed" -eq 0 ] || { echo "# $failed of $n failed"; exit 1; }
+tap_done

@@ -26,10 +26,7 @@ unset XDG_STATE_HOME XDG_CACHE_HOME
 export HOME="$work/home"
 mkdir -p "$HOME"
 
-n=0
-failed=0
-ok() { n=$((n + 1)); echo "ok $n - $1"; }
-not_ok() { n=$((n + 1)); failed=$((failed + 1)); echo "not ok $n - $1"; }
+. "$(dirname "$0")/../tap.sh"
 expect() { # CODE TEXT DESC CMD...: CMD exits CODE and its output contains TEXT
 	code=$1 text=$2 d=$3
 	shift 3
@@ -194,5 +191,4 @@ json_is "$work/docker.json" '(e["format"], e["network"]["default"], e["network"]
 expect 0 "strict     network none" "policy list" "$SHIPGATE" policy list
 expect 2 "usage: shipgate policy" "policy with no subcommand" "$SHIPGATE" policy
 
-echo "1..$n"
-[ "$failed" -eq 0 ] || { echo "# $failed of $n failed"; exit 1; }
+tap_done

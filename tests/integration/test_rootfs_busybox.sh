@@ -31,15 +31,7 @@ export HOME="$work/home" XDG_CACHE_HOME="$work/cache"
 mkdir -p "$HOME"
 img="$XDG_CACHE_HOME/shipgate/rootfs/busybox"
 
-n=0
-failed=0
-ok() { n=$((n + 1)); echo "ok $n - $1"; }
-not_ok() { n=$((n + 1)); failed=$((failed + 1)); echo "not ok $n - $1"; }
-check() { # DESC CMD...: CMD must succeed
-	d=$1
-	shift
-	if "$@"; then ok "$d"; else not_ok "$d"; fi
-}
+. "$(dirname "$0")/../tap.sh"
 expect() { # CODE TEXT DESC CMD...: CMD exits CODE and its output contains TEXT
 	code=$1 text=$2 d=$3
 	shift 3
@@ -157,5 +149,4 @@ set -e
 json_is "$work/doctor.json" '[(i["name"], i["digest"]["sha256"], i["packages"]) for i in e["rootfs_images"]["images"]]' \
 	"[('busybox', '$digest', 1)]" "doctor lists the image with its digest and package count"
 
-echo "1..$n"
-[ "$failed" -eq 0 ] || { echo "# $failed of $n failed"; exit 1; }
+tap_done

@@ -26,15 +26,7 @@ unset XDG_STATE_HOME
 export HOME="$work/home"
 mkdir -p "$HOME"
 
-n=0
-failed=0
-ok() { n=$((n + 1)); echo "ok $n - $1"; }
-not_ok() { n=$((n + 1)); failed=$((failed + 1)); echo "not ok $n - $1"; }
-check() { # DESC CMD...: CMD must succeed
-	d=$1
-	shift
-	if "$@"; then ok "$d"; else not_ok "$d"; fi
-}
+. "$(dirname "$0")/../tap.sh"
 check_not() { # DESC CMD...: CMD must fail (and not crash)
 	d=$1
 	shift
@@ -396,5 +388,4 @@ expect 0 "verdict valid" "verify: \$OPENSSL_CONF is never opened (a FIFO there w
 expect 0 "SHA256:" "keygen: \$OPENSSL_CONF is never opened" \
 	env OPENSSL_CONF="$work/openssl.cnf" timeout 20 "$SHIPGATE" keygen "$work/cnfkey"
 
-echo "1..$n"
-[ "$failed" -eq 0 ] || { echo "# $failed of $n failed"; exit 1; }
+tap_done

@@ -23,10 +23,7 @@ unset XDG_STATE_HOME SHIPGATE_KEY SLURM_JOB_NAME SLURM_JOB_ID
 export HOME="$work/home"
 mkdir -p "$HOME"
 
-n=0
-failed=0
-ok() { n=$((n + 1)); echo "ok $n - $1"; }
-not_ok() { n=$((n + 1)); failed=$((failed + 1)); echo "not ok $n - $1"; }
+. "$(dirname "$0")/../tap.sh"
 
 # the job and a stand-in shipgate that records its arguments and exits $FAKE_RC
 mkdir -p "$work/job/ws"
@@ -122,5 +119,4 @@ else
 	echo "# skipped the real runs: not root (the job's limits would need --allow-weaker)"
 fi
 
-echo "1..$n"
-[ "$failed" -eq 0 ]
+tap_done

@@ -50,10 +50,7 @@ export HOME="$work/home" XDG_CACHE_HOME="$work/cache"
 mkdir -p "$HOME"
 img="$XDG_CACHE_HOME/shipgate/rootfs/$NAME"
 
-n=0
-failed=0
-ok() { n=$((n + 1)); echo "ok $n - $1"; }
-not_ok() { n=$((n + 1)); failed=$((failed + 1)); echo "not ok $n - $1"; }
+. "$(dirname "$0")/../tap.sh"
 expect() { # CODE TEXT DESC CMD...: CMD exits CODE and its output contains TEXT
 	code=$1 text=$2 d=$3
 	shift 3
@@ -151,5 +148,4 @@ json_is "$img/manifest.json" 'e["digest"]["sha256"]' "$d1" "digest stable across
 expect 0 "$NAME: up to date" "a third build with the same recipe is a no-op" "$ROOTFS" build "$NAME"
 expect 0 "intact" "scripts/rootfs verify: the tree still hashes to its manifest" "$ROOTFS" verify "$NAME"
 
-echo "1..$n"
-[ "$failed" -eq 0 ] || { echo "# $failed of $n failed"; exit 1; }
+tap_done

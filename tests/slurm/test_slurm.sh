@@ -37,15 +37,7 @@ export HOME="$work/home"
 mkdir -p "$HOME"
 unset XDG_STATE_HOME
 
-n=0
-failed=0
-ok() { n=$((n + 1)); echo "ok $n - $1"; }
-not_ok() { n=$((n + 1)); failed=$((failed + 1)); echo "not ok $n - $1"; }
-check() { # DESC CMD...
-	d=$1
-	shift
-	if "$@"; then ok "$d"; else not_ok "$d"; fi
-}
+. "$(dirname "$0")/../tap.sh"
 
 "$SHIPGATE" keygen "$work/keys" >/dev/null
 set +e
@@ -178,5 +170,4 @@ done
 check "the cluster is down (no daemon pid file left)" test -z "$pids_left"
 check "no Slurm cgroup is left below ours" sh -c "! find /sys/fs/cgroup -maxdepth 4 -type d -name 'slurm_localhost' 2>/dev/null | grep -q ."
 
-echo "1..$n"
-[ "$failed" -eq 0 ]
+tap_done

@@ -71,9 +71,16 @@ def ok(cond, what, detail=None):
     return cond
 
 
+AS_NOBODY = ["setpriv", "--reuid", str(NOBODY), "--regid", str(NOBODY), "--clear-groups"]
+
+
 def as_nobody(args, **kw):
-    return subprocess.run(["setpriv", "--reuid", str(NOBODY), "--regid", str(NOBODY), "--clear-groups"] + args,
-                          capture_output=True, text=True, **kw)
+    return subprocess.run(AS_NOBODY + args, capture_output=True, text=True, **kw)
+
+
+def spawn_nobody(args):
+    """Start args as uid 65534, its output on pipes (the caller reads and reaps it)."""
+    return subprocess.Popen(AS_NOBODY + args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
 def nobody_requests(sock, *reqs):
@@ -467,9 +474,7 @@ def run_tests(work, daemons):
     shutil.copy(os.path.join(slow, "job.json"), nb_slow)
     for p in (nb_slow, nb_slow + "/ws", nb_slow + "/job.json"):
         os.chown(p, NOBODY, NOBODY)
-    nb_c = subprocess.Popen(["setpriv", "--reuid", str(NOBODY), "--regid", str(NOBODY), "--clear-groups", PY, CLIENT,
-                             d5.sock, "--run", json.dumps({"job": nb_slow + "/job.json", "key": nb_key})],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    nb_c = spawn_nobody([PY, CLIENT, d5.sock, "--run", json.dumps({"job": nb_slow + "/job.json", "key": nb_key})])
     c.send({"op": "events", "id": a["id"]})
     c.reply()
     evs = []
@@ -805,6 +810,28 @@ def children_of(pid, uid=None):
     return out
 
 
+def nobody_slow_job(d, ctx, out):
+    """65534 runs its slow job through daemon d (a client that waits for the job's end);
+    returns that client and the pid of the job's worker once the worker has a child,
+    or None after 20 s."""
+    nb = spawn_nobody([PY, CLIENT, d.sock, "--run", json.dumps({"job": ctx["nb_slow"], "key": ctx["nb_key"],
+                                                                 "out": os.path.join(ctx["nb_home"], out)})])
+    for _ in range(200):
+        ws = children_of(d.p.pid, NOBODY)
+        if ws and children_of(ws[0]):
+            return nb, ws[0]
+        time.sleep(0.1)
+    return nb, None
+
+
+def nobody_holding(sock, reqs):
+    """65534 sends reqs on one connection, prints each reply as a line, and keeps the
+    connection open (10 minutes) until killed."""
+    return spawn_nobody([PY, "-c", "import sys, json, time\nsys.path.insert(0, %r)\nfrom serve_client import Client\n"
+                         "c = Client(%r)\nfor r in json.loads(sys.argv[1]):\n    print(json.dumps(c.request(r)), flush=True)\n"
+                         "time.sleep(600)\n" % (os.path.dirname(CLIENT), sock), json.dumps(reqs)])
+
+
 def cpu_s(pid):
     """utime + stime of a process, in seconds."""
     f = open("/proc/%d/stat" % pid).read().rsplit(")", 1)[1].split()
@@ -840,17 +867,7 @@ def test_worker_memory(work, daemons, ctx):
     r = rc.request({"op": "submit", "job_json": slow_inline("rootsecret", {"ROOT_MARKER": marker}),
                     "workspace": ctx["slow_ws"], "key": ctx["root_key"], "out": os.path.join(work, "peek-root")})
     ok(r["ok"], "root submits an inline job holding a marker", r)
-    nb = subprocess.Popen(["setpriv", "--reuid", str(NOBODY), "--regid", str(NOBODY), "--clear-groups", PY, CLIENT,
-                           d.sock, "--run", json.dumps({"job": ctx["nb_slow"], "key": ctx["nb_key"],
-                                                        "out": os.path.join(ctx["nb_home"], "peek-out")})],
-                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    worker = None
-    for _ in range(200):
-        ws = children_of(d.p.pid, NOBODY)
-        if ws and children_of(ws[0]):
-            worker = ws[0]
-            break
-        time.sleep(0.1)
+    nb, worker = nobody_slow_job(d, ctx, "peek-out")
     time.sleep(0.5)
     ok(worker, "65534's worker is running", worker)
     res, p = {}, None
@@ -891,9 +908,7 @@ def test_held_pipe(work, daemons, ctx):
        p.stdout + p.stderr)
     ok(res and not res.get("forged_seen"), "lines forged into the pipe without the job's id reach no follower", res)
     req["out"] = os.path.join(ctx["nb_home"], "hold-2")
-    h = subprocess.Popen(["setpriv", "--reuid", str(NOBODY), "--regid", str(NOBODY), "--clear-groups", PY, hold, d.sock,
-                          json.dumps(req), root_job["id"], str(d.p.pid), "hold"],
-                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    h = spawn_nobody([PY, hold, d.sock, json.dumps(req), root_job["id"], str(d.p.pid), "hold"])
     first = h.stdout.readline()
     try:
         holders.append(json.loads(first)["holder"])
@@ -916,8 +931,7 @@ def test_connections(work, daemons, ctx):
     conns = helper(work, "conns.py", CONNS)
     d = Daemon(work, 1, grace=1, name="conns", nofile=256)
     daemons.append(d)
-    h = subprocess.Popen(["setpriv", "--reuid", str(NOBODY), "--regid", str(NOBODY), "--clear-groups", PY, conns,
-                          d.sock, "200", "3"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    h = spawn_nobody([PY, conns, d.sock, "200", "3"])
     first = h.stdout.readline()
     res = json.loads(first) if first.strip() else {}
     ok(res.get("connected") == 200 and res["connected"] - res["refused"] == 64 and
@@ -934,8 +948,7 @@ def test_connections(work, daemons, ctx):
     d = Daemon(work, 1, grace=1, name="emfile", nofile=40)
     daemons.append(d)
     rc = d.client()
-    h = subprocess.Popen(["setpriv", "--reuid", str(NOBODY), "--regid", str(NOBODY), "--clear-groups", PY, conns,
-                          d.sock, "60", "4"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    h = spawn_nobody([PY, conns, d.sock, "60", "4"])
     first = h.stdout.readline()
     res = json.loads(first) if first.strip() else {}
     c0 = cpu_s(d.p.pid)
@@ -994,8 +1007,7 @@ def test_deep_cgroups(work, daemons, ctx):
     daemons.append(d)
     deep = helper(work, "deep.py", DEEP)
     req = {"op": "submit", "job": ctx["nb_slow"], "key": ctx["nb_key"], "out": os.path.join(ctx["nb_home"], "deep-1")}
-    h = subprocess.Popen(["setpriv", "--reuid", str(NOBODY), "--regid", str(NOBODY), "--clear-groups", PY, deep, d.sock,
-                          json.dumps(req), str(d.p.pid), "20", "250"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    h = spawn_nobody([PY, deep, d.sock, json.dumps(req), str(d.p.pid), "20", "250"])
     first = h.stdout.readline()
     try:
         info = json.loads(first)
@@ -1038,8 +1050,7 @@ def test_deep_cgroups(work, daemons, ctx):
     d = Daemon(work, 1, grace=1, name="deeper")
     daemons.append(d)
     req["out"] = os.path.join(ctx["nb_home"], "deep-2")
-    h = subprocess.Popen(["setpriv", "--reuid", str(NOBODY), "--regid", str(NOBODY), "--clear-groups", PY, deep, d.sock,
-                          json.dumps(req), str(d.p.pid), "260", "8"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    h = spawn_nobody([PY, deep, d.sock, json.dumps(req), str(d.p.pid), "260", "8"])
     first = h.stdout.readline()
     try:
         info = json.loads(first)
@@ -1090,17 +1101,7 @@ def test_cwd(work, daemons, ctx):
     ok(r.get("ok"), "a relative --socket is where it was asked for, although the daemon works in /", r)
     code = rel.stop(30)
     ok(code == 0 and not os.path.exists(os.path.join(work, "serve-rel2.sock")), "and is removed at the drain", code)
-    nb = subprocess.Popen(["setpriv", "--reuid", str(NOBODY), "--regid", str(NOBODY), "--clear-groups", PY, CLIENT,
-                           d.sock, "--run", json.dumps({"job": ctx["nb_slow"], "key": ctx["nb_key"],
-                                                        "out": os.path.join(ctx["nb_home"], "cwd-out")})],
-                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    worker = None
-    for _ in range(200):
-        ws = children_of(d.p.pid, NOBODY)
-        if ws and children_of(ws[0]):
-            worker = ws[0]
-            break
-        time.sleep(0.1)
+    nb, worker = nobody_slow_job(d, ctx, "cwd-out")
     ok(worker, "65534's worker is running", worker)
     if worker:
         p = as_nobody([PY, "-c", "import sys\ntry:\n print(open('/proc/%d/cwd/f').read(), end='')\nexcept OSError as e:\n print('refused', e)" % worker],
@@ -1139,11 +1140,7 @@ def test_caps(work, daemons, ctx):
     q = [dict(op="submit", job_json=slow_inline("q0", {"PAD": pad}), workspace=ctx["nb_home"], key=ctx["nb_key"]),
          dict(op="submit", job_json=slow_inline("q1", {"PAD": pad}), workspace=ctx["nb_home"], key=ctx["nb_key"])] + \
         [dict(op="submit", job_json=slow_inline("q%d" % i), workspace=ctx["nb_home"], key=ctx["nb_key"]) for i in (2, 3, 4)]
-    nbc = subprocess.Popen(["setpriv", "--reuid", str(NOBODY), "--regid", str(NOBODY), "--clear-groups", PY, "-c",
-                            "import sys, json, time\nsys.path.insert(0, %r)\nfrom serve_client import Client\n"
-                            "c = Client(%r)\nfor r in json.loads(sys.argv[1]):\n    print(json.dumps(c.request(r)), flush=True)\n"
-                            "time.sleep(600)\n" % (os.path.dirname(CLIENT), d.sock), json.dumps(q)],
-                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    nbc = nobody_holding(d.sock, q)
     got = [json.loads(nbc.stdout.readline() or "{}") for _ in q]
     codes = [r.get("code") if not r.get("ok") else r.get("state") for r in got]
     ok(codes == ["queued", "too_many_jobs", "queued", "queued", "too_many_jobs"],
@@ -1235,17 +1232,8 @@ def test_escape(work, daemons, ctx):
     the delegated cgroup carries, as it does the job's memory limit."""
     d = Daemon(work, 1, grace=1, name="escape")
     daemons.append(d)
-    nb = subprocess.Popen(["setpriv", "--reuid", str(NOBODY), "--regid", str(NOBODY), "--clear-groups", PY, CLIENT,
-                           d.sock, "--run", json.dumps({"job": ctx["nb_slow"], "key": ctx["nb_key"],
-                                                        "out": os.path.join(ctx["nb_home"], "escape-out")})],
-                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    deleg = []
-    for _ in range(200):
-        ws = children_of(d.p.pid, NOBODY)
-        if ws and children_of(ws[0]):
-            deleg = cgroup_leftovers(d.p.pid)
-            break
-        time.sleep(0.1)
+    nb, worker = nobody_slow_job(d, ctx, "escape-out")
+    deleg = cgroup_leftovers(d.p.pid) if worker else []
     pids_dir = [p for p in deleg if os.path.exists(p + "/pids.max")]
     mem_dir = [p for p in deleg if os.path.exists(p + "/memory.limit_in_bytes")]
     if not ok(pids_dir and mem_dir, "65534's job runs in delegated pids and memory cgroups", deleg):
@@ -1373,9 +1361,8 @@ def test_deep_thread(work, daemons, ctx):
     d = Daemon(work, 1, grace=1, name="deep-thread")
     daemons.append(d)
     req = {"op": "submit", "job": ctx["nb_slow"], "key": ctx["nb_key"], "out": os.path.join(ctx["nb_home"], "deep-3")}
-    h = subprocess.Popen(["setpriv", "--reuid", str(NOBODY), "--regid", str(NOBODY), "--clear-groups", PY,
-                          helper(work, "deep.py", DEEP), d.sock, json.dumps(req), str(d.p.pid), "260", "8", "thread"],
-                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    h = spawn_nobody([PY, helper(work, "deep.py", DEEP), d.sock, json.dumps(req), str(d.p.pid), "260", "8",
+                      "thread"])
     first = h.stdout.readline()
     try:
         info = json.loads(first)
@@ -1410,11 +1397,7 @@ def test_running_per_uid(work, daemons, ctx):
     daemons.append(d)
     q = [{"op": "submit", "job": ctx["nb_slow"], "key": ctx["nb_key"], "out": os.path.join(ctx["nb_home"], "per-uid-%d" % i)}
          for i in range(2)]
-    nbc = subprocess.Popen(["setpriv", "--reuid", str(NOBODY), "--regid", str(NOBODY), "--clear-groups", PY, "-c",
-                            "import sys, json, time\nsys.path.insert(0, %r)\nfrom serve_client import Client\n"
-                            "c = Client(%r)\nfor r in json.loads(sys.argv[1]):\n    print(json.dumps(c.request(r)), flush=True)\n"
-                            "time.sleep(600)\n" % (os.path.dirname(CLIENT), d.sock), json.dumps(q)],
-                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    nbc = nobody_holding(d.sock, q)
     got = [json.loads(nbc.stdout.readline() or "{}") for _ in q]
     ok([r.get("state") for r in got] == ["running", "queued"],
        "65534 submits two jobs: one runs, the other waits although a slot is free", got)
