@@ -233,17 +233,39 @@ sg_trace *sg_trace_open(const char *path, uint64_t cap, const sg_policy *policy,
 
 /* ---- reading the stopped process -------------------------------------------------- */
 
+/* /proc/PID/NAME into buf (NUL-terminated) with a single read: a /proc file renders
+ * whole at the first read, and these are read at every exec and exit, so no fstat and no
+ * second read to see the end. The length read, or -1. */
+static ssize_t proc_read(pid_t pid, const char *name, char *buf, size_t size)
+{
+	char path[64];
+	snprintf(path, sizeof(path), "/proc/%d/%s", (int)pid, name);
+	sg_autoclose int fd = open(path, O_RDONLY | O_CLOEXEC);
+	ssize_t n = fd >= 0 ? SG_RETRY(read(fd, buf, size - 1)) : -1;
+	buf[n > 0 ? n : 0] = '\0';
+	return n;
+}
+
 /* A process's pid as its own pid namespace sees it (the last NSpid), and its parent's
- * host pid (PPid): one read of /proc/PID/status. -1 when unknown. */
+ * host pid (PPid): one read of /proc/PID/status (a second, whole, only when its first
+ * 4 KiB do not reach NSpid: a long Groups line comes before it). -1 when unknown. */
 static long nspid_of(pid_t pid, long *ppid)
 {
 	if (ppid)
 		*ppid = -1;
-	char path[64];
-	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
-	sg_autofree char *st = NULL;
-	if (sg_read_file(path, 1 << 16, &st, NULL, NULL) < 0)
+	char first[4096];
+	ssize_t n = proc_read(pid, "status", first, sizeof(first));
+	if (n < 0)
 		return -1;
+	char *st = first;
+	sg_autofree char *whole = NULL;
+	if (!strstr(st, "\nNSpid:") && (size_t)n == sizeof(first) - 1) {
+		char path[64];
+		snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+		if (sg_read_file(path, 1 << 20, &whole, NULL, NULL) < 0)
+			return -1;
+		st = whole;
+	}
 	char *l = strstr(st, "\nPPid:");
 	if (l && ppid)
 		*ppid = strtol(l + 6, NULL, 10);
@@ -459,11 +481,8 @@ static proc_slot *proc_find(sg_trace *t, pid_t pid, bool insert)
  * then: the same). false when it cannot be read. */
 static bool image_id(pid_t pid, uint8_t id[SG_IMAGE_ID])
 {
-	char p[64];
-	snprintf(p, sizeof(p), "/proc/%d/auxv", (int)pid);
-	sg_autoclose int fd = open(p, O_RDONLY | O_CLOEXEC);
 	uint64_t auxv[2 * 64];
-	ssize_t n = fd >= 0 ? sg_read_all(fd, auxv, sizeof(auxv)) : -1;
+	ssize_t n = proc_read(pid, "auxv", (char *)auxv, sizeof(auxv));
 	for (size_t i = 0; n > 0 && i + 1 < (size_t)n / sizeof(auxv[0]); i += 2) {
 		if (auxv[i] != AT_RANDOM)
 			continue;
@@ -515,25 +534,37 @@ static int read_argv(pid_t pid, uint64_t addr, cJSON *argv, bool *cut)
 	if (got < 0)
 		return -1;
 	size_t readable = (size_t)got / sizeof(ptrs[0]);
+	/* the strings before the array's end (its NULL, its unreadable part, or the
+	 * arguments kept), read together */
+	size_t nstr = 0;
+	while (nstr < readable && nstr < SG_ARGV_MAX && ptrs[nstr])
+		nstr++;
+	char *strs[SG_ARGV_MAX];
+	sg_str_status st[SG_ARGV_MAX];
+	size_t nread = sg_proc_read_strings(pid, ptrs, nstr, SG_ARG_MAX, strs, st);
+	int ret = 0;
 	for (size_t i = 0;; i++) {
-		if (i == readable)
-			return EFAULT;
+		if (i == readable) {
+			ret = EFAULT;
+			break;
+		}
 		if (!ptrs[i])
-			return 0;
+			break;
 		if (i == SG_ARGV_MAX) {
 			*cut = true;
-			return 0;
+			break;
 		}
-		sg_autofree char *arg = NULL;
-		sg_str_status st = sg_proc_read_string(pid, ptrs[i], SG_ARG_MAX, &arg);
-		if (st == SG_STR_FAULT)
-			return EFAULT;
-		if (st == SG_STR_UNKNOWN)
-			return -1;
-		*cut = *cut || st == SG_STR_LONG;
-		sg_autofree char *clean = sg_utf8_sanitize(arg, strlen(arg));
+		if (st[i] == SG_STR_FAULT || st[i] == SG_STR_UNKNOWN) {
+			ret = st[i] == SG_STR_FAULT ? EFAULT : -1;
+			break;
+		}
+		*cut = *cut || st[i] == SG_STR_LONG;
+		sg_autofree char *clean = sg_utf8_sanitize(strs[i], strlen(strs[i]));
 		cJSON_AddItemToArray(argv, cJSON_CreateString(clean));
 	}
+	for (size_t i = 0; i < nread; i++)
+		free(strs[i]);
+	return ret;
 }
 
 /* An exec is recorded when it is made (the kernel has not run it yet): as a program
@@ -549,16 +580,25 @@ static void on_exec(sg_trace *t, int listener, const struct seccomp_notif *n, ui
 	uint64_t argv_addr = at ? n->data.args[2] : n->data.args[1];
 	sg_autofree char *path = NULL;
 	sg_str_status path_st = sg_proc_read_string(hpid, path_addr, PATH_MAX, &path);
+	/* a readable path that names no program (an execvp miss: gcc's "as" tries three PATH
+	 * entries first) is dropped before its argv is read: it starts nothing, whatever its
+	 * argv holds */
+	exec_target x = {.fd = -1};
+	if (path_st == SG_STR_OK && !exec_target_resolve(hpid, n, path, &x))
+		return;
 	cJSON *argv = cJSON_CreateArray();
 	bool argv_cut = false;
 	int argv_err = path_st != SG_STR_UNKNOWN ? read_argv(hpid, argv_addr, argv, &argv_cut) : -1;
 	int invalid = path_st == SG_STR_FAULT ? EFAULT : path_st == SG_STR_LONG ? ENAMETOOLONG
 						: argv_err > 0 ? argv_err : 0;
 	bool unreadable = path_st == SG_STR_UNKNOWN || argv_err < 0;
-	exec_target x = {.fd = -1};
-	bool program = invalid || unreadable || exec_target_resolve(hpid, n, path, &x);
+	if (invalid || unreadable) {
+		/* the kernel refuses it (or we cannot tell): recorded as the path given */
+		free(x.path);
+		x = (exec_target){.fd = -1};
+	}
 	/* only now, after reading: is it still the same task waiting in the same call? */
-	if (!still_valid(listener, n->id) || !program) {
+	if (!still_valid(listener, n->id)) {
 		free(x.path);
 		cJSON_Delete(argv);
 		return;

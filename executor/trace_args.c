@@ -79,6 +79,59 @@ sg_str_status sg_proc_read_string(pid_t pid, uint64_t addr, size_t max, char **o
 	return SG_STR_LONG;
 }
 
+#define SG_STRINGS_BATCH 64 /* strings per process_vm_readv (IOV_MAX is 1024) */
+
+size_t sg_proc_read_strings(pid_t pid, const uint64_t *addrs, size_t n, size_t max, char **out, sg_str_status *st)
+{
+	for (size_t i = 0; i < n; i++) {
+		out[i] = NULL;
+		st[i] = SG_STR_UNKNOWN;
+	}
+	for (size_t base = 0; base < n; base += SG_STRINGS_BATCH) {
+		size_t k = n - base < SG_STRINGS_BATCH ? n - base : SG_STRINGS_BATCH;
+		/* each string's first page, max bytes at most; the local buffers match the
+		 * remote pieces one for one, so a short transfer ends at a piece's edge */
+		struct iovec local[SG_STRINGS_BATCH], remote[SG_STRINGS_BATCH];
+		sg_autofree char *buf = sg_xmalloc(k * max);
+		size_t pieces = 0;
+		for (size_t i = 0; i < k; i++) {
+			uint64_t a = addrs[base + i];
+			size_t len = page_size() - (size_t)(a % page_size());
+			if (len > max)
+				len = max;
+			if (!a)
+				len = 0; /* NULL: never read */
+			local[i] = (struct iovec){buf + i * max, len};
+			remote[i] = (struct iovec){(void *)(uintptr_t)a, len};
+			pieces += len > 0;
+		}
+		ssize_t got = pieces ? SG_RETRY(process_vm_readv(pid, local, k, remote, k, 0)) : 0;
+		size_t done = got > 0 ? (size_t)got : 0, at = 0;
+		for (size_t i = 0; i < k; i++) {
+			size_t j = base + i, len = local[i].iov_len;
+			bool whole = addrs[j] && at + len <= done;
+			at += len;
+			char *piece = local[i].iov_base;
+			char *nul = whole ? memchr(piece, '\0', len) : NULL;
+			if (nul) {
+				out[j] = sg_xstrdup(piece);
+				st[j] = SG_STR_OK;
+			} else if (whole && len == max) {
+				out[j] = sg_xmalloc(max + 1);
+				memcpy(out[j], piece, max);
+				out[j][max] = '\0';
+				st[j] = SG_STR_LONG;
+			} else {
+				/* past its page, NULL, unmapped, or beyond where the batch stopped */
+				st[j] = sg_proc_read_string(pid, addrs[j], max, &out[j]);
+			}
+			if (st[j] != SG_STR_OK && st[j] != SG_STR_LONG)
+				return j + 1;
+		}
+	}
+	return n;
+}
+
 /* ---- socket addresses ---------------------------------------------------------------- */
 
 bool sg_netaddr_inspect(const void *buf, size_t got, int64_t len, sg_netaddr *out)

@@ -34,6 +34,13 @@ typedef enum sg_str_status {
  * OK or LONG). */
 sg_str_status sg_proc_read_string(pid_t pid, uint64_t addr, size_t max, char **out);
 
+/* The strings at addrs[0..n), as sg_proc_read_string reads each (out[i], st[i]), with
+ * one process_vm_readv for the first page of all of them: only a string that goes on
+ * past its page, or that the batch did not reach, is read on its own. Stops after the
+ * first string that is neither OK nor LONG (an argv read stops there too): returns how
+ * many were read; the rest are left NULL and UNKNOWN. */
+size_t sg_proc_read_strings(pid_t pid, const uint64_t *addrs, size_t n, size_t max, char **out, sg_str_status *st);
+
 /* A socket address as the caller gave it: the bytes read (got of them) at its address,
  * and the length it claimed (for sendmsg, after the kernel's own clamp to
  * sizeof(struct sockaddr_storage)). */

@@ -8,7 +8,7 @@
 # fileless execs, denied calls on paths and sockets of several families, a flood of
 # denials, and calls the kernel refuses (a bad pointer, a bad length).
 . "$(dirname "$0")/lib.sh"
-plan 63
+plan 65
 
 work=$(new_tmp trace)
 
@@ -47,6 +47,29 @@ timeout -k 5 60 strace -qq -e trace=openat -o "$work/st.txt" "$SHIPGATE" exec --
 status_reads=$(grep -cE '"/proc/[0-9]+/status"' "$work/st.txt")
 ok "the supervisor read /proc/PID/status $status_reads times for 51 programs (at most 3 each)" \
 	sh -c '[ "$1" -ge 51 ] && [ "$1" -le 153 ]' _ "$status_reads"
+
+# and of a program's memory: its path, its argv array, then all its argument strings in
+# one process_vm_readv, and its image id at exec and at exit. One read per argument, as
+# it once did, made 21 reads per program of a C build (cc1 has some 40 arguments).
+cat >"$work/forty.sh" <<'SH'
+#!/bin/sh
+for i in 1 2 3 4 5 6 7 8 9 10; do
+	/bin/echo a1 a2 a3 a4 a5 a6 a7 a8 a9 a10 a11 a12 a13 a14 a15 a16 a17 a18 a19 a20 \
+		a21 a22 a23 a24 a25 a26 a27 a28 a29 a30 a31 a32 a33 a34 a35 a36 a37 a38 a39 "$i" >/dev/null
+done
+SH
+chmod +x "$work/forty.sh"
+timeout -k 5 60 strace -qq -e trace=process_vm_readv -o "$work/st2.txt" "$SHIPGATE" exec --workspace "$work" \
+	--trace "$work/t1c.jsonl" -- ./forty.sh </dev/null >/dev/null 2>&1
+mem_reads=$(grep -c '^process_vm_readv' "$work/st2.txt")
+ok "the supervisor read memory $mem_reads times for 11 programs, 10 of them with 41 arguments (at most 7 each)" \
+	sh -c '[ "$1" -ge 11 ] && [ "$1" -le 77 ]' _ "$mem_reads"
+is "$("$PY" -c '
+import json, sys
+ex = [e for e in (json.loads(l) for l in open(sys.argv[1])) if e["event"] == "exec"][1:]
+print([len(e["argv"]) for e in ex] == [41] * 10 and [e["argv"][40] for e in ex] == [str(i) for i in range(1, 11)]
+      and all(e["argv"][1:40] == ["a%d" % i for i in range(1, 40)] for e in ex))' "$work/t1c.jsonl")" \
+	True "forty arguments: every argv whole, each its own last argument"
 
 # 2. ptrace, mount and bpf: named, attributed, and the step fails
 job=$(new_tmp job)

@@ -123,6 +123,76 @@ static void test_read(void)
 	munmap(m, (size_t)pg);
 }
 
+static uint64_t addr_of(const char *s)
+{
+	return (uint64_t)(uintptr_t)s;
+}
+
+/* sg_proc_read_strings: what sg_proc_read_string says of each, from one batch */
+static void test_read_strings(void)
+{
+	long pg = sysconf(_SC_PAGESIZE);
+	char *m = mmap(NULL, (size_t)(4 * pg), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (m == MAP_FAILED) {
+		tap_ok(false, "mmap");
+		return;
+	}
+	munmap(m + 3 * pg, (size_t)pg); /* pages 0 to 2 mapped, 3 not */
+	pid_t self = getpid();
+	char *at_end = m + pg - 8, *straddle = m + 2 * pg - 4, *cut = m + 3 * pg - 3;
+	memcpy(at_end, "/bin/tr", 8);        /* its NUL is page 0's last byte */
+	memcpy(straddle, "across pages", 13); /* goes on into page 2 */
+	memcpy(cut, "abc", 3);               /* runs into page 3: unmapped */
+	char *longer = m + 100;
+	memset(longer, 'x', 600);
+	longer[600] = '\0';
+	const char *heap = "argv zero";
+	uint64_t a[5] = {addr_of(heap), addr_of(straddle), addr_of(longer), addr_of(at_end), addr_of(heap)};
+	char *out[5];
+	sg_str_status st[5];
+	tap_is_int((long long)sg_proc_read_strings(self, a, 5, 256, out, st), 5, "strings: all five are read");
+	tap_ok(st[0] == SG_STR_OK && !strcmp(out[0], "argv zero"), "strings: a plain one");
+	tap_ok(st[1] == SG_STR_OK && !strcmp(out[1], "across pages"), "strings: one that goes on past its page");
+	tap_ok(st[2] == SG_STR_LONG && strlen(out[2]) == 256 && out[2][255] == 'x', "strings: one past the limit is long, cut");
+	tap_ok(st[3] == SG_STR_OK && !strcmp(out[3], "/bin/tr"), "strings: one whose NUL is its page's last byte");
+	tap_ok(st[4] == SG_STR_OK && !strcmp(out[4], "argv zero"), "strings: the same address twice");
+	for (int i = 0; i < 5; i++)
+		free(out[i]);
+
+	uint64_t b[4] = {addr_of(heap), addr_of(cut), addr_of(heap), 0};
+	tap_is_int((long long)sg_proc_read_strings(self, b, 4, 256, out, st), 2,
+		   "strings: the read stops after one that runs into an unmapped page");
+	tap_ok(st[0] == SG_STR_OK && st[1] == SG_STR_FAULT && !out[1], "... which is a fault, with nothing of it");
+	tap_ok(st[2] == SG_STR_UNKNOWN && !out[2] && st[3] == SG_STR_UNKNOWN && !out[3], "... and the rest are left unread");
+	free(out[0]);
+
+	uint64_t c[2] = {addr_of(heap), 0};
+	tap_is_int((long long)sg_proc_read_strings(self, c, 2, 256, out, st), 2, "strings: NULL ends the read");
+	tap_ok(st[1] == SG_STR_FAULT && !out[1], "... as a fault");
+	free(out[0]);
+
+	/* more than one batch: every string where it belongs */
+	enum { N = 150 };
+	char words[N][8];
+	uint64_t many[N];
+	char *mout[N];
+	sg_str_status mst[N];
+	for (int i = 0; i < N; i++) {
+		snprintf(words[i], sizeof(words[i]), "w%d", i);
+		many[i] = addr_of(words[i]);
+	}
+	tap_is_int((long long)sg_proc_read_strings(self, many, N, 256, mout, mst), N, "strings: 150 in three batches");
+	bool all = true;
+	for (int i = 0; i < N; i++) {
+		all = all && mst[i] == SG_STR_OK && !strcmp(mout[i], words[i]);
+		free(mout[i]);
+	}
+	tap_ok(all, "... each one its own");
+	tap_is_int((long long)sg_proc_read_strings(-1, many, 3, 256, mout, mst), 1, "strings: no such process");
+	tap_ok(mst[0] == SG_STR_UNKNOWN && !mout[0], "... unknown");
+	munmap(m, (size_t)(3 * pg));
+}
+
 static void test_names(void)
 {
 	tap_is_str(sg_socket_family_name(AF_PACKET), "AF_PACKET", "family 17 is AF_PACKET");
@@ -185,5 +255,6 @@ int main(void)
 	test_names();
 	test_describe();
 	test_read();
+	test_read_strings();
 	return tap_done();
 }
