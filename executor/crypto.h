@@ -29,13 +29,13 @@
 
 #define SG_CRYPTO_FUNCS(X)                                                                    \
 	X(BIO_ctrl) X(BIO_free) X(BIO_new) X(BIO_new_mem_buf) X(BIO_s_mem) X(BIO_s_secmem)    \
-	X(ERR_clear_error) X(ERR_peek_last_error) X(ERR_reason_error_string) X(EVP_Digest)    \
-	X(EVP_DigestFinal_ex) X(EVP_DigestInit_ex) X(EVP_DigestSign) X(EVP_DigestSignInit)    \
-	X(EVP_DigestUpdate) X(EVP_DigestVerify) X(EVP_DigestVerifyInit) X(EVP_MD_CTX_free)    \
-	X(EVP_MD_CTX_new) X(EVP_PKEY_Q_keygen) X(EVP_PKEY_free) X(EVP_PKEY_get0_type_name)    \
-	X(EVP_PKEY_get_id) X(EVP_PKEY_get_raw_public_key) X(EVP_PKEY_new_raw_private_key)     \
-	X(EVP_PKEY_new_raw_public_key) X(EVP_sha256) X(OPENSSL_cleanse) X(OPENSSL_init_crypto) X(PEM_read_bio_PUBKEY) \
-	X(PEM_read_bio_PrivateKey) X(PEM_write_bio_PUBKEY) X(PEM_write_bio_PrivateKey)
+	X(ERR_clear_error) X(ERR_peek_last_error) X(ERR_reason_error_string)                  \
+	X(EVP_DigestSign) X(EVP_DigestSignInit) X(EVP_DigestVerify) X(EVP_DigestVerifyInit)   \
+	X(EVP_MD_CTX_free) X(EVP_MD_CTX_new) X(EVP_PKEY_Q_keygen) X(EVP_PKEY_free)            \
+	X(EVP_PKEY_get0_type_name) X(EVP_PKEY_get_id) X(EVP_PKEY_get_raw_public_key)          \
+	X(EVP_PKEY_new_raw_private_key) X(EVP_PKEY_new_raw_public_key) X(OPENSSL_cleanse)     \
+	X(OPENSSL_init_crypto) X(PEM_read_bio_PUBKEY) X(PEM_read_bio_PrivateKey)              \
+	X(PEM_write_bio_PUBKEY) X(PEM_write_bio_PrivateKey)
 
 typedef struct sg_crypto_table {
 #define SG_CRYPTO_PTR(name) __typeof__(&name) name;
@@ -63,12 +63,8 @@ int sg_crypto_loaded(void);
 #define ERR_clear_error (sg_crypto()->ERR_clear_error)
 #define ERR_peek_last_error (sg_crypto()->ERR_peek_last_error)
 #define ERR_reason_error_string (sg_crypto()->ERR_reason_error_string)
-#define EVP_Digest (sg_crypto()->EVP_Digest)
-#define EVP_DigestFinal_ex (sg_crypto()->EVP_DigestFinal_ex)
-#define EVP_DigestInit_ex (sg_crypto()->EVP_DigestInit_ex)
 #define EVP_DigestSign (sg_crypto()->EVP_DigestSign)
 #define EVP_DigestSignInit (sg_crypto()->EVP_DigestSignInit)
-#define EVP_DigestUpdate (sg_crypto()->EVP_DigestUpdate)
 #define EVP_DigestVerify (sg_crypto()->EVP_DigestVerify)
 #define EVP_DigestVerifyInit (sg_crypto()->EVP_DigestVerifyInit)
 #define EVP_MD_CTX_free (sg_crypto()->EVP_MD_CTX_free)
@@ -80,7 +76,6 @@ int sg_crypto_loaded(void);
 #define EVP_PKEY_get_raw_public_key (sg_crypto()->EVP_PKEY_get_raw_public_key)
 #define EVP_PKEY_new_raw_private_key (sg_crypto()->EVP_PKEY_new_raw_private_key)
 #define EVP_PKEY_new_raw_public_key (sg_crypto()->EVP_PKEY_new_raw_public_key)
-#define EVP_sha256 (sg_crypto()->EVP_sha256)
 #define OPENSSL_cleanse (sg_crypto()->OPENSSL_cleanse)
 #define OPENSSL_init_crypto (sg_crypto()->OPENSSL_init_crypto)
 #define PEM_read_bio_PUBKEY (sg_crypto()->PEM_read_bio_PUBKEY)

@@ -5,8 +5,8 @@
  * names. docs/digest.md is the specification; tests/tools/tree_digest.py is a second
  * implementation of it and the unit tests check that both agree.
  *
- * The walk is single-threaded: OpenSSL's SHA-256 (SHA-NI where the CPU has it) with one
- * reused 256 KiB buffer and two reused EVP contexts already runs at 0.4x the time of
+ * The walk is single-threaded: our SHA-256 (sha256.c: SHA-NI where the CPU has it) with
+ * one reused 256 KiB buffer and two reused contexts already runs at 0.4x the time of
  * `find | xargs cat | sha256sum` (scripts/bench-digest), so threads would add complexity,
  * and a nondeterministic choice of which error is reported first, for no needed gain.
  */
@@ -16,11 +16,10 @@
 
 #include <dirent.h>
 #include <fcntl.h>
-#include "crypto.h"
+#include "sha256.h"
 #include <string.h>
 #include <sys/stat.h>
 
-#define SG_SHA256_LEN 32
 /* One read buffer per walk, reused for every file and for symlink targets. */
 #define SG_DIGEST_BUF_LEN (256 * 1024)
 
@@ -35,75 +34,41 @@ enum sg_tree_record {
 	SG_REC_SPECIAL = 's',
 };
 
-/* ---- OpenSSL plumbing ---------------------------------------------------------------- */
+/* ---- SHA-256 (sha256.c) -------------------------------------------------------------- */
 
-/* Failing to set up SHA-256 means no memory or a broken libcrypto: like sg_xmalloc, stop. */
-static void sg_crypto_die(const char *what)
+static void sg_md_update(sg_sha256_ctx *ctx, const void *data, size_t len)
 {
-	fprintf(stderr, "shipgate: OpenSSL %s failed for SHA-256\n", what);
-	abort();
+	sg_sha256_add(ctx, data, len);
 }
 
-static EVP_MD_CTX *sg_md_new(void)
+static void sg_md_final(sg_sha256_ctx *ctx, unsigned char out[SG_SHA256_LEN])
 {
-	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
-	if (!ctx)
-		sg_crypto_die("EVP_MD_CTX_new");
-	if (EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) != 1)
-		sg_crypto_die("EVP_DigestInit_ex");
-	return ctx;
+	sg_sha256_end(ctx, out);
 }
-
-/* Restart a context for a new message, keeping the algorithm it already has (no fetch). */
-static void sg_md_reset(EVP_MD_CTX *ctx)
-{
-	if (EVP_DigestInit_ex(ctx, NULL, NULL) != 1)
-		sg_crypto_die("EVP_DigestInit_ex");
-}
-
-static void sg_md_update(EVP_MD_CTX *ctx, const void *data, size_t len)
-{
-	if (len && EVP_DigestUpdate(ctx, data, len) != 1)
-		sg_crypto_die("EVP_DigestUpdate");
-}
-
-static void sg_md_final(EVP_MD_CTX *ctx, unsigned char out[SG_SHA256_LEN])
-{
-	unsigned int len = 0;
-	if (EVP_DigestFinal_ex(ctx, out, &len) != 1 || len != SG_SHA256_LEN)
-		sg_crypto_die("EVP_DigestFinal_ex");
-}
-
-static void sg_md_freep(EVP_MD_CTX **ctx)
-{
-	EVP_MD_CTX_free(*ctx);
-}
-#define sg_automd __attribute__((cleanup(sg_md_freep)))
 
 /* ---- streaming SHA-256 --------------------------------------------------------------- */
 
 struct sg_sha256 {
-	EVP_MD_CTX *ctx;
+	sg_sha256_ctx ctx;
 };
 
 sg_sha256 *sg_sha256_new(void)
 {
 	sg_sha256 *h = sg_xmalloc(sizeof(*h));
-	h->ctx = sg_md_new();
+	sg_sha256_init(&h->ctx);
 	return h;
 }
 
 void sg_sha256_update(sg_sha256 *h, const void *data, size_t len)
 {
-	sg_md_update(h->ctx, data, len);
+	sg_md_update(&h->ctx, data, len);
 }
 
 void sg_sha256_final_hex(sg_sha256 *h, char out[SG_SHA256_HEX_LEN])
 {
 	unsigned char md[SG_SHA256_LEN];
-	sg_md_final(h->ctx, md);
+	sg_md_final(&h->ctx, md);
 	sg_hex(md, sizeof(md), out);
-	EVP_MD_CTX_free(h->ctx);
 	free(h);
 }
 
@@ -115,7 +80,7 @@ void sg_sha256_hex(const void *data, size_t len, char out[SG_SHA256_HEX_LEN])
 }
 
 /* Hash fd from its offset to EOF into ctx with buf; the byte count goes to *total. */
-static int sg_md_fd(EVP_MD_CTX *ctx, int fd, unsigned char *buf, size_t buf_len,
+static int sg_md_fd(sg_sha256_ctx *ctx, int fd, unsigned char *buf, size_t buf_len,
 		    uint64_t *total)
 {
 	*total = 0;
@@ -133,13 +98,14 @@ static int sg_md_fd(EVP_MD_CTX *ctx, int fd, unsigned char *buf, size_t buf_len,
 int sg_sha256_fd(int fd, char out[SG_SHA256_HEX_LEN], sg_error *err)
 {
 	sg_autofree unsigned char *buf = sg_xmalloc(SG_DIGEST_BUF_LEN);
-	sg_automd EVP_MD_CTX *ctx = sg_md_new();
+	sg_sha256_ctx ctx;
+	sg_sha256_init(&ctx);
 	unsigned char md[SG_SHA256_LEN];
 	uint64_t total;
 
-	if (sg_md_fd(ctx, fd, buf, SG_DIGEST_BUF_LEN, &total) < 0)
+	if (sg_md_fd(&ctx, fd, buf, SG_DIGEST_BUF_LEN, &total) < 0)
 		return sg_error_set(err, SG_ERR_INPUT, errno, "read");
-	sg_md_final(ctx, md);
+	sg_md_final(&ctx, md);
 	sg_hex(md, sizeof(md), out);
 	return 0;
 }
@@ -157,8 +123,8 @@ int sg_sha256_file(const char *path, char out[SG_SHA256_HEX_LEN], sg_error *err)
 /* ---- tree walk ----------------------------------------------------------------------- */
 
 typedef struct sg_tree_walk {
-	EVP_MD_CTX *tree;   /* the record stream */
-	EVP_MD_CTX *file;   /* one regular file's contents at a time */
+	sg_sha256_ctx tree; /* the record stream */
+	sg_sha256_ctx file; /* one regular file's contents at a time */
 	unsigned char *buf; /* SG_DIGEST_BUF_LEN bytes */
 	sg_buf path;        /* relative path of the entry being visited, no leading "./" */
 	char **exclude;     /* normalized relative paths, the always-excluded ones first */
@@ -170,8 +136,6 @@ typedef struct sg_tree_walk {
 
 static void sg_tree_walk_free(sg_tree_walk *w)
 {
-	EVP_MD_CTX_free(w->tree);
-	EVP_MD_CTX_free(w->file);
 	free(w->buf);
 	sg_buf_free(&w->path);
 	for (size_t i = 0; i < w->n_exclude; i++)
@@ -240,8 +204,8 @@ static void sg_walk_add_exclude(sg_tree_walk *w, char *path)
 static int sg_tree_walk_init(sg_tree_walk *w, const sg_tree_digest_opts *opts, sg_error *err)
 {
 	memset(w, 0, sizeof(*w));
-	w->tree = sg_md_new();
-	w->file = sg_md_new();
+	sg_sha256_init(&w->tree);
+	sg_sha256_init(&w->file);
 	w->buf = sg_xmalloc(SG_DIGEST_BUF_LEN);
 	sg_buf_append(&w->path, "", 0);
 	for (size_t i = 0; i < SG_ARRAY_LEN(sg_tree_always_excluded); i++)
@@ -264,7 +228,7 @@ static bool sg_walk_is_excluded(const sg_tree_walk *w)
 	return false;
 }
 
-static void sg_md_u32(EVP_MD_CTX *ctx, uint32_t v)
+static void sg_md_u32(sg_sha256_ctx *ctx, uint32_t v)
 {
 	unsigned char be[4] = { (unsigned char)(v >> 24), (unsigned char)(v >> 16),
 				(unsigned char)(v >> 8), (unsigned char)v };
@@ -277,9 +241,9 @@ static int sg_walk_record(sg_tree_walk *w, enum sg_tree_record type, sg_error *e
 	unsigned char t = (unsigned char)type;
 	if (w->path.len > UINT32_MAX)
 		return sg_error_set(err, SG_ERR_INPUT, ENAMETOOLONG, "%s", sg_walk_printable(w));
-	sg_md_update(w->tree, &t, 1);
-	sg_md_u32(w->tree, (uint32_t)w->path.len);
-	sg_md_update(w->tree, w->path.data, w->path.len);
+	sg_md_update(&w->tree, &t, 1);
+	sg_md_u32(&w->tree, (uint32_t)w->path.len);
+	sg_md_update(&w->tree, w->path.data, w->path.len);
 	return 0;
 }
 
@@ -314,17 +278,17 @@ static int sg_walk_file(sg_tree_walk *w, int dfd, const char *name, const struct
 
 	unsigned char md[SG_SHA256_LEN];
 	uint64_t total;
-	sg_md_reset(w->file);
-	if (sg_md_fd(w->file, fd, w->buf, SG_DIGEST_BUF_LEN, &total) < 0)
+	sg_sha256_init(&w->file);
+	if (sg_md_fd(&w->file, fd, w->buf, SG_DIGEST_BUF_LEN, &total) < 0)
 		return sg_error_set(err, SG_ERR_INPUT, errno, "read %s", sg_walk_printable(w));
-	sg_md_final(w->file, md);
+	sg_md_final(&w->file, md);
 	if (total != (uint64_t)st.st_size)
 		return sg_walk_changed(w, total < (uint64_t)st.st_size ? "shrank" : "grew", err);
 
 	bool exec = (st.st_mode & S_IXUSR) != 0;
 	if (sg_walk_record(w, exec ? SG_REC_EXEC : SG_REC_FILE, err) < 0)
 		return -1;
-	sg_md_update(w->tree, md, sizeof(md));
+	sg_md_update(&w->tree, md, sizeof(md));
 	w->stats.files++;
 	w->stats.bytes += total;
 	return 0;
@@ -343,8 +307,8 @@ static int sg_walk_symlink(sg_tree_walk *w, int dfd, const char *name, sg_error 
 				    sg_walk_printable(w));
 	if (sg_walk_record(w, SG_REC_SYMLINK, err) < 0)
 		return -1;
-	sg_md_u32(w->tree, (uint32_t)n);
-	sg_md_update(w->tree, w->buf, (size_t)n);
+	sg_md_u32(&w->tree, (uint32_t)n);
+	sg_md_update(&w->tree, w->buf, (size_t)n);
 	w->stats.symlinks++;
 	return 0;
 }
@@ -508,10 +472,10 @@ int sg_tree_digest(const char *root, const sg_tree_digest_opts *opts,
 	sg_autoclose int fd = sg_tree_open_root(root, err);
 	if (fd < 0)
 		return sg_error_prefix(err, "tree digest");
-	sg_md_update(w.tree, sg_tree_domain, sizeof(sg_tree_domain));
+	sg_md_update(&w.tree, sg_tree_domain, sizeof(sg_tree_domain));
 	if (sg_walk_dir(&w, fd, err) < 0)
 		return sg_error_prefix(err, "tree digest of %s", root);
-	sg_md_final(w.tree, md);
+	sg_md_final(&w.tree, md);
 	sg_hex(md, sizeof(md), out);
 	if (stats)
 		*stats = w.stats;

@@ -21,7 +21,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <math.h>
-#include "crypto.h"
+#include "sha256.h"
 #include <regex.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -1281,11 +1281,9 @@ static void job_defaults(sg_job *job)
 
 static int job_sha256(const char *data, size_t len, char out[65])
 {
-	unsigned char md[EVP_MAX_MD_SIZE];
-	unsigned int md_len = 0;
-	if (!EVP_Digest(data, len, md, &md_len, EVP_sha256(), NULL) || md_len != 32)
-		return -1;
-	sg_hex(md, md_len, out);
+	uint8_t md[SG_SHA256_LEN];
+	sg_sha256_bytes(data, len, md);
+	sg_hex(md, sizeof(md), out);
 	return 0;
 }
 

@@ -28,7 +28,7 @@
 #include <dlfcn.h>
 #include <limits.h>
 #include <math.h>
-#include "crypto.h"
+#include "sha256.h"
 #include <seccomp.h>
 #include <stdarg.h>
 #include <stdint.h>
@@ -1096,14 +1096,9 @@ const char *sg_policy_sha256(const sg_policy *p)
 {
 	struct sg_policy_lazy *lz = p->lazy;
 	if (!lz->have_sha256) {
-		unsigned char md[EVP_MAX_MD_SIZE];
-		unsigned mdlen = 0;
-		if (!EVP_Digest(p->bytes, p->len, md, &mdlen, EVP_sha256(), NULL) || mdlen != 32) {
-			static const char msg[] = "shipgate: SHA-256 failed\n";
-			(void)!write(2, msg, sizeof(msg) - 1);
-			abort();
-		}
-		sg_hex(md, mdlen, lz->sha256);
+		uint8_t md[SG_SHA256_LEN];
+		sg_sha256_bytes(p->bytes, p->len, md);
+		sg_hex(md, sizeof(md), lz->sha256);
 		lz->have_sha256 = true;
 	}
 	return lz->sha256;

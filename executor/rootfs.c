@@ -6,7 +6,7 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <linux/openat2.h>
-#include "crypto.h"
+#include "sha256.h"
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -119,13 +119,9 @@ int sg_rootfs_image_open(const char *name, sg_rootfs_image *img, sg_error *err)
 		sg_rootfs_image_free(img);
 		return sg_error_prefix(err, "image \"%s\"", name);
 	}
-	unsigned char md[EVP_MAX_MD_SIZE];
-	unsigned md_len = 0;
-	if (!EVP_Digest(data, len, md, &md_len, EVP_sha256(), NULL) || md_len != 32) {
-		sg_rootfs_image_free(img);
-		return sg_error_set(err, SG_ERR_INTERNAL, 0, "image \"%s\": sha256 failed", name);
-	}
-	sg_hex(md, md_len, img->manifest_sha256);
+	uint8_t md[SG_SHA256_LEN];
+	sg_sha256_bytes(data, len, md);
+	sg_hex(md, sizeof(md), img->manifest_sha256);
 	sg_autofree char *root = sg_xasprintf("%s/root", img->dir);
 	img->root = realpath(root, NULL);
 	struct stat st;

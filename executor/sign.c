@@ -16,6 +16,7 @@
 #include <sys/stat.h>
 
 #include "crypto.h"
+#include "sha256.h"
 
 /* ---- base64 ------------------------------------------------------------------------ */
 
@@ -132,12 +133,10 @@ void sg_ssh_ed25519_keyid(const unsigned char pub[SG_ED25519_KEY_LEN], char out[
 	sg_buf blob = {0};
 	put_ssh_string(&blob, "ssh-ed25519", 11);
 	put_ssh_string(&blob, pub, SG_ED25519_KEY_LEN);
-	unsigned char md[EVP_MAX_MD_SIZE];
-	unsigned int md_len = 0;
-	if (EVP_Digest(blob.data, blob.len, md, &md_len, EVP_sha256(), NULL) != 1 || md_len != 32)
-		abort(); /* SHA-256 of 51 bytes cannot fail short of a broken libcrypto */
+	uint8_t md[SG_SHA256_LEN];
+	sg_sha256_bytes(blob.data, blob.len, md);
 	sg_buf_free(&blob);
-	sg_autofree char *b64 = sg_base64_encode(md, md_len);
+	sg_autofree char *b64 = sg_base64_encode(md, sizeof(md));
 	size_t n = strlen(b64);
 	while (n && b64[n - 1] == '=')
 		n--;
