@@ -446,6 +446,8 @@ int sg_cli_run(int argc, char **argv)
 	/* before anything else: from here on, the caller's end is ours */
 	if (a.parent && (rc = die_with_parent(a.parent)) != 0)
 		return rc;
+	/* the supervisor stays lean: the key's crypto happens in short-lived children */
+	sg_key_crypto_in_child(true);
 	sg_error err = {0};
 	/* first, so that a job file that does not parse is told there too */
 	if (a.events && (a.o.events_fd = open_events(a.events, &err)) < 0) {

@@ -11,9 +11,13 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <pwd.h>
+#include <signal.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/random.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "crypto.h"
 #include "sha256.h"
@@ -146,8 +150,13 @@ void sg_ssh_ed25519_keyid(const unsigned char pub[SG_ED25519_KEY_LEN], char out[
 /* ---- keys -------------------------------------------------------------------------- */
 
 struct sg_key {
-	EVP_PKEY *pkey;
+	EVP_PKEY *pkey; /* NULL for a deferred key (below) until this process needs it */
 	bool has_private;
+	/* A deferred private key (sg_key_crypto_in_child): its PEM text, wiped when freed.
+	 * Its crypto runs in a child process; pub and id are known once a child read it. */
+	char *pem;
+	size_t pem_len;
+	bool pub_known;
 	unsigned char pub[SG_ED25519_KEY_LEN];
 	char id[SG_KEYID_MAX];
 };
@@ -181,6 +190,7 @@ static sg_key *key_wrap(EVP_PKEY *pkey, bool has_private, const char *origin, sg
 		return NULL;
 	}
 	sg_ssh_ed25519_keyid(key->pub, key->id);
+	key->pub_known = true;
 	return key;
 }
 
@@ -255,8 +265,9 @@ static sg_key *pem_refused(const char *origin, const char *pem, size_t len, bool
 	return NULL;
 }
 
-sg_key *sg_key_from_pem(const char *origin, const char *pem, size_t len, bool private_key,
-			sg_error *err)
+/* sg_key_from_pem in this process, with libcrypto. */
+static sg_key *key_from_pem_here(const char *origin, const char *pem, size_t len, bool private_key,
+				 sg_error *err)
 {
 	if (len > INT_MAX)
 		return pem_refused(origin, pem, 0, private_key, err);
@@ -274,6 +285,228 @@ sg_key *sg_key_from_pem(const char *origin, const char *pem, size_t len, bool pr
 	return key_wrap(pkey, private_key, origin, err);
 }
 
+/* ---- a private key's crypto in a child process ------------------------------------ */
+
+static bool crypto_in_child;
+
+void sg_key_crypto_in_child(bool on)
+{
+	crypto_in_child = on;
+}
+
+typedef int (*child_fn)(void *ctx, sg_buf *answer, sg_error *err);
+
+#define SG_CHILD_ANSWER_MAX 4096
+
+/* Run fn in a forked child, which loads libcrypto (this process does not) and sends back
+ * its answer, or its error, through a pipe. For a single-threaded process only (the
+ * command line's run): the child goes on with this process's heap and locks. */
+static int in_child(const char *what, child_fn fn, void *ctx, sg_buf *answer, sg_error *err)
+{
+	int p[2];
+	if (pipe2(p, O_CLOEXEC) < 0)
+		return sg_error_set(err, SG_ERR_INTERNAL, errno, "%s: pipe", what);
+	pid_t pid = fork();
+	if (pid < 0) {
+		int e = errno;
+		close(p[0]);
+		close(p[1]);
+		return sg_error_set(err, SG_ERR_INTERNAL, e, "%s: fork", what);
+	}
+	if (pid == 0) {
+		close(p[0]);
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		crypto_in_child = false;
+		sg_buf out = {0};
+		sg_error e = {0};
+		/* 'k' and the answer, or 'e', the error's kind and errno, and its message */
+		if (sg_crypto_available(&e) == 0 && fn(ctx, &out, &e) == 0) {
+			sg_buf_append(&out, "k", 1); /* last: the answer's bytes come first */
+		} else {
+			sg_buf_free(&out);
+			int32_t head[2] = {(int32_t)e.kind, (int32_t)e.errnum};
+			sg_buf_append(&out, head, sizeof(head));
+			sg_buf_puts(&out, e.msg);
+			sg_buf_append(&out, "e", 1);
+		}
+		_exit(sg_write_all(p[1], out.data, out.len) < 0 ? 1 : 0);
+	}
+	close(p[1]);
+	char buf[SG_CHILD_ANSWER_MAX];
+	ssize_t n = sg_read_all(p[0], buf, sizeof(buf));
+	int read_errno = errno;
+	close(p[0]);
+	int status = 0;
+	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+		;
+	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0 || n <= 0 || (size_t)n == sizeof(buf)) {
+		if (WIFSIGNALED(status))
+			return sg_error_set(err, SG_ERR_INTERNAL, 0, "%s: its process was killed by SIG%s", what,
+					    sigabbrev_np(WTERMSIG(status)) ? sigabbrev_np(WTERMSIG(status)) : "?");
+		return sg_error_set(err, SG_ERR_INTERNAL, n < 0 ? read_errno : 0, "%s: its process %s", what,
+				    n < 0 ? "could not be read" : "gave no answer");
+	}
+	char tag = buf[n - 1];
+	if (tag == 'e' && (size_t)n > 2 * sizeof(int32_t)) {
+		int32_t head[2];
+		memcpy(head, buf, sizeof(head));
+		buf[n - 1] = '\0';
+		sg_error e = {.kind = (sg_error_kind)head[0], .errnum = head[1]};
+		size_t mlen = strnlen(buf + sizeof(head), sizeof(e.msg) - 1);
+		memcpy(e.msg, buf + sizeof(head), mlen);
+		e.msg[mlen] = '\0';
+		if (err)
+			*err = e;
+		return -1;
+	}
+	if (tag != 'k')
+		return sg_error_set(err, SG_ERR_INTERNAL, 0, "%s: its process gave no answer", what);
+	sg_buf_append(answer, buf, (size_t)n - 1);
+	explicit_bzero(buf, sizeof(buf));
+	return 0;
+}
+
+/* Fill pub and id of a deferred key from a child's answer (which starts with pub). */
+static void key_learn_pub(sg_key *key, const unsigned char *pub)
+{
+	memcpy(key->pub, pub, SG_ED25519_KEY_LEN);
+	sg_ssh_ed25519_keyid(key->pub, key->id);
+	key->pub_known = true;
+}
+
+typedef struct pem_ctx {
+	const char *origin;
+	const char *pem;
+	size_t len;
+	const unsigned char *msg; /* to sign, or NULL */
+	size_t msg_len;
+} pem_ctx;
+
+/* In the child: read the key; answer its public key, and the signature of msg if any. */
+static int child_read_and_sign(void *ctx_, sg_buf *answer, sg_error *err)
+{
+	pem_ctx *c = ctx_;
+	sg_key *key = key_from_pem_here(c->origin, c->pem, c->len, true, err);
+	if (!key)
+		return -1;
+	sg_buf_append(answer, key->pub, sizeof(key->pub));
+	int rc = 0;
+	if (c->msg) {
+		unsigned char sig[SG_ED25519_SIG_LEN];
+		size_t sig_len = sizeof(sig);
+		EVP_MD_CTX *md = EVP_MD_CTX_new();
+		bool ok = md && EVP_DigestSignInit(md, NULL, NULL, NULL, key->pkey) == 1 &&
+			  EVP_DigestSign(md, sig, &sig_len, c->msg, c->msg_len) == 1 && sig_len == sizeof(sig);
+		EVP_MD_CTX_free(md);
+		if (ok)
+			sg_buf_append(answer, sig, sizeof(sig));
+		else
+			rc = sg_error_set(err, SG_ERR_INTERNAL, 0, "signing with %s: %s", key->id, openssl_reason());
+	}
+	sg_key_free(key);
+	return rc;
+}
+
+/* A deferred key's public half, read by a child when not known yet. */
+static int key_settle_pub(const sg_key *key_, sg_error *err)
+{
+	sg_key *key = (sg_key *)key_; /* pub and id are a cache of what the PEM text says */
+	if (key->pub_known)
+		return 0;
+	pem_ctx c = {.origin = "signing key", .pem = key->pem, .len = key->pem_len};
+	sg_buf answer = {0};
+	if (in_child("reading the signing key", child_read_and_sign, &c, &answer, err) < 0)
+		return -1;
+	if (answer.len != SG_ED25519_KEY_LEN) {
+		sg_buf_free(&answer);
+		return sg_error_set(err, SG_ERR_INTERNAL, 0, "reading the signing key: a short answer");
+	}
+	key_learn_pub(key, (const unsigned char *)answer.data);
+	sg_buf_free(&answer);
+	return 0;
+}
+
+/* The one layout `shipgate keygen` and `openssl genpkey -algorithm ed25519` write: the
+ * file's first PEM block, "PRIVATE KEY", of one 64-character base64 line that decodes to
+ * the 48 bytes of an RFC 8410 PKCS#8 v1 Ed25519 key (any 32-byte seed is a key). Checked
+ * here without libcrypto; anything else is read by libcrypto, in a child, which says what
+ * is wrong with it. */
+static bool pem_is_plain_ed25519(const char *pem, size_t len)
+{
+	static const char begin[] = "-----BEGIN PRIVATE KEY-----", end[] = "-----END PRIVATE KEY-----";
+	static const unsigned char prefix[16] = {0x30, 0x2e, 0x02, 0x01, 0x00, 0x30, 0x05, 0x06,
+						 0x03, 0x2b, 0x65, 0x70, 0x04, 0x22, 0x04, 0x20};
+	const char *first = memmem(pem, len, "-----BEGIN ", 11);
+	if (!first || (first != pem && first[-1] != '\n') || (size_t)(pem + len - first) < sizeof(begin) - 1 ||
+	    memcmp(first, begin, sizeof(begin) - 1))
+		return false;
+	const char *p = first + sizeof(begin) - 1, *stop = pem + len;
+	p += p < stop && *p == '\r';
+	if (p >= stop || *p++ != '\n' || stop - p < 64)
+		return false;
+	const char *b64 = p;
+	p += 64;
+	p += p < stop && *p == '\r';
+	if (p >= stop || *p++ != '\n' || (size_t)(stop - p) < sizeof(end) - 1 || memcmp(p, end, sizeof(end) - 1))
+		return false;
+	unsigned char *der = NULL;
+	size_t der_len = 0;
+	if (sg_base64_decode(b64, 64, &der, &der_len, NULL) < 0)
+		return false;
+	bool ok = der_len == 48 && !memcmp(der, prefix, sizeof(prefix));
+	explicit_bzero(der, der_len);
+	free(der);
+	return ok;
+}
+
+/* A deferred private key: the text kept; pub known only when a child had to read it
+ * (a layout other than the plain one: libcrypto judges it, and names what is wrong). */
+static sg_key *key_deferred(const char *origin, const char *pem, size_t len, sg_error *err)
+{
+	sg_key *key = sg_xcalloc(1, sizeof(*key));
+	key->has_private = true;
+	key->pem = sg_xmalloc(len + 1);
+	memcpy(key->pem, pem, len);
+	key->pem[len] = '\0';
+	key->pem_len = len;
+	if (!pem_is_plain_ed25519(pem, len)) {
+		pem_ctx c = {.origin = origin, .pem = pem, .len = len};
+		sg_buf answer = {0};
+		if (in_child(origin, child_read_and_sign, &c, &answer, err) < 0 || answer.len != SG_ED25519_KEY_LEN) {
+			if (answer.len)
+				sg_error_set(err, SG_ERR_INTERNAL, 0, "%s: a short answer", origin);
+			sg_buf_free(&answer);
+			sg_key_free(key);
+			return NULL;
+		}
+		key_learn_pub(key, (const unsigned char *)answer.data);
+		sg_buf_free(&answer);
+	}
+	return key;
+}
+
+/* The key in this process after all (PEM out, verifying): libcrypto reads its text. */
+static int key_materialize(const sg_key *key_, sg_error *err)
+{
+	sg_key *key = (sg_key *)key_;
+	if (key->pkey || !key->pem)
+		return 0;
+	sg_key *here = key_from_pem_here("signing key", key->pem, key->pem_len, true, err);
+	if (!here)
+		return -1;
+	key->pkey = sg_steal_ptr(&here->pkey);
+	key_learn_pub(key, here->pub);
+	sg_key_free(here);
+	return 0;
+}
+
+sg_key *sg_key_from_pem(const char *origin, const char *pem, size_t len, bool private_key, sg_error *err)
+{
+	if (private_key && crypto_in_child)
+		return key_deferred(origin, pem, len, err);
+	return key_from_pem_here(origin, pem, len, private_key, err);
+}
+
 /* Read a key from fd (origin names it) into a buffer that is wiped when freed. */
 static char *read_key_fd(int fd, const char *origin, size_t *len, sg_error *err)
 {
@@ -281,7 +514,7 @@ static char *read_key_fd(int fd, const char *origin, size_t *len, sg_error *err)
 	ssize_t n = sg_read_all(fd, buf, SG_KEY_FILE_MAX + 1);
 	if (n < 0 || (size_t)n > SG_KEY_FILE_MAX) {
 		int e = n < 0 ? errno : 0;
-		OPENSSL_cleanse(buf, SG_KEY_FILE_MAX + 1);
+		explicit_bzero(buf, SG_KEY_FILE_MAX + 1);
 		free(buf);
 		if (e)
 			sg_error_set(err, SG_ERR_USAGE, e, "read %s", origin);
@@ -320,7 +553,7 @@ static sg_key *key_from_text(const char *origin, char *pem, size_t len, bool pri
 	if (!pem)
 		return NULL;
 	sg_key *key = sg_key_from_pem(origin, pem, len, private_key, err);
-	OPENSSL_cleanse(pem, len);
+	explicit_bzero(pem, len);
 	free(pem);
 	return key;
 }
@@ -350,7 +583,12 @@ void sg_key_free(sg_key *key)
 {
 	if (!key)
 		return;
-	EVP_PKEY_free(key->pkey);
+	if (key->pkey)
+		EVP_PKEY_free(key->pkey);
+	if (key->pem) {
+		explicit_bzero(key->pem, key->pem_len);
+		free(key->pem);
+	}
 	free(key);
 }
 
@@ -361,11 +599,19 @@ bool sg_key_has_private(const sg_key *key)
 
 const char *sg_key_id(const sg_key *key)
 {
+	sg_error err = {0};
+	if (!key->pub_known && key_settle_pub(key, &err) < 0) {
+		fprintf(stderr, "shipgate: %s\n", err.msg);
+		return "(unreadable key)";
+	}
 	return key->id;
 }
 
 void sg_key_raw_public(const sg_key *key, unsigned char out[SG_ED25519_KEY_LEN])
 {
+	sg_error err = {0};
+	if (!key->pub_known && key_settle_pub(key, &err) < 0)
+		fprintf(stderr, "shipgate: %s\n", err.msg);
 	memcpy(out, key->pub, SG_ED25519_KEY_LEN);
 }
 
@@ -375,6 +621,8 @@ static char *key_pem(const sg_key *key, bool private_key, size_t *len, sg_error 
 		sg_error_set(err, SG_ERR_USAGE, 0, "key %s: no private half", key->id);
 		return NULL;
 	}
+	if (key_materialize(key, err) < 0)
+		return NULL;
 	/* a secure-memory BIO wipes what it held when freed */
 	BIO *bio = BIO_new(private_key ? BIO_s_secmem() : BIO_s_mem());
 	int ok = bio && (private_key ? PEM_write_bio_PrivateKey(bio, key->pkey, NULL, NULL, 0, NULL, NULL)
@@ -406,7 +654,7 @@ void sg_key_pem_free(char *pem, size_t len)
 {
 	if (!pem)
 		return;
-	OPENSSL_cleanse(pem, len);
+	explicit_bzero(pem, len);
 	free(pem);
 }
 
@@ -504,6 +752,24 @@ char *sg_key_default_dir(sg_error *err)
 	return sg_xasprintf("%s/.local/state/shipgate", home);
 }
 
+typedef struct create_ctx {
+	const char *key_path, *pub_path;
+} create_ctx;
+
+/* In the child: make the pair and write it; answer the public key. */
+static int child_create(void *ctx_, sg_buf *answer, sg_error *err)
+{
+	create_ctx *c = ctx_;
+	sg_key *key = sg_key_generate(err);
+	if (!key || sg_key_write_pair(key, c->key_path, c->pub_path, err) < 0) {
+		sg_key_free(key);
+		return -1;
+	}
+	sg_buf_append(answer, key->pub, sizeof(key->pub));
+	sg_key_free(key);
+	return 0;
+}
+
 sg_key *sg_key_load_or_create(const char *dir, bool *created, char **key_path,
 			      char **pub_path, sg_error *err)
 {
@@ -516,6 +782,25 @@ sg_key *sg_key_load_or_create(const char *dir, bool *created, char **key_path,
 		if (err)
 			*err = first;
 		return NULL;
+	}
+	if (!key && crypto_in_child) {
+		if (sg_mkdir_p(dir, 0700, err) < 0)
+			return NULL;
+		/* made and written by a child; read back as any deferred key */
+		create_ctx c = {.key_path = kp, .pub_path = pp};
+		sg_buf answer = {0};
+		sg_error made = {0};
+		if (in_child("creating the signing key", child_create, &c, &answer, &made) == 0 &&
+		    answer.len == SG_ED25519_KEY_LEN && (key = sg_key_load_private(kp, err))) {
+			key_learn_pub(key, (const unsigned char *)answer.data);
+			*created = true;
+		} else if (!key) {
+			/* another shipgate may have created it since: use that one */
+			key = access(kp, F_OK) == 0 ? sg_key_load_private(kp, err) : NULL;
+			if (!key && err && made.msg[0])
+				*err = made;
+		}
+		sg_buf_free(&answer);
 	}
 	if (!key) {
 		if (sg_mkdir_p(dir, 0700, err) < 0)
@@ -724,13 +1009,29 @@ char *sg_dsse_sign(const sg_key *key, const char *payload_type, const void *payl
 	sg_autofree unsigned char *pae = sg_dsse_pae(payload_type, payload, payload_len, &pae_len);
 	unsigned char sig[SG_ED25519_SIG_LEN];
 	size_t sig_len = sizeof(sig);
-	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
-	int ok = ctx && EVP_DigestSignInit(ctx, NULL, NULL, NULL, key->pkey) == 1 &&
-		 EVP_DigestSign(ctx, sig, &sig_len, pae, pae_len) == 1;
-	EVP_MD_CTX_free(ctx);
-	if (!ok) {
-		sg_error_set(err, SG_ERR_INTERNAL, 0, "signing with %s: %s", key->id, openssl_reason());
-		return NULL;
+	if (!key->pkey && key->pem) {
+		/* a deferred key: a child reads it and signs (its public half comes back too) */
+		pem_ctx c = {.origin = "signing key", .pem = key->pem, .len = key->pem_len, .msg = pae, .msg_len = pae_len};
+		sg_buf answer = {0};
+		if (in_child("signing", child_read_and_sign, &c, &answer, err) < 0)
+			return NULL;
+		if (answer.len != SG_ED25519_KEY_LEN + SG_ED25519_SIG_LEN) {
+			sg_buf_free(&answer);
+			sg_error_set(err, SG_ERR_INTERNAL, 0, "signing: a short answer");
+			return NULL;
+		}
+		key_learn_pub((sg_key *)key, (const unsigned char *)answer.data);
+		memcpy(sig, answer.data + SG_ED25519_KEY_LEN, sizeof(sig));
+		sg_buf_free(&answer);
+	} else {
+		EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+		int ok = ctx && EVP_DigestSignInit(ctx, NULL, NULL, NULL, key->pkey) == 1 &&
+			 EVP_DigestSign(ctx, sig, &sig_len, pae, pae_len) == 1;
+		EVP_MD_CTX_free(ctx);
+		if (!ok) {
+			sg_error_set(err, SG_ERR_INTERNAL, 0, "signing with %s: %s", key->id, openssl_reason());
+			return NULL;
+		}
 	}
 	sg_dsse_sig s = {.keyid = (char *)key->id, .sig = sig, .sig_len = sig_len};
 	sg_dsse_envelope env = {.payload_type = (char *)payload_type,
@@ -756,7 +1057,7 @@ char *sg_dsse_sign(const sg_key *key, const char *payload_type, const void *payl
 static bool signature_valid(const sg_key *key, const sg_dsse_sig *sig, const unsigned char *pae,
 			    size_t pae_len)
 {
-	if (sig->sig_len != SG_ED25519_SIG_LEN)
+	if (sig->sig_len != SG_ED25519_SIG_LEN || key_materialize(key, NULL) < 0)
 		return false;
 	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
 	bool ok = ctx && EVP_DigestVerifyInit(ctx, NULL, NULL, NULL, key->pkey) == 1 &&

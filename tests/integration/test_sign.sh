@@ -388,4 +388,29 @@ expect 0 "verdict valid" "verify: \$OPENSSL_CONF is never opened (a FIFO there w
 expect 0 "SHA256:" "keygen: \$OPENSSL_CONF is never opened" \
 	env OPENSSL_CONF="$work/openssl.cnf" timeout 20 "$SHIPGATE" keygen "$work/cnfkey"
 
+# ---- the supervisor never maps libcrypto -------------------------------------------------
+# run reads and signs with the key in short-lived children (sg_key_crypto_in_child): the
+# process that watches the sandbox, for as long as it runs, holds only the key's text.
+mkdir -p "$work/lean/ws"
+echo x >"$work/lean/ws/f"
+printf '{"version":1,"name":"lean","workspace":"ws","steps":[{"name":"wait","run":["sleep","2"]}]}\n' \
+	>"$work/lean/job.json"
+weaker=
+[ "$(id -u)" -eq 0 ] || weaker=--allow-weaker
+"$SHIPGATE" run $weaker "$work/lean/job.json" --key "$KEY" --quiet --out "$work/lean/out" &
+lean_pid=$!
+maps_seen=0 crypto_mapped=0
+for _ in $(seq 1 100); do
+	if grep -q '/shipgate$' "/proc/$lean_pid/maps" 2>/dev/null; then
+		maps_seen=$((maps_seen + 1))
+		grep -q libcrypto "/proc/$lean_pid/maps" 2>/dev/null && crypto_mapped=$((crypto_mapped + 1))
+	fi
+	sleep 0.02
+done
+wait "$lean_pid" && lean_rc=0 || lean_rc=$?
+check "run's supervisor, looked at $maps_seen times while its step ran, never had libcrypto mapped" \
+	test "$maps_seen" -gt 10 -a "$crypto_mapped" -eq 0
+check "... and the verdict is signed by --key" test "$lean_rc" -eq 0 -a -n \
+	"$("$SHIPGATE" verify "$work/lean/out/verdict.dsse.json" --pub "$PUB" --quiet && echo ok)"
+
 tap_done

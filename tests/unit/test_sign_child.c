@@ -1,0 +1,153 @@
+/* test_sign_child.c: deferred private keys (sg_key_crypto_in_child, executor/sign.c), as
+ * `shipgate run` uses them: this process keeps the key's text and never loads libcrypto
+ * through shipgate (sg_crypto_loaded stays 0); children read, make and sign. What they
+ * produce must be what the key signs in-process: the same signature, the same key id,
+ * the same refusals. A process of its own, because test_sign loads libcrypto at once. */
+#include "sign.h"
+#include "crypto.h"
+#include "tap.h"
+#include "util.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+/* as in test_sign.c: `ssh-keygen -lf tests/data/sign/test.ssh.pub`, and the signature
+ * `openssl pkeyutl -sign -inkey tests/data/sign/test.key -rawin` makes over the PAE of
+ * "hello world" typed http://example.com/HelloWorld */
+#define TEST_KEYID "SHA256:1iDoQrqgkofdX7iCgiilrPI/DsjGSzcM77nJOFwe77s"
+#define HELLO_SIG "l1prMBUmhvKalJbOb3PCkE0DdZJ+FWHqUbZN7q9C1b3eiGLP+3fAPvgjNQ6u9oXvSB3Hsx01JSMtWfUZe0ayAA=="
+
+static char *read_data(const char *name, size_t *len)
+{
+	const char *d = getenv("SHIPGATE_TEST_DATA");
+	sg_autofree char *path = sg_xasprintf("%s/sign/%s", d ? d : SHIPGATE_SOURCE_DIR "/tests/data", name);
+	char *text = NULL;
+	if (sg_read_file(path, 1 << 16, &text, len, NULL) < 0) {
+		fprintf(stderr, "test_sign_child: setup: cannot read %s\n", path);
+		exit(99);
+	}
+	return text;
+}
+
+/* the signature and keyid of an envelope over "hello world" */
+static void sign_hello(const sg_key *key, char **sig, char **keyid)
+{
+	*sig = *keyid = NULL;
+	size_t len = 0;
+	sg_error err = {0};
+	sg_autofree char *text = sg_dsse_sign(key, "http://example.com/HelloWorld", "hello world", 11, &len, &err);
+	sg_dsse_envelope env;
+	if (!text || sg_dsse_envelope_parse("env", text, len, &env, &err) < 0 || env.n_sigs != 1) {
+		printf("# sign: %s\n", err.msg);
+		return;
+	}
+	*sig = sg_base64_encode(env.sigs[0].sig, env.sigs[0].sig_len);
+	*keyid = env.sigs[0].keyid ? sg_xstrdup(env.sigs[0].keyid) : NULL;
+	sg_dsse_envelope_free(&env);
+}
+
+static void check_signs(const char *what, const char *pem, size_t len)
+{
+	sg_error err = {0};
+	sg_key *key = sg_key_from_pem(what, pem, len, true, &err);
+	tap_ok(key != NULL, "%s: read (%s)", what, key ? "ok" : err.msg);
+	if (!key)
+		return;
+	sg_autofree char *sig = NULL, *keyid = NULL;
+	sign_hello(key, &sig, &keyid);
+	tap_is_str(sig, HELLO_SIG, "... its signature is the one openssl pkeyutl makes");
+	tap_is_str(keyid, TEST_KEYID, "... and names the key by its fingerprint");
+	tap_is_str(sg_key_id(key), TEST_KEYID, "... which the key now says too");
+	sg_key_free(key);
+}
+
+/* the message a refused text gets, deferred or in this process */
+static char *refusal(const char *pem, bool in_child)
+{
+	sg_key_crypto_in_child(in_child);
+	sg_error err = {0};
+	sg_key *key = sg_key_from_pem("k.pem", pem, strlen(pem), true, &err);
+	sg_key_crypto_in_child(true);
+	sg_key_free(key);
+	return key ? sg_xstrdup("(accepted)") : sg_xasprintf("%d %s", (int)err.kind, err.msg);
+}
+
+int main(void)
+{
+	sg_key_crypto_in_child(true);
+	size_t len = 0;
+	sg_autofree char *pem = read_data("test.key", &len);
+
+	/* the layout keygen writes: checked here, read and signed by a child */
+	check_signs("the plain layout", pem, len);
+	sg_error err = {0};
+	sg_key *key = sg_key_from_pem("test.key", pem, len, true, &err);
+	tap_is_str(key ? sg_key_id(key) : NULL, TEST_KEYID, "asked for before any signature, the id is read by a child");
+	sg_key_free(key);
+
+	/* other layouts libcrypto reads: read by a child at once, signed the same */
+	sg_autofree char *crlf = sg_xmalloc(2 * len + 1);
+	size_t n = 0;
+	for (size_t i = 0; i < len; i++) {
+		if (pem[i] == '\n')
+			crlf[n++] = '\r';
+		crlf[n++] = pem[i];
+	}
+	check_signs("CRLF line ends", crlf, n);
+	sg_autofree char *commented = sg_xasprintf("a comment before the key\n%s", pem);
+	check_signs("text before the key", commented, strlen(commented));
+
+	/* refusals: the same kind and message as in this process */
+	size_t pub_len = 0;
+	sg_autofree char *pub = read_data("test.pub", &pub_len);
+	sg_autofree char *enc = sg_xstrdup("-----BEGIN ENCRYPTED PRIVATE KEY-----\nMIGbMFcGCSqGSIb3DQEFDTBKMCkGCSqGSIb3DQEFDDAcBAg=\n-----END ENCRYPTED PRIVATE KEY-----\n");
+	/* a plain-looking block whose DER is not an Ed25519 key: the prefix differs */
+	sg_autofree char *x448 = sg_xstrdup("-----BEGIN PRIVATE KEY-----\nMC4CAQAwBQYDK2VxBCIEIAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA\n-----END PRIVATE KEY-----\n");
+	const char *texts[] = {pub, enc, "garbage\n", "", x448};
+	const char *names[] = {"a public key", "an encrypted key", "no PEM", "nothing", "a PKCS#8 key of another curve"};
+	char *child[SG_ARRAY_LEN(texts)];
+	for (size_t i = 0; i < SG_ARRAY_LEN(texts); i++)
+		child[i] = refusal(texts[i], true);
+
+	/* the default key, made on first use by a child */
+	char dir[] = "/tmp/sg-sign-child.XXXXXX";
+	tap_ok(mkdtemp(dir) != NULL, "a directory for the default key");
+	sg_autofree char *kdir = sg_xasprintf("%s/state", dir);
+	bool created = false;
+	sg_autofree char *kp = NULL, *pp = NULL;
+	key = sg_key_load_or_create(kdir, &created, &kp, &pp, &err);
+	tap_ok(key && created, "made on first use (%s)", key ? "ok" : err.msg);
+	struct stat st;
+	tap_ok(kp && stat(kp, &st) == 0 && (st.st_mode & 0777) == 0600, "... the private key written 0600");
+	char made_id[SG_KEYID_MAX] = "";
+	if (key)
+		snprintf(made_id, sizeof(made_id), "%s", sg_key_id(key));
+	sg_key_free(key);
+	tap_ok(sg_crypto_loaded() == 0, "all of the above without loading libcrypto here");
+
+	for (size_t i = 0; i < SG_ARRAY_LEN(texts); i++) {
+		sg_autofree char *here = refusal(texts[i], false);
+		tap_ok(strcmp(here, "(accepted)") && !strcmp(here, child[i]), "%s: refused as in this process (%s)",
+		       names[i], child[i]);
+		free(child[i]);
+	}
+
+	/* in this process after all (PEM out, verify): libcrypto is loaded, the key is the same */
+	sg_key *made_pub = pp ? sg_key_load_public(pp, &err) : NULL;
+	tap_is_str(made_pub ? sg_key_id(made_pub) : NULL, made_id, "the key made is the one whose public half was written");
+	sg_key_free(made_pub);
+	key = sg_key_from_pem("test.key", pem, len, true, &err);
+	size_t out_len = 0;
+	char *pub_out = key ? sg_key_public_pem(key, &out_len, &err) : NULL;
+	tap_ok(pub_out && out_len == pub_len && !memcmp(pub_out, pub, pub_len), "a deferred key's public PEM is test.pub");
+	free(pub_out);
+	sg_key_free(key);
+	if (kp)
+		unlink(kp);
+	if (pp)
+		unlink(pp);
+	rmdir(kdir);
+	rmdir(dir);
+	return tap_done();
+}
