@@ -407,23 +407,24 @@ static int child_read_and_sign(void *ctx_, sg_buf *answer, sg_error *err)
 	return rc;
 }
 
-/* A deferred key's public half, read by a child when not known yet. */
-static int key_settle_pub(const sg_key *key_, sg_error *err)
+/* A deferred key's public half, read by a child (origin names the key in errors). */
+static int key_read_pub(sg_key *key, const char *origin, sg_error *err)
 {
-	sg_key *key = (sg_key *)key_; /* pub and id are a cache of what the PEM text says */
-	if (key->pub_known)
-		return 0;
-	pem_ctx c = {.origin = "signing key", .pem = key->pem, .len = key->pem_len};
+	pem_ctx c = {.origin = origin, .pem = key->pem, .len = key->pem_len};
 	sg_buf answer = {0};
-	if (in_child("reading the signing key", child_read_and_sign, &c, &answer, err) < 0)
-		return -1;
-	if (answer.len != SG_ED25519_KEY_LEN) {
-		sg_buf_free(&answer);
-		return sg_error_set(err, SG_ERR_INTERNAL, 0, "reading the signing key: a short answer");
-	}
-	key_learn_pub(key, (const unsigned char *)answer.data);
+	int rc = in_child(origin, child_read_and_sign, &c, &answer, err);
+	if (rc == 0 && answer.len != SG_ED25519_KEY_LEN)
+		rc = sg_error_set(err, SG_ERR_INTERNAL, 0, "%s: a short answer", origin);
+	if (rc == 0)
+		key_learn_pub(key, (const unsigned char *)answer.data);
 	sg_buf_free(&answer);
-	return 0;
+	return rc;
+}
+
+/* ... when not known yet: pub and id are a cache of what the PEM text says */
+static int key_settle_pub(const sg_key *key, sg_error *err)
+{
+	return key->pub_known ? 0 : key_read_pub((sg_key *)key, "signing key", err);
 }
 
 /* The one layout `shipgate keygen` and `openssl genpkey -algorithm ed25519` write: the
@@ -469,18 +470,9 @@ static sg_key *key_deferred(const char *origin, const char *pem, size_t len, sg_
 	memcpy(key->pem, pem, len);
 	key->pem[len] = '\0';
 	key->pem_len = len;
-	if (!pem_is_plain_ed25519(pem, len)) {
-		pem_ctx c = {.origin = origin, .pem = pem, .len = len};
-		sg_buf answer = {0};
-		if (in_child(origin, child_read_and_sign, &c, &answer, err) < 0 || answer.len != SG_ED25519_KEY_LEN) {
-			if (answer.len)
-				sg_error_set(err, SG_ERR_INTERNAL, 0, "%s: a short answer", origin);
-			sg_buf_free(&answer);
-			sg_key_free(key);
-			return NULL;
-		}
-		key_learn_pub(key, (const unsigned char *)answer.data);
-		sg_buf_free(&answer);
+	if (!pem_is_plain_ed25519(pem, len) && key_read_pub(key, origin, err) < 0) {
+		sg_key_free(key);
+		return NULL;
 	}
 	return key;
 }
