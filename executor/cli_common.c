@@ -22,6 +22,9 @@ void sg_cli_install_signals(void)
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGHUP, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
+	/* SIGCHLD ignored by whoever started us would be inherited: the kernel would then reap
+	 * init unasked, wait4 fail, and a step that passed read as one that timed out */
+	signal(SIGCHLD, SIG_DFL);
 }
 
 int sg_cli_write_json(const char *path, const cJSON *json)

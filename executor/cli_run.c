@@ -433,7 +433,8 @@ static int refuse(const run_args *a, const sg_job *job, const sg_error *err)
 		sink.job_name = job ? job->name : NULL;
 		sg_event_error(&sink, err);
 	}
-	return 2;
+	/* the contract's 3: not the job's or the key's fault (libcrypto missing, no fork) */
+	return err->kind == SG_ERR_INTERNAL ? 3 : 2;
 }
 
 int sg_cli_run(int argc, char **argv)

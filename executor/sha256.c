@@ -127,7 +127,7 @@ static blocks_fn blocks(void)
 {
 #ifdef SG_SHA256_HAVE_NI
 	static int ni = -1; /* the CPU's answer does not change: a race writes the same value */
-	if (ni < 0)
+	if (__atomic_load_n(&ni, __ATOMIC_RELAXED) < 0)
 		__atomic_store_n(&ni, cpu_has_ni(), __ATOMIC_RELAXED);
 	if (__atomic_load_n(&ni, __ATOMIC_RELAXED) && !__atomic_load_n(&force_portable, __ATOMIC_RELAXED))
 		return blocks_ni;

@@ -15,6 +15,7 @@
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/random.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -150,13 +151,13 @@ void sg_ssh_ed25519_keyid(const unsigned char pub[SG_ED25519_KEY_LEN], char out[
 /* ---- keys -------------------------------------------------------------------------- */
 
 struct sg_key {
-	EVP_PKEY *pkey; /* NULL for a deferred key (below) until this process needs it */
+	EVP_PKEY *pkey; /* NULL for a key held by a signer process (below) */
 	bool has_private;
-	/* A deferred private key (sg_key_crypto_in_child): its PEM text, wiped when freed.
-	 * Its crypto runs in a child process; pub and id are known once a child read it. */
-	char *pem;
-	size_t pem_len;
-	bool pub_known;
+	/* A private key read while sg_key_crypto_in_child is on: a signer process (a child)
+	 * holds it and libcrypto, and signs what it is sent on signer_fd; this process has
+	 * neither. -1 / 0 otherwise. */
+	int signer_fd;
+	pid_t signer_pid;
 	unsigned char pub[SG_ED25519_KEY_LEN];
 	char id[SG_KEYID_MAX];
 };
@@ -182,6 +183,7 @@ static sg_key *key_wrap(EVP_PKEY *pkey, bool has_private, const char *origin, sg
 	sg_key *key = sg_xcalloc(1, sizeof(*key));
 	key->pkey = pkey;
 	key->has_private = has_private;
+	key->signer_fd = -1;
 	size_t len = sizeof(key->pub);
 	if (EVP_PKEY_get_raw_public_key(pkey, key->pub, &len) != 1 || len != sizeof(key->pub)) {
 		sg_error_set(err, SG_ERR_INTERNAL, 0, "%s: reading the public key: %s", origin,
@@ -190,7 +192,6 @@ static sg_key *key_wrap(EVP_PKEY *pkey, bool has_private, const char *origin, sg
 		return NULL;
 	}
 	sg_ssh_ed25519_keyid(key->pub, key->id);
-	key->pub_known = true;
 	return key;
 }
 
@@ -296,11 +297,74 @@ void sg_key_crypto_in_child(bool on)
 
 typedef int (*child_fn)(void *ctx, sg_buf *answer, sg_error *err);
 
-#define SG_CHILD_ANSWER_MAX 4096
+/* A reply: 'k' and its bytes, or 'e', the error's kind and errno, and its message. */
+static void reply_build(sg_buf *out, int rc, const sg_buf *answer, const sg_error *e)
+{
+	if (rc == 0) {
+		sg_buf_append(out, "k", 1);
+		sg_buf_append(out, answer->data ? answer->data : "", answer->len);
+		return;
+	}
+	int32_t head[2] = {(int32_t)e->kind, (int32_t)e->errnum};
+	sg_buf_append(out, "e", 1);
+	sg_buf_append(out, head, sizeof(head));
+	sg_buf_puts(out, e->msg);
+}
 
-/* Run fn in a forked child, which loads libcrypto (this process does not) and sends back
- * its answer, or its error, through a pipe. For a single-threaded process only (the
- * command line's run): the child goes on with this process's heap and locks. */
+/* A reply read back: 0 and its bytes in answer, or -1 and its error in err. */
+static int reply_parse(const char *what, const unsigned char *buf, size_t n, sg_buf *answer, sg_error *err)
+{
+	if (n >= 1 && buf[0] == 'k') {
+		sg_buf_append(answer, buf + 1, n - 1);
+		return 0;
+	}
+	if (n < 1 + 2 * sizeof(int32_t) || buf[0] != 'e')
+		return sg_error_set(err, SG_ERR_INTERNAL, 0, "%s: a garbled answer", what);
+	int32_t head[2];
+	memcpy(head, buf + 1, sizeof(head));
+	sg_error e = {.kind = (sg_error_kind)head[0], .errnum = head[1]};
+	size_t mlen = n - 1 - sizeof(head);
+	if (mlen >= sizeof(e.msg))
+		mlen = sizeof(e.msg) - 1;
+	memcpy(e.msg, buf + 1 + sizeof(head), mlen);
+	if (err)
+		*err = e;
+	return -1;
+}
+
+/* How a child that gave no answer ended. */
+static int child_died(const char *what, pid_t pid, sg_error *err)
+{
+	int status = 0;
+	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+		;
+	if (WIFSIGNALED(status))
+		return sg_error_set(err, SG_ERR_INTERNAL, 0, "%s: its process was killed by SIG%s", what,
+				    sigabbrev_np(WTERMSIG(status)) ? sigabbrev_np(WTERMSIG(status)) : "?");
+	return sg_error_set(err, SG_ERR_INTERNAL, 0, "%s: its process ended without an answer", what);
+}
+
+/* A child of a single-threaded process (the command line's run): it goes on with our
+ * heap and locks, and dies with us. It keeps stderr, and fd as fd 3; stdin and stdout
+ * are /dev/null. */
+static void child_setup(int fd)
+{
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	crypto_in_child = false;
+	if (fd != 3 && dup2(fd, 3) < 0)
+		_exit(1);
+	close_range(4, ~0U, 0);
+	/* nobody waiting for our caller's output to end waits for us too */
+	int null = open("/dev/null", O_RDWR | O_CLOEXEC);
+	if (null >= 0) {
+		dup2(null, 0);
+		dup2(null, 1);
+		close(null);
+	}
+}
+
+/* Run fn once in a forked child, which loads libcrypto (this process does not), and read
+ * its reply through a pipe. */
 static int in_child(const char *what, child_fn fn, void *ctx, sg_buf *answer, sg_error *err)
 {
 	int p[2];
@@ -314,188 +378,198 @@ static int in_child(const char *what, child_fn fn, void *ctx, sg_buf *answer, sg
 		return sg_error_set(err, SG_ERR_INTERNAL, e, "%s: fork", what);
 	}
 	if (pid == 0) {
-		close(p[0]);
-		prctl(PR_SET_PDEATHSIG, SIGKILL);
-		crypto_in_child = false;
-		sg_buf out = {0};
+		child_setup(p[1]);
+		sg_buf out = {0}, reply = {0};
 		sg_error e = {0};
-		/* 'k' and the answer, or 'e', the error's kind and errno, and its message */
-		if (sg_crypto_available(&e) == 0 && fn(ctx, &out, &e) == 0) {
-			sg_buf_append(&out, "k", 1); /* last: the answer's bytes come first */
-		} else {
-			sg_buf_free(&out);
-			int32_t head[2] = {(int32_t)e.kind, (int32_t)e.errnum};
-			sg_buf_append(&out, head, sizeof(head));
-			sg_buf_puts(&out, e.msg);
-			sg_buf_append(&out, "e", 1);
-		}
-		_exit(sg_write_all(p[1], out.data, out.len) < 0 ? 1 : 0);
+		int rc = sg_crypto_available(&e) == 0 ? fn(ctx, &out, &e) : -1;
+		reply_build(&reply, rc, &out, &e);
+		_exit(sg_write_all(3, reply.data, reply.len) < 0 ? 1 : 0);
 	}
 	close(p[1]);
-	char buf[SG_CHILD_ANSWER_MAX];
+	unsigned char buf[4096];
 	ssize_t n = sg_read_all(p[0], buf, sizeof(buf));
-	int read_errno = errno;
 	close(p[0]);
-	int status = 0;
-	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+	if (n <= 0)
+		return child_died(what, pid, err);
+	while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
 		;
-	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0 || n <= 0 || (size_t)n == sizeof(buf)) {
-		if (WIFSIGNALED(status))
-			return sg_error_set(err, SG_ERR_INTERNAL, 0, "%s: its process was killed by SIG%s", what,
-					    sigabbrev_np(WTERMSIG(status)) ? sigabbrev_np(WTERMSIG(status)) : "?");
-		return sg_error_set(err, SG_ERR_INTERNAL, n < 0 ? read_errno : 0, "%s: its process %s", what,
-				    n < 0 ? "could not be read" : "gave no answer");
+	return reply_parse(what, buf, (size_t)n, answer, err);
+}
+
+/* ---- the signer process ---------------------------------------------------------------- */
+
+/* Frames on the signer's socket: a 32-bit length, then that many bytes. A request is the
+ * bytes to sign (a DSSE PAE); a reply is 'k' and the signature, or an error. The first
+ * reply, sent unasked, is the key's public half (or why the key was refused). */
+#define SG_SIGNER_MAX (256u << 20)
+
+static int frame_send(int fd, const void *data, size_t len)
+{
+	uint32_t n = (uint32_t)len;
+	struct iovec iov[2] = {{&n, sizeof(n)}, {(void *)data, len}};
+	struct msghdr mh = {.msg_iov = iov, .msg_iovlen = 2};
+	size_t want = sizeof(n) + len;
+	while (want) {
+		ssize_t w = sendmsg(fd, &mh, MSG_NOSIGNAL);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			return -1;
+		want -= (size_t)w;
+		while (w > 0 && mh.msg_iovlen) {
+			size_t take = (size_t)w < mh.msg_iov->iov_len ? (size_t)w : mh.msg_iov->iov_len;
+			mh.msg_iov->iov_base = (char *)mh.msg_iov->iov_base + take;
+			mh.msg_iov->iov_len -= take;
+			w -= (ssize_t)take;
+			if (!mh.msg_iov->iov_len) {
+				mh.msg_iov++;
+				mh.msg_iovlen--;
+			}
+		}
 	}
-	char tag = buf[n - 1];
-	if (tag == 'e' && (size_t)n > 2 * sizeof(int32_t)) {
-		int32_t head[2];
-		memcpy(head, buf, sizeof(head));
-		buf[n - 1] = '\0';
-		sg_error e = {.kind = (sg_error_kind)head[0], .errnum = head[1]};
-		size_t mlen = strnlen(buf + sizeof(head), sizeof(e.msg) - 1);
-		memcpy(e.msg, buf + sizeof(head), mlen);
-		e.msg[mlen] = '\0';
-		if (err)
-			*err = e;
-		return -1;
-	}
-	if (tag != 'k')
-		return sg_error_set(err, SG_ERR_INTERNAL, 0, "%s: its process gave no answer", what);
-	sg_buf_append(answer, buf, (size_t)n - 1);
-	explicit_bzero(buf, sizeof(buf));
 	return 0;
 }
 
-/* Fill pub and id of a deferred key from a child's answer (which starts with pub). */
-static void key_learn_pub(sg_key *key, const unsigned char *pub)
+/* A frame into *out (malloc'd): its length, 0 at EOF before a frame, -1 on an error. */
+static ssize_t frame_recv(int fd, unsigned char **out)
 {
-	memcpy(key->pub, pub, SG_ED25519_KEY_LEN);
-	sg_ssh_ed25519_keyid(key->pub, key->id);
-	key->pub_known = true;
+	uint32_t n = 0;
+	ssize_t got = sg_read_all(fd, &n, sizeof(n));
+	if (got == 0)
+		return 0;
+	if (got != (ssize_t)sizeof(n) || n > SG_SIGNER_MAX)
+		return -1;
+	*out = sg_xmalloc(n ? n : 1);
+	if (sg_read_all(fd, *out, n) != (ssize_t)n) {
+		free(*out);
+		*out = NULL;
+		return -1;
+	}
+	return (ssize_t)n;
 }
 
-typedef struct pem_ctx {
-	const char *origin;
-	const char *pem;
-	size_t len;
-	const unsigned char *msg; /* to sign, or NULL */
-	size_t msg_len;
-} pem_ctx;
-
-/* In the child: read the key; answer its public key, and the signature of msg if any. */
-static int child_read_and_sign(void *ctx_, sg_buf *answer, sg_error *err)
+/* The signer: read the key, say its public half, then sign each request until EOF. */
+static _Noreturn void signer_main(const char *origin, const char *pem, size_t len)
 {
-	pem_ctx *c = ctx_;
-	sg_key *key = key_from_pem_here(c->origin, c->pem, c->len, true, err);
-	if (!key)
-		return -1;
-	sg_buf_append(answer, key->pub, sizeof(key->pub));
-	int rc = 0;
-	if (c->msg) {
+	sg_error e = {0};
+	sg_key *key = sg_crypto_available(&e) == 0 ? key_from_pem_here(origin, pem, len, true, &e) : NULL;
+	sg_buf first = {0}, pub = {0};
+	if (key)
+		sg_buf_append(&pub, key->pub, sizeof(key->pub));
+	reply_build(&first, key ? 0 : -1, &pub, &e);
+	if (frame_send(3, first.data, first.len) < 0 || !key)
+		_exit(0);
+	for (;;) {
+		unsigned char *msg = NULL;
+		ssize_t n = frame_recv(3, &msg);
+		if (n <= 0)
+			_exit(0);
 		unsigned char sig[SG_ED25519_SIG_LEN];
 		size_t sig_len = sizeof(sig);
 		EVP_MD_CTX *md = EVP_MD_CTX_new();
 		bool ok = md && EVP_DigestSignInit(md, NULL, NULL, NULL, key->pkey) == 1 &&
-			  EVP_DigestSign(md, sig, &sig_len, c->msg, c->msg_len) == 1 && sig_len == sizeof(sig);
+			  EVP_DigestSign(md, sig, &sig_len, msg, (size_t)n) == 1 && sig_len == sizeof(sig);
 		EVP_MD_CTX_free(md);
+		free(msg);
+		sg_buf reply = {0}, answer = {0};
+		sg_error se = {0};
 		if (ok)
-			sg_buf_append(answer, sig, sizeof(sig));
+			sg_buf_append(&answer, sig, sizeof(sig));
 		else
-			rc = sg_error_set(err, SG_ERR_INTERNAL, 0, "signing with %s: %s", key->id, openssl_reason());
+			sg_error_set(&se, SG_ERR_INTERNAL, 0, "signing with %s: %s", key->id, openssl_reason());
+		reply_build(&reply, ok ? 0 : -1, &answer, &se);
+		if (frame_send(3, reply.data, reply.len) < 0)
+			_exit(0);
+		sg_buf_free(&reply);
+		sg_buf_free(&answer);
 	}
-	sg_key_free(key);
-	return rc;
 }
 
-/* A deferred key's public half, read by a child (origin names the key in errors). */
-static int key_read_pub(sg_key *key, const char *origin, sg_error *err)
+/* A private key held by a new signer process: the text goes with the fork (the caller
+ * wipes its own), the public half comes back, or the refusal, in the words and kind
+ * libcrypto's reading gives in this process. */
+static sg_key *key_with_signer(const char *origin, const char *pem, size_t len, sg_error *err)
 {
-	pem_ctx c = {.origin = origin, .pem = key->pem, .len = key->pem_len};
+	int sv[2];
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0) {
+		sg_error_set(err, SG_ERR_INTERNAL, errno, "%s: socketpair", origin);
+		return NULL;
+	}
+	pid_t pid = fork();
+	if (pid < 0) {
+		sg_error_set(err, SG_ERR_INTERNAL, errno, "%s: fork", origin);
+		close(sv[0]);
+		close(sv[1]);
+		return NULL;
+	}
+	if (pid == 0) {
+		child_setup(sv[1]);
+		signer_main(origin, pem, len);
+	}
+	close(sv[1]);
+	unsigned char *first = NULL;
+	ssize_t n = frame_recv(sv[0], &first);
+	sg_buf pub = {0};
+	int rc = n > 0 ? reply_parse(origin, first, (size_t)n, &pub, err) : child_died(origin, pid, err);
+	free(first);
+	if (rc == 0 && pub.len != SG_ED25519_KEY_LEN)
+		rc = sg_error_set(err, SG_ERR_INTERNAL, 0, "%s: a garbled answer", origin);
+	if (rc < 0) {
+		sg_buf_free(&pub);
+		close(sv[0]);
+		if (n > 0)
+			while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+				;
+		return NULL;
+	}
+	sg_key *key = sg_xcalloc(1, sizeof(*key));
+	key->has_private = true;
+	key->signer_fd = sv[0];
+	key->signer_pid = pid;
+	memcpy(key->pub, pub.data, SG_ED25519_KEY_LEN);
+	sg_ssh_ed25519_keyid(key->pub, key->id);
+	sg_buf_free(&pub);
+	return key;
+}
+
+/* Its signature of msg, from the signer. */
+static int signer_sign(const sg_key *key, const unsigned char *msg, size_t len, unsigned char sig[SG_ED25519_SIG_LEN],
+		       sg_error *err)
+{
+	if (len > SG_SIGNER_MAX)
+		return sg_error_set(err, SG_ERR_INTERNAL, 0, "signing: %zu bytes, more than the signer takes", len);
+	unsigned char *reply = NULL;
+	ssize_t n = frame_send(key->signer_fd, msg, len) == 0 ? frame_recv(key->signer_fd, &reply) : -1;
+	if (n <= 0)
+		return sg_error_set(err, SG_ERR_INTERNAL, 0, "signing with %s: its signer process is gone", key->id);
 	sg_buf answer = {0};
-	int rc = in_child(origin, child_read_and_sign, &c, &answer, err);
-	if (rc == 0 && answer.len != SG_ED25519_KEY_LEN)
-		rc = sg_error_set(err, SG_ERR_INTERNAL, 0, "%s: a short answer", origin);
+	int rc = reply_parse("signing", reply, (size_t)n, &answer, err);
+	free(reply);
+	if (rc == 0 && answer.len != SG_ED25519_SIG_LEN)
+		rc = sg_error_set(err, SG_ERR_INTERNAL, 0, "signing with %s: a garbled answer", key->id);
 	if (rc == 0)
-		key_learn_pub(key, (const unsigned char *)answer.data);
+		memcpy(sig, answer.data, SG_ED25519_SIG_LEN);
 	sg_buf_free(&answer);
 	return rc;
 }
 
-/* ... when not known yet: pub and id are a cache of what the PEM text says */
-static int key_settle_pub(const sg_key *key, sg_error *err)
-{
-	return key->pub_known ? 0 : key_read_pub((sg_key *)key, "signing key", err);
-}
-
-/* The one layout `shipgate keygen` and `openssl genpkey -algorithm ed25519` write: the
- * file's first PEM block, "PRIVATE KEY", of one 64-character base64 line that decodes to
- * the 48 bytes of an RFC 8410 PKCS#8 v1 Ed25519 key (any 32-byte seed is a key). Checked
- * here without libcrypto; anything else is read by libcrypto, in a child, which says what
- * is wrong with it. */
-static bool pem_is_plain_ed25519(const char *pem, size_t len)
-{
-	static const char begin[] = "-----BEGIN PRIVATE KEY-----", end[] = "-----END PRIVATE KEY-----";
-	static const unsigned char prefix[16] = {0x30, 0x2e, 0x02, 0x01, 0x00, 0x30, 0x05, 0x06,
-						 0x03, 0x2b, 0x65, 0x70, 0x04, 0x22, 0x04, 0x20};
-	const char *first = memmem(pem, len, "-----BEGIN ", 11);
-	if (!first || (first != pem && first[-1] != '\n') || (size_t)(pem + len - first) < sizeof(begin) - 1 ||
-	    memcmp(first, begin, sizeof(begin) - 1))
-		return false;
-	const char *p = first + sizeof(begin) - 1, *stop = pem + len;
-	p += p < stop && *p == '\r';
-	if (p >= stop || *p++ != '\n' || stop - p < 64)
-		return false;
-	const char *b64 = p;
-	p += 64;
-	p += p < stop && *p == '\r';
-	if (p >= stop || *p++ != '\n' || (size_t)(stop - p) < sizeof(end) - 1 || memcmp(p, end, sizeof(end) - 1))
-		return false;
-	unsigned char *der = NULL;
-	size_t der_len = 0;
-	if (sg_base64_decode(b64, 64, &der, &der_len, NULL) < 0)
-		return false;
-	bool ok = der_len == 48 && !memcmp(der, prefix, sizeof(prefix));
-	explicit_bzero(der, der_len);
-	free(der);
-	return ok;
-}
-
-/* A deferred private key: the text kept; pub known only when a child had to read it
- * (a layout other than the plain one: libcrypto judges it, and names what is wrong). */
-static sg_key *key_deferred(const char *origin, const char *pem, size_t len, sg_error *err)
-{
-	sg_key *key = sg_xcalloc(1, sizeof(*key));
-	key->has_private = true;
-	key->pem = sg_xmalloc(len + 1);
-	memcpy(key->pem, pem, len);
-	key->pem[len] = '\0';
-	key->pem_len = len;
-	if (!pem_is_plain_ed25519(pem, len) && key_read_pub(key, origin, err) < 0) {
-		sg_key_free(key);
-		return NULL;
-	}
-	return key;
-}
-
-/* The key in this process after all (PEM out, verifying): libcrypto reads its text. */
+/* A key's libcrypto object in this process after all (verifying, PEM out): a key held
+ * by a signer is its public half here; its private half never comes back. */
 static int key_materialize(const sg_key *key_, sg_error *err)
 {
-	sg_key *key = (sg_key *)key_;
-	if (key->pkey || !key->pem)
+	sg_key *key = (sg_key *)key_; /* a cache of the public half, which never changes */
+	if (key->pkey)
 		return 0;
-	sg_key *here = key_from_pem_here("signing key", key->pem, key->pem_len, true, err);
-	if (!here)
-		return -1;
-	key->pkey = sg_steal_ptr(&here->pkey);
-	key_learn_pub(key, here->pub);
-	sg_key_free(here);
+	key->pkey = EVP_PKEY_new_raw_public_key(EVP_PKEY_ED25519, NULL, key->pub, SG_ED25519_KEY_LEN);
+	if (!key->pkey)
+		return sg_error_set(err, SG_ERR_INTERNAL, 0, "key %s: %s", key->id, openssl_reason());
 	return 0;
 }
 
 sg_key *sg_key_from_pem(const char *origin, const char *pem, size_t len, bool private_key, sg_error *err)
 {
 	if (private_key && crypto_in_child)
-		return key_deferred(origin, pem, len, err);
+		return key_with_signer(origin, pem, len, err);
 	return key_from_pem_here(origin, pem, len, private_key, err);
 }
 
@@ -577,9 +651,10 @@ void sg_key_free(sg_key *key)
 		return;
 	if (key->pkey)
 		EVP_PKEY_free(key->pkey);
-	if (key->pem) {
-		explicit_bzero(key->pem, key->pem_len);
-		free(key->pem);
+	if (key->signer_fd >= 0) {
+		close(key->signer_fd); /* the signer reads EOF and ends */
+		while (waitpid(key->signer_pid, NULL, 0) < 0 && errno == EINTR)
+			;
 	}
 	free(key);
 }
@@ -591,19 +666,11 @@ bool sg_key_has_private(const sg_key *key)
 
 const char *sg_key_id(const sg_key *key)
 {
-	sg_error err = {0};
-	if (!key->pub_known && key_settle_pub(key, &err) < 0) {
-		fprintf(stderr, "shipgate: %s\n", err.msg);
-		return "(unreadable key)";
-	}
 	return key->id;
 }
 
 void sg_key_raw_public(const sg_key *key, unsigned char out[SG_ED25519_KEY_LEN])
 {
-	sg_error err = {0};
-	if (!key->pub_known && key_settle_pub(key, &err) < 0)
-		fprintf(stderr, "shipgate: %s\n", err.msg);
 	memcpy(out, key->pub, SG_ED25519_KEY_LEN);
 }
 
@@ -611,6 +678,10 @@ static char *key_pem(const sg_key *key, bool private_key, size_t *len, sg_error 
 {
 	if (private_key && !key->has_private) {
 		sg_error_set(err, SG_ERR_USAGE, 0, "key %s: no private half", key->id);
+		return NULL;
+	}
+	if (private_key && key->signer_fd >= 0) {
+		sg_error_set(err, SG_ERR_USAGE, 0, "key %s: held by its signer process, which keeps it", key->id);
 		return NULL;
 	}
 	if (key_materialize(key, err) < 0)
@@ -775,28 +846,24 @@ sg_key *sg_key_load_or_create(const char *dir, bool *created, char **key_path,
 			*err = first;
 		return NULL;
 	}
+	if (!key && sg_mkdir_p(dir, 0700, err) < 0)
+		return NULL;
 	if (!key && crypto_in_child) {
-		if (sg_mkdir_p(dir, 0700, err) < 0)
-			return NULL;
-		/* made and written by a child; read back as any deferred key */
+		/* made and written by a child; then held by a signer like any key read */
 		create_ctx c = {.key_path = kp, .pub_path = pp};
 		sg_buf answer = {0};
 		sg_error made = {0};
-		if (in_child("creating the signing key", child_create, &c, &answer, &made) == 0 &&
-		    answer.len == SG_ED25519_KEY_LEN && (key = sg_key_load_private(kp, err))) {
-			key_learn_pub(key, (const unsigned char *)answer.data);
-			*created = true;
-		} else if (!key) {
+		if (in_child("creating the signing key", child_create, &c, &answer, &made) == 0) {
+			key = sg_key_load_private(kp, err);
+			*created = key != NULL;
+		} else if (access(kp, F_OK) == 0) {
 			/* another shipgate may have created it since: use that one */
-			key = access(kp, F_OK) == 0 ? sg_key_load_private(kp, err) : NULL;
-			if (!key && err && made.msg[0])
-				*err = made;
+			key = sg_key_load_private(kp, err);
+		} else if (err) {
+			*err = made;
 		}
 		sg_buf_free(&answer);
-	}
-	if (!key) {
-		if (sg_mkdir_p(dir, 0700, err) < 0)
-			return NULL;
+	} else if (!key) {
 		key = sg_key_generate(err);
 		if (key && sg_key_write_pair(key, kp, pp, err) < 0) {
 			sg_key_free(key);
@@ -1001,20 +1068,9 @@ char *sg_dsse_sign(const sg_key *key, const char *payload_type, const void *payl
 	sg_autofree unsigned char *pae = sg_dsse_pae(payload_type, payload, payload_len, &pae_len);
 	unsigned char sig[SG_ED25519_SIG_LEN];
 	size_t sig_len = sizeof(sig);
-	if (!key->pkey && key->pem) {
-		/* a deferred key: a child reads it and signs (its public half comes back too) */
-		pem_ctx c = {.origin = "signing key", .pem = key->pem, .len = key->pem_len, .msg = pae, .msg_len = pae_len};
-		sg_buf answer = {0};
-		if (in_child("signing", child_read_and_sign, &c, &answer, err) < 0)
+	if (key->signer_fd >= 0) {
+		if (signer_sign(key, pae, pae_len, sig, err) < 0)
 			return NULL;
-		if (answer.len != SG_ED25519_KEY_LEN + SG_ED25519_SIG_LEN) {
-			sg_buf_free(&answer);
-			sg_error_set(err, SG_ERR_INTERNAL, 0, "signing: a short answer");
-			return NULL;
-		}
-		key_learn_pub((sg_key *)key, (const unsigned char *)answer.data);
-		memcpy(sig, answer.data + SG_ED25519_KEY_LEN, sizeof(sig));
-		sg_buf_free(&answer);
 	} else {
 		EVP_MD_CTX *ctx = EVP_MD_CTX_new();
 		int ok = ctx && EVP_DigestSignInit(ctx, NULL, NULL, NULL, key->pkey) == 1 &&

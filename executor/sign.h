@@ -69,14 +69,14 @@ sg_key *sg_key_load_public(const char *path, sg_error *err);
 sg_key *sg_key_read_private_fd(int fd, const char *origin, sg_error *err);
 void sg_key_free(sg_key *key);
 
-/* From now on, private keys read from PEM (and the default key when it is made) are
- * deferred: this process keeps their text and never loads libcrypto for them; reading,
- * making and signing happen in a forked child each time (libcrypto is 3 MB and more of
- * a process's RSS once loaded, and `run`'s supervisor lives as long as its sandbox). A
- * key in the layout keygen writes is checked without libcrypto, so its id is known
- * after the first signature (or when asked for: a child then reads it); another layout
- * is read by a child at once, which names what is wrong with it. Only for a
- * single-threaded process: the command line's `run` turns it on first thing. */
+/* From now on, each private key read from PEM (and the default key, when it is made) is
+ * held by a signer process of its own, a child: it reads the key with libcrypto, sends
+ * back the public half (or the refusal, as it would be worded here), and signs what it is
+ * sent until the key is freed. This process never loads libcrypto for it, nor keeps the
+ * key's text: libcrypto is 3 MB and more of a process's RSS once loaded, `run`'s
+ * supervisor lives as long as its sandbox, and the sandbox's init starts as a copy of the
+ * supervisor's memory. Only for a single-threaded process: the command line's `run` turns
+ * it on first thing. The private PEM of such a key cannot be had (an SG_ERR_USAGE). */
 void sg_key_crypto_in_child(bool on);
 
 bool sg_key_has_private(const sg_key *key);

@@ -248,7 +248,8 @@ static ssize_t proc_read(pid_t pid, const char *name, char *buf, size_t size)
 
 /* A process's pid as its own pid namespace sees it (the last NSpid), and its parent's
  * host pid (PPid): one read of /proc/PID/status (a second, whole, only when its first
- * 4 KiB do not reach NSpid: a long Groups line comes before it). -1 when unknown. */
+ * 4 KiB end before NSpid's line does: a long Groups line comes before it, as a rootless
+ * run keeps the user's groups). -1 when unknown. */
 static long nspid_of(pid_t pid, long *ppid)
 {
 	if (ppid)
@@ -259,14 +260,16 @@ static long nspid_of(pid_t pid, long *ppid)
 		return -1;
 	char *st = first;
 	sg_autofree char *whole = NULL;
-	if (!strstr(st, "\nNSpid:") && (size_t)n == sizeof(first) - 1) {
+	char *l = strstr(st, "\nNSpid:");
+	if ((!l || !strchr(l + 1, '\n')) && (size_t)n == sizeof(first) - 1) {
+		/* the read ended before NSpid's line did */
 		char path[64];
 		snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
 		if (sg_read_file(path, 1 << 20, &whole, NULL, NULL) < 0)
 			return -1;
 		st = whole;
 	}
-	char *l = strstr(st, "\nPPid:");
+	l = strstr(st, "\nPPid:");
 	if (l && ppid)
 		*ppid = strtol(l + 6, NULL, 10);
 	l = strstr(st, "\nNSpid:");

@@ -8,7 +8,7 @@
 # fileless execs, denied calls on paths and sockets of several families, a flood of
 # denials, and calls the kernel refuses (a bad pointer, a bad length).
 . "$(dirname "$0")/lib.sh"
-plan 65
+plan 66
 
 work=$(new_tmp trace)
 
@@ -70,6 +70,34 @@ ex = [e for e in (json.loads(l) for l in open(sys.argv[1])) if e["event"] == "ex
 print([len(e["argv"]) for e in ex] == [41] * 10 and [e["argv"][40] for e in ex] == [str(i) for i in range(1, 11)]
       and all(e["argv"][1:40] == ["a%d" % i for i in range(1, 40)] for e in ex))' "$work/t1c.jsonl")" \
 	True "forty arguments: every argv whole, each its own last argument"
+
+# the pids are the sandbox's even when /proc/PID/status is longer than the supervisor's
+# first read of it: a rootless run keeps the user's supplementary groups, and about 780
+# four-digit gids put the end of the NSpid line at 4 KiB (a cut line once gave 0, part of
+# a pid, or the host's pid)
+gdir=$(mktemp -d /tmp/sg-trace-groups.XXXXXX)
+mkdir "$gdir/W"
+printf '#!/bin/sh\n/bin/sh -c "/bin/true; /bin/sh -c /bin/true"\n' >"$gdir/W/chain.sh"
+chmod -R a+rwX "$gdir"
+chmod a+rx "$gdir/W/chain.sh"
+bad=
+for g in 772 773 774 775 776 777 778 779 780 781 782; do
+	rm -f "$gdir/t.jsonl"
+	setpriv --reuid=65534 --regid=65534 --groups="$(seq -s, 1000 $((1000 + g)))" env HOME="$gdir" \
+		"$SHIPGATE" exec -q --allow-weaker --workspace "$gdir/W" --trace "$gdir/t.jsonl" -- ./chain.sh \
+		</dev/null >/dev/null 2>&1
+	shape=$("$PY" -c '
+import json, sys
+ev = [json.loads(l) for l in open(sys.argv[1])]
+ex = [(e["pid"], e["ppid"]) for e in ev if e["event"] == "exec"]
+exits = sorted(e["pid"] for e in ev if e["event"] == "exit")
+ok = len(ex) == 5 and ex[0][1] == 1 and all(p < 50 for p, _ in ex) and sorted(p for p, _ in ex) == exits \
+	and all(pp in [1] + [p for p, _ in ex[:i]] for i, (_, pp) in enumerate(ex))
+print("ok" if ok else ex)' "$gdir/t.jsonl" 2>&1)
+	[ "$shape" = ok ] || bad="$bad $g:$shape"
+done
+rm -rf "$gdir"
+is "${bad:-none}" none "pids stay the sandbox's with 772 to 782 supplementary groups (status past 4 KiB)"
 
 # 2. ptrace, mount and bpf: named, attributed, and the step fails
 job=$(new_tmp job)

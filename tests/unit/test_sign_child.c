@@ -1,16 +1,20 @@
-/* test_sign_child.c: deferred private keys (sg_key_crypto_in_child, executor/sign.c), as
- * `shipgate run` uses them: this process keeps the key's text and never loads libcrypto
+/* test_sign_child.c: private keys held by a signer process (sg_key_crypto_in_child,
+ * executor/sign.c), as `shipgate run` uses them: this process never loads libcrypto
  * through shipgate (sg_crypto_loaded stays 0); children read, make and sign. What they
  * produce must be what the key signs in-process: the same signature, the same key id,
- * the same refusals. A process of its own, because test_sign loads libcrypto at once. */
+ * the same refusals; a signer ends with its key, and a dead one is an error, not a
+ * hang. A process of its own, because test_sign loads libcrypto at once. */
 #include "sign.h"
 #include "crypto.h"
 #include "tap.h"
 #include "util.h"
 
+#include <errno.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 
 /* as in test_sign.c: `ssh-keygen -lf tests/data/sign/test.ssh.pub`, and the signature
  * `openssl pkeyutl -sign -inkey tests/data/sign/test.key -rawin` makes over the PAE of
@@ -83,7 +87,28 @@ int main(void)
 	check_signs("the plain layout", pem, len);
 	sg_error err = {0};
 	sg_key *key = sg_key_from_pem("test.key", pem, len, true, &err);
-	tap_is_str(key ? sg_key_id(key) : NULL, TEST_KEYID, "asked for before any signature, the id is read by a child");
+	tap_is_str(key ? sg_key_id(key) : NULL, TEST_KEYID, "the id is known before any signature (the signer sent it)");
+	size_t priv_len = 0;
+	char *priv = key ? sg_key_private_pem(key, &priv_len, &err) : NULL;
+	tap_ok(!priv && err.kind == SG_ERR_USAGE, "the private PEM stays with the signer (%s)", err.msg);
+	sg_key_free(key);
+	tap_ok(waitpid(-1, NULL, WNOHANG) < 0 && errno == ECHILD, "freeing the key ends and reaps its signer");
+
+	/* a signer that died: the signature is an error that says so */
+	key = sg_key_from_pem("test.key", pem, len, true, &err);
+	pid_t signer = -1;
+	char kids[64] = "";
+	FILE *f = fopen("/proc/thread-self/children", "r");
+	if (f && fgets(kids, sizeof(kids), f))
+		signer = (pid_t)atoi(kids);
+	if (f)
+		fclose(f);
+	tap_ok(key && signer > 0 && kill(signer, SIGKILL) == 0, "the signer is our one child (%d): killed", (int)signer);
+	size_t env_len = 0;
+	memset(&err, 0, sizeof(err));
+	char *env = key ? sg_dsse_sign(key, "t", "x", 1, &env_len, &err) : NULL;
+	tap_ok(!env && strstr(err.msg, "signer process is gone"), "signing then fails, and says why (%s)", err.msg);
+	free(env);
 	sg_key_free(key);
 
 	/* other layouts libcrypto reads: read by a child at once, signed the same */
