@@ -5,7 +5,7 @@
 # evidence file says the same.
 . "$(dirname "$0")/lib.sh"
 
-plan 35
+plan 37
 
 WS=$(new_tmp ws)
 cd "$WS" || exit 1
@@ -87,5 +87,13 @@ sg_exec --workspace "$TEST_TMP/no-such-ws" -- sh -c 'echo ran'
 isnt "$SG_RC" 0 "--workspace that does not exist fails"
 like "$SG_ERR" "no-such-ws" "and the message names it"
 unlike "$SG_OUT" "ran" "and nothing ran"
+
+# SIGCHLD ignored by the caller (inherited across exec): the kernel would reap init
+# itself, wait4 fail, and the command's status be lost (a passing step was a timeout)
+out=$(timeout -k 5 30 "$PY" -c 'import os, signal, sys
+signal.signal(signal.SIGCHLD, signal.SIG_IGN)
+os.execv(sys.argv[1], sys.argv[1:])' "$SHIPGATE" exec --evidence "$E" -- sh -c 'exit 7' </dev/null 2>&1)
+is "$?" 7 "with SIGCHLD ignored by the caller, the command's own exit code (7)"
+is "$(jget "$E" 'd["exit_code"]')" 7 "... and the evidence has it"
 
 done_testing
