@@ -115,8 +115,6 @@ SG_API sg_job_t *sg_job_open(const char *path, sg_error *err)
 		null_arg(err, "sg_job_open", "path");
 		return NULL;
 	}
-	if (need_crypto(err, "sg_job_open") < 0) /* the job's sha256 */
-		return NULL;
 	char *bytes = NULL;
 	size_t len = 0;
 	if (sg_job_read(path, &bytes, &len, err) < 0)
@@ -132,8 +130,6 @@ SG_API sg_job_t *sg_job_from_json(const char *json, size_t len, const char *base
 		null_arg(err, "sg_job_from_json", json ? "base_dir" : "json");
 		return NULL;
 	}
-	if (need_crypto(err, "sg_job_from_json") < 0)
-		return NULL;
 	if (len > SG_JOB_MAX_BYTES) {
 		sg_error_set(err, SG_ERR_USAGE, 0, "inline job: %zu bytes, expected at most %u (1 MiB)", len,
 			     SG_JOB_MAX_BYTES);

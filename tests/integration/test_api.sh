@@ -17,8 +17,8 @@
 # - a run config whose size was never set (memset to 0, then filled in) is refused with
 #   SG_ERR_USAGE naming `size`, before anything runs (tests/tools/api_handles.c);
 # - where libcrypto cannot be loaded (hidden in a mount namespace), the calls that need it
-#   return an error and the program goes on, while the CLI exits 3
-#   (tests/tools/api_handles.c).
+#   (keys, verifying) return an error and the program goes on, jobs still open (their
+#   digests are shipgate's own SHA-256), while the CLI exits 3 (tests/tools/api_handles.c).
 #
 # Environment (ctest sets it): SHIPGATE, SHIPGATE_SOURCE_DIR, SHIPGATE_BUILD_DIR,
 # SHIPGATE_API_THREADS, SHIPGATE_API_HANDLES, SHIPGATE_SANITIZE.

@@ -261,12 +261,17 @@ static int nocrypto(char **argv)
 	k = sg_key_open_default(false, &err);
 	refused(k, &err, "sg_key_open_default");
 	sg_error_clear(&err);
+	/* a job's digest is shipgate's own SHA-256: opening one needs no libcrypto */
 	sg_job_t *j = sg_job_open(argv[2], &err);
-	refused(j, &err, "sg_job_open");
+	ok(j != NULL, "without libcrypto, sg_job_open still opens a job (its digest needs none)");
+	if (!j)
+		printf("# sg_job_open: %s\n", err.msg);
+	sg_job_close(j);
 	sg_error_clear(&err);
 	static const char text[] = "{\"version\": 1, \"name\": \"x\", \"steps\": [{\"name\": \"t\", \"run\": \"true\"}]}";
 	j = sg_job_from_json(text, strlen(text), "/", &err);
-	refused(j, &err, "sg_job_from_json");
+	ok(j != NULL, "without libcrypto, so does sg_job_from_json");
+	sg_job_close(j);
 	ok(1, "the process is still running");
 	return 0;
 }
