@@ -433,8 +433,9 @@ static int refuse(const run_args *a, const sg_job *job, const sg_error *err)
 		sink.job_name = job ? job->name : NULL;
 		sg_event_error(&sink, err);
 	}
-	/* the contract's 3: not the job's or the key's fault (libcrypto missing, no fork) */
-	return err->kind == SG_ERR_INTERNAL ? 3 : 2;
+	/* libcrypto that cannot be loaded (found by the signer process) is the 3 it always
+	 * was; a key, a job or a key directory at fault is 2 */
+	return err->kind == SG_ERR_INTERNAL && err->errnum == ELIBACC ? 3 : 2;
 }
 
 int sg_cli_run(int argc, char **argv)
@@ -447,7 +448,7 @@ int sg_cli_run(int argc, char **argv)
 	/* before anything else: from here on, the caller's end is ours */
 	if (a.parent && (rc = die_with_parent(a.parent)) != 0)
 		return rc;
-	/* the supervisor stays lean: the key's crypto happens in short-lived children */
+	/* the supervisor stays lean: the key is held by a signer process, libcrypto with it */
 	sg_key_crypto_in_child(true);
 	sg_error err = {0};
 	/* first, so that a job file that does not parse is told there too */

@@ -3,6 +3,7 @@
 #include "crypto.h"
 
 #include <dlfcn.h>
+#include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -79,7 +80,10 @@ int sg_crypto_available(sg_error *err)
 {
 	if (sg_crypto_try())
 		return 0;
-	return sg_error_set(err, SG_ERR_INTERNAL, 0, "%s", sg_crypto_failure);
+	sg_error_set(err, SG_ERR_INTERNAL, 0, "%s", sg_crypto_failure);
+	if (err)
+		err->errnum = ELIBACC; /* what tells this failure apart (the message stays as is) */
+	return -1;
 }
 
 int sg_crypto_loaded(void)

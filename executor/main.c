@@ -5,6 +5,7 @@
 #include "util.h"
 
 #include <stdio.h>
+#include <fcntl.h>
 #include <string.h>
 
 static const struct {
@@ -35,6 +36,11 @@ static void usage(FILE *out)
 int main(int argc, char **argv)
 {
 	sg_timing_mark("main");
+	/* started with stdin, stdout or stderr closed: /dev/null there, or the next file we
+	 * open (a socket, a verdict) would take its number and receive what is printed */
+	for (int fd = 0; fd <= 2; fd++)
+		if (fcntl(fd, F_GETFD) < 0 && open("/dev/null", O_RDWR) != fd)
+			return 3;
 	sg_crypto_skip_config_file();
 	sg_cli_install_signals();
 	if (argc < 2) {

@@ -13,11 +13,14 @@
 #include <pwd.h>
 #include <signal.h>
 #include <string.h>
+#include <poll.h>
 #include <sys/prctl.h>
+#include <sys/syscall.h>
 #include <sys/random.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "crypto.h"
@@ -332,24 +335,39 @@ static int reply_parse(const char *what, const unsigned char *buf, size_t n, sg_
 	return -1;
 }
 
-/* How a child that gave no answer ended. */
-static int child_died(const char *what, pid_t pid, sg_error *err)
+/* "was killed by SIGx" or "ended", for a child whose end was seen in status. */
+static const char *how_it_ended(int status, char *buf, size_t size)
+{
+	if (!WIFSIGNALED(status))
+		return "ended";
+	const char *sig = sigabbrev_np(WTERMSIG(status));
+	snprintf(buf, size, "was killed by SIG%s", sig ? sig : "?");
+	return buf;
+}
+
+/* How a child that gave no answer ended: who names it ("the signer process"). */
+static int child_died(const char *what, const char *who, pid_t pid, sg_error *err)
 {
 	int status = 0;
 	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
 		;
-	if (WIFSIGNALED(status))
-		return sg_error_set(err, SG_ERR_INTERNAL, 0, "%s: its process was killed by SIG%s", what,
-				    sigabbrev_np(WTERMSIG(status)) ? sigabbrev_np(WTERMSIG(status)) : "?");
-	return sg_error_set(err, SG_ERR_INTERNAL, 0, "%s: its process ended without an answer", what);
+	char how[64];
+	return sg_error_set(err, SG_ERR_INTERNAL, 0, "%s: %s %s without an answer", what, who,
+			    how_it_ended(status, how, sizeof(how)));
 }
 
 /* A child of a single-threaded process (the command line's run): it goes on with our
  * heap and locks, and dies with us. It keeps stderr, and fd as fd 3; stdin and stdout
- * are /dev/null. */
-static void child_setup(int fd)
+ * are /dev/null; its name (ps, pgrep) says what it is. */
+static void child_setup(int fd, const char *name)
 {
 	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	prctl(PR_SET_NAME, name);
+	/* a signal to the process group is for the supervisor, which still needs us to sign
+	 * its interrupted verdict; we end at EOF, or with it */
+	signal(SIGINT, SIG_IGN);
+	signal(SIGTERM, SIG_IGN);
+	signal(SIGHUP, SIG_IGN);
 	crypto_in_child = false;
 	if (fd != 3 && dup2(fd, 3) < 0)
 		_exit(1);
@@ -378,7 +396,7 @@ static int in_child(const char *what, child_fn fn, void *ctx, sg_buf *answer, sg
 		return sg_error_set(err, SG_ERR_INTERNAL, e, "%s: fork", what);
 	}
 	if (pid == 0) {
-		child_setup(p[1]);
+		child_setup(p[1], "shipgate-keygen");
 		sg_buf out = {0}, reply = {0};
 		sg_error e = {0};
 		int rc = sg_crypto_available(&e) == 0 ? fn(ctx, &out, &e) : -1;
@@ -390,7 +408,7 @@ static int in_child(const char *what, child_fn fn, void *ctx, sg_buf *answer, sg
 	ssize_t n = sg_read_all(p[0], buf, sizeof(buf));
 	close(p[0]);
 	if (n <= 0)
-		return child_died(what, pid, err);
+		return child_died(what, "the process that makes the key", pid, err);
 	while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
 		;
 	return reply_parse(what, buf, (size_t)n, answer, err);
@@ -495,22 +513,32 @@ static sg_key *key_with_signer(const char *origin, const char *pem, size_t len, 
 		sg_error_set(err, SG_ERR_INTERNAL, errno, "%s: socketpair", origin);
 		return NULL;
 	}
-	pid_t pid = fork();
+	/* our end above stderr: a caller that started us with stdout or stderr closed must
+	 * not have our progress lines written into it, nor the signer keep it as its stderr */
+	if (sv[0] <= 2) {
+		int moved = fcntl(sv[0], F_DUPFD_CLOEXEC, 3);
+		close(sv[0]);
+		sv[0] = moved;
+	}
+	pid_t pid = sv[0] >= 0 ? fork() : -1;
 	if (pid < 0) {
 		sg_error_set(err, SG_ERR_INTERNAL, errno, "%s: fork", origin);
-		close(sv[0]);
+		if (sv[0] >= 0)
+			close(sv[0]);
 		close(sv[1]);
 		return NULL;
 	}
 	if (pid == 0) {
-		child_setup(sv[1]);
+		close(sv[0]);
+		child_setup(sv[1], "shipgate-signer");
 		signer_main(origin, pem, len);
 	}
 	close(sv[1]);
 	unsigned char *first = NULL;
 	ssize_t n = frame_recv(sv[0], &first);
 	sg_buf pub = {0};
-	int rc = n > 0 ? reply_parse(origin, first, (size_t)n, &pub, err) : child_died(origin, pid, err);
+	int rc = n > 0 ? reply_parse(origin, first, (size_t)n, &pub, err)
+		       : child_died(origin, "the signer process", pid, err);
 	free(first);
 	if (rc == 0 && pub.len != SG_ED25519_KEY_LEN)
 		rc = sg_error_set(err, SG_ERR_INTERNAL, 0, "%s: a garbled answer", origin);
@@ -532,6 +560,39 @@ static sg_key *key_with_signer(const char *origin, const char *pem, size_t len, 
 	return key;
 }
 
+/* The signer's end, once it has been told (EOF) or has failed: a second at most (a
+ * stopped or hung one must not hang the run), then SIGKILL. true when it ended by itself,
+ * with its wait status in *status. */
+static bool signer_reap(pid_t pid, int *status)
+{
+	if (pid <= 0)
+		return false;
+	/* woken when it ends (a pidfd polls readable then), not by a timer */
+	int pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
+	for (int i = 0; i < 1000; i++) {
+		pid_t r = waitpid(pid, status, WNOHANG);
+		if (r == pid || (r < 0 && errno != EINTR)) {
+			if (pidfd >= 0)
+				close(pidfd);
+			return r == pid;
+		}
+		if (pidfd >= 0) {
+			struct pollfd pfd = {.fd = pidfd, .events = POLLIN};
+			if (poll(&pfd, 1, 1000) == 0)
+				break; /* a second without ending */
+		} else {
+			struct timespec ts = {0, 1000 * 1000};
+			nanosleep(&ts, NULL);
+		}
+	}
+	if (pidfd >= 0)
+		close(pidfd);
+	kill(pid, SIGKILL);
+	while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+		;
+	return false;
+}
+
 /* Its signature of msg, from the signer. */
 static int signer_sign(const sg_key *key, const unsigned char *msg, size_t len, unsigned char sig[SG_ED25519_SIG_LEN],
 		       sg_error *err)
@@ -540,8 +601,15 @@ static int signer_sign(const sg_key *key, const unsigned char *msg, size_t len, 
 		return sg_error_set(err, SG_ERR_INTERNAL, 0, "signing: %zu bytes, more than the signer takes", len);
 	unsigned char *reply = NULL;
 	ssize_t n = frame_send(key->signer_fd, msg, len) == 0 ? frame_recv(key->signer_fd, &reply) : -1;
-	if (n <= 0)
-		return sg_error_set(err, SG_ERR_INTERNAL, 0, "signing with %s: its signer process is gone", key->id);
+	if (n <= 0) {
+		/* reaped here, to say how it ended */
+		int status = 0;
+		char how[64] = "gave no answer";
+		if (signer_reap(key->signer_pid, &status))
+			how_it_ended(status, how, sizeof(how));
+		((sg_key *)key)->signer_pid = 0;
+		return sg_error_set(err, SG_ERR_INTERNAL, 0, "signing with %s: its signer process %s", key->id, how);
+	}
 	sg_buf answer = {0};
 	int rc = reply_parse("signing", reply, (size_t)n, &answer, err);
 	free(reply);
@@ -653,8 +721,8 @@ void sg_key_free(sg_key *key)
 		EVP_PKEY_free(key->pkey);
 	if (key->signer_fd >= 0) {
 		close(key->signer_fd); /* the signer reads EOF and ends */
-		while (waitpid(key->signer_pid, NULL, 0) < 0 && errno == EINTR)
-			;
+		int status;
+		signer_reap(key->signer_pid, &status);
 	}
 	free(key);
 }

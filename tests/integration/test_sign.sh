@@ -413,4 +413,14 @@ check "run's supervisor, looked at $maps_seen times while its step ran, never ha
 check "... and the verdict is signed by --key" test "$lean_rc" -eq 0 -a -n \
 	"$("$SHIPGATE" verify "$work/lean/out/verdict.dsse.json" --pub "$PUB" --quiet && echo ok)"
 
+# started with stdout or stderr closed: the signer's socket must not take their numbers
+# (the progress lines went into it, and the signature failed after the run; with stderr
+# closed the signer held the socket as its stderr and the run never ended)
+"$SHIPGATE" run $weaker "$work/kf/job.json" --key "$KEY" --out "$work/closed1" >&- 2>/dev/null && c1=0 || c1=$?
+check "run with stdout closed: passes (exit $c1)" test "$c1" -eq 0
+check "... and its verdict is signed" "$SHIPGATE" verify "$work/closed1/verdict.dsse.json" --pub "$PUB" --quiet
+timeout -k 3 30 "$SHIPGATE" run $weaker "$work/kf/job.json" --key "$KEY" -q --out "$work/closed2" 2>&- && c2=0 || c2=$?
+check "run -q with stderr closed: passes and ends (exit $c2)" test "$c2" -eq 0
+check "... and its verdict is signed" "$SHIPGATE" verify "$work/closed2/verdict.dsse.json" --pub "$PUB" --quiet
+
 tap_done

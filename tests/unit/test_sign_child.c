@@ -15,6 +15,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 
 /* as in test_sign.c: `ssh-keygen -lf tests/data/sign/test.ssh.pub`, and the signature
  * `openssl pkeyutl -sign -inkey tests/data/sign/test.key -rawin` makes over the PAE of
@@ -103,11 +104,26 @@ int main(void)
 		signer = (pid_t)atoi(kids);
 	if (f)
 		fclose(f);
-	tap_ok(key && signer > 0 && kill(signer, SIGKILL) == 0, "the signer is our one child (%d): killed", (int)signer);
+	char comm[64] = "";
+	sg_autofree char *comm_path = sg_xasprintf("/proc/%d/comm", (int)signer);
+	f = fopen(comm_path, "r");
+	if (f && fgets(comm, sizeof(comm), f))
+		comm[strcspn(comm, "\n")] = '\0';
+	if (f)
+		fclose(f);
+	tap_is_str(comm, "shipgate-signer", "the signer is our one child, and its name says what it is");
+	if (key && signer > 0)
+		kill(signer, SIGTERM);
+	struct timespec pause = {0, 100 * 1000 * 1000};
+	nanosleep(&pause, NULL);
+	tap_ok(key && signer > 0 && waitpid(signer, NULL, WNOHANG) == 0,
+	       "it outlives a SIGTERM (a signal to the process group is the supervisor's)");
+	tap_ok(kill(signer, SIGKILL) == 0, "... not a SIGKILL");
 	size_t env_len = 0;
 	memset(&err, 0, sizeof(err));
 	char *env = key ? sg_dsse_sign(key, "t", "x", 1, &env_len, &err) : NULL;
-	tap_ok(!env && strstr(err.msg, "signer process is gone"), "signing then fails, and says why (%s)", err.msg);
+	tap_ok(!env && strstr(err.msg, "signer process was killed by SIGKILL"), "signing then fails, and says why (%s)",
+	       err.msg);
 	free(env);
 	sg_key_free(key);
 
