@@ -433,9 +433,10 @@ static int refuse(const run_args *a, const sg_job *job, const sg_error *err)
 		sink.job_name = job ? job->name : NULL;
 		sg_event_error(&sink, err);
 	}
-	/* libcrypto that cannot be loaded (found by the signer process) is the 3 it always
-	 * was; a key, a job or a key directory at fault is 2 */
-	return err->kind == SG_ERR_INTERNAL && err->errnum == ELIBACC ? 3 : 2;
+	/* the contract's 3 when shipgate could not do its part (libcrypto that cannot be
+	 * loaded, no fork, a signer process that died); a key, a job or a key directory at
+	 * fault is 2 */
+	return err->kind == SG_ERR_INTERNAL ? 3 : 2;
 }
 
 int sg_cli_run(int argc, char **argv)

@@ -80,10 +80,7 @@ int sg_crypto_available(sg_error *err)
 {
 	if (sg_crypto_try())
 		return 0;
-	sg_error_set(err, SG_ERR_INTERNAL, 0, "%s", sg_crypto_failure);
-	if (err)
-		err->errnum = ELIBACC; /* what tells this failure apart (the message stays as is) */
-	return -1;
+	return sg_error_set(err, SG_ERR_INTERNAL, 0, "%s", sg_crypto_failure);
 }
 
 int sg_crypto_loaded(void)

@@ -47,7 +47,7 @@ typedef struct sg_crypto_table {
 const sg_crypto_table *sg_crypto(void);
 /* Load libcrypto if need be: 0, or -1 with SG_ERR_INTERNAL saying why it cannot be (the
  * process goes on; sg_crypto() would then exit). */
-int sg_crypto_available(sg_error *err); /* the error: SG_ERR_INTERNAL, errnum ELIBACC */
+int sg_crypto_available(sg_error *err);
 /* For the command line, before any crypto: never read OpenSSL's configuration file. */
 void sg_crypto_skip_config_file(void);
 /* Has libcrypto been loaded in this process? (For tests and the benchmark.) */

@@ -19,6 +19,7 @@
 #include <sys/random.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/time.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -520,6 +521,14 @@ static sg_key *key_with_signer(const char *origin, const char *pem, size_t len, 
 		close(sv[0]);
 		sv[0] = moved;
 	}
+	/* a signer that stops answering (stopped, stuck) is given up on, not waited for:
+	 * reading a key and signing a statement take milliseconds */
+	struct timeval limit = {.tv_sec = 30};
+	if (sv[0] >= 0 && (setsockopt(sv[0], SOL_SOCKET, SO_RCVTIMEO, &limit, sizeof(limit)) < 0 ||
+			   setsockopt(sv[0], SOL_SOCKET, SO_SNDTIMEO, &limit, sizeof(limit)) < 0)) {
+		close(sv[0]);
+		sv[0] = -1;
+	}
 	pid_t pid = sv[0] >= 0 ? fork() : -1;
 	if (pid < 0) {
 		sg_error_set(err, SG_ERR_INTERNAL, errno, "%s: fork", origin);
@@ -914,8 +923,11 @@ sg_key *sg_key_load_or_create(const char *dir, bool *created, char **key_path,
 			*err = first;
 		return NULL;
 	}
-	if (!key && sg_mkdir_p(dir, 0700, err) < 0)
+	if (!key && sg_mkdir_p(dir, 0700, err) < 0) {
+		if (err)
+			err->kind = SG_ERR_USAGE; /* where the user's keys go, not shipgate's fault */
 		return NULL;
+	}
 	if (!key && crypto_in_child) {
 		/* made and written by a child; then held by a signer like any key read */
 		create_ctx c = {.key_path = kp, .pub_path = pp};
