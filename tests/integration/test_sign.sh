@@ -423,4 +423,29 @@ timeout -k 3 30 "$SHIPGATE" run $weaker "$work/kf/job.json" --key "$KEY" -q --ou
 check "run -q with stderr closed: passes and ends (exit $c2)" test "$c2" -eq 0
 check "... and its verdict is signed" "$SHIPGATE" verify "$work/closed2/verdict.dsse.json" --pub "$PUB" --quiet
 
+# exit codes at key loading, as uid 65534: an unwritable default key directory is the
+# user's (2); a signer process that cannot be started is shipgate's (3, the contract's
+# infrastructure error)
+if [ "$(id -u)" -eq 0 ] && command -v setpriv >/dev/null 2>&1 && command -v prlimit >/dev/null 2>&1; then
+	nb=$(mktemp -d /tmp/sg-sign-nobody.XXXXXX)
+	mkdir "$nb/ro" "$nb/ws" && echo x >"$nb/ws/f"
+	printf '{"version":1,"name":"nb","workspace":"ws","steps":[{"name":"a","run":["true"]}]}\n' >"$nb/job.json"
+	cp "$KEY" "$nb/k.key"
+	chown -R 65534:65534 "$nb"
+	chmod 555 "$nb/ro"
+	set +e
+	setpriv --reuid=65534 --regid=65534 --clear-groups env HOME="$nb/ro" XDG_STATE_HOME= \
+		"$SHIPGATE" run "$nb/job.json" --allow-weaker -q --out "$nb/o1" </dev/null >/dev/null 2>"$nb/e1"
+	r1=$?
+	setpriv --reuid=65534 --regid=65534 --clear-groups prlimit --nproc=1 -- \
+		"$SHIPGATE" run "$nb/job.json" --allow-weaker -q --key "$nb/k.key" --out "$nb/o2" </dev/null >/dev/null 2>"$nb/e2"
+	r2=$?
+	set -e
+	check "an unwritable default key directory: exit 2, named ($r1: $(cat "$nb/e1"))" \
+		sh -c "test $r1 -eq 2 && grep -q '$nb/ro' '$nb/e1' && test ! -e '$nb/o1/statement.json'"
+	check "no process for the signer (nproc 1): exit 3, and nothing ran ($r2: $(cat "$nb/e2"))" \
+		sh -c "test $r2 -eq 3 && grep -q fork '$nb/e2' && test ! -e '$nb/o2/statement.json'"
+	rm -rf "$nb"
+fi
+
 tap_done
