@@ -437,8 +437,9 @@ if [ "$(id -u)" -eq 0 ] && command -v setpriv >/dev/null 2>&1 && command -v prli
 	setpriv --reuid=65534 --regid=65534 --clear-groups env HOME="$nb/ro" XDG_STATE_HOME= \
 		"$SHIPGATE" run "$nb/job.json" --allow-weaker -q --out "$nb/o1" </dev/null >/dev/null 2>"$nb/e1"
 	r1=$?
+	# (LeakSanitizer's check at exit needs a process of its own: none under nproc 1)
 	setpriv --reuid=65534 --regid=65534 --clear-groups prlimit --nproc=1 -- \
-		"$SHIPGATE" run "$nb/job.json" --allow-weaker -q --key "$nb/k.key" --out "$nb/o2" </dev/null >/dev/null 2>"$nb/e2"
+		env ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0" "$SHIPGATE" run "$nb/job.json" --allow-weaker -q --key "$nb/k.key" --out "$nb/o2" </dev/null >/dev/null 2>"$nb/e2"
 	r2=$?
 	set -e
 	check "an unwritable default key directory: exit 2, named ($r1: $(cat "$nb/e1"))" \
