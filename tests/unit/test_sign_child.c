@@ -67,7 +67,7 @@ static void check_signs(const char *what, const char *pem, size_t len)
 	sg_key_free(key);
 }
 
-/* the message a refused text gets, deferred or in this process */
+/* the message a refused text gets, from a signer or in this process */
 static char *refusal(const char *pem, bool in_child)
 {
 	sg_key_crypto_in_child(in_child);
@@ -84,7 +84,7 @@ int main(void)
 	size_t len = 0;
 	sg_autofree char *pem = read_data("test.key", &len);
 
-	/* the layout keygen writes: checked here, read and signed by a child */
+	/* the layout keygen writes: read and signed by the signer */
 	check_signs("the plain layout", pem, len);
 	sg_error err = {0};
 	sg_key *key = sg_key_from_pem("test.key", pem, len, true, &err);
@@ -127,7 +127,7 @@ int main(void)
 	free(env);
 	sg_key_free(key);
 
-	/* other layouts libcrypto reads: read by a child at once, signed the same */
+	/* other layouts libcrypto reads: signed the same */
 	sg_autofree char *crlf = sg_xmalloc(2 * len + 1);
 	size_t n = 0;
 	for (size_t i = 0; i < len; i++) {
@@ -181,7 +181,7 @@ int main(void)
 	key = sg_key_from_pem("test.key", pem, len, true, &err);
 	size_t out_len = 0;
 	char *pub_out = key ? sg_key_public_pem(key, &out_len, &err) : NULL;
-	tap_ok(pub_out && out_len == pub_len && !memcmp(pub_out, pub, pub_len), "a deferred key's public PEM is test.pub");
+	tap_ok(pub_out && out_len == pub_len && !memcmp(pub_out, pub, pub_len), "a signer-held key's public PEM is test.pub");
 	free(pub_out);
 	sg_key_free(key);
 	if (kp)
