@@ -34,18 +34,6 @@ enum sg_tree_record {
 	SG_REC_SPECIAL = 's',
 };
 
-/* ---- SHA-256 (sha256.c) -------------------------------------------------------------- */
-
-static void sg_md_update(sg_sha256_ctx *ctx, const void *data, size_t len)
-{
-	sg_sha256_add(ctx, data, len);
-}
-
-static void sg_md_final(sg_sha256_ctx *ctx, unsigned char out[SG_SHA256_LEN])
-{
-	sg_sha256_end(ctx, out);
-}
-
 /* ---- streaming SHA-256 --------------------------------------------------------------- */
 
 struct sg_sha256 {
@@ -61,13 +49,13 @@ sg_sha256 *sg_sha256_new(void)
 
 void sg_sha256_update(sg_sha256 *h, const void *data, size_t len)
 {
-	sg_md_update(&h->ctx, data, len);
+	sg_sha256_add(&h->ctx, data, len);
 }
 
 void sg_sha256_final_hex(sg_sha256 *h, char out[SG_SHA256_HEX_LEN])
 {
 	unsigned char md[SG_SHA256_LEN];
-	sg_md_final(&h->ctx, md);
+	sg_sha256_end(&h->ctx, md);
 	sg_hex(md, sizeof(md), out);
 	free(h);
 }
@@ -90,7 +78,7 @@ static int sg_md_fd(sg_sha256_ctx *ctx, int fd, unsigned char *buf, size_t buf_l
 			return -1;
 		if (n == 0)
 			return 0;
-		sg_md_update(ctx, buf, (size_t)n);
+		sg_sha256_add(ctx, buf, (size_t)n);
 		*total += (uint64_t)n;
 	}
 }
@@ -105,7 +93,7 @@ int sg_sha256_fd(int fd, char out[SG_SHA256_HEX_LEN], sg_error *err)
 
 	if (sg_md_fd(&ctx, fd, buf, SG_DIGEST_BUF_LEN, &total) < 0)
 		return sg_error_set(err, SG_ERR_INPUT, errno, "read");
-	sg_md_final(&ctx, md);
+	sg_sha256_end(&ctx, md);
 	sg_hex(md, sizeof(md), out);
 	return 0;
 }
@@ -232,7 +220,7 @@ static void sg_md_u32(sg_sha256_ctx *ctx, uint32_t v)
 {
 	unsigned char be[4] = { (unsigned char)(v >> 24), (unsigned char)(v >> 16),
 				(unsigned char)(v >> 8), (unsigned char)v };
-	sg_md_update(ctx, be, sizeof(be));
+	sg_sha256_add(ctx, be, sizeof(be));
 }
 
 /* type byte, u32 big-endian path length, path bytes: the start of every record. */
@@ -241,9 +229,9 @@ static int sg_walk_record(sg_tree_walk *w, enum sg_tree_record type, sg_error *e
 	unsigned char t = (unsigned char)type;
 	if (w->path.len > UINT32_MAX)
 		return sg_error_set(err, SG_ERR_INPUT, ENAMETOOLONG, "%s", sg_walk_printable(w));
-	sg_md_update(&w->tree, &t, 1);
+	sg_sha256_add(&w->tree, &t, 1);
 	sg_md_u32(&w->tree, (uint32_t)w->path.len);
-	sg_md_update(&w->tree, w->path.data, w->path.len);
+	sg_sha256_add(&w->tree, w->path.data, w->path.len);
 	return 0;
 }
 
@@ -281,14 +269,14 @@ static int sg_walk_file(sg_tree_walk *w, int dfd, const char *name, const struct
 	sg_sha256_init(&w->file);
 	if (sg_md_fd(&w->file, fd, w->buf, SG_DIGEST_BUF_LEN, &total) < 0)
 		return sg_error_set(err, SG_ERR_INPUT, errno, "read %s", sg_walk_printable(w));
-	sg_md_final(&w->file, md);
+	sg_sha256_end(&w->file, md);
 	if (total != (uint64_t)st.st_size)
 		return sg_walk_changed(w, total < (uint64_t)st.st_size ? "shrank" : "grew", err);
 
 	bool exec = (st.st_mode & S_IXUSR) != 0;
 	if (sg_walk_record(w, exec ? SG_REC_EXEC : SG_REC_FILE, err) < 0)
 		return -1;
-	sg_md_update(&w->tree, md, sizeof(md));
+	sg_sha256_add(&w->tree, md, sizeof(md));
 	w->stats.files++;
 	w->stats.bytes += total;
 	return 0;
@@ -308,7 +296,7 @@ static int sg_walk_symlink(sg_tree_walk *w, int dfd, const char *name, sg_error 
 	if (sg_walk_record(w, SG_REC_SYMLINK, err) < 0)
 		return -1;
 	sg_md_u32(&w->tree, (uint32_t)n);
-	sg_md_update(&w->tree, w->buf, (size_t)n);
+	sg_sha256_add(&w->tree, w->buf, (size_t)n);
 	w->stats.symlinks++;
 	return 0;
 }
@@ -472,10 +460,10 @@ int sg_tree_digest(const char *root, const sg_tree_digest_opts *opts,
 	sg_autoclose int fd = sg_tree_open_root(root, err);
 	if (fd < 0)
 		return sg_error_prefix(err, "tree digest");
-	sg_md_update(&w.tree, sg_tree_domain, sizeof(sg_tree_domain));
+	sg_sha256_add(&w.tree, sg_tree_domain, sizeof(sg_tree_domain));
 	if (sg_walk_dir(&w, fd, err) < 0)
 		return sg_error_prefix(err, "tree digest of %s", root);
-	sg_md_final(&w.tree, md);
+	sg_sha256_end(&w.tree, md);
 	sg_hex(md, sizeof(md), out);
 	if (stats)
 		*stats = w.stats;

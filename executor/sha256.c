@@ -156,6 +156,8 @@ void sg_sha256_init(sg_sha256_ctx *c)
 
 void sg_sha256_add(sg_sha256_ctx *c, const void *data, size_t len)
 {
+	if (!len)
+		return; /* data may be NULL then */
 	const uint8_t *p = data;
 	c->bytes += len;
 	if (c->block_len) {

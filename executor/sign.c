@@ -299,8 +299,6 @@ void sg_key_crypto_in_child(bool on)
 	crypto_in_child = on;
 }
 
-typedef int (*child_fn)(void *ctx, sg_buf *answer, sg_error *err);
-
 /* A reply: 'k' and its bytes, or 'e', the error's kind and errno, and its message. */
 static void reply_build(sg_buf *out, int rc, const sg_buf *answer, const sg_error *e)
 {
@@ -346,24 +344,13 @@ static const char *how_it_ended(int status, char *buf, size_t size)
 	return buf;
 }
 
-/* How a child that gave no answer ended: who names it ("the signer process"). */
-static int child_died(const char *what, const char *who, pid_t pid, sg_error *err)
-{
-	int status = 0;
-	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
-		;
-	char how[64];
-	return sg_error_set(err, SG_ERR_INTERNAL, 0, "%s: %s %s without an answer", what, who,
-			    how_it_ended(status, how, sizeof(how)));
-}
-
-/* A child of a single-threaded process (the command line's run): it goes on with our
- * heap and locks, and dies with us. It keeps stderr, and fd as fd 3; stdin and stdout
- * are /dev/null; its name (ps, pgrep) says what it is. */
-static void child_setup(int fd, const char *name)
+/* The signer, a child of a single-threaded process (the command line's run): it goes on
+ * with our heap and locks, and dies with us. It keeps stderr, and fd as fd 3; stdin and
+ * stdout are /dev/null; its name (ps, pgrep) says what it is. */
+static void signer_setup(int fd)
 {
 	prctl(PR_SET_PDEATHSIG, SIGKILL);
-	prctl(PR_SET_NAME, name);
+	prctl(PR_SET_NAME, "shipgate-signer");
 	/* a signal to the process group is for the supervisor, which still needs us to sign
 	 * its interrupted verdict; we end at EOF, or with it */
 	signal(SIGINT, SIG_IGN);
@@ -380,39 +367,6 @@ static void child_setup(int fd, const char *name)
 		dup2(null, 1);
 		close(null);
 	}
-}
-
-/* Run fn once in a forked child, which loads libcrypto (this process does not), and read
- * its reply through a pipe. */
-static int in_child(const char *what, child_fn fn, void *ctx, sg_buf *answer, sg_error *err)
-{
-	int p[2];
-	if (pipe2(p, O_CLOEXEC) < 0)
-		return sg_error_set(err, SG_ERR_INTERNAL, errno, "%s: pipe", what);
-	pid_t pid = fork();
-	if (pid < 0) {
-		int e = errno;
-		close(p[0]);
-		close(p[1]);
-		return sg_error_set(err, SG_ERR_INTERNAL, e, "%s: fork", what);
-	}
-	if (pid == 0) {
-		child_setup(p[1], "shipgate-keygen");
-		sg_buf out = {0}, reply = {0};
-		sg_error e = {0};
-		int rc = sg_crypto_available(&e) == 0 ? fn(ctx, &out, &e) : -1;
-		reply_build(&reply, rc, &out, &e);
-		_exit(sg_write_all(3, reply.data, reply.len) < 0 ? 1 : 0);
-	}
-	close(p[1]);
-	unsigned char buf[4096];
-	ssize_t n = sg_read_all(p[0], buf, sizeof(buf));
-	close(p[0]);
-	if (n <= 0)
-		return child_died(what, "the process that makes the key", pid, err);
-	while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
-		;
-	return reply_parse(what, buf, (size_t)n, answer, err);
 }
 
 /* ---- the signer process ---------------------------------------------------------------- */
@@ -467,11 +421,40 @@ static ssize_t frame_recv(int fd, unsigned char **out)
 	return (ssize_t)n;
 }
 
-/* The signer: read the key, say its public half, then sign each request until EOF. */
-static _Noreturn void signer_main(const char *origin, const char *pem, size_t len)
+/* msg's signature by a key this process holds (pkey). */
+static int sign_here(const sg_key *key, const unsigned char *msg, size_t len, unsigned char sig[SG_ED25519_SIG_LEN],
+		     sg_error *err)
+{
+	size_t sig_len = SG_ED25519_SIG_LEN;
+	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+	bool ok = ctx && EVP_DigestSignInit(ctx, NULL, NULL, NULL, key->pkey) == 1 &&
+		  EVP_DigestSign(ctx, sig, &sig_len, msg, len) == 1 && sig_len == SG_ED25519_SIG_LEN;
+	EVP_MD_CTX_free(ctx);
+	if (!ok)
+		return sg_error_set(err, SG_ERR_INTERNAL, 0, "signing with %s: %s", key->id, openssl_reason());
+	return 0;
+}
+
+/* A new key, written as the pair key_path/pub_path (see sg_key_write_pair). */
+static sg_key *key_make_here(const char *key_path, const char *pub_path, sg_error *err)
+{
+	sg_key *key = sg_key_generate(err);
+	if (key && sg_key_write_pair(key, key_path, pub_path, err) < 0) {
+		sg_key_free(key);
+		return NULL;
+	}
+	return key;
+}
+
+/* The signer: read the key (or, without a text, make the pair at key_path/pub_path),
+ * say its public half, then sign each request until EOF. */
+static _Noreturn void signer_main(const char *origin, const char *pem, size_t len, const char *key_path,
+				  const char *pub_path)
 {
 	sg_error e = {0};
-	sg_key *key = sg_crypto_available(&e) == 0 ? key_from_pem_here(origin, pem, len, true, &e) : NULL;
+	sg_key *key = sg_crypto_available(&e) < 0 ? NULL
+		      : pem ? key_from_pem_here(origin, pem, len, true, &e)
+			    : key_make_here(key_path, pub_path, &e);
 	sg_buf first = {0}, pub = {0};
 	if (key)
 		sg_buf_append(&pub, key->pub, sizeof(key->pub));
@@ -484,89 +467,18 @@ static _Noreturn void signer_main(const char *origin, const char *pem, size_t le
 		if (n <= 0)
 			_exit(0);
 		unsigned char sig[SG_ED25519_SIG_LEN];
-		size_t sig_len = sizeof(sig);
-		EVP_MD_CTX *md = EVP_MD_CTX_new();
-		bool ok = md && EVP_DigestSignInit(md, NULL, NULL, NULL, key->pkey) == 1 &&
-			  EVP_DigestSign(md, sig, &sig_len, msg, (size_t)n) == 1 && sig_len == sizeof(sig);
-		EVP_MD_CTX_free(md);
+		sg_error se = {0};
+		int rc = sign_here(key, msg, (size_t)n, sig, &se);
 		free(msg);
 		sg_buf reply = {0}, answer = {0};
-		sg_error se = {0};
-		if (ok)
+		if (rc == 0)
 			sg_buf_append(&answer, sig, sizeof(sig));
-		else
-			sg_error_set(&se, SG_ERR_INTERNAL, 0, "signing with %s: %s", key->id, openssl_reason());
-		reply_build(&reply, ok ? 0 : -1, &answer, &se);
+		reply_build(&reply, rc, &answer, &se);
 		if (frame_send(3, reply.data, reply.len) < 0)
 			_exit(0);
 		sg_buf_free(&reply);
 		sg_buf_free(&answer);
 	}
-}
-
-/* A private key held by a new signer process: the text goes with the fork (the caller
- * wipes its own), the public half comes back, or the refusal, in the words and kind
- * libcrypto's reading gives in this process. */
-static sg_key *key_with_signer(const char *origin, const char *pem, size_t len, sg_error *err)
-{
-	int sv[2];
-	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0) {
-		sg_error_set(err, SG_ERR_INTERNAL, errno, "%s: socketpair", origin);
-		return NULL;
-	}
-	/* our end above stderr: a caller that started us with stdout or stderr closed must
-	 * not have our progress lines written into it, nor the signer keep it as its stderr */
-	if (sv[0] <= 2) {
-		int moved = fcntl(sv[0], F_DUPFD_CLOEXEC, 3);
-		close(sv[0]);
-		sv[0] = moved;
-	}
-	/* a signer that stops answering (stopped, stuck) is given up on, not waited for:
-	 * reading a key and signing a statement take milliseconds */
-	struct timeval limit = {.tv_sec = 30};
-	if (sv[0] >= 0 && (setsockopt(sv[0], SOL_SOCKET, SO_RCVTIMEO, &limit, sizeof(limit)) < 0 ||
-			   setsockopt(sv[0], SOL_SOCKET, SO_SNDTIMEO, &limit, sizeof(limit)) < 0)) {
-		close(sv[0]);
-		sv[0] = -1;
-	}
-	pid_t pid = sv[0] >= 0 ? fork() : -1;
-	if (pid < 0) {
-		sg_error_set(err, SG_ERR_INTERNAL, errno, "%s: fork", origin);
-		if (sv[0] >= 0)
-			close(sv[0]);
-		close(sv[1]);
-		return NULL;
-	}
-	if (pid == 0) {
-		close(sv[0]);
-		child_setup(sv[1], "shipgate-signer");
-		signer_main(origin, pem, len);
-	}
-	close(sv[1]);
-	unsigned char *first = NULL;
-	ssize_t n = frame_recv(sv[0], &first);
-	sg_buf pub = {0};
-	int rc = n > 0 ? reply_parse(origin, first, (size_t)n, &pub, err)
-		       : child_died(origin, "the signer process", pid, err);
-	free(first);
-	if (rc == 0 && pub.len != SG_ED25519_KEY_LEN)
-		rc = sg_error_set(err, SG_ERR_INTERNAL, 0, "%s: a garbled answer", origin);
-	if (rc < 0) {
-		sg_buf_free(&pub);
-		close(sv[0]);
-		if (n > 0)
-			while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
-				;
-		return NULL;
-	}
-	sg_key *key = sg_xcalloc(1, sizeof(*key));
-	key->has_private = true;
-	key->signer_fd = sv[0];
-	key->signer_pid = pid;
-	memcpy(key->pub, pub.data, SG_ED25519_KEY_LEN);
-	sg_ssh_ed25519_keyid(key->pub, key->id);
-	sg_buf_free(&pub);
-	return key;
 }
 
 /* The signer's end, once it has been told (EOF) or has failed: a second at most (a
@@ -602,6 +514,81 @@ static bool signer_reap(pid_t pid, int *status)
 	return false;
 }
 
+/* The signer reaped (signer_reap): "was killed by SIGx", "ended", or "gave no answer"
+ * when it had to be killed. */
+static const char *signer_end(pid_t pid, char *buf, size_t size)
+{
+	int status = 0;
+	return signer_reap(pid, &status) ? how_it_ended(status, buf, size) : "gave no answer";
+}
+
+/* A private key held by a new signer process: the text goes with the fork (the caller
+ * wipes its own), or, without one, the signer makes the pair at key_path/pub_path; the
+ * public half comes back, or the refusal, in the words and kind libcrypto's reading
+ * gives in this process. */
+static sg_key *key_with_signer(const char *origin, const char *pem, size_t len, const char *key_path,
+			       const char *pub_path, sg_error *err)
+{
+	int sv[2];
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0) {
+		sg_error_set(err, SG_ERR_INTERNAL, errno, "%s: socketpair", origin);
+		return NULL;
+	}
+	/* our end above stderr: a caller that started us with stdout or stderr closed must
+	 * not have our progress lines written into it, nor the signer keep it as its stderr */
+	if (sv[0] <= 2) {
+		int moved = fcntl(sv[0], F_DUPFD_CLOEXEC, 3);
+		close(sv[0]);
+		sv[0] = moved;
+	}
+	/* a signer that stops answering (stopped, stuck) is given up on, not waited for:
+	 * reading a key and signing a statement take milliseconds */
+	struct timeval limit = {.tv_sec = 30};
+	if (sv[0] >= 0 && (setsockopt(sv[0], SOL_SOCKET, SO_RCVTIMEO, &limit, sizeof(limit)) < 0 ||
+			   setsockopt(sv[0], SOL_SOCKET, SO_SNDTIMEO, &limit, sizeof(limit)) < 0)) {
+		close(sv[0]);
+		sv[0] = -1;
+	}
+	pid_t pid = sv[0] >= 0 ? fork() : -1;
+	if (pid < 0) {
+		sg_error_set(err, SG_ERR_INTERNAL, errno, "%s: fork", origin);
+		if (sv[0] >= 0)
+			close(sv[0]);
+		close(sv[1]);
+		return NULL;
+	}
+	if (pid == 0) {
+		close(sv[0]);
+		signer_setup(sv[1]);
+		signer_main(origin, pem, len, key_path, pub_path);
+	}
+	close(sv[1]);
+	unsigned char *first = NULL;
+	ssize_t n = frame_recv(sv[0], &first);
+	sg_buf pub = {0};
+	int rc = n > 0 ? reply_parse(origin, first, (size_t)n, &pub, err) : -1;
+	free(first);
+	if (rc == 0 && pub.len != SG_ED25519_KEY_LEN)
+		rc = sg_error_set(err, SG_ERR_INTERNAL, 0, "%s: a garbled answer", origin);
+	if (rc < 0) {
+		sg_buf_free(&pub);
+		close(sv[0]);
+		char how[64];
+		const char *end = signer_end(pid, how, sizeof(how));
+		if (n <= 0)
+			sg_error_set(err, SG_ERR_INTERNAL, 0, "%s: the signer process %s without an answer", origin, end);
+		return NULL;
+	}
+	sg_key *key = sg_xcalloc(1, sizeof(*key));
+	key->has_private = true;
+	key->signer_fd = sv[0];
+	key->signer_pid = pid;
+	memcpy(key->pub, pub.data, SG_ED25519_KEY_LEN);
+	sg_ssh_ed25519_keyid(key->pub, key->id);
+	sg_buf_free(&pub);
+	return key;
+}
+
 /* Its signature of msg, from the signer. */
 static int signer_sign(const sg_key *key, const unsigned char *msg, size_t len, unsigned char sig[SG_ED25519_SIG_LEN],
 		       sg_error *err)
@@ -612,12 +599,10 @@ static int signer_sign(const sg_key *key, const unsigned char *msg, size_t len, 
 	ssize_t n = frame_send(key->signer_fd, msg, len) == 0 ? frame_recv(key->signer_fd, &reply) : -1;
 	if (n <= 0) {
 		/* reaped here, to say how it ended */
-		int status = 0;
-		char how[64] = "gave no answer";
-		if (signer_reap(key->signer_pid, &status))
-			how_it_ended(status, how, sizeof(how));
+		char how[64];
+		const char *end = signer_end(key->signer_pid, how, sizeof(how));
 		((sg_key *)key)->signer_pid = 0;
-		return sg_error_set(err, SG_ERR_INTERNAL, 0, "signing with %s: its signer process %s", key->id, how);
+		return sg_error_set(err, SG_ERR_INTERNAL, 0, "signing with %s: its signer process %s", key->id, end);
 	}
 	sg_buf answer = {0};
 	int rc = reply_parse("signing", reply, (size_t)n, &answer, err);
@@ -646,7 +631,7 @@ static int key_materialize(const sg_key *key_, sg_error *err)
 sg_key *sg_key_from_pem(const char *origin, const char *pem, size_t len, bool private_key, sg_error *err)
 {
 	if (private_key && crypto_in_child)
-		return key_with_signer(origin, pem, len, err);
+		return key_with_signer(origin, pem, len, NULL, NULL, err);
 	return key_from_pem_here(origin, pem, len, private_key, err);
 }
 
@@ -730,8 +715,8 @@ void sg_key_free(sg_key *key)
 		EVP_PKEY_free(key->pkey);
 	if (key->signer_fd >= 0) {
 		close(key->signer_fd); /* the signer reads EOF and ends */
-		int status;
-		signer_reap(key->signer_pid, &status);
+		char how[64];
+		signer_end(key->signer_pid, how, sizeof(how));
 	}
 	free(key);
 }
@@ -892,24 +877,6 @@ char *sg_key_default_dir(sg_error *err)
 	return sg_xasprintf("%s/.local/state/shipgate", home);
 }
 
-typedef struct create_ctx {
-	const char *key_path, *pub_path;
-} create_ctx;
-
-/* In the child: make the pair and write it; answer the public key. */
-static int child_create(void *ctx_, sg_buf *answer, sg_error *err)
-{
-	create_ctx *c = ctx_;
-	sg_key *key = sg_key_generate(err);
-	if (!key || sg_key_write_pair(key, c->key_path, c->pub_path, err) < 0) {
-		sg_key_free(key);
-		return -1;
-	}
-	sg_buf_append(answer, key->pub, sizeof(key->pub));
-	sg_key_free(key);
-	return 0;
-}
-
 sg_key *sg_key_load_or_create(const char *dir, bool *created, char **key_path,
 			      char **pub_path, sg_error *err)
 {
@@ -928,30 +895,14 @@ sg_key *sg_key_load_or_create(const char *dir, bool *created, char **key_path,
 			err->kind = SG_ERR_USAGE; /* where the user's keys go, not shipgate's fault */
 		return NULL;
 	}
-	if (!key && crypto_in_child) {
-		/* made and written by a child; then held by a signer like any key read */
-		create_ctx c = {.key_path = kp, .pub_path = pp};
-		sg_buf answer = {0};
-		sg_error made = {0};
-		if (in_child("creating the signing key", child_create, &c, &answer, &made) == 0) {
-			key = sg_key_load_private(kp, err);
-			*created = key != NULL;
-		} else if (access(kp, F_OK) == 0) {
-			/* another shipgate may have created it since: use that one */
-			key = sg_key_load_private(kp, err);
-		} else if (err) {
-			*err = made;
-		}
-		sg_buf_free(&answer);
-	} else if (!key) {
-		key = sg_key_generate(err);
-		if (key && sg_key_write_pair(key, kp, pp, err) < 0) {
-			sg_key_free(key);
-			/* another shipgate may have created it since: use that one */
-			key = access(kp, F_OK) == 0 ? sg_key_load_private(kp, err) : NULL;
-		} else if (key) {
+	if (!key) {
+		/* made by a signer when keys are held by signers (sg_key_crypto_in_child) */
+		key = crypto_in_child ? key_with_signer("creating the signing key", NULL, 0, kp, pp, err)
+				      : key_make_here(kp, pp, err);
+		if (key)
 			*created = true;
-		}
+		else if (access(kp, F_OK) == 0) /* another shipgate may have created it since: use that one */
+			key = sg_key_load_private(kp, err);
 	}
 	if (key && key_path)
 		*key_path = sg_steal_ptr(&kp);
@@ -1151,15 +1102,8 @@ char *sg_dsse_sign(const sg_key *key, const char *payload_type, const void *payl
 	if (key->signer_fd >= 0) {
 		if (signer_sign(key, pae, pae_len, sig, err) < 0)
 			return NULL;
-	} else {
-		EVP_MD_CTX *ctx = EVP_MD_CTX_new();
-		int ok = ctx && EVP_DigestSignInit(ctx, NULL, NULL, NULL, key->pkey) == 1 &&
-			 EVP_DigestSign(ctx, sig, &sig_len, pae, pae_len) == 1;
-		EVP_MD_CTX_free(ctx);
-		if (!ok) {
-			sg_error_set(err, SG_ERR_INTERNAL, 0, "signing with %s: %s", key->id, openssl_reason());
-			return NULL;
-		}
+	} else if (sign_here(key, pae, pae_len, sig, err) < 0) {
+		return NULL;
 	}
 	sg_dsse_sig s = {.keyid = (char *)key->id, .sig = sig, .sig_len = sig_len};
 	sg_dsse_envelope env = {.payload_type = (char *)payload_type,

@@ -86,15 +86,24 @@ static void test_netaddr(void)
 	check(&ss, sizeof(*un), sizeof(*un), "-", "unix: no internet address");
 }
 
+/* pages readable pages, then one that is not mapped; NULL (and a failed check) if mmap fails */
+static char *map_pages(long pg, int pages)
+{
+	char *m = mmap(NULL, (size_t)((pages + 1) * pg), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (m == MAP_FAILED) {
+		tap_ok(false, "mmap");
+		return NULL;
+	}
+	munmap(m + pages * pg, (size_t)pg);
+	return m;
+}
+
 static void test_read(void)
 {
 	long pg = sysconf(_SC_PAGESIZE);
-	char *m = mmap(NULL, (size_t)(2 * pg), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	if (m == MAP_FAILED) {
-		tap_ok(false, "mmap");
+	char *m = map_pages(pg, 1);
+	if (!m)
 		return;
-	}
-	munmap(m + pg, (size_t)pg);
 	pid_t self = getpid();
 	char *end = m + pg;
 	char *s = NULL;
@@ -132,12 +141,9 @@ static uint64_t addr_of(const char *s)
 static void test_read_strings(void)
 {
 	long pg = sysconf(_SC_PAGESIZE);
-	char *m = mmap(NULL, (size_t)(4 * pg), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	if (m == MAP_FAILED) {
-		tap_ok(false, "mmap");
+	char *m = map_pages(pg, 3); /* pages 0 to 2 mapped, 3 not */
+	if (!m)
 		return;
-	}
-	munmap(m + 3 * pg, (size_t)pg); /* pages 0 to 2 mapped, 3 not */
 	pid_t self = getpid();
 	char *at_end = m + pg - 8, *straddle = m + 2 * pg - 4, *cut = m + 3 * pg - 3;
 	memcpy(at_end, "/bin/tr", 8);        /* its NUL is page 0's last byte */
