@@ -23,6 +23,7 @@
 typedef struct scan_ctx {
 	sg_changes *out;
 	size_t max;
+	size_t cap;        /* out->items' room: it grows with what is found, up to max */
 	bool hash;
 	char *const *watch;
 	uint64_t hash_left;
@@ -66,6 +67,10 @@ static void add_change(scan_ctx *sc, const char *path, sg_change_kind kind, cons
 	if (sc->out->n >= sc->max) {
 		sc->out->truncated = true;
 		return;
+	}
+	if (sc->out->n == sc->cap) {
+		sc->cap = sc->cap * 2 < sc->max ? sc->cap * 2 : sc->max;
+		sc->out->items = sg_xrealloc(sc->out->items, sc->cap * sizeof(*sc->out->items));
 	}
 	fill_change(&sc->out->items[sc->out->n++], path, kind, st, sha);
 }
@@ -155,11 +160,12 @@ int sg_changes_scan_watch(const char *upper, size_t max, bool hash, char *const 
 			  const sg_protect_dirs *dirs, sg_changes *out, sg_error *err)
 {
 	memset(out, 0, sizeof(*out));
-	out->items = sg_xcalloc(max ? max : 1, sizeof(*out->items));
+	size_t cap = max < 16 ? (max ? max : 1) : 16;
+	out->items = sg_xcalloc(cap, sizeof(*out->items));
 	sg_autoclose int fd = open(upper, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0)
 		return sg_error_set(err, SG_ERR_INTERNAL, errno, "changes: open %s", upper);
-	scan_ctx sc = {.out = out, .max = max, .hash = hash, .watch = watch, .hash_left = SG_CHANGES_HASH_BUDGET,
+	scan_ctx sc = {.out = out, .max = max, .cap = cap, .hash = hash, .watch = watch, .hash_left = SG_CHANGES_HASH_BUDGET,
 		       .err = err, .dirs = dirs};
 	if (scan_dir(&sc, fd, "") < 0)
 		return -1;
@@ -289,19 +295,22 @@ static const char *kind_name(sg_change_kind k)
 
 cJSON *sg_changes_json(const sg_changes *c)
 {
+	/* a large run lists a thousand of these: keys, kinds, digests and paths that are
+	 * valid UTF-8 are not copied but referred to (the tree must not outlive c) */
 	cJSON *a = cJSON_CreateArray();
 	for (size_t i = 0; i < c->n; i++) {
 		const sg_change *ch = &c->items[i];
 		cJSON *o = cJSON_CreateObject();
 		sg_autofree char *clean = sg_utf8_sanitize(ch->path, strlen(ch->path));
-		cJSON_AddStringToObject(o, "path", clean);
-		cJSON_AddStringToObject(o, "kind", kind_name(ch->kind));
+		cJSON_AddItemToObjectCS(o, "path", strcmp(clean, ch->path) ? cJSON_CreateString(clean)
+									     : cJSON_CreateStringReference(ch->path));
+		cJSON_AddItemToObjectCS(o, "kind", cJSON_CreateStringReference(kind_name(ch->kind)));
 		if (ch->kind == SG_CHANGE_FILE && !ch->sha256[0])
-			cJSON_AddNullToObject(o, "sha256"); /* past the hashing budget, or unreadable */
+			cJSON_AddItemToObjectCS(o, "sha256", cJSON_CreateNull()); /* past the hashing budget, or unreadable */
 		else if (ch->kind == SG_CHANGE_FILE || ch->kind == SG_CHANGE_SYMLINK)
-			cJSON_AddStringToObject(o, "sha256", ch->sha256);
+			cJSON_AddItemToObjectCS(o, "sha256", cJSON_CreateStringReference(ch->sha256));
 		if (ch->kind == SG_CHANGE_FILE)
-			cJSON_AddNumberToObject(o, "size", (double)ch->size);
+			cJSON_AddItemToObjectCS(o, "size", cJSON_CreateNumber((double)ch->size));
 		cJSON_AddItemToArray(a, o);
 	}
 	return a;

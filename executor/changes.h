@@ -49,6 +49,7 @@ typedef struct sg_changes {
 int sg_changes_scan(const char *upper, size_t max, bool hash, char *const *watch, sg_changes *out,
 		    sg_error *err);
 void sg_changes_free(sg_changes *c);
+/* The changes as the statement lists them. The tree refers to c's strings: free it first. */
 cJSON *sg_changes_json(const sg_changes *c);
 
 /* Glob match of a '/'-separated relative path: '*' and '?' stay within one component,

@@ -267,10 +267,11 @@ int sg_cli_run_job(const sg_job *job, const sg_cli_run_opts *a, const sg_key *ke
 		sg_run_free(&run);
 		return err.kind == SG_ERR_USAGE || err.kind == SG_ERR_INPUT ? 2 : 3;
 	}
-	cJSON *statement = sg_verdict_statement(&run);
+	size_t statement_len = 0;
+	char *statement = sg_verdict_statement_text(&run, &statement_len);
 	sg_published pub;
 	sg_timing_mark("cli: statement built");
-	if (sg_publish_verdict(&run, statement, key, a->vsa, &pub, &err) < 0) {
+	if (sg_publish_verdict(&run, statement, statement_len, key, a->vsa, &pub, &err) < 0) {
 		fprintf(stderr, "shipgate run: writing the verdict: %s\n", err.msg);
 		sg_error_prefix(&err, "writing the verdict");
 		sg_event_error(&sink, &err);
@@ -285,8 +286,8 @@ int sg_cli_run_job(const sg_job *job, const sg_cli_run_opts *a, const sg_key *ke
 		if (run.interrupted)
 			exit_code = 128 + (sg_cli_interrupted ? sg_cli_interrupted : 2);
 	}
-	if (a->json)
-		sg_cli_write_json("-", statement);
+	if (a->json && pub.statement)
+		sg_write_all(1, pub.statement, pub.statement_len);
 	if (!a->quiet) {
 		for (size_t i = 0; i < run.n_steps; i++)
 			if (run.steps[i].status == SG_STEP_SKIPPED)
@@ -298,7 +299,6 @@ int sg_cli_run_job(const sg_job *job, const sg_cli_run_opts *a, const sg_key *ke
 				sg_key_id(key));
 	}
 	sg_published_free(&pub);
-	cJSON_Delete(statement);
 	sg_run_free(&run);
 	return exit_code;
 }

@@ -1344,16 +1344,27 @@ int sg_job_read(const char *path, char **data, size_t *len, sg_error *err)
 	if (st.st_size > SG_JOB_MAX_BYTES)
 		return sg_error_set(err, SG_ERR_USAGE, 0, "%s: %lld bytes, expected at most %u (1 MiB)",
 				    path, (long long)st.st_size, SG_JOB_MAX_BYTES);
-	/* one byte more than allowed, in case the file grew since fstat: parse refuses it */
-	*data = sg_xmalloc(SG_JOB_MAX_BYTES + 1);
-	ssize_t n = sg_read_all(fd, *data, SG_JOB_MAX_BYTES + 1);
-	if (n < 0) {
-		int e = errno;
-		free(*data);
-		*data = NULL;
-		return sg_error_set(err, SG_ERR_USAGE, e, "%s: cannot read", path);
+	/* its size as fstat saw it, then more if it grew since (up to one byte more than
+	 * allowed: parse refuses that). Not SG_JOB_MAX_BYTES at once: a 1 MiB block freed
+	 * makes glibc serve every later block below 1 MiB from the heap, which then holds the
+	 * supervisor's peak for the rest of the run. */
+	size_t cap = (size_t)st.st_size + 1, n = 0;
+	*data = sg_xmalloc(cap);
+	for (;;) {
+		ssize_t got = sg_read_all(fd, *data + n, cap - n);
+		if (got < 0) {
+			int e = errno;
+			free(*data);
+			*data = NULL;
+			return sg_error_set(err, SG_ERR_USAGE, e, "%s: cannot read", path);
+		}
+		n += (size_t)got;
+		if (n < cap || cap == SG_JOB_MAX_BYTES + 1)
+			break;
+		cap = cap * 2 < SG_JOB_MAX_BYTES + 1 ? cap * 2 : SG_JOB_MAX_BYTES + 1;
+		*data = sg_xrealloc(*data, cap);
 	}
-	*len = (size_t)n;
+	*len = n;
 	return 0;
 }
 

@@ -56,8 +56,11 @@ int main(int argc, char **argv)
 		return 0;
 	}
 	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
-		if (!strcmp(argv[1], commands[i].name))
-			return commands[i].fn(argc - 1, argv + 1);
+		if (!strcmp(argv[1], commands[i].name)) {
+			int code = commands[i].fn(argc - 1, argv + 1);
+			sg_timing_mark("exit"); /* with SHIPGATE_TIMING: the peak RSS, for scripts/bench */
+			return code;
+		}
 	fprintf(stderr, "shipgate: unknown command '%s'\n", argv[1]);
 	usage(stderr);
 	return 2;

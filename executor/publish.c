@@ -138,11 +138,9 @@ int sg_key_check_hidden_fd(const sg_job *job, const char *what, int fd, sg_error
 /* ---- the out dir ---------------------------------------------------------------------- */
 
 /* vsa.dsse.json: the VSA that points at the verdict envelope by its digest. */
-static int write_vsa(const sg_run *run, const sg_key *key, const char *verdict, size_t verdict_len,
-		     const char *path, sg_error *err)
+static int write_vsa(const sg_run *run, const sg_key *key, const char *verdict_sha, const char *path,
+		     sg_error *err)
 {
-	char verdict_sha[SG_SHA256_HEX_LEN];
-	sg_sha256_hex(verdict, verdict_len, verdict_sha);
 	cJSON *st = sg_vsa_statement(run, "verdict.dsse.json", verdict_sha);
 	char *text = cJSON_Print(st);
 	cJSON_Delete(st);
@@ -156,39 +154,35 @@ static int write_vsa(const sg_run *run, const sg_key *key, const char *verdict, 
 	return 0;
 }
 
-int sg_publish_verdict(const sg_run *run, const cJSON *statement, const sg_key *key, bool vsa,
+int sg_publish_verdict(const sg_run *run, char *statement, size_t statement_len, const sg_key *key, bool vsa,
 		       sg_published *out, sg_error *err)
 {
 	sg_published local = {0};
 	sg_published *p = out ? out : &local;
 	memset(p, 0, sizeof(*p));
+	p->statement = statement;
+	p->statement_len = statement_len;
 	p->statement_path = sg_xasprintf("%s/statement.json", run->out_dir);
 	p->verdict_path = sg_xasprintf("%s/verdict.dsse.json", run->out_dir);
 	sg_autofree char *vsa_path = sg_xasprintf("%s/vsa.dsse.json", run->out_dir);
 	int rc = -1;
+	if (!p->statement) {
+		sg_error_set(err, SG_ERR_INTERNAL, ENOMEM, "%s", p->statement_path);
+		goto done;
+	}
 	/* a verdict of an earlier run must never sit beside this run's statement */
 	if ((unlink(p->verdict_path) < 0 && errno != ENOENT) || (unlink(vsa_path) < 0 && errno != ENOENT)) {
 		sg_error_set(err, SG_ERR_INTERNAL, errno, "remove the previous verdict in %s", run->out_dir);
 		goto done;
 	}
-	char *text = cJSON_Print(statement);
-	if (!text) {
-		sg_error_set(err, SG_ERR_INTERNAL, ENOMEM, "%s", p->statement_path);
-		goto done;
-	}
-	sg_buf st = {0};
-	sg_buf_puts(&st, text);
-	sg_buf_append(&st, "\n", 1);
-	cJSON_free(text);
-	p->statement = st.data;
-	p->statement_len = st.len;
 	if (sg_write_file_atomic(p->statement_path, p->statement, p->statement_len, 0644, err) < 0)
 		goto done;
-	p->envelope = sg_dsse_sign(key, SG_DSSE_INTOTO_TYPE, p->statement, p->statement_len, &p->envelope_len, err);
-	if (!p->envelope || sg_write_file_atomic(p->verdict_path, p->envelope, p->envelope_len, 0644, err) < 0)
+	char verdict_sha[SG_SHA256_HEX_LEN];
+	if (sg_dsse_sign_to_file(key, SG_DSSE_INTOTO_TYPE, p->statement, p->statement_len, p->verdict_path,
+				 verdict_sha, err) < 0)
 		goto done;
 	if (vsa) {
-		if (write_vsa(run, key, p->envelope, p->envelope_len, vsa_path, err) < 0)
+		if (write_vsa(run, key, verdict_sha, vsa_path, err) < 0)
 			goto done;
 		p->vsa_path = sg_steal_ptr(&vsa_path);
 	}
@@ -229,11 +223,19 @@ int sg_run_and_publish(const sg_job *job, const sg_key *key, const sg_run_option
 		sg_run_free(&run);
 		return -1;
 	}
-	cJSON *statement = sg_verdict_statement(&run);
-	int rc = sg_publish_verdict(&run, statement, key, vsa, &out->pub, err);
-	cJSON_Delete(statement);
+	size_t len = 0;
+	char *statement = sg_verdict_statement_text(&run, &len);
+	int rc = sg_publish_verdict(&run, statement, len, key, vsa, &out->pub, err);
 	if (rc < 0) {
 		sg_error_prefix(err, "writing the verdict");
+		sg_event_error(sink, err);
+		sg_run_free(&run);
+		return -1;
+	}
+	/* the envelope, for the API and the daemon, from the file it was written to */
+	if (sg_read_file(out->pub.verdict_path, SG_ENVELOPE_MAX, &out->pub.envelope, &out->pub.envelope_len, err) <
+	    0) {
+		sg_error_prefix(err, "reading back the verdict");
 		sg_event_error(sink, err);
 		sg_run_free(&run);
 		return -1;

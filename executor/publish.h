@@ -17,18 +17,20 @@
 typedef struct sg_published {
 	char *statement;       /* the exact bytes of statement.json (NUL-terminated) */
 	size_t statement_len;
-	char *envelope;        /* the exact bytes of verdict.dsse.json (NUL-terminated) */
+	char *envelope;        /* the exact bytes of verdict.dsse.json (NUL-terminated); NULL
+				* after sg_publish_verdict, which writes it in pieces */
 	size_t envelope_len;
 	char *statement_path;
 	char *verdict_path;
 	char *vsa_path;        /* NULL unless a VSA was asked for */
 } sg_published;
 
-/* Write statement.json, verdict.dsse.json and (vsa) vsa.dsse.json into run->out_dir,
- * removing any verdict of an earlier run first, so that an old verdict never sits beside
- * this run's statement. out may be NULL; otherwise it receives the bytes and paths (free
- * with sg_published_free, also after a failure). */
-int sg_publish_verdict(const sg_run *run, const cJSON *statement, const sg_key *key, bool vsa,
+/* Write statement.json (statement, the bytes of sg_verdict_statement_text, which this
+ * takes: out->statement, or freed), verdict.dsse.json and (vsa) vsa.dsse.json into
+ * run->out_dir, removing any verdict of an earlier run first, so that an old verdict
+ * never sits beside this run's statement. out may be NULL; otherwise it receives the
+ * bytes and paths (free with sg_published_free, also after a failure). */
+int sg_publish_verdict(const sg_run *run, char *statement, size_t statement_len, const sg_key *key, bool vsa,
 		       sg_published *out, sg_error *err);
 void sg_published_free(sg_published *p);
 

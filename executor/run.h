@@ -108,8 +108,13 @@ typedef struct sg_run {
 int sg_run_job(const sg_job *job, const sg_run_options *opts, sg_run *run, sg_error *err);
 void sg_run_free(sg_run *run);
 
-/* The in-toto Statement v1 of a finished run (pure). */
+/* The in-toto Statement v1 of a finished run (pure). The tree refers to strings of run
+ * (the changed files): free it before the run. */
 cJSON *sg_verdict_statement(const sg_run *run);
+/* The same, as the bytes of statement.json (printed, with a final newline; malloc'd):
+ * the tree is freed before this returns, so a large run's tree and the envelope signed
+ * from its text are never in memory together. NULL when out of memory. */
+char *sg_verdict_statement_text(const sg_run *run, size_t *len);
 
 #define SG_PREDICATE_TYPE "https://shipgate.dev/verdict/v1"
 #define SG_STATEMENT_TYPE "https://in-toto.io/Statement/v1"

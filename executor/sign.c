@@ -2,8 +2,9 @@
  *
  * The file is in three parts: pure encodings (base64, PAE, the key id), keys (OpenSSL 3
  * EVP, PEM files, the default key directory) and envelopes (build, parse, sign, verify).
- * Everything a signature covers goes through sg_dsse_pae(); nothing outside the PAE bytes
- * (keyids, unknown fields) is ever trusted, only used to pick which signature to check.
+ * Everything a signature covers is a PAE (pae_head(), then the payload); nothing outside
+ * the PAE bytes (keyids, unknown fields) is ever trusted, only used to pick which
+ * signature to check.
  */
 #include "sign.h"
 #include "util.h"
@@ -32,10 +33,9 @@
 static const char b64_alphabet[] =
 	"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
-char *sg_base64_encode(const void *data, size_t len)
+void sg_base64_encode_to(const void *data, size_t len, char *out)
 {
 	const unsigned char *in = data;
-	char *out = sg_xmalloc((len + 2) / 3 * 4 + 1);
 	char *o = out;
 	size_t i = 0;
 	for (; i + 3 <= len; i += 3) {
@@ -59,6 +59,12 @@ char *sg_base64_encode(const void *data, size_t len)
 		*o++ = '=';
 	}
 	*o = '\0';
+}
+
+char *sg_base64_encode(const void *data, size_t len)
+{
+	char *out = sg_xmalloc((len + 2) / 3 * 4 + 1);
+	sg_base64_encode_to(data, len, out);
 	return out;
 }
 
@@ -120,10 +126,17 @@ int sg_base64_decode(const char *text, size_t len, unsigned char **out, size_t *
 
 /* ---- PAE and key id ---------------------------------------------------------------- */
 
+/* The PAE's bytes before the body (malloc'd). */
+static char *pae_head(const char *type, size_t body_len)
+{
+	return sg_xasprintf("DSSEv1 %zu %s %zu ", strlen(type), type, body_len);
+}
+
 unsigned char *sg_dsse_pae(const char *type, const void *body, size_t body_len, size_t *out_len)
 {
 	sg_buf b = {0};
-	sg_buf_printf(&b, "DSSEv1 %zu %s %zu ", strlen(type), type, body_len);
+	sg_autofree char *head = pae_head(type, body_len);
+	sg_buf_puts(&b, head);
 	sg_buf_append(&b, body, body_len);
 	*out_len = b.len;
 	return (unsigned char *)b.data;
@@ -376,12 +389,14 @@ static void signer_setup(int fd)
  * reply, sent unasked, is the key's public half (or why the key was refused). */
 #define SG_SIGNER_MAX (256u << 20)
 
-static int frame_send(int fd, const void *data, size_t len)
+/* One frame whose bytes are head then body (either may be empty): the PAE goes out as
+ * its header and the payload where it lies, not copied into one buffer first. */
+static int frame_send2(int fd, const void *head, size_t head_len, const void *body, size_t body_len)
 {
-	uint32_t n = (uint32_t)len;
-	struct iovec iov[2] = {{&n, sizeof(n)}, {(void *)data, len}};
-	struct msghdr mh = {.msg_iov = iov, .msg_iovlen = 2};
-	size_t want = sizeof(n) + len;
+	uint32_t n = (uint32_t)(head_len + body_len);
+	struct iovec iov[3] = {{&n, sizeof(n)}, {(void *)head, head_len}, {(void *)body, body_len}};
+	struct msghdr mh = {.msg_iov = iov, .msg_iovlen = 3};
+	size_t want = sizeof(n) + head_len + body_len;
 	while (want) {
 		ssize_t w = sendmsg(fd, &mh, MSG_NOSIGNAL);
 		if (w < 0 && errno == EINTR)
@@ -401,6 +416,11 @@ static int frame_send(int fd, const void *data, size_t len)
 		}
 	}
 	return 0;
+}
+
+static int frame_send(int fd, const void *data, size_t len)
+{
+	return frame_send2(fd, data, len, NULL, 0);
 }
 
 /* A frame into *out (malloc'd): its length, 0 at EOF before a frame, -1 on an error. */
@@ -589,14 +609,17 @@ static sg_key *key_with_signer(const char *origin, const char *pem, size_t len, 
 	return key;
 }
 
-/* Its signature of msg, from the signer. */
-static int signer_sign(const sg_key *key, const unsigned char *msg, size_t len, unsigned char sig[SG_ED25519_SIG_LEN],
-		       sg_error *err)
+/* Its signature of the message head then body, from the signer. */
+static int signer_sign(const sg_key *key, const void *head, size_t head_len, const void *body, size_t body_len,
+		       unsigned char sig[SG_ED25519_SIG_LEN], sg_error *err)
 {
+	size_t len = head_len + body_len;
 	if (len > SG_SIGNER_MAX)
 		return sg_error_set(err, SG_ERR_INTERNAL, 0, "signing: %zu bytes, more than the signer takes", len);
 	unsigned char *reply = NULL;
-	ssize_t n = frame_send(key->signer_fd, msg, len) == 0 ? frame_recv(key->signer_fd, &reply) : -1;
+	ssize_t n = frame_send2(key->signer_fd, head, head_len, body, body_len) == 0
+			    ? frame_recv(key->signer_fd, &reply)
+			    : -1;
 	if (n <= 0) {
 		/* reaped here, to say how it ended */
 		char how[64];
@@ -1088,42 +1111,113 @@ int sg_dsse_envelope_parse(const char *origin, const char *text, size_t len,
 	return rc;
 }
 
+/* The envelope of a payload, signed by key, as sg_dsse_envelope_json prints it, in three
+ * parts: *text up to the payload's opening quote (head_len bytes), the payload's base64
+ * (not written), then *tail (from the closing quote). The envelope is printed with an
+ * empty payload and split at the first "payload": member (payloadType and the
+ * signatures cannot contain that text unescaped), so that a large payload is encoded
+ * once, straight to where it goes. Free *text with cJSON_free. */
+static int dsse_sign_parts(const sg_key *key, const char *payload_type, const void *payload, size_t payload_len,
+			   char **text, size_t *head_len, const char **tail, sg_error *err)
+{
+	if (!key->has_private)
+		return sg_error_set(err, SG_ERR_USAGE, 0, "key %s: cannot sign with a public key", key->id);
+	unsigned char sig[SG_ED25519_SIG_LEN];
+	if (key->signer_fd >= 0) {
+		/* the PAE's header, then the payload where it lies: not copied to be sent */
+		sg_autofree char *head = pae_head(payload_type, payload_len);
+		if (signer_sign(key, head, strlen(head), payload, payload_len, sig, err) < 0)
+			return -1;
+	} else {
+		size_t pae_len = 0;
+		sg_autofree unsigned char *pae = sg_dsse_pae(payload_type, payload, payload_len, &pae_len);
+		if (sign_here(key, pae, pae_len, sig, err) < 0)
+			return -1;
+	}
+	sg_dsse_sig s = {.keyid = (char *)key->id, .sig = sig, .sig_len = sizeof(sig)};
+	sg_dsse_envelope env = {.payload_type = (char *)payload_type, .sigs = &s, .n_sigs = 1};
+	cJSON *json = sg_dsse_envelope_json(&env);
+	*text = cJSON_Print(json);
+	cJSON_Delete(json);
+	static const char slot[] = "\"payload\":\t\"\"";
+	char *at = *text ? strstr(*text, slot) : NULL;
+	if (!at) {
+		cJSON_free(*text);
+		*text = NULL;
+		return sg_error_set(err, SG_ERR_INTERNAL, ENOMEM, "signing with %s: building the envelope", key->id);
+	}
+	*head_len = (size_t)(at - *text) + sizeof(slot) - 2;
+	*tail = at + sizeof(slot) - 2;
+	return 0;
+}
+
 char *sg_dsse_sign(const sg_key *key, const char *payload_type, const void *payload,
 		   size_t payload_len, size_t *out_len, sg_error *err)
 {
-	if (!key->has_private) {
-		sg_error_set(err, SG_ERR_USAGE, 0, "key %s: cannot sign with a public key", key->id);
+	char *text = NULL;
+	size_t head_len = 0;
+	const char *tail = NULL;
+	if (dsse_sign_parts(key, payload_type, payload, payload_len, &text, &head_len, &tail, err) < 0)
 		return NULL;
-	}
-	size_t pae_len = 0;
-	sg_autofree unsigned char *pae = sg_dsse_pae(payload_type, payload, payload_len, &pae_len);
-	unsigned char sig[SG_ED25519_SIG_LEN];
-	size_t sig_len = sizeof(sig);
-	if (key->signer_fd >= 0) {
-		if (signer_sign(key, pae, pae_len, sig, err) < 0)
-			return NULL;
-	} else if (sign_here(key, pae, pae_len, sig, err) < 0) {
-		return NULL;
-	}
-	sg_dsse_sig s = {.keyid = (char *)key->id, .sig = sig, .sig_len = sig_len};
-	sg_dsse_envelope env = {.payload_type = (char *)payload_type,
-				.payload = (unsigned char *)payload,
-				.payload_len = payload_len,
-				.sigs = &s,
-				.n_sigs = 1};
-	cJSON *json = sg_dsse_envelope_json(&env);
-	char *text = cJSON_Print(json);
-	cJSON_Delete(json);
-	if (!text) {
-		sg_error_set(err, SG_ERR_INTERNAL, ENOMEM, "signing with %s: building the envelope", key->id);
-		return NULL;
-	}
-	sg_buf b = {0};
-	sg_buf_puts(&b, text);
-	sg_buf_append(&b, "\n", 1);
+	size_t tail_len = strlen(tail);
+	size_t b64_len = (payload_len + 2) / 3 * 4;
+	size_t len = head_len + b64_len + tail_len + 1;
+	char *out = sg_xmalloc(len + 1);
+	memcpy(out, text, head_len);
+	sg_base64_encode_to(payload, payload_len, out + head_len);
+	memcpy(out + head_len + b64_len, tail, tail_len);
+	out[len - 1] = '\n';
+	out[len] = '\0';
 	cJSON_free(text);
-	*out_len = b.len;
-	return b.data;
+	*out_len = len;
+	return out;
+}
+
+int sg_dsse_sign_to_file(const sg_key *key, const char *payload_type, const void *payload, size_t payload_len,
+			 const char *path, char sha256_hex[65], sg_error *err)
+{
+	char *text = NULL;
+	size_t head_len = 0;
+	const char *tail = NULL;
+	if (dsse_sign_parts(key, payload_type, payload, payload_len, &text, &head_len, &tail, err) < 0)
+		return -1;
+	sg_atomic_file f;
+	if (sg_atomic_file_open(&f, path, 0644, err) < 0) {
+		cJSON_free(text);
+		return -1;
+	}
+	sg_sha256_ctx sha;
+	sg_sha256_init(&sha);
+	/* the base64 in pieces of 48 KiB of payload: 64 KiB out at a time */
+	enum { IN = 48 * 1024 };
+	sg_autofree char *b64 = sg_xmalloc(IN / 3 * 4 + 1);
+	int rc = sg_atomic_file_write(&f, text, head_len, err);
+	sg_sha256_add(&sha, text, head_len);
+	for (size_t off = 0; rc == 0 && off < payload_len; off += IN) {
+		size_t n = payload_len - off < IN ? payload_len - off : IN;
+		sg_base64_encode_to((const unsigned char *)payload + off, n, b64);
+		size_t m = (n + 2) / 3 * 4;
+		rc = sg_atomic_file_write(&f, b64, m, err);
+		sg_sha256_add(&sha, b64, m);
+	}
+	size_t tail_len = strlen(tail);
+	if (rc == 0)
+		rc = sg_atomic_file_write(&f, tail, tail_len, err);
+	if (rc == 0)
+		rc = sg_atomic_file_write(&f, "\n", 1, err);
+	sg_sha256_add(&sha, tail, tail_len);
+	sg_sha256_add(&sha, "\n", 1);
+	cJSON_free(text);
+	if (rc < 0) {
+		sg_atomic_file_abort(&f);
+		return -1;
+	}
+	if (sg_atomic_file_commit(&f, err) < 0)
+		return -1;
+	uint8_t digest[SG_SHA256_LEN];
+	sg_sha256_end(&sha, digest);
+	sg_hex(digest, sizeof(digest), sha256_hex);
+	return 0;
 }
 
 static bool signature_valid(const sg_key *key, const sg_dsse_sig *sig, const unsigned char *pae,

@@ -32,6 +32,8 @@
 
 /* Standard base64 (RFC 4648 section 4, '+' and '/', with '=' padding); NUL-terminated. */
 char *sg_base64_encode(const void *data, size_t len);
+/* The same into out, which holds (len + 2) / 3 * 4 + 1 bytes. */
+void sg_base64_encode_to(const void *data, size_t len, char *out);
 /* Strict decode: the standard alphabet only, length a multiple of 4, padding only at the
  * end, unused bits zero (one text per byte string). No whitespace. The result is
  * NUL-terminated (not counted in out_len). SG_ERR_INPUT naming the offset on garbage. */
@@ -131,6 +133,10 @@ void sg_dsse_envelope_free(sg_dsse_envelope *env);
 /* Sign payload as payload_type; returns the envelope's JSON text with a newline. */
 char *sg_dsse_sign(const sg_key *key, const char *payload_type, const void *payload,
 		   size_t payload_len, size_t *out_len, sg_error *err);
+/* The same bytes written to path (atomically), never whole in memory: a large verdict's
+ * envelope is not held beside its statement. sha256_hex receives the file's digest. */
+int sg_dsse_sign_to_file(const sg_key *key, const char *payload_type, const void *payload, size_t payload_len,
+			 const char *path, char sha256_hex[65], sg_error *err);
 
 /* Verify an envelope's text against the trusted key: it must parse, carry payload_type
  * and hold a signature whose keyid is the trusted key's and that verifies over the PAE.

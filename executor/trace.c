@@ -22,7 +22,8 @@
 
 #define SG_ARG_MAX 256       /* bytes kept of one argument string */
 #define SG_ARGV_MAX 64       /* arguments kept of one exec */
-#define SG_PROC_SLOTS 4096   /* programs remembered for their exit (open addressing) */
+#define SG_PROC_SLOTS 4096   /* most programs remembered for their exit (open addressing) */
+#define SG_PROC_SLOTS_MIN 64 /* the table's first size: it doubles as programs live at once */
 #define SG_AGG_MAX 256       /* distinct violations / connects kept */
 #define SG_NET_PER_CALL 16   /* distinct destinations recorded of one sendmmsg */
 #define SG_MMSG_MAX 1024     /* messages of one sendmmsg the kernel sends (UIO_MAXIOV) */
@@ -84,6 +85,9 @@ struct sg_trace {
 	uint64_t viol_other, conn_other;
 	char *failing;
 	proc_slot *procs;
+	size_t procs_cap;  /* slots (a power of two, SG_PROC_SLOTS at most) */
+	size_t procs_used; /* slots not empty: live programs and tombstones */
+	size_t procs_live;
 	char sha256[SG_SHA256_HEX_LEN];
 	bool finished;
 };
@@ -227,7 +231,8 @@ sg_trace *sg_trace_open(const char *path, uint64_t cap, const sg_policy *policy,
 	t->req = sg_xcalloc(1, t->sizes.seccomp_notif > sizeof(*t->req) ? t->sizes.seccomp_notif : sizeof(*t->req));
 	t->resp = sg_xcalloc(1, t->sizes.seccomp_notif_resp > sizeof(*t->resp) ? t->sizes.seccomp_notif_resp
 										   : sizeof(*t->resp));
-	t->procs = sg_xcalloc(SG_PROC_SLOTS, sizeof(*t->procs));
+	t->procs_cap = SG_PROC_SLOTS_MIN;
+	t->procs = sg_xcalloc(t->procs_cap, sizeof(*t->procs));
 	return t;
 }
 
@@ -453,29 +458,86 @@ static bool still_valid(int listener, uint64_t id)
 }
 
 /* Open addressing keyed by host pid; an exited program leaves a tombstone (-1) that a
- * later insert reuses, so a program that execs 100,000 times does not fill the table. */
-static proc_slot *proc_find(sg_trace *t, pid_t pid, bool insert)
+ * later insert reuses, so a program that execs 100,000 times does not fill the table.
+ * The table starts small and doubles while more programs live at once (up to
+ * SG_PROC_SLOTS), so that a long build's thousands of short programs, a few at a time,
+ * touch a few pages rather than all of a table sized for the worst case. */
+static size_t proc_hash(pid_t pid, size_t cap)
 {
-	size_t h = ((size_t)pid * 2654435761u) % SG_PROC_SLOTS;
-	proc_slot *tomb = NULL;
-	for (size_t i = 0; i < SG_PROC_SLOTS; i++) {
-		proc_slot *s = &t->procs[(h + i) % SG_PROC_SLOTS];
+	return ((size_t)pid * 2654435761u) & (cap - 1);
+}
+
+static proc_slot *proc_find(sg_trace *t, pid_t pid)
+{
+	size_t h = proc_hash(pid, t->procs_cap);
+	for (size_t i = 0; i < t->procs_cap; i++) {
+		proc_slot *s = &t->procs[(h + i) & (t->procs_cap - 1)];
 		if (s->pid == pid)
 			return s;
-		if (s->pid == -1 && !tomb)
-			tomb = s;
 		if (s->pid == 0)
-			return insert ? (tomb ? tomb : s) : NULL;
+			return NULL;
 	}
-	if (!insert)
-		return NULL;
-	if (tomb)
-		return tomb;
-	proc_slot *s = &t->procs[h]; /* full of live programs: forget one */
+	return NULL;
+}
+
+/* The live programs into a table of cap slots; the tombstones go. */
+static void procs_rehash(sg_trace *t, size_t cap)
+{
+	proc_slot *old = t->procs;
+	size_t old_cap = t->procs_cap;
+	t->procs = sg_xcalloc(cap, sizeof(*t->procs));
+	t->procs_cap = cap;
+	t->procs_used = t->procs_live = 0;
+	for (size_t i = 0; i < old_cap; i++) {
+		if (old[i].pid <= 0)
+			continue;
+		size_t h = proc_hash(old[i].pid, cap);
+		while (t->procs[h].pid)
+			h = (h + 1) & (cap - 1);
+		t->procs[h] = old[i];
+		t->procs_used++;
+		t->procs_live++;
+	}
+	free(old);
+}
+
+/* A clean slot for pid, which has none. */
+static proc_slot *proc_insert(sg_trace *t, pid_t pid)
+{
+	if ((t->procs_used + 1) * 4 > t->procs_cap * 3) {
+		size_t cap = t->procs_cap;
+		while (cap < SG_PROC_SLOTS && (t->procs_live + 1) * 2 > cap)
+			cap *= 2;
+		if (cap != t->procs_cap || t->procs_live < t->procs_used)
+			procs_rehash(t, cap);
+	}
+	size_t h = proc_hash(pid, t->procs_cap);
+	proc_slot *s = NULL;
+	for (size_t i = 0; i < t->procs_cap && !s; i++) {
+		proc_slot *c = &t->procs[(h + i) & (t->procs_cap - 1)];
+		if (c->pid <= 0)
+			s = c;
+	}
+	if (!s) {
+		s = &t->procs[h]; /* full of live programs: forget one */
+		t->procs_live--;
+	} else if (s->pid == 0) {
+		t->procs_used++;
+	}
 	free(s->path);
 	free(s->pending_path);
-	*s = (proc_slot){0};
+	*s = (proc_slot){.pid = pid};
+	t->procs_live++;
 	return s;
+}
+
+/* The program in s ended: its slot becomes a tombstone, so that probing goes on past it. */
+static void proc_release(sg_trace *t, proc_slot *s)
+{
+	free(s->path);
+	free(s->pending_path);
+	*s = (proc_slot){.pid = -1};
+	t->procs_live--;
 }
 
 /* What identifies a process image: the kernel writes 16 random bytes (AT_RANDOM) on the
@@ -607,7 +669,7 @@ static void on_exec(sg_trace *t, int listener, const struct seccomp_notif *n, ui
 		return;
 	}
 	/* a later call of this process: did its previous exec work? (before this one's line) */
-	proc_slot *s = proc_find(t, hpid, false);
+	proc_slot *s = proc_find(t, hpid);
 	if (s)
 		exec_settle(t, s, hpid, now);
 	long pid, ppid;
@@ -641,12 +703,8 @@ static void on_exec(sg_trace *t, int listener, const struct seccomp_notif *n, ui
 		cJSON_AddTrueToObject(ev, "unreadable");
 	emit(t, ev);
 	t->execs++;
-	if (!s) {
-		s = proc_find(t, hpid, true);
-		free(s->path);
-		free(s->pending_path);
-		*s = (proc_slot){.pid = hpid};
-	}
+	if (!s)
+		s = proc_insert(t, hpid);
 	s->pending = true;
 	s->pending_t_ns = now;
 	s->pending_path = x.path ? x.path : sg_xstrdup("?");
@@ -655,13 +713,13 @@ static void on_exec(sg_trace *t, int listener, const struct seccomp_notif *n, ui
 
 static void on_exit_group(sg_trace *t, const struct seccomp_notif *n, uint64_t now)
 {
-	proc_slot *s = proc_find(t, (pid_t)n->pid, false);
+	proc_slot *s = proc_find(t, (pid_t)n->pid);
 	if (!s)
 		return; /* not a program we saw start (a thread, or init's probes' helpers) */
 	exec_settle(t, s, (pid_t)n->pid, now);
 	if (!s->path) {
 		/* its only exec failed: the program that exits is a fork we never saw start */
-		*s = (proc_slot){.pid = -1};
+		proc_release(t, s);
 		return;
 	}
 	t->exits++;
@@ -672,9 +730,7 @@ static void on_exit_group(sg_trace *t, const struct seccomp_notif *n, uint64_t n
 	cJSON_AddNumberToObject(ev, "duration_ms", (double)((now - s->t_ns) / 1000000u));
 	add_clean_string(ev, "path", s->path ? s->path : "?");
 	emit(t, ev);
-	free(s->path);
-	/* keep the slot's pid so that probing continues past it; mark it free-able */
-	*s = (proc_slot){.pid = -1};
+	proc_release(t, s);
 }
 
 static conn_rec *conn_find(sg_trace *t, const char *syscall, const sg_netaddr *na, const char *prog)
@@ -1047,7 +1103,7 @@ void sg_trace_free(sg_trace *t)
 		free(t->conns[i].program);
 	}
 	free(t->conns);
-	for (size_t i = 0; t->procs && i < SG_PROC_SLOTS; i++) {
+	for (size_t i = 0; t->procs && i < t->procs_cap; i++) {
 		free(t->procs[i].path);
 		free(t->procs[i].pending_path);
 	}

@@ -233,25 +233,62 @@ int sg_write_file(const char *path, const char *data, sg_error *err)
 	return sg_write_file_at(AT_FDCWD, path, data, err);
 }
 
+int sg_atomic_file_open(sg_atomic_file *f, const char *path, mode_t mode, sg_error *err)
+{
+	/* the thread too: two threads of one process may write the same file at once */
+	f->tmp = sg_xasprintf("%s.tmp.%d.%d", path, (int)getpid(), (int)gettid());
+	f->fd = SG_RETRY(open(f->tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, mode));
+	if (f->fd < 0) {
+		sg_error_set(err, SG_ERR_INTERNAL, errno, "create %s", f->tmp);
+		free(sg_steal_ptr(&f->tmp));
+		return -1;
+	}
+	f->path = sg_xstrdup(path);
+	return 0;
+}
+
+int sg_atomic_file_write(sg_atomic_file *f, const void *data, size_t len, sg_error *err)
+{
+	if (sg_write_all(f->fd, data, len) < 0)
+		return sg_error_set(err, SG_ERR_INTERNAL, errno, "write %s", f->tmp);
+	return 0;
+}
+
+void sg_atomic_file_abort(sg_atomic_file *f)
+{
+	if (f->fd >= 0)
+		close(f->fd);
+	if (f->tmp)
+		unlink(f->tmp);
+	free(f->tmp);
+	free(f->path);
+	*f = (sg_atomic_file){.fd = -1};
+}
+
+int sg_atomic_file_commit(sg_atomic_file *f, sg_error *err)
+{
+	int rc = 0;
+	if (fsync(f->fd) < 0)
+		rc = sg_error_set(err, SG_ERR_INTERNAL, errno, "write %s", f->tmp);
+	else if (rename(f->tmp, f->path) < 0)
+		rc = sg_error_set(err, SG_ERR_INTERNAL, errno, "rename %s", f->path);
+	else
+		free(sg_steal_ptr(&f->tmp)); /* renamed: nothing to remove */
+	sg_atomic_file_abort(f);
+	return rc;
+}
+
 int sg_write_file_atomic(const char *path, const void *data, size_t len, mode_t mode,
 			 sg_error *err)
 {
-	/* the thread too: two threads of one process may write the same file at once */
-	sg_autofree char *tmp = sg_xasprintf("%s.tmp.%d.%d", path, (int)getpid(), (int)gettid());
-	sg_autoclose int fd = SG_RETRY(open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, mode));
-	if (fd < 0)
-		return sg_error_set(err, SG_ERR_INTERNAL, errno, "create %s", tmp);
-	if (sg_write_all(fd, data, len) < 0 || fsync(fd) < 0) {
-		int e = errno;
-		unlink(tmp);
-		return sg_error_set(err, SG_ERR_INTERNAL, e, "write %s", tmp);
+	sg_atomic_file f;
+	if (sg_atomic_file_open(&f, path, mode, err) < 0)
+		return -1;
+	if (sg_atomic_file_write(&f, data, len, err) < 0) {
+		sg_atomic_file_abort(&f);
+		return -1;
 	}
-	if (rename(tmp, path) < 0) {
-		int e = errno;
-		unlink(tmp);
-		return sg_error_set(err, SG_ERR_INTERNAL, e, "rename %s", path);
-	}
-	return 0;
+	return sg_atomic_file_commit(&f, err);
 }
 
 int sg_mkdir_p(const char *path, mode_t mode, sg_error *err)
@@ -497,9 +534,21 @@ void sg_timing_mark(const char *label)
 	pthread_once(&timing_once, timing_init);
 	if (!timing_enabled)
 		return;
-	char line[160];
-	int n = snprintf(line, sizeof(line), "[timing %d] +%.3f ms %s\n", (int)getpid(),
-			 (double)(sg_monotonic_ns() - timing_origin) / 1e6, label);
+	/* and the peak RSS so far (VmHWM), which a poll from outside would miss at the end */
+	char status[4096];
+	long hwm = -1;
+	sg_autoclose int fd = open("/proc/self/status", O_RDONLY | O_CLOEXEC);
+	ssize_t got = fd >= 0 ? read(fd, status, sizeof(status) - 1) : -1;
+	const char *at = NULL;
+	if (got > 0) {
+		status[got] = '\0';
+		at = strstr(status, "\nVmHWM:");
+	}
+	if (at)
+		hwm = strtol(at + 7, NULL, 10);
+	char line[200];
+	int n = snprintf(line, sizeof(line), "[timing %d] +%.3f ms %s (peak RSS %ld kB)\n", (int)getpid(),
+			 (double)(sg_monotonic_ns() - timing_origin) / 1e6, label, hwm);
 	if (n > 0)
 		(void)!write(2, line, (size_t)n < sizeof(line) ? (size_t)n : sizeof(line) - 1);
 }

@@ -82,6 +82,17 @@ int sg_write_file_at(int dirfd, const char *path, const char *data, sg_error *er
 /* Write a file atomically: temp file in the same directory, fsync, rename. */
 int sg_write_file_atomic(const char *path, const void *data, size_t len, mode_t mode,
 			 sg_error *err);
+/* The same in pieces: open, write as often as needed, then commit (fsync, rename) or
+ * abort (the temp file goes). After a failed write, abort. */
+typedef struct sg_atomic_file {
+	int fd;
+	char *tmp;
+	char *path;
+} sg_atomic_file;
+int sg_atomic_file_open(sg_atomic_file *f, const char *path, mode_t mode, sg_error *err);
+int sg_atomic_file_write(sg_atomic_file *f, const void *data, size_t len, sg_error *err);
+int sg_atomic_file_commit(sg_atomic_file *f, sg_error *err);
+void sg_atomic_file_abort(sg_atomic_file *f);
 
 int sg_mkdir_p(const char *path, mode_t mode, sg_error *err);
 /* Remove scratch directories "PREFIX<pid>-XXXXXX" in base whose shipgate process is gone

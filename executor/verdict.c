@@ -5,6 +5,8 @@
 #include "trace.h"
 #include "util.h"
 
+#include <limits.h>
+#include <stdlib.h>
 #include <string.h>
 
 static cJSON *statement_job(const sg_job *job)
@@ -210,4 +212,38 @@ cJSON *sg_verdict_statement(const sg_run *run)
 	for (size_t i = 0; run->subject_excludes[i]; i++)
 		cJSON_AddItemToArray(ex_list, cJSON_CreateString(run->subject_excludes[i]));
 	return st;
+}
+
+char *sg_verdict_statement_text(const sg_run *run, size_t *len)
+{
+	cJSON *st = sg_verdict_statement(run);
+	/* printed into a buffer of about its size, grown by half when it is too small:
+	 * cJSON_Print doubles its buffer as it goes, which for a thousand changed files
+	 * costs a statement's size again at the supervisor's peak */
+	size_t size = 16384;
+	for (size_t i = 0; run->changes_known && i < run->changes.n; i++)
+		size += strlen(run->changes.items[i].path) + 160;
+	char *text = NULL;
+	for (;;) {
+		text = size < INT_MAX ? malloc(size) : NULL;
+		if (!text || cJSON_PrintPreallocated(st, text, (int)size, true))
+			break;
+		free(text);
+		text = NULL;
+		size += size / 2;
+	}
+	cJSON_Delete(st);
+	if (!text)
+		return NULL;
+	size_t n = strlen(text);
+	char *fitted = realloc(text, n + 2); /* the estimate's rest goes back */
+	if (!fitted) {
+		free(text);
+		return NULL;
+	}
+	text = fitted;
+	text[n] = '\n';
+	text[n + 1] = '\0';
+	*len = n + 1;
+	return text;
 }

@@ -8,7 +8,7 @@
 # fileless execs, denied calls on paths and sockets of several families, a flood of
 # denials, and calls the kernel refuses (a bad pointer, a bad length).
 . "$(dirname "$0")/lib.sh"
-plan 66
+plan 68
 
 work=$(new_tmp trace)
 
@@ -146,6 +146,28 @@ sg_exec --workspace "$work" --timeout 60 --trace "$work/t4.jsonl" -- ./fork500.s
 is "$SG_RC" 0 "500 children: the script finishes"
 num "$(( $(date +%s) - start ))" -lt 50 "500 children: well within the timeout (no deadlock)"
 is "$(grep -c '"path":"/bin/true"' "$work/t4.jsonl")" 1000 "500 children: 500 execs and 500 exits, none lost"
+
+# ... and 400 programs alive at once: the table of live programs grows from its first 64
+#     slots to fit them (it once was 4,096 slots from the start), and each exit still
+#     finds its program
+cat >"$work/live400.sh" <<'SH'
+#!/bin/sh
+i=0
+while [ $i -lt 400 ]; do /bin/sleep 3 & i=$((i + 1)); done
+wait
+SH
+chmod +x "$work/live400.sh"
+sg_exec --workspace "$work" --timeout 60 --pids 1000 --trace "$work/t4b.jsonl" -- ./live400.sh
+is "$SG_RC" 0 "400 alive at once: the script finishes"
+is "$(python3 - "$work/t4b.jsonl" <<'PY'
+import json, sys
+ev = [json.loads(l) for l in open(sys.argv[1])]
+execs = {e["pid"] for e in ev if e["event"] == "exec" and e.get("path") == "/bin/sleep"}
+exits = [e for e in ev if e["event"] == "exit" and e["path"] == "/bin/sleep"]
+print(len(execs), len(exits), {e["pid"] for e in exits} == execs,
+      all(e["code"] == 0 and e["duration_ms"] >= 2500 for e in exits))
+PY
+)" "400 400 True True" "400 alive at once: 400 execs, and 400 exits of the same pids with their code and duration"
 
 # 5. the cap holds against a program that execs far more than fits
 cat >"$work/many.sh" <<'SH'

@@ -90,9 +90,41 @@ static void test_scan(void)
 	sg_rm_rf(dir, &err);
 }
 
+/* The list grows with what is found (it starts at 16 entries, not at max): 300 files
+ * are all there, sorted and hashed, under a max of 1,000; 300 under a max of 100 keep
+ * the first 100 found and count the rest. */
+static void test_scan_many(void)
+{
+	char tmpl[] = "/tmp/sg-test-changes-XXXXXX";
+	char *dir = mkdtemp(tmpl);
+	TAP_OK(dir != NULL);
+	for (int i = 0; i < 300; i++) {
+		char rel[32];
+		snprintf(rel, sizeof(rel), "f%03d", i);
+		write_file(dir, rel, "obj");
+	}
+	sg_changes c;
+	sg_error err = {0};
+	tap_is_int(sg_changes_scan(dir, 1000, true, NULL, &c, &err), 0, "300 files: scan works");
+	bool all = c.n == 300 && !c.truncated && c.total == 300;
+	for (size_t i = 0; all && i < c.n; i++) {
+		char want[32];
+		snprintf(want, sizeof(want), "f%03zu", i);
+		all = !strcmp(c.items[i].path, want) && c.items[i].size == 3 &&
+		      !strcmp(c.items[i].sha256, "772a5fb04f9bad38681a2f56ddfdbd6a15185753df8dcc029788d02bf3b6825b");
+	}
+	tap_ok(all, "300 files: every one listed, sorted, hashed");
+	sg_changes_free(&c);
+	tap_is_int(sg_changes_scan(dir, 100, false, NULL, &c, &err), 0, "300 files, max 100: scan works");
+	TAP_OK(c.n == 100 && c.truncated && c.total == 300);
+	sg_changes_free(&c);
+	sg_rm_rf(dir, &err);
+}
+
 int main(void)
 {
 	test_globs();
 	test_scan();
+	test_scan_many();
 	return tap_done();
 }

@@ -5,6 +5,7 @@
  * signature (tests/data/sign/README.md says how each was made). Every way of tampering
  * with an envelope gets its own case and its own message.
  */
+#include "digest.h"
 #include "run.h"
 #include "sign.h"
 #include "tap.h"
@@ -12,6 +13,7 @@
 #include "verify.h"
 
 #include <fcntl.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
@@ -375,6 +377,71 @@ static void test_roundtrip(const keys *k)
 }
 
 /* Re-serialize an envelope after changing it. */
+static char *envelope_text(const sg_dsse_envelope *env, size_t *len);
+
+/* sg_dsse_sign writes the payload's base64 straight into the envelope it prints: the
+ * bytes are those of sg_dsse_envelope_json printed, for every padding, for a payload
+ * that looks like the envelope's own members, and for a payloadType that does too. */
+static void test_envelope_bytes(const keys *k)
+{
+	const char *payloads[] = {"", "a", "ab", "abc", "abcd", "\"payload\":\t\"\"", "{\"payload\":\t\"\"}\n"};
+	const char *types[] = {SG_DSSE_INTOTO_TYPE, "t\"payload\":\t\"\""};
+	for (size_t t = 0; t < sizeof(types) / sizeof(types[0]); t++)
+		for (size_t i = 0; i < sizeof(payloads) / sizeof(payloads[0]); i++) {
+			size_t len = 0, want_len = 0;
+			sg_autofree char *text = sign_text(k->priv, types[t], payloads[i], &len);
+			sg_dsse_envelope env;
+			sg_error err = {0};
+			bool parsed = sg_dsse_envelope_parse("env", text, len, &env, &err) == 0;
+			sg_autofree char *want = parsed ? envelope_text(&env, &want_len) : NULL;
+			tap_ok(parsed && len == want_len + 1 && !memcmp(text, want, want_len) && text[want_len] == '\n' &&
+				       strlen(text) == len && env.payload_len == strlen(payloads[i]) &&
+				       !memcmp(env.payload, payloads[i], env.payload_len) &&
+				       !strcmp(env.payload_type, types[t]),
+			       "envelope: the bytes sg_dsse_envelope_json prints, payload %zu of type %zu", i, t);
+			if (parsed)
+				sg_dsse_envelope_free(&env);
+		}
+}
+
+/* sg_dsse_sign_to_file writes the bytes sg_dsse_sign returns, the payload's base64 in
+ * pieces of 48 KiB: sizes around a piece's end, and the file's digest. */
+static void test_sign_to_file(const keys *k)
+{
+	char tmpl[] = "/tmp/sg-test-sign-XXXXXX";
+	char *dir = mkdtemp(tmpl);
+	sg_autofree char *path = sg_xasprintf("%s/verdict.dsse.json", dir ? dir : "/nonexistent");
+	const size_t sizes[] = {0, 1, 2, 3, 49151, 49152, 49153, 3 * 49152 + 2, 300000};
+	for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
+		sg_autofree char *payload = sg_xmalloc(sizes[i] + 1);
+		for (size_t j = 0; j < sizes[i]; j++)
+			payload[j] = (char)(' ' + (j * 7 + i) % 90);
+		payload[sizes[i]] = '\0';
+		size_t len = 0, got_len = 0;
+		sg_error err = {0};
+		sg_autofree char *want = sg_dsse_sign(k->priv, SG_DSSE_INTOTO_TYPE, payload, sizes[i], &len, &err);
+		char hex[SG_SHA256_HEX_LEN] = "", want_hex[SG_SHA256_HEX_LEN] = "";
+		int rc = sg_dsse_sign_to_file(k->priv, SG_DSSE_INTOTO_TYPE, payload, sizes[i], path, hex, &err);
+		sg_autofree char *got = NULL;
+		if (rc == 0)
+			sg_read_file(path, 1u << 20, &got, &got_len, &err);
+		if (want)
+			sg_sha256_hex(want, len, want_hex);
+		tap_ok(want && got && got_len == len && !memcmp(got, want, len) && !strcmp(hex, want_hex),
+		       "sign to a file: the bytes of sg_dsse_sign and their digest, payload of %zu bytes", sizes[i]);
+	}
+	sg_error err = {0};
+	char hex[SG_SHA256_HEX_LEN];
+	sg_autofree char *bad = sg_xasprintf("%s/missing/verdict.dsse.json", dir ? dir : "/nonexistent");
+	tap_ok(sg_dsse_sign_to_file(k->priv, SG_DSSE_INTOTO_TYPE, "x", 1, bad, hex, &err) < 0 &&
+		       has(err.msg, "missing/verdict.dsse.json.tmp"),
+	       "sign to a file: a directory that is not there is named");
+	sg_autofree char *leftover = sg_xasprintf("rm -rf %s", dir ? dir : "/nonexistent");
+	if (system(leftover) != 0)
+		tap_ok(false, "cleanup");
+}
+
+/* Re-serialize an envelope after changing it. */
 static char *envelope_text(const sg_dsse_envelope *env, size_t *len)
 {
 	cJSON *json = sg_dsse_envelope_json(env);
@@ -643,6 +710,8 @@ int main(void)
 	keys k = {.priv = load_data_key("test.key", true), .pub = load_data_key("test.pub", false),
 		  .other_priv = load_data_key("other.key", true), .other_pub = load_data_key("other.pub", false)};
 	test_roundtrip(&k);
+	test_envelope_bytes(&k);
+	test_sign_to_file(&k);
 	test_tampering(&k);
 	test_envelope_malformed(&k);
 	test_statement();
