@@ -1140,11 +1140,14 @@ static int dsse_sign_parts(const sg_key *key, const char *payload_type, const vo
 	*text = cJSON_Print(json);
 	cJSON_Delete(json);
 	static const char slot[] = "\"payload\":\t\"\"";
-	char *at = *text ? strstr(*text, slot) : NULL;
+	if (!*text)
+		return sg_error_set(err, SG_ERR_INTERNAL, ENOMEM, "signing with %s: building the envelope", key->id);
+	char *at = strstr(*text, slot);
 	if (!at) {
 		cJSON_free(*text);
 		*text = NULL;
-		return sg_error_set(err, SG_ERR_INTERNAL, ENOMEM, "signing with %s: building the envelope", key->id);
+		return sg_error_set(err, SG_ERR_INTERNAL, 0,
+				    "signing with %s: building the envelope: no payload member in its skeleton", key->id);
 	}
 	*head_len = (size_t)(at - *text) + sizeof(slot) - 2;
 	*tail = at + sizeof(slot) - 2;

@@ -22,8 +22,8 @@
 
 #define SG_ARG_MAX 256       /* bytes kept of one argument string */
 #define SG_ARGV_MAX 64       /* arguments kept of one exec */
-#define SG_PROC_SLOTS 4096   /* most programs remembered for their exit (open addressing) */
-#define SG_PROC_SLOTS_MIN 64 /* the table's first size: it doubles as programs live at once */
+#define SG_PROC_SLOTS_MAX 4096 /* most programs remembered for their exit (open addressing) */
+#define SG_PROC_SLOTS_FIRST 64 /* the table's first size: it doubles as programs live at once */
 #define SG_AGG_MAX 256       /* distinct violations / connects kept */
 #define SG_NET_PER_CALL 16   /* distinct destinations recorded of one sendmmsg */
 #define SG_MMSG_MAX 1024     /* messages of one sendmmsg the kernel sends (UIO_MAXIOV) */
@@ -85,7 +85,7 @@ struct sg_trace {
 	uint64_t viol_other, conn_other;
 	char *failing;
 	proc_slot *procs;
-	size_t procs_cap;  /* slots (a power of two, SG_PROC_SLOTS at most) */
+	size_t procs_cap;  /* slots (a power of two, SG_PROC_SLOTS_MAX at most) */
 	size_t procs_used; /* slots not empty: live programs and tombstones */
 	size_t procs_live;
 	char sha256[SG_SHA256_HEX_LEN];
@@ -231,7 +231,7 @@ sg_trace *sg_trace_open(const char *path, uint64_t cap, const sg_policy *policy,
 	t->req = sg_xcalloc(1, t->sizes.seccomp_notif > sizeof(*t->req) ? t->sizes.seccomp_notif : sizeof(*t->req));
 	t->resp = sg_xcalloc(1, t->sizes.seccomp_notif_resp > sizeof(*t->resp) ? t->sizes.seccomp_notif_resp
 										   : sizeof(*t->resp));
-	t->procs_cap = SG_PROC_SLOTS_MIN;
+	t->procs_cap = SG_PROC_SLOTS_FIRST;
 	t->procs = sg_xcalloc(t->procs_cap, sizeof(*t->procs));
 	return t;
 }
@@ -460,8 +460,8 @@ static bool still_valid(int listener, uint64_t id)
 /* Open addressing keyed by host pid; an exited program leaves a tombstone (-1) that a
  * later insert reuses, so a program that execs 100,000 times does not fill the table.
  * The table starts small and doubles while more programs live at once (up to
- * SG_PROC_SLOTS), so that a long build's thousands of short programs, a few at a time,
- * touch a few pages rather than all of a table sized for the worst case. */
+ * SG_PROC_SLOTS_MAX), so that a long build's thousands of short programs, a few at a
+ * time, touch a few pages rather than all of a table sized for the worst case. */
 static size_t proc_hash(pid_t pid, size_t cap)
 {
 	return ((size_t)pid * 2654435761u) & (cap - 1);
@@ -506,7 +506,7 @@ static proc_slot *proc_insert(sg_trace *t, pid_t pid)
 {
 	if ((t->procs_used + 1) * 4 > t->procs_cap * 3) {
 		size_t cap = t->procs_cap;
-		while (cap < SG_PROC_SLOTS && (t->procs_live + 1) * 2 > cap)
+		while (cap < SG_PROC_SLOTS_MAX && (t->procs_live + 1) * 2 > cap)
 			cap *= 2;
 		if (cap != t->procs_cap || t->procs_live < t->procs_used)
 			procs_rehash(t, cap);
@@ -1004,6 +1004,16 @@ void sg_trace_finish(sg_trace *t)
 		fclose(t->f);
 		t->f = NULL;
 	}
+	/* the programs still in the table will not be seen again: a step that had thousands
+	 * alive at once does not keep their table through the rest of the run */
+	for (size_t i = 0; i < t->procs_cap; i++) {
+		free(t->procs[i].path);
+		free(t->procs[i].pending_path);
+	}
+	free(t->procs);
+	t->procs_cap = SG_PROC_SLOTS_FIRST;
+	t->procs = sg_xcalloc(t->procs_cap, sizeof(*t->procs));
+	t->procs_used = t->procs_live = 0;
 	if (sg_sha256_file(t->path, t->sha256, NULL) < 0)
 		t->sha256[0] = '\0';
 }

@@ -236,6 +236,7 @@ int sg_write_file(const char *path, const char *data, sg_error *err)
 int sg_atomic_file_open(sg_atomic_file *f, const char *path, mode_t mode, sg_error *err)
 {
 	/* the thread too: two threads of one process may write the same file at once */
+	*f = (sg_atomic_file){.fd = -1};
 	f->tmp = sg_xasprintf("%s.tmp.%d.%d", path, (int)getpid(), (int)gettid());
 	f->fd = SG_RETRY(open(f->tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, mode));
 	if (f->fd < 0) {
