@@ -24,6 +24,7 @@ typedef struct scan_ctx {
 	sg_changes *out;
 	size_t max;
 	size_t cap;        /* out->items' room: it grows with what is found, up to max */
+	size_t path_bytes; /* of the paths listed so far, up to SG_CHANGES_PATH_BUDGET */
 	bool hash;
 	char *const *watch;
 	uint64_t hash_left;
@@ -64,10 +65,12 @@ static void add_change(scan_ctx *sc, const char *path, sg_change_kind kind, cons
 	if (kind == SG_CHANGE_FILE && sha && sha[0] == '\0')
 		sc->out->unhashed++;
 	sc->out->total++;
-	if (sc->out->n >= sc->max) {
+	size_t plen = strlen(path) + 1;
+	if (sc->out->n >= sc->max || sc->path_bytes + plen > SG_CHANGES_PATH_BUDGET) {
 		sc->out->truncated = true;
 		return;
 	}
+	sc->path_bytes += plen;
 	if (sc->out->n == sc->cap) {
 		sc->cap = sc->cap * 2 < sc->max ? sc->cap * 2 : sc->max;
 		sc->out->items = sg_xrealloc(sc->out->items, sc->cap * sizeof(*sc->out->items));
@@ -293,27 +296,19 @@ static const char *kind_name(sg_change_kind k)
 	}
 }
 
-cJSON *sg_changes_json(const sg_changes *c)
+cJSON *sg_change_json(const sg_change *ch)
 {
-	/* a large run lists a thousand of these: keys, kinds, digests and paths that are
-	 * valid UTF-8 are not copied but referred to (the tree must not outlive c) */
-	cJSON *a = cJSON_CreateArray();
-	for (size_t i = 0; i < c->n; i++) {
-		const sg_change *ch = &c->items[i];
-		cJSON *o = cJSON_CreateObject();
-		sg_autofree char *clean = sg_utf8_sanitize(ch->path, strlen(ch->path));
-		cJSON_AddItemToObjectCS(o, "path", strcmp(clean, ch->path) ? cJSON_CreateString(clean)
-									     : cJSON_CreateStringReference(ch->path));
-		cJSON_AddItemToObjectCS(o, "kind", cJSON_CreateStringReference(kind_name(ch->kind)));
-		if (ch->kind == SG_CHANGE_FILE && !ch->sha256[0])
-			cJSON_AddItemToObjectCS(o, "sha256", cJSON_CreateNull()); /* past the hashing budget, or unreadable */
-		else if (ch->kind == SG_CHANGE_FILE || ch->kind == SG_CHANGE_SYMLINK)
-			cJSON_AddItemToObjectCS(o, "sha256", cJSON_CreateStringReference(ch->sha256));
-		if (ch->kind == SG_CHANGE_FILE)
-			cJSON_AddItemToObjectCS(o, "size", cJSON_CreateNumber((double)ch->size));
-		cJSON_AddItemToArray(a, o);
-	}
-	return a;
+	cJSON *o = cJSON_CreateObject();
+	sg_autofree char *clean = sg_utf8_sanitize(ch->path, strlen(ch->path));
+	cJSON_AddStringToObject(o, "path", clean);
+	cJSON_AddStringToObject(o, "kind", kind_name(ch->kind));
+	if (ch->kind == SG_CHANGE_FILE && !ch->sha256[0])
+		cJSON_AddNullToObject(o, "sha256"); /* past the hashing budget, or unreadable */
+	else if (ch->kind == SG_CHANGE_FILE || ch->kind == SG_CHANGE_SYMLINK)
+		cJSON_AddStringToObject(o, "sha256", ch->sha256);
+	if (ch->kind == SG_CHANGE_FILE)
+		cJSON_AddNumberToObject(o, "size", (double)ch->size);
+	return o;
 }
 
 /* Match one component pattern against one component (no '/'). */

@@ -29,7 +29,8 @@ typedef struct sg_change {
 typedef struct sg_changes {
 	sg_change *items;
 	size_t n;
-	bool truncated;    /* more than max entries, or too deep: the rest were counted only */
+	bool truncated;    /* more than max entries or SG_CHANGES_PATH_BUDGET of paths, or too
+			    * deep: the rest were counted only */
 	bool too_deep;     /* a directory below SG_CHANGES_MAX_DEPTH levels was not looked into */
 	uint64_t total;
 	uint64_t unhashed; /* files listed without a digest (sha256 ""): over the budget */
@@ -38,6 +39,9 @@ typedef struct sg_changes {
 
 /* The scan's own limits: the candidate shapes the tree it walks. */
 #define SG_CHANGES_MAX_DEPTH 128u                   /* directory levels looked into */
+/* bytes of paths listed (with their NULs): past it, changes are counted only. A thousand
+ * paths of 256 bytes fit; a thousand of 4 KiB would hold 4 MB in the supervisor. */
+#define SG_CHANGES_PATH_BUDGET (256u << 10)
 #define SG_CHANGES_HASH_BUDGET (1024ull << 20)      /* bytes of file contents hashed per scan */
 #define SG_PROTECT_MAX_ENTRIES 4000000u             /* workspace entries looked at for protect */
 
@@ -49,8 +53,8 @@ typedef struct sg_changes {
 int sg_changes_scan(const char *upper, size_t max, bool hash, char *const *watch, sg_changes *out,
 		    sg_error *err);
 void sg_changes_free(sg_changes *c);
-/* The changes as the statement lists them. The tree refers to c's strings: free it first. */
-cJSON *sg_changes_json(const sg_changes *c);
+/* A change as the statement lists it. */
+cJSON *sg_change_json(const sg_change *ch);
 
 /* Glob match of a '/'-separated relative path: '*' and '?' stay within one component,
  * '**' as a whole component matches any number of components (zero included), [...]

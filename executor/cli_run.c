@@ -229,6 +229,28 @@ static int parse_args(int argc, char **argv, run_args *a, bool *done)
 	return 0;
 }
 
+static int sink_fd(void *ctx, const void *data, size_t len)
+{
+	return sg_write_all(*(int *)ctx, data, len) < 0 ? -errno : 0;
+}
+
+/* --json: statement.json's bytes on stdout, copied from the file in pieces; made again
+ * when it could not be written. */
+static void print_statement(const sg_run *run, const sg_published *pub)
+{
+	int out = 1;
+	sg_autoclose int fd = pub->statement_written ? open(pub->statement_path, O_RDONLY | O_CLOEXEC) : -1;
+	if (fd < 0) {
+		sg_verdict_statement_write(run, sink_fd, &out, NULL);
+		return;
+	}
+	char buf[16384];
+	ssize_t n;
+	while ((n = SG_RETRY(read(fd, buf, sizeof(buf)))) > 0)
+		if (sg_write_all(out, buf, (size_t)n) < 0)
+			return;
+}
+
 int sg_cli_run_job(const sg_job *job, const sg_cli_run_opts *a, const sg_key *key, sg_run_result *result)
 {
 	run_ui ui = {.out = a->json ? stderr : stdout, .quiet = a->quiet, .n_steps = job->n_steps};
@@ -267,11 +289,8 @@ int sg_cli_run_job(const sg_job *job, const sg_cli_run_opts *a, const sg_key *ke
 		sg_run_free(&run);
 		return err.kind == SG_ERR_USAGE || err.kind == SG_ERR_INPUT ? 2 : 3;
 	}
-	size_t statement_len = 0;
-	char *statement = sg_verdict_statement_text(&run, &statement_len);
 	sg_published pub;
-	sg_timing_mark("cli: statement built");
-	if (sg_publish_verdict(&run, statement, statement_len, key, a->vsa, &pub, &err) < 0) {
+	if (sg_publish_verdict(&run, key, a->vsa, &pub, &err) < 0) {
 		fprintf(stderr, "shipgate run: writing the verdict: %s\n", err.msg);
 		sg_error_prefix(&err, "writing the verdict");
 		sg_event_error(&sink, &err);
@@ -286,8 +305,8 @@ int sg_cli_run_job(const sg_job *job, const sg_cli_run_opts *a, const sg_key *ke
 		if (run.interrupted)
 			exit_code = 128 + (sg_cli_interrupted ? sg_cli_interrupted : 2);
 	}
-	if (a->json && pub.statement)
-		sg_write_all(1, pub.statement, pub.statement_len);
+	if (a->json)
+		print_statement(&run, &pub);
 	if (!a->quiet) {
 		for (size_t i = 0; i < run.n_steps; i++)
 			if (run.steps[i].status == SG_STEP_SKIPPED)

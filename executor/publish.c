@@ -7,6 +7,7 @@
 #include "util.h"
 #include "vsa.h"
 
+#include <fcntl.h>
 #include <limits.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -154,32 +155,52 @@ static int write_vsa(const sg_run *run, const sg_key *key, const char *verdict_s
 	return 0;
 }
 
-int sg_publish_verdict(const sg_run *run, char *statement, size_t statement_len, const sg_key *key, bool vsa,
-		       sg_published *out, sg_error *err)
+static int sink_atomic(void *ctx, const void *data, size_t len)
+{
+	sg_atomic_file *f = ctx;
+	return sg_write_all(f->fd, data, len) < 0 ? -errno : 0;
+}
+
+int sg_publish_verdict(const sg_run *run, const sg_key *key, bool vsa, sg_published *out, sg_error *err)
 {
 	sg_published local = {0};
 	sg_published *p = out ? out : &local;
 	memset(p, 0, sizeof(*p));
-	p->statement = statement;
-	p->statement_len = statement_len;
 	p->statement_path = sg_xasprintf("%s/statement.json", run->out_dir);
 	p->verdict_path = sg_xasprintf("%s/verdict.dsse.json", run->out_dir);
 	sg_autofree char *vsa_path = sg_xasprintf("%s/vsa.dsse.json", run->out_dir);
+	sg_autoclose int statement_fd = -1;
 	int rc = -1;
-	if (!p->statement) {
-		sg_error_set(err, SG_ERR_INTERNAL, ENOMEM, "%s", p->statement_path);
-		goto done;
-	}
 	/* a verdict of an earlier run must never sit beside this run's statement */
 	if ((unlink(p->verdict_path) < 0 && errno != ENOENT) || (unlink(vsa_path) < 0 && errno != ENOENT)) {
 		sg_error_set(err, SG_ERR_INTERNAL, errno, "remove the previous verdict in %s", run->out_dir);
 		goto done;
 	}
-	if (sg_write_file_atomic(p->statement_path, p->statement, p->statement_len, 0644, err) < 0)
+	/* statement.json written in pieces as it is made, then signed from the same open file
+	 * (read back in pieces): a large run's statement is never whole in this process */
+	sg_atomic_file f;
+	if (sg_atomic_file_open(&f, p->statement_path, 0644, err) < 0)
 		goto done;
+	uint64_t len = 0;
+	int wrc = sg_verdict_statement_write(run, sink_atomic, &f, &len);
+	if (wrc < 0) {
+		sg_error_set(err, SG_ERR_INTERNAL, -wrc, "write %s", f.tmp);
+		sg_atomic_file_abort(&f);
+		goto done;
+	}
+	statement_fd = fcntl(f.fd, F_DUPFD_CLOEXEC, 3);
+	if (statement_fd < 0) {
+		sg_error_set(err, SG_ERR_INTERNAL, errno, "%s", f.tmp);
+		sg_atomic_file_abort(&f);
+		goto done;
+	}
+	if (sg_atomic_file_commit(&f, err) < 0)
+		goto done;
+	p->statement_len = (size_t)len;
+	p->statement_written = true;
 	char verdict_sha[SG_SHA256_HEX_LEN];
-	if (sg_dsse_sign_to_file(key, SG_DSSE_INTOTO_TYPE, p->statement, p->statement_len, p->verdict_path,
-				 verdict_sha, err) < 0)
+	if (sg_dsse_sign_fd_to_file(key, SG_DSSE_INTOTO_TYPE, statement_fd, p->statement_len, p->verdict_path,
+				    verdict_sha, err) < 0)
 		goto done;
 	if (vsa) {
 		if (write_vsa(run, key, verdict_sha, vsa_path, err) < 0)
@@ -223,18 +244,19 @@ int sg_run_and_publish(const sg_job *job, const sg_key *key, const sg_run_option
 		sg_run_free(&run);
 		return -1;
 	}
-	size_t len = 0;
-	char *statement = sg_verdict_statement_text(&run, &len);
-	int rc = sg_publish_verdict(&run, statement, len, key, vsa, &out->pub, err);
+	int rc = sg_publish_verdict(&run, key, vsa, &out->pub, err);
 	if (rc < 0) {
 		sg_error_prefix(err, "writing the verdict");
 		sg_event_error(sink, err);
 		sg_run_free(&run);
 		return -1;
 	}
-	/* the envelope, for the API and the daemon, from the file it was written to */
-	if (sg_read_file(out->pub.verdict_path, SG_ENVELOPE_MAX, &out->pub.envelope, &out->pub.envelope_len, err) <
-	    0) {
+	/* the statement and the envelope, for the API and the daemon, from the files they
+	 * were written to (the out dir is still locked: no other run writes there) */
+	if (sg_read_file(out->pub.statement_path, SG_ENVELOPE_MAX, &out->pub.statement, &out->pub.statement_len,
+			 err) < 0 ||
+	    sg_read_file(out->pub.verdict_path, SG_ENVELOPE_MAX, &out->pub.envelope, &out->pub.envelope_len, err) <
+		    0) {
 		sg_error_prefix(err, "reading back the verdict");
 		sg_event_error(sink, err);
 		sg_run_free(&run);

@@ -15,8 +15,10 @@
 #include <stdbool.h>
 
 typedef struct sg_published {
-	char *statement;       /* the exact bytes of statement.json (NUL-terminated) */
+	char *statement;       /* the exact bytes of statement.json (NUL-terminated); NULL
+				* after sg_publish_verdict, which writes it in pieces */
 	size_t statement_len;
+	bool statement_written; /* statement.json is whole */
 	char *envelope;        /* the exact bytes of verdict.dsse.json (NUL-terminated); NULL
 				* after sg_publish_verdict, which writes it in pieces */
 	size_t envelope_len;
@@ -25,13 +27,12 @@ typedef struct sg_published {
 	char *vsa_path;        /* NULL unless a VSA was asked for */
 } sg_published;
 
-/* Write statement.json (statement, the bytes of sg_verdict_statement_text, which this
- * takes: out->statement, or freed), verdict.dsse.json and (vsa) vsa.dsse.json into
- * run->out_dir, removing any verdict of an earlier run first, so that an old verdict
- * never sits beside this run's statement. out may be NULL; otherwise it receives the
- * bytes and paths (free with sg_published_free, also after a failure). */
-int sg_publish_verdict(const sg_run *run, char *statement, size_t statement_len, const sg_key *key, bool vsa,
-		       sg_published *out, sg_error *err);
+/* Write statement.json (as sg_verdict_statement_write makes it), verdict.dsse.json and
+ * (vsa) vsa.dsse.json into run->out_dir, removing any verdict of an earlier run first,
+ * so that an old verdict never sits beside this run's statement; neither file is ever
+ * whole in memory. out may be NULL; otherwise it receives the paths and the statement's
+ * length (free with sg_published_free, also after a failure). */
+int sg_publish_verdict(const sg_run *run, const sg_key *key, bool vsa, sg_published *out, sg_error *err);
 void sg_published_free(sg_published *p);
 
 /* What a run came to, for the faces that do not print the run itself (the API, the

@@ -326,6 +326,7 @@ static void run_one_step(sg_run *run, size_t i, unsigned k, sg_step_record *rec,
 			sg_policy_free(step_policy);
 			return;
 		}
+		rec->tests->keep_outcomes = step->repeat > 1;
 		if (rec->tests->results_dir) {
 			mounts[n_mounts++] = (sg_mount_spec){rec->tests->results_dir, (char *)SG_RESULTS_DIR_INSIDE, false};
 			env[job->n_env] = results_env;

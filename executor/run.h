@@ -108,12 +108,13 @@ typedef struct sg_run {
 int sg_run_job(const sg_job *job, const sg_run_options *opts, sg_run *run, sg_error *err);
 void sg_run_free(sg_run *run);
 
-/* The in-toto Statement v1 of a finished run (pure). The tree refers to strings of run
- * (the changed files): free it before the run. */
-cJSON *sg_verdict_statement(const sg_run *run);
-/* The same, as the bytes of statement.json (printed, with a final newline; malloc'd):
- * the tree is freed before this returns, so a large run's tree and the envelope signed
- * from its text are never in memory together. NULL when out of memory. */
+/* The in-toto Statement v1 of a finished run, as the bytes of statement.json (cJSON's
+ * printed format, with a final newline), written through sink in pieces of up to 64 KiB:
+ * never whole in memory, nor as one tree (pure but for the sink). Returns 0, or the
+ * sink's first negative return (ENOMEM as -ENOMEM); *len (may be NULL) gets the length. */
+typedef int (*sg_statement_sink)(void *ctx, const void *data, size_t len);
+int sg_verdict_statement_write(const sg_run *run, sg_statement_sink sink, void *ctx, uint64_t *len);
+/* The same bytes in memory (malloc'd; NULL when out of memory): for the tests and the API. */
 char *sg_verdict_statement_text(const sg_run *run, size_t *len);
 
 #define SG_PREDICATE_TYPE "https://shipgate.dev/verdict/v1"

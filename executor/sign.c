@@ -389,14 +389,13 @@ static void signer_setup(int fd)
  * reply, sent unasked, is the key's public half (or why the key was refused). */
 #define SG_SIGNER_MAX (256u << 20)
 
-/* One frame whose bytes are head then body (either may be empty): the PAE goes out as
- * its header and the payload where it lies, not copied into one buffer first. */
-static int frame_send2(int fd, const void *head, size_t head_len, const void *body, size_t body_len)
+/* All of iov's bytes (iov is used up). */
+static int send_iov(int fd, struct iovec *iov, size_t cnt)
 {
-	uint32_t n = (uint32_t)(head_len + body_len);
-	struct iovec iov[3] = {{&n, sizeof(n)}, {(void *)head, head_len}, {(void *)body, body_len}};
-	struct msghdr mh = {.msg_iov = iov, .msg_iovlen = 3};
-	size_t want = sizeof(n) + head_len + body_len;
+	struct msghdr mh = {.msg_iov = iov, .msg_iovlen = cnt};
+	size_t want = 0;
+	for (size_t i = 0; i < cnt; i++)
+		want += iov[i].iov_len;
 	while (want) {
 		ssize_t w = sendmsg(fd, &mh, MSG_NOSIGNAL);
 		if (w < 0 && errno == EINTR)
@@ -420,7 +419,9 @@ static int frame_send2(int fd, const void *head, size_t head_len, const void *bo
 
 static int frame_send(int fd, const void *data, size_t len)
 {
-	return frame_send2(fd, data, len, NULL, 0);
+	uint32_t n = (uint32_t)len;
+	struct iovec iov[2] = {{&n, sizeof(n)}, {(void *)data, len}};
+	return send_iov(fd, iov, 2);
 }
 
 /* A frame into *out (malloc'd): its length, 0 at EOF before a frame, -1 on an error. */
@@ -609,17 +610,67 @@ static sg_key *key_with_signer(const char *origin, const char *pem, size_t len, 
 	return key;
 }
 
-/* Its signature of the message head then body, from the signer. */
-static int signer_sign(const sg_key *key, const void *head, size_t head_len, const void *body, size_t body_len,
+/* Where a payload to sign lies: in memory, or in a file read in pieces (pread), so that
+ * a large statement is never whole in this process. */
+typedef struct payload_src {
+	const unsigned char *mem; /* NULL: in fd */
+	int fd;
+	size_t len;
+} payload_src;
+
+#define SG_PAYLOAD_PIECE (48u * 1024u) /* 64 KiB of base64 */
+
+/* n bytes of the payload from off into buf; -1 (errno set) when the file gives fewer. */
+static int src_read(const payload_src *src, size_t off, void *buf, size_t n)
+{
+	if (src->mem) {
+		memcpy(buf, src->mem + off, n);
+		return 0;
+	}
+	for (size_t done = 0; done < n;) {
+		ssize_t r = pread(src->fd, (char *)buf + done, n - done, (off_t)(off + done));
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0) {
+			if (r == 0)
+				errno = EIO; /* the file is shorter than what was written to it */
+			return -1;
+		}
+		done += (size_t)r;
+	}
+	return 0;
+}
+
+/* Its signature of the PAE (head, then the payload), from the signer: one frame, the
+ * payload sent where it lies or in pieces of its file. */
+static int signer_sign(const sg_key *key, const char *head, const payload_src *src,
 		       unsigned char sig[SG_ED25519_SIG_LEN], sg_error *err)
 {
-	size_t len = head_len + body_len;
+	size_t head_len = strlen(head), len = head_len + src->len;
 	if (len > SG_SIGNER_MAX)
 		return sg_error_set(err, SG_ERR_INTERNAL, 0, "signing: %zu bytes, more than the signer takes", len);
+	uint32_t n32 = (uint32_t)len;
+	struct iovec iov[3] = {{&n32, sizeof(n32)}, {(void *)head, head_len}, {(void *)src->mem, src->mem ? src->len : 0}};
+	int sent = send_iov(key->signer_fd, iov, 3);
+	if (sent == 0 && !src->mem) {
+		sg_autofree unsigned char *piece = sg_xmalloc(SG_PAYLOAD_PIECE);
+		for (size_t off = 0; sent == 0 && off < src->len; off += SG_PAYLOAD_PIECE) {
+			size_t k = src->len - off < SG_PAYLOAD_PIECE ? src->len - off : SG_PAYLOAD_PIECE;
+			if (src_read(src, off, piece, k) < 0) {
+				/* the frame cannot be finished: this signer is done with */
+				int e = errno;
+				char how[64];
+				shutdown(key->signer_fd, SHUT_RDWR);
+				signer_end(key->signer_pid, how, sizeof(how));
+				((sg_key *)key)->signer_pid = 0;
+				return sg_error_set(err, SG_ERR_INTERNAL, e, "signing with %s: reading what to sign", key->id);
+			}
+			struct iovec one = {piece, k};
+			sent = send_iov(key->signer_fd, &one, 1);
+		}
+	}
 	unsigned char *reply = NULL;
-	ssize_t n = frame_send2(key->signer_fd, head, head_len, body, body_len) == 0
-			    ? frame_recv(key->signer_fd, &reply)
-			    : -1;
+	ssize_t n = sent == 0 ? frame_recv(key->signer_fd, &reply) : -1;
 	if (n <= 0) {
 		/* reaped here, to say how it ended */
 		char how[64];
@@ -1117,21 +1168,25 @@ int sg_dsse_envelope_parse(const char *origin, const char *text, size_t len,
  * empty payload and split at the first "payload": member (payloadType and the
  * signatures cannot contain that text unescaped), so that a large payload is encoded
  * once, straight to where it goes. Free *text with cJSON_free. */
-static int dsse_sign_parts(const sg_key *key, const char *payload_type, const void *payload, size_t payload_len,
-			   char **text, size_t *head_len, const char **tail, sg_error *err)
+static int dsse_sign_parts(const sg_key *key, const char *payload_type, const payload_src *src, char **text,
+			   size_t *head_len, const char **tail, sg_error *err)
 {
+	*text = NULL;
 	if (!key->has_private)
 		return sg_error_set(err, SG_ERR_USAGE, 0, "key %s: cannot sign with a public key", key->id);
 	unsigned char sig[SG_ED25519_SIG_LEN];
+	sg_autofree char *head = pae_head(payload_type, src->len);
 	if (key->signer_fd >= 0) {
-		/* the PAE's header, then the payload where it lies: not copied to be sent */
-		sg_autofree char *head = pae_head(payload_type, payload_len);
-		if (signer_sign(key, head, strlen(head), payload, payload_len, sig, err) < 0)
+		if (signer_sign(key, head, src, sig, err) < 0)
 			return -1;
 	} else {
-		size_t pae_len = 0;
-		sg_autofree unsigned char *pae = sg_dsse_pae(payload_type, payload, payload_len, &pae_len);
-		if (sign_here(key, pae, pae_len, sig, err) < 0)
+		/* libcrypto here (the library's callers): the PAE whole */
+		size_t head_len_ = strlen(head);
+		sg_autofree unsigned char *pae = sg_xmalloc(head_len_ + src->len + 1);
+		memcpy(pae, head, head_len_);
+		if (src->len && src_read(src, 0, pae + head_len_, src->len) < 0)
+			return sg_error_set(err, SG_ERR_INTERNAL, errno, "signing with %s: reading what to sign", key->id);
+		if (sign_here(key, pae, head_len_ + src->len, sig, err) < 0)
 			return -1;
 	}
 	sg_dsse_sig s = {.keyid = (char *)key->id, .sig = sig, .sig_len = sizeof(sig)};
@@ -1157,10 +1212,11 @@ static int dsse_sign_parts(const sg_key *key, const char *payload_type, const vo
 char *sg_dsse_sign(const sg_key *key, const char *payload_type, const void *payload,
 		   size_t payload_len, size_t *out_len, sg_error *err)
 {
+	payload_src src = {.mem = payload ? payload : (const void *)"", .fd = -1, .len = payload_len};
 	char *text = NULL;
 	size_t head_len = 0;
 	const char *tail = NULL;
-	if (dsse_sign_parts(key, payload_type, payload, payload_len, &text, &head_len, &tail, err) < 0)
+	if (dsse_sign_parts(key, payload_type, &src, &text, &head_len, &tail, err) < 0)
 		return NULL;
 	size_t tail_len = strlen(tail);
 	size_t b64_len = (payload_len + 2) / 3 * 4;
@@ -1176,13 +1232,14 @@ char *sg_dsse_sign(const sg_key *key, const char *payload_type, const void *payl
 	return out;
 }
 
-int sg_dsse_sign_to_file(const sg_key *key, const char *payload_type, const void *payload, size_t payload_len,
-			 const char *path, char sha256_hex[65], sg_error *err)
+/* The envelope of src written to path in pieces, and its digest. */
+static int sign_src_to_file(const sg_key *key, const char *payload_type, const payload_src *src, const char *path,
+			    char sha256_hex[65], sg_error *err)
 {
 	char *text = NULL;
 	size_t head_len = 0;
 	const char *tail = NULL;
-	if (dsse_sign_parts(key, payload_type, payload, payload_len, &text, &head_len, &tail, err) < 0)
+	if (dsse_sign_parts(key, payload_type, src, &text, &head_len, &tail, err) < 0)
 		return -1;
 	sg_atomic_file f;
 	if (sg_atomic_file_open(&f, path, 0644, err) < 0) {
@@ -1191,14 +1248,17 @@ int sg_dsse_sign_to_file(const sg_key *key, const char *payload_type, const void
 	}
 	sg_sha256_ctx sha;
 	sg_sha256_init(&sha);
-	/* the base64 in pieces of 48 KiB of payload: 64 KiB out at a time */
-	enum { IN = 48 * 1024 };
-	sg_autofree char *b64 = sg_xmalloc(IN / 3 * 4 + 1);
+	sg_autofree unsigned char *piece = sg_xmalloc(SG_PAYLOAD_PIECE);
+	sg_autofree char *b64 = sg_xmalloc(SG_PAYLOAD_PIECE / 3 * 4 + 1);
 	int rc = sg_atomic_file_write(&f, text, head_len, err);
 	sg_sha256_add(&sha, text, head_len);
-	for (size_t off = 0; rc == 0 && off < payload_len; off += IN) {
-		size_t n = payload_len - off < IN ? payload_len - off : IN;
-		sg_base64_encode_to((const unsigned char *)payload + off, n, b64);
+	for (size_t off = 0; rc == 0 && off < src->len; off += SG_PAYLOAD_PIECE) {
+		size_t n = src->len - off < SG_PAYLOAD_PIECE ? src->len - off : SG_PAYLOAD_PIECE;
+		if (src_read(src, off, piece, n) < 0) {
+			rc = sg_error_set(err, SG_ERR_INTERNAL, errno, "%s: reading what was signed", path);
+			break;
+		}
+		sg_base64_encode_to(piece, n, b64);
 		size_t m = (n + 2) / 3 * 4;
 		rc = sg_atomic_file_write(&f, b64, m, err);
 		sg_sha256_add(&sha, b64, m);
@@ -1221,6 +1281,20 @@ int sg_dsse_sign_to_file(const sg_key *key, const char *payload_type, const void
 	sg_sha256_end(&sha, digest);
 	sg_hex(digest, sizeof(digest), sha256_hex);
 	return 0;
+}
+
+int sg_dsse_sign_to_file(const sg_key *key, const char *payload_type, const void *payload, size_t payload_len,
+			 const char *path, char sha256_hex[65], sg_error *err)
+{
+	payload_src src = {.mem = payload ? payload : (const void *)"", .fd = -1, .len = payload_len};
+	return sign_src_to_file(key, payload_type, &src, path, sha256_hex, err);
+}
+
+int sg_dsse_sign_fd_to_file(const sg_key *key, const char *payload_type, int payload_fd, size_t payload_len,
+			    const char *path, char sha256_hex[65], sg_error *err)
+{
+	payload_src src = {.fd = payload_fd, .len = payload_len};
+	return sign_src_to_file(key, payload_type, &src, path, sha256_hex, err);
 }
 
 static bool signature_valid(const sg_key *key, const sg_dsse_sig *sig, const unsigned char *pae,

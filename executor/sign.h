@@ -137,6 +137,11 @@ char *sg_dsse_sign(const sg_key *key, const char *payload_type, const void *payl
  * envelope is not held beside its statement. sha256_hex receives the file's digest. */
 int sg_dsse_sign_to_file(const sg_key *key, const char *payload_type, const void *payload, size_t payload_len,
 			 const char *path, char sha256_hex[65], sg_error *err);
+/* The same for a payload of payload_len bytes in a file, read in pieces with pread from
+ * payload_fd (a statement is never whole in memory; libcrypto in this process reads it
+ * whole, a signer child gets it in pieces). */
+int sg_dsse_sign_fd_to_file(const sg_key *key, const char *payload_type, int payload_fd, size_t payload_len,
+			    const char *path, char sha256_hex[65], sg_error *err);
 
 /* Verify an envelope's text against the trusted key: it must parse, carry payload_type
  * and hold a signature whose keyid is the trusted key's and that verifies over the PAE.

@@ -1,6 +1,7 @@
 /* steptests.c: see steptests.h. */
 #include "steptests.h"
 #include "digest.h"
+#include "sha256.h"
 #include "util.h"
 
 #include <fcntl.h>
@@ -126,26 +127,30 @@ static void collect_junit(sg_step_tests *t)
 		unusable(t, "the report %s is larger than %u MiB", t->spec->path, (unsigned)(SG_TEST_REPORT_MAX_BYTES >> 20));
 		return;
 	}
-	sg_autofree char *data = sg_xmalloc((size_t)st.st_size + 1);
-	ssize_t got = sg_read_all(fd, data, (size_t)st.st_size);
-	if (got < 0) {
-		unusable(t, "the report %s cannot be read: %s", t->spec->path, strerror(errno));
-		return;
-	}
-	size_t len = (size_t)got;
-	data[len] = '\0';
+	/* parsed in pieces as it is read and hashed (a report of thousands of tests is never
+	 * whole in memory); a report with the same contents as before the step is then stale */
+	sg_test_report_free(&t->report);
+	sg_error perr = {0};
+	sg_sha256_ctx sha;
+	sg_sha256_init(&sha);
+	int rc = sg_junit_parse_fd(fd, (uint64_t)st.st_size, &sha, t->keep_outcomes, &t->report, &perr);
 	if (t->sha256_before[0]) {
+		uint8_t digest[SG_SHA256_LEN];
 		char now[65];
-		sg_sha256_hex(data, len, now);
+		sg_sha256_end(&sha, digest);
+		sg_hex(digest, sizeof(digest), now);
 		if (!strcmp(now, t->sha256_before)) {
+			sg_test_report_free(&t->report);
 			unusable(t, "the report %s is stale: it has the same contents as before this step (write "
 				    "reports to $SHIPGATE_RESULTS/ to avoid this)", t->spec->path);
 			return;
 		}
 	}
-	sg_test_report_free(&t->report);
-	sg_error perr = {0};
-	if (sg_junit_parse(data, len, &t->report, &perr) < 0) {
+	if (rc < 0 && perr.kind == SG_ERR_INTERNAL) {
+		unusable(t, "the report %s cannot be read: %s", t->spec->path, strerror(perr.errnum));
+		return;
+	}
+	if (rc < 0) {
 		t->have_report = true;
 		unusable(t, "the report %s is malformed: %s", t->spec->path, perr.msg);
 		return;
@@ -160,13 +165,9 @@ static void collect_tap(sg_step_tests *t, bool truncated)
 		unusable(t, "the step's output cannot be read back");
 		return;
 	}
-	sg_autofree char *data = sg_xmalloc((size_t)size + 1);
-	ssize_t got = pread(t->tap_fd, data, (size_t)size, 0);
-	size_t len = got > 0 ? (size_t)got : 0;
-	data[len] = '\0';
 	sg_test_report_free(&t->report);
 	sg_error perr = {0};
-	if (sg_tap_parse(data, len, &t->report, &perr) < 0) {
+	if (sg_tap_parse_fd(t->tap_fd, (uint64_t)size, t->keep_outcomes, &t->report, &perr) < 0) {
 		t->have_report = true;
 		unusable(t, "the TAP output is malformed: %s", perr.msg);
 		return;

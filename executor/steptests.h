@@ -35,6 +35,7 @@ typedef struct sg_step_tests {
 	ino_t ino_before;
 	char sha256_before[65]; /* contents before the step (upper layer, else the workspace); "" none */
 	int tap_fd;            /* the step's whole stdout, for TAP (-1 otherwise) */
+	bool keep_outcomes;    /* each test's outcome by name: a repeated step compares them */
 	sg_test_report report;
 	bool have_report;      /* parsed (possibly with a problem) */
 	char *unusable;        /* why there is no usable report: missing, stale, malformed */

@@ -72,6 +72,8 @@ void sg_test_report_add_failure(sg_test_report *r, const char *kind, const char 
 void sg_test_report_add_outcome(sg_test_report *r, const char *name, size_t name_len,
 				sg_test_result result)
 {
+	if (r->outcomes_off)
+		return;
 	if (r->n_outcomes >= SG_TEST_OUTCOMES_MAX) {
 		r->outcomes_truncated = true;
 		return;

@@ -69,6 +69,7 @@ typedef struct sg_test_report {
 	sg_test_outcome *outcomes;
 	size_t n_outcomes, cap_outcomes;
 	bool outcomes_truncated;
+	bool outcomes_off;        /* none are kept: nothing compares them (a step run once) */
 } sg_test_report;
 
 /* Parse a JUnit XML report. Returns 0 with *out filled in (check out->problem), or -1
@@ -78,11 +79,22 @@ typedef struct sg_test_report {
  * SG_ERR_INPUT) says what and where, and *out is still a valid report with zero counts
  * and problem set to the same sentence, so it can be shown and must be freed. */
 int sg_junit_parse(const char *data, size_t len, sg_test_report *out, sg_error *err);
+/* The same for the len bytes of fd from its current offset, read in pieces of 64 KiB (a
+ * report of thousands of tests is never whole in memory); sha (may be NULL) gets every
+ * byte read. A read error is an SG_ERR_INTERNAL error (errnum set), and a problem. */
+struct sg_sha256_ctx;
+int sg_junit_parse_fd(int fd, uint64_t len, struct sg_sha256_ctx *sha, bool keep_outcomes, sg_test_report *out,
+		      sg_error *err);
 
 /* Parse TAP (versions 12 to 14) as written on a step's stdout. Returns -1 only for input
  * larger than SG_TEST_REPORT_MAX_BYTES (same contract for *out as above); everything
  * else a TAP stream can get wrong becomes out->problem. */
 int sg_tap_parse(const char *data, size_t len, sg_test_report *out, sg_error *err);
+/* The same for len bytes of the file fd (read with pread, in pieces: a step's stdout of
+ * thousands of tests is never whole in memory). keep_outcomes false: no test's name is
+ * kept (only a repeated step compares them), nor, for the fd variants of both parsers,
+ * any memory for them. */
+int sg_tap_parse_fd(int fd, uint64_t len, bool keep_outcomes, sg_test_report *out, sg_error *err);
 
 /* The contract's step "tests" object: format, total, passed, failed, skipped, errors,
  * failures [{name, message, kind}], plus failures_truncated (only when true) and

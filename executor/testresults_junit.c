@@ -17,9 +17,11 @@
  * what a forger would edit, so they are only compared with what is listed, and a
  * disagreement becomes the report's problem.
  */
+#include "sha256.h"
 #include "testresults.h"
 #include "util.h"
 
+#include <errno.h>
 #include <expat.h>
 #include <inttypes.h>
 #include <stdarg.h>
@@ -477,12 +479,18 @@ static void junit_ctx_free(junit_ctx *c)
 		XML_ParserFree(c->parser);
 }
 
-int sg_junit_parse(const char *data, size_t len, sg_test_report *out, sg_error *err)
+/* The report's bytes come from feed, called until it returns 0 (the end) or -1 (errno:
+ * a read error). */
+typedef ssize_t (*junit_feed)(void *ctx, const char **piece);
+
+static int junit_parse_fed(uint64_t len, junit_feed feed, void *ctx, bool keep_outcomes, sg_test_report *out,
+			   sg_error *err)
 {
 	sg_test_report_init(out, SG_TESTS_JUNIT);
+	out->outcomes_off = !keep_outcomes;
 	if (len > SG_TEST_REPORT_MAX_BYTES) {
 		char why[128];
-		snprintf(why, sizeof(why), "the report is %zu bytes, more than the %u MiB limit",
+		snprintf(why, sizeof(why), "the report is %" PRIu64 " bytes, more than the %u MiB limit",
 			 len, SG_TEST_REPORT_MAX_BYTES >> 20);
 		return junit_unusable(out, err, why);
 	}
@@ -494,7 +502,21 @@ int sg_junit_parse(const char *data, size_t len, sg_test_report *out, sg_error *
 		return sg_error_set(err, SG_ERR_INTERNAL, ENOMEM, "junit: XML_ParserCreate");
 	junit_setup(&c);
 	int rc = 0;
-	if (XML_Parse(c.parser, data ? data : "", (int)len, XML_TRUE) != XML_STATUS_OK) {
+	enum XML_Status st = XML_STATUS_OK;
+	for (;;) {
+		const char *piece = NULL;
+		ssize_t n = feed(ctx, &piece);
+		if (n < 0) {
+			int e = errno;
+			junit_ctx_free(&c);
+			sg_test_report_add_problem(out, "the report cannot be read: %s", strerror(e));
+			return sg_error_set(err, SG_ERR_INTERNAL, e, "the report cannot be read");
+		}
+		st = XML_Parse(c.parser, n ? piece : "", (int)n, n == 0 ? XML_TRUE : XML_FALSE);
+		if (st != XML_STATUS_OK || n == 0)
+			break;
+	}
+	if (st != XML_STATUS_OK) {
 		sg_autofree char *why = NULL;
 		if (c.stop_reason)
 			why = sg_xstrdup(c.stop_reason);
@@ -506,5 +528,61 @@ int sg_junit_parse(const char *data, size_t len, sg_test_report *out, sg_error *
 		rc = junit_unusable(out, err, why);
 	}
 	junit_ctx_free(&c);
+	return rc;
+}
+
+typedef struct mem_feed {
+	const char *data;
+	size_t len;
+	bool done;
+} mem_feed;
+
+static ssize_t feed_mem(void *ctx, const char **piece)
+{
+	mem_feed *m = ctx;
+	if (m->done)
+		return 0;
+	m->done = true;
+	*piece = m->data;
+	return (ssize_t)m->len; /* all at once; then the end (0 at once for an empty text) */
+}
+
+int sg_junit_parse(const char *data, size_t len, sg_test_report *out, sg_error *err)
+{
+	mem_feed m = {.data = data ? data : "", .len = len};
+	return junit_parse_fed(len, feed_mem, &m, true, out, err);
+}
+
+typedef struct fd_feed {
+	int fd;
+	uint64_t left;
+	char *buf;
+	sg_sha256_ctx *sha;
+} fd_feed;
+
+static ssize_t feed_fd(void *ctx, const char **piece)
+{
+	fd_feed *f = ctx;
+	if (!f->left)
+		return 0;
+	size_t want = f->left < 65536 ? (size_t)f->left : 65536;
+	ssize_t n = sg_read_all(f->fd, f->buf, want);
+	if (n <= 0)
+		return n; /* the file ends early: what was read is what there is */
+	f->left -= (uint64_t)n;
+	if (f->sha)
+		sg_sha256_add(f->sha, f->buf, (size_t)n);
+	*piece = f->buf;
+	return n;
+}
+
+int sg_junit_parse_fd(int fd, uint64_t len, struct sg_sha256_ctx *sha, bool keep_outcomes, sg_test_report *out,
+		      sg_error *err)
+{
+	fd_feed f = {.fd = fd, .left = len, .sha = sha};
+	if (len <= SG_TEST_REPORT_MAX_BYTES)
+		f.buf = sg_xmalloc(65536);
+	int rc = junit_parse_fed(len, feed_fd, &f, keep_outcomes, out, err);
+	free(f.buf);
 	return rc;
 }

@@ -18,8 +18,10 @@
 #include "testresults.h"
 #include "util.h"
 
+#include <errno.h>
 #include <inttypes.h>
 #include <string.h>
+#include <unistd.h>
 
 /* Text kept of a YAML message before it is trimmed and cut. */
 #define TAP_TEXT_KEEP (4 * SG_TEST_MESSAGE_MAX)
@@ -550,15 +552,32 @@ static void tap_finish(tap_ctx *c)
 					   c->planned, c->planned == 1 ? "" : "s", c->ran);
 }
 
-int sg_tap_parse(const char *data, size_t len, sg_test_report *out, sg_error *err)
+static int tap_begin(tap_ctx *c, uint64_t len, bool keep_outcomes, sg_test_report *out, sg_error *err)
 {
 	sg_test_report_init(out, SG_TESTS_TAP);
+	out->outcomes_off = !keep_outcomes;
+	*c = (tap_ctx){.r = out, .yaml_failure = TAP_NO_FAILURE};
 	if (len > SG_TEST_REPORT_MAX_BYTES) {
-		sg_test_report_add_problem(out, "the output is %zu bytes, more than the %u MiB limit",
+		sg_test_report_add_problem(out, "the output is %" PRIu64 " bytes, more than the %u MiB limit",
 					   len, SG_TEST_REPORT_MAX_BYTES >> 20);
 		return sg_error_set(err, SG_ERR_INPUT, 0, "%s", out->problem);
 	}
-	tap_ctx c = { .r = out, .yaml_failure = TAP_NO_FAILURE };
+	return 0;
+}
+
+static void tap_end(tap_ctx *c)
+{
+	tap_finish(c);
+	sg_buf_free(&c->yaml.message);
+	sg_buf_free(&c->yaml.error);
+	free(c->seen);
+}
+
+int sg_tap_parse(const char *data, size_t len, sg_test_report *out, sg_error *err)
+{
+	tap_ctx c;
+	if (tap_begin(&c, len, true, out, err) < 0)
+		return -1;
 	if (!data)
 		data = "";
 	const char *p = data, *end = data + len;
@@ -572,9 +591,52 @@ int sg_tap_parse(const char *data, size_t len, sg_test_report *out, sg_error *er
 			break;
 		p += n + 1;
 	}
-	tap_finish(&c);
-	sg_buf_free(&c.yaml.message);
-	sg_buf_free(&c.yaml.error);
-	free(c.seen);
+	tap_end(&c);
+	return 0;
+}
+
+int sg_tap_parse_fd(int fd, uint64_t len, bool keep_outcomes, sg_test_report *out, sg_error *err)
+{
+	tap_ctx c;
+	if (tap_begin(&c, len, keep_outcomes, out, err) < 0)
+		return -1;
+	enum { PIECE = 64 * 1024 };
+	sg_autofree char *piece = sg_xmalloc(PIECE);
+	sg_buf line = {0}; /* a line that runs past a piece's end */
+	bool more = true;
+	for (uint64_t off = 0; more && off < len;) {
+		size_t want = len - off < PIECE ? (size_t)(len - off) : PIECE;
+		ssize_t got = pread(fd, piece, want, (off_t)off);
+		if (got < 0 && errno == EINTR)
+			continue;
+		if (got <= 0)
+			break; /* what was read is what there is */
+		const char *p = piece, *end = piece + got;
+		if (off == 0 && got >= 3 && !memcmp(p, "\xef\xbb\xbf", 3))
+			p += 3; /* a UTF-8 byte order mark */
+		off += (uint64_t)got;
+		while (more && p < end) {
+			const char *nl = memchr(p, '\n', (size_t)(end - p));
+			if (!nl) {
+				sg_buf_append(&line, p, (size_t)(end - p));
+				break;
+			}
+			c.lineno++;
+			if (line.len) {
+				sg_buf_append(&line, p, (size_t)(nl - p));
+				more = tap_line(&c, line.data, line.len);
+				line.len = 0;
+			} else {
+				more = tap_line(&c, p, (size_t)(nl - p));
+			}
+			p = nl + 1;
+		}
+	}
+	if (more && line.len) {
+		c.lineno++;
+		tap_line(&c, line.data, line.len);
+	}
+	sg_buf_free(&line);
+	tap_end(&c);
 	return 0;
 }

@@ -469,6 +469,8 @@ static size_t proc_hash(pid_t pid, size_t cap)
 
 static proc_slot *proc_find(sg_trace *t, pid_t pid)
 {
+	if (!t->procs)
+		return NULL;
 	size_t h = proc_hash(pid, t->procs_cap);
 	for (size_t i = 0; i < t->procs_cap; i++) {
 		proc_slot *s = &t->procs[(h + i) & (t->procs_cap - 1)];
@@ -504,6 +506,8 @@ static void procs_rehash(sg_trace *t, size_t cap)
 /* A clean slot for pid, which has none. */
 static proc_slot *proc_insert(sg_trace *t, pid_t pid)
 {
+	if (!t->procs)
+		procs_rehash(t, SG_PROC_SLOTS_FIRST);
 	if ((t->procs_used + 1) * 4 > t->procs_cap * 3) {
 		size_t cap = t->procs_cap;
 		while (cap < SG_PROC_SLOTS_MAX && (t->procs_live + 1) * 2 > cap)
@@ -1011,9 +1015,8 @@ void sg_trace_finish(sg_trace *t)
 		free(t->procs[i].pending_path);
 	}
 	free(t->procs);
-	t->procs_cap = SG_PROC_SLOTS_FIRST;
-	t->procs = sg_xcalloc(t->procs_cap, sizeof(*t->procs));
-	t->procs_used = t->procs_live = 0;
+	t->procs = NULL; /* a program seen after this gets a new table */
+	t->procs_cap = t->procs_used = t->procs_live = 0;
 	if (sg_sha256_file(t->path, t->sha256, NULL) < 0)
 		t->sha256[0] = '\0';
 }

@@ -238,7 +238,7 @@ int sg_atomic_file_open(sg_atomic_file *f, const char *path, mode_t mode, sg_err
 	/* the thread too: two threads of one process may write the same file at once */
 	*f = (sg_atomic_file){.fd = -1};
 	f->tmp = sg_xasprintf("%s.tmp.%d.%d", path, (int)getpid(), (int)gettid());
-	f->fd = SG_RETRY(open(f->tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, mode));
+	f->fd = SG_RETRY(open(f->tmp, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, mode));
 	if (f->fd < 0) {
 		sg_error_set(err, SG_ERR_INTERNAL, errno, "create %s", f->tmp);
 		free(sg_steal_ptr(&f->tmp));

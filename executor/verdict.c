@@ -5,7 +5,7 @@
 #include "trace.h"
 #include "util.h"
 
-#include <limits.h>
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -140,60 +140,138 @@ static cJSON *statement_step(const sg_step_record *rec)
 	return o;
 }
 
-cJSON *sg_verdict_statement(const sg_run *run)
+/* ---- writing the statement ------------------------------------------------------------
+ *
+ * The statement is written as cJSON_Print would print its tree, but never whole: the
+ * frame (the top object, the predicate, the steps' and changed files' arrays) is written
+ * here, and each member's value is built as a small tree, printed, indented to its depth
+ * and freed. A run of a thousand steps or changed files costs the memory of one of them,
+ * not of a tree of all of them plus its text.
+ *
+ * cJSON's format: an object is "{\n", its members one per line ("\t" x depth, "key",
+ * ":\t", the value, "," but after the last), then "\t" x (depth - 1) and "}"; an array is
+ * "[", its elements joined by ", ", then "]", one level deeper for what it holds. A value
+ * printed alone has depth 0, and its strings never hold a raw newline (they are escaped),
+ * so the value at depth d is its print with d tabs after each newline. */
+
+typedef struct jw {
+	sg_statement_sink sink;
+	void *ctx;
+	char *buf;
+	size_t n, cap;
+	uint64_t total;
+	int rc;
+} jw;
+
+static void jw_flush(jw *w)
 {
-	cJSON *st = cJSON_CreateObject();
-	cJSON_AddStringToObject(st, "_type", SG_STATEMENT_TYPE);
-	cJSON *subjects = cJSON_AddArrayToObject(st, "subject");
+	if (w->n && w->rc == 0)
+		w->rc = w->sink(w->ctx, w->buf, w->n);
+	w->n = 0;
+}
+
+static void jw_put(jw *w, const char *data, size_t len)
+{
+	w->total += len;
+	if (len > w->cap - w->n)
+		jw_flush(w);
+	if (len >= w->cap) {
+		if (w->rc == 0)
+			w->rc = w->sink(w->ctx, data, len);
+		return;
+	}
+	memcpy(w->buf + w->n, data, len);
+	w->n += len;
+}
+
+static void jw_puts(jw *w, const char *s)
+{
+	jw_put(w, s, strlen(s));
+}
+
+static void jw_tabs(jw *w, unsigned depth)
+{
+	static const char tabs[] = "\t\t\t\t\t\t\t\t";
+	for (; depth > 8; depth -= 8)
+		jw_put(w, tabs, 8);
+	jw_put(w, tabs, depth);
+}
+
+/* v (consumed) as printed at depth. */
+static void jw_value(jw *w, cJSON *v, unsigned depth)
+{
+	char *text = v ? cJSON_Print(v) : NULL;
+	cJSON_Delete(v);
+	if (!text) {
+		if (w->rc == 0)
+			w->rc = -ENOMEM;
+		return;
+	}
+	for (const char *p = text;;) {
+		const char *nl = strchr(p, '\n');
+		if (!nl) {
+			jw_puts(w, p);
+			break;
+		}
+		jw_put(w, p, (size_t)(nl - p) + 1);
+		jw_tabs(w, depth);
+		p = nl + 1;
+	}
+	cJSON_free(text);
+}
+
+/* The start of a member of an object whose members are at depth (a constant key). */
+static void jw_key(jw *w, unsigned depth, bool *first, const char *key)
+{
+	if (!*first)
+		jw_puts(w, ",\n");
+	*first = false;
+	jw_tabs(w, depth);
+	jw_puts(w, "\"");
+	jw_puts(w, key);
+	jw_puts(w, "\":\t");
+}
+
+static void jw_member(jw *w, unsigned depth, bool *first, const char *key, cJSON *value)
+{
+	jw_key(w, depth, first, key);
+	jw_value(w, value, depth);
+}
+
+static cJSON *statement_subject(const sg_run *run)
+{
+	cJSON *subjects = cJSON_CreateArray();
 	cJSON *subject = cJSON_CreateObject();
 	cJSON_AddStringToObject(subject, "name", "workspace");
 	cJSON *digest = cJSON_AddObjectToObject(subject, "digest");
 	cJSON_AddStringToObject(digest, "sha256", run->subject_sha256);
 	cJSON_AddItemToArray(subjects, subject);
-	cJSON_AddStringToObject(st, "predicateType", SG_PREDICATE_TYPE);
+	return subjects;
+}
 
-	cJSON *pred = cJSON_AddObjectToObject(st, "predicate");
-	cJSON_AddStringToObject(pred, "result", sg_run_result_name(run->result));
-	sg_autofree char *reason = sg_utf8_sanitize(run->reason ? run->reason : "", strlen(run->reason ? run->reason : ""));
-	cJSON_AddStringToObject(pred, "reason", reason);
-	cJSON_AddItemToObject(pred, "job", statement_job(run->job));
-	cJSON *pol = cJSON_AddObjectToObject(pred, "policy");
+static cJSON *statement_policy(const sg_run *run)
+{
+	cJSON *pol = cJSON_CreateObject();
 	cJSON_AddStringToObject(pol, "name", run->policy ? sg_policy_name(run->policy) : "none");
 	cJSON_AddStringToObject(pol, "sha256", run->policy ? sg_policy_sha256(run->policy) : "");
+	return pol;
+}
 
-	cJSON_AddItemToObject(pred, "environment", statement_environment(run));
-
-	cJSON *ex = cJSON_AddObjectToObject(pred, "executor");
+static cJSON *statement_executor(const sg_run *run)
+{
+	cJSON *ex = cJSON_CreateObject();
 	cJSON_AddStringToObject(ex, "name", "shipgate");
 	cJSON_AddStringToObject(ex, "version", SHIPGATE_VERSION);
 	cJSON_AddStringToObject(ex, "kernel", run->kernel ? run->kernel : "unknown");
 	cJSON_AddStringToObject(ex, "cgroup_layout", run->cgroup_layout ? run->cgroup_layout : "none");
 	cJSON_AddStringToObject(ex, "mode", run->rootless ? "rootless" : "root");
+	return ex;
+}
 
-	if (run->enforced_known)
-		cJSON_AddItemToObject(pred, "enforced", sg_evidence_enforced(&run->enforced));
-	else
-		cJSON_AddNullToObject(pred, "enforced");
-	cJSON_AddStringToObject(pred, "started", run->started);
-	cJSON_AddStringToObject(pred, "finished", run->finished);
-
-	cJSON *steps = cJSON_AddArrayToObject(pred, "steps");
-	for (size_t i = 0; i < run->n_steps; i++)
-		cJSON_AddItemToArray(steps, statement_step(&run->steps[i]));
-
-	if (run->changes_known) {
-		cJSON_AddItemToObject(pred, "changed_files", sg_changes_json(&run->changes));
-		if (run->changes.truncated)
-			cJSON_AddNumberToObject(pred, "changed_files_total", (double)run->changes.total);
-	} else {
-		cJSON_AddNullToObject(pred, "changed_files");
-	}
-	if (run->job->n_mounts)
-		cJSON_AddBoolToObject(pred, "mounts_intact", run->mounts_intact);
-	else
-		cJSON_AddNullToObject(pred, "mounts_intact");
+static cJSON *statement_mounts(const sg_run *run)
+{
 	/* what the acceptance inputs were: a reader can check them as it checks the subject */
-	cJSON *mounts = cJSON_AddArrayToObject(pred, "mounts");
+	cJSON *mounts = cJSON_CreateArray();
 	for (size_t i = 0; i < run->job->n_mounts; i++) {
 		const sg_mount_spec *m = &run->job->mounts[i];
 		cJSON *o = cJSON_CreateObject();
@@ -205,45 +283,92 @@ cJSON *sg_verdict_statement(const sg_run *run)
 			cJSON_AddNullToObject(o, "sha256");
 		cJSON_AddItemToArray(mounts, o);
 	}
+	return mounts;
+}
 
-	cJSON *ex_list = cJSON_AddArrayToObject(pred, "subject_excludes");
+static cJSON *statement_excludes(const sg_run *run)
+{
+	cJSON *ex_list = cJSON_CreateArray();
 	cJSON_AddItemToArray(ex_list, cJSON_CreateString(".git"));
 	cJSON_AddItemToArray(ex_list, cJSON_CreateString(".shipgate"));
 	for (size_t i = 0; run->subject_excludes[i]; i++)
 		cJSON_AddItemToArray(ex_list, cJSON_CreateString(run->subject_excludes[i]));
-	return st;
+	return ex_list;
+}
+
+int sg_verdict_statement_write(const sg_run *run, sg_statement_sink sink, void *ctx, uint64_t *len)
+{
+	jw w = {.sink = sink, .ctx = ctx, .cap = 64 * 1024};
+	w.buf = sg_xmalloc(w.cap);
+	bool first = true;
+	jw_puts(&w, "{\n");
+	jw_member(&w, 1, &first, "_type", cJSON_CreateString(SG_STATEMENT_TYPE));
+	jw_member(&w, 1, &first, "subject", statement_subject(run));
+	jw_member(&w, 1, &first, "predicateType", cJSON_CreateString(SG_PREDICATE_TYPE));
+	jw_key(&w, 1, &first, "predicate");
+
+	bool pf = true;
+	jw_puts(&w, "{\n");
+	jw_member(&w, 2, &pf, "result", cJSON_CreateString(sg_run_result_name(run->result)));
+	const char *why = run->reason ? run->reason : "";
+	sg_autofree char *reason = sg_utf8_sanitize(why, strlen(why));
+	jw_member(&w, 2, &pf, "reason", cJSON_CreateString(reason));
+	jw_member(&w, 2, &pf, "job", statement_job(run->job));
+	jw_member(&w, 2, &pf, "policy", statement_policy(run));
+	jw_member(&w, 2, &pf, "environment", statement_environment(run));
+	jw_member(&w, 2, &pf, "executor", statement_executor(run));
+	jw_member(&w, 2, &pf, "enforced",
+		  run->enforced_known ? sg_evidence_enforced(&run->enforced) : cJSON_CreateNull());
+	jw_member(&w, 2, &pf, "started", cJSON_CreateString(run->started));
+	jw_member(&w, 2, &pf, "finished", cJSON_CreateString(run->finished));
+	jw_key(&w, 2, &pf, "steps");
+	jw_puts(&w, "[");
+	for (size_t i = 0; i < run->n_steps; i++) {
+		if (i)
+			jw_puts(&w, ", ");
+		jw_value(&w, statement_step(&run->steps[i]), 3);
+	}
+	jw_puts(&w, "]");
+	if (run->changes_known) {
+		jw_key(&w, 2, &pf, "changed_files");
+		jw_puts(&w, "[");
+		for (size_t i = 0; i < run->changes.n; i++) {
+			if (i)
+				jw_puts(&w, ", ");
+			jw_value(&w, sg_change_json(&run->changes.items[i]), 3);
+		}
+		jw_puts(&w, "]");
+		if (run->changes.truncated)
+			jw_member(&w, 2, &pf, "changed_files_total", cJSON_CreateNumber((double)run->changes.total));
+	} else {
+		jw_member(&w, 2, &pf, "changed_files", cJSON_CreateNull());
+	}
+	jw_member(&w, 2, &pf, "mounts_intact",
+		  run->job->n_mounts ? cJSON_CreateBool(run->mounts_intact) : cJSON_CreateNull());
+	jw_member(&w, 2, &pf, "mounts", statement_mounts(run));
+	jw_member(&w, 2, &pf, "subject_excludes", statement_excludes(run));
+	jw_puts(&w, "\n\t}"); /* the predicate */
+	jw_puts(&w, "\n}\n");  /* the statement, and statement.json's final newline */
+	jw_flush(&w);
+	free(w.buf);
+	if (len)
+		*len = w.total;
+	return w.rc;
+}
+
+static int sink_buf(void *ctx, const void *data, size_t len)
+{
+	sg_buf_append(ctx, data, len);
+	return 0;
 }
 
 char *sg_verdict_statement_text(const sg_run *run, size_t *len)
 {
-	cJSON *st = sg_verdict_statement(run);
-	/* printed into a buffer of about its size, grown by half when it is too small:
-	 * cJSON_Print doubles its buffer as it goes, which for a thousand changed files
-	 * costs a statement's size again at the supervisor's peak */
-	size_t size = 16384;
-	for (size_t i = 0; run->changes_known && i < run->changes.n; i++)
-		size += strlen(run->changes.items[i].path) + 160;
-	char *text = NULL;
-	for (;;) {
-		text = size < INT_MAX ? malloc(size) : NULL;
-		if (!text || cJSON_PrintPreallocated(st, text, (int)size, true))
-			break;
-		free(text);
-		text = NULL;
-		size += size / 2;
-	}
-	cJSON_Delete(st);
-	if (!text)
-		return NULL;
-	size_t n = strlen(text);
-	char *fitted = realloc(text, n + 2); /* the estimate's rest goes back */
-	if (!fitted) {
-		free(text);
+	sg_buf b = {0};
+	if (sg_verdict_statement_write(run, sink_buf, &b, NULL) < 0) {
+		sg_buf_free(&b);
 		return NULL;
 	}
-	text = fitted;
-	text[n] = '\n';
-	text[n + 1] = '\0';
-	*len = n + 1;
-	return text;
+	*len = b.len;
+	return b.data;
 }

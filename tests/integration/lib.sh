@@ -180,6 +180,16 @@ new_tmp() {
 	echo "$_d"
 }
 
+# statements_as_printed DIR NAME: every statement.json below DIR is exactly what cJSON
+# prints of its own parse (they are written piece by piece to look so: executor/verdict.c)
+statements_as_printed() {
+	_files=$(find "$1" -name statement.json -type f | sort)
+	_n=$(printf '%s\n' "$_files" | grep -c .)
+	# shellcheck disable=SC2086 # the paths have no blanks (our own temp dirs)
+	_out=$("$SHIPGATE_JSON_REPRINT" $_files 2>&1)
+	is "$?:$_out" "0:" "$2: the $_n statements are byte for byte as cJSON prints them"
+}
+
 # A private TMPDIR for shipgate's own temp dirs, so that a leftover can be attributed.
 export TMPDIR="$TEST_TMP/tmpdir"
 mkdir -m 0755 "$TMPDIR"

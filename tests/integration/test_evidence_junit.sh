@@ -9,7 +9,7 @@
 # shipgate stays small.
 . "$(dirname "$0")/lib.sh"
 
-plan 122
+plan 123
 
 FX=$SHIPGATE_SOURCE_DIR/tests/fixtures
 fixtures_before=$(tree_listing "$FX")
@@ -170,5 +170,7 @@ hostile symlink 'is a symlink or leaves the workspace: refused'
 hostile fifo 'is not a regular file'
 
 is "$(tree_listing "$FX")" "$fixtures_before" "the fixtures in the source tree are unchanged (the jobs ran copy-on-write)"
+
+statements_as_printed "$TEST_TMP" "test_evidence_junit"
 
 done_testing

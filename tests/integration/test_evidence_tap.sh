@@ -7,7 +7,7 @@
 # status it should, with the counts and the reason.
 . "$(dirname "$0")/lib.sh"
 
-plan 67
+plan 68
 
 FX=$SHIPGATE_SOURCE_DIR/tests/fixtures
 fixtures_before=$(tree_listing "$FX")
@@ -113,5 +113,7 @@ else
 fi
 
 is "$(tree_listing "$FX")" "$fixtures_before" "the fixtures in the source tree are unchanged (the jobs ran copy-on-write)"
+
+statements_as_printed "$TEST_TMP" "test_evidence_tap"
 
 done_testing

@@ -5,7 +5,7 @@
 # statement that says what was enforced, and fails when a bug is planted in it.
 . "$(dirname "$0")/lib.sh"
 
-plan 49
+plan 50
 
 # ---- steps write, modify and delete; the host workspace does not change ----------------
 
@@ -167,5 +167,7 @@ isnt "$(jget "$S" '[s["exit_code"] for s in d["predicate"]["steps"] if s["name"]
 like "$(cat "$BUG/out/logs/test.stdout" 2>&1)" "^not ok .*2\+3\*4" "the test log shows the failing test"
 is "$(jget "$S" 'd["predicate"]["steps"][-1]["status"]')" skipped "the last step ($last_step) was skipped"
 unlike "$(jget "$S" 'd["predicate"]["reason"]')" "^<error" "the statement gives a reason"
+
+statements_as_printed "$TEST_TMP" "test_run_pipeline"
 
 done_testing

@@ -119,6 +119,24 @@ static void test_scan_many(void)
 	TAP_OK(c.n == 100 && c.truncated && c.total == 300);
 	sg_changes_free(&c);
 	sg_rm_rf(dir, &err);
+
+	/* and the paths' bytes are bounded: of 1,200 files with 230-byte names, those whose
+	 * paths (with their NULs) fit in 256 KiB are listed, 1,134 */
+	dir = mkdtemp(strcpy(tmpl, "/tmp/sg-test-changes-XXXXXX"));
+	TAP_OK(dir != NULL);
+	char name[231];
+	memset(name, 'n', sizeof(name) - 1);
+	name[sizeof(name) - 1] = '\0';
+	for (int i = 0; i < 1200; i++) {
+		snprintf(name, 6, "%05d", i);
+		name[5] = 'n';
+		write_file(dir, name, "x");
+	}
+	tap_is_int(sg_changes_scan(dir, 5000, false, NULL, &c, &err), 0, "1,200 long names: scan works");
+	tap_ok(c.truncated && c.total == 1200 && c.n == (SG_CHANGES_PATH_BUDGET / 231),
+	       "1,200 long names: as many as fit in %u bytes of paths (%zu listed)", SG_CHANGES_PATH_BUDGET, c.n);
+	sg_changes_free(&c);
+	sg_rm_rf(dir, &err);
 }
 
 int main(void)

@@ -15,7 +15,9 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <openssl/evp.h>
 #include <openssl/pem.h>
@@ -429,6 +431,18 @@ static void test_sign_to_file(const keys *k)
 			sg_sha256_hex(want, len, want_hex);
 		tap_ok(want && got && got_len == len && !memcmp(got, want, len) && !strcmp(hex, want_hex),
 		       "sign to a file: the bytes of sg_dsse_sign and their digest, payload of %zu bytes", sizes[i]);
+		/* and from a file of the payload (in this process: read whole for libcrypto) */
+		int fd = memfd_create("payload", MFD_CLOEXEC);
+		char fd_hex[SG_SHA256_HEX_LEN] = "";
+		sg_autofree char *from_fd = NULL;
+		size_t fd_len = 0;
+		if (fd >= 0 && sg_write_all(fd, payload, sizes[i]) == 0 &&
+		    sg_dsse_sign_fd_to_file(k->priv, SG_DSSE_INTOTO_TYPE, fd, sizes[i], path, fd_hex, &err) == 0)
+			sg_read_file(path, 1u << 20, &from_fd, &fd_len, &err);
+		if (fd >= 0)
+			close(fd);
+		tap_ok(want && from_fd && fd_len == len && !memcmp(from_fd, want, len) && !strcmp(fd_hex, want_hex),
+		       "sign a file's payload: the same bytes and digest, payload of %zu bytes", sizes[i]);
 	}
 	sg_error err = {0};
 	char hex[SG_SHA256_HEX_LEN];

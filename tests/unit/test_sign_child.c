@@ -13,8 +13,10 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <unistd.h>
 #include <time.h>
 
 /* as in test_sign.c: `ssh-keygen -lf tests/data/sign/test.ssh.pub`, and the signature
@@ -67,6 +69,43 @@ static void check_signs(const char *what, const char *pem, size_t len)
 	sg_key_free(key);
 }
 
+/* A payload in a file, signed through the signer in pieces (what `run` does with its
+ * statement): the envelope is the one sg_dsse_sign makes of the same bytes, for sizes
+ * around the pieces' end. */
+static void check_signs_from_file(const char *pem, size_t len)
+{
+	sg_error err = {0};
+	sg_key *key = sg_key_from_pem("test.key", pem, len, true, &err);
+	char tmpl[] = "/tmp/sg-test-sign-child-XXXXXX";
+	char *dir = mkdtemp(tmpl);
+	const size_t sizes[] = {0, 11, 49152, 49153, 200001};
+	for (size_t i = 0; key && dir && i < sizeof(sizes) / sizeof(sizes[0]); i++) {
+		sg_autofree char *payload = sg_xmalloc(sizes[i] + 1);
+		for (size_t j = 0; j < sizes[i]; j++)
+			payload[j] = (char)('a' + (j * 13 + i) % 26);
+		int fd = memfd_create("payload", MFD_CLOEXEC);
+		bool wrote = fd >= 0 && sg_write_all(fd, payload, sizes[i]) == 0;
+		sg_autofree char *path = sg_xasprintf("%s/v.json", dir);
+		char hex[65] = "";
+		int rc = wrote ? sg_dsse_sign_fd_to_file(key, "t", fd, sizes[i], path, hex, &err) : -1;
+		if (fd >= 0)
+			close(fd);
+		size_t want_len = 0, got_len = 0;
+		sg_autofree char *want = sg_dsse_sign(key, "t", payload, sizes[i], &want_len, &err);
+		sg_autofree char *got = NULL;
+		if (rc == 0)
+			sg_read_file(path, 1 << 20, &got, &got_len, NULL);
+		tap_ok(want && got && got_len == want_len && !memcmp(got, want, want_len),
+		       "a payload of %zu bytes in a file, signed by the signer in pieces: the same envelope", sizes[i]);
+	}
+	if (dir) {
+		sg_autofree char *path = sg_xasprintf("%s/v.json", dir);
+		unlink(path);
+		rmdir(dir);
+	}
+	sg_key_free(key);
+}
+
 /* the message a refused text gets, from a signer or in this process */
 static char *refusal(const char *pem, bool in_child)
 {
@@ -86,6 +125,7 @@ int main(void)
 
 	/* the layout keygen writes: read and signed by the signer */
 	check_signs("the plain layout", pem, len);
+	check_signs_from_file(pem, len);
 	sg_error err = {0};
 	sg_key *key = sg_key_from_pem("test.key", pem, len, true, &err);
 	tap_is_str(key ? sg_key_id(key) : NULL, TEST_KEYID, "the id is known before any signature (the signer sent it)");

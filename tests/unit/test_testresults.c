@@ -7,11 +7,14 @@
  * Small cases that need no file are written inline.
  */
 #include "evidence.h"
+#include "sha256.h"
 #include "tap.h"
 #include "testresults.h"
 #include "util.h"
 
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 static char *load(const char *name, size_t *len)
 {
@@ -625,6 +628,140 @@ static void test_text_bounds(void)
 	sg_test_report_free(&r);
 }
 
+/* sg_tap_parse_fd reads the stream in pieces of 64 KiB: the same report as sg_tap_parse
+ * on the whole text, for every fixture and for lines that straddle a piece's end. */
+static bool tap_same_fd(const char *data, size_t len)
+{
+	int fd = memfd_create("tap", MFD_CLOEXEC);
+	if (fd < 0 || sg_write_all(fd, data, len) < 0)
+		return false;
+	sg_test_report a, b;
+	sg_error err = {0};
+	int ra = sg_tap_parse(data, len, &a, &err);
+	int rb = sg_tap_parse_fd(fd, len, true, &b, &err);
+	close(fd);
+	cJSON *ja = sg_test_report_json(&a), *jb = sg_test_report_json(&b);
+	char *ta = cJSON_PrintUnformatted(ja), *tb = cJSON_PrintUnformatted(jb);
+	bool same = ra == rb && ta && tb && !strcmp(ta, tb) && a.n_outcomes == b.n_outcomes;
+	for (size_t i = 0; same && i < a.n_outcomes; i++)
+		same = !strcmp(a.outcomes[i].name, b.outcomes[i].name) && a.outcomes[i].result == b.outcomes[i].result;
+	if (!same)
+		fprintf(stderr, "# whole: %s\n# fd:    %s\n", ta ? ta : "?", tb ? tb : "?");
+	cJSON_free(ta);
+	cJSON_free(tb);
+	cJSON_Delete(ja);
+	cJSON_Delete(jb);
+	sg_test_report_free(&a);
+	sg_test_report_free(&b);
+	return same;
+}
+
+static void test_tap_fd(void)
+{
+	static const char *fixtures[] = {"tap-bail-out.tap", "tap-fewer.tap", "tap-forged-subtest.tap",
+					 "tap-forged-yaml.tap", "tap-missing-plan.tap", "tap-node.tap",
+					 "tap-non-utf8.tap", "tap-numbering.tap", "tap-one-fail.tap",
+					 "tap-pass.tap", "tap-plan-at-end.tap", "tap-skip-todo.tap",
+					 "tap-yaml.tap", "tap-zero-skip.tap"};
+	for (size_t i = 0; i < sizeof(fixtures) / sizeof(fixtures[0]); i++) {
+		size_t len;
+		sg_autofree char *data = load(fixtures[i], &len);
+		tap_ok(tap_same_fd(data, len), "TAP from a file: %s as from memory", fixtures[i]);
+	}
+	/* 5,000 tests, one failing with YAML, a BOM, and no newline at the end */
+	sg_buf b = {0};
+	sg_buf_puts(&b, "\xef\xbb\xbfTAP version 13\n1..5000\n");
+	for (int i = 1; i <= 5000; i++) {
+		if (i == 2500)
+			sg_buf_printf(&b, "not ok %d - tests/unit/test_feature.py::test_%d\n  ---\n  message: boom\n  ...\n", i, i);
+		else
+			sg_buf_printf(&b, "ok %d - tests/unit/module_x/test_feature.py::TestSomething::test_%d\n", i, i);
+	}
+	b.len--; /* the last newline */
+	tap_ok(tap_same_fd(b.data, b.len), "TAP from a file: 5,000 tests across pieces, a BOM, no final newline");
+	sg_buf_free(&b);
+	/* a line that straddles the first piece's end, and a newline just before and at it */
+	for (size_t cut = 65534; cut <= 65537; cut++) {
+		sg_buf_puts(&b, "1..3\nok 1 - short\nnot ok 2 - ");
+		while (b.len < cut - 1)
+			sg_buf_append(&b, "x", 1);
+		sg_buf_puts(&b, "\nok 3 - after\n");
+		tap_ok(tap_same_fd(b.data, b.len), "TAP from a file: a newline at byte %zu", cut - 1);
+		b.len = 0;
+	}
+	sg_buf_puts(&b, "1..2\nok 1 - ");
+	for (int i = 0; i < 200000; i++)
+		sg_buf_append(&b, "y", 1);
+	sg_buf_puts(&b, "\nok 2\n");
+	tap_ok(tap_same_fd(b.data, b.len), "TAP from a file: a 200,000-byte line over four pieces");
+	sg_buf_free(&b);
+}
+
+/* sg_junit_parse_fd feeds expat 64 KiB at a time and hashes what it reads: the same
+ * report (and the same error) as sg_junit_parse on the whole text. */
+static bool junit_same_fd(const char *data, size_t len)
+{
+	int fd = memfd_create("junit", MFD_CLOEXEC);
+	if (fd < 0 || sg_write_all(fd, data, len) < 0 || lseek(fd, 0, SEEK_SET) != 0)
+		return false;
+	sg_test_report a, b;
+	sg_error ea = {0}, eb = {0};
+	int ra = sg_junit_parse(data, len, &a, &ea);
+	sg_sha256_ctx sha;
+	sg_sha256_init(&sha);
+	int rb = sg_junit_parse_fd(fd, len, &sha, true, &b, &eb);
+	close(fd);
+	uint8_t got[SG_SHA256_LEN], want[SG_SHA256_LEN];
+	sg_sha256_end(&sha, got);
+	sg_sha256_bytes(data, len, want);
+	cJSON *ja = sg_test_report_json(&a), *jb = sg_test_report_json(&b);
+	char *ta = cJSON_PrintUnformatted(ja), *tb = cJSON_PrintUnformatted(jb);
+	bool same = ra == rb && !strcmp(ea.msg, eb.msg) && ta && tb && !strcmp(ta, tb) &&
+		    a.n_outcomes == b.n_outcomes && !memcmp(got, want, sizeof(got));
+	if (!same)
+		fprintf(stderr, "# whole: %d %s %s\n# fd:    %d %s %s\n", ra, ea.msg, ta ? ta : "?", rb, eb.msg,
+			tb ? tb : "?");
+	cJSON_free(ta);
+	cJSON_free(tb);
+	cJSON_Delete(ja);
+	cJSON_Delete(jb);
+	sg_test_report_free(&a);
+	sg_test_report_free(&b);
+	return same;
+}
+
+static void test_junit_fd(void)
+{
+	static const char *fixtures[] = {"junit-ant.xml", "junit-billion-laughs.xml", "junit-ctest.xml",
+					 "junit-external-entity.xml", "junit-go-junit-report.xml",
+					 "junit-jest-junit.xml", "junit-lying-suite.xml", "junit-nested.xml",
+					 "junit-pytest-empty.xml", "junit-pytest-fail.xml", "junit-pytest-mixed.xml",
+					 "junit-pytest-pass.xml", "junit-pytest-skip.xml",
+					 "junit-pytest-teardown.xml", "junit-truncated.xml"};
+	for (size_t i = 0; i < sizeof(fixtures) / sizeof(fixtures[0]); i++) {
+		size_t len;
+		sg_autofree char *data = load(fixtures[i], &len);
+		tap_ok(junit_same_fd(data, len), "JUnit from a file: %s as from memory", fixtures[i]);
+	}
+	/* 2,000 test cases with output, some failing: some 1.5 MB over many pieces, then the
+	 * same cut in the middle of an element */
+	sg_buf b = {0};
+	sg_buf_puts(&b, "<?xml version=\"1.0\"?>\n<testsuites><testsuite name=\"big\" tests=\"2000\">\n");
+	for (int i = 0; i < 2000; i++) {
+		sg_buf_printf(&b, "<testcase classname=\"tests.module_%d\" name=\"test_case_%d\">", i % 17, i);
+		if (i % 97 == 0)
+			sg_buf_printf(&b, "<failure message=\"assert %d\">trace</failure>", i);
+		sg_buf_puts(&b, "<system-out>");
+		for (int k = 0; k < 10; k++)
+			sg_buf_printf(&b, "line %d of the output of test %d, long enough to take room\n", k, i);
+		sg_buf_puts(&b, "</system-out></testcase>\n");
+	}
+	sg_buf_puts(&b, "</testsuite></testsuites>\n");
+	tap_ok(junit_same_fd(b.data, b.len), "JUnit from a file: 2,000 test cases over %zu pieces", b.len / 65536 + 1);
+	tap_ok(junit_same_fd(b.data, b.len / 2 + 7), "JUnit from a file: the same cut in the middle: the same error");
+	sg_buf_free(&b);
+}
+
 int main(void)
 {
 	test_junit_pytest();
@@ -639,6 +776,8 @@ int main(void)
 	test_tap_problems();
 	test_tap_yaml_and_subtests();
 	test_tap_bytes();
+	test_tap_fd();
+	test_junit_fd();
 	test_json();
 	test_text_bounds();
 	return tap_done();
