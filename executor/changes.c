@@ -25,6 +25,7 @@ typedef struct scan_ctx {
 	size_t max;
 	size_t cap;        /* out->items' room: it grows with what is found, up to max */
 	size_t path_bytes; /* of the paths listed so far, up to SG_CHANGES_PATH_BUDGET */
+	bool paths_full;   /* a path did not fit in it: nothing after it is listed */
 	bool hash;
 	char *const *watch;
 	uint64_t hash_left;
@@ -66,7 +67,9 @@ static void add_change(scan_ctx *sc, const char *path, sg_change_kind kind, cons
 		sc->out->unhashed++;
 	sc->out->total++;
 	size_t plen = strlen(path) + 1;
-	if (sc->out->n >= sc->max || sc->path_bytes + plen > SG_CHANGES_PATH_BUDGET) {
+	if (sc->out->n >= sc->max || sc->paths_full || sc->path_bytes + plen > SG_CHANGES_PATH_BUDGET) {
+		/* from the first that does not fit, the rest are counted, none listed: no gaps */
+		sc->paths_full = sc->out->n < sc->max;
 		sc->out->truncated = true;
 		return;
 	}

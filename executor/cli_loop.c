@@ -71,10 +71,11 @@ typedef struct agent_outcome {
 	uint64_t wall_ms;
 } agent_outcome;
 
-/* Kill every process of ours but the ones we mean to keep: after the agent exits, what it
+/* Kill every process of ours but the one we mean to keep (the key's signer): after the
+ * agent exits, what it
  * left running (daemons, setsid'd children: as a child subreaper we inherit them all)
  * must not go on changing the workspace while the job is verified. */
-static bool kill_leftover_children(void)
+static bool kill_leftover_children(pid_t keep)
 {
 	/* each round kills our children; their children become ours (child subreaper) and
 	 * go in the next one: a chain of any depth, or a fork loop, is down in at most a few
@@ -100,7 +101,8 @@ static bool kill_leftover_children(void)
 			char *paren = strrchr(st, ')');
 			long ppid = 0;
 			char state = 0;
-			if (!paren || sscanf(paren + 2, "%c %ld", &state, &ppid) != 2 || ppid != self)
+			if (!paren || sscanf(paren + 2, "%c %ld", &state, &ppid) != 2 || ppid != self ||
+			    pid == keep)
 				continue;
 			if (state != 'Z')
 				kill((pid_t)pid, SIGKILL);
@@ -120,7 +122,7 @@ static bool kill_leftover_children(void)
 
 /* Run the agent (in the foreground: it may be interactive), with a timeout; ^C stops it. */
 static void run_agent(const loop_args *a, const sg_job *job, unsigned attempt, const char *diagnosis,
-		      const char *ledger, agent_outcome *out)
+		      const char *ledger, pid_t keep, agent_outcome *out)
 {
 	memset(out, 0, sizeof(*out));
 	uint64_t t0 = sg_monotonic_ms();
@@ -178,7 +180,7 @@ static void run_agent(const loop_args *a, const sg_job *job, unsigned attempt, c
 	}
 	if (pidfd >= 0)
 		close(pidfd);
-	out->leftovers = !kill_leftover_children();
+	out->leftovers = !kill_leftover_children(keep);
 	out->wall_ms = sg_monotonic_ms() - t0;
 	if (WIFEXITED(status))
 		out->exit_code = WEXITSTATUS(status);
@@ -305,6 +307,9 @@ int sg_cli_loop(int argc, char **argv)
 		fprintf(stderr, "shipgate loop: %s\n", err.msg);
 		return 2;
 	}
+	/* lean as run's: the key is held by a signer process (which signs the verdicts and
+	 * checks them), libcrypto with it */
+	sg_key_crypto_in_child(true);
 	sg_autofree char *key_path = NULL;
 	sg_key *key = sg_cli_load_signing_key(job, a.key_path, &key_path, &err);
 	if (!key || sg_key_check_hidden(job, a.key_path ? "--key" : "default signing key", key_path, &err) < 0) {
@@ -352,7 +357,7 @@ int sg_cli_loop(int argc, char **argv)
 			printf("\n== attempt %u/%u: agent\n", attempt, a.max_attempts);
 		fflush(stdout);
 		agent_outcome ag;
-		run_agent(&a, job, attempt, diagnosis, ledger, &ag);
+		run_agent(&a, job, attempt, diagnosis, ledger, sg_key_signer_pid(key), &ag);
 		cJSON *f = cJSON_CreateObject();
 		cJSON_AddStringToObject(f, "loop", loop_id);
 		cJSON_AddNumberToObject(f, "attempt", attempt);

@@ -229,11 +229,6 @@ static int parse_args(int argc, char **argv, run_args *a, bool *done)
 	return 0;
 }
 
-static int sink_fd(void *ctx, const void *data, size_t len)
-{
-	return sg_write_all(*(int *)ctx, data, len) < 0 ? -errno : 0;
-}
-
 /* --json: statement.json's bytes on stdout, copied from the file in pieces; made again
  * when it could not be written. */
 static void print_statement(const sg_run *run, const sg_published *pub)
@@ -241,14 +236,18 @@ static void print_statement(const sg_run *run, const sg_published *pub)
 	int out = 1;
 	sg_autoclose int fd = pub->statement_written ? open(pub->statement_path, O_RDONLY | O_CLOEXEC) : -1;
 	if (fd < 0) {
-		sg_verdict_statement_write(run, sink_fd, &out, NULL);
+		int rc = sg_verdict_statement_write(run, sg_statement_sink_fd, &out, NULL);
+		if (rc < 0)
+			fprintf(stderr, "shipgate run: --json: writing the statement: %s\n", strerror(-rc));
 		return;
 	}
 	char buf[16384];
 	ssize_t n;
 	while ((n = SG_RETRY(read(fd, buf, sizeof(buf)))) > 0)
 		if (sg_write_all(out, buf, (size_t)n) < 0)
-			return;
+			break;
+	if (n != 0)
+		fprintf(stderr, "shipgate run: --json: copying %s: %s\n", pub->statement_path, strerror(errno));
 }
 
 int sg_cli_run_job(const sg_job *job, const sg_cli_run_opts *a, const sg_key *key, sg_run_result *result)

@@ -155,12 +155,6 @@ static int write_vsa(const sg_run *run, const sg_key *key, const char *verdict_s
 	return 0;
 }
 
-static int sink_atomic(void *ctx, const void *data, size_t len)
-{
-	sg_atomic_file *f = ctx;
-	return sg_write_all(f->fd, data, len) < 0 ? -errno : 0;
-}
-
 int sg_publish_verdict(const sg_run *run, const sg_key *key, bool vsa, sg_published *out, sg_error *err)
 {
 	sg_published local = {0};
@@ -182,7 +176,7 @@ int sg_publish_verdict(const sg_run *run, const sg_key *key, bool vsa, sg_publis
 	if (sg_atomic_file_open(&f, p->statement_path, 0644, err) < 0)
 		goto done;
 	uint64_t len = 0;
-	int wrc = sg_verdict_statement_write(run, sink_atomic, &f, &len);
+	int wrc = sg_verdict_statement_write(run, sg_statement_sink_fd, &f.fd, &len);
 	if (wrc < 0) {
 		sg_error_set(err, SG_ERR_INTERNAL, -wrc, "write %s", f.tmp);
 		sg_atomic_file_abort(&f);
@@ -251,12 +245,10 @@ int sg_run_and_publish(const sg_job *job, const sg_key *key, const sg_run_option
 		sg_run_free(&run);
 		return -1;
 	}
-	/* the statement and the envelope, for the API and the daemon, from the files they
-	 * were written to (the out dir is still locked: no other run writes there) */
-	if (sg_read_file(out->pub.statement_path, SG_ENVELOPE_MAX, &out->pub.statement, &out->pub.statement_len,
-			 err) < 0 ||
-	    sg_read_file(out->pub.verdict_path, SG_ENVELOPE_MAX, &out->pub.envelope, &out->pub.envelope_len, err) <
-		    0) {
+	/* the envelope, for the daemon's reply, from the file it was written to (the out dir
+	 * is still locked: no other run writes there) */
+	if (sg_read_file(out->pub.verdict_path, SG_ENVELOPE_MAX, &out->pub.envelope, &out->pub.envelope_len, err) <
+	    0) {
 		sg_error_prefix(err, "reading back the verdict");
 		sg_event_error(sink, err);
 		sg_run_free(&run);

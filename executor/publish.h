@@ -49,8 +49,9 @@ struct sg_event_sink;
 
 /* Run the job, write its verdict (sg_publish_verdict) and tell the sink (NULL: none)
  * every event, including `error` when there is no verdict. ro->events is replaced by
- * the sink's hooks. Returns 0 with out filled; -1 with err set when nothing could run
- * or the verdict could not be written. Free out with sg_run_outcome_free either way. */
+ * the sink's hooks. Returns 0 with out filled (out->pub.envelope: verdict.dsse.json's
+ * bytes, read back; out->pub.statement stays NULL); -1 with err set when nothing could
+ * run or the verdict could not be written. Free out with sg_run_outcome_free either way. */
 int sg_run_and_publish(const sg_job *job, const sg_key *key, const sg_run_options *ro, bool vsa,
 		       struct sg_event_sink *sink, sg_run_outcome *out, sg_error *err);
 void sg_run_outcome_free(sg_run_outcome *o);

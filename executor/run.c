@@ -531,6 +531,11 @@ static void run_repeated_step(sg_run *run, size_t i, const sg_cgroup_host *cgrou
 	unsigned n = (unsigned)step->repeat;
 	sg_step_record *recs = sg_xcalloc(n, sizeof(*recs));
 	unsigned done = 0;
+	/* each run is compared with the first as soon as it ends, then its tests' names are
+	 * forgotten: N runs of 20,000 tests hold two lists of names, not N */
+	bool differ = false;
+	char **flaky = NULL;
+	size_t n_flaky = 0;
 	for (unsigned k = 1; k <= n; k++) {
 		sg_step_record *r = &recs[k - 1];
 		r->step = step;
@@ -539,29 +544,10 @@ static void run_repeated_step(sg_run *run, size_t i, const sg_cgroup_host *cgrou
 		r->result.leftover_processes = -1;
 		run_one_step(run, i, k, r, cgroups, allow_weaker, trace, interrupted);
 		done = k;
-		if (run->interrupted || !is_outcome_status(r->status) || (interrupted && *interrupted))
-			break;
-	}
-	unsigned keep = 0;
-	sg_step_status status;
-	char *reason = NULL;
-	char **flaky = NULL;
-	size_t n_flaky = 0;
-	const sg_step_record *last = &recs[done - 1];
-	if (!is_outcome_status(last->status)) {
-		keep = done - 1;
-		status = last->status;
-		if (done > 1 || n > 1) {
-			sg_autofree char *list = status_list(recs, done);
-			reason = sg_xasprintf("run %u of %u: %s (runs so far: %s)", done, n,
-					      last->reason ? last->reason : sg_step_status_name(last->status), list);
-		}
-	} else {
-		bool differ = false;
-		const sg_test_report *first = usable_report(&recs[0]);
-		for (unsigned k = 1; k < done; k++) {
-			const sg_test_report *other = usable_report(&recs[k]);
-			if (recs[k].status != recs[0].status)
+		if (k > 1 && is_outcome_status(r->status)) {
+			const sg_test_report *first = usable_report(&recs[0]);
+			const sg_test_report *other = usable_report(r);
+			if (r->status != recs[0].status)
 				differ = true;
 			if (first && other) {
 				if (sg_test_outcomes_diff(first, other, &flaky, &n_flaky) || !same_counts(first, other))
@@ -570,6 +556,31 @@ static void run_repeated_step(sg_run *run, size_t i, const sg_cgroup_host *cgrou
 				differ = true; /* one run has a usable report, the other none */
 			}
 		}
+		if (k > 1 && r->tests)
+			sg_test_report_drop_outcomes(&r->tests->report);
+		if (run->interrupted || !is_outcome_status(r->status) || (interrupted && *interrupted))
+			break;
+	}
+	if (recs[0].tests)
+		sg_test_report_drop_outcomes(&recs[0].tests->report);
+	unsigned keep = 0;
+	sg_step_status status;
+	char *reason = NULL;
+	const sg_step_record *last = &recs[done - 1];
+	if (!is_outcome_status(last->status)) {
+		/* the repetition stopped: what the runs before it had in common says nothing */
+		for (size_t f = 0; f < n_flaky; f++)
+			free(flaky[f]);
+		free(sg_steal_ptr(&flaky));
+		n_flaky = 0;
+		keep = done - 1;
+		status = last->status;
+		if (done > 1 || n > 1) {
+			sg_autofree char *list = status_list(recs, done);
+			reason = sg_xasprintf("run %u of %u: %s (runs so far: %s)", done, n,
+					      last->reason ? last->reason : sg_step_status_name(last->status), list);
+		}
+	} else {
 		sg_names_sort_unique(flaky, &n_flaky);
 		sg_autofree char *list = status_list(recs, done);
 		if (!differ) {

@@ -114,8 +114,8 @@ void sg_run_free(sg_run *run);
  * sink's first negative return (ENOMEM as -ENOMEM); *len (may be NULL) gets the length. */
 typedef int (*sg_statement_sink)(void *ctx, const void *data, size_t len);
 int sg_verdict_statement_write(const sg_run *run, sg_statement_sink sink, void *ctx, uint64_t *len);
-/* The same bytes in memory (malloc'd; NULL when out of memory): for the tests and the API. */
-char *sg_verdict_statement_text(const sg_run *run, size_t *len);
+/* A sink that writes to the file descriptor *(int *)fd. */
+int sg_statement_sink_fd(void *fd, const void *data, size_t len);
 
 #define SG_PREDICATE_TYPE "https://shipgate.dev/verdict/v1"
 #define SG_STATEMENT_TYPE "https://in-toto.io/Statement/v1"

@@ -433,6 +433,8 @@ void sg_serve_worker_main(void)
 		fail(&sink, &err, 2);
 	if (delegated_limits(req, job, &err) < 0)
 		fail(&sink, &err, 3);
+	/* the worker supervises the job: lean as `run`, its key held by a signer process */
+	sg_key_crypto_in_child(true);
 	sg_autofree char *key_path = NULL;
 	sg_key *key = NULL;
 	if (req->key_path) {

@@ -388,6 +388,10 @@ static void signer_setup(int fd)
  * bytes to sign (a DSSE PAE); a reply is 'k' and the signature, or an error. The first
  * reply, sent unasked, is the key's public half (or why the key was refused). */
 #define SG_SIGNER_MAX (256u << 20)
+/* a request's first byte: sign the rest (a PAE), or check the signature that follows it
+ * against the rest (the key's own verdicts, checked by `loop` without libcrypto here) */
+#define SIGNER_SIGN 's'
+#define SIGNER_VERIFY 'v'
 
 /* All of iov's bytes (iov is used up). */
 static int send_iov(int fd, struct iovec *iov, size_t cnt)
@@ -456,6 +460,17 @@ static int sign_here(const sg_key *key, const unsigned char *msg, size_t len, un
 	return 0;
 }
 
+/* Is sig a signature of msg by key (whose libcrypto object this process holds)? */
+static bool verify_here(const sg_key *key, const unsigned char *sig, const unsigned char *msg, size_t len)
+{
+	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+	bool ok = ctx && EVP_DigestVerifyInit(ctx, NULL, NULL, NULL, key->pkey) == 1 &&
+		  EVP_DigestVerify(ctx, sig, SG_ED25519_SIG_LEN, msg, len) == 1;
+	EVP_MD_CTX_free(ctx);
+	ERR_clear_error();
+	return ok;
+}
+
 /* A new key, written as the pair key_path/pub_path (see sg_key_write_pair). */
 static sg_key *key_make_here(const char *key_path, const char *pub_path, sg_error *err)
 {
@@ -489,11 +504,20 @@ static _Noreturn void signer_main(const char *origin, const char *pem, size_t le
 			_exit(0);
 		unsigned char sig[SG_ED25519_SIG_LEN];
 		sg_error se = {0};
-		int rc = sign_here(key, msg, (size_t)n, sig, &se);
-		free(msg);
 		sg_buf reply = {0}, answer = {0};
-		if (rc == 0)
-			sg_buf_append(&answer, sig, sizeof(sig));
+		int rc = 0;
+		if (msg[0] == SIGNER_SIGN) {
+			rc = sign_here(key, msg + 1, (size_t)n - 1, sig, &se);
+			if (rc == 0)
+				sg_buf_append(&answer, sig, sizeof(sig));
+		} else if (msg[0] == SIGNER_VERIFY && (size_t)n >= 1 + SG_ED25519_SIG_LEN) {
+			bool ok = verify_here(key, msg + 1, msg + 1 + SG_ED25519_SIG_LEN,
+					      (size_t)n - 1 - SG_ED25519_SIG_LEN);
+			sg_buf_append(&answer, ok ? "1" : "0", 1);
+		} else {
+			_exit(0); /* not a request of ours */
+		}
+		free(msg);
 		reply_build(&reply, rc, &answer, &se);
 		if (frame_send(3, reply.data, reply.len) < 0)
 			_exit(0);
@@ -646,12 +670,16 @@ static int src_read(const payload_src *src, size_t off, void *buf, size_t n)
 static int signer_sign(const sg_key *key, const char *head, const payload_src *src,
 		       unsigned char sig[SG_ED25519_SIG_LEN], sg_error *err)
 {
-	size_t head_len = strlen(head), len = head_len + src->len;
+	size_t head_len = strlen(head), len = 1 + head_len + src->len;
 	if (len > SG_SIGNER_MAX)
 		return sg_error_set(err, SG_ERR_INTERNAL, 0, "signing: %zu bytes, more than the signer takes", len);
 	uint32_t n32 = (uint32_t)len;
-	struct iovec iov[3] = {{&n32, sizeof(n32)}, {(void *)head, head_len}, {(void *)src->mem, src->mem ? src->len : 0}};
-	int sent = send_iov(key->signer_fd, iov, 3);
+	char type = SIGNER_SIGN;
+	struct iovec iov[4] = {{&n32, sizeof(n32)},
+			       {&type, 1},
+			       {(void *)head, head_len},
+			       {(void *)src->mem, src->mem ? src->len : 0}};
+	int sent = send_iov(key->signer_fd, iov, 4);
 	if (sent == 0 && !src->mem) {
 		sg_autofree unsigned char *piece = sg_xmalloc(SG_PAYLOAD_PIECE);
 		for (size_t off = 0; sent == 0 && off < src->len; off += SG_PAYLOAD_PIECE) {
@@ -793,6 +821,11 @@ void sg_key_free(sg_key *key)
 		signer_end(key->signer_pid, how, sizeof(how));
 	}
 	free(key);
+}
+
+pid_t sg_key_signer_pid(const sg_key *key)
+{
+	return key && key->signer_fd >= 0 ? key->signer_pid : 0;
 }
 
 bool sg_key_has_private(const sg_key *key)
@@ -1181,12 +1214,12 @@ static int dsse_sign_parts(const sg_key *key, const char *payload_type, const pa
 			return -1;
 	} else {
 		/* libcrypto here (the library's callers): the PAE whole */
-		size_t head_len_ = strlen(head);
-		sg_autofree unsigned char *pae = sg_xmalloc(head_len_ + src->len + 1);
-		memcpy(pae, head, head_len_);
-		if (src->len && src_read(src, 0, pae + head_len_, src->len) < 0)
+		size_t pae_head_len = strlen(head);
+		sg_autofree unsigned char *pae = sg_xmalloc(pae_head_len + src->len + 1);
+		memcpy(pae, head, pae_head_len);
+		if (src->len && src_read(src, 0, pae + pae_head_len, src->len) < 0)
 			return sg_error_set(err, SG_ERR_INTERNAL, errno, "signing with %s: reading what to sign", key->id);
-		if (sign_here(key, pae, head_len_ + src->len, sig, err) < 0)
+		if (sign_here(key, pae, pae_head_len + src->len, sig, err) < 0)
 			return -1;
 	}
 	sg_dsse_sig s = {.keyid = (char *)key->id, .sig = sig, .sig_len = sizeof(sig)};
@@ -1297,10 +1330,44 @@ int sg_dsse_sign_fd_to_file(const sg_key *key, const char *payload_type, int pay
 	return sign_src_to_file(key, payload_type, &src, path, sha256_hex, err);
 }
 
+/* Does the signer find sig a signature of pae by its key? false also when it cannot say
+ * (then it is reaped: a key without a signer verifies nothing). */
+static bool signer_verify(const sg_key *key, const unsigned char sig[SG_ED25519_SIG_LEN], const unsigned char *pae,
+			  size_t pae_len)
+{
+	if (1 + SG_ED25519_SIG_LEN + pae_len > SG_SIGNER_MAX)
+		return false;
+	uint32_t n32 = (uint32_t)(1 + SG_ED25519_SIG_LEN + pae_len);
+	char type = SIGNER_VERIFY;
+	struct iovec iov[4] = {{&n32, sizeof(n32)},
+			       {&type, 1},
+			       {(void *)sig, SG_ED25519_SIG_LEN},
+			       {(void *)pae, pae_len}};
+	unsigned char *reply = NULL;
+	ssize_t n = send_iov(key->signer_fd, iov, 4) == 0 ? frame_recv(key->signer_fd, &reply) : -1;
+	if (n <= 0) {
+		char how[64];
+		signer_end(key->signer_pid, how, sizeof(how));
+		((sg_key *)key)->signer_pid = 0;
+		return false;
+	}
+	sg_buf answer = {0};
+	sg_error err = {0};
+	bool ok = reply_parse("verifying", reply, (size_t)n, &answer, &err) == 0 && answer.len == 1 &&
+		  answer.data[0] == '1';
+	free(reply);
+	sg_buf_free(&answer);
+	return ok;
+}
+
 static bool signature_valid(const sg_key *key, const sg_dsse_sig *sig, const unsigned char *pae,
 			    size_t pae_len)
 {
-	if (sig->sig_len != SG_ED25519_SIG_LEN || key_materialize(key, NULL) < 0)
+	if (sig->sig_len != SG_ED25519_SIG_LEN)
+		return false;
+	if (key->signer_fd >= 0 && key->signer_pid > 0)
+		return signer_verify(key, sig->sig, pae, pae_len); /* no libcrypto here */
+	if (key_materialize(key, NULL) < 0)
 		return false;
 	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
 	bool ok = ctx && EVP_DigestVerifyInit(ctx, NULL, NULL, NULL, key->pkey) == 1 &&

@@ -15,6 +15,7 @@
 #include <cjson/cJSON.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <sys/types.h>
 
 #define SG_DSSE_INTOTO_TYPE "application/vnd.in-toto+json"
 #define SG_ED25519_KEY_LEN 32
@@ -80,6 +81,10 @@ void sg_key_free(sg_key *key);
  * supervisor's memory. Only for a single-threaded process: the command line's `run` turns
  * it on first thing. The private PEM of such a key cannot be had (an SG_ERR_USAGE). */
 void sg_key_crypto_in_child(bool on);
+/* The process that holds key (0: this one): a caller that kills its children (`loop`,
+ * after its agent) spares it. Such a key also checks signatures by itself: through its
+ * signer, so that verifying the key's own verdicts does not load libcrypto here. */
+pid_t sg_key_signer_pid(const sg_key *key);
 
 bool sg_key_has_private(const sg_key *key);
 const char *sg_key_id(const sg_key *key);

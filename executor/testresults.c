@@ -43,7 +43,7 @@ char *sg_test_text(const char *s, size_t len, size_t max_bytes)
 	sg_autofree char *clean = sg_utf8_sanitize(s ? s : "", s ? len : 0);
 	size_t clean_len = strlen(clean);
 	if (clean_len <= max_bytes)
-		return sg_steal_ptr(&clean);
+		return sg_xstrdup(clean); /* its own size: a report keeps thousands of these */
 	size_t keep = utf8_fit(clean, clean_len, max_bytes - SG_ELLIPSIS_LEN);
 	char *out = sg_xmalloc(keep + SG_ELLIPSIS_LEN + 1);
 	memcpy(out, clean, keep);
@@ -126,6 +126,15 @@ static void failure_free(sg_test_failure *f)
 	free(f->classname);
 	free(f->message);
 	free(f->kind);
+}
+
+void sg_test_report_drop_outcomes(sg_test_report *r)
+{
+	for (size_t i = 0; i < r->n_outcomes; i++)
+		free(r->outcomes[i].name);
+	free(r->outcomes);
+	r->outcomes = NULL;
+	r->n_outcomes = r->cap_outcomes = 0;
 }
 
 void sg_test_report_free(sg_test_report *r)

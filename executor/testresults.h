@@ -102,6 +102,8 @@ int sg_tap_parse_fd(int fd, uint64_t len, bool keep_outcomes, sg_test_report *ou
 cJSON *sg_test_report_json(const sg_test_report *r);
 
 void sg_test_report_free(sg_test_report *r);
+/* Forget the outcomes by name (compared, or never to be): the counts and failures stay. */
+void sg_test_report_drop_outcomes(sg_test_report *r);
 
 /* ---- building a report (used by the parsers, and by callers that find more wrong) ---- */
 

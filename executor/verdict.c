@@ -356,19 +356,7 @@ int sg_verdict_statement_write(const sg_run *run, sg_statement_sink sink, void *
 	return w.rc;
 }
 
-static int sink_buf(void *ctx, const void *data, size_t len)
+int sg_statement_sink_fd(void *fd, const void *data, size_t len)
 {
-	sg_buf_append(ctx, data, len);
-	return 0;
-}
-
-char *sg_verdict_statement_text(const sg_run *run, size_t *len)
-{
-	sg_buf b = {0};
-	if (sg_verdict_statement_write(run, sink_buf, &b, NULL) < 0) {
-		sg_buf_free(&b);
-		return NULL;
-	}
-	*len = b.len;
-	return b.data;
+	return sg_write_all(*(int *)fd, data, len) < 0 ? -errno : 0;
 }
