@@ -367,7 +367,25 @@ int sg_cli_loop(int argc, char **argv)
 		else
 			cJSON_AddNumberToObject(f, "exit_code", ag.exit_code);
 		cJSON_AddBoolToObject(f, "timed_out", ag.timed_out);
+		/* the agent runs as we do: it can kill the key's signer process. Then the key is
+		 * read again (a new signer), and the agent's record says so */
+		bool signer_killed = sg_key_signer_gone(key);
+		if (signer_killed)
+			cJSON_AddBoolToObject(f, "signer_killed", true);
 		ledger_note(ledger, "agent", f);
+		if (signer_killed) {
+			fprintf(stderr, "shipgate loop: the agent ended the signing key's process (shipgate-signer); "
+					"reading the key again\n");
+			sg_key_free(key);
+			free(sg_steal_ptr(&key_path));
+			key = sg_cli_load_signing_key(job, a.key_path, &key_path, &err);
+			if (!key || sg_key_check_hidden(job, a.key_path ? "--key" : "default signing key", key_path,
+							&err) < 0) {
+				fprintf(stderr, "shipgate loop: the signing key again: %s\n", err.msg);
+				exit_code = 3;
+				break;
+			}
+		}
 		if (ag.interrupted || sg_cli_interrupted) {
 			fprintf(stderr, "shipgate loop: interrupted\n");
 			exit_code = 130;

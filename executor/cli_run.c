@@ -243,11 +243,14 @@ static void print_statement(const sg_run *run, const sg_published *pub)
 	}
 	char buf[16384];
 	ssize_t n;
-	while ((n = SG_RETRY(read(fd, buf, sizeof(buf)))) > 0)
-		if (sg_write_all(out, buf, (size_t)n) < 0)
-			break;
-	if (n != 0)
-		fprintf(stderr, "shipgate run: --json: copying %s: %s\n", pub->statement_path, strerror(errno));
+	while ((n = SG_RETRY(read(fd, buf, sizeof(buf)))) > 0) {
+		if (sg_write_all(out, buf, (size_t)n) < 0) {
+			fprintf(stderr, "shipgate run: --json: writing the statement to stdout: %s\n", strerror(errno));
+			return;
+		}
+	}
+	if (n < 0)
+		fprintf(stderr, "shipgate run: --json: reading %s: %s\n", pub->statement_path, strerror(errno));
 }
 
 int sg_cli_run_job(const sg_job *job, const sg_cli_run_opts *a, const sg_key *key, sg_run_result *result)

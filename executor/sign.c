@@ -564,7 +564,9 @@ static bool signer_reap(pid_t pid, int *status)
 static const char *signer_end(pid_t pid, char *buf, size_t size)
 {
 	int status = 0;
-	return signer_reap(pid, &status) ? how_it_ended(status, buf, size) : "gave no answer";
+	if (signer_reap(pid, &status))
+		return how_it_ended(status, buf, size);
+	return errno == ECHILD ? "ended (reaped by another part of this process)" : "gave no answer";
 }
 
 /* A private key held by a new signer process: the text goes with the fork (the caller
@@ -821,6 +823,15 @@ void sg_key_free(sg_key *key)
 		signer_end(key->signer_pid, how, sizeof(how));
 	}
 	free(key);
+}
+
+bool sg_key_signer_gone(const sg_key *key)
+{
+	if (!key || key->signer_fd < 0)
+		return false;
+	/* it never speaks unasked: anything to read, or a hang-up, is its end */
+	struct pollfd p = {.fd = key->signer_fd, .events = POLLIN};
+	return key->signer_pid <= 0 || (poll(&p, 1, 0) > 0 && (p.revents & (POLLIN | POLLHUP | POLLERR)));
 }
 
 pid_t sg_key_signer_pid(const sg_key *key)
@@ -1330,13 +1341,13 @@ int sg_dsse_sign_fd_to_file(const sg_key *key, const char *payload_type, int pay
 	return sign_src_to_file(key, payload_type, &src, path, sha256_hex, err);
 }
 
-/* Does the signer find sig a signature of pae by its key? false also when it cannot say
- * (then it is reaped: a key without a signer verifies nothing). */
-static bool signer_verify(const sg_key *key, const unsigned char sig[SG_ED25519_SIG_LEN], const unsigned char *pae,
-			  size_t pae_len)
+/* Does the signer find sig a signature of pae by its key: 1 yes, 0 no, -1 it could not
+ * be asked (it is gone: then it is reaped, and the caller checks in this process). */
+static int signer_verify(const sg_key *key, const unsigned char sig[SG_ED25519_SIG_LEN], const unsigned char *pae,
+			 size_t pae_len)
 {
 	if (1 + SG_ED25519_SIG_LEN + pae_len > SG_SIGNER_MAX)
-		return false;
+		return -1;
 	uint32_t n32 = (uint32_t)(1 + SG_ED25519_SIG_LEN + pae_len);
 	char type = SIGNER_VERIFY;
 	struct iovec iov[4] = {{&n32, sizeof(n32)},
@@ -1349,15 +1360,16 @@ static bool signer_verify(const sg_key *key, const unsigned char sig[SG_ED25519_
 		char how[64];
 		signer_end(key->signer_pid, how, sizeof(how));
 		((sg_key *)key)->signer_pid = 0;
-		return false;
+		return -1;
 	}
 	sg_buf answer = {0};
 	sg_error err = {0};
-	bool ok = reply_parse("verifying", reply, (size_t)n, &answer, &err) == 0 && answer.len == 1 &&
-		  answer.data[0] == '1';
+	int rc = reply_parse("verifying", reply, (size_t)n, &answer, &err) == 0 && answer.len == 1
+			 ? answer.data[0] == '1'
+			 : -1;
 	free(reply);
 	sg_buf_free(&answer);
-	return ok;
+	return rc;
 }
 
 static bool signature_valid(const sg_key *key, const sg_dsse_sig *sig, const unsigned char *pae,
@@ -1365,8 +1377,12 @@ static bool signature_valid(const sg_key *key, const sg_dsse_sig *sig, const uns
 {
 	if (sig->sig_len != SG_ED25519_SIG_LEN)
 		return false;
-	if (key->signer_fd >= 0 && key->signer_pid > 0)
-		return signer_verify(key, sig->sig, pae, pae_len); /* no libcrypto here */
+	if (key->signer_fd >= 0 && key->signer_pid > 0) {
+		int by_signer = signer_verify(key, sig->sig, pae, pae_len); /* no libcrypto here */
+		if (by_signer >= 0)
+			return by_signer == 1;
+		/* a signer that is gone says nothing about the envelope: check it here */
+	}
 	if (key_materialize(key, NULL) < 0)
 		return false;
 	EVP_MD_CTX *ctx = EVP_MD_CTX_new();

@@ -85,6 +85,9 @@ void sg_key_crypto_in_child(bool on);
  * after its agent) spares it. Such a key also checks signatures by itself: through its
  * signer, so that verifying the key's own verdicts does not load libcrypto here. */
 pid_t sg_key_signer_pid(const sg_key *key);
+/* Has key's signer ended (killed, say, by a process of the same user)? Then key signs no
+ * more: load it again. false for a key held by this process. */
+bool sg_key_signer_gone(const sg_key *key);
 
 bool sg_key_has_private(const sg_key *key);
 const char *sg_key_id(const sg_key *key);

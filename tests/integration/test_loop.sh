@@ -207,6 +207,22 @@ expect 1 "DIAGNOSE" "loop: an agent that leaves a 100-deep process chain behind"
 sleep 4
 check "loop: the whole chain was killed before verifying (nothing wrote late)" test ! -e "$work/d7/calc/late.txt"
 
+# 7b. an agent that kills the key's signer process (it runs as we do) and then fixes the
+# bug: the key is read again and the loop ships, and the ledger says the signer was
+# killed (it used to end the loop with exit 3, blaming the sandbox)
+cat >"$work/signer_killer.sh" <<'SH'
+#!/bin/sh
+L=$PPID
+while [ "$(cat /proc/$L/comm)" != shipgate ]; do L=$(awk '{print $4}' /proc/$L/stat); done
+kill -KILL $(pgrep -P "$L" -x shipgate-signer)
+sed -i 's/v += rhs;/v *= rhs;/' calc/calc.c
+SH
+chmod +x "$work/signer_killer.sh"
+demo d8
+expect 0 "reading the key again" "loop: an agent that kills the signer: the key is read again, the fix ships" \
+	"$SHIPGATE" loop "$work/d8/job.json" --agent "$work/signer_killer.sh" --max-attempts 1 $WEAK
+check "loop: the ledger says the signer was killed" grep -q '"signer_killed":true' "$work/d8/.shipgate/ledger.jsonl"
+
 # 8. one loop per job at a time
 exec 9>"$work/d5/.shipgate/loop.lock"
 flock -n 9

@@ -252,6 +252,20 @@ int main(void)
 		free(child[i]);
 	}
 
+	/* a signer killed between a signature and its check (by a process of the same user):
+	 * the key says it is gone, and the check is made here, not failed as if tampered */
+	key = sg_key_from_pem("test.key", pem, len, true, &err);
+	size_t vlen = 0, plen = 0;
+	sg_autofree char *venv = key ? sg_dsse_sign(key, "t", "x", 1, &vlen, &err) : NULL;
+	tap_ok(key && !sg_key_signer_gone(key), "a live signer is not gone");
+	if (key && sg_key_signer_pid(key) > 0)
+		kill(sg_key_signer_pid(key), SIGKILL);
+	nanosleep(&pause, NULL);
+	tap_ok(key && sg_key_signer_gone(key), "a killed signer is gone");
+	sg_autofree unsigned char *vgot = venv ? sg_dsse_verify(key, "t", "v.json", venv, vlen, &plen, &err) : NULL;
+	tap_ok(vgot && plen == 1, "its envelope still verifies, here (%s)", vgot ? "ok" : err.msg);
+	sg_key_free(key);
+
 	/* in this process after all (PEM out, verify): libcrypto is loaded, the key is the same */
 	sg_key *made_pub = pp ? sg_key_load_public(pp, &err) : NULL;
 	tap_is_str(made_pub ? sg_key_id(made_pub) : NULL, made_id, "the key made is the one whose public half was written");

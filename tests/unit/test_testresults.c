@@ -628,6 +628,26 @@ static void test_text_bounds(void)
 	sg_test_report_free(&r);
 }
 
+/* Two parses of the same input agree (return codes, the report as JSON, the outcomes by
+ * name); differ: a difference found elsewhere, "" for none. Both reports are freed. */
+static bool reports_same(int ra, sg_test_report *a, int rb, sg_test_report *b, const char *differ)
+{
+	cJSON *ja = sg_test_report_json(a), *jb = sg_test_report_json(b);
+	char *ta = cJSON_PrintUnformatted(ja), *tb = cJSON_PrintUnformatted(jb);
+	bool same = ra == rb && !differ[0] && ta && tb && !strcmp(ta, tb) && a->n_outcomes == b->n_outcomes;
+	for (size_t i = 0; same && i < a->n_outcomes; i++)
+		same = !strcmp(a->outcomes[i].name, b->outcomes[i].name) && a->outcomes[i].result == b->outcomes[i].result;
+	if (!same)
+		fprintf(stderr, "# first:  %d %s\n# second: %d %s %s\n", ra, ta ? ta : "?", rb, tb ? tb : "?", differ);
+	cJSON_free(ta);
+	cJSON_free(tb);
+	cJSON_Delete(ja);
+	cJSON_Delete(jb);
+	sg_test_report_free(a);
+	sg_test_report_free(b);
+	return same;
+}
+
 /* sg_tap_parse_fd reads the stream in pieces of 64 KiB: the same report as sg_tap_parse
  * on the whole text, for every fixture and for lines that straddle a piece's end. */
 static bool tap_same_fd(const char *data, size_t len)
@@ -640,20 +660,7 @@ static bool tap_same_fd(const char *data, size_t len)
 	int ra = sg_tap_parse(data, len, &a, &err);
 	int rb = sg_tap_parse_fd(fd, len, true, &b, &err);
 	close(fd);
-	cJSON *ja = sg_test_report_json(&a), *jb = sg_test_report_json(&b);
-	char *ta = cJSON_PrintUnformatted(ja), *tb = cJSON_PrintUnformatted(jb);
-	bool same = ra == rb && ta && tb && !strcmp(ta, tb) && a.n_outcomes == b.n_outcomes;
-	for (size_t i = 0; same && i < a.n_outcomes; i++)
-		same = !strcmp(a.outcomes[i].name, b.outcomes[i].name) && a.outcomes[i].result == b.outcomes[i].result;
-	if (!same)
-		fprintf(stderr, "# whole: %s\n# fd:    %s\n", ta ? ta : "?", tb ? tb : "?");
-	cJSON_free(ta);
-	cJSON_free(tb);
-	cJSON_Delete(ja);
-	cJSON_Delete(jb);
-	sg_test_report_free(&a);
-	sg_test_report_free(&b);
-	return same;
+	return reports_same(ra, &a, rb, &b, "");
 }
 
 static void test_tap_fd(void)
@@ -714,20 +721,8 @@ static bool junit_same_fd(const char *data, size_t len)
 	uint8_t got[SG_SHA256_LEN], want[SG_SHA256_LEN];
 	sg_sha256_end(&sha, got);
 	sg_sha256_bytes(data, len, want);
-	cJSON *ja = sg_test_report_json(&a), *jb = sg_test_report_json(&b);
-	char *ta = cJSON_PrintUnformatted(ja), *tb = cJSON_PrintUnformatted(jb);
-	bool same = ra == rb && !strcmp(ea.msg, eb.msg) && ta && tb && !strcmp(ta, tb) &&
-		    a.n_outcomes == b.n_outcomes && !memcmp(got, want, sizeof(got));
-	if (!same)
-		fprintf(stderr, "# whole: %d %s %s\n# fd:    %d %s %s\n", ra, ea.msg, ta ? ta : "?", rb, eb.msg,
-			tb ? tb : "?");
-	cJSON_free(ta);
-	cJSON_free(tb);
-	cJSON_Delete(ja);
-	cJSON_Delete(jb);
-	sg_test_report_free(&a);
-	sg_test_report_free(&b);
-	return same;
+	bool same_digest = !memcmp(got, want, sizeof(got));
+	return reports_same(ra, &a, rb, &b, strcmp(ea.msg, eb.msg) ? eb.msg : "") && same_digest;
 }
 
 static void test_junit_fd(void)
