@@ -72,9 +72,8 @@ typedef struct agent_outcome {
 } agent_outcome;
 
 /* Kill every process of ours but the one we mean to keep (the key's signer): after the
- * agent exits, what it
- * left running (daemons, setsid'd children: as a child subreaper we inherit them all)
- * must not go on changing the workspace while the job is verified. */
+ * agent exits, what it left running (daemons, setsid'd children: as a child subreaper we
+ * inherit them all) must not go on changing the workspace while the job is verified. */
 static bool kill_leftover_children(pid_t keep)
 {
 	/* each round kills our children; their children become ours (child subreaper) and
@@ -118,6 +117,18 @@ static bool kill_leftover_children(pid_t keep)
 		usleep(1000);
 	}
 	return false;
+}
+
+/* The signing key (--key, else the user's default), checked to lie where no step of the
+ * job can read it; NULL with err set. */
+static sg_key *load_key(const sg_job *job, const loop_args *a, char **key_path, sg_error *err)
+{
+	sg_key *key = sg_cli_load_signing_key(job, a->key_path, key_path, err);
+	if (key && sg_key_check_hidden(job, a->key_path ? "--key" : "default signing key", *key_path, err) < 0) {
+		sg_key_free(key);
+		return NULL;
+	}
+	return key;
 }
 
 /* Run the agent (in the foreground: it may be interactive), with a timeout; ^C stops it. */
@@ -311,10 +322,9 @@ int sg_cli_loop(int argc, char **argv)
 	 * checks them), libcrypto with it */
 	sg_key_crypto_in_child(true);
 	sg_autofree char *key_path = NULL;
-	sg_key *key = sg_cli_load_signing_key(job, a.key_path, &key_path, &err);
-	if (!key || sg_key_check_hidden(job, a.key_path ? "--key" : "default signing key", key_path, &err) < 0) {
+	sg_key *key = load_key(job, &a, &key_path, &err);
+	if (!key) {
 		fprintf(stderr, "shipgate loop: %s\n", err.msg);
-		sg_key_free(key);
 		sg_job_free(job);
 		return 2;
 	}
@@ -378,9 +388,8 @@ int sg_cli_loop(int argc, char **argv)
 					"reading the key again\n");
 			sg_key_free(key);
 			free(sg_steal_ptr(&key_path));
-			key = sg_cli_load_signing_key(job, a.key_path, &key_path, &err);
-			if (!key || sg_key_check_hidden(job, a.key_path ? "--key" : "default signing key", key_path,
-							&err) < 0) {
+			key = load_key(job, &a, &key_path, &err);
+			if (!key) {
 				fprintf(stderr, "shipgate loop: the signing key again: %s\n", err.msg);
 				exit_code = 3;
 				break;

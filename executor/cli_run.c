@@ -234,7 +234,7 @@ static int parse_args(int argc, char **argv, run_args *a, bool *done)
 static void print_statement(const sg_run *run, const sg_published *pub)
 {
 	int out = 1;
-	sg_autoclose int fd = pub->statement_written ? open(pub->statement_path, O_RDONLY | O_CLOEXEC) : -1;
+	sg_autoclose int fd = pub->statement_len ? open(pub->statement_path, O_RDONLY | O_CLOEXEC) : -1;
 	if (fd < 0) {
 		int rc = sg_verdict_statement_write(run, sg_statement_sink_fd, &out, NULL);
 		if (rc < 0)

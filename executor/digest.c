@@ -52,19 +52,24 @@ void sg_sha256_update(sg_sha256 *h, const void *data, size_t len)
 	sg_sha256_add(&h->ctx, data, len);
 }
 
+void sg_sha256_ctx_hex(sg_sha256_ctx *c, char out[SG_SHA256_HEX_LEN])
+{
+	uint8_t md[SG_SHA256_LEN];
+	sg_sha256_end(c, md);
+	sg_hex(md, sizeof(md), out);
+}
+
 void sg_sha256_final_hex(sg_sha256 *h, char out[SG_SHA256_HEX_LEN])
 {
-	unsigned char md[SG_SHA256_LEN];
-	sg_sha256_end(&h->ctx, md);
-	sg_hex(md, sizeof(md), out);
+	sg_sha256_ctx_hex(&h->ctx, out);
 	free(h);
 }
 
 void sg_sha256_hex(const void *data, size_t len, char out[SG_SHA256_HEX_LEN])
 {
-	sg_sha256 *h = sg_sha256_new();
-	sg_sha256_update(h, data, len);
-	sg_sha256_final_hex(h, out);
+	uint8_t md[SG_SHA256_LEN];
+	sg_sha256_bytes(data, len, md);
+	sg_hex(md, sizeof(md), out);
 }
 
 /* Hash fd from its offset to EOF into ctx with buf; the byte count goes to *total. */
@@ -88,13 +93,11 @@ int sg_sha256_fd(int fd, char out[SG_SHA256_HEX_LEN], sg_error *err)
 	sg_autofree unsigned char *buf = sg_xmalloc(SG_DIGEST_BUF_LEN);
 	sg_sha256_ctx ctx;
 	sg_sha256_init(&ctx);
-	unsigned char md[SG_SHA256_LEN];
 	uint64_t total;
 
 	if (sg_md_fd(&ctx, fd, buf, SG_DIGEST_BUF_LEN, &total) < 0)
 		return sg_error_set(err, SG_ERR_INPUT, errno, "read");
-	sg_sha256_end(&ctx, md);
-	sg_hex(md, sizeof(md), out);
+	sg_sha256_ctx_hex(&ctx, out);
 	return 0;
 }
 
@@ -453,7 +456,6 @@ int sg_tree_digest(const char *root, const sg_tree_digest_opts *opts,
 		   char out[SG_SHA256_HEX_LEN], sg_tree_digest_stats *stats, sg_error *err)
 {
 	__attribute__((cleanup(sg_tree_walk_free))) sg_tree_walk w;
-	unsigned char md[SG_SHA256_LEN];
 
 	if (sg_tree_walk_init(&w, opts, err) < 0)
 		return sg_error_prefix(err, "tree digest of %s", root);
@@ -463,8 +465,7 @@ int sg_tree_digest(const char *root, const sg_tree_digest_opts *opts,
 	sg_sha256_add(&w.tree, sg_tree_domain, sizeof(sg_tree_domain));
 	if (sg_walk_dir(&w, fd, err) < 0)
 		return sg_error_prefix(err, "tree digest of %s", root);
-	sg_sha256_end(&w.tree, md);
-	sg_hex(md, sizeof(md), out);
+	sg_sha256_ctx_hex(&w.tree, out);
 	if (stats)
 		*stats = w.stats;
 	return 0;

@@ -18,12 +18,15 @@
 /* sha256 of no bytes: a constant, so an empty stream needs no libcrypto (exec never loads it) */
 #define SG_SHA256_EMPTY_HEX "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
 
-/* Streaming SHA-256 (OpenSSL EVP underneath). */
+/* Streaming SHA-256 (sha256.c underneath). */
 typedef struct sg_sha256 sg_sha256;
 sg_sha256 *sg_sha256_new(void);
 void sg_sha256_update(sg_sha256 *h, const void *data, size_t len);
 void sg_sha256_final_hex(sg_sha256 *h, char out[SG_SHA256_HEX_LEN]); /* also frees h */
 void sg_sha256_hex(const void *data, size_t len, char out[SG_SHA256_HEX_LEN]);
+/* The digest of what c was given, in hex (c is left initialised again: sg_sha256_end). */
+struct sg_sha256_ctx;
+void sg_sha256_ctx_hex(struct sg_sha256_ctx *c, char out[SG_SHA256_HEX_LEN]);
 int sg_sha256_file(const char *path, char out[SG_SHA256_HEX_LEN], sg_error *err);
 /* SHA-256 of what fd yields from its current offset to EOF (the fd is left open). */
 int sg_sha256_fd(int fd, char out[SG_SHA256_HEX_LEN], sg_error *err);

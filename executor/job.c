@@ -21,7 +21,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <math.h>
-#include "sha256.h"
+#include "digest.h"
 #include <regex.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -1279,14 +1279,6 @@ static void job_defaults(sg_job *job)
 	sg_limits_default(&job->limits);
 }
 
-static int job_sha256(const char *data, size_t len, char out[65])
-{
-	uint8_t md[SG_SHA256_LEN];
-	sg_sha256_bytes(data, len, md);
-	sg_hex(md, sizeof(md), out);
-	return 0;
-}
-
 static int job_parse_into(job_ctx *c, sg_job *job, const char *data, size_t len)
 {
 	if (len > SG_JOB_MAX_BYTES)
@@ -1295,8 +1287,7 @@ static int job_parse_into(job_ctx *c, sg_job *job, const char *data, size_t len)
 				    SG_JOB_MAX_BYTES);
 	if (job_locate(c, job, c->origin) < 0)
 		return -1;
-	if (job_sha256(data, len, job->sha256) < 0)
-		return sg_error_set(c->err, SG_ERR_INTERNAL, 0, "%s: sha256 failed", c->origin);
+	sg_sha256_hex(data, len, job->sha256);
 	job_defaults(job);
 	cJSON *root = job_parse_json(c, data, len);
 	if (!root)

@@ -28,7 +28,7 @@
 #include <dlfcn.h>
 #include <limits.h>
 #include <math.h>
-#include "sha256.h"
+#include "digest.h"
 #include <seccomp.h>
 #include <stdarg.h>
 #include <stdint.h>
@@ -1096,9 +1096,7 @@ const char *sg_policy_sha256(const sg_policy *p)
 {
 	struct sg_policy_lazy *lz = p->lazy;
 	if (!lz->have_sha256) {
-		uint8_t md[SG_SHA256_LEN];
-		sg_sha256_bytes(p->bytes, p->len, md);
-		sg_hex(md, sizeof(md), lz->sha256);
+		sg_sha256_hex(p->bytes, p->len, lz->sha256);
 		lz->have_sha256 = true;
 	}
 	return lz->sha256;

@@ -191,7 +191,6 @@ int sg_publish_verdict(const sg_run *run, const sg_key *key, bool vsa, sg_publis
 	if (sg_atomic_file_commit(&f, err) < 0)
 		goto done;
 	p->statement_len = (size_t)len;
-	p->statement_written = true;
 	char verdict_sha[SG_SHA256_HEX_LEN];
 	if (sg_dsse_sign_fd_to_file(key, SG_DSSE_INTOTO_TYPE, statement_fd, p->statement_len, p->verdict_path,
 				    verdict_sha, err) < 0)

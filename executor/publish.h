@@ -17,8 +17,7 @@
 typedef struct sg_published {
 	char *statement;       /* the exact bytes of statement.json (NUL-terminated); NULL
 				* after sg_publish_verdict, which writes it in pieces */
-	size_t statement_len;
-	bool statement_written; /* statement.json is whole */
+	size_t statement_len;  /* set once statement.json is whole (never empty) */
 	char *envelope;        /* the exact bytes of verdict.dsse.json (NUL-terminated); NULL
 				* after sg_publish_verdict, which writes it in pieces */
 	size_t envelope_len;

@@ -6,7 +6,7 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <linux/openat2.h>
-#include "sha256.h"
+#include "digest.h"
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -119,9 +119,7 @@ int sg_rootfs_image_open(const char *name, sg_rootfs_image *img, sg_error *err)
 		sg_rootfs_image_free(img);
 		return sg_error_prefix(err, "image \"%s\"", name);
 	}
-	uint8_t md[SG_SHA256_LEN];
-	sg_sha256_bytes(data, len, md);
-	sg_hex(md, sizeof(md), img->manifest_sha256);
+	sg_sha256_hex(data, len, img->manifest_sha256);
 	sg_autofree char *root = sg_xasprintf("%s/root", img->dir);
 	img->root = realpath(root, NULL);
 	struct stat st;

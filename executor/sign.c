@@ -26,6 +26,7 @@
 #include <unistd.h>
 
 #include "crypto.h"
+#include "digest.h"
 #include "sha256.h"
 
 /* ---- base64 ------------------------------------------------------------------------ */
@@ -569,6 +570,15 @@ static const char *signer_end(pid_t pid, char *buf, size_t size)
 	return errno == ECHILD ? "ended (reaped by another part of this process)" : "gave no answer";
 }
 
+/* A key's signer that stopped answering (or was told to go): reaped, forgotten, and how
+ * it ended said in how. */
+static const char *signer_lost(const sg_key *key, char *how, size_t size)
+{
+	const char *end = signer_end(key->signer_pid, how, size);
+	((sg_key *)key)->signer_pid = 0;
+	return end;
+}
+
 /* A private key held by a new signer process: the text goes with the fork (the caller
  * wipes its own), or, without one, the signer makes the pair at key_path/pub_path; the
  * public half comes back, or the refusal, in the words and kind libcrypto's reading
@@ -691,8 +701,7 @@ static int signer_sign(const sg_key *key, const char *head, const payload_src *s
 				int e = errno;
 				char how[64];
 				shutdown(key->signer_fd, SHUT_RDWR);
-				signer_end(key->signer_pid, how, sizeof(how));
-				((sg_key *)key)->signer_pid = 0;
+				signer_lost(key, how, sizeof(how));
 				return sg_error_set(err, SG_ERR_INTERNAL, e, "signing with %s: reading what to sign", key->id);
 			}
 			struct iovec one = {piece, k};
@@ -704,9 +713,8 @@ static int signer_sign(const sg_key *key, const char *head, const payload_src *s
 	if (n <= 0) {
 		/* reaped here, to say how it ended */
 		char how[64];
-		const char *end = signer_end(key->signer_pid, how, sizeof(how));
-		((sg_key *)key)->signer_pid = 0;
-		return sg_error_set(err, SG_ERR_INTERNAL, 0, "signing with %s: its signer process %s", key->id, end);
+		return sg_error_set(err, SG_ERR_INTERNAL, 0, "signing with %s: its signer process %s", key->id,
+				    signer_lost(key, how, sizeof(how)));
 	}
 	sg_buf answer = {0};
 	int rc = reply_parse("signing", reply, (size_t)n, &answer, err);
@@ -1321,9 +1329,7 @@ static int sign_src_to_file(const sg_key *key, const char *payload_type, const p
 	}
 	if (sg_atomic_file_commit(&f, err) < 0)
 		return -1;
-	uint8_t digest[SG_SHA256_LEN];
-	sg_sha256_end(&sha, digest);
-	sg_hex(digest, sizeof(digest), sha256_hex);
+	sg_sha256_ctx_hex(&sha, sha256_hex);
 	return 0;
 }
 
@@ -1358,8 +1364,7 @@ static int signer_verify(const sg_key *key, const unsigned char sig[SG_ED25519_S
 	ssize_t n = send_iov(key->signer_fd, iov, 4) == 0 ? frame_recv(key->signer_fd, &reply) : -1;
 	if (n <= 0) {
 		char how[64];
-		signer_end(key->signer_pid, how, sizeof(how));
-		((sg_key *)key)->signer_pid = 0;
+		signer_lost(key, how, sizeof(how));
 		return -1;
 	}
 	sg_buf answer = {0};
@@ -1383,14 +1388,7 @@ static bool signature_valid(const sg_key *key, const sg_dsse_sig *sig, const uns
 			return by_signer == 1;
 		/* a signer that is gone says nothing about the envelope: check it here */
 	}
-	if (key_materialize(key, NULL) < 0)
-		return false;
-	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
-	bool ok = ctx && EVP_DigestVerifyInit(ctx, NULL, NULL, NULL, key->pkey) == 1 &&
-		  EVP_DigestVerify(ctx, sig->sig, sig->sig_len, pae, pae_len) == 1;
-	EVP_MD_CTX_free(ctx);
-	ERR_clear_error();
-	return ok;
+	return key_materialize(key, NULL) == 0 && verify_here(key, sig->sig, pae, pae_len);
 }
 
 /* Untrusted text in a message: at most 80 characters, printable ASCII only. */

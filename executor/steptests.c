@@ -1,7 +1,6 @@
 /* steptests.c: see steptests.h. */
 #include "steptests.h"
 #include "digest.h"
-#include "sha256.h"
 #include "util.h"
 
 #include <fcntl.h>
@@ -127,31 +126,24 @@ static void collect_junit(sg_step_tests *t)
 		unusable(t, "the report %s is larger than %u MiB", t->spec->path, (unsigned)(SG_TEST_REPORT_MAX_BYTES >> 20));
 		return;
 	}
-	/* parsed in pieces as it is read and hashed (a report of thousands of tests is never
-	 * whole in memory); a report with the same contents as before the step is then stale */
-	sg_test_report_free(&t->report);
-	sg_error perr = {0};
-	sg_sha256_ctx sha;
-	sg_sha256_init(&sha);
-	int rc = sg_junit_parse_fd(fd, (uint64_t)st.st_size, &sha, t->keep_outcomes, &t->report, &perr);
+	/* a report with the same contents as before the step is stale, whether or not it
+	 * parses; then it is parsed in pieces (a report of thousands of tests is never whole
+	 * in memory) */
 	if (t->sha256_before[0]) {
-		/* what expat did not read (it stops at the first error) is hashed too: a stale
-		 * report is stale whether or not it parses */
-		char rest[16384];
-		ssize_t n;
-		while ((n = SG_RETRY(read(fd, rest, sizeof(rest)))) > 0)
-			sg_sha256_add(&sha, rest, (size_t)n);
-		uint8_t digest[SG_SHA256_LEN];
-		char now[65];
-		sg_sha256_end(&sha, digest);
-		sg_hex(digest, sizeof(digest), now);
+		char now[SG_SHA256_HEX_LEN];
+		if (sg_sha256_fd(fd, now, NULL) < 0 || lseek(fd, 0, SEEK_SET) < 0) {
+			unusable(t, "the report %s cannot be read: %s", t->spec->path, strerror(errno));
+			return;
+		}
 		if (!strcmp(now, t->sha256_before)) {
-			sg_test_report_free(&t->report);
 			unusable(t, "the report %s is stale: it has the same contents as before this step (write "
 				    "reports to $SHIPGATE_RESULTS/ to avoid this)", t->spec->path);
 			return;
 		}
 	}
+	sg_test_report_free(&t->report);
+	sg_error perr = {0};
+	int rc = sg_junit_parse_fd(fd, (uint64_t)st.st_size, t->keep_outcomes, &t->report, &perr);
 	if (rc < 0 && perr.kind == SG_ERR_INTERNAL) {
 		unusable(t, "the report %s cannot be read: %s", t->spec->path, strerror(perr.errnum));
 		return;

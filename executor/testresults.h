@@ -80,11 +80,9 @@ typedef struct sg_test_report {
  * and problem set to the same sentence, so it can be shown and must be freed. */
 int sg_junit_parse(const char *data, size_t len, sg_test_report *out, sg_error *err);
 /* The same for the len bytes of fd from its current offset, read in pieces of 64 KiB (a
- * report of thousands of tests is never whole in memory); sha (may be NULL) gets every
- * byte read. A read error is an SG_ERR_INTERNAL error (errnum set), and a problem. */
-struct sg_sha256_ctx;
-int sg_junit_parse_fd(int fd, uint64_t len, struct sg_sha256_ctx *sha, bool keep_outcomes, sg_test_report *out,
-		      sg_error *err);
+ * report of thousands of tests is never whole in memory). A read error is an
+ * SG_ERR_INTERNAL error (errnum set), and a problem. */
+int sg_junit_parse_fd(int fd, uint64_t len, bool keep_outcomes, sg_test_report *out, sg_error *err);
 
 /* Parse TAP (versions 12 to 14) as written on a step's stdout. Returns -1 only for input
  * larger than SG_TEST_REPORT_MAX_BYTES (same contract for *out as above); everything

@@ -573,6 +573,49 @@ static void tap_end(tap_ctx *c)
 	free(c->seen);
 }
 
+/* Lines of a piece of the stream to tap_line; a line that runs past the piece's end waits
+ * in line for the next piece (or tap_feed_end). false once tap_line says stop. */
+static bool tap_feed(tap_ctx *c, sg_buf *line, const char *p, const char *end)
+{
+	while (p < end) {
+		const char *nl = memchr(p, '\n', (size_t)(end - p));
+		if (!nl) {
+			sg_buf_append(line, p, (size_t)(end - p));
+			return true;
+		}
+		c->lineno++;
+		bool more;
+		if (line->len) {
+			sg_buf_append(line, p, (size_t)(nl - p));
+			more = tap_line(c, line->data, line->len);
+			line->len = 0;
+		} else {
+			more = tap_line(c, p, (size_t)(nl - p));
+		}
+		if (!more)
+			return false;
+		p = nl + 1;
+	}
+	return true;
+}
+
+/* The last line, without a newline; then the end. */
+static void tap_feed_end(tap_ctx *c, sg_buf *line, bool more)
+{
+	if (more && line->len) {
+		c->lineno++;
+		tap_line(c, line->data, line->len);
+	}
+	sg_buf_free(line);
+	tap_end(c);
+}
+
+/* A UTF-8 byte order mark at the stream's start is skipped. */
+static const char *tap_skip_bom(const char *p, size_t n)
+{
+	return n >= 3 && !memcmp(p, "\xef\xbb\xbf", 3) ? p + 3 : p;
+}
+
 int sg_tap_parse(const char *data, size_t len, sg_test_report *out, sg_error *err)
 {
 	tap_ctx c;
@@ -580,18 +623,9 @@ int sg_tap_parse(const char *data, size_t len, sg_test_report *out, sg_error *er
 		return -1;
 	if (!data)
 		data = "";
-	const char *p = data, *end = data + len;
-	if (len >= 3 && !memcmp(p, "\xef\xbb\xbf", 3))
-		p += 3; /* a UTF-8 byte order mark */
-	while (p < end) {
-		const char *nl = memchr(p, '\n', (size_t)(end - p));
-		size_t n = nl ? (size_t)(nl - p) : (size_t)(end - p);
-		c.lineno++;
-		if (!tap_line(&c, p, n))
-			break;
-		p += n + 1;
-	}
-	tap_end(&c);
+	sg_buf line = {0};
+	bool more = tap_feed(&c, &line, tap_skip_bom(data, len), data + len);
+	tap_feed_end(&c, &line, more);
 	return 0;
 }
 
@@ -611,32 +645,10 @@ int sg_tap_parse_fd(int fd, uint64_t len, bool keep_outcomes, sg_test_report *ou
 			continue;
 		if (got <= 0)
 			break; /* what was read is what there is */
-		const char *p = piece, *end = piece + got;
-		if (off == 0 && got >= 3 && !memcmp(p, "\xef\xbb\xbf", 3))
-			p += 3; /* a UTF-8 byte order mark */
+		const char *p = off == 0 ? tap_skip_bom(piece, (size_t)got) : piece;
 		off += (uint64_t)got;
-		while (more && p < end) {
-			const char *nl = memchr(p, '\n', (size_t)(end - p));
-			if (!nl) {
-				sg_buf_append(&line, p, (size_t)(end - p));
-				break;
-			}
-			c.lineno++;
-			if (line.len) {
-				sg_buf_append(&line, p, (size_t)(nl - p));
-				more = tap_line(&c, line.data, line.len);
-				line.len = 0;
-			} else {
-				more = tap_line(&c, p, (size_t)(nl - p));
-			}
-			p = nl + 1;
-		}
+		more = tap_feed(&c, &line, p, piece + got);
 	}
-	if (more && line.len) {
-		c.lineno++;
-		tap_line(&c, line.data, line.len);
-	}
-	sg_buf_free(&line);
-	tap_end(&c);
+	tap_feed_end(&c, &line, more);
 	return 0;
 }

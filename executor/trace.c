@@ -231,9 +231,7 @@ sg_trace *sg_trace_open(const char *path, uint64_t cap, const sg_policy *policy,
 	t->req = sg_xcalloc(1, t->sizes.seccomp_notif > sizeof(*t->req) ? t->sizes.seccomp_notif : sizeof(*t->req));
 	t->resp = sg_xcalloc(1, t->sizes.seccomp_notif_resp > sizeof(*t->resp) ? t->sizes.seccomp_notif_resp
 										   : sizeof(*t->resp));
-	t->procs_cap = SG_PROC_SLOTS_FIRST;
-	t->procs = sg_xcalloc(t->procs_cap, sizeof(*t->procs));
-	return t;
+	return t; /* the table of programs comes with the first one (proc_insert) */
 }
 
 /* ---- reading the stopped process -------------------------------------------------- */
@@ -533,6 +531,18 @@ static proc_slot *proc_insert(sg_trace *t, pid_t pid)
 	*s = (proc_slot){.pid = pid};
 	t->procs_live++;
 	return s;
+}
+
+/* Forget every program: the table goes (the next program makes a new one). */
+static void procs_clear(sg_trace *t)
+{
+	for (size_t i = 0; i < t->procs_cap; i++) {
+		free(t->procs[i].path);
+		free(t->procs[i].pending_path);
+	}
+	free(t->procs);
+	t->procs = NULL;
+	t->procs_cap = t->procs_used = t->procs_live = 0;
 }
 
 /* The program in s ended: its slot becomes a tombstone, so that probing goes on past it. */
@@ -1010,13 +1020,7 @@ void sg_trace_finish(sg_trace *t)
 	}
 	/* the programs still in the table will not be seen again: a step that had thousands
 	 * alive at once does not keep their table through the rest of the run */
-	for (size_t i = 0; i < t->procs_cap; i++) {
-		free(t->procs[i].path);
-		free(t->procs[i].pending_path);
-	}
-	free(t->procs);
-	t->procs = NULL; /* a program seen after this gets a new table */
-	t->procs_cap = t->procs_used = t->procs_live = 0;
+	procs_clear(t);
 	if (sg_sha256_file(t->path, t->sha256, NULL) < 0)
 		t->sha256[0] = '\0';
 }
@@ -1116,11 +1120,7 @@ void sg_trace_free(sg_trace *t)
 		free(t->conns[i].program);
 	}
 	free(t->conns);
-	for (size_t i = 0; t->procs && i < t->procs_cap; i++) {
-		free(t->procs[i].path);
-		free(t->procs[i].pending_path);
-	}
-	free(t->procs);
+	procs_clear(t);
 	free(t->req);
 	free(t->resp);
 	free(t->failing);

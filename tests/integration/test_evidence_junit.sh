@@ -9,7 +9,7 @@
 # shipgate stays small.
 . "$(dirname "$0")/lib.sh"
 
-plan 123
+plan 127
 
 FX=$SHIPGATE_SOURCE_DIR/tests/fixtures
 fixtures_before=$(tree_listing "$FX")
@@ -133,6 +133,21 @@ cat >"$J/job2.json" <<'EOF'
 EOF
 fixture "$J/job2.json"
 expect "earlier step's report only chmod'ed" 1 failed 0/0/0/0 'junit2.xml is stale'
+
+# ... and a committed report that does not even parse, rewritten with the same bytes, is
+# stale too, not "malformed": the parser stops at its first error, the stale check reads
+# the whole file (160 KB, more than the parser's 64 KiB pieces)
+J=$(new_tmp stale-malformed)
+mkdir -p "$J/ws/build"
+{ printf '<bad attr=>\n'; head -c 160000 /dev/zero | tr '\0' x; } >"$J/ws/build/j.xml"
+cat >"$J/job.json" <<'EOF'
+{ "version": 1, "name": "stale-malformed", "workspace": "ws", "network": "none",
+  "steps": [
+    { "name": "test", "run": "cp build/j.xml /tmp/j.xml; cat /tmp/j.xml >build/j.xml",
+      "tests": { "format": "junit", "path": "build/j.xml" } } ] }
+EOF
+fixture "$J/job.json"
+expect "a committed malformed report rewritten unchanged" 1 failed 0/0/0/0 'build/j.xml is stale: it has the same contents as before this step'
 
 # ---- hostile reports ------------------------------------------------------------------------
 
