@@ -1200,31 +1200,18 @@ static void sg_patch_default(struct sock_filter *prog, size_t count, uint32_t se
 			prog[i].k = action;
 }
 
-/* ---- the compiled-program cache ------------------------------------------------------ *
- * Compiling with libseccomp costs most of a millisecond at every sandbox start. The
- * program depends only on the policy's bytes, the variant and libseccomp, so it is kept
- * in the user's cache dir ($XDG_CACHE_HOME/shipgate/seccomp, 0700), the policy's exact
- * bytes stored beside it and compared in full on every use: a file name collision or an
- * edited policy can never yield a stale program. A cache that cannot be read or written
- * is simply not used. */
-
-#define SG_BPF_CACHE_MAGIC "SGBPF1"
-
-static uint64_t sg_fnv1a(const void *data, size_t len, uint64_t h)
-{
-	const unsigned char *p = data;
-	for (size_t i = 0; i < len; i++) {
-		h ^= p[i];
-		h *= 1099511628211ull;
-	}
-	return h;
-}
+/* The compiled program is kept with the policy (p->filter) for as long as the policy
+ * lives: a daemon or a program on the library compiles it once. It is never kept on
+ * disk: a cache file the user can write is a file a sandbox can write too (exec hands
+ * its workspace to the command, and the user's cache may lie in it), and a program read
+ * back from it would be whatever was put there, while the evidence still named the
+ * policy's allowlist. */
 
 /* Only the native ABI is compiled: anything else (i386 via int 0x80, x32) dies. The
  * program is laid out as a binary tree over the syscall numbers: it is compiled once per
- * policy (then cached), while the kernel runs it at every syscall that is not in its
- * per-syscall cache and emulates it for every syscall number each time a sandbox loads
- * it (seccomp_cache_prepare): a linear list of 300 numbers costs both of them the most. */
+ * policy, while the kernel runs it at every syscall that is not in its per-syscall cache
+ * and emulates it for every syscall number each time a sandbox loads it
+ * (seccomp_cache_prepare): a linear list of 300 numbers costs both of them the most. */
 static int sg_filter_attrs(scmp_filter_ctx ctx, sg_error *err)
 {
 	int rc = seccomp_attr_set(ctx, SCMP_FLTATR_ACT_BADARCH, SCMP_ACT_KILL_PROCESS);
@@ -1235,89 +1222,10 @@ static int sg_filter_attrs(scmp_filter_ctx ctx, sg_error *err)
 	return 0;
 }
 
-static char *sg_bpf_cache_path(const sg_policy *p, unsigned variant, bool create)
-{
-	const char *xdg = getenv("XDG_CACHE_HOME");
-	const char *home = getenv("HOME");
-	sg_autofree char *dir = xdg && *xdg ? sg_xasprintf("%s/shipgate/seccomp", xdg)
-			      : home && *home ? sg_xasprintf("%s/.cache/shipgate/seccomp", home)
-					      : NULL;
-	if (!dir)
-		return NULL;
-	if (create && sg_mkdir_p(dir, 0700, NULL) < 0)
-		return NULL;
-	const struct scmp_version *v = seccomp_version();
-	uint64_t h = sg_fnv1a(p->bytes, p->len, 1469598103934665603ull);
-	uint32_t tag[5] = {variant, v ? v->major : 0, v ? v->minor : 0, v ? v->micro : 0, seccomp_arch_native()};
-	h = sg_fnv1a(tag, sizeof(tag), h);
-	/* and this very build of shipgate, whose compiler of rules may have changed: the
-	 * library's own file when it is libshipgate.so in another program */
-	struct stat self;
-	Dl_info so;
-	bool shared = dladdr((void *)sg_bpf_cache_path, &so) && so.dli_fname && so.dli_fname[0] == '/' &&
-		      strstr(so.dli_fname, "/libshipgate.so");
-	if (stat(shared ? so.dli_fname : "/proc/self/exe", &self) == 0) {
-		uint64_t id[4] = {(uint64_t)self.st_ino, (uint64_t)self.st_size, (uint64_t)self.st_mtim.tv_sec,
-				  (uint64_t)self.st_mtim.tv_nsec};
-		h = sg_fnv1a(id, sizeof(id), h);
-	}
-	return sg_xasprintf("%s/%016llx.bpf", dir, (unsigned long long)h);
-}
-
-/* A cached program for these exact policy bytes and variant, or NULL. */
-static struct sock_filter *sg_bpf_cache_load(const sg_policy *p, unsigned variant, size_t *count)
-{
-	sg_autofree char *path = sg_bpf_cache_path(p, variant, false);
-	sg_autofree char *data = NULL;
-	size_t len = 0;
-	if (!path || sg_read_file(path, 1 << 22, &data, &len, NULL) < 0)
-		return NULL;
-	size_t head = sizeof(SG_BPF_CACHE_MAGIC) + 2 * sizeof(uint32_t);
-	if (len < head || memcmp(data, SG_BPF_CACHE_MAGIC, sizeof(SG_BPF_CACHE_MAGIC)) != 0)
-		return NULL;
-	uint32_t var, plen, n;
-	memcpy(&var, data + sizeof(SG_BPF_CACHE_MAGIC), sizeof(var));
-	memcpy(&plen, data + sizeof(SG_BPF_CACHE_MAGIC) + sizeof(var), sizeof(plen));
-	if (var != variant || plen != p->len || len < head + plen + sizeof(n) ||
-	    memcmp(data + head, p->bytes, plen) != 0)
-		return NULL;
-	memcpy(&n, data + head + plen, sizeof(n));
-	size_t off = head + plen + sizeof(n);
-	if (n == 0 || n > BPF_MAXINSNS || len != off + n * sizeof(struct sock_filter))
-		return NULL;
-	struct sock_filter *prog = sg_xmalloc(n * sizeof(*prog));
-	memcpy(prog, data + off, n * sizeof(*prog));
-	*count = n;
-	return prog;
-}
-
-static void sg_bpf_cache_store(const sg_policy *p, unsigned variant, const struct sock_filter *prog, size_t count)
-{
-	sg_autofree char *path = sg_bpf_cache_path(p, variant, true);
-	if (!path)
-		return;
-	sg_buf b = {0};
-	uint32_t var = variant, plen = (uint32_t)p->len, n = (uint32_t)count;
-	sg_buf_append(&b, SG_BPF_CACHE_MAGIC, sizeof(SG_BPF_CACHE_MAGIC));
-	sg_buf_append(&b, &var, sizeof(var));
-	sg_buf_append(&b, &plen, sizeof(plen));
-	sg_buf_append(&b, p->bytes, p->len);
-	sg_buf_append(&b, &n, sizeof(n));
-	sg_buf_append(&b, prog, count * sizeof(*prog));
-	(void)sg_write_file_atomic(path, b.data, b.len, 0600, NULL);
-	sg_buf_free(&b);
-}
-
 const struct sock_fprog *sg_policy_bpf(sg_policy *p, sg_error *err)
 {
 	if (p->filter)
 		return &p->prog;
-	size_t cached = 0;
-	if ((p->filter = sg_bpf_cache_load(p, 0, &cached)) != NULL) {
-		p->prog.len = (unsigned short)cached;
-		p->prog.filter = p->filter;
-		return &p->prog;
-	}
 	uint32_t sentinel = sg_sentinel_action(p);
 	__attribute__((cleanup(sg_seccomp_releasep))) scmp_filter_ctx ctx = seccomp_init(sentinel);
 	if (!ctx) {
@@ -1334,7 +1242,6 @@ const struct sock_fprog *sg_policy_bpf(sg_policy *p, sg_error *err)
 	sg_patch_default(p->filter, count, sentinel, p->default_action);
 	p->prog.len = (unsigned short)count;
 	p->prog.filter = p->filter;
-	sg_bpf_cache_store(p, 0, p->filter, count);
 	return &p->prog;
 }
 
@@ -1409,12 +1316,6 @@ const struct sock_fprog *sg_policy_bpf_traced(sg_policy *p, bool with_connect, s
 	int v = with_connect ? 1 : 0;
 	if (p->traced_filter[v])
 		return &p->traced_prog[v];
-	size_t cached = 0;
-	if ((p->traced_filter[v] = sg_bpf_cache_load(p, 1u + (unsigned)v, &cached)) != NULL) {
-		p->traced_prog[v].len = (unsigned short)cached;
-		p->traced_prog[v].filter = p->traced_filter[v];
-		return &p->traced_prog[v];
-	}
 	uint32_t sentinel = sg_sentinel_action(p);
 	__attribute__((cleanup(sg_seccomp_releasep))) scmp_filter_ctx ctx = seccomp_init(sentinel);
 	if (!ctx) {
@@ -1452,7 +1353,6 @@ const struct sock_fprog *sg_policy_bpf_traced(sg_policy *p, bool with_connect, s
 			 default_traced ? SECCOMP_RET_USER_NOTIF : p->default_action);
 	p->traced_prog[v].len = (unsigned short)count;
 	p->traced_prog[v].filter = p->traced_filter[v];
-	sg_bpf_cache_store(p, 1u + (unsigned)v, p->traced_filter[v], count);
 	return &p->traced_prog[v];
 }
 

@@ -7,7 +7,7 @@
 . "$(dirname "$0")/lib.sh"
 require_root
 
-plan 84
+plan 86
 
 # ---- the kernel's attack surface: every call denied, named, and fatal to the step ------
 
@@ -139,5 +139,34 @@ import json, sys
 print(sorted({e["syscall"] for e in map(json.loads, open(sys.argv[1])) if e["event"] == "denied"}))' "$W/../exec-trace.jsonl")" \
 	"['bpf', 'keyctl', 'setns', 'unshare']" "exec --trace: the trace has each denial"
 check_contained "$W" "exec"
+
+# ---- a seccomp program kept where a sandbox can write it --------------------------------
+# exec hands its workspace to the command; with HOME in it, the user's cache is the
+# command's to rewrite. shipgate once kept compiled seccomp programs there, read them back
+# at the next start, and a command could leave an allow-everything program for every later
+# sandbox (while the evidence still named the allowlist). Here the command rewrites any
+# such program it finds; the next sandbox must still refuse unshare.
+W=$(new_tmp cachews)
+cp "$SHIPGATE_ATTACK" "$W/attack"
+cat >"$W/poison.py" <<'PY'
+import glob, os, struct
+n = 0
+for f in glob.glob(".cache/shipgate/seccomp/*.bpf"):  # the host's $HOME/.cache: the workspace
+    d = open(f, "rb").read()
+    head = 7 + 8
+    plen = struct.unpack_from("I", d, 11)[0]
+    allow_all = struct.pack("HBBI", 0x06, 0, 0, 0x7FFF0000)
+    open(f, "wb").write(d[:head + plen] + struct.pack("I", 1) + allow_all)
+    n += 1
+print("rewritten", n)
+PY
+_home=$HOME
+export HOME="$W"
+unset XDG_CACHE_HOME
+hexec --workspace "$W" -- "$PY" poison.py
+is "$SG_RC" 0 "cache: the command ran (it rewrites what cached programs it finds)"
+hexec --workspace "$W" -- ./attack syscalls unshare_user
+HOME=$_home
+like "$SG_OUT" "^unshare_user EPERM$" "cache: the next sandbox still refuses a new user namespace (no program is read back from the user's cache)"
 
 done_testing
