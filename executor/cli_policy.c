@@ -4,7 +4,8 @@
  *   list           the policies in the policy directory, with network and syscall count
  *   show NAME|FILE the effective policy as JSON: every default the file leaves out made
  *                  explicit (name, network, defaultErrnoRet, errnoRet, valueTwo), plus
- *                  what the file's bytes hash to and how many syscalls it allows here
+ *                  what the file's bytes hash to, how many syscalls it allows here and
+ *                  its program (instructions; built at build time or compiled now)
  *   check FILE...  exit 0 when every file is a valid policy (it is parsed and compiled
  *                  exactly as `run` would), 2 with the error otherwise
  */
@@ -95,7 +96,7 @@ static void effective_rules(cJSON *rules)
 	}
 }
 
-static cJSON *policy_effective(const sg_policy *p)
+static cJSON *policy_effective(const sg_policy *p, unsigned instructions)
 {
 	size_t len = 0;
 	const char *bytes = sg_policy_bytes(p, &len);
@@ -119,6 +120,11 @@ static cJSON *policy_effective(const sg_policy *p)
 	cJSON_AddStringToObject(net, "rule", "a job's own \"network\" (or exec --net) wins over this");
 	cJSON_AddNumberToObject(o, "syscalls_allowed", sg_policy_allowed_count(p));
 	cJSON_AddStringToObject(o, "compiled_for", native_arch_name());
+	cJSON *prog = cJSON_AddObjectToObject(o, "program");
+	cJSON_AddNumberToObject(prog, "instructions", instructions);
+	cJSON_AddStringToObject(prog, "made", sg_policy_bpf_built_in(p, SG_BPF_PLAIN)
+						       ? "at build time: a shipped policy's exact bytes"
+						       : "by libseccomp when loaded");
 
 	add_errno_default(sc, "defaultAction", "defaultErrnoRet");
 	if (!cJSON_GetObjectItemCaseSensitive(sc, "architectures"))
@@ -147,7 +153,8 @@ static int policy_show(int argc, char **argv)
 		fprintf(stderr, "shipgate policy show: %s\n", err.msg);
 		return 2;
 	}
-	cJSON *o = policy_effective(p);
+	sg_error ignored = {0};
+	cJSON *o = policy_effective(p, sg_policy_bpf(p, &ignored)->len); /* compiled when loaded */
 	int rc = o && sg_cli_write_json("-", o) == 0 ? 0 : 3;
 	cJSON_Delete(o);
 	sg_policy_free(p);

@@ -21,6 +21,7 @@
  * program's return instructions.
  */
 #include "policy.h"
+#include "seccomp_builtin.h"
 #include "util.h"
 
 #include <cjson/cJSON.h>
@@ -76,11 +77,11 @@ struct sg_policy {
 	size_t rules_cap;
 	unsigned allowed;
 	struct sg_policy_lazy *lazy;
-	struct sock_filter *filter;
-	struct sock_fprog prog;
-	/* the traced variant (trace.c): [0] without, [1] with connect observed */
-	struct sock_filter *traced_filter[2];
-	struct sock_fprog traced_prog[2];
+	/* the programs by enum sg_bpf_variant: the plain filter, the traced variant (trace.c)
+	 * without and with connect observed; each made on first use */
+	struct sock_filter *filters[SG_BPF_VARIANTS];
+	struct sock_fprog progs[SG_BPF_VARIANTS];
+	bool built_in[SG_BPF_VARIANTS]; /* taken from seccomp_builtin.c, not compiled here */
 	/* "violations": which denied calls fail a step, which are not even recorded */
 	bool viol_fail_all;
 	int *viol_fail;
@@ -1056,9 +1057,8 @@ void sg_policy_free(sg_policy *p)
 	free(p->bytes);
 	free(p->rules);
 	free(p->lazy);
-	free(p->filter);
-	free(p->traced_filter[0]);
-	free(p->traced_filter[1]);
+	for (unsigned v = 0; v < SG_BPF_VARIANTS; v++)
+		free(p->filters[v]);
 	free(p->viol_fail);
 	free(p->viol_ignore);
 	free(p);
@@ -1200,12 +1200,13 @@ static void sg_patch_default(struct sock_filter *prog, size_t count, uint32_t se
 			prog[i].k = action;
 }
 
-/* The compiled program is kept with the policy (p->filter) for as long as the policy
- * lives: a daemon or a program on the library compiles it once. It is never kept on
- * disk: a cache file the user can write is a file a sandbox can write too (exec hands
- * its workspace to the command, and the user's cache may lie in it), and a program read
- * back from it would be whatever was put there, while the evidence still named the
- * policy's allowlist. */
+/* A program is kept with the policy for as long as the policy lives: a daemon or a
+ * program on the library makes it once. The shipped policies' programs are compiled at
+ * build time (seccomp_builtin.h); any other policy is compiled when first asked. A
+ * program is never read back from a file: a cache file the user can write is a file a
+ * sandbox can write too (exec hands its workspace to the command, and the user's cache
+ * may lie in it), and a program read from it would be whatever was put there, while the
+ * evidence still named the policy's allowlist. */
 
 /* Only the native ABI is compiled: anything else (i386 via int 0x80, x32) dies. The
  * program is laid out as a binary tree over the syscall numbers: it is compiled once per
@@ -1222,27 +1223,18 @@ static int sg_filter_attrs(scmp_filter_ctx ctx, sg_error *err)
 	return 0;
 }
 
-const struct sock_fprog *sg_policy_bpf(sg_policy *p, sg_error *err)
+/* The plain filter, compiled now. */
+static int sg_compile_plain(sg_policy *p, struct sock_filter **out, size_t *count, sg_error *err)
 {
-	if (p->filter)
-		return &p->prog;
 	uint32_t sentinel = sg_sentinel_action(p);
 	__attribute__((cleanup(sg_seccomp_releasep))) scmp_filter_ctx ctx = seccomp_init(sentinel);
-	if (!ctx) {
-		sg_error_set(err, SG_ERR_INTERNAL, 0, "seccomp: libseccomp could not start a filter");
-		return NULL;
-	}
-	if (sg_filter_attrs(ctx, err) < 0)
-		return NULL;
-	if (sg_policy_add_rules(p, ctx, err) < 0)
-		return NULL;
-	size_t count = 0;
-	if (sg_export_bpf(ctx, &p->filter, &count, err) < 0)
-		return NULL;
-	sg_patch_default(p->filter, count, sentinel, p->default_action);
-	p->prog.len = (unsigned short)count;
-	p->prog.filter = p->filter;
-	return &p->prog;
+	if (!ctx)
+		return sg_error_set(err, SG_ERR_INTERNAL, 0, "seccomp: libseccomp could not start a filter");
+	if (sg_filter_attrs(ctx, err) < 0 || sg_policy_add_rules(p, ctx, err) < 0 ||
+	    sg_export_bpf(ctx, out, count, err) < 0)
+		return -1;
+	sg_patch_default(*out, *count, sentinel, p->default_action);
+	return 0;
 }
 
 /* ---- the traced variant --------------------------------------------------------------- */
@@ -1311,19 +1303,16 @@ static int sg_traced_add_send(scmp_filter_ctx ctx, const struct sg_rule *r, uint
 	return rc < 0 ? rc : 1;
 }
 
-const struct sock_fprog *sg_policy_bpf_traced(sg_policy *p, bool with_connect, sg_error *err)
+/* The traced variant, compiled now. */
+static int sg_compile_traced(sg_policy *p, bool with_connect, struct sock_filter **out, size_t *count,
+			     sg_error *err)
 {
-	int v = with_connect ? 1 : 0;
-	if (p->traced_filter[v])
-		return &p->traced_prog[v];
 	uint32_t sentinel = sg_sentinel_action(p);
 	__attribute__((cleanup(sg_seccomp_releasep))) scmp_filter_ctx ctx = seccomp_init(sentinel);
-	if (!ctx) {
-		sg_error_set(err, SG_ERR_INTERNAL, 0, "seccomp: libseccomp could not start a filter");
-		return NULL;
-	}
+	if (!ctx)
+		return sg_error_set(err, SG_ERR_INTERNAL, 0, "seccomp: libseccomp could not start a filter");
 	if (sg_filter_attrs(ctx, err) < 0)
-		return NULL;
+		return -1;
 	bool default_traced = sg_traced_denial(p->default_action);
 	for (size_t i = p->nrules; i-- > 0;) {
 		const struct sg_rule *r = &p->rules[i];
@@ -1342,18 +1331,77 @@ const struct sock_fprog *sg_policy_bpf_traced(sg_policy *p, bool with_connect, s
 			char path[96];
 			sg_rule_path(r, path, sizeof(path));
 			sg_pctx c = {.origin = p->path, .prefix = p->prefix, .err = err};
-			sg_pfail(&c, path, "libseccomp refused the traced rule: %s", strerror(-rc));
-			return NULL;
+			return sg_pfail(&c, path, "libseccomp refused the traced rule: %s", strerror(-rc));
 		}
 	}
-	size_t count = 0;
-	if (sg_export_bpf(ctx, &p->traced_filter[v], &count, err) < 0)
+	if (sg_export_bpf(ctx, out, count, err) < 0)
+		return -1;
+	sg_patch_default(*out, *count, sentinel, default_traced ? SECCOMP_RET_USER_NOTIF : p->default_action);
+	return 0;
+}
+
+/* ---- which program ------------------------------------------------------------------ */
+
+int sg_policy_compile(sg_policy *p, enum sg_bpf_variant v, struct sock_filter **prog, size_t *count,
+		      sg_error *err)
+{
+	*prog = NULL;
+	*count = 0;
+	if (v == SG_BPF_PLAIN)
+		return sg_compile_plain(p, prog, count, err);
+	return sg_compile_traced(p, v == SG_BPF_TRACED_CONNECT, prog, count, err);
+}
+
+/* The program the build compiled for these exact policy bytes, this variant, this
+ * libseccomp and this architecture (seccomp_builtin.h), or NULL. */
+static const struct sg_bpf_builtin *sg_builtin_find(const sg_policy *p, enum sg_bpf_variant v)
+{
+	if (sg_bpf_builtins_count == 0 || sg_bpf_builtins_arch != seccomp_arch_native())
 		return NULL;
-	sg_patch_default(p->traced_filter[v], count, sentinel,
-			 default_traced ? SECCOMP_RET_USER_NOTIF : p->default_action);
-	p->traced_prog[v].len = (unsigned short)count;
-	p->traced_prog[v].filter = p->traced_filter[v];
-	return &p->traced_prog[v];
+	const struct scmp_version *lib = seccomp_version();
+	if (!lib || lib->major != sg_bpf_builtins_libseccomp[0] || lib->minor != sg_bpf_builtins_libseccomp[1] ||
+	    lib->micro != sg_bpf_builtins_libseccomp[2])
+		return NULL;
+	for (size_t i = 0; i < sg_bpf_builtins_count; i++) {
+		const struct sg_bpf_builtin *b = &sg_bpf_builtins[i];
+		if (b->variant == (unsigned)v && b->policy_len == p->len && !memcmp(b->policy, p->bytes, p->len))
+			return b;
+	}
+	return NULL;
+}
+
+static const struct sock_fprog *sg_policy_program(sg_policy *p, enum sg_bpf_variant v, sg_error *err)
+{
+	if (p->filters[v])
+		return &p->progs[v];
+	size_t count = 0;
+	const struct sg_bpf_builtin *b = sg_builtin_find(p, v);
+	if (b) {
+		count = b->len;
+		p->filters[v] = sg_xmalloc(count * sizeof(struct sock_filter));
+		memcpy(p->filters[v], b->prog, count * sizeof(struct sock_filter));
+		p->built_in[v] = true;
+	} else if (sg_policy_compile(p, v, &p->filters[v], &count, err) < 0) {
+		return NULL;
+	}
+	p->progs[v].len = (unsigned short)count;
+	p->progs[v].filter = p->filters[v];
+	return &p->progs[v];
+}
+
+const struct sock_fprog *sg_policy_bpf(sg_policy *p, sg_error *err)
+{
+	return sg_policy_program(p, SG_BPF_PLAIN, err);
+}
+
+const struct sock_fprog *sg_policy_bpf_traced(sg_policy *p, bool with_connect, sg_error *err)
+{
+	return sg_policy_program(p, with_connect ? SG_BPF_TRACED_CONNECT : SG_BPF_TRACED, err);
+}
+
+bool sg_policy_bpf_built_in(const sg_policy *p, enum sg_bpf_variant v)
+{
+	return p->built_in[v];
 }
 
 int sg_policy_deny_errno(const sg_policy *p, int nr)

@@ -6,8 +6,9 @@
  *     "seccomp": { ...OCI linux.seccomp... } }
  * Parsing is pure and strict (unknown keys, unknown syscall names, unknown actions are
  * errors naming the file and JSON path). Compiling uses libseccomp once, in the
- * supervisor, and keeps the BPF program in memory, so the sandbox child only has to call
- * seccomp(2): no libseccomp work on the child's path.
+ * supervisor (or at build time for the shipped policies), and keeps the BPF program in
+ * memory, so the sandbox child only has to call seccomp(2): no libseccomp work on the
+ * child's path.
  */
 #ifndef SHIPGATE_POLICY_H
 #define SHIPGATE_POLICY_H
@@ -48,10 +49,17 @@ unsigned sg_policy_allowed_count(const sg_policy *p);
 /* Is the default action a denial (an allowlist), rather than ALLOW or LOG (a denylist)? */
 bool sg_policy_default_denies(const sg_policy *p);
 
-/* Compile to a classic BPF program for the native architecture (cached in memory; a
- * second call returns the same program). The program stays owned by the policy. Other
- * ABIs (i386 int 0x80, x32) kill the process. Install it with PR_SET_NO_NEW_PRIVS then
- * prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, prog): it needs nothing else. */
+/* The programs a policy makes: the plain filter, and the traced variant without and
+ * with connect observed. */
+enum sg_bpf_variant { SG_BPF_PLAIN = 0, SG_BPF_TRACED = 1, SG_BPF_TRACED_CONNECT = 2 };
+#define SG_BPF_VARIANTS 3
+
+/* The classic BPF program for the native architecture, made on first use and then kept
+ * (a second call returns the same program, owned by the policy). A shipped policy's
+ * exact bytes take the program the build compiled (seccomp_builtin.h); anything else is
+ * compiled with libseccomp now. Other ABIs (i386 int 0x80, x32) kill the process.
+ * Install it with PR_SET_NO_NEW_PRIVS then prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER,
+ * prog): it needs nothing else. */
 const struct sock_fprog *sg_policy_bpf(sg_policy *p, sg_error *err);
 
 /* The traced variant (see trace.c): the same decisions, but execve, execveat and
@@ -61,6 +69,14 @@ const struct sock_fprog *sg_policy_bpf(sg_policy *p, sg_error *err);
  * records it and answers with the policy's errno (sg_policy_deny_errno). Load it with
  * SECCOMP_FILTER_FLAG_NEW_LISTENER. */
 const struct sock_fprog *sg_policy_bpf_traced(sg_policy *p, bool with_connect, sg_error *err);
+
+/* Compile a variant with libseccomp now, whatever the build compiled: a new program of
+ * *count instructions that the caller frees (the generator of seccomp_builtin.c, tests). */
+int sg_policy_compile(sg_policy *p, enum sg_bpf_variant v, struct sock_filter **prog, size_t *count,
+		      sg_error *err);
+/* Did the variant's program, once made, come from the build rather than libseccomp? */
+bool sg_policy_bpf_built_in(const sg_policy *p, enum sg_bpf_variant v);
+
 /* The flags of the one sendmsg the traced filter lets through unobserved: the command's
  * handover of the listener itself (control.c), which could not wait for an answer from a
  * supervisor that does not hold the listener yet. MSG_CMSG_CLOEXEC means nothing to a

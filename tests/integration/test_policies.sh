@@ -188,6 +188,19 @@ json_is "$work/build.json" 'e["sha256"]' "$(sha256sum "$SRC/policies/build.json"
 "$SHIPGATE" policy show "$data/docker_style.json" >"$work/docker.json"
 json_is "$work/docker.json" '(e["format"], e["network"]["default"], e["network"]["from"])' \
 	"('bare OCI linux.seccomp', 'loopback', \"shipgate's default\")" "policy show: a bare OCI profile"
+# the shipped policies' programs were compiled by the build; a user's file, or a shipped
+# one with one byte changed, is compiled when loaded, into the same program when the rules
+# are the same
+json_is "$work/build.json" 'e["program"]["made"]' "at build time: a shipped policy's exact bytes" \
+	"policy show: a shipped policy's program is built in"
+json_is "$work/docker.json" 'e["program"]["made"]' "by libseccomp when loaded" \
+	"policy show: a user's policy is compiled when loaded"
+sed '0,/  "name"/s//\t"name"/' "$SRC/policies/build.json" >"$work/build-tab.json"
+"$SHIPGATE" policy show "$work/build-tab.json" >"$work/build-tab.out"
+json_is "$work/build-tab.out" '(e["program"]["made"], e["program"]["instructions"])' \
+	"$(python3 -c 'import json,sys; e=json.load(open(sys.argv[1])); print((
+		"by libseccomp when loaded", e["program"]["instructions"]))' "$work/build.json")" \
+	"policy show: build.json with a tab for a space is compiled when loaded, as long a program"
 expect 0 "strict     network none" "policy list" "$SHIPGATE" policy list
 expect 2 "usage: shipgate policy" "policy with no subcommand" "$SHIPGATE" policy
 

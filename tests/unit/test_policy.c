@@ -7,9 +7,11 @@
  * traced variant, whose notifications fail with ENOSYS once its listener is closed, which
  * shows which calls it hands to the supervisor. */
 #include "policy.h"
+#include "seccomp_builtin.h"
 #include "tap.h"
 #include "util.h"
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <linux/seccomp.h>
 #include <pthread.h>
@@ -726,6 +728,89 @@ static void test_shipped(void)
 	run_probes("strict", probes_strict, 8);
 }
 
+/* ---- programs compiled at build time ------------------------------------------------ */
+
+static const struct sock_fprog *program_of(sg_policy *p, enum sg_bpf_variant v, sg_error *err)
+{
+	return v == SG_BPF_PLAIN ? sg_policy_bpf(p, err) : sg_policy_bpf_traced(p, v == SG_BPF_TRACED_CONNECT, err);
+}
+
+static bool same_program(const struct sock_fprog *a, const struct sock_filter *b, size_t n)
+{
+	return a && a->len == n && !memcmp(a->filter, b, n * sizeof(*b));
+}
+
+/* Every variant of p: built in (or not, as want_built_in says) and equal to what
+ * libseccomp compiles for it now. */
+static void check_variants(sg_policy *p, const char *what, bool want_built_in)
+{
+	static const char *const names[SG_BPF_VARIANTS] = {"plain", "traced", "traced with connect"};
+	for (unsigned v = 0; v < SG_BPF_VARIANTS; v++) {
+		sg_error err = {0};
+		const struct sock_fprog *prog = program_of(p, (enum sg_bpf_variant)v, &err);
+		tap_ok(prog && sg_policy_bpf_built_in(p, (enum sg_bpf_variant)v) == want_built_in,
+		       "%s, %s: %s", what, names[v], want_built_in ? "built in" : "compiled when loaded");
+		struct sock_filter *fresh = NULL;
+		size_t n = 0;
+		int rc = sg_policy_compile(p, (enum sg_bpf_variant)v, &fresh, &n, &err);
+		tap_ok(rc == 0 && same_program(prog, fresh, n),
+		       "%s, %s: the program is what libseccomp compiles now (%zu instructions)", what, names[v], n);
+		free(fresh);
+	}
+}
+
+static void test_builtin(void)
+{
+	sg_autofree char *dir = sg_xasprintf("%s/policies", SHIPGATE_SOURCE_DIR);
+	DIR *d = opendir(dir);
+	tap_ok(d != NULL, "open %s", dir);
+	size_t files = 0;
+	struct dirent *de;
+	while (d && (de = readdir(d)) != NULL) {
+		size_t nlen = strlen(de->d_name);
+		if (nlen <= 5 || strcmp(de->d_name + nlen - 5, ".json"))
+			continue;
+		files++;
+		sg_error err = {0};
+		sg_autofree char *path = sg_xasprintf("%s/%s", dir, de->d_name);
+		sg_autofree char *data = NULL;
+		size_t len = 0;
+		sg_policy *p = sg_read_file(path, 1 << 20, &data, &len, &err) == 0
+				       ? sg_policy_parse(path, data, len, &err)
+				       : NULL;
+		tap_ok(p != NULL, "%s parses (%s)", de->d_name, p ? "ok" : err.msg);
+		if (!p)
+			continue;
+		check_variants(p, de->d_name, true);
+		sg_policy_free(p);
+
+		/* the same bytes under another name are the same policy; one byte of
+		 * whitespace changed (same length, same rules) is not built in: the key is
+		 * the exact bytes, compared whole */
+		p = sg_policy_parse("/elsewhere/copy.json", data, len, &err);
+		tap_ok(p && sg_policy_bpf(p, &err) && sg_policy_bpf_built_in(p, SG_BPF_PLAIN),
+		       "%s: its bytes under another path: built in", de->d_name);
+		sg_policy_free(p);
+		char *space = strstr(data, "  ");
+		tap_ok(space != NULL, "%s: has two spaces to change one of", de->d_name);
+		if (!space)
+			continue;
+		*space = '\t';
+		p = sg_policy_parse(path, data, len, &err);
+		tap_ok(p != NULL, "%s with a tab for a space parses (%s)", de->d_name, p ? "ok" : err.msg);
+		if (p) {
+			sg_autofree char *what = sg_xasprintf("%s with a tab for a space", de->d_name);
+			check_variants(p, what, false);
+		}
+		sg_policy_free(p);
+	}
+	if (d)
+		closedir(d);
+	tap_ok(files >= 5 && sg_bpf_builtins_count == files * SG_BPF_VARIANTS,
+	       "the build compiled every shipped policy in every variant (%zu entries for %zu files)",
+	       sg_bpf_builtins_count, files);
+}
+
 /* ---- speed ----------------------------------------------------------------------- */
 
 static int cmp_u64(const void *a, const void *b)
@@ -734,14 +819,13 @@ static int cmp_u64(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
-static void test_speed(void)
+/* Parse and make the program, twice: the shipped bytes (the program built in) and the
+ * same with a tab for a space (compiled by libseccomp). Printed, not judged. */
+static void time_parse(const char *path, const char *data, size_t len, const char *what)
 {
 	sg_error err = {0};
-	sg_autofree char *path = default_path();
-	sg_autofree char *data = NULL;
-	size_t len = 0;
 	uint64_t ns[20];
-	bool ok = sg_read_file(path, 1 << 20, &data, &len, &err) == 0;
+	bool ok = true;
 	for (size_t i = 0; ok && i < SG_ARRAY_LEN(ns); i++) {
 		uint64_t t0 = sg_monotonic_ns();
 		sg_policy *p = sg_policy_parse(path, data, len, &err);
@@ -749,12 +833,28 @@ static void test_speed(void)
 		ns[i] = sg_monotonic_ns() - t0;
 		sg_policy_free(p);
 	}
-	tap_ok(ok, "default.json parsed and compiled 20 times");
+	tap_ok(ok, "%s parsed and its program made 20 times", what);
 	if (!ok)
 		return;
 	qsort(ns, SG_ARRAY_LEN(ns), sizeof(ns[0]), cmp_u64);
-	printf("# parse + compile of default.json: median %.0f us, min %.0f us (20 runs)\n",
+	printf("# %s: parse + program: median %.0f us, min %.0f us (20 runs)\n", what,
 	       (double)(ns[9] + ns[10]) / 2000.0, (double)ns[0] / 1000.0);
+}
+
+static void test_speed(void)
+{
+	sg_error err = {0};
+	sg_autofree char *path = default_path();
+	sg_autofree char *data = NULL;
+	size_t len = 0;
+	tap_ok(sg_read_file(path, 1 << 20, &data, &len, &err) == 0, "read default.json");
+	if (!data)
+		return;
+	time_parse(path, data, len, "default.json (built in)");
+	char *space = strstr(data, "  ");
+	if (space)
+		*space = '\t';
+	time_parse(path, data, len, "default.json, a space changed (compiled)");
 }
 
 int main(void)
@@ -769,6 +869,7 @@ int main(void)
 	test_behaviour();
 	test_traced_sends();
 	test_shipped();
+	test_builtin();
 	test_speed();
 	return tap_done();
 }
