@@ -3,6 +3,7 @@
 #include "policy.h"
 #include "util.h"
 
+#include <errno.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
@@ -52,6 +53,14 @@ ssize_t sg_ctl_recv_fd(int fd, struct sg_ctl_msg *m, char *payload, size_t cap, 
 	if (passed)
 		*passed = -1;
 	ssize_t n = SG_RETRY(recvmsg(fd, &mh, MSG_CMSG_CLOEXEC));
+	/* A peer that exits with a message of ours unread (init failing to build the root
+	 * before it read CGROUP_JOINED) makes the kernel report ECONNRESET, once, ahead of
+	 * what the peer sent before it went (its setup error): reporting the error clears
+	 * it, so read again for the messages still queued (0 once there are none). */
+	if (n < 0 && errno == ECONNRESET) {
+		mh.msg_controllen = sizeof(u.buf);
+		n = SG_RETRY(recvmsg(fd, &mh, MSG_CMSG_CLOEXEC));
+	}
 	for (struct cmsghdr *c = n > 0 ? CMSG_FIRSTHDR(&mh) : NULL; c; c = CMSG_NXTHDR(&mh, c)) {
 		if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
 			continue;

@@ -647,7 +647,9 @@ static char **copy_strv(char *const *v)
 }
 
 /* Init is a fork of shipgate: its command line (what /proc/1/cmdline shows the command)
- * would be shipgate's, with the host path of the binary and every argument. Blank it. */
+ * would be shipgate's, with the host path of the binary and every argument. Blank it,
+ * once nothing of the sandbox's configuration is read any more: the caller's strings
+ * (exec's options) may point into it. */
 static void hide_cmdline(void)
 {
 	char buf[1024];
@@ -698,7 +700,6 @@ void sg_init_main(const struct sg_init_ctx *ctx_in)
 	init_state st = {.ctx = ctx, .landlock_fd = -1};
 	st.argv = copy_strv(cfg->argv);
 	st.envp = copy_strv(ctx->envp);
-	hide_cmdline();
 	if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0)
 		init_step(ctx, init_errno(&err, "set the parent-death signal"), &err);
 	/* before taking the sandbox identity: see sg_mount_sources */
@@ -772,6 +773,10 @@ void sg_init_main(const struct sg_init_ctx *ctx_in)
 	st.sigfd = signalfd(-1, &chld, SFD_CLOEXEC | SFD_NONBLOCK);
 	if (st.sigfd < 0)
 		init_step(ctx, init_errno(&err, "signalfd"), &err);
+	/* last, just before the command can look at /proc/1/cmdline: the configuration's
+	 * strings may lie in the command line it blanks (exec's --rootfs DIR did, and the
+	 * root was then built from "") */
+	hide_cmdline();
 	struct sg_ctl_msg ready = {.type = SG_CTL_READY, .caps_left = sg_caps_count_left(),
 				   .no_new_privs = prctl(PR_GET_NO_NEW_PRIVS, 0, 0, 0, 0),
 				   .landlock_abi = st.landlock_fd >= 0 ? landlock_abi : 0};
