@@ -5,7 +5,7 @@
 # leave no process, mount, cgroup or temp dir on the host.
 . "$(dirname "$0")/lib.sh"
 
-plan 39
+plan 42
 
 WS=$(new_tmp ws)
 cd "$WS" || exit 1
@@ -133,5 +133,20 @@ wait "$sup" || true
 LD_DEBUG=files "$SHIPGATE" exec -q -- /bin/true </dev/null >/dev/null 2>"$TEST_TMP/ld_debug.txt"
 like "$(grep -c 'file=' "$TEST_TMP/ld_debug.txt")" '^[1-9]' "exec: LD_DEBUG shows the loader at work (the check below can see a load)"
 is "$(grep -c 'file=libcrypto' "$TEST_TMP/ld_debug.txt")" 0 "exec: libcrypto is never loaded, up to its exit"
+
+# output copied to a reader that keeps up only in part: what was written is dropped from
+# the front of the waiting buffer (it grew with everything the command wrote: 100 MB
+# through `exec --evidence` held 100 MB), and all of it still arrives, in order
+SHIPGATE_TIMING=1 "$SHIPGATE" exec -q --evidence "$TEST_TMP/yes.json" -- sh -c 'yes | head -c 100000000' \
+	2>"$TEST_TMP/yes.timing" </dev/null | sha256sum >"$TEST_TMP/yes.sum"
+is "$(cut -d' ' -f1 "$TEST_TMP/yes.sum")" "$(yes | head -c 100000000 | sha256sum | cut -d' ' -f1)" \
+	"exec --evidence: 100 MB of output pass through whole"
+is "$(jget "$TEST_TMP/yes.json" 'd["stdout"]["bytes"]')" 100000000 "and the evidence counts all of it"
+hwm=$(sed -n 's/.* exit (peak RSS \([0-9]*\) kB)$/\1/p' "$TEST_TMP/yes.timing")
+if [ "${SHIPGATE_SANITIZED:-0}" = 1 ]; then
+	skip "exec --evidence: the supervisor's peak RSS with 100 MB of output" "a sanitizer build ($hwm kB)"
+else
+	num "$hwm" -le 4608 "exec --evidence: the supervisor's peak RSS with 100 MB of output ($hwm kB) stays under 4.5 MB"
+fi
 
 done_testing
