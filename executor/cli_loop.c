@@ -397,7 +397,7 @@ int sg_cli_loop(int argc, char **argv)
 		}
 		if (ag.interrupted || sg_cli_interrupted) {
 			fprintf(stderr, "shipgate loop: interrupted\n");
-			exit_code = 130;
+			exit_code = 128 + (sg_cli_interrupted ? sg_cli_interrupted : SIGINT);
 			break;
 		}
 		if (ag.leftovers) {
@@ -449,7 +449,7 @@ int sg_cli_loop(int argc, char **argv)
 		cJSON_AddStringToObject(rf, "out", out_dir);
 		ledger_note(ledger, "run", rf);
 		if (sg_cli_interrupted) {
-			exit_code = 130;
+			exit_code = 128 + sg_cli_interrupted; /* as run: 130 for SIGINT, 143 for SIGTERM */
 			break;
 		}
 		if (run_rc == 2 || run_rc == 3) {

@@ -230,8 +230,8 @@ static int parse_args(int argc, char **argv, run_args *a, bool *done)
 }
 
 /* --json: statement.json's bytes on stdout, copied from the file in pieces; made again
- * when it could not be written. */
-static void print_statement(const sg_run *run, const sg_published *pub)
+ * when it could not be written. -1 when stdout did not get them all (said on stderr). */
+static int print_statement(const sg_run *run, const sg_published *pub)
 {
 	int out = 1;
 	sg_autoclose int fd = pub->statement_len ? open(pub->statement_path, O_RDONLY | O_CLOEXEC) : -1;
@@ -239,18 +239,21 @@ static void print_statement(const sg_run *run, const sg_published *pub)
 		int rc = sg_verdict_statement_write(run, sg_statement_sink_fd, &out, NULL);
 		if (rc < 0)
 			fprintf(stderr, "shipgate run: --json: writing the statement: %s\n", strerror(-rc));
-		return;
+		return rc < 0 ? -1 : 0;
 	}
 	char buf[16384];
 	ssize_t n;
 	while ((n = SG_RETRY(read(fd, buf, sizeof(buf)))) > 0) {
 		if (sg_write_all(out, buf, (size_t)n) < 0) {
 			fprintf(stderr, "shipgate run: --json: writing the statement to stdout: %s\n", strerror(errno));
-			return;
+			return -1;
 		}
 	}
-	if (n < 0)
+	if (n < 0) {
 		fprintf(stderr, "shipgate run: --json: reading %s: %s\n", pub->statement_path, strerror(errno));
+		return -1;
+	}
+	return 0;
 }
 
 int sg_cli_run_job(const sg_job *job, const sg_cli_run_opts *a, const sg_key *key, sg_run_result *result)
@@ -307,8 +310,10 @@ int sg_cli_run_job(const sg_job *job, const sg_cli_run_opts *a, const sg_key *ke
 		if (run.interrupted)
 			exit_code = 128 + (sg_cli_interrupted ? sg_cli_interrupted : 2);
 	}
-	if (a->json)
-		print_statement(&run, &pub);
+	/* a machine reading stdout got nothing whole: not a success, whatever the verdict
+	 * (which is on disk all the same) */
+	if (a->json && print_statement(&run, &pub) < 0 && exit_code < 128)
+		exit_code = 3;
 	if (!a->quiet) {
 		for (size_t i = 0; i < run.n_steps; i++)
 			if (run.steps[i].status == SG_STEP_SKIPPED)

@@ -223,6 +223,25 @@ expect 0 "reading the key again" "loop: an agent that kills the signer: the key 
 	"$SHIPGATE" loop "$work/d8/job.json" --agent "$work/signer_killer.sh" --max-attempts 1 $WEAK
 check "loop: the ledger says the signer was killed" grep -q '"signer_killed":true' "$work/d8/.shipgate/ledger.jsonl"
 
+# 7c. a loop stopped by a signal exits 128 + its number, as run does (it said 130 to any)
+demo d9
+for sig in TERM INT; do
+	dur="30.$$$(date +%N | cut -c1-4)"
+	"$SHIPGATE" loop "$work/d9/job.json" --agent "sleep $dur" --max-attempts 1 $WEAK </dev/null >/dev/null 2>&1 &
+	L=$!
+	for _ in $(seq 100); do pgrep -f "^sleep $dur" >/dev/null && break; sleep 0.1; done
+	kill -$sig "$L"
+	set +e
+	wait "$L"
+	rc=$?
+	set -e
+	want=143
+	[ "$sig" = INT ] && want=130
+	if [ "$rc" -eq "$want" ]; then ok "loop: SIG$sig during the agent -> exit $want"; else
+		not_ok "loop: SIG$sig during the agent -> exit $want"; echo "#   exit $rc"; fi
+	check "loop: SIG$sig: the agent is gone" sh -c "! pgrep -f '^sleep $dur'"
+done
+
 # 8. one loop per job at a time
 exec 9>"$work/d5/.shipgate/loop.lock"
 flock -n 9

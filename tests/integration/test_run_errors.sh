@@ -5,7 +5,7 @@
 # workspace untouched.
 . "$(dirname "$0")/lib.sh"
 
-plan 51
+plan 54
 
 J=$(new_tmp job)
 mkdir "$J/src" "$J/mark"
@@ -142,5 +142,15 @@ like "$SG_ERR" "another shipgate run is writing there" "... and it says why"
 wait "$first"
 is "$?" 0 "the first run finished undisturbed"
 ok "... with its verdict" test -s "$J/lk/out/verdict.dsse.json"
+
+# --json on a stdout that takes nothing: a machine reading it got no statement, so the
+# run is not a success whatever the verdict (it exited 0 with a message)
+mkdir -p "$J/js/ws"
+printf '%s\n' '{ "version": 1, "name": "json", "workspace": "ws", "steps": [ { "name": "a", "run": "true" } ] }' >"$J/js/job.json"
+rc=0
+"$SHIPGATE" run "$J/js/job.json" --out "$J/js/out" --quiet --json </dev/null >/dev/full 2>"$J/js/err" || rc=$?
+is "$rc" 3 "run --json with stdout on /dev/full: exit code 3"
+like "$(cat "$J/js/err")" "writing the statement to stdout: No space left on device" "... and it says why"
+ok "... the verdict is written all the same" test -s "$J/js/out/verdict.dsse.json"
 
 done_testing
