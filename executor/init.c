@@ -650,20 +650,18 @@ static char **copy_strv(char *const *v)
  * would be shipgate's, with the host path of the binary and every argument. Blank it,
  * once nothing of the sandbox's configuration is read any more: the caller's strings
  * (exec's options) may point into it. */
-static void hide_cmdline(void)
+static int hide_cmdline(sg_error *err)
 {
 	char buf[1024];
 	int fd = open("/proc/self/stat", O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
-		return;
+		return sg_error_set(err, SG_ERR_SANDBOX, errno, "blank init's command line: /proc/self/stat");
 	ssize_t n = read(fd, buf, sizeof(buf) - 1);
 	close(fd);
-	if (n <= 0)
-		return;
-	buf[n] = '\0';
-	char *p = strrchr(buf, ')');
+	char *p = n > 0 ? (buf[n] = '\0', strrchr(buf, ')')) : NULL;
 	if (!p)
-		return;
+		return sg_error_set(err, SG_ERR_SANDBOX, n < 0 ? errno : 0,
+				    "blank init's command line: /proc/self/stat unreadable");
 	/* after the command name, fields 3 onwards; arg_start and arg_end are 48 and 49 */
 	unsigned long start = 0, end = 0;
 	int field = 2;
@@ -677,11 +675,13 @@ static void hide_cmdline(void)
 		}
 	}
 	if (!start || end <= start)
-		return;
+		return sg_error_set(err, SG_ERR_SANDBOX, 0,
+				    "blank init's command line: no arg_start/arg_end in /proc/self/stat");
 	char *args = (char *)(uintptr_t)start;
 	size_t len = end - start;
 	memset(args, 0, len);
 	snprintf(args, len, "shipgate-init");
+	return 0;
 }
 
 void sg_init_main(const struct sg_init_ctx *ctx_in)
@@ -776,7 +776,7 @@ void sg_init_main(const struct sg_init_ctx *ctx_in)
 	/* last, just before the command can look at /proc/1/cmdline: the configuration's
 	 * strings may lie in the command line it blanks (exec's --rootfs DIR did, and the
 	 * root was then built from "") */
-	hide_cmdline();
+	init_step(ctx, hide_cmdline(&err), &err);
 	struct sg_ctl_msg ready = {.type = SG_CTL_READY, .caps_left = sg_caps_count_left(),
 				   .no_new_privs = prctl(PR_GET_NO_NEW_PRIVS, 0, 0, 0, 0),
 				   .landlock_abi = st.landlock_fd >= 0 ? landlock_abi : 0};

@@ -1352,8 +1352,33 @@ int sg_policy_compile(sg_policy *p, enum sg_bpf_variant v, struct sock_filter **
 	return sg_compile_traced(p, v == SG_BPF_TRACED_CONNECT, prog, count, err);
 }
 
+static uint64_t sg_fnv1a(uint64_t h, const void *data, size_t len)
+{
+	const unsigned char *b = data;
+	for (size_t i = 0; i < len; i++)
+		h = (h ^ b[i]) * 1099511628211ull;
+	return h;
+}
+
+uint64_t sg_policy_rules_fingerprint(const sg_policy *p)
+{
+	uint64_t h = sg_fnv1a(1469598103934665603ull, &p->default_action, sizeof(p->default_action));
+	for (size_t i = 0; i < p->nrules; i++) {
+		const struct sg_rule *r = &p->rules[i];
+		uint32_t head[4] = {(uint32_t)r->nr, r->action, r->nargs, r->skip};
+		h = sg_fnv1a(h, head, sizeof(head));
+		for (unsigned a = 0; a < r->nargs; a++) {
+			uint64_t arg[4] = {r->args[a].arg, r->args[a].op, r->args[a].datum_a, r->args[a].datum_b};
+			h = sg_fnv1a(h, arg, sizeof(arg));
+		}
+	}
+	return h;
+}
+
 /* The program the build compiled for these exact policy bytes, this variant, this
- * libseccomp and this architecture (seccomp_builtin.h), or NULL. */
+ * libseccomp and this architecture (seccomp_builtin.h), or NULL. The rules as this
+ * process resolved them must also be the build's (a libseccomp whose syscall tables
+ * changed without a new version number would number them otherwise). */
 static const struct sg_bpf_builtin *sg_builtin_find(const sg_policy *p, enum sg_bpf_variant v)
 {
 	if (sg_bpf_builtins_count == 0 || sg_bpf_builtins_arch != seccomp_arch_native())
@@ -1365,7 +1390,7 @@ static const struct sg_bpf_builtin *sg_builtin_find(const sg_policy *p, enum sg_
 	for (size_t i = 0; i < sg_bpf_builtins_count; i++) {
 		const struct sg_bpf_builtin *b = &sg_bpf_builtins[i];
 		if (b->variant == (unsigned)v && b->policy_len == p->len && !memcmp(b->policy, p->bytes, p->len))
-			return b;
+			return b->rules_fingerprint == sg_policy_rules_fingerprint(p) ? b : NULL;
 	}
 	return NULL;
 }

@@ -18,6 +18,7 @@
 #include <linux/filter.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 typedef struct sg_policy sg_policy;
 
@@ -74,6 +75,9 @@ const struct sock_fprog *sg_policy_bpf_traced(sg_policy *p, bool with_connect, s
  * *count instructions that the caller frees (the generator of seccomp_builtin.c, tests). */
 int sg_policy_compile(sg_policy *p, enum sg_bpf_variant v, struct sock_filter **prog, size_t *count,
 		      sg_error *err);
+/* A fingerprint (FNV-1a) of the rules as parsed here: syscall numbers, actions, argument
+ * conditions, the default. The build records it with each program it compiles. */
+uint64_t sg_policy_rules_fingerprint(const sg_policy *p);
 /* Did the variant's program, once made, come from the build rather than libseccomp? */
 bool sg_policy_bpf_built_in(const sg_policy *p, enum sg_bpf_variant v);
 

@@ -3,8 +3,8 @@
  * The build runs executor/gen/seccomp_builtin_gen.c, which parses and compiles each
  * policies/NAME.json with this very code and libseccomp, and writes the programs with each
  * policy's exact bytes into seccomp_builtin.c (in the build directory). A policy whose
- * bytes, variant, libseccomp version and native architecture all match an entry takes its
- * program from here (policy.c: sg_policy_bpf): a sandbox start then pays no libseccomp
+ * bytes, variant, libseccomp version, native architecture and parsed rules all match an
+ * entry takes its program from here (policy.c: sg_policy_bpf): a sandbox start then pays no libseccomp
  * compile, and nothing is read from a place a sandbox could write. Any other policy (a
  * user's file, an edited copy) is compiled as it is loaded.
  */
@@ -19,6 +19,7 @@ struct sg_bpf_builtin {
 	const char *policy;           /* the policy file's exact bytes */
 	size_t policy_len;
 	unsigned variant;             /* enum sg_bpf_variant (policy.h) */
+	uint64_t rules_fingerprint;   /* sg_policy_rules_fingerprint() of the parsed policy */
 	const struct sock_filter *prog;
 	unsigned short len;           /* instructions */
 };

@@ -91,7 +91,8 @@ int main(int argc, char **argv)
 			char pname[80];
 			snprintf(pname, sizeof(pname), "%s_%u", name, v);
 			emit_program(&out, pname, prog, count);
-			sg_buf_printf(&table, "\t{%s, %zu, %s, %s, %zu},\n", name, len, variant_names[v], pname, count);
+			sg_buf_printf(&table, "\t{%s, %zu, %s, 0x%016llxull, %s, %zu},\n", name, len, variant_names[v],
+				      (unsigned long long)sg_policy_rules_fingerprint(p), pname, count);
 			free(prog);
 			entries++;
 		}
