@@ -4,7 +4,9 @@
 #include "cli.h"
 #include "cli_common.h"
 #include "evidence.h"
+#include "rootfs.h"
 #include "sandbox.h"
+#include "sign.h"
 #include "trace.h"
 #include "util.h"
 
@@ -301,6 +303,47 @@ static int write_evidence(const char *path, char **cmd, const sg_sandbox_result 
 	return rc;
 }
 
+/* shipgate's own state, which a command given the user's home (or an ancestor of it) as
+ * its workspace could otherwise read and rewrite: the default signing key's directory (a
+ * verdict signed with a stolen key is a forgery no check can tell) and the root
+ * filesystem images (a changed image would run under the digest recorded when it was
+ * built). Inside the workspace they are hidden; a workspace in one of them, or a --bind
+ * or --ro-bind that holds either or lies in one, is refused. Only what exists is looked
+ * at. hide gets the workspace-relative paths (at most two). -1 with the message printed. */
+static int hide_own_state(const char *ws_real, const exec_args *a, char *hide[3])
+{
+	sg_error ignored = {0};
+	sg_autofree char *key_dir = sg_key_default_dir(&ignored);
+	sg_autofree char *cache_dir = sg_rootfs_cache_dir();
+	const char *dirs[2] = {key_dir, cache_dir};
+	const char *what[2] = {"the signing key's directory", "the root filesystem images"};
+	size_t n = 0;
+	for (size_t i = 0; i < 2; i++) {
+		char real[PATH_MAX];
+		if (!dirs[i] || !realpath(dirs[i], real))
+			continue;
+		for (size_t m = 0; m < a->n_mounts; m++) {
+			const char *src = a->mounts[m].source;
+			if (sg_path_within(real, src) || sg_path_within(src, real)) {
+				fprintf(stderr, "shipgate exec: --%sbind %s: it %s %s (%s), which the command must not "
+						"reach; bind a directory that does not\n",
+					a->mounts[m].readonly ? "ro-" : "", src,
+					sg_path_within(real, src) ? "holds" : "lies in", what[i], real);
+				return -1;
+			}
+		}
+		if (sg_path_within(ws_real, real)) {
+			fprintf(stderr, "shipgate exec: --workspace %s: it lies in %s (%s), which the command must "
+					"not reach\n", ws_real, what[i], real);
+			return -1;
+		}
+		if (sg_path_within(real, ws_real))
+			hide[n++] = sg_xstrdup(real + strlen(ws_real) + (strcmp(ws_real, "/") ? 1 : 0));
+	}
+	hide[n] = NULL;
+	return 0;
+}
+
 int sg_cli_exec(int argc, char **argv)
 {
 	exec_args a;
@@ -317,6 +360,7 @@ int sg_cli_exec(int argc, char **argv)
 	sg_rootfs_image image = {0};
 	const char *rootfs = a.rootfs;
 	char ws_real[PATH_MAX];
+	char *hide[3] = {NULL};
 	char *scratch = NULL;
 	sg_autofree char *layers = NULL; /* declared before the first goto: it has a cleanup */
 
@@ -335,6 +379,10 @@ int sg_cli_exec(int argc, char **argv)
 		fprintf(stderr, "shipgate exec: --workspace %s: refusing to make a system directory "
 				"writable from inside the sandbox; use --cow, or run in a project directory\n",
 			ws_real);
+		exit_code = 125;
+		goto out;
+	}
+	if (hide_own_state(ws_real, &a, hide) < 0) {
 		exit_code = 125;
 		goto out;
 	}
@@ -389,6 +437,7 @@ int sg_cli_exec(int argc, char **argv)
 		.rootfs = rootfs,
 		.workspace = ws_real,
 		.workspace_mode = a.cow ? SG_WORKSPACE_COW : SG_WORKSPACE_BIND,
+		.hide = hide,
 		.scratch_dir = layers,
 		.mounts = a.mounts,
 		.n_mounts = a.n_mounts,
@@ -431,6 +480,8 @@ out:
 	}
 	sg_policy_free(policy);
 	sg_rootfs_image_free(&image);
+	for (size_t i = 0; hide[i]; i++)
+		free(hide[i]);
 	free_exec_args(&a);
 	return exit_code;
 }

@@ -15,14 +15,6 @@
 
 /* ---- the signing key ----------------------------------------------------------------- */
 
-static bool path_within(const char *path, const char *dir)
-{
-	size_t n = strlen(dir);
-	if (n == 1 && dir[0] == '/')
-		return true;
-	return !strncmp(path, dir, n) && (path[n] == '/' || path[n] == '\0');
-}
-
 /* What of the host the default "host" root shows the steps (mounts.c: host_dirs and
  * /etc, less its hidden entries, of which only ssl/private is a place for keys). */
 static const char *const host_visible[] = {"/usr", "/bin", "/sbin", "/lib", "/lib32",
@@ -30,12 +22,12 @@ static const char *const host_visible[] = {"/usr", "/bin", "/sbin", "/lib", "/li
 
 static bool host_root_shows(const char *real)
 {
-	if (path_within(real, "/etc/ssl/private"))
+	if (sg_path_within(real, "/etc/ssl/private"))
 		return false;
 	for (size_t i = 0; i < SG_ARRAY_LEN(host_visible); i++) {
 		char dir[PATH_MAX];
-		if (path_within(real, host_visible[i]) ||
-		    (realpath(host_visible[i], dir) && path_within(real, dir)))
+		if (sg_path_within(real, host_visible[i]) ||
+		    (realpath(host_visible[i], dir) && sg_path_within(real, dir)))
 			return true;
 	}
 	return false;
@@ -69,16 +61,16 @@ int sg_key_check_hidden(const sg_job *job, const char *what, const char *key_pat
 				    "the job's steps can read it: keep a single link",
 				    what, key_path, (uintmax_t)kst.st_nlink);
 	const char *where = NULL, *dir = NULL;
-	if (path_within(real, job->workspace)) {
+	if (sg_path_within(real, job->workspace)) {
 		where = "the workspace";
 		dir = job->workspace;
 	}
 	for (size_t i = 0; !where && i < job->n_mounts; i++)
-		if (path_within(real, job->mounts[i].source)) {
+		if (sg_path_within(real, job->mounts[i].source)) {
 			where = "a mount of the job";
 			dir = job->mounts[i].source;
 		}
-	if (!where && strcmp(job->rootfs, "host") && path_within(real, job->rootfs)) {
+	if (!where && strcmp(job->rootfs, "host") && sg_path_within(real, job->rootfs)) {
 		where = "the job's rootfs";
 		dir = job->rootfs;
 	}

@@ -292,6 +292,14 @@ int sg_write_file_atomic(const char *path, const void *data, size_t len, mode_t 
 	return sg_atomic_file_commit(&f, err);
 }
 
+bool sg_path_within(const char *path, const char *dir)
+{
+	size_t n = strlen(dir);
+	if (n == 1 && dir[0] == '/')
+		return true;
+	return !strncmp(path, dir, n) && (path[n] == '/' || path[n] == '\0');
+}
+
 int sg_mkdir_p(const char *path, mode_t mode, sg_error *err)
 {
 	sg_autofree char *copy = sg_xstrdup(path);

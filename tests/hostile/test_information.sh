@@ -6,7 +6,7 @@
 . "$(dirname "$0")/lib.sh"
 require_root
 
-plan 29
+plan 39
 
 secret="HOSTILE-ENV-$(unique)"
 export HOSTILE_SECRET="$secret"
@@ -64,5 +64,35 @@ XDG_STATE_HOME=$J/ws/state hrun "$J"
 is "$SG_RC" 2 "a signing key inside the workspace: shipgate run refuses it (exit 2)"
 like "$SG_ERR" "private key lies in the workspace" "and says why"
 ok "and nothing ran" test ! -e "$J/out/statement.json"
+
+# exec handed a home directory as its workspace (the local harness run from ~): shipgate's
+# own state there is hidden from the command, the signing key `run` signs with and the
+# root filesystem images a job's verdict names by digest; the rest of the home is its
+H=$(new_tmp home)
+mkdir -p "$H/.local/state/shipgate" "$H/.cache/shipgate/rootfs/img/bin"
+keytext="PRIVATE-KEY-$(unique)"
+printf '%s\n' "$keytext" >"$H/.local/state/shipgate/shipgate.key"
+chmod 600 "$H/.local/state/shipgate/shipgate.key"
+echo original >"$H/.cache/shipgate/rootfs/img/bin/tool"
+echo visible >"$H/notes.txt"
+look='cat notes.txt; cat .local/state/shipgate/shipgate.key; echo "entries $(find .local/state/shipgate .cache/shipgate/rootfs -mindepth 1 | wc -l)"; echo tampered >.cache/shipgate/rootfs/img/bin/tool; echo done'
+XDG_STATE_HOME=$H/.local/state XDG_CACHE_HOME=$H/.cache hexec --workspace "$H" -- sh -c "$look"
+like "$SG_OUT" "^visible$" "exec --workspace HOME: the home's own files are the command's"
+unlike "$SG_OUT" "$keytext" "the signing key in it is hidden from the command"
+like "$SG_OUT" "^entries 0$" "its directory and the root filesystem images show nothing"
+is "$(cat "$H/.cache/shipgate/rootfs/img/bin/tool")" original "an image's file cannot be rewritten"
+# control: where shipgate keeps no key (XDG_STATE_HOME elsewhere) the same file is plain
+# data of the workspace, and the same command reads it: the check above can see a leak
+XDG_STATE_HOME=$H/elsewhere XDG_CACHE_HOME=$H/elsewhere hexec --workspace "$H" -- sh -c "$look"
+like "$SG_OUT" "^$keytext$" "control: a file that is not shipgate's key is read like any other"
+is "$(cat "$H/.cache/shipgate/rootfs/img/bin/tool")" tampered "control: and written"
+echo original >"$H/.cache/shipgate/rootfs/img/bin/tool"
+# a bind that holds them, or a workspace inside them: refused before anything runs
+XDG_STATE_HOME=$H/.local/state hexec --workspace "$J/ws" --ro-bind "$H/.local:/l" -- touch /workspace/ran-bind
+is "$SG_RC" 125 "exec --ro-bind of a directory holding the signing key's: refused (exit 125)"
+like "$SG_ERR" "holds the signing key's directory" "and says why"
+XDG_STATE_HOME=$H/.local/state hexec --workspace "$H/.local/state/shipgate" -- touch ran-inside
+is "$SG_RC" 125 "exec --workspace inside the signing key's directory: refused (exit 125)"
+ok "and nothing ran" sh -c "test ! -e '$J/ws/ran-bind' && test ! -e '$H/.local/state/shipgate/ran-inside'"
 
 done_testing
