@@ -292,6 +292,8 @@ int sg_cli_run_job(const sg_job *job, const sg_cli_run_opts *a, const sg_key *ke
 		fprintf(stderr, "shipgate run: %s\n", err.msg);
 		sg_event_error(&sink, &err);
 		sg_run_free(&run);
+		if (sg_cli_interrupted) /* stopped before the first step (the workspace digest) */
+			return 128 + sg_cli_interrupted;
 		return err.kind == SG_ERR_USAGE || err.kind == SG_ERR_INPUT ? 2 : 3;
 	}
 	sg_published pub;

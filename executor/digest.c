@@ -72,12 +72,17 @@ void sg_sha256_hex(const void *data, size_t len, char out[SG_SHA256_HEX_LEN])
 	sg_hex(md, sizeof(md), out);
 }
 
-/* Hash fd from its offset to EOF into ctx with buf; the byte count goes to *total. */
+/* Hash fd from its offset to EOF into ctx with buf; the byte count goes to *total. A
+ * non-zero *interrupted (NULL: never) stops it between reads: -1 with errno EINTR. */
 static int sg_md_fd(sg_sha256_ctx *ctx, int fd, unsigned char *buf, size_t buf_len,
-		    uint64_t *total)
+		    uint64_t *total, volatile int *interrupted)
 {
 	*total = 0;
 	for (;;) {
+		if (interrupted && *interrupted) {
+			errno = EINTR;
+			return -1;
+		}
 		ssize_t n = SG_RETRY(read(fd, buf, buf_len));
 		if (n < 0)
 			return -1;
@@ -95,7 +100,7 @@ int sg_sha256_fd(int fd, char out[SG_SHA256_HEX_LEN], sg_error *err)
 	sg_sha256_init(&ctx);
 	uint64_t total;
 
-	if (sg_md_fd(&ctx, fd, buf, SG_DIGEST_BUF_LEN, &total) < 0)
+	if (sg_md_fd(&ctx, fd, buf, SG_DIGEST_BUF_LEN, &total, NULL) < 0)
 		return sg_error_set(err, SG_ERR_INPUT, errno, "read");
 	sg_sha256_ctx_hex(&ctx, out);
 	return 0;
@@ -123,6 +128,7 @@ typedef struct sg_tree_walk {
 	size_t n_exclude;
 	sg_tree_digest_stats stats;
 	sg_buf printable; /* scratch for error messages */
+	volatile int *interrupted;
 } sg_tree_walk;
 
 static void sg_tree_walk_free(sg_tree_walk *w)
@@ -198,6 +204,7 @@ static int sg_tree_walk_init(sg_tree_walk *w, const sg_tree_digest_opts *opts, s
 	sg_sha256_init(&w->tree);
 	sg_sha256_init(&w->file);
 	w->buf = sg_xmalloc(SG_DIGEST_BUF_LEN);
+	w->interrupted = opts ? opts->interrupted : NULL;
 	sg_buf_append(&w->path, "", 0);
 	for (size_t i = 0; i < SG_ARRAY_LEN(sg_tree_always_excluded); i++)
 		sg_walk_add_exclude(w, sg_xstrdup(sg_tree_always_excluded[i]));
@@ -270,8 +277,11 @@ static int sg_walk_file(sg_tree_walk *w, int dfd, const char *name, const struct
 	unsigned char md[SG_SHA256_LEN];
 	uint64_t total;
 	sg_sha256_init(&w->file);
-	if (sg_md_fd(&w->file, fd, w->buf, SG_DIGEST_BUF_LEN, &total) < 0)
+	if (sg_md_fd(&w->file, fd, w->buf, SG_DIGEST_BUF_LEN, &total, w->interrupted) < 0) {
+		if (errno == EINTR)
+			return sg_error_set(err, SG_ERR_INPUT, 0, "interrupted by a signal");
 		return sg_error_set(err, SG_ERR_INPUT, errno, "read %s", sg_walk_printable(w));
+	}
 	sg_sha256_end(&w->file, md);
 	if (total != (uint64_t)st.st_size)
 		return sg_walk_changed(w, total < (uint64_t)st.st_size ? "shrank" : "grew", err);
@@ -425,6 +435,8 @@ static int sg_walk_dir(sg_tree_walk *w, int dfd, sg_error *err)
 	if (sg_dir_read_sorted(w, dfd, &d, err) < 0)
 		return -1;
 	for (size_t i = 0; i < d.n; i++) {
+		if (w->interrupted && *w->interrupted)
+			return sg_error_set(err, SG_ERR_INPUT, 0, "interrupted by a signal");
 		if (parent_len)
 			sg_buf_append(&w->path, "/", 1);
 		sg_buf_puts(&w->path, d.name[i]);

@@ -38,6 +38,9 @@ typedef struct sg_tree_digest_opts {
 	 * root are always left out. Excluded paths leave no trace in the digest, so whoever
 	 * recomputes it must pass the same list. */
 	const char *const *exclude;
+	/* When it becomes non-zero (a signal handler's flag) the walk stops at the next entry
+	 * and fails with errno EINTR ("interrupted"). May be NULL. */
+	volatile int *interrupted;
 } sg_tree_digest_opts;
 
 /* What the digest covered; excluded entries and the root itself are not counted. */

@@ -745,9 +745,11 @@ static void compute_excludes(sg_run *run)
 	run->hide[h] = NULL;
 }
 
-static int digest_workspace(const sg_run *run, char out[SG_SHA256_HEX_LEN], sg_error *err)
+static int digest_workspace(const sg_run *run, char out[SG_SHA256_HEX_LEN], volatile int *interrupted,
+			    sg_error *err)
 {
-	sg_tree_digest_opts opts = {.exclude = (const char *const *)run->subject_excludes};
+	sg_tree_digest_opts opts = {.exclude = (const char *const *)run->subject_excludes,
+				    .interrupted = interrupted};
 	return sg_tree_digest(run->job->workspace, &opts, out, NULL, err);
 }
 
@@ -795,7 +797,8 @@ int sg_run_job(const sg_job *job, const sg_run_options *opts, sg_run *run, sg_er
 	 * and again after the last: a tree changed on the host meanwhile is no verdict */
 	compute_excludes(run);
 	sg_timing_mark("run: out dir, scratch, mounts digested");
-	if (digest_workspace(run, run->subject_sha256, err) < 0) {
+	/* a signal stops the digest of a large tree at once, not when it is done */
+	if (digest_workspace(run, run->subject_sha256, interrupted, err) < 0) {
 		err->kind = SG_ERR_USAGE;
 		sg_error_prefix(err, "workspace digest (nothing ran)");
 		sg_cgroup_host_free(&cgroups);
@@ -837,7 +840,13 @@ int sg_run_job(const sg_job *job, const sg_run_options *opts, sg_run *run, sg_er
 	sg_cgroup_host_free(&cgroups);
 
 	sg_timing_mark("run: steps done");
-	check_mounts(run);
+	if (interrupted && *interrupted)
+		run->interrupted = true;
+	/* interrupted, the result is ERROR whatever the trees hold: no second digest to wait for */
+	if (!run->interrupted)
+		check_mounts(run);
+	else
+		run->mounts_intact = true;
 	sg_autofree char *upper = upper_dir(run);
 	sg_error cerr = {0};
 	if (access(upper, F_OK) == 0) {
@@ -847,8 +856,10 @@ int sg_run_job(const sg_job *job, const sg_run_options *opts, sg_run *run, sg_er
 		run->changes.items = sg_xcalloc(1, sizeof(sg_change));
 	}
 	sg_error derr = {0};
-	char after[SG_SHA256_HEX_LEN];
-	bool digest_ok = digest_workspace(run, after, &derr) == 0;
+	char after[SG_SHA256_HEX_LEN] = "";
+	bool digest_ok = run->interrupted || digest_workspace(run, after, interrupted, &derr) == 0;
+	if (!digest_ok && interrupted && *interrupted)
+		run->interrupted = true;
 	sg_timing_mark("run: workspace digested again");
 	sg_rfc3339_now(run->finished, sizeof(run->finished));
 

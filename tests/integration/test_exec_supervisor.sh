@@ -5,7 +5,7 @@
 # leave no process, mount, cgroup or temp dir on the host.
 . "$(dirname "$0")/lib.sh"
 
-plan 42
+plan 46
 
 WS=$(new_tmp ws)
 cd "$WS" || exit 1
@@ -112,6 +112,24 @@ is "$(mount_ids)" "$mounts_before" "run: the host's mount table is as before"
 is "$(ls -A "$TMPDIR")" "" "run: no scratch dir is left in \$TMPDIR"
 is "$(jget "$JOBDIR/out/statement.json" 'd["predicate"]["steps"][1]["status"]')" skipped \
 	"run: the step after the interrupted one did not run"
+
+# a signal during the workspace digest stops it at once (it digested the whole tree first,
+# then, the steps skipped, the whole tree again): 8 GB of sparse files take seconds
+BIGWS=$(new_tmp bigjob)
+mkdir "$BIGWS/ws"
+for i in 1 2 3 4 5 6 7 8; do truncate -s 1G "$BIGWS/ws/big$i"; done
+printf '%s\n' '{ "version": 1, "name": "big", "workspace": "ws", "steps": [ { "name": "a", "run": "true" } ] }' >"$BIGWS/job.json"
+SHIPGATE_TIMING=1 "$SHIPGATE" run "$BIGWS/job.json" --out "$BIGWS/out" </dev/null >/dev/null 2>"$BIGWS/err" &
+big_pid=$!
+track_pid "$big_pid"
+for _ in $(seq 100); do grep -q "mounts digested" "$BIGWS/err" 2>/dev/null && break; sleep 0.05; done
+sleep 0.2
+kill -INT "$big_pid"
+wait_exit "$big_pid" 20
+is "$WAIT_RC" 130 "run: SIGINT during the workspace digest -> exit 130"
+num "$WAIT_MS" -le 1500 "run: ... within 1.5 s, the digest stopped where it was (took ${WAIT_MS} ms)"
+like "$(cat "$BIGWS/err")" "workspace digest \(nothing ran\): .*interrupted by a signal" "run: ... and it says so"
+unlike "$(cat "$BIGWS/err")" "run: workspace digested" "run: ... before the digest was done"
 
 # the supervisor's own memory: a plain exec never maps libcrypto (loaded on first use by
 # digests and signatures), and its peak RSS stays within 4 MB (issue 9, goal 5)
