@@ -2,8 +2,11 @@
 #include "evidence.h"
 #include "util.h"
 
+#include <fcntl.h>
 #include <signal.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 static const char *const status_names[] = {
 	[SG_STEP_PASSED] = "passed",        [SG_STEP_FAILED] = "failed",
@@ -108,13 +111,33 @@ char *sg_text_one_line(const char *s)
 	return b.data;
 }
 
+/* The tail of a stream whose log holds all of it (ev->tail_path): its last bytes, a NUL
+ * shown as a space as the supervisor does. "" if the log is not the stream's size. */
+static void tail_from_log(const sg_stream_evidence *ev, char buf[SG_TAIL_BYTES + 1])
+{
+	buf[0] = '\0';
+	size_t want = ev->bytes < SG_TAIL_BYTES ? (size_t)ev->bytes : SG_TAIL_BYTES;
+	sg_autoclose int fd = open(ev->tail_path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY);
+	struct stat st;
+	if (fd < 0 || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || (uint64_t)st.st_size != ev->bytes ||
+	    SG_RETRY(pread(fd, buf, want, st.st_size - (off_t)want)) != (ssize_t)want)
+		return;
+	for (size_t i = 0; i < want; i++)
+		if (buf[i] == '\0')
+			buf[i] = ' ';
+	buf[want] = '\0';
+}
+
 cJSON *sg_evidence_stream(const sg_stream_evidence *ev)
 {
 	cJSON *o = cJSON_CreateObject();
 	cJSON_AddNumberToObject(o, "bytes", (double)ev->bytes);
 	cJSON_AddStringToObject(o, "sha256", ev->sha256);
 	cJSON_AddBoolToObject(o, "truncated", ev->truncated);
-	const char *tail = ev->tail ? ev->tail : "";
+	char logged[SG_TAIL_BYTES + 1];
+	if (!ev->tail && ev->tail_path)
+		tail_from_log(ev, logged);
+	const char *tail = ev->tail ? ev->tail : ev->tail_path ? logged : "";
 	sg_autofree char *clean = sg_utf8_sanitize(tail, strlen(tail));
 	cJSON_AddStringToObject(o, "tail", clean);
 	return o;

@@ -261,6 +261,18 @@ static sg_net_mode step_network(const sg_job *job, const sg_policy *policy)
 	return mode;
 }
 
+/* A stream its log holds whole gives its tail back: the statement reads the tail from
+ * the log (sg_evidence_stream). Each step held 4 KiB of tails until the end of the job:
+ * 200 steps with output, 0.8 MB of the supervisor's peak. */
+static void tail_to_log(sg_stream_evidence *ev, const char *out_dir, const char *stem, const char *stream)
+{
+	if (!ev->tail || ev->truncated || ev->logged != ev->bytes)
+		return;
+	free(ev->tail);
+	ev->tail = NULL;
+	ev->tail_path = sg_xasprintf("%s/logs/%s.%s", out_dir, stem, stream);
+}
+
 /* One run of step i (k: which run of a repeated step, 1 for the first) into rec. */
 static void run_one_step(sg_run *run, size_t i, unsigned k, sg_step_record *rec, const sg_cgroup_host *cgroups,
 			 bool allow_weaker, bool trace, volatile int *interrupted)
@@ -379,6 +391,8 @@ static void run_one_step(sg_run *run, size_t i, unsigned k, sg_step_record *rec,
 	int rc = sg_sandbox_run(&cfg, &rec->result, &err);
 	close(out_fd);
 	close(err_fd);
+	tail_to_log(&rec->result.out, run->out_dir, stem, "stdout");
+	tail_to_log(&rec->result.err, run->out_dir, stem, "stderr");
 	sg_policy_free(step_policy);
 	if (rec->result.interrupted) {
 		run->interrupted = true;
@@ -613,6 +627,7 @@ static void run_repeated_step(sg_run *run, size_t i, const sg_cgroup_host *cgrou
 		runs[k] = (sg_step_run_summary){.status = r->status, .ran = r->ran, .result = r->result};
 		runs[k].result.trace = NULL; /* only the figures are kept */
 		runs[k].result.out.tail = runs[k].result.err.tail = NULL;
+		runs[k].result.out.tail_path = runs[k].result.err.tail_path = NULL;
 		runs[k].result.trace_unavailable = NULL;
 		runs[k].result.enforced_identity_buf = NULL;
 		runs[k].result.enforced.identity = NULL;

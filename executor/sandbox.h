@@ -83,7 +83,10 @@ typedef struct sg_stream_evidence {
 	uint64_t bytes;
 	char sha256[65];
 	bool truncated;       /* more than the cap was written; the rest was only counted */
-	char *tail;           /* the last bytes (at most SG_TAIL_BYTES), NUL-terminated */
+	uint64_t logged;      /* bytes written to the sink's log_fd */
+	char *tail;           /* the last bytes (at most SG_TAIL_BYTES), NUL-terminated; NULL
+			       * when tail_path's file holds the whole stream, and so the tail */
+	char *tail_path;      /* set by the caller that frees tail (run.c: a step's log) */
 } sg_stream_evidence;
 #define SG_TAIL_BYTES 2048
 

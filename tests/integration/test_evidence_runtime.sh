@@ -16,7 +16,7 @@
 # namespace.
 . "$(dirname "$0")/lib.sh"
 
-plan 82
+plan 86
 
 FX=$SHIPGATE_SOURCE_DIR/tests/fixtures
 fixtures_before=$(tree_listing "$FX")
@@ -217,5 +217,25 @@ is "$(step '[s["status"], [r["status"] for r in s["runs"]], s["evidence_from_run
 like "$(step 's["reason"]')" '^run 2 of 4: timed out after [0-9.]+ s \(limit 1 s\)' "repeat timeout: the reason names the run"
 
 is "$(tree_listing "$FX")" "$fixtures_before" "the fixtures in the source tree are unchanged (the jobs ran copy-on-write)"
+
+# a step's output tails: the last 2048 bytes of each stream, a NUL shown as a space. A
+# stream its log holds whole gives its tail from the log when the statement is written
+# (the supervisor no longer keeps 4 KiB per step); one cut at output_kb keeps its real
+# end, which the log does not have
+TJ=$(new_tmp tails)
+mkdir "$TJ/ws"
+cat >"$TJ/job.json" <<'EOF2'
+{ "version": 1, "name": "tails", "workspace": "ws", "limits": { "output_kb": 4 },
+  "steps": [ { "name": "whole", "run": "i=0; while [ $i -lt 100 ]; do echo line-$i; i=$((i+1)); done; printf 'a\\0b\\n'; echo err-end >&2" },
+             { "name": "cut", "run": "i=0; while [ $i -lt 2000 ]; do echo cut-$i; i=$((i+1)); done" } ] }
+EOF2
+sg_run "$TJ/job.json" --out "$TJ/out" --quiet
+TS=$TJ/out/statement.json
+is "$(jget "$TS" 'd["predicate"]["steps"][0]["stdout"]["tail"] == open("'"$TJ"'/out/logs/whole.stdout", "rb").read()[-2048:].decode().replace("\0", " ")')" true \
+	"a whole stream's tail is the end of its log, a NUL as a space"
+like "$(jget "$TS" 'd["predicate"]["steps"][0]["stdout"]["tail"]')" "a b\$" "... it ends with what the step wrote last"
+is "$(jget "$TS" 'd["predicate"]["steps"][0]["stderr"]["tail"]')" "err-end" "... stderr's too"
+is "$(jget "$TS" '(d["predicate"]["steps"][1]["stdout"]["truncated"], d["predicate"]["steps"][1]["stdout"]["tail"].endswith("cut-1999\n"), len(d["predicate"]["steps"][1]["stdout"]["tail"]))')" \
+	"[true, true, 2048]" "a stream cut at output_kb: its tail is the real end of the stream, 2048 bytes"
 
 done_testing

@@ -5,7 +5,7 @@
 # leave no process, mount, cgroup or temp dir on the host.
 . "$(dirname "$0")/lib.sh"
 
-plan 46
+plan 48
 
 WS=$(new_tmp ws)
 cd "$WS" || exit 1
@@ -165,6 +165,25 @@ if [ "${SHIPGATE_SANITIZED:-0}" = 1 ]; then
 	skip "exec --evidence: the supervisor's peak RSS with 100 MB of output" "a sanitizer build ($hwm kB)"
 else
 	num "$hwm" -le 4608 "exec --evidence: the supervisor's peak RSS with 100 MB of output ($hwm kB) stays under 4.5 MB"
+fi
+
+# a job of 200 steps, each with 5 KB of output on stdout and 1 KB on stderr: the
+# supervisor kept each step's 4 KiB of tails to the end (4.1 MB at its peak); a tail its
+# log holds is read back from the log when the statement is written
+S200=$(new_tmp steps200)
+mkdir "$S200/ws"
+"$PY" -c 'import json
+run = ["sh", "-c", "for i in $(seq 100); do echo line-of-output-$i-xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx; echo err-$i >&2; done"]
+print(json.dumps({"version": 1, "name": "steps200", "workspace": "ws",
+                  "steps": [{"name": "s%d" % i, "run": run} for i in range(200)]}))' >"$S200/job.json"
+SHIPGATE_TIMING=1 "$SHIPGATE" run -q "$S200/job.json" --out "$S200/out" </dev/null >/dev/null 2>"$S200/timing"
+is "$(jget "$S200/out/statement.json" '(d["predicate"]["result"], len(d["predicate"]["steps"]), d["predicate"]["steps"][199]["stderr"]["tail"].endswith("err-100\n"))')" \
+	'["PASSED", 200, true]' "run: 200 steps with output pass, each with its tails"
+hwm=$(sed -n 's/.* exit (peak RSS \([0-9]*\) kB)$/\1/p' "$S200/timing")
+if [ "${SHIPGATE_SANITIZED:-0}" = 1 ]; then
+	skip "run: the supervisor's peak RSS with 200 steps" "a sanitizer build ($hwm kB)"
+else
+	num "$hwm" -le 3900 "run: the supervisor's peak RSS with 200 steps of output ($hwm kB) stays under 3.9 MB"
 fi
 
 done_testing
