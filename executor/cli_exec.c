@@ -4,9 +4,9 @@
 #include "cli.h"
 #include "cli_common.h"
 #include "evidence.h"
+#include "publish.h"
 #include "rootfs.h"
 #include "sandbox.h"
-#include "sign.h"
 #include "trace.h"
 #include "util.h"
 
@@ -39,7 +39,8 @@ static void exec_usage(FILE *out)
 		"  --cpus X            CPU limit in cores, e.g. 0.5 (default: none)\n"
 		"  --timeout S         wall-clock timeout in seconds (default: none)\n"
 		"  --tmp MB            size of /tmp (default 512)\n"
-		"  --workspace DIR     the directory shown at /workspace (default: .)\n"
+		"  --workspace DIR     the directory shown at /workspace (default: .); writable, it may\n"
+		"                      not hold shipgate's signing key or cache (your home: use --cow)\n"
 		"  --cow               make /workspace copy-on-write: the host directory is not written\n"
 		"  --bind SRC[:DST]    also show SRC at DST (default: the same path), writable\n"
 		"  --ro-bind SRC[:DST] also show SRC at DST, read-only\n"
@@ -303,45 +304,48 @@ static int write_evidence(const char *path, char **cmd, const sg_sandbox_result 
 	return rc;
 }
 
-/* shipgate's own state, which a command given the user's home (or an ancestor of it) as
- * its workspace could otherwise read and rewrite: the default signing key's directory (a
- * verdict signed with a stolen key is a forgery no check can tell) and the root
- * filesystem images (a changed image would run under the digest recorded when it was
- * built). Inside the workspace they are hidden; a workspace in one of them, or a --bind
- * or --ro-bind that holds either or lies in one, is refused. Only what exists is looked
- * at. hide gets the workspace-relative paths (at most two). -1 with the message printed. */
-static int hide_own_state(const char *ws_real, const exec_args *a, char *hide[3])
+/* shipgate's own state (publish.h: sg_own_state), which a command given the user's home
+ * (or an ancestor of it) as its workspace would otherwise read and rewrite: the default
+ * signing key's directory and the root filesystem images. A writable workspace or --bind
+ * that holds either, or lies in either, is refused, whether they exist yet or not (a
+ * command could move them aside, or make them, and plant its own); a --ro-bind, when it
+ * holds the key's directory or lies in it. With --cow the command writes only its copy:
+ * what of them the workspace holds is hidden (an empty read-only tmpfs over each), and
+ * hide gets those workspace-relative paths (at most two). -1 with the message printed. */
+static int guard_own_state(const char *ws_real, const exec_args *a, char *hide[3])
 {
-	sg_error ignored = {0};
-	sg_autofree char *key_dir = sg_key_default_dir(&ignored);
-	sg_autofree char *cache_dir = sg_rootfs_cache_dir();
-	const char *dirs[2] = {key_dir, cache_dir};
-	const char *what[2] = {"the signing key's directory", "the root filesystem images"};
+	sg_own_state st;
+	sg_own_state_find(&st);
+	sg_error err = {0};
+	int rc = 0;
+	if (!a->cow) {
+		if (sg_own_state_check(&st, "--workspace", ws_real, true, &err) < 0) {
+			fprintf(stderr, "shipgate exec: %s; add --cow (the command then writes a copy) or run in a "
+					"directory that does not hold it\n", err.msg);
+			rc = -1;
+		}
+	} else if (st.key_dir && sg_path_within(ws_real, st.key_dir)) {
+		(void)sg_own_state_check(&st, "--workspace", ws_real, false, &err);
+		fprintf(stderr, "shipgate exec: %s\n", err.msg);
+		rc = -1;
+	}
+	for (size_t m = 0; rc == 0 && m < a->n_mounts; m++) {
+		const char *opt = a->mounts[m].readonly ? "--ro-bind" : "--bind";
+		if (sg_own_state_check(&st, opt, a->mounts[m].source, !a->mounts[m].readonly, &err) < 0) {
+			fprintf(stderr, "shipgate exec: %s\n", err.msg);
+			rc = -1;
+		}
+	}
 	size_t n = 0;
-	for (size_t i = 0; i < 2; i++) {
+	const char *dirs[2] = {st.key_dir, st.image_dir};
+	for (size_t i = 0; rc == 0 && i < 2; i++) {
 		char real[PATH_MAX];
-		if (!dirs[i] || !realpath(dirs[i], real))
-			continue;
-		for (size_t m = 0; m < a->n_mounts; m++) {
-			const char *src = a->mounts[m].source;
-			if (sg_path_within(real, src) || sg_path_within(src, real)) {
-				fprintf(stderr, "shipgate exec: --%sbind %s: it %s %s (%s), which the command must not "
-						"reach; bind a directory that does not\n",
-					a->mounts[m].readonly ? "ro-" : "", src,
-					sg_path_within(real, src) ? "holds" : "lies in", what[i], real);
-				return -1;
-			}
-		}
-		if (sg_path_within(ws_real, real)) {
-			fprintf(stderr, "shipgate exec: --workspace %s: it lies in %s (%s), which the command must "
-					"not reach\n", ws_real, what[i], real);
-			return -1;
-		}
-		if (sg_path_within(real, ws_real))
+		if (dirs[i] && realpath(dirs[i], real) && strcmp(real, ws_real) && sg_path_within(real, ws_real))
 			hide[n++] = sg_xstrdup(real + strlen(ws_real) + (strcmp(ws_real, "/") ? 1 : 0));
 	}
 	hide[n] = NULL;
-	return 0;
+	sg_own_state_free(&st);
+	return rc;
 }
 
 int sg_cli_exec(int argc, char **argv)
@@ -382,7 +386,7 @@ int sg_cli_exec(int argc, char **argv)
 		exit_code = 125;
 		goto out;
 	}
-	if (hide_own_state(ws_real, &a, hide) < 0) {
+	if (guard_own_state(ws_real, &a, hide) < 0) {
 		exit_code = 125;
 		goto out;
 	}

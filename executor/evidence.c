@@ -2,10 +2,8 @@
 #include "evidence.h"
 #include "util.h"
 
-#include <fcntl.h>
 #include <signal.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 static const char *const status_names[] = {
@@ -111,21 +109,13 @@ char *sg_text_one_line(const char *s)
 	return b.data;
 }
 
-/* The tail of a stream whose log holds all of it (ev->tail_path): its last bytes, a NUL
- * shown as a space as the supervisor does. "" if the log is not the stream's size. */
-static void tail_from_log(const sg_stream_evidence *ev, char buf[SG_TAIL_BYTES + 1])
+/* A tail its run moved to a file (run.c: tail_spill); "" if it cannot be read back. */
+static void tail_read_back(const sg_stream_evidence *ev, char buf[SG_TAIL_BYTES + 1])
 {
-	buf[0] = '\0';
-	size_t want = ev->bytes < SG_TAIL_BYTES ? (size_t)ev->bytes : SG_TAIL_BYTES;
-	sg_autoclose int fd = open(ev->tail_path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY);
-	struct stat st;
-	if (fd < 0 || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || (uint64_t)st.st_size != ev->bytes ||
-	    SG_RETRY(pread(fd, buf, want, st.st_size - (off_t)want)) != (ssize_t)want)
-		return;
-	for (size_t i = 0; i < want; i++)
-		if (buf[i] == '\0')
-			buf[i] = ' ';
-	buf[want] = '\0';
+	size_t len = ev->tail_len <= SG_TAIL_BYTES ? ev->tail_len : SG_TAIL_BYTES;
+	if (SG_RETRY(pread(ev->tail_fd, buf, len, (off_t)ev->tail_off)) != (ssize_t)len)
+		len = 0;
+	buf[len] = '\0';
 }
 
 cJSON *sg_evidence_stream(const sg_stream_evidence *ev)
@@ -134,10 +124,10 @@ cJSON *sg_evidence_stream(const sg_stream_evidence *ev)
 	cJSON_AddNumberToObject(o, "bytes", (double)ev->bytes);
 	cJSON_AddStringToObject(o, "sha256", ev->sha256);
 	cJSON_AddBoolToObject(o, "truncated", ev->truncated);
-	char logged[SG_TAIL_BYTES + 1];
-	if (!ev->tail && ev->tail_path)
-		tail_from_log(ev, logged);
-	const char *tail = ev->tail ? ev->tail : ev->tail_path ? logged : "";
+	char spilled[SG_TAIL_BYTES + 1];
+	if (!ev->tail && ev->tail_spilled)
+		tail_read_back(ev, spilled);
+	const char *tail = ev->tail ? ev->tail : ev->tail_spilled ? spilled : "";
 	sg_autofree char *clean = sg_utf8_sanitize(tail, strlen(tail));
 	cJSON_AddStringToObject(o, "tail", clean);
 	return o;

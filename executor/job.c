@@ -1177,6 +1177,13 @@ static int job_top_steps(job_ctx *c, const cJSON *item, void *obj, const job_fie
 		size_t mark = job_path_index(c, i);
 		if (job_step(c, s, &job->steps[i]) < 0)
 			return -1;
+		/* "NAME.run-K" names the files (logs, trace) of run K of a repeated step NAME */
+		const char *run_k = strstr(job->steps[i].name, ".run-");
+		if (run_k && run_k[5] && strspn(run_k + 5, "0123456789") == strlen(run_k + 5)) {
+			job_path_key(c, "name");
+			return job_fail(c, "\"%s\": a name ending in .run-N is reserved for the files of a "
+					"repeated step's runs", job->steps[i].name);
+		}
 		for (size_t j = 0; j < i; j++) {
 			if (strcmp(job->steps[j].name, job->steps[i].name))
 				continue;

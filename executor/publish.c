@@ -4,6 +4,8 @@
 #include "publish.h"
 #include "digest.h"
 #include "events.h"
+#include "rootfs.h"
+#include "sign.h"
 #include "util.h"
 #include "vsa.h"
 
@@ -31,6 +33,49 @@ static bool host_root_shows(const char *real)
 			return true;
 	}
 	return false;
+}
+
+void sg_own_state_find(sg_own_state *s)
+{
+	sg_error ignored = {0};
+	sg_autofree char *key = sg_key_default_dir(&ignored);
+	sg_autofree char *images = sg_rootfs_cache_dir();
+	/* all of shipgate's cache dir, not only its images: whatever is kept there later */
+	char *slash = images ? strrchr(images, '/') : NULL;
+	if (slash && !strcmp(slash, "/rootfs"))
+		*slash = '\0';
+	s->key_dir = sg_realpath_partial(key);
+	s->image_dir = sg_realpath_partial(images);
+}
+
+void sg_own_state_free(sg_own_state *s)
+{
+	free(s->key_dir);
+	free(s->image_dir);
+	s->key_dir = s->image_dir = NULL;
+}
+
+int sg_own_state_check(const sg_own_state *s, const char *what, const char *dir, bool writable, sg_error *err)
+{
+	sg_autofree char *real = sg_realpath_partial(dir);
+	if (!real)
+		return 0;
+	const char *paths[2] = {s->key_dir, writable ? s->image_dir : NULL};
+	static const char *const names[2] = {"the signing key's directory",
+					     "shipgate's cache (the root filesystem images)"};
+	static const char *const why[2] = {"a command there could read the key verdicts are signed with, "
+					   "or plant its own",
+					   "a command there could change an image that later verdicts name by "
+					   "its recorded digest"};
+	for (size_t i = 0; i < 2; i++) {
+		if (!paths[i])
+			continue;
+		bool holds = sg_path_within(paths[i], real), inside = sg_path_within(real, paths[i]);
+		if (holds || inside)
+			return sg_error_set(err, SG_ERR_USAGE, 0, "%s %s %s %s (%s): %s", what, dir,
+					    holds ? "holds" : "lies in", names[i], paths[i], why[i]);
+	}
+	return 0;
 }
 
 int sg_key_check_hidden(const sg_job *job, const char *what, const char *key_path, sg_error *err)

@@ -55,6 +55,22 @@ int sg_run_and_publish(const sg_job *job, const sg_key *key, const sg_run_option
 		       struct sg_event_sink *sink, sg_run_outcome *out, sg_error *err);
 void sg_run_outcome_free(sg_run_outcome *o);
 
+/* shipgate's own state on this host, which no sandbox may write or read: the default
+ * signing key's directory (a command that writes there plants the key `run` and `loop`
+ * sign with; one that reads it can forge verdicts) and shipgate's cache dir, whose root
+ * filesystem images a verdict names by digest. Both resolved as far as they
+ * exist (sg_realpath_partial), NULL where the environment names none. Free both. */
+typedef struct sg_own_state {
+	char *key_dir;
+	char *image_dir;
+} sg_own_state;
+void sg_own_state_find(sg_own_state *s);
+void sg_own_state_free(sg_own_state *s);
+/* Refuse to give a sandbox the host directory dir (the job's "what"): writable, when it
+ * holds either or lies in either; read-only, when it holds the key's directory or lies in
+ * it. SG_ERR_USAGE naming what and the path. */
+int sg_own_state_check(const sg_own_state *s, const char *what, const char *dir, bool writable, sg_error *err);
+
 /* Refuse a private key that the job's steps could read: in the workspace, a mount of the
  * job, its rootfs, or the host directories the default root shows. `what` names the key
  * in the message ("--key", "default signing key"). SG_ERR_USAGE. */

@@ -8,6 +8,7 @@
  * layer may not sit inside its lower one) and is removed with the run.
  */
 #include "run.h"
+#include "publish.h"
 #include "digest.h"
 #include "trace.h"
 #include "util.h"
@@ -261,16 +262,37 @@ static sg_net_mode step_network(const sg_job *job, const sg_policy *policy)
 	return mode;
 }
 
-/* A stream its log holds whole gives its tail back: the statement reads the tail from
- * the log (sg_evidence_stream). Each step held 4 KiB of tails until the end of the job:
- * 200 steps with output, 0.8 MB of the supervisor's peak. */
-static void tail_to_log(sg_stream_evidence *ev, const char *out_dir, const char *stem, const char *stream)
+/* A step's output tails move to one file of the run's own, unlinked in its scratch dir,
+ * which no step can reach (the steps' logs can be replaced from a writable mount, or
+ * share a name): the statement reads them back (sg_evidence_stream). Each step held
+ * 4 KiB of tails to the end of the job: 200 steps with output, 0.6 MB of the
+ * supervisor's peak. A tail that cannot be written stays in memory. */
+static void tail_spill(sg_run *run, sg_stream_evidence *ev)
 {
-	if (!ev->tail || ev->truncated || ev->logged != ev->bytes)
+	if (!ev->tail || !run->scratch_dir)
 		return;
+	if (!run->tails) {
+		int fd = open(run->scratch_dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+		if (fd < 0) {
+			sg_autofree char *tmpl = sg_xasprintf("%s/tails-XXXXXX", run->scratch_dir);
+			fd = mkostemp(tmpl, O_CLOEXEC);
+			if (fd >= 0)
+				unlink(tmpl);
+		}
+		if (fd < 0)
+			return;
+		run->tails = fd + 1;
+	}
+	size_t len = strlen(ev->tail);
+	if (SG_RETRY(pwrite(run->tails - 1, ev->tail, len, (off_t)run->tails_len)) != (ssize_t)len)
+		return;
+	ev->tail_spilled = true;
+	ev->tail_fd = run->tails - 1;
+	ev->tail_off = run->tails_len;
+	ev->tail_len = (uint32_t)len;
+	run->tails_len += len;
 	free(ev->tail);
 	ev->tail = NULL;
-	ev->tail_path = sg_xasprintf("%s/logs/%s.%s", out_dir, stem, stream);
 }
 
 /* One run of step i (k: which run of a repeated step, 1 for the first) into rec. */
@@ -391,8 +413,8 @@ static void run_one_step(sg_run *run, size_t i, unsigned k, sg_step_record *rec,
 	int rc = sg_sandbox_run(&cfg, &rec->result, &err);
 	close(out_fd);
 	close(err_fd);
-	tail_to_log(&rec->result.out, run->out_dir, stem, "stdout");
-	tail_to_log(&rec->result.err, run->out_dir, stem, "stderr");
+	tail_spill(run, &rec->result.out);
+	tail_spill(run, &rec->result.err);
 	sg_policy_free(step_policy);
 	if (rec->result.interrupted) {
 		run->interrupted = true;
@@ -627,7 +649,7 @@ static void run_repeated_step(sg_run *run, size_t i, const sg_cgroup_host *cgrou
 		runs[k] = (sg_step_run_summary){.status = r->status, .ran = r->ran, .result = r->result};
 		runs[k].result.trace = NULL; /* only the figures are kept */
 		runs[k].result.out.tail = runs[k].result.err.tail = NULL;
-		runs[k].result.out.tail_path = runs[k].result.err.tail_path = NULL;
+		runs[k].result.out.tail_spilled = runs[k].result.err.tail_spilled = false;
 		runs[k].result.trace_unavailable = NULL;
 		runs[k].result.enforced_identity_buf = NULL;
 		runs[k].result.enforced.identity = NULL;
@@ -740,6 +762,34 @@ static void check_mounts(sg_run *run)
 	}
 }
 
+/* shipgate's own state on this host (publish.h) given to no step: a writable mount that
+ * holds it or lies in it, or a read-only one with the signing key's directory, is
+ * refused; what of it the workspace holds (the steps write only their copy) is hidden
+ * from them, still in the subject's digest. */
+static int guard_own_state(sg_run *run, sg_error *err)
+{
+	const sg_job *job = run->job;
+	sg_own_state st;
+	sg_own_state_find(&st);
+	int rc = 0;
+	for (size_t i = 0; rc == 0 && i < job->n_mounts; i++) {
+		sg_autofree char *what = sg_xasprintf("%s: mounts[%zu].source", job->path, i);
+		rc = sg_own_state_check(&st, what, job->mounts[i].source, !job->mounts[i].readonly, err);
+	}
+	if (rc == 0 && st.key_dir && sg_path_within(job->workspace, st.key_dir))
+		rc = sg_own_state_check(&st, "workspace", job->workspace, false, err);
+	const char *dirs[2] = {st.key_dir, st.image_dir};
+	size_t n = 0;
+	for (size_t i = 0; rc == 0 && i < 2; i++) {
+		char real[PATH_MAX];
+		if (dirs[i] && realpath(dirs[i], real) && strcmp(real, job->workspace) &&
+		    sg_path_within(real, job->workspace))
+			run->hide_own[n++] = sg_xstrdup(real + strlen(job->workspace) + (strcmp(job->workspace, "/") ? 1 : 0));
+	}
+	sg_own_state_free(&st);
+	return rc;
+}
+
 /* What the subject leaves out: .git and .shipgate always (the digest's own rule) and the
  * out dir when it lies inside the workspace. The steps do not see these either (hide),
  * so nothing they read escapes the digest. */
@@ -757,6 +807,8 @@ static void compute_excludes(sg_run *run)
 	run->hide[h++] = (char *)".shipgate";
 	for (size_t i = 0; run->subject_excludes[i]; i++)
 		run->hide[h++] = run->subject_excludes[i];
+	for (size_t i = 0; run->hide_own[i]; i++)
+		run->hide[h++] = run->hide_own[i];
 	run->hide[h] = NULL;
 }
 
@@ -810,11 +862,18 @@ int sg_run_job(const sg_job *job, const sg_run_options *opts, sg_run *run, sg_er
 	}
 	/* the subject is the workspace as the job found it, digested before the first step
 	 * and again after the last: a tree changed on the host meanwhile is no verdict */
+	if (guard_own_state(run, err) < 0) {
+		sg_cgroup_host_free(&cgroups);
+		return -1;
+	}
 	compute_excludes(run);
 	sg_timing_mark("run: out dir, scratch, mounts digested");
 	/* a signal stops the digest of a large tree at once, not when it is done */
 	if (digest_workspace(run, run->subject_sha256, interrupted, err) < 0) {
-		err->kind = SG_ERR_USAGE;
+		/* an unreadable tree is the job's to fix; a signal is nobody's mistake: no
+		 * step ran, there is no subject to sign for, and the caller says how it ended
+		 * (run: 128 + the signal; the daemon: cancelled, no verdict) */
+		err->kind = interrupted && *interrupted ? SG_ERR_SANDBOX : SG_ERR_USAGE;
 		sg_error_prefix(err, "workspace digest (nothing ran)");
 		sg_cgroup_host_free(&cgroups);
 		return -1;
@@ -919,9 +978,13 @@ void sg_run_free(sg_run *run)
 	free(run->steps);
 	for (size_t i = 0; i < SG_ARRAY_LEN(run->subject_excludes); i++)
 		free(run->subject_excludes[i]);
+	for (size_t i = 0; run->hide_own[i]; i++)
+		free(run->hide_own[i]);
 	sg_policy_free(run->policy);
 	if (run->out_lock > 0)
 		close(run->out_lock - 1);
+	if (run->tails > 0)
+		close(run->tails - 1);
 	free(run->out_dir);
 	free(run->reason);
 	free(run->enforced_identity);

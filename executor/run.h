@@ -76,6 +76,8 @@ typedef struct sg_run {
 	char *out_dir;
 	char *scratch_dir;         /* removed when the run is freed */
 	int out_lock;              /* the out dir's lock, as fd + 1 (0: none) */
+	int tails;                 /* the steps' output tails (tail_spill), as fd + 1 (0: none) */
+	uint64_t tails_len;
 	sg_policy *policy;         /* the job's policy */
 	sg_step_record *steps;
 	size_t n_steps;
@@ -85,6 +87,7 @@ typedef struct sg_run {
 	char subject_sha256[65];
 	char *subject_excludes[4]; /* relative paths left out of the digest, NULL-terminated */
 	char *hide[8];             /* what the steps do not see below /workspace (borrowed) */
+	char *hide_own[3];         /* shipgate's own state in the workspace (owned; in hide) */
 	sg_enforced enforced;      /* of the first step that ran */
 	bool enforced_known;
 	char *enforced_identity;

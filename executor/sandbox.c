@@ -520,8 +520,6 @@ void sg_sandbox_result_free(sg_sandbox_result *r)
 	free(r->weaker_note);
 	free(r->out.tail);
 	free(r->err.tail);
-	free(r->out.tail_path);
-	free(r->err.tail_path);
 	free(r->enforced_identity_buf);
 	memset(r, 0, sizeof(*r));
 }

@@ -83,10 +83,12 @@ typedef struct sg_stream_evidence {
 	uint64_t bytes;
 	char sha256[65];
 	bool truncated;       /* more than the cap was written; the rest was only counted */
-	uint64_t logged;      /* bytes written to the sink's log_fd */
 	char *tail;           /* the last bytes (at most SG_TAIL_BYTES), NUL-terminated; NULL
-			       * when tail_path's file holds the whole stream, and so the tail */
-	char *tail_path;      /* set by the caller that frees tail (run.c: a step's log) */
+			       * once the caller moved it to a file of its own (spilled) */
+	bool tail_spilled;    /* the tail is tail_len bytes at tail_off of tail_fd (not owned) */
+	int tail_fd;
+	uint32_t tail_len;
+	uint64_t tail_off;
 } sg_stream_evidence;
 #define SG_TAIL_BYTES 2048
 

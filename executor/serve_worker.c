@@ -454,7 +454,9 @@ void sg_serve_worker_main(void)
 	sg_run_outcome oc;
 	if (sg_run_and_publish(job, key, &ro, req->vsa, &sink, &oc, &err) < 0) {
 		sg_run_outcome_free(&oc);
-		fail(NULL, &err, err.kind == SG_ERR_USAGE || err.kind == SG_ERR_INPUT ? 2 : 3);
+		/* cancelled before the first step (while the workspace was digested): as run */
+		fail(NULL, &err, sg_cli_interrupted ? 128 + sg_cli_interrupted
+				 : err.kind == SG_ERR_USAGE || err.kind == SG_ERR_INPUT ? 2 : 3);
 	}
 	int code = oc.result == SG_RESULT_PASSED ? 0 : oc.result == SG_RESULT_FAILED ? 1 : 3;
 	cJSON *r = cJSON_CreateObject();

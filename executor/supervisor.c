@@ -152,7 +152,6 @@ static void stream_finish(stream_state *s, sg_stream_evidence *ev)
 	s->hash = NULL;
 	ev->bytes = s->bytes;
 	ev->truncated = s->bytes > s->cap;
-	ev->logged = s->kept;
 	ev->tail = sg_xmalloc(s->ring_len + 1);
 	size_t start = (s->ring_pos + SG_TAIL_BYTES - s->ring_len) % SG_TAIL_BYTES;
 	for (size_t i = 0; i < s->ring_len; i++)

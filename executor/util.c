@@ -300,6 +300,25 @@ bool sg_path_within(const char *path, const char *dir)
 	return !strncmp(path, dir, n) && (path[n] == '/' || path[n] == '\0');
 }
 
+char *sg_realpath_partial(const char *path)
+{
+	if (!path || path[0] != '/')
+		return NULL;
+	char real[PATH_MAX];
+	if (realpath(path, real))
+		return sg_xstrdup(real);
+	sg_autofree char *copy = sg_xstrdup(path);
+	char *cut;
+	while ((cut = strrchr(copy, '/')) != NULL && cut != copy) {
+		*cut = '\0';
+		if (realpath(copy, real)) {
+			const char *rest = path + (cut - copy);
+			return sg_xasprintf("%s%s", strcmp(real, "/") ? real : "", rest);
+		}
+	}
+	return sg_xasprintf("%s", path); /* nothing below / exists: as written */
+}
+
 int sg_mkdir_p(const char *path, mode_t mode, sg_error *err)
 {
 	sg_autofree char *copy = sg_xstrdup(path);

@@ -97,6 +97,10 @@ void sg_atomic_file_abort(sg_atomic_file *f);
 int sg_mkdir_p(const char *path, mode_t mode, sg_error *err);
 /* Is path dir itself or below it? Both absolute and resolved (no "..", no symlinks). */
 bool sg_path_within(const char *path, const char *dir);
+/* An absolute path resolved as far as it exists: realpath() of its nearest existing
+ * ancestor, then the rest as written (what the path will be when it is made). NULL for
+ * a relative path or one too long. */
+char *sg_realpath_partial(const char *path);
 /* Remove scratch directories "PREFIX<pid>-XXXXXX" in base whose shipgate process is gone
  * (a run killed by SIGKILL cannot clean up after itself); ours only: owned by us. */
 void sg_scratch_remove_stale(const char *base, const char *prefix);

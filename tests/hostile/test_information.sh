@@ -6,7 +6,7 @@
 . "$(dirname "$0")/lib.sh"
 require_root
 
-plan 39
+plan 47
 
 secret="HOSTILE-ENV-$(unique)"
 export HOSTILE_SECRET="$secret"
@@ -66,8 +66,11 @@ like "$SG_ERR" "private key lies in the workspace" "and says why"
 ok "and nothing ran" test ! -e "$J/out/statement.json"
 
 # exec handed a home directory as its workspace (the local harness run from ~): shipgate's
-# own state there is hidden from the command, the signing key `run` signs with and the
-# root filesystem images a job's verdict names by digest; the rest of the home is its
+# own state there, the signing key `run` signs with and the root filesystem images a
+# job's verdict names by digest, must be neither read nor written. Writable, such a
+# workspace is refused (hiding was not enough: the command moved the hidden directory's
+# parent aside and planted its own key, or wrote one where none was yet); with --cow the
+# command writes a copy and what it could read is hidden
 H=$(new_tmp home)
 mkdir -p "$H/.local/state/shipgate" "$H/.cache/shipgate/rootfs/img/bin"
 keytext="PRIVATE-KEY-$(unique)"
@@ -75,24 +78,41 @@ printf '%s\n' "$keytext" >"$H/.local/state/shipgate/shipgate.key"
 chmod 600 "$H/.local/state/shipgate/shipgate.key"
 echo original >"$H/.cache/shipgate/rootfs/img/bin/tool"
 echo visible >"$H/notes.txt"
-look='cat notes.txt; cat .local/state/shipgate/shipgate.key; echo "entries $(find .local/state/shipgate .cache/shipgate/rootfs -mindepth 1 | wc -l)"; echo tampered >.cache/shipgate/rootfs/img/bin/tool; echo done'
+look='cat notes.txt; cat .local/state/shipgate/shipgate.key; echo "entries $(find .local/state/shipgate .cache/shipgate/rootfs -mindepth 1 | wc -l)"; echo tampered >.cache/shipgate/rootfs/img/bin/tool; mv .local/state .local/aside && mkdir -p .local/state/shipgate && echo planted >.local/state/shipgate/shipgate.key; echo done'
 XDG_STATE_HOME=$H/.local/state XDG_CACHE_HOME=$H/.cache hexec --workspace "$H" -- sh -c "$look"
-like "$SG_OUT" "^visible$" "exec --workspace HOME: the home's own files are the command's"
+is "$SG_RC" 125 "exec --workspace HOME (writable) holding the signing key's directory: refused (exit 125)"
+like "$SG_ERR" "holds the signing key's directory .*add --cow" "and says why, and what to do"
+XDG_STATE_HOME=$H/.local/state XDG_CACHE_HOME=$H/.cache hexec --cow --workspace "$H" -- sh -c "$look"
+like "$SG_OUT" "^visible$" "exec --cow --workspace HOME: the home's own files are the command's"
 unlike "$SG_OUT" "$keytext" "the signing key in it is hidden from the command"
 like "$SG_OUT" "^entries 0$" "its directory and the root filesystem images show nothing"
-is "$(cat "$H/.cache/shipgate/rootfs/img/bin/tool")" original "an image's file cannot be rewritten"
+like "$SG_OUT" "^done$" "the command moved the key's directory aside and planted a key in its copy"
+is "$(cat "$H/.cache/shipgate/rootfs/img/bin/tool") $(cat "$H/.local/state/shipgate/shipgate.key")" "original $keytext" \
+	"the host's image and key are as they were"
+# a key directory that does not exist yet: a writable workspace that would hold it is
+# refused all the same (the command could make it and plant a key)
+H2=$(new_tmp home2)
+XDG_STATE_HOME=$H2/.local/state XDG_CACHE_HOME=$H2/.cache hexec --workspace "$H2" -- sh -c 'mkdir -p .local/state/shipgate && echo planted >.local/state/shipgate/shipgate.key'
+is "$SG_RC" 125 "exec --workspace HOME before any key exists: refused too (exit 125)"
+ok "and nothing was planted" test ! -e "$H2/.local/state/shipgate/shipgate.key"
 # control: where shipgate keeps no key (XDG_STATE_HOME elsewhere) the same file is plain
-# data of the workspace, and the same command reads it: the check above can see a leak
-XDG_STATE_HOME=$H/elsewhere XDG_CACHE_HOME=$H/elsewhere hexec --workspace "$H" -- sh -c "$look"
+# data of the workspace, and the same command reads it: the checks above can see a leak
+XDG_STATE_HOME=$TEST_TMP/elsewhere XDG_CACHE_HOME=$TEST_TMP/elsewhere hexec --workspace "$H" -- sh -c "$look"
 like "$SG_OUT" "^$keytext$" "control: a file that is not shipgate's key is read like any other"
 is "$(cat "$H/.cache/shipgate/rootfs/img/bin/tool")" tampered "control: and written"
-echo original >"$H/.cache/shipgate/rootfs/img/bin/tool"
 # a bind that holds them, or a workspace inside them: refused before anything runs
-XDG_STATE_HOME=$H/.local/state hexec --workspace "$J/ws" --ro-bind "$H/.local:/l" -- touch /workspace/ran-bind
+XDG_STATE_HOME=$H/.local/state hexec --workspace "$J/ws" --ro-bind "$H:/h" -- touch /workspace/ran-bind
 is "$SG_RC" 125 "exec --ro-bind of a directory holding the signing key's: refused (exit 125)"
 like "$SG_ERR" "holds the signing key's directory" "and says why"
-XDG_STATE_HOME=$H/.local/state hexec --workspace "$H/.local/state/shipgate" -- touch ran-inside
-is "$SG_RC" 125 "exec --workspace inside the signing key's directory: refused (exit 125)"
+XDG_STATE_HOME=$H/.local/state hexec --cow --workspace "$H/.local/state/shipgate" -- touch ran-inside
+is "$SG_RC" 125 "exec --workspace inside the signing key's directory: refused, --cow or not (exit 125)"
 ok "and nothing ran" sh -c "test ! -e '$J/ws/ran-bind' && test ! -e '$H/.local/state/shipgate/ran-inside'"
+# run: a writable mount holding the key's directory is refused; a workspace holding it
+# is the steps' copy, the key hidden in it
+JM=$(hjob ownmount '{"version":1,"name":"ownmount","workspace":"ws","mounts":[{"source":"'"$H"'","target":"/h","readonly":false}],"steps":[{"name":"s","run":"touch /h/ran-mount"}]}')
+XDG_STATE_HOME=$H/.local/state hrun "$JM" --key "$KEY"
+is "$SG_RC" 2 "run: a writable mount holding the signing key's directory: refused (exit 2)"
+like "$SG_ERR" "mounts\[0\].source .*holds the signing key's directory" "and names the JSON path"
+ok "and nothing ran" test ! -e "$H/ran-mount"
 
 done_testing

@@ -7,7 +7,7 @@
 . "$(dirname "$0")/lib.sh"
 require_root
 
-plan 86
+plan 87
 
 # ---- the kernel's attack surface: every call denied, named, and fatal to the step ------
 
@@ -140,18 +140,21 @@ print(sorted({e["syscall"] for e in map(json.loads, open(sys.argv[1])) if e["eve
 	"['bpf', 'keyctl', 'setns', 'unshare']" "exec --trace: the trace has each denial"
 check_contained "$W" "exec"
 
-# ---- a seccomp program kept where a sandbox can write it --------------------------------
-# exec hands its workspace to the command; with HOME in it, the user's cache is the
-# command's to rewrite. shipgate once kept compiled seccomp programs there, read them back
-# at the next start, and a command could leave an allow-everything program for every later
-# sandbox (while the evidence still named the allowlist). Here the command rewrites any
-# such program it finds; the next sandbox must still refuse unshare.
+# ---- a seccomp program kept where a sandbox could write it ------------------------------
+# shipgate once kept compiled seccomp programs in the user's cache dir and read them back
+# at the next start: a command given that dir (exec run from the home) could leave an
+# allow-everything program for every later sandbox, while the evidence still named the
+# allowlist. exec now refuses such a workspace (test_information.sh); here whatever sits
+# in the cache dir is rewritten from outside, after a sandbox ran (which made the files, in
+# the binaries that had the cache), and the next sandbox must still refuse unshare: no
+# program is ever read back from disk.
 W=$(new_tmp cachews)
+C=$(new_tmp cache)
 cp "$SHIPGATE_ATTACK" "$W/attack"
-cat >"$W/poison.py" <<'PY'
-import glob, os, struct
+cat >"$TEST_TMP/poison.py" <<'PY'
+import glob, struct, sys
 n = 0
-for f in glob.glob(".cache/shipgate/seccomp/*.bpf"):  # the host's $HOME/.cache: the workspace
+for f in glob.glob(sys.argv[1] + "/shipgate/seccomp/*.bpf"):
     d = open(f, "rb").read()
     head = 7 + 8
     plen = struct.unpack_from("I", d, 11)[0]
@@ -160,13 +163,11 @@ for f in glob.glob(".cache/shipgate/seccomp/*.bpf"):  # the host's $HOME/.cache:
     n += 1
 print("rewritten", n)
 PY
-_home=$HOME
-export HOME="$W"
-unset XDG_CACHE_HOME
-hexec --workspace "$W" -- "$PY" poison.py
-is "$SG_RC" 0 "cache: the command ran (it rewrites what cached programs it finds)"
-hexec --workspace "$W" -- ./attack syscalls unshare_user
-HOME=$_home
+XDG_CACHE_HOME=$C hexec --workspace "$W" -- true
+is "$SG_RC" 0 "cache: a first sandbox ran"
+"$PY" "$TEST_TMP/poison.py" "$C" >"$TEST_TMP/poison.out"
+like "$(cat "$TEST_TMP/poison.out")" "^rewritten [0-9]+$" "cache: every program in the cache dir rewritten to allow everything"
+XDG_CACHE_HOME=$C hexec --workspace "$W" -- ./attack syscalls unshare_user
 like "$SG_OUT" "^unshare_user EPERM$" "cache: the next sandbox still refuses a new user namespace (no program is read back from the user's cache)"
 
 done_testing

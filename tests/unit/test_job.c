@@ -601,6 +601,8 @@ static void test_steps(const fx *f)
 	bad(f, "{'version':1,'name':'t','steps':['make']}", "steps[0]", "expected an object");
 	bad(f, "{'version':1,'name':'t','steps':[{'name':'a','run':'x'},{'name':'a','run':'y'}]}",
 	    "steps[1].name", "duplicate step name \"a\" (also steps[0])");
+	bad(f, "{'version':1,'name':'t','steps':[{'name':'x','run':'x'},{'name':'a.run-2','run':'x'}]}",
+	    "steps[1].name", "\"a.run-2\": a name ending in .run-N is reserved");
 	bad(f, "{'version':1,'name':'t','steps':[{'name':'a b','run':'x'}]}", "steps[0].name",
 	    "[A-Za-z0-9._-]");
 	bad(f, "{'version':1,'name':'t','steps':[{'name':'','run':'x'}]}", "steps[0].name",
