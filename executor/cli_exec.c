@@ -329,6 +329,12 @@ static int guard_own_state(const char *ws_real, const exec_args *a, char *hide[3
 		fprintf(stderr, "shipgate exec: %s\n", err.msg);
 		rc = -1;
 	}
+	/* a root filesystem directory is the command's to read: as a --ro-bind */
+	if (rc == 0 && a->rootfs && strcmp(a->rootfs, "host") && strchr(a->rootfs, '/') &&
+	    sg_own_state_check(&st, "--rootfs", a->rootfs, false, &err) < 0) {
+		fprintf(stderr, "shipgate exec: %s\n", err.msg);
+		rc = -1;
+	}
 	for (size_t m = 0; rc == 0 && m < a->n_mounts; m++) {
 		const char *opt = a->mounts[m].readonly ? "--ro-bind" : "--bind";
 		if (sg_own_state_check(&st, opt, a->mounts[m].source, !a->mounts[m].readonly, &err) < 0) {

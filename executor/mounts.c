@@ -58,6 +58,25 @@ static int check_dir(const char *path, sg_error *err)
 	return 0;
 }
 
+/* A directory the caller gave as a canonical path (the workspace, a mount's source:
+ * resolved when the job was read or exec's options parsed), opened without following any
+ * symlink: one there now was put there since, by a sandbox that can write a directory on
+ * the way (an earlier step through a writable mount, or another sandbox), to point the
+ * mount at the host's / or the user's home. */
+static int open_canonical_dir(const char *path, sg_error *err)
+{
+	int fd = sys_openat2(AT_FDCWD, path, O_PATH | O_DIRECTORY | O_CLOEXEC,
+			     RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS);
+	if (fd < 0 && errno == ELOOP)
+		return sg_error_set(err, SG_ERR_SANDBOX, 0,
+				    "%s: a symbolic link is in the path now, which was resolved when the "
+				    "job was read: refusing to mount whatever it points to",
+				    path);
+	if (fd < 0)
+		return sg_error_set(err, SG_ERR_SANDBOX, errno, "open %s", path);
+	return fd;
+}
+
 static int open_dir_path(const char *path, sg_error *err)
 {
 	int fd = open(path, O_PATH | O_DIRECTORY | O_CLOEXEC);
@@ -69,14 +88,17 @@ static int open_dir_path(const char *path, sg_error *err)
 /* An idmapped detached copy of `path` in which its owner is the sandbox's root. */
 static int idmapped_tree(const char *path, const sg_identity *id, sg_error *err)
 {
+	sg_autoclose int dir = open_canonical_dir(path, err);
+	if (dir < 0)
+		return -1;
 	struct stat st;
-	if (stat(path, &st) < 0)
+	if (fstat(dir, &st) < 0)
 		return sg_error_set(err, SG_ERR_SANDBOX, errno, "stat %s", path);
 	sg_autoclose int userns = sg_userns_idmap_fd(st.st_uid, st.st_gid, id->host_uid,
 						      id->host_gid, id->count, err);
 	if (userns < 0)
 		return -1;
-	sg_autoclose int tree = open_tree(AT_FDCWD, path, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
+	sg_autoclose int tree = open_tree(dir, "", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_EMPTY_PATH);
 	if (tree < 0)
 		return sg_error_set(err, SG_ERR_SANDBOX, errno, "open_tree %s", path);
 	struct mount_attr attr = {.attr_set = MOUNT_ATTR_IDMAP, .userns_fd = (uint64_t)userns};
@@ -123,6 +145,10 @@ static int prepare_workspace(const sg_mount_request *req, const sg_identity *id,
 	bool writable = req->ws_mode == SG_WORKSPACE_BIND;
 	bool cow = req->ws_mode == SG_WORKSPACE_COW;
 
+	/* refused outright when a symlink appeared in its path (no copy of whatever it names) */
+	sg_autoclose int probe = open_canonical_dir(req->workspace, err);
+	if (probe < 0)
+		return sg_error_prefix(err, "workspace");
 	if (cow && prepare_scratch(req, id, plan, err) < 0)
 		return -1;
 	if (id->rootless || ws->readonly) {
@@ -526,12 +552,16 @@ int sg_mounts_sources_open(const sg_mount_plan *plan, sg_mount_sources *cs, sg_e
 		if (cs->rootfs < 0)
 			return sg_error_set(err, SG_ERR_SANDBOX, errno, "rootfs %s", plan->rootfs);
 	}
-	if (plan->workspace.source && (cs->workspace = open_dir_path(plan->workspace.source, err)) < 0)
+	/* the workspace and the mounts' sources are canonical paths; a copy of the workspace
+	 * lies in the scratch dir, whose base ($TMPDIR) may be reached through a symlink */
+	if (plan->workspace.source &&
+	    (cs->workspace = plan->copy_dir ? open_dir_path(plan->workspace.source, err)
+					    : open_canonical_dir(plan->workspace.source, err)) < 0)
 		return sg_error_prefix(err, "workspace");
 	if (plan->scratch && (cs->scratch = open_dir_path(plan->scratch, err)) < 0)
 		return sg_error_prefix(err, "scratch");
 	for (size_t i = 0; i < plan->n_extra; i++)
-		if (plan->extra[i].source && (cs->extra[i] = open_dir_path(plan->extra[i].source, err)) < 0)
+		if (plan->extra[i].source && (cs->extra[i] = open_canonical_dir(plan->extra[i].source, err)) < 0)
 			return sg_error_prefix(err, "mount %s", plan->extra[i].target);
 	return 0;
 }

@@ -776,8 +776,31 @@ static int guard_own_state(sg_run *run, sg_error *err)
 		sg_autofree char *what = sg_xasprintf("%s: mounts[%zu].source", job->path, i);
 		rc = sg_own_state_check(&st, what, job->mounts[i].source, !job->mounts[i].readonly, err);
 	}
+	/* a writable mount may hold neither the workspace nor another mount's source: a step
+	 * could replace either with a symlink (to the host's /) for the next step to mount.
+	 * The sandbox refuses a symlink in those paths anyway (mounts.c); this says so early */
+	for (size_t i = 0; rc == 0 && i < job->n_mounts; i++) {
+		const char *m = job->mounts[i].source;
+		if (job->mounts[i].readonly)
+			continue;
+		if (strcmp(job->workspace, m) && sg_path_within(job->workspace, m))
+			rc = sg_error_set(err, SG_ERR_USAGE, 0,
+					  "%s: mounts[%zu].source %s is writable and holds the workspace (%s): a "
+					  "step could swap the workspace for a link to anywhere on the host",
+					  job->path, i, m, job->workspace);
+		for (size_t j = 0; rc == 0 && j < job->n_mounts; j++)
+			if (j != i && strcmp(job->mounts[j].source, m) && sg_path_within(job->mounts[j].source, m))
+				rc = sg_error_set(err, SG_ERR_USAGE, 0,
+						  "%s: mounts[%zu].source %s is writable and holds mounts[%zu].source "
+						  "(%s): a step could swap it for a link to anywhere on the host",
+						  job->path, i, m, j, job->mounts[j].source);
+	}
 	if (rc == 0 && st.key_dir && sg_path_within(job->workspace, st.key_dir))
 		rc = sg_own_state_check(&st, "workspace", job->workspace, false, err);
+	if (rc == 0 && strcmp(job->rootfs, "host")) {
+		sg_autofree char *what = sg_xasprintf("%s: rootfs", job->path);
+		rc = sg_own_state_check(&st, what, job->rootfs, false, err);
+	}
 	const char *dirs[2] = {st.key_dir, st.image_dir};
 	size_t n = 0;
 	for (size_t i = 0; rc == 0 && i < 2; i++) {

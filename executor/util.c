@@ -300,23 +300,73 @@ bool sg_path_within(const char *path, const char *dir)
 	return !strncmp(path, dir, n) && (path[n] == '/' || path[n] == '\0');
 }
 
+/* "/a/./b//c/../d" as "/a/b/d": the remainder of a path that does not exist yet, as
+ * mkdir -p would make it. */
+static char *sg_path_normalize(const char *path)
+{
+	sg_autofree char *copy = sg_xstrdup(path);
+	sg_buf out = {0};
+	char *save = NULL;
+	for (char *c = strtok_r(copy, "/", &save); c; c = strtok_r(NULL, "/", &save)) {
+		if (!strcmp(c, "."))
+			continue;
+		if (!strcmp(c, "..")) {
+			char *slash = out.len ? memrchr(out.data, '/', out.len) : NULL;
+			out.len = slash ? (size_t)(slash - out.data) : 0;
+			continue;
+		}
+		sg_buf_printf(&out, "/%s", c);
+	}
+	if (!out.len)
+		sg_buf_puts(&out, "/");
+	sg_buf_append(&out, "", 0);
+	out.data[out.len] = '\0';
+	return out.data;
+}
+
 char *sg_realpath_partial(const char *path)
 {
 	if (!path || path[0] != '/')
 		return NULL;
+	sg_autofree char *cur = sg_xstrdup(path);
 	char real[PATH_MAX];
-	if (realpath(path, real))
-		return sg_xstrdup(real);
-	sg_autofree char *copy = sg_xstrdup(path);
-	char *cut;
-	while ((cut = strrchr(copy, '/')) != NULL && cut != copy) {
-		*cut = '\0';
-		if (realpath(copy, real)) {
-			const char *rest = path + (cut - copy);
-			return sg_xasprintf("%s%s", strcmp(real, "/") ? real : "", rest);
+	for (int hops = 0; hops < 40; hops++) {
+		if (realpath(cur, real))
+			return sg_xstrdup(real);
+		/* the deepest prefix that is there: resolved, or a symlink to what is not
+		 * there yet (followed: its target is where the rest will be made) */
+		sg_autofree char *copy = sg_xstrdup(cur);
+		char *cut;
+		bool followed = false;
+		while (!followed && (cut = strrchr(copy, '/')) != NULL && cut != copy) {
+			*cut = '\0';
+			struct stat st;
+			if (lstat(copy, &st) < 0)
+				continue;
+			const char *rest = cur + (cut - copy);
+			if (realpath(copy, real)) {
+				sg_autofree char *joined = sg_xasprintf("%s%s", strcmp(real, "/") ? real : "", rest);
+				return sg_path_normalize(joined);
+			}
+			if (!S_ISLNK(st.st_mode))
+				return sg_path_normalize(path); /* there, not resolvable (permissions) */
+			char target[PATH_MAX];
+			ssize_t n = readlink(copy, target, sizeof(target) - 1);
+			if (n < 0)
+				return sg_path_normalize(path);
+			target[n] = '\0';
+			char *slash = strrchr(copy, '/');
+			*slash = '\0';
+			char *next = target[0] == '/' ? sg_xasprintf("%s%s", target, rest)
+						      : sg_xasprintf("%s/%s%s", copy, target, rest);
+			free(cur);
+			cur = next;
+			followed = true;
 		}
+		if (!followed)
+			return sg_path_normalize(cur); /* nothing below / is there: as written */
 	}
-	return sg_xasprintf("%s", path); /* nothing below / exists: as written */
+	return sg_path_normalize(path); /* a loop of links: the path as written */
 }
 
 int sg_mkdir_p(const char *path, mode_t mode, sg_error *err)

@@ -98,8 +98,10 @@ int sg_mkdir_p(const char *path, mode_t mode, sg_error *err);
 /* Is path dir itself or below it? Both absolute and resolved (no "..", no symlinks). */
 bool sg_path_within(const char *path, const char *dir);
 /* An absolute path resolved as far as it exists: realpath() of its nearest existing
- * ancestor, then the rest as written (what the path will be when it is made). NULL for
- * a relative path or one too long. */
+ * ancestor, a symlink to what is not there yet followed, then the rest with "." and ".."
+ * applied as mkdir -p would (what the path will be when it is made). Where it cannot be
+ * resolved (a loop of links, no permission) the path as written, normalized. NULL for a
+ * relative path. */
 char *sg_realpath_partial(const char *path);
 /* Remove scratch directories "PREFIX<pid>-XXXXXX" in base whose shipgate process is gone
  * (a run killed by SIGKILL cannot clean up after itself); ours only: owned by us. */

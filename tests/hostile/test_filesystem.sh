@@ -8,7 +8,7 @@
 . "$(dirname "$0")/lib.sh"
 require_root
 
-plan 166
+plan 173
 
 SECRET=$(new_tmp secret)
 marker="HOSTILE-SECRET-$(unique)"
@@ -283,5 +283,32 @@ if [ "$avail_mb" -gt 8192 ]; then
 else
 	for i in 1 2 3 4 5 6 7 8 9 10 11 12 13; do skip "scratch ($i)" "less than 8 GiB free in $TMPDIR"; done
 fi
+
+# ---- a mount's source swapped for a symlink between two steps ---------------------------
+# The job's paths are resolved when it is read; each step mounts them again. A step that
+# can write a directory on the way (a writable mount holding another mount's source, or
+# the workspace) could swap it for a link to the host's / for the next step to mount,
+# writable and idmapped to the sandbox's root. A writable mount holding the workspace or
+# another mount is refused; a symlink that appears there anyway (another sandbox, the
+# host) makes the next step's sandbox refuse to mount it.
+J=$(hjob nested '{"version":1,"name":"nested","workspace":"ws","mounts":[{"source":"data","target":"/data","readonly":false},{"source":"data/sub","target":"/sub","readonly":false}],"steps":[{"name":"s","run":"true"}]}')
+mkdir -p "$J/data/sub"
+hrun "$J"
+is "$SG_RC" 2 "a writable mount holding another mount's source: refused (exit 2)"
+like "$SG_ERR" "mounts\[0\].source .* is writable and holds mounts\[1\].source" "and says which and why"
+J=$(hjob nestws '{"version":1,"name":"nestws","workspace":"ws","mounts":[{"source":".","target":"/job","readonly":false}],"steps":[{"name":"s","run":"true"}]}')
+hrun "$J"
+is "$SG_RC" 2 "a writable mount holding the workspace: refused (exit 2)"
+like "$SG_ERR" "holds the workspace" "and says why"
+J=$(hjob swapped '{"version":1,"name":"swapped","workspace":"ws","mounts":[{"source":"data/sub","target":"/sub","readonly":true}],"steps":[{"name":"wait","run":"sleep 2"},{"name":"look","run":"cat /sub/hostname 2>&1; echo looked"}]}')
+mkdir -p "$J/data/sub"
+( sleep 1; mv "$J/data/sub" "$J/data/sub.orig" && ln -s /etc "$J/data/sub" ) &
+swapper=$!
+hrun "$J"
+wait "$swapper"
+is "$(jget "$ST" 'd["predicate"]["steps"][1]["status"]')" error \
+	"a mount source swapped for a symlink to /etc during step 1: step 2 is not run in it (error)"
+like "$(jget "$ST" 'd["predicate"]["steps"][1]["reason"]')" "symbolic link is in the path now" "and the reason says why"
+unlike "$(cat "$J/out/logs/look.stdout" 2>/dev/null)" "$(cat /etc/hostname)" "the host's /etc/hostname was never shown"
 
 done_testing
