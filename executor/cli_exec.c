@@ -369,7 +369,7 @@ int sg_cli_exec(int argc, char **argv)
 	sg_policy *policy = NULL;
 	sg_rootfs_image image = {0};
 	const char *rootfs = a.rootfs;
-	char ws_real[PATH_MAX];
+	char ws_real[PATH_MAX], rootfs_real[PATH_MAX];
 	char *hide[3] = {NULL};
 	char *scratch = NULL;
 	sg_autofree char *layers = NULL; /* declared before the first goto: it has a cleanup */
@@ -408,6 +408,14 @@ int sg_cli_exec(int argc, char **argv)
 		fprintf(stderr, "shipgate exec: --rootfs %s: not a directory\n", a.rootfs);
 		exit_code = 125;
 		goto out;
+	} else if (rootfs && strcmp(rootfs, "host")) {
+		/* canonical: the sandbox opens it without following a symlink */
+		if (!realpath(rootfs, rootfs_real)) {
+			fprintf(stderr, "shipgate exec: --rootfs %s: %s\n", a.rootfs, strerror(errno));
+			exit_code = 125;
+			goto out;
+		}
+		rootfs = rootfs_real;
 	}
 	if (strcmp(a.policy, "none") != 0) {
 		sg_timing_mark("exec: arguments parsed");

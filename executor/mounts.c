@@ -548,7 +548,11 @@ int sg_mounts_sources_open(const sg_mount_plan *plan, sg_mount_sources *cs, sg_e
 	for (size_t i = 0; i < plan->n_extra; i++)
 		cs->extra[i] = -1;
 	if (plan->rootfs) {
-		cs->rootfs = open(plan->rootfs, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		/* canonical (exec resolves it; a job's is resolved when read): no symlink */
+		sg_autoclose int path_fd = open_canonical_dir(plan->rootfs, err);
+		if (path_fd < 0)
+			return sg_error_prefix(err, "rootfs");
+		cs->rootfs = openat(path_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 		if (cs->rootfs < 0)
 			return sg_error_set(err, SG_ERR_SANDBOX, errno, "rootfs %s", plan->rootfs);
 	}

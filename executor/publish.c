@@ -80,23 +80,19 @@ int sg_own_state_check(const sg_own_state *s, const char *what, const char *dir,
 
 int sg_key_check_hidden(const sg_job *job, const char *what, const char *key_path, sg_error *err)
 {
-	char real[PATH_MAX];
-	if (!realpath(key_path, real)) {
-		/* not made yet (the default key's directory): the nearest existing ancestor,
-		 * resolved, and the rest of the path as it is */
-		int e = errno;
-		sg_autofree char *copy = sg_xstrdup(key_path);
-		char *cut = NULL;
-		while (e == ENOENT && (cut = strrchr(copy, '/')) != NULL && cut != copy) {
-			*cut = '\0';
-			if (realpath(copy, real))
-				break;
-			e = errno;
-		}
-		if (!cut || cut == copy || snprintf(real + strlen(real), sizeof(real) - strlen(real), "/%s",
-						    key_path + (cut - copy) + 1) >= (int)(sizeof(real) - strlen(real)))
-			return sg_error_set(err, SG_ERR_USAGE, e, "%s %s", what, key_path);
+	/* not made yet (the default key's directory): where it will be made */
+	sg_autofree char *abs = key_path[0] == '/' ? sg_xstrdup(key_path) : NULL;
+	if (!abs) {
+		char cwd[PATH_MAX];
+		if (!getcwd(cwd, sizeof(cwd)))
+			return sg_error_set(err, SG_ERR_USAGE, errno, "%s %s", what, key_path);
+		abs = sg_xasprintf("%s/%s", cwd, key_path);
 	}
+	sg_autofree char *resolved = sg_realpath_partial(abs);
+	if (!resolved || strlen(resolved) >= PATH_MAX)
+		return sg_error_set(err, SG_ERR_USAGE, ENAMETOOLONG, "%s %s", what, key_path);
+	char real[PATH_MAX];
+	memcpy(real, resolved, strlen(resolved) + 1);
 	/* a hard link elsewhere (in the workspace) is the same key under a name no path
 	 * check sees: a key file must have exactly one */
 	struct stat kst;

@@ -794,6 +794,22 @@ static int guard_own_state(sg_run *run, sg_error *err)
 						  "%s: mounts[%zu].source %s is writable and holds mounts[%zu].source "
 						  "(%s): a step could swap it for a link to anywhere on the host",
 						  job->path, i, m, j, job->mounts[j].source);
+		/* nor what shipgate itself writes as root between the steps: the scratch layers
+		 * (made and chowned by path), the out dir (the logs), a rootfs directory */
+		char scratch[PATH_MAX], out[PATH_MAX];
+		const char *own[3] = {run->scratch_dir && realpath(run->scratch_dir, scratch) ? scratch : NULL,
+				      realpath(run->out_dir, out) ? out : NULL,
+				      strcmp(job->rootfs, "host") ? job->rootfs : NULL};
+		static const char *const own_what[3] = {"the run's scratch dir ($TMPDIR)", "the out dir",
+							"the rootfs"};
+		for (size_t k = 0; rc == 0 && k < 3; k++)
+			if (own[k] && (sg_path_within(own[k], m) || sg_path_within(m, own[k])))
+				rc = sg_error_set(err, SG_ERR_USAGE, 0,
+						  "%s: mounts[%zu].source %s is writable and %s %s (%s): a step could "
+						  "swap what shipgate writes there, as root, for a link to anywhere "
+						  "on the host",
+						  job->path, i, m, sg_path_within(own[k], m) ? "holds" : "lies in",
+						  own_what[k], own[k]);
 	}
 	if (rc == 0 && st.key_dir && sg_path_within(job->workspace, st.key_dir))
 		rc = sg_own_state_check(&st, "workspace", job->workspace, false, err);

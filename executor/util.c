@@ -328,43 +328,51 @@ char *sg_realpath_partial(const char *path)
 {
 	if (!path || path[0] != '/')
 		return NULL;
-	sg_autofree char *cur = sg_xstrdup(path);
+	sg_autofree char *cur = sg_path_normalize(path);
 	char real[PATH_MAX];
 	for (int hops = 0; hops < 40; hops++) {
 		if (realpath(cur, real))
 			return sg_xstrdup(real);
-		/* the deepest prefix that is there: resolved, or a symlink to what is not
-		 * there yet (followed: its target is where the rest will be made) */
+		/* the deepest prefix (the whole path first) that is there: resolved, then the
+		 * rest joined and normalised and the whole resolved again (a ".." may have led
+		 * back onto a symlink); or a symlink to what is not there yet, followed */
 		sg_autofree char *copy = sg_xstrdup(cur);
-		char *cut;
-		bool followed = false;
-		while (!followed && (cut = strrchr(copy, '/')) != NULL && cut != copy) {
-			*cut = '\0';
+		char *next = NULL;
+		for (;;) {
 			struct stat st;
-			if (lstat(copy, &st) < 0)
-				continue;
-			const char *rest = cur + (cut - copy);
-			if (realpath(copy, real)) {
-				sg_autofree char *joined = sg_xasprintf("%s%s", strcmp(real, "/") ? real : "", rest);
-				return sg_path_normalize(joined);
+			if (lstat(copy, &st) == 0) {
+				const char *rest = cur + strlen(copy);
+				if (realpath(copy, real)) {
+					sg_autofree char *joined = sg_xasprintf("%s%s", strcmp(real, "/") ? real : "", rest);
+					next = sg_path_normalize(joined);
+				} else if (S_ISLNK(st.st_mode)) {
+					char target[PATH_MAX];
+					ssize_t n = readlink(copy, target, sizeof(target) - 1);
+					if (n < 0)
+						return sg_path_normalize(path);
+					target[n] = '\0';
+					char *slash = strrchr(copy, '/');
+					*slash = '\0';
+					sg_autofree char *joined = target[0] == '/'
+									   ? sg_xasprintf("%s%s", target, rest)
+									   : sg_xasprintf("%s/%s%s", copy, target, rest);
+					next = sg_path_normalize(joined);
+				} else {
+					return sg_path_normalize(path); /* there, not resolvable (permissions) */
+				}
+				break;
 			}
-			if (!S_ISLNK(st.st_mode))
-				return sg_path_normalize(path); /* there, not resolvable (permissions) */
-			char target[PATH_MAX];
-			ssize_t n = readlink(copy, target, sizeof(target) - 1);
-			if (n < 0)
-				return sg_path_normalize(path);
-			target[n] = '\0';
-			char *slash = strrchr(copy, '/');
-			*slash = '\0';
-			char *next = target[0] == '/' ? sg_xasprintf("%s%s", target, rest)
-						      : sg_xasprintf("%s/%s%s", copy, target, rest);
-			free(cur);
-			cur = next;
-			followed = true;
+			char *cut = strrchr(copy, '/');
+			if (!cut || cut == copy)
+				return sg_xstrdup(cur); /* nothing below / is there: as normalised */
+			*cut = '\0';
 		}
-		if (!followed)
-			return sg_path_normalize(cur); /* nothing below / is there: as written */
+		if (!strcmp(next, cur)) {
+			free(next);
+			return sg_xstrdup(cur); /* no further to go (a dangling last component) */
+		}
+		free(cur);
+		cur = next;
 	}
 	return sg_path_normalize(path); /* a loop of links: the path as written */
 }

@@ -8,7 +8,7 @@
 . "$(dirname "$0")/lib.sh"
 require_root
 
-plan 173
+plan 179
 
 SECRET=$(new_tmp secret)
 marker="HOSTILE-SECRET-$(unique)"
@@ -310,5 +310,25 @@ is "$(jget "$ST" 'd["predicate"]["steps"][1]["status"]')" error \
 	"a mount source swapped for a symlink to /etc during step 1: step 2 is not run in it (error)"
 like "$(jget "$ST" 'd["predicate"]["steps"][1]["reason"]')" "symbolic link is in the path now" "and the reason says why"
 unlike "$(cat "$J/out/logs/look.stdout" 2>/dev/null)" "$(cat /etc/hostname)" "the host's /etc/hostname was never shown"
+
+# ... nor what shipgate itself writes as root between the steps: a writable mount holding
+# the scratch dir ($TMPDIR: a step swapped the next step's layers for a link, and the
+# runner chowned and wrote a host directory of its choosing), the out dir (the logs), or
+# a rootfs directory (swapped for a link to /, the next step read the host's files)
+J=$(hjob holdstmp '{"version":1,"name":"holdstmp","workspace":"ws","mounts":[{"source":"tmpd","target":"/tt","readonly":false}],"steps":[{"name":"s","run":"true"}]}')
+mkdir -p "$J/tmpd"
+TMPDIR=$J/tmpd hrun "$J"
+is "$SG_RC" 2 "a writable mount holding \$TMPDIR (the run's scratch dir): refused (exit 2)"
+like "$SG_ERR" "holds the run's scratch dir" "and says why"
+J=$(hjob holdsout '{"version":1,"name":"holdsout","workspace":"ws","mounts":[{"source":"out","target":"/o","readonly":false}],"steps":[{"name":"s","run":"true"}]}')
+mkdir -p "$J/out"
+hrun "$J"
+is "$SG_RC" 2 "a writable mount of the out dir: refused (exit 2)"
+like "$SG_ERR" "the out dir" "and says why"
+J=$(hjob holdsroot '{"version":1,"name":"holdsroot","workspace":"ws","rootfs":"data/rootfs","mounts":[{"source":"data","target":"/data","readonly":false}],"steps":[{"name":"s","run":"true"}]}')
+mkdir -p "$J/data/rootfs"
+hrun "$J"
+is "$SG_RC" 2 "a writable mount holding the job's rootfs directory: refused (exit 2)"
+like "$SG_ERR" "holds the rootfs" "and says why"
 
 done_testing

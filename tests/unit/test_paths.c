@@ -50,6 +50,18 @@ int main(void)
 	sg_autofree char *w4 = sg_xasprintf("%s/rel-target/x", real);
 	is_path(p4, w4, "a relative one: from the link's directory");
 
+	/* ".." in the part not there yet can lead back onto a symlink that is there */
+	sg_autofree char *lnk = sg_xasprintf("%s/lnk", real);
+	tap_ok(symlink("there", lnk) == 0, "a symlink to an existing dir");
+	sg_autofree char *p6 = sg_xasprintf("%s/nx/../lnk/a", real);
+	sg_autofree char *w6 = sg_xasprintf("%s/there/a", real);
+	is_path(p6, w6, "nx/../lnk/a: the link reached after .. is followed, as mkdir -p would");
+	/* the last component a dangling link: followed */
+	sg_autofree char *dl = sg_xasprintf("%s/dangfinal", real);
+	tap_ok(symlink("there/newdir", dl) == 0, "a dangling link as the last component");
+	sg_autofree char *w7 = sg_xasprintf("%s/there/newdir", real);
+	is_path(dl, w7, "it is followed to its target");
+
 	sg_autofree char *a = sg_xasprintf("%s/a", real), *b = sg_xasprintf("%s/b", real);
 	tap_ok(symlink(b, a) == 0 && symlink(a, b) == 0, "two links to each other");
 	sg_autofree char *p5 = sg_xasprintf("%s/a/x", real);
@@ -58,6 +70,8 @@ int main(void)
 
 	unlink(a);
 	unlink(b);
+	unlink(lnk);
+	unlink(dl);
 	unlink(rlink);
 	unlink(link);
 	rmdir(sub);
