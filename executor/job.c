@@ -390,7 +390,8 @@ static bool job_is_blank(const char *s)
 static bool job_is_name(const char *s, size_t max)
 {
 	size_t n = strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-");
-	return n > 0 && n <= max && s[n] == '\0';
+	/* names become file names (logs, trace, results): "." and ".." are not names */
+	return n > 0 && n <= max && s[n] == '\0' && strcmp(s, ".") && strcmp(s, "..");
 }
 
 /* [A-Za-z_][A-Za-z0-9_]* */

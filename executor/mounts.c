@@ -588,8 +588,11 @@ static int mount_workspace(int rootfd, const sg_mount_plan *plan, const sg_mount
 	sg_autoclose int scratch = target_open(rootfd, SG_STAGING "/scratch", true, err);
 	if (lower < 0 || scratch < 0)
 		return -1;
-	int rc = ws->tree_fd >= 0 ? attach_tree(ws->tree_fd, lower, 0, "workspace lower", err)
-				  : bind_tree(cs->workspace, "", lower, false, 0, "workspace lower", err);
+	/* read-only: the lower layer is the host's workspace, and nothing in the new root may
+	 * write it (a mount target reached through a step's symlink once made directories in
+	 * it) */
+	int rc = ws->tree_fd >= 0 ? attach_tree(ws->tree_fd, lower, MOUNT_ATTR_RDONLY, "workspace lower", err)
+				  : bind_tree(cs->workspace, "", lower, false, MOUNT_ATTR_RDONLY, "workspace lower", err);
 	if (rc < 0 || bind_tree(cs->scratch, "", scratch, false, 0, "scratch", err) < 0)
 		return -1;
 	/* reopen so that the paths name the mounts, not the directories below them */

@@ -39,6 +39,10 @@ static int load_policies(sg_run *run, sg_error *err)
 	run->policy = sg_policy_load(job->policy, err);
 	if (!run->policy || !sg_policy_bpf(run->policy, err))
 		return sg_error_prefix(err, "%s: policy", job->path);
+	/* each step's own policy is read here, once, and kept: read again by path before its
+	 * step, it was whatever an earlier step had put there (through a writable mount
+	 * holding the file or the policy dir), or a host file it linked there */
+	run->step_policies = sg_xcalloc(job->n_steps ? job->n_steps : 1, sizeof(*run->step_policies));
 	for (size_t i = 0; i < job->n_steps; i++) {
 		if (!job->steps[i].policy)
 			continue;
@@ -47,7 +51,7 @@ static int load_policies(sg_run *run, sg_error *err)
 			sg_policy_free(p);
 			return sg_error_prefix(err, "%s: steps[%zu].policy", job->path, i);
 		}
-		sg_policy_free(p);
+		run->step_policies[i] = p;
 	}
 	return 0;
 }
@@ -304,15 +308,10 @@ static void run_one_step(sg_run *run, size_t i, unsigned k, sg_step_record *rec,
 	sg_autofree char *stem = run_file_stem(step->name, k);
 	rec->run = k;
 	sg_error err = {0};
-	sg_policy *step_policy = NULL;
-	sg_policy *policy = run->policy;
-	if (step->policy) {
-		step_policy = sg_policy_load(step->policy, &err);
-		policy = step_policy;
-	}
+	sg_policy *policy = step->policy ? run->step_policies[i] : run->policy;
 	if (!policy) {
 		rec->status = SG_STEP_ERROR;
-		set_reason(rec, "policy: %s", err.msg);
+		set_reason(rec, "policy: not loaded");
 		return;
 	}
 	rec->policy_name = sg_xstrdup(sg_policy_name(policy));
@@ -325,7 +324,6 @@ static void run_one_step(sg_run *run, size_t i, unsigned k, sg_step_record *rec,
 		set_reason(rec, "%s", err.msg);
 		if (out_fd >= 0)
 			close(out_fd);
-		sg_policy_free(step_policy);
 		return;
 	}
 	uint64_t timeout_s = sg_step_timeout_s(job, step);
@@ -337,7 +335,6 @@ static void run_one_step(sg_run *run, size_t i, unsigned k, sg_step_record *rec,
 		set_reason(rec, "trace: mkdir %s: %s", trace_dir, strerror(errno));
 		close(out_fd);
 		close(err_fd);
-		sg_policy_free(step_policy);
 		return;
 	}
 	/* a test step gets the results channel: a fresh directory and $SHIPGATE_RESULTS */
@@ -357,8 +354,7 @@ static void run_one_step(sg_run *run, size_t i, unsigned k, sg_step_record *rec,
 			set_reason(rec, "%s", err.msg);
 			close(out_fd);
 			close(err_fd);
-			sg_policy_free(step_policy);
-			return;
+				return;
 		}
 		rec->tests->keep_outcomes = step->repeat > 1;
 		if (rec->tests->results_dir) {
@@ -415,7 +411,6 @@ static void run_one_step(sg_run *run, size_t i, unsigned k, sg_step_record *rec,
 	close(err_fd);
 	tail_spill(run, &rec->result.out);
 	tail_spill(run, &rec->result.err);
-	sg_policy_free(step_policy);
 	if (rec->result.interrupted) {
 		run->interrupted = true;
 		rec->status = SG_STEP_ERROR;
@@ -794,6 +789,14 @@ static int guard_own_state(sg_run *run, sg_error *err)
 						  "%s: mounts[%zu].source %s is writable and holds mounts[%zu].source "
 						  "(%s): a step could swap it for a link to anywhere on the host",
 						  job->path, i, m, j, job->mounts[j].source);
+		/* nor another mount's target below its own: a step could make the way there a
+		 * link, and the next step's mount would land wherever it points in the new root */
+		for (size_t j = 0; rc == 0 && j < job->n_mounts; j++)
+			if (j != i && sg_path_within(job->mounts[j].target, job->mounts[i].target))
+				rc = sg_error_set(err, SG_ERR_USAGE, 0,
+						  "%s: mounts[%zu].target %s lies below mounts[%zu].target %s, which "
+						  "is writable: a step could move it elsewhere for the next step",
+						  job->path, j, job->mounts[j].target, i, job->mounts[i].target);
 		/* nor what shipgate itself writes as root between the steps: the scratch layers
 		 * (made and chowned by path), the out dir (the logs), a rootfs directory */
 		char scratch[PATH_MAX], out[PATH_MAX];
@@ -1020,6 +1023,9 @@ void sg_run_free(sg_run *run)
 	for (size_t i = 0; run->hide_own[i]; i++)
 		free(run->hide_own[i]);
 	sg_policy_free(run->policy);
+	for (size_t i = 0; run->step_policies && i < run->n_steps; i++)
+		sg_policy_free(run->step_policies[i]);
+	free(run->step_policies);
 	if (run->out_lock > 0)
 		close(run->out_lock - 1);
 	if (run->tails > 0)

@@ -79,6 +79,7 @@ typedef struct sg_run {
 	int tails;                 /* the steps' output tails (tail_spill), as fd + 1 (0: none) */
 	uint64_t tails_len;
 	sg_policy *policy;         /* the job's policy */
+	sg_policy **step_policies; /* [n_steps]: a step's own policy, or NULL (loaded once) */
 	sg_step_record *steps;
 	size_t n_steps;
 	sg_run_result result;

@@ -8,7 +8,7 @@
 . "$(dirname "$0")/lib.sh"
 require_root
 
-plan 179
+plan 184
 
 SECRET=$(new_tmp secret)
 marker="HOSTILE-SECRET-$(unique)"
@@ -330,5 +330,26 @@ mkdir -p "$J/data/rootfs"
 hrun "$J"
 is "$SG_RC" 2 "a writable mount holding the job's rootfs directory: refused (exit 2)"
 like "$SG_ERR" "holds the rootfs" "and says why"
+
+# a step's own policy is read once, before the first step: read again before its step, it
+# was whatever an earlier step had written there through a writable mount (an allow-all
+# file named "strict": the next step forked under "strict"), or a host file linked there
+J=$(hjob polswap '{"version":1,"name":"polswap","workspace":"ws","mounts":[{"source":"data","target":"/data","readonly":false}],"steps":[{"name":"swap","run":"cp /workspace/evil.json /data/p.json && echo swapped"},{"name":"strictstep","policy":"data/p.json","run":["sh","-c","/bin/true & wait && echo forked-ok"]}]}')
+mkdir -p "$J/data"
+cp "$SHIPGATE_SOURCE_DIR/policies/strict.json" "$J/data/p.json"
+"$PY" -c 'import json, sys
+p = json.load(open(sys.argv[1])); p["name"] = "strict"; p["seccomp"]["defaultAction"] = "SCMP_ACT_ALLOW"
+p["seccomp"].pop("defaultErrnoRet", None); print(json.dumps(p))' "$SHIPGATE_SOURCE_DIR/policies/default.json" >"$J/ws/evil.json"
+hrun "$J"
+like "$(cat "$J/out/logs/swap.stdout")" "^swapped$" "policy swap: step 1 rewrote the next step's policy file on the host"
+unlike "$(cat "$J/out/logs/strictstep.stdout" 2>/dev/null)" "forked-ok" "policy swap: step 2 still ran under strict (no fork), the policy read before the first step"
+is "$(jget "$ST" 'd["predicate"]["steps"][1]["policy"]["sha256"]')" \
+	"$(sha256sum "$SHIPGATE_SOURCE_DIR/policies/strict.json" | cut -d' ' -f1)" "policy swap: the verdict names the policy that was in force"
+# a mount's target below a writable mount's target: a step could make the way a link
+J=$(hjob nesttarget '{"version":1,"name":"nesttarget","workspace":"ws","mounts":[{"source":"data","target":"/data","readonly":false},{"source":"ro","target":"/data/sub/x","readonly":true}],"steps":[{"name":"s","run":"true"}]}')
+mkdir -p "$J/data" "$J/ro"
+hrun "$J"
+is "$SG_RC" 2 "a mount's target below a writable mount's target: refused (exit 2)"
+like "$SG_ERR" "lies below mounts\[0\].target /data, which is writable" "and says why"
 
 done_testing

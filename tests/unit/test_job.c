@@ -607,6 +607,10 @@ static void test_steps(const fx *f)
 	    "[A-Za-z0-9._-]");
 	bad(f, "{'version':1,'name':'t','steps':[{'name':'','run':'x'}]}", "steps[0].name",
 	    "expected a name");
+	bad(f, "{'version':1,'name':'t','steps':[{'name':'..','run':'x'}]}", "steps[0].name",
+	    "expected a name");
+	bad(f, "{'version':1,'name':'t','steps':[{'name':'.','run':'x'}]}", "steps[0].name",
+	    "expected a name");
 	bad(f, STEP(",'timeout_s':0"), "steps[0].timeout_s", "positive integer");
 	bad(f, STEP(",'timeout_s':-1"), "steps[0].timeout_s", "got -1");
 	bad(f, STEP(",'repeat':0"), "steps[0].repeat", "positive integer");
