@@ -334,9 +334,9 @@ static bool exec_target_exists(pid_t pid, const char *path)
 	return fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && (st.st_mode & 0111);
 }
 
-/* The host's name for a path by which a process names itself: /proc/self/..., 
- * /proc/thread-self/..., /proc/<its own pid>/..., /dev/fd/N, /dev/stdin|stdout|stderr.
- * NULL for any other path. */
+/* The host's name for a path by which a process names its own executable or one of its
+ * descriptors: /proc/self/exe, /proc/self/fd/N (or thread-self, or its own pid),
+ * /dev/fd/N, /dev/stdin|stdout|stderr. NULL for any other path. */
 static char *self_alias(pid_t hpid, const char *path)
 {
 	const char *rest = NULL;
@@ -358,7 +358,13 @@ static char *self_alias(pid_t hpid, const char *path)
 		if (nspid > 0 && n > 0 && !strncmp(path, own, (size_t)n))
 			rest = path + n;
 	}
-	if (!rest || strstr(rest, ".."))
+	/* only the magic links themselves: exe and fd/N name the process's own files. Below
+	 * root/ or cwd/ (or after fd/N/) a path would go on from the magic link, and an
+	 * absolute symlink met there resolve from the supervisor's root: the host's files */
+	if (!rest)
+		return NULL;
+	bool fd_n = !strncmp(rest, "fd/", 3) && rest[3] && strspn(rest + 3, "0123456789") == strlen(rest + 3);
+	if (strcmp(rest, "exe") != 0 && !fd_n)
 		return NULL;
 	return sg_xasprintf("/proc/%d/%s", (int)hpid, rest);
 }

@@ -8,7 +8,7 @@
 # fileless execs, denied calls on paths and sockets of several families, a flood of
 # denials, and calls the kernel refuses (a bad pointer, a bad length).
 . "$(dirname "$0")/lib.sh"
-plan 68
+plan 70
 
 work=$(new_tmp trace)
 
@@ -349,4 +349,19 @@ is "$(tq "$work/t13.jsonl" '[(e["event"], e["path"]) for e in ev if e["event"] i
 is "$(tq "$work/t13.jsonl" '[e["path"] for e in ev if e["event"] == "exit"]')" '["/bin/echo", "./probe"]' \
 	"failed execs: no exit of a program that never started"
 is "$(jget "$work/e13.json" 'd["execs"]')" 2 "failed execs: the verdict counts neither"
+# an exec through /proc/self/root/... is resolved in the process's own root: a symlink met
+# there pointing at a host path was followed from the supervisor's root, and the trace said
+# whether that host file exists and is executable (a one-bit oracle on the host's files)
+hostbin=$(new_tmp hostonly)/secret-tool
+printf '#!/bin/sh\n' >"$hostbin"
+chmod 0700 "$hostbin"
+job=$(new_tmp job)
+mkdir "$job/ws"
+cat >"$job/job.json" <<J
+{"version":1,"name":"oracle","workspace":"ws","steps":[{"name":"probe","run":"ln -s $hostbin /tmp/l1; /proc/self/root/tmp/l1 2>/dev/null; true"}]}
+J
+sg_run "$job/job.json"
+is "$SG_RC" 0 "exec through /proc/self/root: the job runs"
+unlike "$(cat "$job/shipgate-out/trace/probe.jsonl")" "\"path\":\"$hostbin\"" "and the trace records no exec of the host file the link names"
+
 done_testing
