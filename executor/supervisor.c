@@ -11,11 +11,9 @@
 #include "trace.h"
 #include "util.h"
 
-#include <dirent.h>
-#include <fcntl.h>
+#include <ftw.h>
 #include <poll.h>
 #include <pthread.h>
-#include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <signal.h>
 #include <string.h>
@@ -278,45 +276,15 @@ static void drive_service(const sg_supervise_io *io, loop_state *ls, uint64_t no
 
 /* ---- the scratch layer's size ------------------------------------------------------- */
 
-#define SG_DU_MAX_ENTRIES 2000000u
-#define SG_DU_MAX_DEPTH 400u
+static _Thread_local uint64_t du_bytes, du_entries;
 
-/* The blocks below dfd (which it closes), by fd: never a path, never a symlink, never
- * another filesystem. The step writes this tree while it is walked: a walk by path
- * (nftw) followed a directory swapped for a symlink into the host's files. 0, or 1 when
- * it stopped at SG_DU_MAX_ENTRIES. Below SG_DU_MAX_DEPTH directories it does not go (a
- * descriptor each): what lies deeper is not counted, and the disk's own free space is
- * the backstop for it (scratch_over). */
-static int du_dir(int dfd, dev_t dev, unsigned depth, uint64_t *bytes, uint64_t *entries)
+static int du_visit(const char *path, const struct stat *st, int flag, struct FTW *ftw)
 {
-	DIR *d = fdopendir(dfd);
-	if (!d) {
-		close(dfd);
-		return 0;
-	}
-	int rc = 0;
-	struct dirent *de;
-	while (rc == 0 && (de = readdir(d)) != NULL) {
-		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
-			continue;
-		struct stat st;
-		if (fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0)
-			continue;
-		*bytes += (uint64_t)st.st_blocks * 512u;
-		if (++*entries > SG_DU_MAX_ENTRIES) {
-			rc = 1;
-			break;
-		}
-		if (!S_ISDIR(st.st_mode) || st.st_dev != dev)
-			continue;
-		if (depth >= SG_DU_MAX_DEPTH)
-			continue;
-		int sub = openat(dirfd(d), de->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-		if (sub >= 0)
-			rc = du_dir(sub, dev, depth + 1, bytes, entries);
-	}
-	closedir(d);
-	return rc;
+	(void)path;
+	(void)flag;
+	(void)ftw;
+	du_bytes += (uint64_t)st->st_blocks * 512u;
+	return ++du_entries > 2000000 ? 1 : 0;
 }
 
 /* Is the layer over its limit, or the disk under it nearly full? (What a step writes
@@ -324,20 +292,13 @@ static int du_dir(int dfd, dev_t dev, unsigned depth, uint64_t *bytes, uint64_t 
 static bool scratch_over(const sg_supervise_io *io, uint64_t *spent_ns)
 {
 	uint64_t t0 = sg_monotonic_ns();
-	uint64_t bytes = 0, entries = 0;
-	int walked = 0;
-	int root = open(io->scratch_dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	struct stat rst;
-	if (root >= 0 && fstat(root, &rst) == 0)
-		walked = du_dir(root, rst.st_dev, 0, &bytes, &entries);
-	else if (root >= 0)
-		close(root);
+	du_bytes = du_entries = 0;
+	(void)nftw(io->scratch_dir, du_visit, 32, FTW_PHYS | FTW_MOUNT);
 	struct statvfs vfs;
 	bool full = statvfs(io->scratch_dir, &vfs) == 0 &&
 		    (uint64_t)vfs.f_bavail * vfs.f_frsize < (256u << 20);
 	*spent_ns = sg_monotonic_ns() - t0;
-	(void)walked;
-	return bytes > io->scratch_limit || full;
+	return du_bytes > io->scratch_limit || full;
 }
 
 void sg_supervise(const sg_supervise_io *io, sg_sandbox_result *r, sg_supervise_outcome *oc)

@@ -326,10 +326,11 @@ static bool exec_target_exists(pid_t pid, const char *path)
 	sg_autoclose int fd = (int)syscall(SYS_openat2, dir, path + strspn(path, "/"), &how, sizeof(how));
 	if (fd < 0)
 		/* a magic link on the way (/proc/N/fd/M, /proc/N/exe) cannot be followed in a
-		 * scoped lookup (EXDEV, ELOOP): cannot tell, so count it; a refused exec is
-		 * reported as exec_failed later. Only a plain miss (an execvp PATH entry) is
-		 * not a program. */
-		return errno == EXDEV || errno == ELOOP;
+		 * scoped lookup (EXDEV, ELOOP), and /proc/self names the supervisor, which has
+		 * no pid in the sandbox's procfs (ENOENT): cannot tell, so count it; a refused
+		 * exec is reported as exec_failed later. Only a plain miss (an execvp PATH
+		 * entry) is not a program. */
+		return errno == EXDEV || errno == ELOOP || !strncmp(path, "/proc/", 6);
 	struct stat st;
 	return fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && (st.st_mode & 0111);
 }

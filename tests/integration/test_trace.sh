@@ -8,7 +8,7 @@
 # fileless execs, denied calls on paths and sockets of several families, a flood of
 # denials, and calls the kernel refuses (a bad pointer, a bad length).
 . "$(dirname "$0")/lib.sh"
-plan 70
+plan 71
 
 work=$(new_tmp trace)
 
@@ -358,10 +358,12 @@ chmod 0700 "$hostbin"
 job=$(new_tmp job)
 mkdir "$job/ws"
 cat >"$job/job.json" <<J
-{"version":1,"name":"oracle","workspace":"ws","steps":[{"name":"probe","run":"ln -s $hostbin /tmp/l1; /proc/self/root/tmp/l1 2>/dev/null; true"}]}
+{"version":1,"name":"oracle","workspace":"ws","steps":[{"name":"probe","run":"ln -s $hostbin /tmp/l1; /proc/self/root/tmp/l1 2>/dev/null; /proc/self/root/usr/bin/true; true"}]}
 J
 sg_run "$job/job.json"
 is "$SG_RC" 0 "exec through /proc/self/root: the job runs"
 unlike "$(cat "$job/shipgate-out/trace/probe.jsonl")" "\"path\":\"$hostbin\"" "and the trace records no exec of the host file the link names"
+like "$(cat "$job/shipgate-out/trace/probe.jsonl")" '"event":"exec".*"path":"/proc/self/root/usr/bin/true"' \
+	"while a program run through /proc/self/root is still traced, by the path it was given"
 
 done_testing
