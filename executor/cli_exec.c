@@ -317,39 +317,21 @@ static int guard_own_state(const char *ws_real, const exec_args *a, char *hide[3
 	sg_own_state st;
 	sg_own_state_find(&st);
 	sg_error err = {0};
-	int rc = 0;
-	if (!a->cow) {
-		if (sg_own_state_check(&st, "--workspace", ws_real, true, &err) < 0) {
-			fprintf(stderr, "shipgate exec: %s; add --cow (the command then writes a copy) or run in a "
-					"directory that does not hold it\n", err.msg);
-			rc = -1;
-		}
-	} else if (st.key_dir && sg_path_within(ws_real, st.key_dir)) {
-		(void)sg_own_state_check(&st, "--workspace", ws_real, false, &err);
-		fprintf(stderr, "shipgate exec: %s\n", err.msg);
-		rc = -1;
-	}
+	int rc = sg_own_state_check_workspace(&st, "--workspace", ws_real, !a->cow, &err);
+	const char *hint = rc < 0 && !a->cow ? "; add --cow (the command then writes a copy) or run in a "
+					       "directory that does not hold it"
+					     : "";
 	/* a root filesystem directory is the command's to read: as a --ro-bind */
-	if (rc == 0 && a->rootfs && strcmp(a->rootfs, "host") && strchr(a->rootfs, '/') &&
-	    sg_own_state_check(&st, "--rootfs", a->rootfs, false, &err) < 0) {
-		fprintf(stderr, "shipgate exec: %s\n", err.msg);
-		rc = -1;
-	}
-	for (size_t m = 0; rc == 0 && m < a->n_mounts; m++) {
-		const char *opt = a->mounts[m].readonly ? "--ro-bind" : "--bind";
-		if (sg_own_state_check(&st, opt, a->mounts[m].source, !a->mounts[m].readonly, &err) < 0) {
-			fprintf(stderr, "shipgate exec: %s\n", err.msg);
-			rc = -1;
-		}
-	}
-	size_t n = 0;
-	const char *dirs[2] = {st.key_dir, st.image_dir};
-	for (size_t i = 0; rc == 0 && i < 2; i++) {
-		char real[PATH_MAX];
-		if (dirs[i] && realpath(dirs[i], real) && strcmp(real, ws_real) && sg_path_within(real, ws_real))
-			hide[n++] = sg_xstrdup(real + strlen(ws_real) + (strcmp(ws_real, "/") ? 1 : 0));
-	}
-	hide[n] = NULL;
+	if (rc == 0 && a->rootfs && strcmp(a->rootfs, "host") && strchr(a->rootfs, '/'))
+		rc = sg_own_state_check(&st, "--rootfs", a->rootfs, false, &err);
+	for (size_t m = 0; rc == 0 && m < a->n_mounts; m++)
+		rc = sg_own_state_check(&st, a->mounts[m].readonly ? "--ro-bind" : "--bind", a->mounts[m].source,
+					!a->mounts[m].readonly, &err);
+	hide[0] = NULL;
+	if (rc < 0)
+		fprintf(stderr, "shipgate exec: %s%s\n", err.msg, hint);
+	else
+		sg_own_state_hidden(&st, ws_real, hide);
 	sg_own_state_free(&st);
 	return rc;
 }

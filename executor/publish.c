@@ -78,6 +78,27 @@ int sg_own_state_check(const sg_own_state *s, const char *what, const char *dir,
 	return 0;
 }
 
+int sg_own_state_check_workspace(const sg_own_state *s, const char *what, const char *ws, bool writes_host,
+				 sg_error *err)
+{
+	if (writes_host || (s->key_dir && sg_path_within(ws, s->key_dir)))
+		return sg_own_state_check(s, what, ws, writes_host, err);
+	return 0;
+}
+
+void sg_own_state_hidden(const sg_own_state *s, const char *ws, char *hide[3])
+{
+	const char *dirs[2] = {s->key_dir, s->image_dir};
+	size_t n = 0;
+	for (size_t i = 0; i < 2; i++) {
+		/* resolved already where they exist (sg_realpath_partial) */
+		struct stat st;
+		if (dirs[i] && strcmp(dirs[i], ws) && sg_path_within(dirs[i], ws) && lstat(dirs[i], &st) == 0)
+			hide[n++] = sg_xstrdup(dirs[i] + strlen(ws) + (strcmp(ws, "/") ? 1 : 0));
+	}
+	hide[n] = NULL;
+}
+
 int sg_key_check_hidden(const sg_job *job, const char *what, const char *key_path, sg_error *err)
 {
 	/* not made yet (the default key's directory): where it will be made */

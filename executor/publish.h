@@ -70,6 +70,14 @@ void sg_own_state_free(sg_own_state *s);
  * holds either or lies in either; read-only, when it holds the key's directory or lies in
  * it. SG_ERR_USAGE naming what and the path. */
 int sg_own_state_check(const sg_own_state *s, const char *what, const char *dir, bool writable, sg_error *err);
+/* The same for a workspace: one the command writes on the host (exec without --cow) as a
+ * writable mount; a copy-on-write one may hold shipgate's state (it is hidden, see
+ * sg_own_state_hidden) but not lie in the key's directory. */
+int sg_own_state_check_workspace(const sg_own_state *s, const char *what, const char *ws, bool writes_host,
+				 sg_error *err);
+/* What of shipgate's state exists below the canonical directory ws: its paths relative to
+ * ws, NULL-terminated in hide[3] (free each). */
+void sg_own_state_hidden(const sg_own_state *s, const char *ws, char *hide[3]);
 
 /* Refuse a private key that the job's steps could read: in the workspace, a mount of the
  * job, its rootfs, or the host directories the default root shows. `what` names the key

@@ -757,77 +757,72 @@ static void check_mounts(sg_run *run)
 	}
 }
 
-/* shipgate's own state on this host (publish.h) given to no step: a writable mount that
- * holds it or lies in it, or a read-only one with the signing key's directory, is
- * refused; what of it the workspace holds (the steps write only their copy) is hidden
- * from them, still in the subject's digest. */
-static int guard_own_state(sg_run *run, sg_error *err)
+/* A writable mount i a step could use to move what a later step, or shipgate as root,
+ * opens again by its path: the workspace, another mount's source or target (below its
+ * own target), the scratch dir (its layers are made and chowned by path), the out dir
+ * (the logs), a rootfs directory. own[] holds the last three, resolved. */
+static int mount_swappable(const sg_run *run, size_t i, const char *const own[3], sg_error *err)
+{
+	static const char *const own_what[3] = {"the run's scratch dir ($TMPDIR)", "the out dir", "the rootfs"};
+	const sg_job *job = run->job;
+	const char *m = job->mounts[i].source;
+	if (strcmp(job->workspace, m) && sg_path_within(job->workspace, m))
+		return sg_error_set(err, SG_ERR_USAGE, 0,
+				    "%s: mounts[%zu].source %s is writable and holds the workspace (%s): a "
+				    "step could swap the workspace for a link to anywhere on the host",
+				    job->path, i, m, job->workspace);
+	for (size_t j = 0; j < job->n_mounts; j++) {
+		if (j == i)
+			continue;
+		if (strcmp(job->mounts[j].source, m) && sg_path_within(job->mounts[j].source, m))
+			return sg_error_set(err, SG_ERR_USAGE, 0,
+					    "%s: mounts[%zu].source %s is writable and holds mounts[%zu].source "
+					    "(%s): a step could swap it for a link to anywhere on the host",
+					    job->path, i, m, j, job->mounts[j].source);
+		if (sg_path_within(job->mounts[j].target, job->mounts[i].target))
+			return sg_error_set(err, SG_ERR_USAGE, 0,
+					    "%s: mounts[%zu].target %s lies below mounts[%zu].target %s, which "
+					    "is writable: a step could move it elsewhere for the next step",
+					    job->path, j, job->mounts[j].target, i, job->mounts[i].target);
+	}
+	for (size_t k = 0; k < 3; k++)
+		if (own[k] && (sg_path_within(own[k], m) || sg_path_within(m, own[k])))
+			return sg_error_set(err, SG_ERR_USAGE, 0,
+					    "%s: mounts[%zu].source %s is writable and %s %s (%s): a step could "
+					    "swap what shipgate writes there, as root, for a link to anywhere "
+					    "on the host",
+					    job->path, i, m, sg_path_within(own[k], m) ? "holds" : "lies in",
+					    own_what[k], own[k]);
+	return 0;
+}
+
+/* What no step may be given: shipgate's own state on this host (publish.h: a mount
+ * holding it or lying in it, a rootfs holding the key's directory; what of it the
+ * workspace holds is hidden from the steps, which write only their copy, and stays in
+ * the subject's digest), nor a writable mount it could use to move what is opened
+ * again later (mount_swappable). */
+static int guard_host_paths(sg_run *run, sg_error *err)
 {
 	const sg_job *job = run->job;
 	sg_own_state st;
 	sg_own_state_find(&st);
-	int rc = 0;
+	int rc = sg_own_state_check_workspace(&st, "workspace", job->workspace, false, err);
 	for (size_t i = 0; rc == 0 && i < job->n_mounts; i++) {
 		sg_autofree char *what = sg_xasprintf("%s: mounts[%zu].source", job->path, i);
 		rc = sg_own_state_check(&st, what, job->mounts[i].source, !job->mounts[i].readonly, err);
 	}
-	/* a writable mount may hold neither the workspace nor another mount's source: a step
-	 * could replace either with a symlink (to the host's /) for the next step to mount.
-	 * The sandbox refuses a symlink in those paths anyway (mounts.c); this says so early */
-	for (size_t i = 0; rc == 0 && i < job->n_mounts; i++) {
-		const char *m = job->mounts[i].source;
-		if (job->mounts[i].readonly)
-			continue;
-		if (strcmp(job->workspace, m) && sg_path_within(job->workspace, m))
-			rc = sg_error_set(err, SG_ERR_USAGE, 0,
-					  "%s: mounts[%zu].source %s is writable and holds the workspace (%s): a "
-					  "step could swap the workspace for a link to anywhere on the host",
-					  job->path, i, m, job->workspace);
-		for (size_t j = 0; rc == 0 && j < job->n_mounts; j++)
-			if (j != i && strcmp(job->mounts[j].source, m) && sg_path_within(job->mounts[j].source, m))
-				rc = sg_error_set(err, SG_ERR_USAGE, 0,
-						  "%s: mounts[%zu].source %s is writable and holds mounts[%zu].source "
-						  "(%s): a step could swap it for a link to anywhere on the host",
-						  job->path, i, m, j, job->mounts[j].source);
-		/* nor another mount's target below its own: a step could make the way there a
-		 * link, and the next step's mount would land wherever it points in the new root */
-		for (size_t j = 0; rc == 0 && j < job->n_mounts; j++)
-			if (j != i && sg_path_within(job->mounts[j].target, job->mounts[i].target))
-				rc = sg_error_set(err, SG_ERR_USAGE, 0,
-						  "%s: mounts[%zu].target %s lies below mounts[%zu].target %s, which "
-						  "is writable: a step could move it elsewhere for the next step",
-						  job->path, j, job->mounts[j].target, i, job->mounts[i].target);
-		/* nor what shipgate itself writes as root between the steps: the scratch layers
-		 * (made and chowned by path), the out dir (the logs), a rootfs directory */
-		char scratch[PATH_MAX], out[PATH_MAX];
-		const char *own[3] = {run->scratch_dir && realpath(run->scratch_dir, scratch) ? scratch : NULL,
-				      realpath(run->out_dir, out) ? out : NULL,
-				      strcmp(job->rootfs, "host") ? job->rootfs : NULL};
-		static const char *const own_what[3] = {"the run's scratch dir ($TMPDIR)", "the out dir",
-							"the rootfs"};
-		for (size_t k = 0; rc == 0 && k < 3; k++)
-			if (own[k] && (sg_path_within(own[k], m) || sg_path_within(m, own[k])))
-				rc = sg_error_set(err, SG_ERR_USAGE, 0,
-						  "%s: mounts[%zu].source %s is writable and %s %s (%s): a step could "
-						  "swap what shipgate writes there, as root, for a link to anywhere "
-						  "on the host",
-						  job->path, i, m, sg_path_within(own[k], m) ? "holds" : "lies in",
-						  own_what[k], own[k]);
-	}
-	if (rc == 0 && st.key_dir && sg_path_within(job->workspace, st.key_dir))
-		rc = sg_own_state_check(&st, "workspace", job->workspace, false, err);
 	if (rc == 0 && strcmp(job->rootfs, "host")) {
 		sg_autofree char *what = sg_xasprintf("%s: rootfs", job->path);
 		rc = sg_own_state_check(&st, what, job->rootfs, false, err);
 	}
-	const char *dirs[2] = {st.key_dir, st.image_dir};
-	size_t n = 0;
-	for (size_t i = 0; rc == 0 && i < 2; i++) {
-		char real[PATH_MAX];
-		if (dirs[i] && realpath(dirs[i], real) && strcmp(real, job->workspace) &&
-		    sg_path_within(real, job->workspace))
-			run->hide_own[n++] = sg_xstrdup(real + strlen(job->workspace) + (strcmp(job->workspace, "/") ? 1 : 0));
-	}
+	char scratch[PATH_MAX], out[PATH_MAX];
+	const char *own[3] = {run->scratch_dir && realpath(run->scratch_dir, scratch) ? scratch : NULL,
+			      realpath(run->out_dir, out) ? out : NULL, strcmp(job->rootfs, "host") ? job->rootfs : NULL};
+	for (size_t i = 0; rc == 0 && i < job->n_mounts; i++)
+		if (!job->mounts[i].readonly)
+			rc = mount_swappable(run, i, own, err);
+	if (rc == 0)
+		sg_own_state_hidden(&st, job->workspace, run->hide_own);
 	sg_own_state_free(&st);
 	return rc;
 }
@@ -904,7 +899,7 @@ int sg_run_job(const sg_job *job, const sg_run_options *opts, sg_run *run, sg_er
 	}
 	/* the subject is the workspace as the job found it, digested before the first step
 	 * and again after the last: a tree changed on the host meanwhile is no verdict */
-	if (guard_own_state(run, err) < 0) {
+	if (guard_host_paths(run, err) < 0) {
 		sg_cgroup_host_free(&cgroups);
 		return -1;
 	}
