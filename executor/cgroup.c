@@ -330,8 +330,11 @@ int sg_cgroup_clone_fd(const sg_cgroup *cg)
 	return cg ? cg->v2_fd : -1;
 }
 
-int sg_cgroup_attach(sg_cgroup *cg, pid_t pid, bool include_v2, sg_error *err)
+int sg_cgroup_attach(sg_cgroup *cg, pid_t pid, bool include_v2, int join_fds[SG_CG_NCTRL], size_t *n_join,
+		     sg_error *err)
 {
+	if (n_join)
+		*n_join = 0;
 	if (!cg)
 		return 0;
 	if (include_v2 && cg->v2_dir) {
@@ -341,7 +344,7 @@ int sg_cgroup_attach(sg_cgroup *cg, pid_t pid, bool include_v2, sg_error *err)
 		if (sg_write_file(path, value, err) < 0)
 			return sg_error_prefix(err, "cgroup v2: attach");
 	}
-	return sg_cgroup_v1_attach(cg, pid, err);
+	return sg_cgroup_v1_attach(cg, pid, n_join ? join_fds : NULL, n_join, err);
 }
 
 bool sg_cgroup_enforces(const sg_cgroup *cg, sg_cgroup_ctrl c)

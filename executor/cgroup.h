@@ -73,8 +73,16 @@ sg_cgroup *sg_cgroup_create(const sg_cgroup_host *host, const sg_cgroup_limits *
 /* The v2 directory fd for clone3(CLONE_INTO_CGROUP), or -1 when the child must be
  * attached with sg_cgroup_attach() before it is released. */
 int sg_cgroup_clone_fd(const sg_cgroup *cg);
-/* Attach pid to the v1 hierarchies, and to the v2 one too unless clone3 put it there. */
-int sg_cgroup_attach(sg_cgroup *cg, pid_t pid, bool include_v2, sg_error *err);
+/* Attach pid to the v2 hierarchy unless clone3 put it there (include_v2 false), and to
+ * the v1 ones. With join_fds, a v1 hierarchy is joined by the process itself: its open
+ * `tasks` file is stored in join_fds[(*n_join)++] for sg_cgroup_join_self (much cheaper
+ * than writing a pid, see cgroup_v1.c); pid is written only where that file cannot be
+ * opened. On error nothing is left open. */
+int sg_cgroup_attach(sg_cgroup *cg, pid_t pid, bool include_v2, int join_fds[SG_CG_NCTRL], size_t *n_join,
+		     sg_error *err);
+/* In the (single-threaded) process to move: write "0" to each of the n `tasks` files
+ * and close them all, whatever happens. */
+int sg_cgroup_join_self(int *fds, size_t n, sg_error *err);
 bool sg_cgroup_enforces(const sg_cgroup *cg, sg_cgroup_ctrl c);
 const char *sg_cgroup_mode(const sg_cgroup *cg); /* "v1", "v2", "v1+v2", "none" */
 void sg_cgroup_read_stats(const sg_cgroup *cg, sg_cgroup_stats *stats);
@@ -96,7 +104,7 @@ struct sg_cgroup {
 };
 
 int sg_cgroup_v1_create(sg_cgroup *cg, const sg_cgroup_limits *limits, sg_error *err);
-int sg_cgroup_v1_attach(sg_cgroup *cg, pid_t pid, sg_error *err);
+int sg_cgroup_v1_attach(sg_cgroup *cg, pid_t pid, int join_fds[SG_CG_NCTRL], size_t *n_join, sg_error *err);
 void sg_cgroup_v1_read_stats(const sg_cgroup *cg, sg_cgroup_stats *stats);
 void sg_cgroup_v1_kill(sg_cgroup *cg);
 void sg_cgroup_v1_destroy(sg_cgroup *cg);

@@ -14,8 +14,10 @@
 enum sg_ctl_type {
 	/* supervisor -> init */
 	SG_CTL_GO = 1,        /* maps written: build the sandbox */
-	SG_CTL_CGROUP_JOINED, /* init is in the step's cgroup; rlimit_as, rlimit_nproc: the
-			       * fallbacks for limits no cgroup holds (0: none). Start. */
+	SG_CTL_CGROUP_JOIN,   /* init is in the step's cgroup, or joins it by writing "0" to
+			       * the `tasks` files of the cgroup v1 hierarchies passed with
+			       * it (count of them); rlimit_as, rlimit_nproc: the fallbacks
+			       * for limits no cgroup holds (0: none). Start. */
 	SG_CTL_COUNT,         /* how many processes besides init and the command? */
 	SG_CTL_TCP_CHECK,     /* port: does 127.0.0.1:port accept a connection? */
 	SG_CTL_HTTP_GET,      /* port, payload = path: GET it, reply status and body */
@@ -57,12 +59,13 @@ struct sg_ctl_msg {
 	uint64_t err_total;
 	uint64_t elapsed_ms;
 	int32_t landlock_abi;  /* READY: the Landlock ABI applied to the command, 0 none */
-	uint64_t rlimit_as;    /* CGROUP_JOINED */
+	uint64_t rlimit_as;    /* CGROUP_JOIN */
 	uint64_t rlimit_nproc;
 	char text[400];
 };
 
 #define SG_CTL_PAYLOAD_MAX 65536
+#define SG_CTL_MAX_FDS 8 /* descriptors one message may carry */
 
 /* Send a message with an optional payload in one datagram. */
 int sg_ctl_send(int fd, const struct sg_ctl_msg *m, const void *payload, size_t len);
@@ -74,5 +77,12 @@ int sg_ctl_send_fd(int fd, const struct sg_ctl_msg *m, int passed);
  * may be NULL, then any descriptor is closed. */
 ssize_t sg_ctl_recv(int fd, struct sg_ctl_msg *m, char *payload, size_t cap);
 ssize_t sg_ctl_recv_fd(int fd, struct sg_ctl_msg *m, char *payload, size_t cap, int *passed);
+/* Send a message carrying n (0..SG_CTL_MAX_FDS) descriptors. */
+int sg_ctl_send_fds(int fd, const struct sg_ctl_msg *m, const int *passed, size_t n);
+/* Receive a message and up to max descriptors into passed[] (close-on-exec; *n_passed
+ * says how many; any beyond max are closed). A message whose descriptors the kernel cut
+ * short is an error (EMSGSIZE), its descriptors closed. */
+ssize_t sg_ctl_recv_fds(int fd, struct sg_ctl_msg *m, char *payload, size_t cap, int *passed, size_t max,
+			size_t *n_passed);
 
 #endif

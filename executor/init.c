@@ -8,6 +8,7 @@
  */
 #include "init.h"
 #include "caps.h"
+#include "cgroup.h"
 #include "landlock.h"
 #include "control.h"
 #include "net.h"
@@ -686,7 +687,7 @@ static int hide_cmdline(sg_error *err)
 
 void sg_init_main(const struct sg_init_ctx *ctx_in)
 {
-	/* ours to complete: the rlimits come with CGROUP_JOINED */
+	/* ours to complete: the rlimits come with CGROUP_JOIN */
 	struct sg_init_ctx own_ctx = *ctx_in;
 	const struct sg_init_ctx *ctx = &own_ctx;
 	const sg_sandbox_config *cfg = ctx->cfg;
@@ -725,13 +726,28 @@ void sg_init_main(const struct sg_init_ctx *ctx_in)
 		init_fail(ctx, &err);
 	}
 	sg_timing_mark("init: network");
-	/* the supervisor has put us in the step's cgroup (on cgroup v1 while we built the
-	 * root): only now is it the root of our cgroup namespace */
-	struct sg_ctl_msg joined;
-	if (sg_ctl_recv(ctx->ctl, &joined, NULL, 0) < 0 || joined.type != SG_CTL_CGROUP_JOINED)
+	/* the step's cgroup is ready (on cgroup v1 made while we built the root): we are
+	 * in it (v2), or join it now through the `tasks` files that came with the message
+	 * (v1); only then is it the root of our cgroup namespace */
+	struct sg_ctl_msg join;
+	int join_fds[SG_CTL_MAX_FDS];
+	size_t n_join = 0;
+	if (sg_ctl_recv_fds(ctx->ctl, &join, NULL, 0, join_fds, SG_CTL_MAX_FDS, &n_join) < 0 ||
+	    join.type != SG_CTL_CGROUP_JOIN) {
+		for (size_t i = 0; i < n_join; i++)
+			close(join_fds[i]);
 		_exit(125); /* the supervisor gave up */
-	own_ctx.rlimit_as = joined.rlimit_as;
-	own_ctx.rlimit_nproc = joined.rlimit_nproc;
+	}
+	if ((int64_t)n_join != join.count) {
+		for (size_t i = 0; i < n_join; i++)
+			close(join_fds[i]);
+		sg_error_set(&err, SG_ERR_SANDBOX, EPROTO, "join the step's cgroup: %zu of %lld cgroup v1 files came",
+			     n_join, (long long)join.count);
+		init_fail(ctx, &err);
+	}
+	init_step(ctx, sg_cgroup_join_self(join_fds, n_join, &err), &err);
+	own_ctx.rlimit_as = join.rlimit_as;
+	own_ctx.rlimit_nproc = join.rlimit_nproc;
 	if (unshare(CLONE_NEWCGROUP) < 0)
 		init_step(ctx, init_errno(&err, "cgroup namespace"), &err);
 	sg_timing_mark("init: cgroup joined, cgroup namespace");

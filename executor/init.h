@@ -23,7 +23,7 @@ struct sg_init_ctx {
 	int exec_w;     /* the command's exec status: EOF on exec, an errno if it failed */
 	int out_w, err_w;
 	bool root_mode; /* mapped range: drop supplementary groups too */
-	/* set by init from SG_CTL_CGROUP_JOINED, not by the supervisor before the clone: */
+	/* set by init from SG_CTL_CGROUP_JOIN, not by the supervisor before the clone: */
 	uint64_t rlimit_as; /* when no memory cgroup holds the limit: RLIMIT_AS instead (0: none) */
 	uint64_t rlimit_nproc; /* when no pids cgroup holds the limit: RLIMIT_NPROC (0: none) */
 };

@@ -10,11 +10,11 @@
  *               step's cgroup), then clone3()s the init with its namespaces at once (v2:
  *               into that cgroup, CLONE_INTO_CGROUP), writes its uid/gid maps and sends
  *               GO. On cgroup v1, which has no CLONE_INTO_CGROUP, it then makes the
- *               step's cgroup and attaches init while init builds the root. Either way
- *               it sends CGROUP_JOINED once init is in the cgroup.
+ *               step's cgroup while init builds the root. Either way it then sends
+ *               CGROUP_JOIN, on v1 with the open `tasks` files init joins through.
  *   init        pid 1 of the new pid namespace, our own code, never the candidate's. On
  *               GO it builds the new root and pivot_roots into it and brings lo up; on
- *               CGROUP_JOINED it unshares its cgroup namespace (rooted at the step's
+ *               CGROUP_JOIN it joins, unshares its cgroup namespace (rooted at the step's
  *               cgroup), drops every capability, sets no_new_privs and makes itself
  *               non-dumpable, and starts:
  *   candidate   the command, cloned with CLONE_VM|CLONE_VFORK (a plain fork when traced,
@@ -231,8 +231,8 @@ static int make_cgroup(sg_sandbox_config *cfg, sg_cgroup **cgp, uint64_t *nproc,
 
 /* Whether the step's cgroup takes a controller from cgroup v2: then it is made before
  * init and init is cloned into it (CLONE_INTO_CGROUP). With v1 controllers only, init
- * has to be attached by writing its pid, whatever the order, so the cgroup is made and
- * joined while init builds the root, on the other CPU. */
+ * has to join after the clone whatever the order, so the cgroup is made while init
+ * builds the root, on the other CPU. */
 static bool cgroup_before_clone(const sg_cgroup_host *host)
 {
 	for (int i = 0; i < SG_CG_NCTRL; i++)
@@ -378,32 +378,42 @@ int sg_sandbox_run(const sg_sandbox_config *cfg_in, sg_sandbox_result *r, sg_err
 	sg_spawn_unlock();
 	clone_locked = false;
 	sg_timing_mark("cloned");
+	/* init joins the v1 hierarchies itself, through these (see cgroup_v1.c) */
+	_Static_assert(SG_CG_NCTRL <= SG_CTL_MAX_FDS, "one message carries every tasks file");
+	int join_fds[SG_CG_NCTRL];
+	size_t n_join = 0;
 	if (sg_userns_write_maps(init_pid, &id, err) < 0 || (sg_timing_mark("maps written"), 0) ||
-	    (cgroup_first && sg_cgroup_attach(cg, init_pid, !in_cgroup, err) < 0) ||
+	    (cgroup_first && sg_cgroup_attach(cg, init_pid, !in_cgroup, join_fds, &n_join, err) < 0) ||
 	    sg_ctl_send(ctl[1], &(struct sg_ctl_msg){.type = SG_CTL_GO}, NULL, 0) < 0 ||
 	    (sg_timing_mark("released"), 0) ||
 	    (!cgroup_first && (make_cgroup(&cfg, &cg, &best_effort_nproc, r, err) < 0 ||
-			       sg_cgroup_attach(cg, init_pid, true, err) < 0))) {
+			       sg_cgroup_attach(cg, init_pid, true, join_fds, &n_join, err) < 0))) {
 		if (err->kind == SG_ERR_NONE)
 			sg_error_set(err, SG_ERR_SANDBOX, errno, "release the sandbox");
+		for (size_t i = 0; i < n_join; i++)
+			close(join_fds[i]);
 		syscall(SYS_pidfd_send_signal, pidfd, SIGKILL, NULL, 0);
 		goto reap;
 	}
-	sg_timing_mark("cgroup joined");
-	/* init starts the command once it has this: the cgroup holds init, and what no
-	 * cgroup can hold, when that is allowed, the nearest rlimits do (recorded as such) */
-	struct sg_ctl_msg joined = {.type = SG_CTL_CGROUP_JOINED};
+	/* init starts the command once it has this and is in the cgroup; what no cgroup
+	 * can hold, when that is allowed, the nearest rlimits do (recorded as such) */
+	struct sg_ctl_msg join = {.type = SG_CTL_CGROUP_JOIN, .count = (int64_t)n_join};
 	if (cfg.limits.memory_mb && !sg_cgroup_enforces(cg, SG_CG_MEMORY))
-		joined.rlimit_as = cfg.limits.memory_mb << 20;
+		join.rlimit_as = cfg.limits.memory_mb << 20;
 	if (cfg.limits.pids && !sg_cgroup_enforces(cg, SG_CG_PIDS))
-		joined.rlimit_nproc = cfg.limits.pids;
+		join.rlimit_nproc = cfg.limits.pids;
 	else if (best_effort_nproc)
-		joined.rlimit_nproc = best_effort_nproc;
-	if (sg_ctl_send(ctl[1], &joined, NULL, 0) < 0 && errno != EPIPE && errno != ECONNRESET) {
-		sg_error_set(err, SG_ERR_SANDBOX, errno, "release the sandbox");
+		join.rlimit_nproc = best_effort_nproc;
+	int sent = sg_ctl_send_fds(ctl[1], &join, join_fds, n_join);
+	int send_errno = errno;
+	for (size_t i = 0; i < n_join; i++)
+		close(join_fds[i]);
+	if (sent < 0 && send_errno != EPIPE && send_errno != ECONNRESET) {
+		sg_error_set(err, SG_ERR_SANDBOX, send_errno, "release the sandbox");
 		syscall(SYS_pidfd_send_signal, pidfd, SIGKILL, NULL, 0);
 		goto reap;
 	}
+	sg_timing_mark("cgroup made, join sent");
 	/* (init gone already: it failed while building the root, and its report waits
 	 * for sg_supervise below) */
 
@@ -412,10 +422,10 @@ int sg_sandbox_run(const sg_sandbox_config *cfg_in, sg_sandbox_result *r, sg_err
 	scratch_watch = cfg.scratch_watch ? sg_xstrdup(cfg.scratch_watch)
 		      : plan.scratch ? sg_xasprintf("%s/upper", plan.scratch)
 		      : plan.copy_dir ? sg_xstrdup(plan.copy_dir) : NULL;
-	if (joined.rlimit_as || joined.rlimit_nproc) {
+	if (join.rlimit_as || join.rlimit_nproc) {
 		r->enforced.rlimit_fallback = true;
-		r->enforced.rlimit_as_kb = joined.rlimit_as >> 10;
-		r->enforced.rlimit_nproc = joined.rlimit_nproc;
+		r->enforced.rlimit_as_kb = join.rlimit_as >> 10;
+		r->enforced.rlimit_nproc = join.rlimit_nproc;
 	}
 	sg_supervise_io io = {
 		.pidfd = pidfd, .ctl = ctl[1], .exec_r = execp[0], .service = cfg.service,
