@@ -9,9 +9,9 @@
 #include "control.h"
 #include "digest.h"
 #include "trace.h"
+#include "treesize.h"
 #include "util.h"
 
-#include <ftw.h>
 #include <poll.h>
 #include <pthread.h>
 #include <sys/statvfs.h>
@@ -276,29 +276,22 @@ static void drive_service(const sg_supervise_io *io, loop_state *ls, uint64_t no
 
 /* ---- the scratch layer's size ------------------------------------------------------- */
 
-static _Thread_local uint64_t du_bytes, du_entries;
-
-static int du_visit(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)path;
-	(void)flag;
-	(void)ftw;
-	du_bytes += (uint64_t)st->st_blocks * 512u;
-	return ++du_entries > 2000000 ? 1 : 0;
-}
-
 /* Is the layer over its limit, or the disk under it nearly full? (What a step writes
- * lands on the host's disk: a cap there protects the host, not only the job.) */
+ * lands on the host's disk: a cap there protects the host, not only the job.) The walk
+ * never follows what the step could swap in (treesize.h); a tree too deep to walk
+ * counts as over. */
 static bool scratch_over(const sg_supervise_io *io, uint64_t *spent_ns)
 {
 	uint64_t t0 = sg_monotonic_ns();
-	du_bytes = du_entries = 0;
-	(void)nftw(io->scratch_dir, du_visit, 32, FTW_PHYS | FTW_MOUNT);
+	sg_tree_usage u;
+	sg_tree_usage_opts opts = {.max_entries = 2000000};
+	bool over = sg_tree_usage_walk(io->scratch_dir, &opts, &u) == 0 &&
+		    (u.bytes > io->scratch_limit || u.too_deep);
 	struct statvfs vfs;
 	bool full = statvfs(io->scratch_dir, &vfs) == 0 &&
 		    (uint64_t)vfs.f_bavail * vfs.f_frsize < (256u << 20);
 	*spent_ns = sg_monotonic_ns() - t0;
-	return du_bytes > io->scratch_limit || full;
+	return over || full;
 }
 
 void sg_supervise(const sg_supervise_io *io, sg_sandbox_result *r, sg_supervise_outcome *oc)
