@@ -64,6 +64,7 @@ typedef struct proc_slot {
 	uint64_t pending_t_ns;
 	char *pending_path;
 	uint8_t image[SG_IMAGE_ID]; /* the image it was made from */
+	long nspid;      /* its pid in the sandbox, 0 until known */
 } proc_slot;
 
 struct sg_trace {
@@ -90,6 +91,9 @@ struct sg_trace {
 	size_t procs_live;
 	char sha256[SG_SHA256_HEX_LEN];
 	bool finished;
+	/* an exec's line, finished after the reply (see sg_trace_handle) */
+	cJSON *exec_line;
+	pid_t exec_hpid;
 };
 
 /* ---- the file ---------------------------------------------------------------------- */
@@ -285,13 +289,15 @@ static long nspid_of(pid_t pid, long *ppid)
 	return strtol(last ? last + 1 : l + 7, NULL, 10);
 }
 
-/* The pid as the sandbox sees it, and the parent's: two reads (this process's status,
- * then its parent's), not one per ancestor up to the host's init. */
-static void ns_pids(pid_t pid, long *nspid, long *nsppid)
+static proc_slot *proc_find(sg_trace *t, pid_t pid);
+
+/* A program's pid in the sandbox: the one noted at its exec when there is one (no
+ * /proc read: it is the same process until its exit_group, which we have not answered),
+ * else from its status. */
+static long nspid_known(sg_trace *t, pid_t hpid)
 {
-	long ppid = -1;
-	*nspid = nspid_of(pid, &ppid);
-	*nsppid = ppid > 0 ? nspid_of((pid_t)ppid, NULL) : -1;
+	proc_slot *s = proc_find(t, hpid);
+	return s && s->nspid > 0 ? s->nspid : nspid_of(hpid, NULL);
 }
 
 static char *program_of(pid_t pid)
@@ -591,7 +597,7 @@ static void exec_settle(sg_trace *t, proc_slot *s, pid_t hpid, uint64_t now)
 	if (s->image_known && image_id(hpid, id) && !memcmp(id, s->image, sizeof(id))) {
 		t->execs--;
 		t->execs_failed++;
-		long pid = nspid_of(hpid, NULL);
+		long pid = nspid_known(t, hpid);
 		cJSON *ev = event(t, "exec_failed", now);
 		cJSON_AddNumberToObject(ev, "pid", (double)pid);
 		add_clean_string(ev, "path", s->pending_path);
@@ -653,6 +659,33 @@ static int read_argv(pid_t pid, uint64_t addr, cJSON *argv, bool *cut)
 	return ret;
 }
 
+/* The exec's line waits for the reply: who the process is in the sandbox (its status:
+ * NSpid, PPid) does not change with the exec, and reading it while the process waits
+ * made every exec slower by two reads of /proc/PID/status (the parent's is known when
+ * it was started by an exec we saw). What must be read before the reply (the path, the
+ * argv, the image the exec replaces) is. */
+static void exec_line_defer(sg_trace *t, cJSON *ev, pid_t hpid)
+{
+	cJSON_Delete(t->exec_line); /* (never one left: sg_trace_handle finishes each) */
+	t->exec_line = ev;
+	t->exec_hpid = hpid;
+}
+
+static void exec_line_finish(sg_trace *t)
+{
+	cJSON *ev = t->exec_line;
+	t->exec_line = NULL;
+	long host_ppid = -1;
+	long pid = nspid_of(t->exec_hpid, &host_ppid);
+	long ppid = host_ppid > 0 ? nspid_known(t, (pid_t)host_ppid) : -1;
+	proc_slot *s = proc_find(t, t->exec_hpid);
+	if (s && pid > 0)
+		s->nspid = pid;
+	cJSON_ReplaceItemInObjectCaseSensitive(ev, "pid", cJSON_CreateNumber((double)pid));
+	cJSON_ReplaceItemInObjectCaseSensitive(ev, "ppid", cJSON_CreateNumber((double)ppid));
+	emit(t, ev);
+}
+
 /* An exec is recorded when it is made (the kernel has not run it yet): as a program
  * when its path and argv are readable and name an executable file; as "invalid" with the
  * errno the kernel will answer when they are not (a path or argv in unmapped memory:
@@ -693,11 +726,9 @@ static void on_exec(sg_trace *t, int listener, const struct seccomp_notif *n, ui
 	proc_slot *s = proc_find(t, hpid);
 	if (s)
 		exec_settle(t, s, hpid, now);
-	long pid, ppid;
-	ns_pids(hpid, &pid, &ppid);
 	cJSON *ev = event(t, "exec", now);
-	cJSON_AddNumberToObject(ev, "pid", (double)pid);
-	cJSON_AddNumberToObject(ev, "ppid", (double)ppid);
+	cJSON_AddNullToObject(ev, "pid"); /* filled in after the reply: exec_line_finish */
+	cJSON_AddNullToObject(ev, "ppid");
 	if (x.path)
 		add_clean_string(ev, "path", x.path);
 	else if (path && invalid == ENAMETOOLONG) {
@@ -717,12 +748,12 @@ static void on_exec(sg_trace *t, int listener, const struct seccomp_notif *n, ui
 	if (invalid) {
 		cJSON_AddTrueToObject(ev, "invalid");
 		cJSON_AddStringToObject(ev, "errno", strerrorname_np(invalid));
-		emit(t, ev);
+		exec_line_defer(t, ev, hpid);
 		return;
 	}
 	if (unreadable)
 		cJSON_AddTrueToObject(ev, "unreadable");
-	emit(t, ev);
+	exec_line_defer(t, ev, hpid);
 	t->execs++;
 	if (!s)
 		s = proc_insert(t, hpid);
@@ -744,7 +775,7 @@ static void on_exit_group(sg_trace *t, const struct seccomp_notif *n, uint64_t n
 		return;
 	}
 	t->exits++;
-	long pid = nspid_of((pid_t)n->pid, NULL);
+	long pid = s->nspid > 0 ? s->nspid : nspid_of((pid_t)n->pid, NULL);
 	cJSON *ev = event(t, "exit", now);
 	cJSON_AddNumberToObject(ev, "pid", (double)pid);
 	cJSON_AddNumberToObject(ev, "code", (double)(int)(n->data.args[0] & 0xff));
@@ -795,7 +826,7 @@ static void record_net(sg_trace *t, const char *syscall, const sg_netaddr *na, b
 			other_repeated(t, "connect", *count, now, false);
 		return;
 	}
-	long pid = nspid_of(hpid, NULL);
+	long pid = nspid_known(t, hpid);
 	cJSON *ev = event(t, "connect", now);
 	cJSON_AddStringToObject(ev, "syscall", syscall);
 	cJSON_AddNumberToObject(ev, "pid", (double)pid);
@@ -956,7 +987,7 @@ static int on_denied(sg_trace *t, int listener, const struct seccomp_notif *n, u
 		}
 		return errnum;
 	}
-	long pid = nspid_of(hpid, NULL);
+	long pid = nspid_known(t, hpid);
 	cJSON *ev = event(t, "denied", now);
 	cJSON_AddStringToObject(ev, "syscall", name);
 	cJSON_AddNumberToObject(ev, "pid", (double)pid);
@@ -991,9 +1022,10 @@ int sg_trace_handle(sg_trace *t, int listener)
 	} else {
 		t->resp->error = -on_denied(t, listener, n, now);
 	}
-	if (ioctl(listener, SECCOMP_IOCTL_NOTIF_SEND, t->resp) < 0 && errno != ENOENT)
-		return -1;
-	return 0;
+	int rc = ioctl(listener, SECCOMP_IOCTL_NOTIF_SEND, t->resp) < 0 && errno != ENOENT ? -1 : 0;
+	if (t->exec_line)
+		exec_line_finish(t);
+	return rc;
 }
 
 void sg_trace_sample(sg_trace *t, uint64_t now_ns, uint64_t memory_kb, uint64_t cpu_ms)
@@ -1114,6 +1146,7 @@ void sg_trace_free(sg_trace *t)
 		return;
 	if (t->f)
 		fclose(t->f);
+	cJSON_Delete(t->exec_line);
 	for (size_t i = 0; i < t->n_viols; i++) {
 		free(t->viols[i].name);
 		free(t->viols[i].program);
