@@ -41,12 +41,16 @@ typedef struct sg_tree_digest_opts {
 	/* When it becomes non-zero (a signal handler's flag) the walk stops at the next entry
 	 * and fails with errno EINTR ("interrupted"). May be NULL. */
 	volatile int *interrupted;
+	/* Bytes of names held at once per directory being walked (a larger directory is read
+	 * in more passes, the same digest); 0: 2 MiB. Tests set it small. */
+	size_t names_budget;
 } sg_tree_digest_opts;
 
 /* What the digest covered; excluded entries and the root itself are not counted. */
 typedef struct sg_tree_digest_stats {
 	uint64_t files, dirs, symlinks, bytes; /* bytes: sum of the regular files' sizes */
 	uint64_t special; /* fifos, sockets, devices: recorded by type only, never opened */
+	uint64_t dir_passes; /* passes over a directory beyond its first (names_budget) */
 } sg_tree_digest_stats;
 
 /* Digest the tree at root (never following symlinks, never leaving the tree).
