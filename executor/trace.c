@@ -289,17 +289,6 @@ static long nspid_of(pid_t pid, long *ppid)
 	return strtol(last ? last + 1 : l + 7, NULL, 10);
 }
 
-static proc_slot *proc_find(sg_trace *t, pid_t pid);
-
-/* A program's pid in the sandbox: the one noted at its exec when there is one (no
- * /proc read: it is the same process until its exit_group, which we have not answered),
- * else from its status. */
-static long nspid_known(sg_trace *t, pid_t hpid)
-{
-	proc_slot *s = proc_find(t, hpid);
-	return s && s->nspid > 0 ? s->nspid : nspid_of(hpid, NULL);
-}
-
 static char *program_of(pid_t pid)
 {
 	char p[64], target[512];
@@ -597,7 +586,7 @@ static void exec_settle(sg_trace *t, proc_slot *s, pid_t hpid, uint64_t now)
 	if (s->image_known && image_id(hpid, id) && !memcmp(id, s->image, sizeof(id))) {
 		t->execs--;
 		t->execs_failed++;
-		long pid = nspid_known(t, hpid);
+		long pid = s->nspid > 0 ? s->nspid : nspid_of(hpid, NULL);
 		cJSON *ev = event(t, "exec_failed", now);
 		cJSON_AddNumberToObject(ev, "pid", (double)pid);
 		add_clean_string(ev, "path", s->pending_path);
@@ -659,11 +648,13 @@ static int read_argv(pid_t pid, uint64_t addr, cJSON *argv, bool *cut)
 	return ret;
 }
 
-/* The exec's line waits for the reply: who the process is in the sandbox (its status:
- * NSpid, PPid) does not change with the exec, and reading it while the process waits
- * made every exec slower by two reads of /proc/PID/status (the parent's is known when
- * it was started by an exec we saw). What must be read before the reply (the path, the
- * argv, the image the exec replaces) is. */
+/* The exec's line waits for the reply: who the process and its parent are in the
+ * sandbox (NSpid, PPid) does not change with the exec, and reading that while the
+ * process waited made every exec slower. What must be read before the reply (the path,
+ * the argv, the image the exec replaces) is. The pid is noted in the program's slot for
+ * its exit's line; the parent's is read afresh: its slot may be another's, a program
+ * killed by a signal (no exit_group) whose host pid was used again (pid_max is 32768
+ * on many hosts). */
 static void exec_line_defer(sg_trace *t, cJSON *ev, pid_t hpid)
 {
 	cJSON_Delete(t->exec_line); /* (never one left: sg_trace_handle finishes each) */
@@ -677,7 +668,7 @@ static void exec_line_finish(sg_trace *t)
 	t->exec_line = NULL;
 	long host_ppid = -1;
 	long pid = nspid_of(t->exec_hpid, &host_ppid);
-	long ppid = host_ppid > 0 ? nspid_known(t, (pid_t)host_ppid) : -1;
+	long ppid = host_ppid > 0 ? nspid_of((pid_t)host_ppid, NULL) : -1;
 	proc_slot *s = proc_find(t, t->exec_hpid);
 	if (s && pid > 0)
 		s->nspid = pid;
@@ -826,7 +817,7 @@ static void record_net(sg_trace *t, const char *syscall, const sg_netaddr *na, b
 			other_repeated(t, "connect", *count, now, false);
 		return;
 	}
-	long pid = nspid_known(t, hpid);
+	long pid = nspid_of(hpid, NULL);
 	cJSON *ev = event(t, "connect", now);
 	cJSON_AddStringToObject(ev, "syscall", syscall);
 	cJSON_AddNumberToObject(ev, "pid", (double)pid);
@@ -987,7 +978,7 @@ static int on_denied(sg_trace *t, int listener, const struct seccomp_notif *n, u
 		}
 		return errnum;
 	}
-	long pid = nspid_known(t, hpid);
+	long pid = nspid_of(hpid, NULL);
 	cJSON *ev = event(t, "denied", now);
 	cJSON_AddStringToObject(ev, "syscall", name);
 	cJSON_AddNumberToObject(ev, "pid", (double)pid);
