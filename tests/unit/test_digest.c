@@ -676,7 +676,12 @@ static void test_large_directory_memory(void)
 	close(p[0]);
 	waitpid(pid, NULL, 0);
 	tap_ok(read_ok && got[0] == 0 && got[2] > 0, "100,000 names of 40 bytes: digested, in %ld more passes", got[2]);
+#ifdef __SANITIZE_ADDRESS__
+	/* AddressSanitizer's shadow and quarantine say nothing of the real figure */
+	tap_ok(true, "# SKIP the walk's memory under AddressSanitizer (grew by %ld kB)", got[1]);
+#else
 	tap_ok(read_ok && got[1] >= 0 && got[1] < 3500, "and the walk's memory grew by %ld kB (names alone: 4,100)", got[1]);
+#endif
 	rm_tree(root);
 }
 
