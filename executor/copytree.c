@@ -93,13 +93,14 @@ static int copy_dir(int sfd, int dfd, uid_t uid, gid_t gid, sg_error *err)
 	return rc;
 }
 
-int sg_copy_tree(const char *src, const char *dst, uid_t uid, gid_t gid, sg_error *err)
+int sg_copy_tree(int src_dir, const char *src, const char *dst, uid_t uid, gid_t gid, sg_error *err)
 {
 	if (mkdir(dst, 0755) < 0)
 		return sg_error_set(err, SG_ERR_SANDBOX, errno, "copy: mkdir %s", dst);
 	if (uid != (uid_t)-1 && chown(dst, uid, gid) < 0)
 		return sg_error_set(err, SG_ERR_SANDBOX, errno, "copy: chown %s", dst);
-	sg_autoclose int sfd = open(src, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	/* the directory the caller opened (without following a symlink), not src again */
+	sg_autoclose int sfd = openat(src_dir, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	sg_autoclose int dfd = open(dst, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (sfd < 0 || dfd < 0)
 		return sg_error_set(err, SG_ERR_SANDBOX, errno, "copy %s to %s", src, dst);

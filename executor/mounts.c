@@ -175,7 +175,7 @@ static int prepare_workspace(const sg_mount_request *req, const sg_identity *id,
 	plan->copy_dir = sg_xasprintf("%s/copy", req->scratch_dir);
 	struct stat st;
 	if (lstat(plan->copy_dir, &st) < 0 &&
-	    sg_copy_tree(req->workspace, plan->copy_dir, id->host_uid, id->host_gid, err) < 0)
+	    sg_copy_tree(probe, req->workspace, plan->copy_dir, id->host_uid, id->host_gid, err) < 0)
 		return sg_error_prefix(err, "workspace copy");
 	ws->source = sg_xstrdup(plan->copy_dir);
 	plan->ws_method = "copy";

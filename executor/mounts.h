@@ -86,7 +86,10 @@ void sg_mounts_sources_close(sg_mount_sources *cs);
 int sg_mounts_build_root(const sg_mount_plan *plan, const sg_mount_sources *cs, sg_error *err);
 
 /* Copy a tree (regular files, directories, symlinks, exec bits; no special files) into a
- * new directory dst, owned by uid:gid when those are not -1. */
-int sg_copy_tree(const char *src, const char *dst, uid_t uid, gid_t gid, sg_error *err);
+ * new directory dst, owned by uid:gid when those are not -1. The tree is src_dir (an
+ * O_PATH descriptor will do), opened by the caller without following symlinks; src only
+ * names it in messages. Below it every entry is opened relative to its parent with
+ * O_NOFOLLOW. */
+int sg_copy_tree(int src_dir, const char *src, const char *dst, uid_t uid, gid_t gid, sg_error *err);
 
 #endif
