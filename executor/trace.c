@@ -573,6 +573,19 @@ static bool image_id(pid_t pid, uint8_t id[SG_IMAGE_ID])
 	return false;
 }
 
+/* Is the image id still there: the same 16 bytes at the same address? An exec that
+ * worked put a new stack (fresh AT_RANDOM bytes, at a new address unless ASLR is off) in
+ * a new address space: the old address is unmapped or holds other bytes. One memory
+ * read, no /proc/PID/auxv (opened, rendered and read at every exit before). */
+static bool image_unchanged(pid_t pid, const uint8_t id[SG_IMAGE_ID])
+{
+	uint64_t addr;
+	uint8_t now[16];
+	memcpy(&addr, id, sizeof(addr));
+	return sg_proc_read(pid, addr, now, sizeof(now)) == (ssize_t)sizeof(now) &&
+	       !memcmp(now, id + sizeof(addr), sizeof(now));
+}
+
 /* A later call of a process with a pending exec: did that exec replace the image? If so
  * its program is now the current one; if not, it failed (the kernel refused it after we
  * saw it: ENOEXEC, EACCES, E2BIG...): an "exec_failed" line, and it is not counted. When
@@ -582,8 +595,7 @@ static void exec_settle(sg_trace *t, proc_slot *s, pid_t hpid, uint64_t now)
 	if (!s->pending)
 		return;
 	s->pending = false;
-	uint8_t id[SG_IMAGE_ID];
-	if (s->image_known && image_id(hpid, id) && !memcmp(id, s->image, sizeof(id))) {
+	if (s->image_known && image_unchanged(hpid, s->image)) {
 		t->execs--;
 		t->execs_failed++;
 		long pid = s->nspid > 0 ? s->nspid : nspid_of(hpid, NULL);

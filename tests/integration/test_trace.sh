@@ -8,7 +8,7 @@
 # fileless execs, denied calls on paths and sockets of several families, a flood of
 # denials, and calls the kernel refuses (a bad pointer, a bad length).
 . "$(dirname "$0")/lib.sh"
-plan 71
+plan 72
 
 work=$(new_tmp trace)
 
@@ -49,6 +49,11 @@ timeout -k 5 60 strace -qq -e trace=openat -o "$work/st.txt" "$SHIPGATE" exec --
 status_reads=$(grep -cE '"/proc/[0-9]+/status"' "$work/st.txt")
 ok "the supervisor read /proc/PID/status $status_reads times for 51 programs (at most 2 each)" \
 	sh -c '[ "$1" -ge 51 ] && [ "$1" -le 102 ]' _ "$status_reads"
+# and its /proc/PID/auxv (where the image's AT_RANDOM bytes are) at the exec only: at the
+# exit, the bytes at the address noted then tell whether the exec replaced the image
+auxv_reads=$(grep -cE '"/proc/[0-9]+/auxv"' "$work/st.txt")
+ok "the supervisor read /proc/PID/auxv $auxv_reads times for 51 programs (once each)" \
+	sh -c '[ "$1" -ge 51 ] && [ "$1" -le 53 ]' _ "$auxv_reads"
 
 # and of a program's memory: its path, its argv array, then all its argument strings in
 # one process_vm_readv, and its image id at exec and at exit. One read per argument, as
