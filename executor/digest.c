@@ -400,7 +400,7 @@ static int sg_name_cmp(const void *a, const void *b)
 static void sg_heap_push(sg_dir_batch *b, char *name)
 {
 	if (b->n == b->cap) {
-		b->cap = b->cap ? b->cap * 2 : 64;
+		b->cap = b->cap ? b->cap * 2 : 4;
 		b->name = sg_xrealloc(b->name, b->cap * sizeof(*b->name));
 	}
 	size_t i = b->n++;
@@ -440,16 +440,28 @@ static void sg_dir_closep(DIR **d)
 		closedir(*d);
 }
 
-/* One pass over dir: into b, sorted, the smallest names after `after` (all when NULL)
- * that fit the budget; *more says whether names past them are left for another pass.
- * limit: the smallest name left out so far; every name below it is kept, so the next
- * pass, after the largest kept, misses none. */
-static int sg_dir_read_batch(sg_tree_walk *w, DIR *dir, const char *after, size_t budget, sg_dir_batch *b,
-			     bool *more, sg_error *err)
+/* One pass over the directory dfd: into b, sorted, the smallest names after `after`
+ * (all when NULL) that fit the budget; *more says whether names past them are left for
+ * another pass, *total what all the names after `after` cost. limit: the smallest name
+ * left out so far; every name below it is kept, so the next pass, after the largest
+ * kept, misses none. The directory stream is closed before the caller walks the names:
+ * a level of the walk holds its names and its descriptor, nothing more (a DIR per level
+ * made a tree 600 levels deep run out of descriptors). */
+static int sg_dir_read_batch(sg_tree_walk *w, int dfd, const char *after, size_t budget, sg_dir_batch *b,
+			     bool *more, size_t *total, sg_error *err)
 {
-	char limit[NAME_MAX + 1];
-	bool have_limit = false;
-	rewinddir(dir);
+	/* the DIR works on its own open file: dfd stays ours, its offset untouched */
+	int own = SG_RETRY(openat(dfd, ".", O_RDONLY | O_DIRECTORY | O_NOCTTY | O_CLOEXEC));
+	if (own < 0)
+		return sg_error_set(err, SG_ERR_INPUT, errno, "open %s", sg_walk_printable(w));
+	__attribute__((cleanup(sg_dir_closep))) DIR *dir = fdopendir(own);
+	if (!dir) {
+		int e = errno;
+		close(own);
+		return sg_error_set(err, SG_ERR_INPUT, e, "opendir %s", sg_walk_printable(w));
+	}
+	sg_autofree char *limit = NULL;
+	*total = 0;
 	for (;;) {
 		errno = 0;
 		struct dirent *de = readdir(dir);
@@ -461,51 +473,48 @@ static int sg_dir_read_batch(sg_tree_walk *w, DIR *dir, const char *after, size_
 		const char *name = de->d_name;
 		if (!strcmp(name, ".") || !strcmp(name, ".."))
 			continue;
-		if ((after && strcmp(name, after) <= 0) || (have_limit && strcmp(name, limit) >= 0))
+		if (after && strcmp(name, after) <= 0)
 			continue;
 		size_t cost = SG_DIR_NAME_COST(strlen(name));
+		*total += cost;
+		if (limit && strcmp(name, limit) >= 0)
+			continue;
 		if (b->n && b->bytes + cost > budget) {
 			if (strcmp(name, b->name[0]) > 0) {
-				snprintf(limit, sizeof(limit), "%s", name); /* below the old limit: checked */
-				have_limit = true;
+				free(limit); /* the name is below the old limit: checked above */
+				limit = sg_xstrdup(name);
 				continue;
 			}
 			/* the largest kept make room (the name goes in even when one is not enough:
 			 * the budget bounds what is held within a name's length) */
 			while (b->n && b->bytes + cost > budget && strcmp(b->name[0], name) > 0) {
-				char *out = sg_heap_pop(b);
-				snprintf(limit, sizeof(limit), "%s", out);
-				have_limit = true;
-				free(out);
+				free(limit);
+				limit = sg_heap_pop(b);
 			}
 		}
 		sg_heap_push(b, sg_xstrdup(name));
 	}
 	if (b->n)
 		qsort(b->name, b->n, sizeof(*b->name), sg_name_cmp);
-	*more = have_limit;
+	*more = limit != NULL;
 	return 0;
 }
 
 static int sg_walk_dir(sg_tree_walk *w, int dfd, sg_error *err)
 {
 	size_t parent_len = w->path.len;
-	/* the DIR works on a duplicate, so dfd stays ours */
-	int dup_fd = fcntl(dfd, F_DUPFD_CLOEXEC, 0);
-	if (dup_fd < 0)
-		return sg_error_set(err, SG_ERR_INPUT, errno, "open %s", sg_walk_printable(w));
-	__attribute__((cleanup(sg_dir_closep))) DIR *dir = fdopendir(dup_fd);
-	if (!dir) {
-		int e = errno;
-		close(dup_fd);
-		return sg_error_set(err, SG_ERR_INPUT, e, "opendir %s", sg_walk_printable(w));
-	}
-	char after[NAME_MAX + 1];
-	bool have_after = false;
+	sg_autofree char *after = NULL;
+	size_t budget = w->names_budget;
 	for (bool more = true; more;) {
 		__attribute__((cleanup(sg_dir_batch_free))) sg_dir_batch b = {0};
-		if (sg_dir_read_batch(w, dir, have_after ? after : NULL, w->names_budget, &b, &more, err) < 0)
+		size_t total = 0;
+		if (sg_dir_read_batch(w, dfd, after, budget, &b, &more, &total, err) < 0)
 			return -1;
+		/* a huge directory is read in at most about nine passes: past the first, each
+		 * holds an eighth of what its names cost, if that is more than the budget (a
+		 * fixed budget made the passes grow with the square of the directory) */
+		if (!after && total / 8 > budget)
+			budget = total / 8;
 		for (size_t i = 0; i < b.n; i++) {
 			if (w->interrupted && *w->interrupted)
 				return sg_error_set(err, SG_ERR_INPUT, 0, "interrupted by a signal");
@@ -520,8 +529,9 @@ static int sg_walk_dir(sg_tree_walk *w, int dfd, sg_error *err)
 		}
 		if (!more || !b.n)
 			break; /* (a pass that kept nothing left nothing out either) */
-		snprintf(after, sizeof(after), "%s", b.name[b.n - 1]);
-		have_after = true;
+		free(after);
+		after = b.name[b.n - 1];
+		b.name[--b.n] = NULL; /* ours now */
 		w->stats.dir_passes++;
 	}
 	return 0;
