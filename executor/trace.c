@@ -289,6 +289,16 @@ static long nspid_of(pid_t pid, long *ppid)
 	return strtol(last ? last + 1 : l + 7, NULL, 10);
 }
 
+/* The process a thread belongs to (Tgid), -1 when unknown. */
+static long tgid_of(pid_t tid)
+{
+	char st[4096];
+	if (proc_read(tid, "status", st, sizeof(st)) < 0)
+		return -1;
+	const char *l = strstr(st, "\nTgid:");
+	return l ? strtol(l + 6, NULL, 10) : -1;
+}
+
 static char *program_of(pid_t pid)
 {
 	char p[64], target[512];
@@ -725,10 +735,20 @@ static void on_exec(sg_trace *t, int listener, const struct seccomp_notif *n, ui
 		cJSON_Delete(argv);
 		return;
 	}
+	/* The process is who execs: a thread other than the main one that execs takes the
+	 * process's pid and its own id is gone after the exec (its status read after the
+	 * reply would fail, or name a thread). One signal-0 check tells the main thread
+	 * (tgkill(pid, pid) finds it); the rare other one costs a status read here. */
+	pid_t proc = hpid;
+	if (syscall(SYS_tgkill, hpid, hpid, 0) < 0) {
+		long tgid = tgid_of(hpid);
+		if (tgid > 0)
+			proc = (pid_t)tgid;
+	}
 	/* a later call of this process: did its previous exec work? (before this one's line) */
-	proc_slot *s = proc_find(t, hpid);
+	proc_slot *s = proc_find(t, proc);
 	if (s)
-		exec_settle(t, s, hpid, now);
+		exec_settle(t, s, proc, now);
 	cJSON *ev = event(t, "exec", now);
 	cJSON_AddNullToObject(ev, "pid"); /* filled in after the reply: exec_line_finish */
 	cJSON_AddNullToObject(ev, "ppid");
@@ -751,15 +771,15 @@ static void on_exec(sg_trace *t, int listener, const struct seccomp_notif *n, ui
 	if (invalid) {
 		cJSON_AddTrueToObject(ev, "invalid");
 		cJSON_AddStringToObject(ev, "errno", strerrorname_np(invalid));
-		exec_line_defer(t, ev, hpid);
+		exec_line_defer(t, ev, proc);
 		return;
 	}
 	if (unreadable)
 		cJSON_AddTrueToObject(ev, "unreadable");
-	exec_line_defer(t, ev, hpid);
+	exec_line_defer(t, ev, proc);
 	t->execs++;
 	if (!s)
-		s = proc_insert(t, hpid);
+		s = proc_insert(t, proc);
 	s->pending = true;
 	s->pending_t_ns = now;
 	s->pending_path = x.path ? x.path : sg_xstrdup("?");

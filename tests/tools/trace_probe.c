@@ -27,6 +27,8 @@
  *   socket=FAMILY     socket(FAMILY, SOCK_DGRAM or SOCK_RAW, 0), FAMILY a number
  *   flood=N           N denied unshare(CLONE_NEWUTS) calls
  *   spawn=WORD        fork and exec /bin/echo WORD
+ *   thread_exec=WORD  a second thread execs /bin/echo WORD (the kernel gives it the
+ *                     process's pid; its own thread id is gone after the exec)
  *
  * Statically linked, so that it runs in any root filesystem. Exit status: 0 when every
  * action was known, 2 otherwise. */
@@ -44,6 +46,7 @@
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <sys/xattr.h>
+#include <pthread.h>
 #include <unistd.h>
 
 #ifndef MSG_FASTOPEN
@@ -307,6 +310,23 @@ static int p_flood(const char *arg)
 	return e;
 }
 
+static void *thread_execs(void *arg)
+{
+	char *argv[] = {(char *)"/bin/echo", (char *)arg, NULL};
+	execve("/bin/echo", argv, environ);
+	return (void *)(intptr_t)errno;
+}
+
+static int p_thread_exec(const char *arg)
+{
+	pthread_t th;
+	if (pthread_create(&th, NULL, thread_execs, (void *)(arg ? arg : "from-a-thread")) != 0)
+		return -EAGAIN;
+	void *ret = NULL;
+	pthread_join(th, &ret); /* only when the exec failed */
+	return (int)(intptr_t)ret;
+}
+
 static int p_spawn(const char *arg)
 {
 	pid_t pid = fork();
@@ -338,7 +358,7 @@ static const struct {
 	{"chown", p_chown},
 	{"mknodat", p_mknodat},               {"setxattr", p_setxattr},
 	{"socket", p_socket},                 {"flood", p_flood},
-	{"spawn", p_spawn},
+	{"spawn", p_spawn},                   {"thread_exec", p_thread_exec},
 };
 
 static void print_result(const char *name, int e)
