@@ -10,19 +10,18 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-/* The first held_levels levels (HELD_MAX unless a test says fewer) keep their descriptor and what getdents returned across a walk
- * below them (re-reading a directory is costly: ext4 hashes it again); deeper levels are
- * closed on the way down and found again through "..". */
-#define HELD_MAX 24
+#define PINNED_DEFAULT 8
+#define WINDOW_DEFAULT 24
 #define DIRBUF 4096
 
 struct level {
 	dev_t dev;
 	ino_t ino;
-	off_t resume; /* unheld: getdents cookie just past the child being walked */
+	off_t resume; /* getdents cookie just past the child being walked */
+	int slot;     /* the slot holding it, -1 when closed (found again through "..") */
 };
 
-struct held {
+struct slot {
 	int fd;
 	long n, off; /* what buf holds, and how far it has been read */
 	_Alignas(8) char buf[DIRBUF];
@@ -36,7 +35,7 @@ struct linux_dirent64 {
 	char d_name[];
 };
 
-enum walk_end { WALK_DONE, WALK_MOVED, WALK_STOPPED };
+enum walk_end { WALK_DONE, WALK_STOPPED };
 
 static int open_dir_at(int at, const char *name)
 {
@@ -60,14 +59,21 @@ typedef struct {
 	const sg_tree_usage_opts *o;
 	const struct stat *root_st;
 	uint32_t max_depth;
-	unsigned held_levels;
-	struct level *levels; /* [depth]: the directory at that depth */
+	unsigned pinned, window;
+	struct level *levels; /* [depth]: the directory at that depth on the current path */
 	size_t cap;
-	struct held *held;    /* [depth] for depth < held_levels */
-	struct held deep;     /* the one directory deeper being read */
+	struct slot *slots;   /* pinned + window */
 } walker;
 
-static enum walk_end walk_once(walker *w, int root_fd, sg_tree_usage *u)
+/* Levels below the pinned ones share the window's slots round the ring: a level going
+ * down takes the slot of the level `window` above it, which is closed. */
+static int slot_of(const walker *w, unsigned depth)
+{
+	return depth < w->pinned ? (int)depth : (int)(w->pinned + (depth - w->pinned) % w->window);
+}
+
+/* One walk; *moved when a level could not be found again (its subtree skipped). */
+static enum walk_end walk_once(walker *w, int root_fd, sg_tree_usage *u, bool *moved)
 {
 	const sg_tree_usage_opts *o = w->o;
 	/* its own open file: a dup would share the offset the last walk left at the end */
@@ -76,13 +82,15 @@ static enum walk_end walk_once(walker *w, int root_fd, sg_tree_usage *u)
 		return WALK_STOPPED;
 	u->bytes = (uint64_t)w->root_st->st_blocks * 512u;
 	u->entries = 1;
+	*moved = false;
 	unsigned depth = 0;
-	w->levels[0] = (struct level){w->root_st->st_dev, w->root_st->st_ino, 0};
-	w->held[0] = (struct held){.fd = fd};
+	w->levels[0] = (struct level){w->root_st->st_dev, w->root_st->st_ino, 0, 0};
+	w->slots[0] = (struct slot){.fd = fd};
 	enum walk_end end = WALK_DONE;
 	bool fresh = true; /* a directory just entered: tell the test hook */
 	for (;;) {
-		struct held *h = depth < w->held_levels ? &w->held[depth] : &w->deep;
+		struct level *l = &w->levels[depth];
+		struct slot *h = &w->slots[l->slot];
 		if (fresh && o->on_dir)
 			o->on_dir(o->arg, h->fd, depth);
 		fresh = false;
@@ -94,23 +102,29 @@ static enum walk_end walk_once(walker *w, int root_fd, sg_tree_usage *u)
 			/* this directory is done (or unreadable): back to the parent */
 			if (depth == 0)
 				break;
-			if (depth - 1 < w->held_levels) {
-				/* the parent's descriptor and buffer were kept */
-				close(h->fd);
-				h->fd = -1;
-				depth--;
+			struct level *p = &w->levels[depth - 1];
+			int up = p->slot >= 0 ? -1 : open_dir_at(h->fd, "..");
+			close(h->fd);
+			h->fd = -1;
+			l->slot = -1;
+			depth--;
+			if (p->slot >= 0)
+				continue; /* held: its descriptor and buffer are as they were */
+			struct stat st;
+			if (up >= 0 && fstat(up, &st) == 0 && st.st_dev == p->dev && st.st_ino == p->ino &&
+			    lseek(up, p->resume, SEEK_SET) >= 0) {
+				p->slot = slot_of(w, depth);
+				w->slots[p->slot] = (struct slot){.fd = up};
+				u->reopened++;
 				continue;
 			}
-			int up = open_dir_at(h->fd, "..");
-			close(h->fd);
-			depth--;
-			*h = (struct held){.fd = up};
-			struct stat st;
-			if (up < 0 || fstat(up, &st) < 0 || st.st_dev != w->levels[depth].dev ||
-			    st.st_ino != w->levels[depth].ino || lseek(up, w->levels[depth].resume, SEEK_SET) < 0) {
-				end = WALK_MOVED;
-				break;
-			}
+			/* moved under the walk: what is left of this subtree is not found again;
+			 * go on from the deepest level still held (a pinned one at least) */
+			if (up >= 0)
+				close(up);
+			*moved = true;
+			while (w->levels[depth].slot < 0)
+				depth--;
 			continue;
 		}
 		struct linux_dirent64 *d = (struct linux_dirent64 *)(h->buf + h->off);
@@ -152,24 +166,26 @@ static enum walk_end walk_once(walker *w, int root_fd, sg_tree_usage *u)
 			w->levels = nl;
 			w->cap = ncap;
 		}
-		if (depth >= w->held_levels) {
-			/* not kept: found again through the child's ".." and this cookie */
-			w->levels[depth].resume = (off_t)d->d_off;
-			close(h->fd);
-			h->fd = -1;
+		l = &w->levels[depth]; /* (the array may have moved) */
+		l->resume = (off_t)d->d_off;
+		int cs = slot_of(w, depth + 1);
+		if (depth + 1 >= w->pinned + w->window) {
+			/* the level a window above gives up its slot: closed, found again later */
+			struct level *evicted = &w->levels[depth + 1 - w->window];
+			if (evicted->slot == cs) {
+				close(w->slots[cs].fd);
+				evicted->slot = -1;
+			}
 		}
 		depth++;
-		w->levels[depth] = (struct level){cst.st_dev, cst.st_ino, 0};
-		struct held *c = depth < w->held_levels ? &w->held[depth] : &w->deep;
-		*c = (struct held){.fd = child};
+		w->levels[depth] = (struct level){cst.st_dev, cst.st_ino, 0, cs};
+		w->slots[cs] = (struct slot){.fd = child};
 		fresh = true;
 	}
-	/* close whatever is still open, held levels and the deep one */
-	for (unsigned i = 0; i <= depth && i < w->held_levels; i++)
-		if (w->held[i].fd >= 0)
-			close(w->held[i].fd);
-	if (depth >= w->held_levels && w->deep.fd >= 0)
-		close(w->deep.fd);
+	/* close what is still held on the path */
+	for (unsigned i = 0; i <= depth; i++)
+		if (w->levels[i].slot >= 0)
+			close(w->slots[w->levels[i].slot].fd);
 	return end;
 }
 
@@ -191,12 +207,13 @@ int sg_tree_usage_walk(const char *root, const sg_tree_usage_opts *opts, sg_tree
 		return -1;
 	}
 	walker w = {.o = o, .root_st = &root_st, .max_depth = max_depth, .cap = 64,
-		    .held_levels = o->held_levels && o->held_levels < HELD_MAX ? o->held_levels : HELD_MAX};
+		    .pinned = o->pinned_levels ? o->pinned_levels : PINNED_DEFAULT,
+		    .window = o->window_levels ? o->window_levels : WINDOW_DEFAULT};
 	w.levels = malloc(w.cap * sizeof(*w.levels));
-	w.held = calloc(w.held_levels, sizeof(*w.held));
-	if (!w.levels || !w.held) {
+	w.slots = calloc(w.pinned + w.window, sizeof(*w.slots));
+	if (!w.levels || !w.slots) {
 		free(w.levels);
-		free(w.held);
+		free(w.slots);
 		close(root_fd);
 		errno = ENOMEM;
 		return -1;
@@ -204,17 +221,18 @@ int sg_tree_usage_walk(const char *root, const sg_tree_usage_opts *opts, sg_tree
 	uint64_t best = 0;
 	for (unsigned i = 0; i < attempts; i++) {
 		sg_tree_usage one = {0};
-		enum walk_end end = walk_once(&w, root_fd, &one);
+		bool moved = false;
+		enum walk_end end = walk_once(&w, root_fd, &one, &moved);
 		if (one.bytes > best)
 			best = one.bytes;
 		*u = one;
 		u->bytes = best;
-		u->complete = end == WALK_DONE;
-		u->moved = end == WALK_MOVED;
-		if (end != WALK_MOVED)
+		u->complete = end == WALK_DONE && !moved;
+		u->moved = moved;
+		if (!moved || end != WALK_DONE)
 			break;
 	}
-	free(w.held);
+	free(w.slots);
 	free(w.levels);
 	close(root_fd);
 	return 0;

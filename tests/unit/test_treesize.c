@@ -152,7 +152,7 @@ static void move_under_walk(void *arg, int dirfd, unsigned depth)
 		fprintf(stderr, "# swap: %s\n", strerror(errno));
 }
 
-static void moved_case(unsigned held)
+static void moved_case(unsigned window)
 {
 	char p[600];
 	hook_calls = 0;
@@ -166,22 +166,23 @@ static void moved_case(unsigned held)
 	write_file(p, 300000);
 	snprintf(p, sizeof(p), "%s/a/other", moving_root);
 	write_file(p, 50000);
-	sg_tree_usage_opts o = {.on_dir = move_under_walk, .held_levels = held};
+	/* window 1, one pinned level: a is closed while the walk is in b, found again
+	 * through b's "..", which is the top now */
+	sg_tree_usage_opts o = {.on_dir = move_under_walk, .pinned_levels = 1, .window_levels = window};
 	sg_tree_usage u;
 	int rc = sg_tree_usage_walk(moving_root, &o, &u);
 	uint64_t want = reference(moving_root);
-	tap_ok(hook_calls == 1, "held %u: the tree was moved during the walk", held);
-	if (held == 1) {
-		/* b is found again through "..", which is the top now, not a: walked again */
-		tap_ok(rc == 0 && u.complete && !u.moved, "held 1: the walk noticed and walked the moved tree again");
+	tap_ok(hook_calls == 1, "window %u: the tree was moved during the walk", window);
+	if (window == 1) {
+		tap_ok(rc == 0 && u.complete && !u.moved, "window 1: the walk noticed and walked the moved tree again");
 		tap_ok(u.bytes == want && u.entries == 6,
-		       "held 1: counting what is there (%llu bytes, %llu entries; nftw now %llu), never /usr",
+		       "window 1: counting what is there (%llu bytes, %llu entries; nftw now %llu), never /usr",
 		       (unsigned long long)u.bytes, (unsigned long long)u.entries, (unsigned long long)want);
 	} else {
 		/* a's descriptor was kept: the walk goes on in a (now a-moved) */
-		tap_ok(rc == 0 && u.complete, "held %u: the walk ends", held);
+		tap_ok(rc == 0 && u.complete, "window %u: the walk ends", window);
 		tap_ok(u.bytes >= 300000 && u.bytes <= want && u.bytes < (20u << 20),
-		       "held %u: what it counts lies in the tree (%llu bytes; nftw now %llu), never /usr", held,
+		       "window %u: what it counts lies in the tree (%llu bytes; nftw now %llu), never /usr", window,
 		       (unsigned long long)u.bytes, (unsigned long long)want);
 	}
 	rm_rf(moving_root);
@@ -193,19 +194,98 @@ static void test_moved_under_walk(void)
 	moved_case(24);
 }
 
-/* held levels and found-again levels give the same figures */
+/* A step that moves a directory under every walk (renaming it back and forth, as fast as
+ * it can) must not make the watcher give up counting: the walk goes on from the deepest
+ * level it holds, so a large file elsewhere is counted, and it says the tree moved at
+ * every attempt (the watcher then counts the layer as over its limit). */
+static char trap_root[256];
+static unsigned trap_moves;
+static void move_every_time(void *arg, int dirfd, unsigned depth)
+{
+	(void)arg, (void)dirfd;
+	if (depth != 3)
+		return;
+	char from[600], to[600];
+	/* trap/x/y is walked now (depth 3); x is closed (window 1): move it away and back
+	 * under another name, so that y's ".." is no longer the x the walk left */
+	snprintf(from, sizeof(from), "%s/trap/x", trap_root);
+	snprintf(to, sizeof(to), "%s/trap-moved-%u", trap_root, trap_moves++);
+	char again[640];
+	snprintf(again, sizeof(again), "%s/y", from);
+	if (rename(from, to) < 0 || mkdir(from, 0755) < 0 || mkdir(again, 0755) < 0)
+		fprintf(stderr, "# move: %s\n", strerror(errno));
+}
+
+static void test_moved_every_time(void)
+{
+	char p[600];
+	snprintf(trap_root, sizeof(trap_root), "%s/trap-tree", base);
+	mkdir(trap_root, 0755);
+	snprintf(p, sizeof(p), "%s/trap", trap_root);
+	mkdir(p, 0755);
+	snprintf(p, sizeof(p), "%s/trap/x", trap_root);
+	mkdir(p, 0755);
+	snprintf(p, sizeof(p), "%s/trap/x/y", trap_root);
+	mkdir(p, 0755);
+	snprintf(p, sizeof(p), "%s/big", trap_root);
+	write_file(p, 4u << 20);
+	sg_tree_usage_opts o = {.on_dir = move_every_time, .pinned_levels = 1, .window_levels = 1};
+	sg_tree_usage u;
+	int rc = sg_tree_usage_walk(trap_root, &o, &u);
+	tap_ok(rc == 0 && trap_moves == 3, "a directory moved under each of the 3 walks (%u moves)", trap_moves);
+	tap_ok(u.moved && !u.complete, "the walk says so: moved, incomplete");
+	tap_ok(u.bytes >= (4u << 20), "and the 4 MB file beside the trap is counted all the same (%llu bytes)",
+	       (unsigned long long)u.bytes);
+	rm_rf(trap_root);
+}
+
+/* A wide directory deep down is read once, not once per child: 2,000 subdirectories at
+ * depth 40 (below the pinned levels and the window) */
+static void test_wide_deep_directory(void)
+{
+	char root[256];
+	snprintf(root, sizeof(root), "%s/wide", base);
+	mkdir(root, 0755);
+	int fd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	for (int i = 0; i < 40 && fd >= 0; i++) {
+		mkdirat(fd, "l", 0755);
+		int next = openat(fd, "l", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		close(fd);
+		fd = next;
+	}
+	for (int i = 0; fd >= 0 && i < 2000; i++) {
+		char name[32];
+		snprintf(name, sizeof(name), "sub%d", i);
+		mkdirat(fd, name, 0755);
+	}
+	if (fd >= 0)
+		close(fd);
+	sg_tree_usage u;
+	int rc = sg_tree_usage_walk(root, NULL, &u);
+	uint64_t want = reference(root);
+	tap_ok(rc == 0 && u.complete && u.bytes == want && u.entries == 1 + 40 + 2000,
+	       "a wide directory 40 levels down: walked whole (%llu entries, %llu bytes, nftw %llu)",
+	       (unsigned long long)u.entries, (unsigned long long)u.bytes, (unsigned long long)want);
+	tap_ok(u.reopened <= 40, "its levels found again through \"..\" %llu times (not once per subdirectory)",
+	       (unsigned long long)u.reopened);
+	rm_rf(root);
+}
+
+/* held and found-again levels give the same figures */
 static void test_held_or_not(void)
 {
-	sg_tree_usage a, b;
-	sg_tree_usage_opts one = {.held_levels = 1};
+	sg_tree_usage a, b, c;
+	sg_tree_usage_opts one = {.pinned_levels = 1, .window_levels = 1};
+	sg_tree_usage_opts two = {.pinned_levels = 1, .window_levels = 2};
 	int ra = sg_tree_usage_walk("/usr/include", NULL, &a);
 	int rb = sg_tree_usage_walk("/usr/include", &one, &b);
+	int rc = sg_tree_usage_walk("/usr/include", &two, &c);
 	uint64_t want = reference("/usr/include");
-	tap_ok(ra == 0 && rb == 0 && a.complete && b.complete && a.bytes == want && b.bytes == want &&
-		       a.entries == b.entries,
-	       "/usr/include: %llu bytes kept, %llu found again through \"..\", nftw %llu (%llu/%llu entries)",
-	       (unsigned long long)a.bytes, (unsigned long long)b.bytes, (unsigned long long)want,
-	       (unsigned long long)a.entries, (unsigned long long)b.entries);
+	tap_ok(ra == 0 && rb == 0 && rc == 0 && a.complete && b.complete && c.complete && a.bytes == want &&
+		       b.bytes == want && c.bytes == want && a.entries == b.entries && a.entries == c.entries,
+	       "/usr/include: %llu bytes held, %llu and %llu with windows of 1 and 2 (%llu reopened), nftw %llu",
+	       (unsigned long long)a.bytes, (unsigned long long)b.bytes, (unsigned long long)c.bytes,
+	       (unsigned long long)b.reopened, (unsigned long long)want);
 }
 
 int main(void)
@@ -217,6 +297,8 @@ int main(void)
 	test_still_tree();
 	test_deep_tree();
 	test_moved_under_walk();
+	test_moved_every_time();
+	test_wide_deep_directory();
 	test_held_or_not();
 	rm_rf(base);
 	return tap_done();
