@@ -96,19 +96,27 @@ static void test_still_tree(void)
 	rm_rf(root);
 }
 
+/* levels directories named `name`, each in the one before, below root: the bottom one
+ * open (by descriptor: the path would be too long for a path), or -1 */
+static int make_chain(const char *root, const char *name, int levels)
+{
+	int fd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	for (int i = 0; i < levels && fd >= 0; i++) {
+		mkdirat(fd, name, 0755);
+		int next = openat(fd, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		close(fd);
+		fd = next;
+	}
+	return fd;
+}
+
 /* 3,000 levels, a 1 MB file at the bottom: counted, with no descriptor per level */
 static void test_deep_tree(void)
 {
 	char root[256];
 	snprintf(root, sizeof(root), "%s/deep", base);
 	mkdir(root, 0755);
-	int fd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	for (int i = 0; i < 3000 && fd >= 0; i++) {
-		mkdirat(fd, "level", 0755);
-		int next = openat(fd, "level", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-		close(fd);
-		fd = next;
-	}
+	int fd = make_chain(root, "level", 3000);
 	int file = fd >= 0 ? openat(fd, "bottom", O_WRONLY | O_CREAT | O_CLOEXEC, 0644) : -1;
 	char block[4096];
 	memset(block, 'y', sizeof(block));
@@ -246,13 +254,7 @@ static void test_wide_deep_directory(void)
 	char root[256];
 	snprintf(root, sizeof(root), "%s/wide", base);
 	mkdir(root, 0755);
-	int fd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	for (int i = 0; i < 40 && fd >= 0; i++) {
-		mkdirat(fd, "l", 0755);
-		int next = openat(fd, "l", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-		close(fd);
-		fd = next;
-	}
+	int fd = make_chain(root, "l", 40);
 	for (int i = 0; fd >= 0 && i < 2000; i++) {
 		char name[32];
 		snprintf(name, sizeof(name), "sub%d", i);
