@@ -278,16 +278,18 @@ static void drive_service(const sg_supervise_io *io, loop_state *ls, uint64_t no
 
 /* Is the layer over its limit, or the disk under it nearly full? (What a step writes
  * lands on the host's disk: a cap there protects the host, not only the job.) The walk
- * never follows what the step could swap in (treesize.h); a tree too deep to walk, or
- * one that moved under every walk tried (the step renaming directories to hide what
- * lies below them), counts as over. */
+ * never follows what the step could swap in (treesize.h); a tree too deep to walk, of
+ * more entries than are walked (what lay past them went uncounted: 2,000,100 hard links
+ * first hid 500 MB after them), or one that moved under every walk tried (the step
+ * renaming directories to hide what lies below them), counts as over. */
 static bool scratch_over(const sg_supervise_io *io, uint64_t *spent_ns)
 {
 	uint64_t t0 = sg_monotonic_ns();
 	sg_tree_usage u;
 	sg_tree_usage_opts opts = {.max_entries = 2000000};
 	bool over = sg_tree_usage_walk(io->scratch_dir, &opts, &u) == 0 &&
-		    (u.bytes > io->scratch_limit || u.too_deep || u.moved);
+		    (u.bytes > io->scratch_limit || u.too_deep || u.moved ||
+		     u.entries > opts.max_entries);
 	struct statvfs vfs;
 	bool full = statvfs(io->scratch_dir, &vfs) == 0 &&
 		    (uint64_t)vfs.f_bavail * vfs.f_frsize < (256u << 20);

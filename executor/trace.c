@@ -299,6 +299,18 @@ static long tgid_of(pid_t tid)
 	return l ? strtol(l + 6, NULL, 10) : -1;
 }
 
+/* The process a notifying task belongs to: itself when it is the main thread (one
+ * signal-0 check: tgkill(pid, pid) finds it), else its Tgid (a status read, rare). Slots
+ * are the processes'. */
+static pid_t process_of(sg_trace *t, pid_t tid)
+{
+	(void)t;
+	if (syscall(SYS_tgkill, tid, tid, 0) == 0)
+		return tid;
+	long tgid = tgid_of(tid);
+	return tgid > 0 ? (pid_t)tgid : tid;
+}
+
 static char *program_of(pid_t pid)
 {
 	char p[64], target[512];
@@ -585,15 +597,21 @@ static bool image_id(pid_t pid, uint8_t id[SG_IMAGE_ID])
 
 /* Is the image id still there: the same 16 bytes at the same address? An exec that
  * worked put a new stack (fresh AT_RANDOM bytes, at a new address unless ASLR is off) in
- * a new address space: the old address is unmapped or holds other bytes. One memory
- * read, no /proc/PID/auxv (opened, rendered and read at every exit before). */
+ * a new address space: the old address is unmapped or holds other bytes, and that one
+ * memory read settles it (no /proc/PID/auxv at every exit). Bytes that match could be
+ * forged by the new program (it maps the old address and writes the old bytes, to pass
+ * for a failed exec): then the kernel's own copy of the auxiliary vector must name the
+ * same address too, as before. */
 static bool image_unchanged(pid_t pid, const uint8_t id[SG_IMAGE_ID])
 {
 	uint64_t addr;
 	uint8_t now[16];
 	memcpy(&addr, id, sizeof(addr));
-	return sg_proc_read(pid, addr, now, sizeof(now)) == (ssize_t)sizeof(now) &&
-	       !memcmp(now, id + sizeof(addr), sizeof(now));
+	if (sg_proc_read(pid, addr, now, sizeof(now)) != (ssize_t)sizeof(now) ||
+	    memcmp(now, id + sizeof(addr), sizeof(now)))
+		return false;
+	uint8_t full[SG_IMAGE_ID];
+	return image_id(pid, full) && !memcmp(full, id, sizeof(full));
 }
 
 /* A later call of a process with a pending exec: did that exec replace the image? If so
@@ -739,12 +757,7 @@ static void on_exec(sg_trace *t, int listener, const struct seccomp_notif *n, ui
 	 * process's pid and its own id is gone after the exec (its status read after the
 	 * reply would fail, or name a thread). One signal-0 check tells the main thread
 	 * (tgkill(pid, pid) finds it); the rare other one costs a status read here. */
-	pid_t proc = hpid;
-	if (syscall(SYS_tgkill, hpid, hpid, 0) < 0) {
-		long tgid = tgid_of(hpid);
-		if (tgid > 0)
-			proc = (pid_t)tgid;
-	}
+	pid_t proc = process_of(t, hpid);
 	/* a later call of this process: did its previous exec work? (before this one's line) */
 	proc_slot *s = proc_find(t, proc);
 	if (s)
@@ -788,17 +801,20 @@ static void on_exec(sg_trace *t, int listener, const struct seccomp_notif *n, ui
 
 static void on_exit_group(sg_trace *t, const struct seccomp_notif *n, uint64_t now)
 {
-	proc_slot *s = proc_find(t, (pid_t)n->pid);
+	/* exit_group from a thread other than the main one ends the process too (Go, Rust's
+	 * process::exit from a thread): its program is found under the process's pid */
+	pid_t proc = process_of(t, (pid_t)n->pid);
+	proc_slot *s = proc_find(t, proc);
 	if (!s)
-		return; /* not a program we saw start (a thread, or init's probes' helpers) */
-	exec_settle(t, s, (pid_t)n->pid, now);
+		return; /* not a program we saw start (init's probes' helpers) */
+	exec_settle(t, s, proc, now);
 	if (!s->path) {
 		/* its only exec failed: the program that exits is a fork we never saw start */
 		proc_release(t, s);
 		return;
 	}
 	t->exits++;
-	long pid = s->nspid > 0 ? s->nspid : nspid_of((pid_t)n->pid, NULL);
+	long pid = s->nspid > 0 ? s->nspid : nspid_of(proc, NULL);
 	cJSON *ev = event(t, "exit", now);
 	cJSON_AddNumberToObject(ev, "pid", (double)pid);
 	cJSON_AddNumberToObject(ev, "code", (double)(int)(n->data.args[0] & 0xff));

@@ -8,7 +8,7 @@
 # fileless execs, denied calls on paths and sockets of several families, a flood of
 # denials, and calls the kernel refuses (a bad pointer, a bad length).
 . "$(dirname "$0")/lib.sh"
-plan 73
+plan 75
 
 work=$(new_tmp trace)
 
@@ -384,5 +384,17 @@ for i in 1 2 3 4 5 6 7 8; do
 	[ "$shape" = '"ok"' ] || [ "$shape" = ok ] || bad="$bad $i:$shape"
 done
 is "${bad:-none}" none "an exec by a second thread: the process's pid, its parent, and the new program's exit (8 runs)"
+
+# exit_group from a thread other than the main one (Go; Rust's process::exit in a thread)
+# ends the process: its exit line is the program's, with the code
+sg_exec --workspace "$work" --trace "$work/t15.jsonl" -- ./probe thread_exit=7
+is "$(tq "$work/t15.jsonl" '[(e["event"], e["code"]) for e in ev if e["event"] == "exit" and e["path"] != "./probe"]')" \
+	'[["exit", 7]]' "exit_group from a second thread: the program's exit line, code 7"
+
+# a program that ran cannot pass for a failed exec by putting the old image's AT_RANDOM
+# bytes back at their address (the kernel's auxiliary vector is asked when they match)
+sg_exec --workspace "$work" --trace "$work/t16.jsonl" -- ./probe forge_failed
+is "$(tq "$work/t16.jsonl" '[e["event"] for e in ev if e["event"] in ("exec", "exec_failed", "exit") and e.get("path") == "/workspace/probe"]')" \
+	'["exec", "exit"]' "a program forging the old image's bytes is still recorded as started, and its exit"
 
 done_testing

@@ -29,6 +29,11 @@
  *   spawn=WORD        fork and exec /bin/echo WORD
  *   thread_exec=WORD  a second thread execs /bin/echo WORD (the kernel gives it the
  *                     process's pid; its own thread id is gone after the exec)
+ *   thread_exit=N     exec this probe again, whose second thread calls exit_group(N)
+ *                     (as Go does, or Rust's process::exit from a thread)
+ *   forge_failed      exec this probe again, which maps the page where the image before
+ *                     had its AT_RANDOM bytes and writes those bytes there, to pass for
+ *                     a failed exec; it prints "forged" and exits 7
  *
  * Statically linked, so that it runs in any root filesystem. Exit status: 0 when every
  * action was known, 2 otherwise. */
@@ -47,6 +52,7 @@
 #include <sys/wait.h>
 #include <sys/xattr.h>
 #include <pthread.h>
+#include <sys/auxv.h>
 #include <unistd.h>
 
 #ifndef MSG_FASTOPEN
@@ -327,6 +333,51 @@ static int p_thread_exec(const char *arg)
 	return (int)(intptr_t)ret;
 }
 
+static void *thread_exits(void *arg)
+{
+	syscall(SYS_exit_group, (int)(intptr_t)arg);
+	return NULL;
+}
+
+static int p_thread_exit(const char *arg)
+{
+	char *argv[] = {(char *)"trace_probe", (char *)"--exit-from-thread", (char *)(arg ? arg : "5"), NULL};
+	execve("/proc/self/exe", argv, environ);
+	return errno;
+}
+
+static int p_forge_failed(const char *arg)
+{
+	(void)arg;
+	unsigned long at = getauxval(AT_RANDOM);
+	char addr[32], hex[40];
+	snprintf(addr, sizeof(addr), "%lx", at);
+	for (int i = 0; i < 16; i++)
+		snprintf(hex + 2 * i, 3, "%02x", ((const unsigned char *)at)[i]);
+	char *argv[] = {(char *)"trace_probe", (char *)"--forge", addr, hex, NULL};
+	execve("/proc/self/exe", argv, environ);
+	return errno;
+}
+
+static int forge(const char *addr_s, const char *hex)
+{
+	unsigned long at = strtoul(addr_s, NULL, 16);
+	long page = sysconf(_SC_PAGESIZE);
+	void *base = (void *)(at & ~(unsigned long)(page - 1));
+	void *m = mmap(base, (size_t)page * 2, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
+	if (m != base)
+		return 5; /* the address is taken in this image: nothing forged */
+	for (int i = 0; i < 16; i++) {
+		unsigned v;
+		sscanf(hex + 2 * i, "%2x", &v);
+		((unsigned char *)at)[i] = (unsigned char)v;
+	}
+	puts("forged");
+	fflush(stdout);
+	return 7;
+}
+
 static int p_spawn(const char *arg)
 {
 	pid_t pid = fork();
@@ -359,6 +410,7 @@ static const struct {
 	{"mknodat", p_mknodat},               {"setxattr", p_setxattr},
 	{"socket", p_socket},                 {"flood", p_flood},
 	{"spawn", p_spawn},                   {"thread_exec", p_thread_exec},
+	{"thread_exit", p_thread_exit},       {"forge_failed", p_forge_failed},
 };
 
 static void print_result(const char *name, int e)
@@ -372,6 +424,15 @@ static void print_result(const char *name, int e)
 
 int main(int argc, char **argv)
 {
+	if (argc == 4 && !strcmp(argv[1], "--forge"))
+		return forge(argv[2], argv[3]);
+	if (argc == 3 && !strcmp(argv[1], "--exit-from-thread")) {
+		pthread_t th;
+		if (pthread_create(&th, NULL, thread_exits, (void *)(intptr_t)atoi(argv[2])) != 0)
+			return 3;
+		pause(); /* the thread ends the process */
+		return 4;
+	}
 	int status = 0;
 	for (int i = 1; i < argc; i++) {
 		char name[64];
