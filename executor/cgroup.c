@@ -391,6 +391,41 @@ void sg_cgroup_read_usage(const sg_cgroup *cg, uint64_t *memory_kb, uint64_t *cp
 		*cpu_ms = v / 1000000;
 }
 
+int sg_cgroup_freeze(sg_cgroup *cg, bool frozen, unsigned timeout_ms)
+{
+	if (!cg)
+		return 0;
+	if (cg->v2_dir)
+		return sg_cgroup_v2_freeze(cg, frozen, timeout_ms);
+	return sg_cgroup_v1_freeze(cg, frozen, timeout_ms);
+}
+
+int sg_cgroup_wait_value(const char *dir, const char *file, const char *want, unsigned timeout_ms)
+{
+	char path[4200];
+	snprintf(path, sizeof(path), "%s/%s", dir, file);
+	uint64_t deadline = sg_monotonic_ns() + (uint64_t)timeout_ms * 1000000u;
+	size_t want_len = strlen(want);
+	for (unsigned delay_us = 20;; delay_us = delay_us < 1000 ? delay_us * 2 : 1000) {
+		char buf[512];
+		sg_autoclose int fd = SG_RETRY(open(path, O_RDONLY | O_CLOEXEC));
+		ssize_t n = fd >= 0 ? SG_RETRY(read(fd, buf, sizeof(buf) - 1)) : -1;
+		if (n < 0)
+			return -1;
+		buf[n] = '\0';
+		/* a whole value ("FROZEN\n"), or a line of a keyed file ("frozen 1") */
+		if ((!strncmp(buf, want, want_len) && (buf[want_len] == '\n' || !buf[want_len])))
+			return 0;
+		for (char *l = strchr(buf, '\n'); l; l = strchr(l + 1, '\n'))
+			if (!strncmp(l + 1, want, want_len) && (l[1 + want_len] == '\n' || !l[1 + want_len]))
+				return 0;
+		if (sg_monotonic_ns() >= deadline)
+			return -1;
+		struct timespec ts = {0, (long)delay_us * 1000};
+		nanosleep(&ts, NULL);
+	}
+}
+
 void sg_cgroup_kill(sg_cgroup *cg)
 {
 	if (!cg)

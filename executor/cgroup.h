@@ -50,6 +50,7 @@ typedef struct sg_cgroup_limits {
 	uint64_t memory_bytes; /* 0: none */
 	uint64_t pids;         /* 0: none */
 	double cpus;           /* 0: none */
+	bool freezer;          /* v1: join the freezer hierarchy too (sg_cgroup_freeze) */
 } sg_cgroup_limits;
 
 typedef struct sg_cgroup_stats {
@@ -88,6 +89,11 @@ const char *sg_cgroup_mode(const sg_cgroup *cg); /* "v1", "v2", "v1+v2", "none" 
 void sg_cgroup_read_stats(const sg_cgroup *cg, sg_cgroup_stats *stats);
 /* Memory in use now and CPU used so far (for the trace's resource timeline). */
 void sg_cgroup_read_usage(const sg_cgroup *cg, uint64_t *memory_kb, uint64_t *cpu_ms);
+/* Freeze (true) or thaw (false) every process in the cgroup and wait up to timeout_ms
+ * for it to hold: cgroup.freeze on v2, the freezer hierarchy on v1 (joined only when
+ * asked for: sg_cgroup_limits.freezer). 1 done; 0 no freezer here; -1 not in time or
+ * refused (a freeze not in time is left half done: thaw it). */
+int sg_cgroup_freeze(sg_cgroup *cg, bool frozen, unsigned timeout_ms);
 /* Kill every process still in the cgroup (cgroup.kill on v2, freeze+kill on v1). */
 void sg_cgroup_kill(sg_cgroup *cg);
 /* Remove the cgroup directories and free. Safe with NULL. */
@@ -107,17 +113,22 @@ int sg_cgroup_v1_create(sg_cgroup *cg, const sg_cgroup_limits *limits, sg_error 
 int sg_cgroup_v1_attach(sg_cgroup *cg, pid_t pid, int join_fds[SG_CG_NCTRL], size_t *n_join, sg_error *err);
 void sg_cgroup_v1_read_stats(const sg_cgroup *cg, sg_cgroup_stats *stats);
 void sg_cgroup_v1_kill(sg_cgroup *cg);
+int sg_cgroup_v1_freeze(sg_cgroup *cg, bool frozen, unsigned timeout_ms);
 void sg_cgroup_v1_destroy(sg_cgroup *cg);
 
 int sg_cgroup_v2_create(sg_cgroup *cg, const sg_cgroup_limits *limits, sg_error *err);
 void sg_cgroup_v2_read_stats(const sg_cgroup *cg, sg_cgroup_stats *stats);
 void sg_cgroup_v2_kill(sg_cgroup *cg);
+int sg_cgroup_v2_freeze(sg_cgroup *cg, bool frozen, unsigned timeout_ms);
 void sg_cgroup_v2_destroy(sg_cgroup *cg);
 
 /* Shared helpers of the backends. */
 int sg_cgroup_read_u64(const char *dir, const char *file, uint64_t *out);
 int sg_cgroup_read_keyed(const char *dir, const char *file, const char *key, uint64_t *out);
 int sg_cgroup_rmdir(const char *dir);
+/* Wait up to timeout_ms until dir/file reads as `want` (whole, or a keyed line "key v"
+ * when want has a space): 0 when it did, -1 otherwise. */
+int sg_cgroup_wait_value(const char *dir, const char *file, const char *want, unsigned timeout_ms);
 void sg_cgroup_remove_stale(const char *parent);
 
 #endif

@@ -84,10 +84,11 @@ int sg_cgroup_v1_create(sg_cgroup *cg, const sg_cgroup_limits *limits, sg_error 
 			continue;
 		/* every hierarchy joined costs a mkdir, an attach (a cgroup migration) and an
 		 * rmdir at each start: join only those that hold a limit or a figure. The
-		 * freezer is not needed (the pid namespace takes the whole tree down), cpu only
-		 * when there is a cpu limit (cpuacct has the usage) */
-		if (i == SG_CG_FREEZER || (i == SG_CG_CPU && limits->cpus <= 0 &&
-					   v1_owner(host, SG_CG_CPUACCT) != v1_owner(host, SG_CG_CPU)))
+		 * freezer only when asked (the scratch watcher holds the step still while it
+		 * sums the layer; the pid namespace takes the whole tree down anyway), cpu
+		 * only when there is a cpu limit (cpuacct has the usage) */
+		if ((i == SG_CG_FREEZER && !limits->freezer) ||
+		    (i == SG_CG_CPU && limits->cpus <= 0 && v1_owner(host, SG_CG_CPUACCT) != v1_owner(host, SG_CG_CPU)))
 			continue;
 		int owner = v1_owner(host, i);
 		if (owner != i) {
@@ -234,6 +235,17 @@ void sg_cgroup_v1_kill(sg_cgroup *cg)
 	}
 	if (freezer)
 		(void)v1_write(freezer, "freezer.state", "THAWED", NULL);
+}
+
+int sg_cgroup_v1_freeze(sg_cgroup *cg, bool frozen, unsigned timeout_ms)
+{
+	const char *freezer = cg->v1_dir[SG_CG_FREEZER];
+	if (!freezer)
+		return 0;
+	const char *state = frozen ? "FROZEN" : "THAWED";
+	if (v1_write(freezer, "freezer.state", state, NULL) < 0)
+		return -1;
+	return sg_cgroup_wait_value(freezer, "freezer.state", state, timeout_ms) == 0 ? 1 : -1;
 }
 
 void sg_cgroup_v1_destroy(sg_cgroup *cg)

@@ -243,6 +243,17 @@ void sg_cgroup_v2_kill(sg_cgroup *cg)
 		(void)v2_write(cg->v2_dir, "cgroup.kill", "1", NULL);
 }
 
+int sg_cgroup_v2_freeze(sg_cgroup *cg, bool frozen, unsigned timeout_ms)
+{
+	if (!cg->v2_dir)
+		return 0;
+	if (v2_write(cg->v2_dir, "cgroup.freeze", frozen ? "1" : "0", NULL) < 0)
+		return -1;
+	return sg_cgroup_wait_value(cg->v2_dir, "cgroup.events", frozen ? "frozen 1" : "frozen 0", timeout_ms) == 0
+		       ? 1
+		       : -1;
+}
+
 void sg_cgroup_v2_destroy(sg_cgroup *cg)
 {
 	if (cg->v2_fd >= 0)

@@ -199,8 +199,12 @@ static pid_t clone_init(uint64_t flags, int cgroup_fd, int *pidfd, bool *in_cgro
 static int make_cgroup(sg_sandbox_config *cfg, sg_cgroup **cgp, uint64_t *nproc, sg_sandbox_result *r,
 		       sg_error *err)
 {
+	/* a step whose writes are watched (limits.scratch_mb) is held still while the
+	 * watcher sums them: on v1 that takes the freezer hierarchy */
+	bool watched = cfg->limits.scratch_mb &&
+		       (cfg->scratch_watch || cfg->workspace_mode == SG_WORKSPACE_COW);
 	sg_cgroup_limits cl = {.memory_bytes = cfg->limits.memory_mb * 1024 * 1024,
-			       .pids = cfg->limits.pids, .cpus = cfg->limits.cpus};
+			       .pids = cfg->limits.pids, .cpus = cfg->limits.cpus, .freezer = watched};
 	sg_error cg_err = {0};
 	sg_cgroup *cg = *cgp = sg_cgroup_create(cfg->cgroups, &cl, &cg_err);
 	*nproc = 0;

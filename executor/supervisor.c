@@ -285,11 +285,20 @@ static void drive_service(const sg_supervise_io *io, loop_state *ls, uint64_t no
 static bool scratch_over(const sg_supervise_io *io, uint64_t *spent_ns)
 {
 	uint64_t t0 = sg_monotonic_ns();
+	/* A walk cannot measure a tree that changes under it: a step moving a large
+	 * directory from the part not yet walked to the part already walked, timed by the
+	 * directories' access times, kept 500 MB under a 100 MB limit. The step is frozen
+	 * while the walk runs (its cgroup: cgroup.freeze, or v1's freezer), at most 5% of
+	 * its time (the interval grows with the walk's cost); where it cannot be, the walk
+	 * runs beside it (and still counts what moves under every try as over). */
+	int frozen = sg_cgroup_freeze(io->cgroup, true, 100);
 	sg_tree_usage u;
 	sg_tree_usage_opts opts = {.max_entries = 2000000};
 	bool over = sg_tree_usage_walk(io->scratch_dir, &opts, &u) == 0 &&
 		    (u.bytes > io->scratch_limit || u.too_deep || u.moved ||
 		     u.entries > opts.max_entries);
+	if (frozen != 0)
+		(void)sg_cgroup_freeze(io->cgroup, false, 100);
 	struct statvfs vfs;
 	bool full = statvfs(io->scratch_dir, &vfs) == 0 &&
 		    (uint64_t)vfs.f_bavail * vfs.f_frsize < (256u << 20);

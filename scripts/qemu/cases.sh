@@ -141,6 +141,16 @@ if [ "$MODE" = root ]; then
 	WS=$saved_ws WS_OPTS=$saved_opts
 fi
 
+# --- the scratch watcher freezes the step (cgroup.freeze) while it sums the layer -----------
+# a copy-on-write step of 2.5 s is summed twice, each time frozen and thawed: it must run
+# to its end, not stay frozen (the root cases' workspace is bind-idmapped: --cow here)
+saved_opts=$WS_OPTS
+WS_OPTS="--cow"
+sg frozen-walks -- /bin/sh -c 'i=0; while [ $i -lt 25 ]; do echo $i >/workspace/w$i; sleep 0.1; i=$((i+1)); done; echo walked'
+check "a watched step frozen for each walk of its layer runs to its end (exit $rc, $(jf "$ev" wall_ms) ms)" \
+	sh -c '[ "$1" -eq 0 ] && grep -q walked "$2" && [ "$3" -ge 2000 ]' _ "$rc" "$OUT/frozen-walks.out" "$(jf "$ev" wall_ms)"
+WS_OPTS=$saved_opts
+
 # --- doctor ------------------------------------------------------------------------------
 launch shipgate doctor >"$OUT/doctor.txt" 2>&1
 echo "# $MODE doctor (exit $?):"
