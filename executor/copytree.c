@@ -12,9 +12,17 @@
 static int copy_file(int sfd_dir, int dfd_dir, const char *name, mode_t mode, uid_t uid,
 		     gid_t gid, sg_error *err)
 {
-	sg_autoclose int in = openat(sfd_dir, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	/* non-blocking, and a regular file still: a FIFO swapped in since the directory was
+	 * read would hold the sandbox's setup forever (helper-44) */
+	sg_autoclose int in = openat(sfd_dir, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
 	if (in < 0)
 		return sg_error_set(err, SG_ERR_SANDBOX, errno, "copy: open %s", name);
+	struct stat st;
+	if (fstat(in, &st) < 0)
+		return sg_error_set(err, SG_ERR_SANDBOX, errno, "copy: stat %s", name);
+	if (!S_ISREG(st.st_mode))
+		return sg_error_set(err, SG_ERR_SANDBOX, 0, "copy: %s is no longer a regular file (the workspace "
+							    "changed while it was copied)", name);
 	sg_autoclose int out = openat(dfd_dir, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
 				      mode & 0755);
 	if (out < 0)
