@@ -303,6 +303,15 @@ void sg_cgroup_remove_stale(const char *parent)
 			for (char *p = strtok_r(procs, "\n", &save); p; p = strtok_r(NULL, "\n", &save))
 				kill((pid_t)atol(p), SIGKILL);
 		}
+		/* a supervisor killed while its step was frozen for a scratch walk left it
+		 * frozen: v1's frozen tasks die only once thawed (init's parent-death signal
+		 * could not act either) */
+		char state[4200];
+		snprintf(state, sizeof(state), "%s/freezer.state", path);
+		if (access(state, F_OK) == 0) {
+			(void)sg_write_file(state, "THAWED", NULL);
+			(void)sg_cgroup_wait_value(path, "freezer.state", "THAWED", 100);
+		}
 		(void)sg_cgroup_rmdir(path);
 	}
 	closedir(d);

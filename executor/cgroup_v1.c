@@ -95,15 +95,21 @@ int sg_cgroup_v1_create(sg_cgroup *cg, const sg_cgroup_limits *limits, sg_error 
 			cg->v1_dir[i] = sg_xstrdup(cg->v1_dir[owner]);
 		} else {
 			sg_autofree char *parent = sg_xasprintf("%s/shipgate", host->v1_own[i]);
-			if (mkdir(parent, 0755) < 0 && errno != EEXIST)
-				return sg_error_set(err, SG_ERR_SANDBOX, errno, "cgroup v1: mkdir %s", parent);
-			sg_cgroup_remove_stale(parent);
 			char *dir = sg_xasprintf("%s/%s", parent, cg->name);
-			if (mkdir(dir, 0755) < 0) {
-				int e = errno;
+			int e = 0;
+			if (mkdir(parent, 0755) < 0 && errno != EEXIST)
+				e = errno;
+			if (!e)
+				sg_cgroup_remove_stale(parent);
+			if (!e && mkdir(dir, 0755) < 0)
+				e = errno;
+			if (e) {
 				free(dir);
-				return sg_error_set(err, SG_ERR_SANDBOX, e, "cgroup v1: mkdir %s/%s", parent,
-						    cg->name);
+				/* the freezer only holds the step still for the scratch walk, which
+				 * then runs beside it: never worth the limits of the others */
+				if (i == SG_CG_FREEZER)
+					continue;
+				return sg_error_set(err, SG_ERR_SANDBOX, e, "cgroup v1: mkdir %s/%s", parent, cg->name);
 			}
 			cg->v1_dir[i] = dir;
 		}
@@ -145,6 +151,16 @@ int sg_cgroup_v1_attach(sg_cgroup *cg, pid_t pid, int join_fds[SG_CG_NCTRL], siz
 			}
 		}
 		if (v1_write(cg->v1_dir[i], "cgroup.procs", value, err) < 0) {
+			if (i == SG_CG_FREEZER) {
+				/* optional (see sg_cgroup_v1_create): not frozen, then */
+				(void)sg_cgroup_rmdir(cg->v1_dir[i]);
+				free(cg->v1_dir[i]);
+				cg->v1_dir[i] = NULL;
+				cg->enforced[i] = false;
+				if (err)
+					*err = (sg_error){0};
+				continue;
+			}
 			for (size_t k = 0; join_fds && k < *n_join; k++)
 				close(join_fds[k]);
 			if (n_join)
@@ -220,11 +236,19 @@ static int v1_kill_listed(const char *dir)
 void sg_cgroup_v1_kill(sg_cgroup *cg)
 {
 	/* The pid namespace already takes the whole tree down with its init; this is the
-	 * belt to its braces. Where a freezer hierarchy is joined, freeze first so that a
-	 * fork bomb cannot outrun the loop (by default it is not: see sg_cgroup_v1_create). */
+	 * belt to its braces. Where the freezer is joined (a watched step), the tree is
+	 * frozen, everything listed is sent SIGKILL once, and then thawed: a frozen task
+	 * dies only once thawed (killing in a loop while frozen took 100 rounds per
+	 * hierarchy, half a second, at every timeout), and frozen it cannot fork past the
+	 * loop. Then, thawed, the rounds go on until each hierarchy is empty. */
 	const char *freezer = cg->v1_dir[SG_CG_FREEZER];
+	if (freezer && sg_cgroup_v1_freeze(cg, true, 100) != 0) {
+		for (int i = 0; i < SG_CG_NCTRL; i++)
+			if (cg->v1_dir[i] && v1_owner(cg->host, i) == i)
+				(void)v1_kill_listed(cg->v1_dir[i]);
+	}
 	if (freezer)
-		(void)v1_write(freezer, "freezer.state", "FROZEN", NULL);
+		(void)sg_cgroup_v1_freeze(cg, false, 100);
 	for (int i = 0; i < SG_CG_NCTRL; i++) {
 		if (!cg->v1_dir[i] || v1_owner(cg->host, i) != i)
 			continue;
@@ -233,8 +257,6 @@ void sg_cgroup_v1_kill(sg_cgroup *cg)
 			nanosleep(&ts, NULL);
 		}
 	}
-	if (freezer)
-		(void)v1_write(freezer, "freezer.state", "THAWED", NULL);
 }
 
 int sg_cgroup_v1_freeze(sg_cgroup *cg, bool frozen, unsigned timeout_ms)

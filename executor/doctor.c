@@ -116,10 +116,10 @@ static cJSON *cgroup_report(const sg_cgroup_host *h)
 		const char *own = h->use[i] == SG_CGV_1 ? h->v1_own[i] : h->use[i] == SG_CGV_2 ? h->v2_own : NULL;
 		if (own)
 			cJSON_AddStringToObject(c, "our_cgroup", own);
-		/* the freezer is never joined (the pid namespace kills the tree) */
-		cJSON_AddBoolToObject(c, "usable", h->writable[i] && i != SG_CG_FREEZER);
+		/* the freezer is joined by watched steps only (the scratch walk holds them still) */
+		cJSON_AddBoolToObject(c, "usable", h->writable[i]);
 		if (i == SG_CG_FREEZER && h->writable[i])
-			cJSON_AddStringToObject(c, "why_not", "available, not used (the pid namespace takes the whole tree down)");
+			cJSON_AddStringToObject(c, "use", "holds a copy-on-write step still while its scratch layer is summed");
 		if (!h->writable[i])
 			cJSON_AddStringToObject(c, "why_not", h->why_not[i]);
 	}

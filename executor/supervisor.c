@@ -282,7 +282,7 @@ static void drive_service(const sg_supervise_io *io, loop_state *ls, uint64_t no
  * more entries than are walked (what lay past them went uncounted: 2,000,100 hard links
  * first hid 500 MB after them), or one that moved under every walk tried (the step
  * renaming directories to hide what lies below them), counts as over. */
-static bool scratch_over(const sg_supervise_io *io, uint64_t *spent_ns)
+static bool scratch_over(const sg_supervise_io *io, uint64_t *spent_ns, bool *was_frozen)
 {
 	uint64_t t0 = sg_monotonic_ns();
 	/* A walk cannot measure a tree that changes under it: a step moving a large
@@ -299,6 +299,7 @@ static bool scratch_over(const sg_supervise_io *io, uint64_t *spent_ns)
 		     u.entries > opts.max_entries);
 	if (frozen != 0)
 		(void)sg_cgroup_freeze(io->cgroup, false, 100);
+	*was_frozen = frozen != 0;
 	struct statvfs vfs;
 	bool full = statvfs(io->scratch_dir, &vfs) == 0 &&
 		    (uint64_t)vfs.f_bavail * vfs.f_frsize < (256u << 20);
@@ -542,13 +543,24 @@ void sg_supervise(const sg_supervise_io *io, sg_sandbox_result *r, sg_supervise_
 			case 11: {
 				uint64_t ticks, spent = 0;
 				(void)!read(scratchfd, &ticks, sizeof(ticks));
-				if (scratch_over(io, &spent)) {
+				bool was_frozen = false;
+				if (scratch_over(io, &spent, &was_frozen)) {
 					r->limits_hit |= SG_LIMIT_SCRATCH;
 					if (!ls.killed) {
 						kill_sandbox(io);
 						ls.killed = true;
 					}
 					break;
+				}
+				/* the time the step spent frozen for us is not its own: its timeout
+				 * moves on by as much */
+				struct itimerspec left;
+				if (was_frozen && timerfd >= 0 && timerfd_gettime(timerfd, &left) == 0 &&
+				    (left.it_value.tv_sec || left.it_value.tv_nsec)) {
+					uint64_t ns = (uint64_t)left.it_value.tv_sec * 1000000000u +
+						      (uint64_t)left.it_value.tv_nsec + spent;
+					left.it_value = (struct timespec){(time_t)(ns / 1000000000u), (long)(ns % 1000000000u)};
+					timerfd_settime(timerfd, 0, &left, NULL);
 				}
 				/* at most 5% of the time spent looking */
 				uint64_t next = spent * 20 > 1000000000u ? spent * 20 : 1000000000u;
