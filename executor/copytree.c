@@ -9,20 +9,28 @@
 #include <string.h>
 #include <sys/stat.h>
 
-static int copy_file(int sfd_dir, int dfd_dir, const char *name, mode_t mode, uid_t uid,
+static int copy_file(int sfd_dir, int dfd_dir, const char *name, const struct stat *seen, uid_t uid,
 		     gid_t gid, sg_error *err)
 {
-	/* non-blocking, and a regular file still: a FIFO swapped in since the directory was
-	 * read would hold the sandbox's setup forever (helper-44) */
-	sg_autoclose int in = openat(sfd_dir, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
-	if (in < 0)
+	mode_t mode = seen->st_mode;
+	/* Opened as a path first, and read only if it is still the regular file the
+	 * directory pass saw: a FIFO swapped in since would hold the sandbox's setup
+	 * forever, a device node would be opened, with whatever opening it does
+	 * (helpers 44, 45). The reopening goes through the descriptor, not the name. */
+	sg_autoclose int path = openat(sfd_dir, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+	if (path < 0)
 		return sg_error_set(err, SG_ERR_SANDBOX, errno, "copy: open %s", name);
 	struct stat st;
-	if (fstat(in, &st) < 0)
+	if (fstat(path, &st) < 0)
 		return sg_error_set(err, SG_ERR_SANDBOX, errno, "copy: stat %s", name);
-	if (!S_ISREG(st.st_mode))
-		return sg_error_set(err, SG_ERR_SANDBOX, 0, "copy: %s is no longer a regular file (the workspace "
-							    "changed while it was copied)", name);
+	if (!S_ISREG(st.st_mode) || st.st_dev != seen->st_dev || st.st_ino != seen->st_ino)
+		return sg_error_set(err, SG_ERR_SANDBOX, 0, "copy: %s is no longer the regular file it was (the "
+							    "workspace changed while it was copied)", name);
+	char self[64];
+	snprintf(self, sizeof(self), "/proc/self/fd/%d", path);
+	sg_autoclose int in = open(self, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+	if (in < 0)
+		return sg_error_set(err, SG_ERR_SANDBOX, errno, "copy: open %s", name);
 	sg_autoclose int out = openat(dfd_dir, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
 				      mode & 0755);
 	if (out < 0)
@@ -69,7 +77,7 @@ static int copy_dir(int sfd, int dfd, uid_t uid, gid_t gid, sg_error *err)
 		if (fstatat(sfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
 			rc = sg_error_set(err, SG_ERR_SANDBOX, errno, "copy: stat %s", name);
 		} else if (S_ISREG(st.st_mode)) {
-			rc = copy_file(sfd, dfd, name, st.st_mode, uid, gid, err);
+			rc = copy_file(sfd, dfd, name, &st, uid, gid, err);
 		} else if (S_ISLNK(st.st_mode)) {
 			char target[4096];
 			ssize_t n = readlinkat(sfd, name, target, sizeof(target) - 1);

@@ -136,8 +136,11 @@ if [ "$MODE" = root ]; then
 			[ "$rc" -eq 125 ] && grep -q -- "--cow" "$OUT/tmpfs-bind.err"
 	fi
 	WS_OPTS="--cow"
-	sg tmpfs-cow -- /bin/sh -c 'echo x >/workspace/f && test -s /workspace/f'
-	check "a tmpfs workspace with --cow runs ($(jf2 "$ev" workspace))" [ "$rc" -eq 0 ]
+	printf 'seed-content\n' >/tmp/ws-tmpfs/seed
+	mkdir -p /tmp/ws-tmpfs/sub && printf 'deeper\n' >/tmp/ws-tmpfs/sub/file
+	sg tmpfs-cow -- /bin/sh -c 'echo x >/workspace/f && test -s /workspace/f &&
+		test "$(cat /workspace/seed)" = seed-content && test "$(cat /workspace/sub/file)" = deeper'
+	check "a tmpfs workspace with --cow runs, its files there ($(jf2 "$ev" workspace))" [ "$rc" -eq 0 ]
 	WS=$saved_ws WS_OPTS=$saved_opts
 fi
 
