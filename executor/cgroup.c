@@ -423,10 +423,8 @@ int sg_cgroup_wait_value(const char *dir, const char *file, const char *want, un
 			return -1;
 		buf[n] = '\0';
 		/* a whole value ("FROZEN\n"), or a line of a keyed file ("frozen 1") */
-		if ((!strncmp(buf, want, want_len) && (buf[want_len] == '\n' || !buf[want_len])))
-			return 0;
-		for (char *l = strchr(buf, '\n'); l; l = strchr(l + 1, '\n'))
-			if (!strncmp(l + 1, want, want_len) && (l[1 + want_len] == '\n' || !l[1 + want_len]))
+		for (const char *l = buf; l; l = strchr(l, '\n') ? strchr(l, '\n') + 1 : NULL)
+			if (!strncmp(l, want, want_len) && (l[want_len] == '\n' || !l[want_len]))
 				return 0;
 		if (sg_monotonic_ns() >= deadline)
 			return -1;

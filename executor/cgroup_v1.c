@@ -120,6 +120,14 @@ int sg_cgroup_v1_create(sg_cgroup *cg, const sg_cgroup_limits *limits, sg_error 
 	return 0;
 }
 
+static void join_fds_drop(int *join_fds, size_t *n_join)
+{
+	for (size_t k = 0; join_fds && k < *n_join; k++)
+		close(join_fds[k]);
+	if (n_join)
+		*n_join = 0;
+}
+
 int sg_cgroup_v1_attach(sg_cgroup *cg, pid_t pid, int join_fds[SG_CG_NCTRL], size_t *n_join, sg_error *err)
 {
 	char value[32];
@@ -143,9 +151,7 @@ int sg_cgroup_v1_attach(sg_cgroup *cg, pid_t pid, int join_fds[SG_CG_NCTRL], siz
 			}
 			if (errno != EACCES && errno != EPERM) {
 				int e = errno;
-				for (size_t k = 0; k < *n_join; k++)
-					close(join_fds[k]);
-				*n_join = 0;
+				join_fds_drop(join_fds, n_join);
 				return sg_error_set(err, SG_ERR_SANDBOX, e, "cgroup v1 %s: open %s",
 						    sg_cgroup_ctrl_name(i), path);
 			}
@@ -161,10 +167,7 @@ int sg_cgroup_v1_attach(sg_cgroup *cg, pid_t pid, int join_fds[SG_CG_NCTRL], siz
 					*err = (sg_error){0};
 				continue;
 			}
-			for (size_t k = 0; join_fds && k < *n_join; k++)
-				close(join_fds[k]);
-			if (n_join)
-				*n_join = 0;
+			join_fds_drop(join_fds, n_join);
 			return sg_error_prefix(err, "cgroup v1 %s: attach", sg_cgroup_ctrl_name(i));
 		}
 	}

@@ -274,6 +274,13 @@ static void drive_service(const sg_supervise_io *io, loop_state *ls, uint64_t no
 	}
 }
 
+/* Arm a one-shot timer ns from now (flags 0) or at ns (TFD_TIMER_ABSTIME). */
+static void timer_set_ns(int fd, int flags, uint64_t ns)
+{
+	struct itimerspec its = {.it_value = {(time_t)(ns / 1000000000u), (long)(ns % 1000000000u)}};
+	timerfd_settime(fd, flags, &its, NULL);
+}
+
 /* ---- the scratch layer's size ------------------------------------------------------- */
 
 /* Is the layer over its limit, or the disk under it nearly full? (What a step writes
@@ -294,9 +301,9 @@ static bool scratch_over(const sg_supervise_io *io, uint64_t *spent_ns, bool *wa
 	int frozen = sg_cgroup_freeze(io->cgroup, true, 100);
 	sg_tree_usage u;
 	sg_tree_usage_opts opts = {.max_entries = 2000000};
+	/* an incomplete walk (too deep, too many entries, moved under every try) is over */
 	bool over = sg_tree_usage_walk(io->scratch_dir, &opts, &u) == 0 &&
-		    (u.bytes > io->scratch_limit || u.too_deep || u.moved ||
-		     u.entries > opts.max_entries);
+		    (u.bytes > io->scratch_limit || !u.complete);
 	if (frozen != 0)
 		(void)sg_cgroup_freeze(io->cgroup, false, 100);
 	*was_frozen = frozen != 0;
@@ -334,10 +341,7 @@ void sg_supervise(const sg_supervise_io *io, sg_sandbox_result *r, sg_supervise_
 		timerfd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
 		/* until the command has started, the timeout also bounds our own set-up (with a
 		 * minute's grace); from its exec on, it is the command's time alone */
-		uint64_t deadline = io->t0_ns + io->timeout_ms * 1000000u + 60000000000u;
-		struct itimerspec its = {.it_value = {(time_t)(deadline / 1000000000u),
-						      (long)(deadline % 1000000000u)}};
-		timerfd_settime(timerfd, TFD_TIMER_ABSTIME, &its, NULL);
+		timer_set_ns(timerfd, TFD_TIMER_ABSTIME, io->t0_ns + io->timeout_ms * 1000000u + 60000000000u);
 	}
 
 	bool exec_open = io->exec_r >= 0, ctl_open = io->ctl >= 0;
@@ -479,10 +483,7 @@ void sg_supervise(const sg_supervise_io *io, sg_sandbox_result *r, sg_supervise_
 					r->started = true;
 					ls.start_ns = now;
 					if (timerfd >= 0) {
-						uint64_t deadline = now + io->timeout_ms * 1000000u;
-						struct itimerspec its = {.it_value = {(time_t)(deadline / 1000000000u),
-										      (long)(deadline % 1000000000u)}};
-						timerfd_settime(timerfd, TFD_TIMER_ABSTIME, &its, NULL);
+						timer_set_ns(timerfd, TFD_TIMER_ABSTIME, now + io->timeout_ms * 1000000u);
 					}
 					ls.service_active = io->service != NULL && !ls.exited;
 				}
@@ -556,16 +557,11 @@ void sg_supervise(const sg_supervise_io *io, sg_sandbox_result *r, sg_supervise_
 				 * moves on by as much */
 				struct itimerspec left;
 				if (was_frozen && timerfd >= 0 && timerfd_gettime(timerfd, &left) == 0 &&
-				    (left.it_value.tv_sec || left.it_value.tv_nsec)) {
-					uint64_t ns = (uint64_t)left.it_value.tv_sec * 1000000000u +
-						      (uint64_t)left.it_value.tv_nsec + spent;
-					left.it_value = (struct timespec){(time_t)(ns / 1000000000u), (long)(ns % 1000000000u)};
-					timerfd_settime(timerfd, 0, &left, NULL);
-				}
+				    (left.it_value.tv_sec || left.it_value.tv_nsec))
+					timer_set_ns(timerfd, 0, (uint64_t)left.it_value.tv_sec * 1000000000u +
+								    (uint64_t)left.it_value.tv_nsec + spent);
 				/* at most 5% of the time spent looking */
-				uint64_t next = spent * 20 > 1000000000u ? spent * 20 : 1000000000u;
-				struct itimerspec its = {.it_value = {(time_t)(next / 1000000000u), (long)(next % 1000000000u)}};
-				timerfd_settime(scratchfd, 0, &its, NULL);
+				timer_set_ns(scratchfd, 0, spent * 20 > 1000000000u ? spent * 20 : 1000000000u);
 				break;
 			}
 			case 9:

@@ -302,9 +302,8 @@ static long tgid_of(pid_t tid)
 /* The process a notifying task belongs to: itself when it is the main thread (one
  * signal-0 check: tgkill(pid, pid) finds it), else its Tgid (a status read, rare). Slots
  * are the processes'. */
-static pid_t process_of(sg_trace *t, pid_t tid)
+static pid_t process_of(pid_t tid)
 {
-	(void)t;
 	if (syscall(SYS_tgkill, tid, tid, 0) == 0)
 		return tid;
 	long tgid = tgid_of(tid);
@@ -757,7 +756,7 @@ static void on_exec(sg_trace *t, int listener, const struct seccomp_notif *n, ui
 	 * process's pid and its own id is gone after the exec (its status read after the
 	 * reply would fail, or name a thread). One signal-0 check tells the main thread
 	 * (tgkill(pid, pid) finds it); the rare other one costs a status read here. */
-	pid_t proc = process_of(t, hpid);
+	pid_t proc = process_of(hpid);
 	/* a later call of this process: did its previous exec work? (before this one's line) */
 	proc_slot *s = proc_find(t, proc);
 	if (s)
@@ -803,7 +802,7 @@ static void on_exit_group(sg_trace *t, const struct seccomp_notif *n, uint64_t n
 {
 	/* exit_group from a thread other than the main one ends the process too (Go, Rust's
 	 * process::exit from a thread): its program is found under the process's pid */
-	pid_t proc = process_of(t, (pid_t)n->pid);
+	pid_t proc = process_of((pid_t)n->pid);
 	proc_slot *s = proc_find(t, proc);
 	if (!s)
 		return; /* not a program we saw start (init's probes' helpers) */
