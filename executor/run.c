@@ -184,7 +184,7 @@ static void explain_status(sg_step_record *rec, const sg_limits *limits, uint64_
 	case SG_STEP_FAILED:
 		if (r->limits_hit & SG_LIMIT_SCRATCH)
 			set_reason(rec, "wrote more than %llu MB into the workspace's copy-on-write layer "
-					"(limits.scratch_mb), or the disk holding it was nearly full: killed",
+					"(limits.scratch_mb), or the disk holding it was nearly full: killed, or failed when it ended",
 				   (unsigned long long)limits->scratch_mb);
 		else
 			set_reason(rec, "exit code %d", r->exit_code);

@@ -8,7 +8,7 @@
 . "$(dirname "$0")/lib.sh"
 require_root
 
-plan 187
+plan 190
 
 SECRET=$(new_tmp secret)
 marker="HOSTILE-SECRET-$(unique)"
@@ -283,6 +283,18 @@ if [ "$avail_mb" -gt 8192 ]; then
 else
 	for i in 1 2 3 4 5 6 7 8 9 10 11 12 13; do skip "scratch ($i)" "less than 8 GiB free in $TMPDIR"; done
 fi
+
+# ---- a step quicker than the first check is measured when it ends -----------------------
+# the first check comes at 1 s: three steps writing 150 MB each in a tenth of a second
+# passed under a 20 MB limit (451 MB in the layer); the layer is measured again at each
+# step's end, and the first of them fails
+J=$(hjob quick '{"version":1,"name":"quick","workspace":"ws","limits":{"scratch_mb":20},"steps":[
+ {"name":"w1","run":"dd if=/dev/zero of=w1 bs=1M count=60 2>/dev/null"},
+ {"name":"w2","run":"dd if=/dev/zero of=w2 bs=1M count=60 2>/dev/null"}]}')
+hrun "$J"
+is "$(step '["status"]')" failed "a quick step over scratch_mb fails when it ends"
+like "$(step '["limits_hit"]')" scratch "and limits_hit says scratch"
+is "$SG_RC" 1 "and the job fails (exit 1)"
 
 # ---- the layer is summed with the step frozen ---------------------------------------------
 # A walk cannot measure a tree that changes under it: a step that moved a large directory
